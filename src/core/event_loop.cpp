@@ -1,0 +1,120 @@
+#include "core/event_loop.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "core/log.h"
+#include "core/time_cache.h"
+
+namespace portico {
+
+namespace {
+// Tag for the wake-up eventfd in epoll data.
+IoHandler* const kWakeTag = reinterpret_cast<IoHandler*>(uintptr_t(1));
+}  // namespace
+
+EventLoop::EventLoop() = default;
+
+EventLoop::~EventLoop() {
+  for (Deferred* d : graveyard_) delete d;
+  if (epfd_ >= 0) ::close(epfd_);
+  if (wakefd_ >= 0) ::close(wakefd_);
+}
+
+Status EventLoop::init() {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) return Status::error("epoll_create1() failed (" + errno_text(errno) + ")");
+  wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wakefd_ < 0) return Status::error("eventfd() failed (" + errno_text(errno) + ")");
+  struct epoll_event ev {};
+  ev.events = EPOLLIN;
+  ev.data.ptr = kWakeTag;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev) < 0)
+    return Status::error("epoll_ctl() failed (" + errno_text(errno) + ")");
+  update_time();
+  timers_.start(now_ms_);
+  return Status::ok();
+}
+
+Status EventLoop::add(int fd, uint32_t events, IoHandler* handler) {
+  struct epoll_event ev {};
+  ev.events = events;
+  ev.data.ptr = handler;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0)
+    return Status::error("epoll_ctl(ADD) failed (" + errno_text(errno) + ")");
+  return Status::ok();
+}
+
+Status EventLoop::modify(int fd, uint32_t events, IoHandler* handler) {
+  struct epoll_event ev {};
+  ev.events = events;
+  ev.data.ptr = handler;
+  if (epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) < 0)
+    return Status::error("epoll_ctl(MOD) failed (" + errno_text(errno) + ")");
+  return Status::ok();
+}
+
+void EventLoop::remove(int fd) { epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); }
+
+void EventLoop::update_time() {
+  TimeCache::local().update();
+  now_ms_ = TimeCache::local().now_ms();
+}
+
+void EventLoop::post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    posted_.push_back(std::move(fn));
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wakefd_, &one, sizeof one);
+}
+
+void EventLoop::run_posted() {
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lock(post_mu_);
+    tasks.swap(posted_);
+  }
+  for (auto& t : tasks) t();
+}
+
+void EventLoop::run() {
+  running_ = true;
+  constexpr int kMaxEvents = 512;
+  struct epoll_event events[kMaxEvents];
+  while (running_) {
+    int timeout = timers_.next_timeout_ms(now_ms_);
+    if (!graveyard_.empty()) timeout = 0;
+    int n = epoll_wait(epfd_, events, kMaxEvents, timeout);
+    update_time();
+    if (n < 0 && errno != EINTR) {
+      LOG_ALERT("epoll_wait() failed ({})", errno_text(errno));
+      break;
+    }
+    bool woken = false;
+    for (int i = 0; i < n; ++i) {
+      IoHandler* h = static_cast<IoHandler*>(events[i].data.ptr);
+      if (h == kWakeTag) {
+        uint64_t v;
+        [[maybe_unused]] ssize_t r = ::read(wakefd_, &v, sizeof v);
+        woken = true;
+        continue;
+      }
+      h->on_io(events[i].events);
+    }
+    timers_.run(now_ms_);
+    if (woken) run_posted();
+    if (!graveyard_.empty()) {
+      std::vector<Deferred*> dead;
+      dead.swap(graveyard_);
+      for (Deferred* d : dead) delete d;
+    }
+  }
+}
+
+}  // namespace portico

@@ -1,0 +1,74 @@
+// EventLoop: one epoll instance, its timer wheel and a cross-thread task queue.
+// Each worker thread owns one loop; nothing in it is shared with other workers except post(),
+// which is how the control thread hands a worker a new config or a stop request.
+// Sockets are registered edge-triggered for both directions once (as nginx does), so the
+// request path never calls epoll_ctl to switch interest.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "core/status.h"
+#include "core/timer_wheel.h"
+
+namespace portico {
+
+// Implemented by anything that owns an fd in the loop. on_io() gets the epoll event mask.
+class IoHandler {
+ public:
+  virtual void on_io(uint32_t events) = 0;
+
+ protected:
+  ~IoHandler() = default;
+};
+
+// An object that must be destroyed only after the current callback chain returns
+// (Envoy's DeferredDeletable): connections close from deep inside their own callbacks.
+class Deferred {
+ public:
+  virtual ~Deferred() = default;
+};
+
+class EventLoop {
+ public:
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  Status init();
+  Status add(int fd, uint32_t events, IoHandler* handler);
+  Status modify(int fd, uint32_t events, IoHandler* handler);
+  void remove(int fd);
+
+  // Runs until stop(). Each iteration: wait, dispatch I/O, run timers, run posted tasks, free
+  // deferred objects.
+  void run();
+  void stop() { running_ = false; }
+
+  // Thread-safe: queue fn to run on the loop's thread and wake it.
+  void post(std::function<void()> fn);
+  // Destroy after the current iteration's callbacks.
+  void defer_delete(Deferred* d) { graveyard_.push_back(d); }
+
+  uint64_t now_ms() const { return now_ms_; }
+  void schedule(Timer* t, uint64_t delay_ms) { timers_.schedule(t, now_ms_, delay_ms); }
+  void cancel(Timer* t) { timers_.cancel(t); }
+
+ private:
+  void update_time();
+  void run_posted();
+
+  int epfd_ = -1;
+  int wakefd_ = -1;
+  bool running_ = false;
+  uint64_t now_ms_ = 0;
+  TimerWheel timers_;
+  std::vector<Deferred*> graveyard_;
+  std::mutex post_mu_;  // guards posted_; taken only on control-thread hand-offs
+  std::vector<std::function<void()>> posted_;
+};
+
+}  // namespace portico
