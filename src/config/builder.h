@@ -1,0 +1,41 @@
+// Loading a configuration: parse (with includes and -g), validate against the directive
+// registry, then build an immutable Snapshot. Runs on the control thread, at start-up, for -t
+// and on reload. Nothing here touches the running server: a failed load changes nothing.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/ast.h"
+#include "config/registry.h"
+#include "config/snapshot.h"
+
+namespace portico::config {
+
+struct LoadOptions {
+  std::string prefix;       // -p, with trailing '/'
+  std::string conf_path;    // -c; empty = embedded default configuration
+  std::string globals;      // -g
+  int workers_hint = 0;     // number of workers the runtime will run (for log buffers)
+};
+
+struct LoadResult {
+  std::shared_ptr<Snapshot> snapshot;  // null on error
+  std::vector<ConfigError> errors;
+  std::vector<std::string> warnings;  // "[warn]" lines, e.g. conflicting server names
+  std::vector<SourceFile> files;
+};
+
+LoadResult load(const LoadOptions& opts);
+
+// The configuration used when no -c is given and the default file does not exist.
+extern const char* const kEmbeddedConfig;
+
+// Every directive portico knows, with its contexts and arguments.
+const Registry& registry();
+
+// "path" relative to prefix unless absolute.
+std::string resolve_path(const std::string& prefix, std::string_view path);
+
+}  // namespace portico::config

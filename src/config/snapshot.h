@@ -1,0 +1,33 @@
+// Snapshot: one complete, validated configuration. Built by config/builder.cpp on the control
+// thread, then shared read-only (std::shared_ptr<const Snapshot>) by every worker. Reload builds
+// a new one and swaps it in; requests in flight keep the one they started with.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/log.h"
+#include "http/http_config.h"
+
+namespace portico {
+
+struct MainConf {
+  int worker_processes = 1;
+  bool daemon = false;  // portico stays in the foreground unless told otherwise
+  std::string pid_path;
+  std::vector<LogTarget> error_logs;
+  int worker_connections = 512;
+  uint64_t worker_shutdown_timeout = 0;  // 0 = wait for in-flight requests forever, as nginx
+};
+
+struct Snapshot {
+  std::string prefix;     // -p, with trailing '/'
+  std::string conf_path;  // absolute path of the main config file
+  MainConf main;
+  http::HttpConf http;
+  bool has_http = false;
+  std::vector<std::string> files;  // every file read, for -T
+};
+
+}  // namespace portico
