@@ -1,0 +1,631 @@
+#include "http/connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "http/handler.h"
+#include "http/phases.h"
+#include "http/request.h"
+#include "server/worker.h"
+
+namespace portico::http {
+
+namespace {
+constexpr uint64_t kLingeringTimeoutMs = 5'000;
+constexpr uint64_t kLingeringTimeMs = 30'000;
+}  // namespace
+
+Connection::Connection(server::Worker* worker, server::Listener* listener, int fd,
+                       const SockAddr& peer, uint64_t id)
+    : worker_(worker), listener_(listener), fd_(fd), id_(id), peer_(peer) {
+  timer_.cb = &Connection::on_timer;
+  timer_.owner = this;
+}
+
+Connection::~Connection() {
+  assert(fd_ < 0 && buf_ == nullptr && req_ == nullptr);
+}
+
+void Connection::start() {
+  worker_->connection_opened(this);
+  if (!worker_->loop().add(fd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
+    close();
+    return;
+  }
+  const auto* addr = listener_->addr;
+  // The first request gets client_header_timeout from accept (nginx: post_accept_timeout).
+  arm(addr && addr->default_server ? addr->default_server->client_header_timeout : 60'000);
+  state_ = State::kReadingHead;
+  drive();
+}
+
+const SockAddr& Connection::local_addr() {
+  if (!local_known_) {
+    socklen_t len = sizeof local_;
+    if (getsockname(fd_, &local_.sa, &len) < 0) local_.sa.sa_family = AF_UNSPEC;
+    local_known_ = true;
+  }
+  return local_;
+}
+
+void Connection::arm(uint64_t ms) {
+  worker_->loop().schedule(&timer_, ms);
+}
+
+void Connection::on_timer(Timer* t) {
+  Connection* c = static_cast<ConnTimer*>(t)->owner;
+  switch (c->state_) {
+    case State::kReadingHead:
+      if (c->len_ > c->pos_) {
+        // As nginx: a partial request that stalls is logged as 408 and closed; a response
+        // would only feed a slowloris client.
+        c->timeout_request("reading client request headers");
+      } else {
+        c->close();  // idle keep-alive or a connection that never sent anything
+      }
+      return;
+    case State::kIdle:
+      c->close();
+      return;
+    case State::kReadingBody:
+      c->timeout_request("reading client request body");
+      return;
+    case State::kWriting:
+      PORTICO_LOG(LogLevel::kInfo, c->id_,
+                  "client timed out (110: Connection timed out) while sending response to client");
+      c->close();
+      return;
+    case State::kLingering:
+    case State::kClosed:
+      c->close();
+      return;
+  }
+}
+
+void Connection::on_io(uint32_t events) {
+  if (state_ == State::kClosed) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_ready_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) write_ready_ = true;
+  drive();
+}
+
+void Connection::drive() {
+  for (;;) {
+    bool progress = false;
+    switch (state_) {
+      case State::kIdle:
+      case State::kReadingHead:
+        progress = step_read_head();
+        break;
+      case State::kReadingBody:
+        progress = step_read_body();
+        break;
+      case State::kWriting:
+        progress = step_write();
+        break;
+      case State::kLingering:
+        step_linger();
+        return;
+      case State::kClosed:
+        return;
+    }
+    if (!progress) return;
+  }
+}
+
+bool Connection::ensure_buffer() {
+  if (buf_) return true;
+  buf_ = worker_->acquire_block();
+  cap_ = server::Worker::kBlockSize;
+  len_ = pos_ = 0;
+  return true;
+}
+
+void Connection::release_buffer_if_empty() {
+  if (!buf_ || len_ != pos_ || req_) return;
+  if (cap_ == server::Worker::kBlockSize)
+    worker_->release_block(buf_);
+  else
+    delete[] buf_;
+  buf_ = nullptr;
+  cap_ = len_ = pos_ = 0;
+}
+
+bool Connection::grow_buffer(size_t limit) {
+  // Only the unprocessed tail matters: move it to the front of a bigger buffer.
+  size_t used = len_ - pos_;
+  if (pos_ > 0 && used < cap_) {
+    std::memmove(buf_, buf_ + pos_, used);
+    len_ = used;
+    pos_ = 0;
+    if (len_ < cap_) return true;
+  }
+  if (cap_ >= limit) return false;
+  char* nb = new char[limit];
+  std::memcpy(nb, buf_ + pos_, used);
+  if (cap_ == server::Worker::kBlockSize)
+    worker_->release_block(buf_);
+  else
+    delete[] buf_;
+  buf_ = nb;
+  cap_ = limit;
+  len_ = used;
+  pos_ = 0;
+  return true;
+}
+
+// Reads and parses a request head. Returns true when the state changed (continue driving).
+bool Connection::step_read_head() {
+  const AddrConf* addr = listener_->addr;
+  const ServerConf* srv = addr ? addr->default_server : nullptr;
+  ParseLimits limits;
+  size_t large = srv ? srv->large_client_header_buffers_size : 8192;
+  size_t total = srv ? srv->large_client_header_buffers_num * large : 32768;
+  limits.max_request_line = large;
+  limits.max_header_line = large;
+  limits.max_head_size = total;
+
+  for (;;) {
+    if (len_ > pos_) {
+      // Parse what we have: a pipelined request may already be complete.
+      if (!req_) {
+        req_ = worker_->acquire_request();
+        req_->conn = this;
+      }
+      size_t consumed = 0;
+      int err = 0;
+      ParseStatus st = parse_request_head(std::string_view(buf_ + pos_, len_ - pos_), limits,
+                                          req_->head, &consumed, &err);
+      if (st == ParseStatus::kComplete) {
+        begin_request(consumed);
+        return true;
+      }
+      if (st == ParseStatus::kError) {
+        fail_request(err);
+        return true;
+      }
+      if (state_ == State::kIdle) {
+        state_ = State::kReadingHead;
+        arm(srv ? srv->client_header_timeout : 60'000);
+      }
+    }
+    if (!read_ready_) {
+      if (state_ == State::kIdle && req_ && len_ == pos_) {
+        worker_->release_request(req_);
+        req_ = nullptr;
+      }
+      release_buffer_if_empty();
+      return false;
+    }
+    ensure_buffer();
+    if (len_ == cap_ && !grow_buffer(total)) {
+      fail_request(431);
+      return true;
+    }
+    ssize_t n = ::recv(fd_, buf_ + len_, cap_ - len_, 0);
+    if (n > 0) {
+      if (size_t(n) < cap_ - len_) read_ready_ = false;  // drained (edge-triggered)
+      len_ += size_t(n);
+      continue;
+    }
+    if (n == 0) {
+      if (len_ > pos_)
+        PORTICO_LOG(LogLevel::kInfo, id_,
+                    "client prematurely closed connection while reading client request headers");
+      close();
+      return false;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      read_ready_ = false;
+      continue;  // loops once more to release idle resources
+    }
+    if (errno == EINTR) continue;
+    PORTICO_LOG(LogLevel::kInfo, id_, "recv() failed ({}) while reading client request headers",
+                errno_text(errno));
+    close();
+    return false;
+  }
+}
+
+void Connection::begin_request(size_t head_len) {
+  assert(req_);
+  ++requests_;
+  gen_ = worker_->acquire_generation();
+  Request& r = *req_;
+  r.snapshot = gen_->snapshot.get();
+  r.header_bytes = head_len;
+  r.request_length = head_len;
+  const AddrConf* addr = listener_->addr;
+  body_pending_ = r.head.chunked || r.head.content_length > 0;
+  body_pos_ = pos_ + head_len;
+  body_left_ = r.head.content_length > 0 ? uint64_t(r.head.content_length) : 0;
+  if (r.head.chunked) chunked_.reset();
+  keep_alive_ = r.head.keep_alive && !worker_->draining();
+
+  Outcome out = addr ? process_request(r, *addr) : Outcome::kClose;
+  if (out == Outcome::kClose) {
+    log_request(r);
+    close();
+    return;
+  }
+  if (body_pending_ && r.resp.keep_alive && keep_alive_) {
+    // No handler here consumes a body; as nginx's discard_request_body, drop what is already
+    // here first (a malformed body still gets its 400), answer, then drop the rest.
+    if (r.head.expect_continue && r.resp.status < 300) {
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      ssize_t w = ::send(fd_, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
+      (void)w;  // best effort: a client that cannot take 25 bytes will time out later
+    } else if (r.head.expect_continue) {
+      keep_alive_ = false;  // the client may never send the body it announced
+    }
+    if (keep_alive_) {
+      state_ = State::kReadingBody;
+      arm(r.loc ? r.loc->client_body_timeout : 60'000);
+      if (step_read_body() || state_ == State::kClosed) return;
+    }
+  }
+  prepare_response();
+}
+
+// Reads and discards the request body (no handler here consumes one yet). Body bytes already in
+// the read buffer are consumed in place; later ones are read into a stack buffer, so the head
+// (still needed for the log) is never moved. Returns true when the state changed.
+bool Connection::step_read_body() {
+  Request& r = *req_;
+  const size_t head_end = pos_ + r.header_bytes;
+  char tmp[16384];
+  // 0 = consumed in place from buf_; otherwise `data` points into tmp.
+  char* data = buf_ + body_pos_;
+  size_t avail = len_ - body_pos_;
+  bool from_buf = true;
+  for (;;) {
+    size_t used = 0;
+    bool done = false;
+    if (r.head.chunked) {
+      auto res = chunked_.decode(std::string_view(data, avail), data);
+      used = res.consumed;
+      if (res.error) {
+        PORTICO_LOG(LogLevel::kError, id_, "client sent invalid chunked body{}", log_context(r));
+        fail_request(400);
+        return true;
+      }
+      done = res.done;
+    } else {
+      used = size_t(std::min<uint64_t>(body_left_, avail));
+      body_left_ -= used;
+      done = body_left_ == 0;
+    }
+    r.request_length += used;
+    if (from_buf) body_pos_ += used;
+    if (done) {
+      body_pending_ = false;
+      size_t rest = avail - used;
+      if (!from_buf && rest > 0) {
+        // Pipelined bytes arrived with the end of the body: keep them for the next request.
+        len_ = body_pos_ = head_end;
+        if (cap_ - len_ >= rest) {
+          std::memcpy(buf_ + len_, data + used, rest);
+          len_ += rest;
+        } else {
+          keep_alive_ = false;
+        }
+      }
+      if (response_sent_) {
+        finish_request();
+      } else {
+        prepare_response();
+      }
+      return true;
+    }
+    if (from_buf) {
+      len_ = body_pos_ = head_end;  // buffered body consumed: drop it
+      from_buf = false;
+    }
+    if (!read_ready_) return false;
+    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
+    if (n > 0) {
+      if (size_t(n) < sizeof tmp) read_ready_ = false;
+      data = tmp;
+      avail = size_t(n);
+      arm(r.loc ? r.loc->client_body_timeout : 60'000);
+      continue;
+    }
+    if (n == 0) {
+      PORTICO_LOG(LogLevel::kInfo, id_,
+                  "client prematurely closed connection while reading client request body");
+      log_request(r);
+      close();
+      return false;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      read_ready_ = false;
+      return false;
+    }
+    if (errno == EINTR) {
+      avail = 0;
+      continue;
+    }
+    log_request(r);
+    close();
+    return false;
+  }
+}
+
+void Connection::timeout_request(const char* while_doing) {
+  PORTICO_LOG(LogLevel::kInfo, id_, "client timed out (110: Connection timed out) while {}", while_doing);
+  if (!req_) {
+    req_ = worker_->acquire_request();
+    req_->conn = this;
+  }
+  if (!gen_) {
+    gen_ = worker_->acquire_generation();
+    req_->snapshot = gen_->snapshot.get();
+  }
+  Request& r = *req_;
+  if (!response_sent_) {
+    if (r.head.request_line.empty() && len_ > pos_) {
+      // Log the request line if it arrived whole, as nginx does.
+      std::string_view data(buf_ + pos_, len_ - pos_);
+      size_t nl = data.find('\n');
+      if (nl != std::string_view::npos) {
+        std::string_view line = data.substr(0, nl);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        r.head.request_line = line;
+      }
+    }
+    if (!r.server && listener_->addr) r.server = listener_->addr->default_server;
+    if (!r.loc && r.server) r.loc = r.server->loc;
+    if (r.start.tv_sec == 0) clock_gettime(CLOCK_REALTIME, &r.start);
+    r.resp.status = 408;
+  }
+  log_request(r);
+  close();
+}
+
+void Connection::fail_request(int status) {
+  if (response_sent_) {
+    // The answer is out already; a broken body now just ends the connection.
+    log_request(*req_);
+    close();
+    return;
+  }
+  // Anything that fails mid-request closes the connection afterwards: framing is unknown.
+  if (!req_) {
+    req_ = worker_->acquire_request();
+    req_->conn = this;
+  }
+  if (!gen_) {
+    gen_ = worker_->acquire_generation();
+    req_->snapshot = gen_->snapshot.get();
+  }
+  keep_alive_ = false;
+  body_pending_ = false;
+  respond_error_early(*req_, listener_->addr, status);
+  prepare_response();
+}
+
+void Connection::prepare_response() {
+  Request& r = *req_;
+  if (!keep_alive_) r.resp.keep_alive = false;
+  if (worker_->draining()) r.resp.keep_alive = false;
+  if (r.loc && requests_ >= r.loc->keepalive_requests) r.resp.keep_alive = false;
+  if (r.loc && r.loc->keepalive_timeout == 0) r.resp.keep_alive = false;
+  keep_alive_ = r.resp.keep_alive;
+  serialize_head(r);
+  out_idx_ = 0;
+  out_off_ = 0;
+  state_ = State::kWriting;
+  arm(r.loc ? r.loc->send_timeout : 60'000);
+}
+
+// Writes the head and body pieces. Returns true when the state changed.
+bool Connection::step_write() {
+  Request& r = *req_;
+  const size_t pieces = 1 + r.out.size();
+  while (out_idx_ < pieces) {
+    if (!write_ready_) return false;
+    // Gather consecutive memory pieces into one writev.
+    const OutChunk* file_piece = nullptr;
+    struct iovec iov[16];
+    int iovcnt = 0;
+    size_t idx = out_idx_;
+    size_t off = out_off_;
+    while (idx < pieces && iovcnt < 16) {
+      if (idx == 0) {
+        iov[iovcnt].iov_base = r.head_buf.data() + off;
+        iov[iovcnt].iov_len = r.head_buf.size() - off;
+      } else {
+        const OutChunk& c = r.out[idx - 1];
+        if (c.fd >= 0) {
+          if (iovcnt == 0) file_piece = &c;
+          break;
+        }
+        iov[iovcnt].iov_base = const_cast<char*>(c.data) + off;
+        iov[iovcnt].iov_len = c.len - off;
+      }
+      if (iov[iovcnt].iov_len > 0) ++iovcnt;
+      ++idx;
+      off = 0;
+    }
+    ssize_t n;
+    if (file_piece) {
+      off_t o = file_piece->offset + off_t(out_off_);
+      size_t want = file_piece->len - out_off_;
+      if (r.loc && !r.loc->sendfile) {
+        char tmp[16384];
+        ssize_t got = ::pread(file_piece->fd, tmp, std::min(want, sizeof tmp), o);
+        if (got <= 0) {
+          PORTICO_LOG(LogLevel::kCrit, id_, "pread() failed ({}) while sending response",
+                      errno_text(got < 0 ? errno : EIO));
+          close();
+          return false;
+        }
+        n = ::send(fd_, tmp, size_t(got), MSG_NOSIGNAL);
+      } else {
+        n = ::sendfile(fd_, file_piece->fd, &o, want);
+        if (n == 0) {
+          // The file shrank under us: the promised length can no longer be delivered.
+          PORTICO_LOG(LogLevel::kAlert, id_, "file was truncated while sending response");
+          close();
+          return false;
+        }
+      }
+    } else if (iovcnt == 0) {
+      out_idx_ = idx;
+      out_off_ = 0;
+      continue;
+    } else {
+      // More pieces follow (a file): let the kernel coalesce head and data (tcp_nopush spirit).
+      bool more = idx < pieces;
+      struct msghdr msg {};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = size_t(iovcnt);
+      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        write_ready_ = false;
+        return false;
+      }
+      if (errno == EINTR) continue;
+      PORTICO_LOG(LogLevel::kInfo, id_, "writev() failed ({}) while sending response to client",
+                  errno_text(errno));
+      r.resp.keep_alive = false;
+      log_request(r);
+      close();
+      return false;
+    }
+    // Advance through pieces by n bytes.
+    size_t left = size_t(n);
+    r.bytes_sent += left;
+    while (left > 0 && out_idx_ < pieces) {
+      size_t piece_len = out_idx_ == 0 ? r.head_buf.size() : r.out[out_idx_ - 1].len;
+      size_t rest = piece_len - out_off_;
+      if (left >= rest) {
+        left -= rest;
+        if (out_idx_ > 0) r.body_bytes_sent += rest;
+        ++out_idx_;
+        out_off_ = 0;
+      } else {
+        out_off_ += left;
+        if (out_idx_ > 0) r.body_bytes_sent += left;
+        left = 0;
+      }
+    }
+    // Skip empty pieces.
+    while (out_idx_ < pieces && out_idx_ > 0 && r.out[out_idx_ - 1].len == 0) ++out_idx_;
+    arm(r.loc ? r.loc->send_timeout : 60'000);
+  }
+  if (body_pending_ && keep_alive_) {
+    // The response is out; drop the rest of the body before the next request.
+    response_sent_ = true;
+    state_ = State::kReadingBody;
+    arm(r.loc ? r.loc->client_body_timeout : 60'000);
+    return true;
+  }
+  finish_request();
+  return state_ != State::kClosed && state_ != State::kLingering;
+}
+
+void Connection::finish_request() {
+  Request& r = *req_;
+  log_request(r);
+  bool keep = keep_alive_ && r.resp.keep_alive && !worker_->draining();
+  size_t next = body_pending_ ? len_ : std::max(body_pos_, pos_ + r.header_bytes);
+  bool unread_body = body_pending_;
+  response_sent_ = false;
+  uint64_t keepalive_ms = r.loc ? r.loc->keepalive_timeout : 75'000;
+  worker_->release_generation(gen_);
+  gen_ = nullptr;
+  worker_->release_request(req_);
+  req_ = nullptr;
+  if (!keep) {
+    if (unread_body || len_ > next) {
+      start_lingering_close();
+    } else {
+      close();
+    }
+    return;
+  }
+  pos_ = std::min(next, len_);
+  if (pos_ == len_) pos_ = len_ = 0;
+  state_ = State::kIdle;
+  arm(keepalive_ms);
+  if (len_ == pos_) release_buffer_if_empty();
+}
+
+void Connection::start_lingering_close() {
+  // As nginx's lingering_close: stop sending, read and drop what the client still sends for a
+  // while, so our response is not destroyed by a RST caused by unread data.
+  state_ = State::kLingering;
+  ::shutdown(fd_, SHUT_WR);
+  linger_deadline_ = worker_->loop().now_ms() + kLingeringTimeMs;
+  arm(kLingeringTimeoutMs);
+  step_linger();
+}
+
+void Connection::step_linger() {
+  char sink[4096];
+  for (;;) {
+    ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
+    if (n > 0) {
+      if (worker_->loop().now_ms() >= linger_deadline_) break;
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      arm(kLingeringTimeoutMs);
+      return;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  close();
+}
+
+void Connection::shutdown_gracefully() {
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kIdle && !req_) {
+    close();
+    return;
+  }
+  keep_alive_ = false;  // the in-flight request answers with Connection: close
+}
+
+void Connection::close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  worker_->loop().cancel(&timer_);
+  if (req_) {
+    if (req_->file_fd >= 0) {
+      ::close(req_->file_fd);
+      req_->file_fd = -1;
+    }
+    worker_->release_request(req_);
+    req_ = nullptr;
+  }
+  if (gen_) {
+    worker_->release_generation(gen_);
+    gen_ = nullptr;
+  }
+  if (buf_) {
+    len_ = pos_ = 0;
+    release_buffer_if_empty();
+  }
+  worker_->loop().remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
+  worker_->connection_closed(this);
+  worker_->loop().defer_delete(this);
+}
+
+}  // namespace portico::http

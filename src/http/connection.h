@@ -1,0 +1,104 @@
+// Connection: one accepted HTTP/1.1 client connection and its request loop
+// (read head -> process -> discard body -> write response -> keep-alive or close).
+// Owned by its Worker; lives on that worker's thread only; destroyed through the loop's
+// deferred deletion so a callback never frees the object it is running in.
+// While idle in keep-alive it holds no buffer and no request: only this object (~200 bytes).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+
+#include "core/event_loop.h"
+#include "core/sockaddr.h"
+#include "core/timer_wheel.h"
+#include "http/chunked.h"
+
+namespace portico::server {
+class Worker;
+class Listener;
+struct Generation;
+}  // namespace portico::server
+
+namespace portico::http {
+
+struct Request;
+struct AddrConf;
+
+class Connection final : public IoHandler, public Deferred {
+ public:
+  Connection(server::Worker* worker, server::Listener* listener, int fd,
+             const SockAddr& peer, uint64_t id);
+  ~Connection() override;
+
+  void start();
+  void on_io(uint32_t events) override;
+
+  // Graceful stop: close now if idle, else finish the current request with Connection: close.
+  void shutdown_gracefully();
+  void close();
+
+  uint64_t id() const { return id_; }
+  int fd() const { return fd_; }
+  bool idle() const { return state_ == State::kIdle && len_ == pos_; }
+  const SockAddr& peer() const { return peer_; }
+  uint32_t requests() const { return requests_; }
+  server::Worker* worker() const { return worker_; }
+  server::Listener* listener() const { return listener_; }
+  // Local address of the socket ($server_addr/$server_port); fetched lazily.
+  const SockAddr& local_addr();
+
+ private:
+  enum class State : uint8_t { kIdle, kReadingHead, kReadingBody, kWriting, kLingering, kClosed };
+  struct ConnTimer : Timer {
+    Connection* owner;
+  };
+
+  void drive();
+  bool step_read_head();
+  bool step_read_body();
+  bool step_write();
+  void step_linger();
+
+  bool ensure_buffer();
+  void release_buffer_if_empty();
+  bool grow_buffer(size_t limit);
+  void begin_request(size_t head_len);
+  void fail_request(int status);
+  void timeout_request(const char* while_doing);
+  void prepare_response();
+  void finish_request();
+  void start_lingering_close();
+  static void on_timer(Timer* t);
+  void arm(uint64_t ms);
+
+  server::Worker* worker_;
+  server::Listener* listener_;
+  int fd_;
+  uint64_t id_;
+  State state_ = State::kIdle;
+  bool read_ready_ = true;  // edge-triggered: assume readable until recv says EAGAIN
+  bool write_ready_ = true;
+  bool keep_alive_ = true;
+  bool body_pending_ = false;  // request body bytes not yet read
+  bool local_known_ = false;
+  bool response_sent_ = false;  // the response went out before the body was discarded
+  uint32_t requests_ = 0;
+  ConnTimer timer_;
+  char* buf_ = nullptr;  // read buffer: a pooled block or, for large heads, a heap buffer
+  size_t cap_ = 0;
+  size_t len_ = 0;  // bytes in buf_
+  size_t pos_ = 0;  // start of the current request / unprocessed bytes
+  size_t body_pos_ = 0;  // next unread body byte in buf_ (kReadingBody)
+  uint64_t body_left_ = 0;  // Content-Length body bytes still to read
+  size_t out_idx_ = 0;  // next output piece (0 = head)
+  size_t out_off_ = 0;  // bytes of that piece already sent
+  Request* req_ = nullptr;
+  server::Generation* gen_ = nullptr;
+  ChunkedDecoder chunked_;
+  SockAddr peer_;
+  SockAddr local_{};
+  uint64_t linger_deadline_ = 0;
+};
+
+}  // namespace portico::http

@@ -1,0 +1,20 @@
+// The http{} directives: their registry entries and the builder that turns an http block into
+// http::HttpConf with nginx's inheritance (http -> server -> location -> if).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/ast.h"
+#include "config/registry.h"
+#include "config/snapshot.h"
+
+namespace portico::http {
+
+void register_directives(config::Registry& r);
+
+// Builds snapshot.http from the `http` block. Errors are appended in file order.
+void build_http(const config::Directive& http, Snapshot& snapshot, int workers,
+                std::vector<config::ConfigError>& errors, std::vector<std::string>& warnings);
+
+}  // namespace portico::http

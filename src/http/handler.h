@@ -1,0 +1,28 @@
+// The request pipeline after the head is parsed, in nginx's phase order:
+// server rewrite -> find location -> rewrite -> access -> try_files -> content -> (error_page)
+// Content handlers (return, static, built-in error pages) fill Request::resp and Request::out;
+// the connection then writes the head and body. Everything runs on the worker thread.
+#pragma once
+
+#include "http/request.h"
+
+namespace portico::http {
+
+enum class Outcome : uint8_t {
+  kRespond,  // resp/out are ready
+  kClose,    // close without a response (return 444)
+};
+
+// REQUIRES: r.head parsed, r.conn and r.snapshot set, r.server null.
+Outcome process_request(Request& r, const AddrConf& addr);
+// A request that failed before routing (bad syntax, timeouts): answer `status` from the
+// address's default server.
+void respond_error_early(Request& r, const AddrConf* addr, int status);
+// Serialises the status line and headers into r.head_buf.
+void serialize_head(Request& r);
+// Writes the access log lines of r.loc.
+void log_request(Request& r);
+
+const char* status_reason(int status);
+
+}  // namespace portico::http

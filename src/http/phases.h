@@ -1,0 +1,28 @@
+// Internal interface between the pipeline (handler.cpp) and content handlers.
+#pragma once
+
+#include <string_view>
+
+#include "http/request.h"
+
+namespace portico::http {
+
+// Return values of content handlers and script steps besides an HTTP status.
+constexpr int kHandled = 0;               // resp/out are ready
+constexpr int kInternalRedirect = -1;     // r.uri/r.args changed: restart at server rewrite
+constexpr int kNamedRedirect = -2;        // r.loc set to a named location: restart at rewrite
+constexpr int kCloseConnection = -444;    // return 444
+
+// Maps r.uri to a file path under the location's root/alias into `out`; sets r.filename too.
+// `uri` may differ from r.uri (try_files candidates). Returns false if root evaluation failed.
+bool map_uri_to_path(Request& r, std::string_view uri, std::string& out);
+
+// Fills r.resp/r.body_buf with a short text body (return CODE "text").
+void respond_text(Request& r, int status, std::string_view text);
+// Sets a redirect: Location (made absolute as nginx's absolute_redirect does) and status.
+void set_location(Request& r, std::string_view url);
+
+// nginx's error-log suffix: ", client: ADDR, server: NAME, request: "LINE", host: "HOST"".
+std::string log_context(const Request& r);
+
+}  // namespace portico::http

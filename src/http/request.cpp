@@ -1,0 +1,61 @@
+#include "http/request.h"
+
+#include <unistd.h>
+
+namespace portico::http {
+
+void Response::add(std::string_view name, std::string_view value) {
+  if (header_count == headers.size()) headers.emplace_back();
+  headers[header_count].name.assign(name);
+  headers[header_count].value.assign(value);
+  ++header_count;
+}
+
+void Response::clear() {
+  status = 0;
+  content_type = {};
+  content_type_buf.clear();
+  content_length = -1;
+  last_modified = -1;
+  etag.clear();
+  location.clear();
+  content_range.clear();
+  header_count = 0;  // keep the strings' capacity
+  header_only = false;
+  chunked = false;
+  keep_alive = true;
+  accept_ranges = false;
+}
+
+void Request::reset() {
+  conn = nullptr;
+  snapshot = nullptr;
+  server = nullptr;
+  loc = nullptr;
+  head.clear();
+  uri.clear();
+  args.clear();
+  host.clear();
+  method_name = {};
+  captures.clear();
+  captures_subject.clear();
+  vars.clear();
+  vars_set.clear();
+  filename.clear();
+  scratch.clear();
+  body_buf.clear();
+  out.clear();
+  head_buf.clear();
+  multipart_buf.clear();
+  resp.clear();
+  start = {};
+  start_ms = 0;
+  if (file_fd >= 0) ::close(file_fd);
+  file_fd = -1;
+  bytes_sent = body_bytes_sent = request_length = header_bytes = 0;
+  err_status = 0;
+  redirects = 0;
+  uri_changed = error_page_done = is_internal = log_done = false;
+}
+
+}  // namespace portico::http

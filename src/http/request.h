@@ -1,0 +1,103 @@
+// Request: the state of one HTTP request on a connection, from parsed head to logged response.
+// Requests are pooled per worker and reused, so their strings and vectors keep their capacity
+// and the request path allocates nothing once warm. The head's string_views point into the
+// connection's read buffer, which stays put until the request is finished.
+// Used only by the worker thread that owns the connection.
+#pragma once
+
+#include <sys/types.h>
+#include <time.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/regex.h"
+#include "http/http_config.h"
+#include "http/parser.h"
+
+namespace portico::http {
+
+class Connection;
+}  // namespace portico::http
+namespace portico {
+struct Snapshot;
+}
+namespace portico::http {
+
+
+// One piece of response body: memory or a file range (sent with sendfile).
+struct OutChunk {
+  const char* data = nullptr;  // memory chunk when fd < 0
+  size_t len = 0;
+  int fd = -1;
+  off_t offset = 0;
+};
+
+struct ResponseHeader {
+  std::string name;
+  std::string value;
+};
+
+struct Response {
+  int status = 0;
+  std::string_view content_type;  // points into config (types) or a literal
+  std::string content_type_buf;   // when built per response (multipart)
+  int64_t content_length = -1;
+  time_t last_modified = -1;
+  std::string etag;
+  std::string location;
+  std::string content_range;
+  std::vector<ResponseHeader> headers;  // add_header and handler extras
+  size_t header_count = 0;              // valid entries in `headers` (reused storage)
+  bool header_only = false;             // HEAD, 304, 204
+  bool chunked = false;
+  bool keep_alive = true;
+  bool accept_ranges = false;
+
+  void add(std::string_view name, std::string_view value);
+  void clear();
+};
+
+struct Request {
+  Connection* conn = nullptr;
+  const portico::Snapshot* snapshot = nullptr;
+  const ServerConf* server = nullptr;
+  const LocationConf* loc = nullptr;
+  RequestHead head;
+
+  std::string uri;   // $uri: decoded, normalised; rewritten by rewrite/try_files/index
+  std::string args;  // $args
+  std::string host;  // validated Host, lowercased, without port ("" if none)
+  std::string_view method_name;
+  Captures captures;
+  std::string captures_subject;  // the string `captures` index into
+  std::vector<std::string> vars;   // user variables, indexed by VariableTable::user_index
+  std::vector<uint8_t> vars_set;   // whether vars[i] was assigned
+  std::string filename;            // $request_filename for the last file lookup
+  std::string scratch;             // complex value evaluation
+  std::string body_buf;            // generated response body
+  std::vector<OutChunk> out;       // body chunks after the head
+  std::string head_buf;            // serialized response head
+  std::string multipart_buf;       // part headers for multipart/byteranges
+  Response resp;
+
+  // Lifecycle
+  struct timespec start{};
+  uint64_t start_ms = 0;
+  int file_fd = -1;
+  uint64_t bytes_sent = 0;
+  uint64_t body_bytes_sent = 0;
+  uint64_t request_length = 0;
+  uint64_t header_bytes = 0;
+  int err_status = 0;          // status kept across an error_page internal redirect
+  int redirects = 0;           // internal redirects, bounded as nginx (10)
+  bool uri_changed = false;
+  bool error_page_done = false;
+  bool is_internal = false;
+  bool log_done = false;
+
+  void reset();
+};
+
+}  // namespace portico::http

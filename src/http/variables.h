@@ -1,0 +1,98 @@
+// nginx variables and "complex values" (strings with $variables), compiled at config load.
+// A ComplexValue is a list of parts: literal text, a variable reference or a regex capture.
+// Evaluation appends to a caller-owned string (the request's scratch), so nothing is allocated
+// per request once the buffers have grown.
+// Built once per config snapshot; read concurrently by all workers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace portico::http {
+
+struct Request;
+
+// Which variable a reference names. Prefix families carry a parameter (header or arg name).
+enum class VarId : uint8_t {
+  kRemoteAddr, kRemotePort, kHost, kHttp, kRequest, kRequestUri, kUri, kDocumentUri, kArgs,
+  kQueryString, kIsArgs, kArg, kCookie, kSentHttp, kScheme, kServerName, kServerPort, kServerAddr,
+  kStatus, kBodyBytesSent, kBytesSent, kRequestTime, kTimeLocal, kTimeIso8601, kMsec,
+  kConnection, kConnectionRequests, kRequestMethod, kServerProtocol, kDocumentRoot,
+  kRequestFilename, kContentLength, kContentType, kRemoteUser, kRequestLength, kNginxVersion,
+  kHostname, kPid, kRealpathRoot, kRequestBody, kUser /* set/map/named capture */
+};
+
+struct VarRef {
+  VarId id;
+  std::string param;  // lowercased header name with '-' for kHttp/kSentHttp; name for kArg/kCookie
+  int user_index = -1;
+};
+
+// The config-wide table of user variables (`set $x`, named captures, later `map`).
+class VariableTable {
+ public:
+  // Index of user variable `name`, adding it if new.
+  int user_index(std::string_view name);
+  int find_user(std::string_view name) const;
+  size_t user_count() const { return names_.size(); }
+
+  // Resolves `name` (without '$') to a reference; unknown names are an error, as in nginx:
+  // unknown "foo" variable
+  Status resolve(std::string_view name, VarRef* out);
+
+ private:
+  std::vector<std::string> names_;
+};
+
+class ComplexValue {
+ public:
+  struct Part {
+    enum class Kind : uint8_t { kLiteral, kVar, kCapture } kind;
+    std::string literal;
+    VarRef var;
+    int capture = 0;  // $1..$9 (and $0)
+  };
+
+  // Compiles nginx syntax: "$var", "${var}", "$1", "\$" is not special in nginx (no escapes).
+  static Status compile(std::string_view text, VariableTable& vars, ComplexValue* out);
+  static ComplexValue literal_value(std::string text);
+
+  bool empty() const { return parts_.empty(); }
+  bool is_literal() const { return literal_; }
+  // REQUIRES: is_literal()
+  const std::string& literal() const { return text_; }
+  const std::string& source() const { return text_; }
+  bool has_captures() const;
+
+  // Appends the value to `out`.
+  void eval(Request& r, std::string& out) const;
+  // Calls emit(is_variable, text) for each part in order (access log escaping); `tmp` is
+  // scratch space for variable values.
+  template <typename Emit>
+  void eval_parts(Request& r, Emit&& emit, std::string& tmp) const {
+    for (const auto& p : parts_) {
+      if (p.kind == Part::Kind::kLiteral) {
+        emit(false, std::string_view(p.literal));
+        continue;
+      }
+      tmp.clear();
+      append_part(r, p, tmp);
+      emit(true, std::string_view(tmp));
+    }
+  }
+  static void append_part(Request& r, const Part& p, std::string& out);
+
+ private:
+  std::vector<Part> parts_;
+  std::string text_;
+  bool literal_ = true;
+};
+
+// Appends the value of a variable. Returns false if it is "not found" (empty in output).
+bool get_variable(Request& r, const VarRef& ref, std::string& out);
+
+}  // namespace portico::http

@@ -1,0 +1,140 @@
+#include "obs/access_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "core/log.h"
+#include "http/connection.h"
+#include "http/handler.h"
+#include "http/request.h"
+#include "server/worker.h"
+
+namespace portico::obs {
+
+namespace {
+void write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    p += w;
+    n -= size_t(w);
+  }
+}
+}  // namespace
+
+std::shared_ptr<LogFile> LogFile::open(const std::string& path, size_t buffer_size, int workers,
+                                       std::string* error) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *error = fmt::format("open() \"{}\" failed ({})", path, errno_text(errno));
+    return nullptr;
+  }
+  auto f = std::make_shared<LogFile>();
+  f->path_ = path;
+  f->fd_ = fd;
+  f->buffer_size_ = buffer_size;
+  if (buffer_size > 0) f->buffers_.resize(size_t(workers));
+  return f;
+}
+
+LogFile::~LogFile() {
+  for (size_t i = 0; i < buffers_.size(); ++i) flush(int(i));
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void LogFile::write_line(int worker, std::string_view line) {
+  if (buffer_size_ == 0 || size_t(worker) >= buffers_.size()) {
+    write_all(fd_, line.data(), line.size());
+    return;
+  }
+  std::string& b = buffers_[size_t(worker)];
+  if (b.size() + line.size() > buffer_size_) flush(worker);
+  if (line.size() >= buffer_size_) {
+    write_all(fd_, line.data(), line.size());
+    return;
+  }
+  if (b.capacity() < buffer_size_) b.reserve(buffer_size_);
+  b.append(line);
+}
+
+void LogFile::flush(int worker) {
+  if (size_t(worker) >= buffers_.size()) return;
+  std::string& b = buffers_[size_t(worker)];
+  if (b.empty()) return;
+  write_all(fd_, b.data(), b.size());
+  b.clear();
+}
+
+void LogFile::reopen() {
+  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    LOG_ALERT("open() \"{}\" failed ({})", path_, errno_text(errno));
+    return;
+  }
+  ::dup2(fd, fd_);
+  ::close(fd);
+}
+
+void format_line(const LogFormat& fmt, http::Request& r, std::string& out) {
+  // Variables are escaped as nginx does: '"', '\\' and bytes outside 0x20..0x7e become \xHH;
+  // an empty or missing variable is written as "-".
+  using Part = http::ComplexValue::Part;
+  (void)sizeof(Part);
+  std::string& tmp = r.scratch;
+  fmt.value.eval_parts(r, [&](bool is_var, std::string_view v) {
+    if (!is_var || fmt.escape == LogFormat::Escape::kNone) {
+      if (is_var && v.empty() && fmt.escape != LogFormat::Escape::kNone) {
+        out += '-';
+        return;
+      }
+      out += v;
+      return;
+    }
+    if (v.empty()) {
+      if (fmt.escape == LogFormat::Escape::kDefault) out += '-';
+      return;
+    }
+    static const char kHex[] = "0123456789ABCDEF";
+    for (unsigned char c : v) {
+      bool esc = fmt.escape == LogFormat::Escape::kJson
+                     ? (c == '"' || c == '\\' || c < 0x20)
+                     : (c == '"' || c == '\\' || c < 0x20 || c > 0x7e);
+      if (!esc) {
+        out += char(c);
+      } else if (fmt.escape == LogFormat::Escape::kJson) {
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      } else {
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+  }, tmp);
+}
+
+}  // namespace portico::obs
+
+namespace portico::http {
+
+void log_request(Request& r) {
+  if (r.log_done || !r.loc) return;
+  r.log_done = true;
+  if (r.loc->access_logs.empty()) return;
+  static thread_local std::string line;  // reused: no allocation per logged request
+  int worker = r.conn->worker()->index();
+  for (const auto& al : r.loc->access_logs) {
+    line.clear();
+    obs::format_line(*al.format, r, line);
+    line += '\n';
+    al.file->write_line(worker, line);
+  }
+}
+
+}  // namespace portico::http

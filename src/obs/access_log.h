@@ -1,0 +1,55 @@
+// Access log: log_format (compiled once per snapshot) and log files with optional per-worker
+// buffering (`access_log PATH FORMAT buffer=SIZE`). Without a buffer each line goes out with one
+// write(2) on an O_APPEND descriptor, as nginx does; with one, each worker fills its own buffer
+// (no lock between workers) and flushes when full, every second and when it stops.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "http/variables.h"
+
+namespace portico::http {
+struct Request;
+}
+
+namespace portico::obs {
+
+struct LogFormat {
+  std::string name;
+  http::ComplexValue value;
+  enum class Escape : uint8_t { kDefault, kJson, kNone } escape = Escape::kDefault;
+};
+
+// nginx's predefined "combined" format.
+inline constexpr const char* kCombinedFormat =
+    "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+    "\"$http_referer\" \"$http_user_agent\"";
+
+class LogFile {
+ public:
+  // Opens `path` (O_APPEND|O_CREAT). `workers` buffers of `buffer_size` bytes each when > 0.
+  static std::shared_ptr<LogFile> open(const std::string& path, size_t buffer_size, int workers,
+                                       std::string* error);
+  ~LogFile();
+
+  const std::string& path() const { return path_; }
+  // Worker thread `worker`: appends one line (with '\n').
+  void write_line(int worker, std::string_view line);
+  void flush(int worker);
+  // Control thread (USR1): the new file takes the same fd number (dup2), see Logger::reopen.
+  void reopen();
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  size_t buffer_size_ = 0;
+  std::vector<std::string> buffers_;  // one per worker
+};
+
+// Appends the formatted line for request `r` (without '\n').
+void format_line(const LogFormat& fmt, http::Request& r, std::string& out);
+
+}  // namespace portico::obs

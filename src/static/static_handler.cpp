@@ -1,0 +1,256 @@
+#include "static/static_handler.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "core/log.h"
+#include "core/sockaddr.h"
+#include "core/strings.h"
+#include "http/connection.h"
+#include "http/phases.h"
+#include "http/uri.h"
+#include "static/conditional.h"
+#include "static/etag.h"
+#include "static/range.h"
+
+namespace portico::static_files {
+
+using http::OutChunk;
+using http::Request;
+
+namespace {
+
+std::string_view header_value(const Request& r, std::string_view name) {
+  const http::Header* h = r.head.find(name);
+  return h ? h->value : std::string_view();
+}
+
+void log_open_error(Request& r, const char* what, const std::string& path, int err) {
+  bool not_found = err == ENOENT || err == ENOTDIR || err == ENAMETOOLONG;
+  if (not_found && !r.loc->log_not_found) return;
+  bool denied = err == EACCES || err == EPERM;
+  PORTICO_LOG(not_found || denied ? LogLevel::kError : LogLevel::kCrit, r.conn->id(),
+              "{}() \"{}\" failed ({}){}", what, path, errno_text(err), http::log_context(r));
+}
+
+int open_error_status(int err) {
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+      return 404;
+    case EACCES:
+    case EPERM:
+      return 403;
+    default:
+      return 500;
+  }
+}
+
+std::string_view content_type_for(const Request& r, std::string_view uri) {
+  size_t slash = uri.rfind('/');
+  size_t dot = uri.rfind('.');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash) ||
+      dot + 1 == uri.size())
+    return r.loc->default_type;
+  std::string_view ext = uri.substr(dot + 1);
+  if (r.loc->types) {
+    char lower[32];
+    if (ext.size() < sizeof lower) {
+      for (size_t i = 0; i < ext.size(); ++i) lower[i] = ascii_lower(ext[i]);
+      // unordered_map<string> lookup needs a key string; heterogeneous lookup is C++20 only
+      // with a transparent hash, which the table provides.
+      auto it = r.loc->types->find(std::string_view(lower, ext.size()));
+      if (it != r.loc->types->end()) return it->second;
+    }
+  }
+  return r.loc->default_type;
+}
+
+// The index module: the URI ends with '/'. Returns kInternalRedirect, or a status.
+int serve_index(Request& r) {
+  std::string path, candidate;
+  for (const auto& idx : r.loc->index) {
+    candidate.clear();
+    idx.eval(r, candidate);
+    if (!candidate.empty() && candidate[0] == '/') {
+      // An absolute index is the last resort: redirect to it unconditionally (nginx).
+      r.uri = candidate;
+      return http::kInternalRedirect;
+    }
+    http::map_uri_to_path(r, r.uri, path);
+    path += candidate;
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) {
+      if (S_ISDIR(st.st_mode)) continue;
+      r.uri += candidate;
+      return http::kInternalRedirect;
+    }
+    if (errno != ENOENT && errno != ENOTDIR) {
+      log_open_error(r, "stat", path, errno);
+      return open_error_status(errno);
+    }
+  }
+  // No index file: is the directory there at all?
+  http::map_uri_to_path(r, r.uri, path);
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    PORTICO_LOG(LogLevel::kError, r.conn->id(),
+                "directory index of \"{}\" is forbidden{}", path, http::log_context(r));
+    return 403;
+  }
+  std::string first;
+  if (!r.loc->index.empty()) r.loc->index[0].eval(r, first);
+  if (r.loc->log_not_found)
+    PORTICO_LOG(LogLevel::kError, r.conn->id(),
+                "\"{}{}\" is not found (2: No such file or directory){}", path, first,
+                http::log_context(r));
+  return 404;
+}
+
+int redirect_to_directory(Request& r) {
+  std::string url;
+  http::escape_uri(r.uri, url);
+  url += '/';
+  if (!r.args.empty()) {
+    url += '?';
+    url += r.args;
+  }
+  http::set_location(r, url);
+  return 301;
+}
+
+}  // namespace
+
+bool file_exists(const std::string& path, bool want_dir) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return false;
+  return want_dir ? S_ISDIR(st.st_mode) : !S_ISDIR(st.st_mode);
+}
+
+int serve(Request& r) {
+  if (!r.uri.empty() && r.uri.back() == '/') {
+    if (r.head.method != http::Method::kGet && r.head.method != http::Method::kHead &&
+        r.head.method != http::Method::kPost)
+      return 405;
+    return serve_index(r);
+  }
+  if (r.head.method != http::Method::kGet && r.head.method != http::Method::kHead &&
+      r.head.method != http::Method::kPost)
+    return 405;
+
+  std::string& path = r.filename;
+  std::string mapped;
+  http::map_uri_to_path(r, r.uri, mapped);
+  int fd = ::open(mapped.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    int err = errno;
+    log_open_error(r, "open", mapped, err);
+    return open_error_status(err);
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    log_open_error(r, "fstat", mapped, err);
+    return 500;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return redirect_to_directory(r);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    PORTICO_LOG(LogLevel::kCrit, r.conn->id(), "\"{}\" is not a regular file", mapped);
+    return 404;
+  }
+  (void)path;
+  if (r.head.method == http::Method::kPost) {
+    ::close(fd);
+    return 405;
+  }
+  r.file_fd = fd;
+  http::Response& resp = r.resp;
+  const uint64_t size = uint64_t(st.st_size);
+  resp.status = r.err_status > 0 ? r.err_status : 200;
+  resp.content_type = content_type_for(r, r.uri);
+  resp.last_modified = st.st_mtime;
+  if (r.loc->etag) {
+    char buf[48];
+    resp.etag.assign(format_etag(st.st_mtime, size, buf));
+  }
+  r.out.clear();
+
+  if (r.err_status == 0 || r.err_status == 200) {
+    ConditionalHeaders ch{header_value(r, "if-match"), header_value(r, "if-none-match"),
+                          header_value(r, "if-modified-since"),
+                          header_value(r, "if-unmodified-since")};
+    Precondition pc = evaluate_preconditions(true, resp.etag, st.st_mtime, ch,
+                                             static_cast<ImsMode>(r.loc->if_modified_since));
+    if (pc == Precondition::kNotModified) {
+      resp.status = 304;
+      resp.content_type = {};
+      resp.content_length = -1;
+      resp.header_only = true;
+      return http::kHandled;
+    }
+    if (pc == Precondition::kFailed) {
+      resp.etag.clear();
+      resp.last_modified = -1;
+      return 412;
+    }
+    std::string_view range = header_value(r, "range");
+    std::string_view if_range = header_value(r, "if-range");
+    bool range_ok = !range.empty() && r.loc->max_ranges != 0 &&
+                    (if_range.empty() || if_range_matches(if_range, resp.etag, st.st_mtime));
+    if (range_ok) {
+      ByteRange ranges[kInlineRanges];
+      RangeSpec spec = parse_range(range, size, r.loc->max_ranges, ranges);
+      if (spec.result == RangeResult::kUnsatisfiable) {
+        char buf[kContentRangeMaxLen];
+        resp.content_range.assign(format_unsatisfied_range(size, buf));
+        return 416;
+      }
+      if (spec.result == RangeResult::kPartial && spec.count <= kInlineRanges) {
+        resp.status = 206;
+        if (spec.count == 1) {
+          char buf[kContentRangeMaxLen];
+          resp.content_range.assign(format_content_range(ranges[0], size, buf));
+          resp.content_length = int64_t(ranges[0].length());
+          r.out.push_back(OutChunk{nullptr, ranges[0].length(), fd, off_t(ranges[0].start)});
+          return http::kHandled;
+        }
+        MultipartRanges mp(MultipartRanges::next_boundary(), resp.content_type, size);
+        std::span<const ByteRange> rs(ranges, spec.count);
+        resp.content_length = int64_t(mp.content_length(rs));
+        resp.content_type_buf.assign(mp.content_type());
+        resp.content_type = resp.content_type_buf;
+        // Part headers live in multipart_buf; reserve first so views stay valid.
+        size_t need = mp.trailer().size();
+        for (const auto& br : rs) need += mp.part_header_len(br);
+        r.multipart_buf.resize(need);
+        char* p = r.multipart_buf.data();
+        for (const auto& br : rs) {
+          std::string_view ph = mp.format_part_header(br, p);
+          r.out.push_back(OutChunk{ph.data(), ph.size(), -1, 0});
+          r.out.push_back(OutChunk{nullptr, br.length(), fd, off_t(br.start)});
+          p += ph.size();
+        }
+        std::string_view tr = mp.trailer();
+        std::copy(tr.begin(), tr.end(), p);
+        r.out.push_back(OutChunk{p, tr.size(), -1, 0});
+        return http::kHandled;
+      }
+    }
+  }
+  // nginx advertises ranges only on a full 200 where they were possible.
+  resp.accept_ranges = r.loc->max_ranges != 0 && resp.status == 200;
+  resp.content_length = int64_t(size);
+  if (size > 0) r.out.push_back(OutChunk{nullptr, size, fd, 0});
+  return http::kHandled;
+}
+
+}  // namespace portico::static_files
