@@ -1,0 +1,260 @@
+#include "server/worker.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+
+#include "core/log.h"
+#include "http/connection.h"
+#include "http/request.h"
+#include "obs/access_log.h"
+
+namespace portico::server {
+
+// ---- Listener -------------------------------------------------------------------------------
+
+Listener::Listener(Worker* w, std::string key, int fd, bool shared)
+    : worker_(w), key_(std::move(key)), fd_(fd), shared_(shared) {}
+
+Listener::~Listener() { close_socket(); }
+
+void Listener::close_socket() {
+  if (fd_ < 0) return;
+  worker_->loop().remove(fd_);
+  if (!shared_) ::close(fd_);
+  fd_ = -1;
+}
+
+void Listener::on_io(uint32_t) { worker_->on_accept(this); }
+
+// ---- Worker ---------------------------------------------------------------------------------
+
+Worker::Worker(int index, std::shared_ptr<const Snapshot> snapshot,
+               std::vector<ListenerSocket> sockets)
+    : index_(index), initial_sockets_(std::move(sockets)) {
+  current_ = new Generation{std::move(snapshot), 0};
+}
+
+Worker::~Worker() {
+  listeners_.clear();
+  retired_listeners_.clear();
+  for (auto* r : free_requests_) delete r;
+  for (auto* b : free_blocks_) delete[] b;
+  for (auto* g : old_generations_) delete g;
+  delete current_;
+}
+
+Status Worker::start() {
+  if (Status s = loop_.init(); !s) return s;
+  for (auto& ls : initial_sockets_) {
+    auto l = std::make_unique<Listener>(this, ls.key, ls.fd, ls.shared);
+    if (Status s = loop_.add(ls.fd, uint32_t(EPOLLIN) | (ls.shared ? uint32_t(EPOLLEXCLUSIVE) : 0u), l.get()); !s) return s;
+    listeners_.push_back(std::move(l));
+  }
+  initial_sockets_.clear();
+  bind_listeners_to_snapshot();
+  thread_ = std::thread([this] { run(); });
+  return Status::ok();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::run() {
+  char name[16];
+  snprintf(name, sizeof name, "portico-w%d", index_);
+  pthread_setname_np(pthread_self(), name);
+  // Flush buffered access logs every second (nginx's access_log flush= default behaviour is
+  // "when the buffer is full"; a periodic flush keeps tail -f useful).
+  loop_.run();
+  for (const auto& f : current_->snapshot->http.log_files) f->flush(index_);
+  finished_.store(true, std::memory_order_release);
+}
+
+void Worker::bind_listeners_to_snapshot() {
+  const auto& addrs = current_->snapshot->http.addrs;
+  for (auto& l : listeners_) {
+    l->addr = nullptr;
+    for (const auto& a : addrs)
+      if (a->listen.key == l->key()) l->addr = a.get();
+  }
+}
+
+Generation* Worker::acquire_generation() {
+  ++current_->refs;
+  return current_;
+}
+
+void Worker::release_generation(Generation* g) {
+  assert(g->refs > 0);
+  --g->refs;
+  if (g != current_ && g->refs == 0) {
+    for (const auto& f : g->snapshot->http.log_files) f->flush(index_);
+    old_generations_.erase(std::remove(old_generations_.begin(), old_generations_.end(), g),
+                           old_generations_.end());
+    delete g;
+  }
+}
+
+http::Request* Worker::acquire_request() {
+  if (free_requests_.empty()) return new http::Request();
+  http::Request* r = free_requests_.back();
+  free_requests_.pop_back();
+  return r;
+}
+
+void Worker::release_request(http::Request* r) {
+  r->reset();
+  // Keep a bounded number of warm requests; the rest go back to the allocator.
+  if (free_requests_.size() >= 1024) {
+    delete r;
+    return;
+  }
+  free_requests_.push_back(r);
+}
+
+char* Worker::acquire_block() {
+  if (free_blocks_.empty()) return new char[kBlockSize];
+  char* b = free_blocks_.back();
+  free_blocks_.pop_back();
+  return b;
+}
+
+void Worker::release_block(char* b) {
+  if (free_blocks_.size() >= 1024) {
+    delete[] b;
+    return;
+  }
+  free_blocks_.push_back(b);
+}
+
+uint64_t Worker::next_connection_id() {
+  // Unique across workers without shared state: worker i hands out i+1, i+1+N, ...
+  static thread_local uint64_t seq = 0;
+  return ++seq * 64 + uint64_t(index_);
+}
+
+void Worker::on_accept(Listener* l) {
+  const int limit = current_->snapshot->main.worker_connections;
+  for (int i = 0; i < 64; ++i) {
+    if (int(active_connections_) >= limit) {
+      // nginx: "worker_connections are not enough"; leave the rest in the backlog.
+      LOG_ALERT("{} worker_connections are not enough", limit);
+      return;
+    }
+    SockAddr peer{};
+    socklen_t len = sizeof peer;
+    sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    int fd = ::accept4(l->fd(), reinterpret_cast<sockaddr*>(&ss), &sslen,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      LOG_ALERT("accept4() failed ({})", errno_text(errno));
+      return;  // EMFILE/ENFILE: level-triggered listener re-fires; nothing else to do now
+    }
+    if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+      std::memcpy(&peer, &ss, std::min<size_t>(sslen, sizeof peer));
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    } else {
+      peer.sa.sa_family = AF_UNIX;
+    }
+    (void)len;
+    auto* c = new http::Connection(this, l, fd, peer, next_connection_id());
+    c->start();
+  }
+}
+
+void Worker::connection_opened(http::Connection* c) {
+  ++active_connections_;
+  ++c->listener()->connections;
+  connections_.push_back(c);
+}
+
+void Worker::connection_closed(http::Connection* c) {
+  --active_connections_;
+  --c->listener()->connections;
+  auto it = std::find(connections_.begin(), connections_.end(), c);
+  if (it != connections_.end()) {
+    *it = connections_.back();
+    connections_.pop_back();
+  }
+  if (stopping_) maybe_finish_stop();
+}
+
+void Worker::post_reload(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> added,
+                         std::vector<std::string> removed) {
+  loop_.post([this, snapshot = std::move(snapshot), added = std::move(added),
+              removed = std::move(removed)]() mutable {
+    apply_reload(std::move(snapshot), std::move(added), std::move(removed));
+  });
+}
+
+void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> added,
+                          std::vector<std::string> removed) {
+  Generation* old = current_;
+  current_ = new Generation{std::move(snapshot), 0};
+  if (old->refs == 0) {
+    for (const auto& f : old->snapshot->http.log_files) f->flush(index_);
+    delete old;
+  } else {
+    old_generations_.push_back(old);
+  }
+  for (const auto& key : removed) {
+    for (auto it = listeners_.begin(); it != listeners_.end(); ++it) {
+      if ((*it)->key() != key) continue;
+      (*it)->close_socket();
+      retired_listeners_.push_back(std::move(*it));
+      listeners_.erase(it);
+      break;
+    }
+  }
+  for (auto& ls : added) {
+    auto l = std::make_unique<Listener>(this, ls.key, ls.fd, ls.shared);
+    if (Status s = loop_.add(ls.fd, uint32_t(EPOLLIN) | (ls.shared ? uint32_t(EPOLLEXCLUSIVE) : 0u), l.get()); !s) {
+      LOG_ALERT("{}", s.message());
+      if (!ls.shared) ::close(ls.fd);
+      continue;
+    }
+    listeners_.push_back(std::move(l));
+  }
+  bind_listeners_to_snapshot();
+  // Keep-alive connections on a removed address finish and close; idle ones close now.
+  std::vector<http::Connection*> snapshot_conns = connections_;
+  for (auto* c : snapshot_conns) {
+    if (c->listener()->fd() < 0) c->shutdown_gracefully();
+  }
+}
+
+void Worker::post_stop(bool graceful) {
+  loop_.post([this, graceful] { begin_stop(graceful); });
+}
+
+void Worker::begin_stop(bool graceful) {
+  stopping_ = true;
+  draining_ = true;
+  for (auto& l : listeners_) l->close_socket();
+  std::vector<http::Connection*> conns = connections_;
+  for (auto* c : conns) {
+    if (graceful)
+      c->shutdown_gracefully();
+    else
+      c->close();
+  }
+  maybe_finish_stop();
+}
+
+void Worker::maybe_finish_stop() {
+  if (active_connections_ == 0) loop_.stop();
+}
+
+}  // namespace portico::server

@@ -1,0 +1,127 @@
+// Worker: one thread with its own event loop, its own listening sockets (SO_REUSEPORT) and the
+// connections it accepted. A connection lives and dies on one worker; nothing here is shared
+// with other workers, so the request path takes no lock. The control thread talks to a worker
+// only through EventLoop::post (new snapshot, stop).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/snapshot.h"
+#include "core/event_loop.h"
+
+namespace portico::http {
+class Connection;
+struct Request;
+struct AddrConf;
+}  // namespace portico::http
+
+namespace portico::server {
+
+class Worker;
+
+// One listening socket of one worker.
+class Listener final : public IoHandler {
+ public:
+  Listener(Worker* w, std::string key, int fd, bool shared);
+  ~Listener();
+  void on_io(uint32_t events) override;
+
+  const std::string& key() const { return key_; }
+  int fd() const { return fd_; }
+  // Servers for this address in the worker's current snapshot; null once removed by a reload.
+  const http::AddrConf* addr = nullptr;
+  uint32_t connections = 0;
+  void close_socket();
+
+ private:
+  Worker* worker_;
+  std::string key_;
+  int fd_;
+  bool shared_;  // the socket is shared by all workers (unix:): not closed here
+};
+
+// A config generation as seen by one worker: the snapshot plus how many requests use it.
+struct Generation {
+  std::shared_ptr<const Snapshot> snapshot;
+  uint32_t refs = 0;
+};
+
+// What the control thread hands a worker for one listen address.
+struct ListenerSocket {
+  std::string key;
+  int fd = -1;
+  bool shared = false;
+};
+
+class Worker {
+ public:
+  Worker(int index, std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> sockets);
+  ~Worker();
+
+  Status start();  // spawns the thread
+  void join();
+
+  // Control thread: adopt a new snapshot; `added` sockets are new listen addresses for this
+  // worker, `removed` keys are closed.
+  void post_reload(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> added,
+                   std::vector<std::string> removed);
+  void post_stop(bool graceful);
+  bool finished() const { return finished_.load(std::memory_order_acquire); }
+
+  // --- worker thread only ---
+  EventLoop& loop() { return loop_; }
+  int index() const { return index_; }
+  Generation* acquire_generation();
+  void release_generation(Generation* g);
+  const Snapshot& snapshot() const { return *current_->snapshot; }
+  bool draining() const { return draining_; }
+
+  http::Request* acquire_request();
+  void release_request(http::Request* r);
+
+  // Read buffers: fixed-size blocks recycled per worker.
+  static constexpr size_t kBlockSize = 4096;
+  char* acquire_block();
+  void release_block(char* b);
+
+  void on_accept(Listener* l);
+  void connection_opened(http::Connection* c);
+  void connection_closed(http::Connection* c);
+  uint64_t next_connection_id();
+
+ private:
+  void run();
+  void apply_reload(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> added,
+                    std::vector<std::string> removed);
+  void bind_listeners_to_snapshot();
+  void begin_stop(bool graceful);
+  void maybe_finish_stop();
+
+  int index_;
+  EventLoop loop_;
+  std::thread thread_;
+  Generation* current_ = nullptr;
+  std::vector<Generation*> old_generations_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::unique_ptr<Listener>> retired_listeners_;
+  std::vector<ListenerSocket> initial_sockets_;
+  std::vector<http::Request*> free_requests_;
+  std::vector<char*> free_blocks_;
+  // Connections, for graceful stop and close-idle: intrusive list would be leaner; a vector with
+  // swap-remove keeps it simple and cache-friendly.
+  std::vector<http::Connection*> connections_;
+  uint32_t active_connections_ = 0;
+  bool draining_ = false;
+  bool stopping_ = false;
+  std::atomic<bool> finished_{false};
+};
+
+
+}  // namespace portico::server
