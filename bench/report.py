@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""Helpers for bench/run.sh: parse wrk output, record results, print the table.
+
+Results live in one JSON-lines file per run. Record types:
+  {"type": "meta", ...}                          run settings (date, rounds, ...)
+  {"type": "row", "row": 1, "kind": "wrk"|"mem", "title": ...}
+  {"type": "result", "row": 1, "server": "nginx", "round": 1, ...metrics}
+  {"type": "fail", "row": 1, "server": "nginx", "round": 1, "error": "..."}
+  {"type": "unavailable", "server": "portico", "reason": "..."}
+
+Subcommands:
+  watch SIDE_JSON TIMEOUT_S SERVER_PID -- CMD...
+                         run CMD (wrk), bounded in time, and write CPU accounting
+                         (server, client, everything else) to SIDE_JSON
+  quiet MAX_WAIT_S [LIMIT_CPUS]
+                         wait until the machine is idle (other load < LIMIT, default 0.10 CPU)
+  add-wrk RESULTS ROW SERVER ROUND WRK_OUTPUT_FILE [SIDE_JSON]
+  add-json RESULTS '{"type": ...}'
+  table RESULTS          print the markdown report
+Standard library only.
+"""
+import json
+import os
+import re
+import signal
+import statistics
+import sys
+import time
+
+SERVERS = ["portico", "nginx", "h2o"]
+PEERS = ["nginx", "h2o"]
+
+TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 ** 4}
+
+
+def parse_wrk(text):
+    """Return the metrics of one wrk --latency run (wrk's KB/MB are 1024-based)."""
+    out = {"rps": None, "mibps": None, "p99_ms": None, "requests": None,
+           "non2xx": 0, "sock_connect": 0, "sock_read": 0, "sock_write": 0,
+           "sock_timeout": 0}
+    m = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
+    if m:
+        out["rps"] = float(m.group(1))
+    m = re.search(r"^Transfer/sec:\s+([\d.]+)([KMGT]?B)", text, re.M)
+    if m:
+        out["mibps"] = float(m.group(1)) * SIZE_UNITS[m.group(2)] / 1024 ** 2
+    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$", text, re.M)
+    if m:
+        out["p99_ms"] = float(m.group(1)) * TIME_UNITS[m.group(2)]
+    m = re.search(r"^\s+(\d+) requests in", text, re.M)
+    if m:
+        out["requests"] = int(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if m:
+        out["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        for key, val in zip(("sock_connect", "sock_read", "sock_write", "sock_timeout"), m.groups()):
+            out[key] = int(val)
+    return out
+
+
+# ---------------------------------------------------------------- CPU accounting
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def busy_ticks():
+    """Ticks all CPUs spent running tasks (user, nice, system, steal; not irq/softirq/idle)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    user, nice, system, _idle, _iowait, _irq, _softirq, steal = (int(x) for x in fields[:8])
+    return user + nice + system + steal
+
+
+def proc_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            rest = f.read().rsplit(")", 1)[1].split()
+        return int(rest[11]) + int(rest[12])  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def family(pid):
+    pids = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                pids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def watch(side_json, timeout_s, server_pid, cmd):
+    """Run cmd (the load generator) and account CPU time during it.
+
+    other_cpu = CPUs' busy time minus the server's and the client's own time, in
+    CPUs (0.30 = 30% of one CPU used by unrelated processes on average).
+    """
+    spids = family(server_pid)
+    s0 = sum(proc_ticks(p) for p in spids)
+    b0 = busy_ticks()
+    t0 = time.monotonic()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execvp(cmd[0], cmd)
+        finally:
+            os._exit(127)
+
+    def forward(sig, _frame):
+        try:
+            os.kill(child, signal.SIGTERM)
+        except OSError:
+            pass
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    deadline = t0 + timeout_s
+    while True:
+        pid, status, usage = os.wait4(child, os.WNOHANG)
+        if pid == child:
+            break
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+        time.sleep(0.05)
+    elapsed = time.monotonic() - t0
+    b1 = busy_ticks()
+    s1 = sum(proc_ticks(p) for p in spids)
+    server_s = (s1 - s0) / HZ
+    client_s = usage.ru_utime + usage.ru_stime
+    other_s = max(0.0, (b1 - b0) / HZ - server_s - client_s)
+    with open(side_json, "w") as f:
+        json.dump({"server_cpu": round(server_s / elapsed, 3), "client_cpu": round(client_s / elapsed, 3),
+                   "other_cpu": round(other_s / elapsed, 3)}, f)
+    code = os.waitstatus_to_exitcode(status)
+    sys.exit(code if code >= 0 else 128 - code)
+
+
+def wait_quiet(max_wait_s, limit):
+    """Wait until unrelated processes use less than `limit` CPUs over a 1 s window."""
+    t_end = time.monotonic() + max_wait_s
+    while True:
+        b0, t0 = busy_ticks(), time.monotonic()
+        time.sleep(1.0)
+        load = (busy_ticks() - b0) / HZ / (time.monotonic() - t0)
+        if load < limit:
+            return 0
+        if time.monotonic() >= t_end:
+            print(f"{load:.2f}")
+            return 1
+
+
+def append(path, rec):
+    with open(path, "a") as f:
+        f.write(json.dumps(rec, sort_keys=True) + "\n")
+
+
+def load(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+# ---------------------------------------------------------------- formatting
+
+def fmt_num(v, kind):
+    if v is None:
+        return "n/a"
+    if kind == "int":
+        return f"{v:,.0f}"
+    if kind == "ms":
+        return f"{v:.2f}" if v < 100 else f"{v:.0f}"
+    if kind == "mib":
+        return f"{v:,.1f}"
+    return f"{v:g}"
+
+
+def fmt_ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "—"
+    return f"{a / b:.2f}x"
+
+
+def errors_of(rec):
+    """Human-readable error summary of one wrk/mem result, or '' when clean."""
+    parts = []
+    if rec.get("non2xx"):
+        parts.append(f"{rec['non2xx']} non-2xx/3xx")
+    sock = {k[5:]: rec.get(k, 0) for k in ("sock_connect", "sock_read", "sock_write", "sock_timeout")}
+    if any(sock.values()):
+        parts.append("socket errors " + ", ".join(f"{k} {v}" for k, v in sock.items() if v))
+    if rec.get("failed"):
+        parts.append(f"{rec['failed']} connections failed")
+    if rec.get("closed_by_peer"):
+        parts.append(f"{rec['closed_by_peer']} closed by server while idle")
+    return "; ".join(parts)
+
+
+OTHER_CPU_LIMIT = 0.10   # CPUs of unrelated load above which a run is flagged
+
+
+def warnings_of(rec):
+    """Conditions that make a result less trustworthy (not server errors)."""
+    parts = []
+    if rec.get("other_cpu", 0) > OTHER_CPU_LIMIT:
+        parts.append(f"busy machine: other processes used {rec['other_cpu']:.2f} CPU during the run")
+    if rec.get("client_cpu", 0) > 0.95 and rec.get("server_cpu", 1) < 0.90:
+        parts.append(f"client-bound: wrk at {rec['client_cpu']:.2f} CPU, server at {rec['server_cpu']:.2f}")
+    return "; ".join(parts)
+
+
+# Metrics shown per row kind: (key, label, format, better)
+WRK_METRICS = [("rps", "req/s", "int", "higher"),
+               ("mibps", "MiB/s", "mib", "higher"),
+               ("p99_ms", "p99 latency ms", "ms", "lower"),
+               ("rps_per_cpu", "req per server CPU-second", "int", "higher")]
+MEM_METRICS = [("bytes_per_conn", "bytes per idle conn", "int", "lower")]
+
+
+def table(path):
+    recs = load(path)
+    meta = next((r for r in recs if r["type"] == "meta"), {})
+    rows = [r for r in recs if r["type"] == "row"]
+    results = [r for r in recs if r["type"] == "result"]
+    fails = [r for r in recs if r["type"] == "fail"]
+    unavailable = {r["server"]: r.get("reason", "") for r in recs if r["type"] == "unavailable"}
+
+    lines = []
+    lines.append(f"# portico bench — {meta.get('date', '?')}")
+    lines.append("")
+    lines.append(f"{meta.get('rounds', '?')} round(s) of {meta.get('duration', '?')} s per server per row, "
+                 f"servers alternated each round, median shown. Server pinned to CPU "
+                 f"{meta.get('server_cpu', '?')}, load generator to CPU {meta.get('client_cpu', '?')}. "
+                 f"{meta.get('host', '')}")
+    lines.append("")
+    for r in recs:
+        if r["type"] == "server":
+            lines.append(f"- {r['server']}: {r['info']}")
+    for s, why in unavailable.items():
+        lines.append(f"- {s}: not available ({why})")
+    lines.append("")
+    lines.append("Ratios are portico ÷ peer. For req/s and MiB/s higher is better (ratio > 1 means "
+                 "portico is faster); for p99 latency and bytes per idle connection **lower is better** "
+                 "(ratio < 1 means portico is better). `!` marks a server that had errors in that row "
+                 "(see Flags); `~` marks a value from a run on a busy machine or a client-bound run "
+                 "(see Warnings). Req per server CPU-second is req/s divided by the CPU the server "
+                 "actually got: the number least disturbed by other load on the machine.")
+    lines.append("")
+    lines.append("| # | Test | Metric | portico | nginx | h2o | portico/nginx | portico/h2o |")
+    lines.append("|---|------|--------|--------:|------:|----:|--------------:|------------:|")
+
+    flags = []
+    warns = []
+    for row in rows:
+        n = row["row"]
+        metrics = MEM_METRICS if row["kind"] == "mem" else WRK_METRICS
+        if row["kind"] == "wrk" and not row.get("show_mibps"):
+            metrics = [m for m in metrics if m[0] != "mibps"]
+        per_server = {s: [r for r in results if r["row"] == n and r["server"] == s] for s in SERVERS}
+        flagged = set()
+        doubtful = set()
+        for s in SERVERS:
+            errs = [(r["round"], errors_of(r)) for r in per_server[s] if errors_of(r)]
+            errs += [(r["round"], "FAILED: " + r["error"]) for r in fails if r["row"] == n and r["server"] == s]
+            if errs:
+                flagged.add(s)
+                for rnd, e in errs:
+                    flags.append(f"- row {n} {s} round {rnd}: {e}")
+            for r in per_server[s]:
+                if warnings_of(r):
+                    doubtful.add(s)
+                    warns.append(f"- row {n} {s} round {r['round']}: {warnings_of(r)}")
+        for i, (key, label, kind, better) in enumerate(metrics):
+            med = {}
+            for s in SERVERS:
+                vals = [r[key] for r in per_server[s] if r.get(key) is not None]
+                med[s] = statistics.median(vals) if vals else None
+            cells = []
+            for s in SERVERS:
+                ran = per_server[s] or any(r["row"] == n and r["server"] == s for r in fails)
+                if not ran:
+                    cells.append("—")
+                else:
+                    cells.append(fmt_num(med[s], kind) + (" !" if s in flagged else "")
+                                 + (" ~" if s in doubtful and key != "rps_per_cpu" else ""))
+            title = f"{row['title']}" if i == 0 else ""
+            num = str(n) if i == 0 else ""
+            lbl = f"{label} ({better} better)"
+            lines.append(f"| {num} | {title} | {lbl} | {' | '.join(cells)} | "
+                         f"{fmt_ratio(med['portico'], med['nginx'])} | {fmt_ratio(med['portico'], med['h2o'])} |")
+    lines.append("")
+    lines.append("## Flags")
+    lines.append("")
+    lines.extend(flags or ["- none: no non-2xx responses, socket errors or failed connections"])
+    lines.append("")
+    if warns:
+        lines.append("## Warnings (measurement quality)")
+        lines.append("")
+        lines.extend(warns)
+        lines.append("")
+    lines.append("## Per-round values")
+    lines.append("")
+    for row in rows:
+        n = row["row"]
+        key = "bytes_per_conn" if row["kind"] == "mem" else "rps"
+        kind = "int"
+        for s in SERVERS:
+            vals = sorted((r for r in results if r["row"] == n and r["server"] == s), key=lambda r: r["round"])
+            if not vals:
+                continue
+            detail = ", ".join(fmt_num(r.get(key), kind) for r in vals)
+            extra = ""
+            if row["kind"] == "mem":
+                extra = " (RSS KiB before→after: " + ", ".join(
+                    f"{r.get('rss_before_kb')}→{r.get('rss_after_kb')} with {r.get('ok')} conns" for r in vals) + ")"
+            elif vals and vals[0].get("p99_ms") is not None:
+                extra = " (p99 ms: " + ", ".join(fmt_num(r.get("p99_ms"), "ms") for r in vals) + ")"
+                if "server_cpu" in vals[0]:
+                    extra += " (CPU server/wrk/other: " + ", ".join(
+                        f"{r['server_cpu']:.2f}/{r['client_cpu']:.2f}/{r['other_cpu']:.2f}" for r in vals) + ")"
+            lines.append(f"- row {n} {s}: {key} {detail}{extra}")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) < 3:
+        sys.exit(__doc__)
+    cmd, path = argv[1], argv[2]
+    if cmd == "quiet":
+        sys.exit(wait_quiet(float(argv[2]), float(argv[3]) if len(argv) > 3 else OTHER_CPU_LIMIT))
+    elif cmd == "watch":
+        if len(argv) < 7 or argv[5] != "--":
+            sys.exit(__doc__)
+        watch(path, float(argv[3]), int(argv[4]), argv[6:])
+    elif cmd == "add-wrk":
+        row, server, rnd, wrk_file = argv[3:7]
+        with open(wrk_file, errors="replace") as f:
+            metrics = parse_wrk(f.read())
+        if len(argv) > 7 and os.path.exists(argv[7]):
+            with open(argv[7]) as f:
+                metrics.update(json.load(f))
+            if metrics.get("server_cpu"):
+                metrics["rps_per_cpu"] = metrics["rps"] / metrics["server_cpu"]
+        if metrics["rps"] is None:
+            append(path, {"type": "fail", "row": int(row), "server": server, "round": int(rnd),
+                          "error": "could not parse wrk output"})
+            sys.exit(1)
+        append(path, {"type": "result", "row": int(row), "server": server, "round": int(rnd), **metrics})
+        print(f"{fmt_num(metrics['rps'], 'int')} req/s, {fmt_num(metrics['mibps'], 'mib')} MiB/s, "
+              f"p99 {fmt_num(metrics['p99_ms'], 'ms')} ms"
+              + (f"; CPU server {metrics['server_cpu']:.2f}, wrk {metrics['client_cpu']:.2f}, "
+                 f"other {metrics['other_cpu']:.2f}" if "server_cpu" in metrics else "")
+              + (f"; WARNING: {warnings_of(metrics)}" if warnings_of(metrics) else "")
+              + (f", ERRORS: {errors_of(metrics)}" if errors_of(metrics) else ""))
+    elif cmd == "add-json":
+        append(path, json.loads(argv[3]))
+    elif cmd == "table":
+        print(table(path))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

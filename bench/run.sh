@@ -1,0 +1,579 @@
+#!/usr/bin/env bash
+# bench/run.sh — side-by-side benchmark of portico vs Debian's nginx vs h2o.
+#
+# One worker each, same files, same settings, server pinned to one CPU and the
+# load generator to another, servers alternated round by round, median per
+# server, ratios portico/peer. See bench/README.md.
+#
+# Usage: bench/run.sh [options] [PORTICO_BINARY]
+#   --quick            1 round of 3 s (default: 3 rounds of 10 s)
+#   --rounds N         rounds per row
+#   --duration S       seconds per wrk run
+#   --rows LIST        comma-separated rows to run (default 1,2,3,4)
+#   --servers LIST     comma-separated subset of portico,nginx,h2o
+#   --idle-conns N     connections for the memory row (default 10000)
+#   --port-base P      first port to try (default 28400; 28000-28999)
+#   --wait-quiet S     before each measurement wait up to S s for the machine to be
+#                      idle (other processes < 0.1 CPU); default 0 = don't wait
+#   --keep             keep the temp dir (configs, wrk outputs, logs)
+#   -h, --help
+set -uo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PORTICO_BIN="$(cd "$BENCH_DIR/.." && pwd)/build/portico"
+ROUNDS=3
+DURATION=10
+WARMUP=1
+ROWS="1,2,3,4"
+SERVERS_WANTED="portico,nginx,h2o"
+IDLE_CONNS=10000
+PORT_BASE=28400
+KEEP_TMP=0
+WAIT_QUIET=0
+SERVER_CPU=0
+CLIENT_CPU=1
+NOFILE=65536
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+usage() { sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+
+parse_args() {
+    local quick=0 rounds="" duration=""
+    while (($#)); do
+        case "$1" in
+            --quick) quick=1 ;;
+            --rounds) rounds=${2:-}; shift ;;
+            --duration) duration=${2:-}; shift ;;
+            --rows) ROWS=${2:-}; shift ;;
+            --servers) SERVERS_WANTED=${2:-}; shift ;;
+            --idle-conns) IDLE_CONNS=${2:-}; shift ;;
+            --port-base) PORT_BASE=${2:-}; shift ;;
+            --keep) KEEP_TMP=1 ;;
+            --wait-quiet) WAIT_QUIET=${2:-}; shift ;;
+            -h|--help) usage; exit 0 ;;
+            -*) die "unknown option $1 (see --help)" ;;
+            *) PORTICO_BIN=$1 ;;
+        esac
+        shift
+    done
+    if ((quick)); then ROUNDS=1; DURATION=3; fi
+    [[ -n $rounds ]] && ROUNDS=$rounds
+    [[ -n $duration ]] && DURATION=$duration
+    [[ $ROUNDS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ ]] || die "bad --rounds/--duration"
+    [[ $IDLE_CONNS =~ ^[1-9][0-9]*$ && $WAIT_QUIET =~ ^[0-9]+$ && $PORT_BASE =~ ^[0-9]+$ ]] ||
+        die "bad --idle-conns/--wait-quiet/--port-base"
+    ((PORT_BASE >= 28000 && PORT_BASE <= 28990)) || die "--port-base must be in 28000-28990"
+    if [[ $PORTICO_BIN != /* ]]; then PORTICO_BIN="$PWD/$PORTICO_BIN"; fi
+}
+
+# ------------------------------------------------------------------ cleanup
+# Everything we start is tracked by pid and stopped by pid, never by name.
+
+TMP=""
+declare -A SRV_PID=()      # server name -> pid we started (nginx: the master)
+declare -A SRV_PORT=()     # server name -> port
+declare -A UNAVAILABLE=()  # server name -> reason
+CHILD_PIDS=()              # load generators and helpers currently running
+MADE_POLICY=""             # policy-rc.d we created for apt-get install (removed on exit)
+
+cleanup() {
+    trap - EXIT INT TERM
+    local pid s
+    for pid in "${CHILD_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for s in "${!SRV_PID[@]}"; do server_stop "$s"; done
+    [[ -n $MADE_POLICY ]] && rm -f "$MADE_POLICY"
+    if [[ -n $TMP && -d $TMP ]]; then
+        if ((KEEP_TMP)); then log "kept temp dir $TMP"; else rm -rf "$TMP"; fi
+    fi
+}
+
+untrack() {
+    local keep=() p
+    for p in "${CHILD_PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+    CHILD_PIDS=("${keep[@]}")
+}
+
+# Runs "$@" in the background, tracked for cleanup, and waits for it.
+# Waiting (rather than running in the foreground) lets the INT/TERM trap fire at once.
+run_tracked() {
+    "$@" &
+    local pid=$!
+    CHILD_PIDS+=("$pid")
+    wait "$pid"
+    local rc=$?
+    untrack "$pid"
+    return $rc
+}
+
+# ------------------------------------------------------------------ setup
+
+ensure_tools() {
+    local missing=() pkgs=()
+    command -v nginx >/dev/null || { missing+=(nginx); pkgs+=(nginx-light); }
+    command -v h2o >/dev/null || { missing+=(h2o); pkgs+=(h2o); }
+    command -v wrk >/dev/null || { missing+=(wrk); pkgs+=(wrk); }
+    command -v curl >/dev/null || { missing+=(curl); pkgs+=(curl); }
+    command -v gcc >/dev/null || { missing+=(gcc); pkgs+=(gcc libc6-dev); }
+    command -v taskset >/dev/null || { missing+=(taskset); pkgs+=(util-linux); }
+    command -v python3 >/dev/null || { missing+=(python3); pkgs+=(python3); }
+    command -v ss >/dev/null || { missing+=(ss); pkgs+=(iproute2); }
+    ((${#pkgs[@]})) || return 0
+    log "installing ${pkgs[*]} (missing: ${missing[*]})"
+    ((EUID == 0)) || die "need root to apt-get install ${pkgs[*]}"
+    # Keep the packages' own services (nginx on :80, h2o) from starting on install.
+    local policy=/usr/sbin/policy-rc.d
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && MADE_POLICY=$policy
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${pkgs[@]}" ||
+        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${pkgs[@]}"; }
+    local rc=$?
+    [[ -n $MADE_POLICY ]] && rm -f "$MADE_POLICY" && MADE_POLICY=""
+    ((rc == 0)) || die "apt-get install ${pkgs[*]} failed"
+}
+
+raise_limits() {
+    local n
+    if ! ulimit -n "$NOFILE" 2>/dev/null; then
+        ulimit -n "$(ulimit -Hn)" 2>/dev/null
+        log "note: cannot raise open files limit to $NOFILE (hard limit $(ulimit -Hn), no CAP_SYS_RESOURCE?); using $(ulimit -n)"
+    fi
+    n=$(ulimit -n)
+    if [[ $n != unlimited ]] && ((n < IDLE_CONNS + 1000)); then
+        log "warning: open files limit is $n (< $((IDLE_CONNS + 1000))); the memory row may fail"
+    fi
+}
+
+check_cpus() {
+    local ncpu
+    ncpu=$(nproc)
+    if ((ncpu < 2)); then
+        log "warning: only $ncpu CPU; server and wrk share CPU 0, numbers are not comparable to 2-CPU runs"
+        CLIENT_CPU=0
+    fi
+}
+
+port_in_use() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
+
+pick_ports() {
+    local i=1 s p
+    for s in portico nginx h2o; do
+        p=$((PORT_BASE + i))
+        while port_in_use "$p"; do
+            p=$((p + 3))
+            ((p <= 28999)) || die "no free port for $s in 28000-28999"
+        done
+        SRV_PORT[$s]=$p
+        i=$((i + 1))
+    done
+}
+
+make_files() {
+    TMP=$(mktemp -d /tmp/portico-bench.XXXXXX) || die "mktemp failed"
+    # nginx workers and h2o drop to nobody when started as root: docroot must be readable.
+    chmod 755 "$TMP"
+    mkdir -p "$TMP/www" "$TMP/nginx" "$TMP/h2o" "$TMP/portico/logs" "$TMP/runs"
+    chmod 755 "$TMP/www"
+    head -c 1024 /dev/urandom >"$TMP/www/1k.bin"
+    head -c $((1024 * 1024)) /dev/urandom >"$TMP/www/1m.bin"
+    printf 'portico bench\n' >"$TMP/www/index.html"
+    chmod 644 "$TMP/www"/*
+    RESULTS="$TMP/results.jsonl"
+    : >"$RESULTS"
+}
+
+build_helpers() {
+    IDLE_BIN="$TMP/idle_conns"
+    gcc -O2 -Wall -o "$IDLE_BIN" "$BENCH_DIR/idle_conns.c" || die "cannot compile idle_conns.c"
+}
+
+# ------------------------------------------------------------------ configs
+# Rows that need extra config (e.g. a proxy location for row 5) set these
+# before calling write_configs and reset them afterwards.
+NGINX_EXTRA=""     # nginx-syntax lines inside server {} (used by nginx and portico)
+H2O_EXTRA_PATHS="" # YAML entries under paths: (8-space indent)
+
+# The http block shared by nginx and portico (portico reads nginx syntax).
+http_block() {
+    local port=$1
+    cat <<EOF
+events { worker_connections 20000; }
+http {
+    access_log off;
+    sendfile on;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    server {
+        listen 127.0.0.1:$port;
+        root $TMP/www;
+$NGINX_EXTRA
+    }
+}
+EOF
+}
+
+write_configs() {
+    local d="$TMP/nginx"
+    {
+        echo "worker_processes 1;"
+        echo "master_process on;"
+        echo "daemon off;"
+        echo "pid $d/nginx.pid;"
+        echo "error_log $d/error.log warn;"
+        http_block "${SRV_PORT[nginx]}" | sed "s|^    access_log off;|&\n    client_body_temp_path $d/body;\n    proxy_temp_path $d/proxy;\n    fastcgi_temp_path $d/fastcgi;\n    uwsgi_temp_path $d/uwsgi;\n    scgi_temp_path $d/scgi;|"
+    } >"$d/nginx.conf"
+
+    {
+        echo "worker_processes 1;"
+        http_block "${SRV_PORT[portico]}"
+    } >"$TMP/portico/portico.conf"
+
+    cat >"$TMP/h2o/h2o.conf" <<EOF
+num-threads: 1
+max-connections: 20000
+http1-request-timeout: 75
+error-log: $TMP/h2o/error.log
+hosts:
+  default:
+    listen:
+      host: 127.0.0.1
+      port: ${SRV_PORT[h2o]}
+    paths:
+$H2O_EXTRA_PATHS
+      /:
+        file.dir: $TMP/www
+EOF
+}
+
+# ------------------------------------------------------------------ servers
+
+server_log() {
+    case $1 in
+        nginx) echo "$TMP/nginx/error.log" ;;
+        portico) echo "$TMP/portico/stdout.log $TMP/portico/logs/error.log" ;;
+        *) echo "$TMP/$1/stdout.log" ;;
+    esac
+}
+
+# shellcheck disable=SC2046 # server_log paths have no spaces (mktemp)
+server_log_tail() { tail -q -n 3 $(server_log "$1") 2>/dev/null | tr '\n' ' '; }
+
+# Starts server $1 pinned to SERVER_CPU; returns non-zero (reason in START_ERROR)
+# unless it answers GET /1k.bin with 200 and 1024 bytes within 5 s.
+server_start() {
+    local s=$1 port=${SRV_PORT[$1]} pid
+    START_ERROR=""
+    case $s in
+        nginx)
+            taskset -c "$SERVER_CPU" nginx -p "$TMP/nginx/" -c "$TMP/nginx/nginx.conf" \
+                -e "$TMP/nginx/error.log" >"$TMP/nginx/stdout.log" 2>&1 &
+            ;;
+        h2o)
+            taskset -c "$SERVER_CPU" h2o -c "$TMP/h2o/h2o.conf" >"$TMP/h2o/stdout.log" 2>&1 &
+            ;;
+        portico)
+            if [[ ! -x $PORTICO_BIN ]]; then
+                START_ERROR="no executable at $PORTICO_BIN"
+                return 1
+            fi
+            taskset -c "$SERVER_CPU" "$PORTICO_BIN" -p "$TMP/portico/" -c "$TMP/portico/portico.conf" \
+                >"$TMP/portico/stdout.log" 2>&1 &
+            ;;
+    esac
+    pid=$!
+    SRV_PID[$s]=$pid
+    local i got
+    for ((i = 0; i < 50; i++)); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null
+            START_ERROR="exited with status $? before serving; output: $(server_log_tail "$s")"
+            [[ $START_ERROR == *"output: " ]] && START_ERROR+="(none)"
+            unset "SRV_PID[$s]"
+            return 1
+        fi
+        got=$(curl -s -o /dev/null --max-time 1 -w '%{http_code} %{size_download}' \
+            "http://127.0.0.1:$port/1k.bin" 2>/dev/null)
+        [[ $got == "200 1024" ]] && return 0
+        sleep 0.1
+    done
+    START_ERROR="no '200, 1024 bytes' on http://127.0.0.1:$port/1k.bin within 5 s (last: '${got:-none}'); log: $(server_log_tail "$s")"
+    server_stop "$s"
+    return 1
+}
+
+child_pids() { cat /proc/"$1"/task/*/children 2>/dev/null; }
+
+# Stops server $1 by its pid (TERM, then KILL after 5 s), and any children it left.
+server_stop() {
+    local s=$1 pid=${SRV_PID[$1]:-} kids i
+    [[ -n $pid ]] || return 0
+    kids=$(child_pids "$pid")
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    for i in $kids; do kill -KILL "$i" 2>/dev/null; done
+    unset "SRV_PID[$s]"
+}
+
+# The process whose RSS counts for server $1: nginx's worker, else the process itself.
+rss_pid() {
+    local s=$1 pid=${SRV_PID[$1]}
+    if [[ $s == nginx ]]; then
+        child_pids "$pid" | awk '{print $1; exit}'
+    else
+        echo "$pid"
+    fi
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' /proc/"$1"/status 2>/dev/null; }
+
+record_fail() { # row server round message
+    python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
+        "$(python3 -c 'import json,sys; print(json.dumps({"type":"fail","row":int(sys.argv[1]),"server":sys.argv[2],"round":int(sys.argv[3]),"error":sys.argv[4]}))' "$@")"
+    log "row $1 $2 round $3: FAILED: $4"
+}
+
+# Probe every wanted server once so a broken one is reported (and skipped) up front.
+probe_servers() {
+    local s
+    SERVERS=()
+    for s in ${SERVERS_WANTED//,/ }; do
+        case $s in portico|nginx|h2o) ;; *) die "unknown server $s" ;; esac
+        if server_start "$s"; then
+            local info
+            info=$(server_version "$s")
+            log "$s: ok on 127.0.0.1:${SRV_PORT[$s]} ($info)"
+            python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
+                "$(python3 -c 'import json,sys; print(json.dumps({"type":"server","server":sys.argv[1],"info":sys.argv[2]}))' "$s" "$info")"
+            server_stop "$s"
+            SERVERS+=("$s")
+        else
+            UNAVAILABLE[$s]=$START_ERROR
+            echo "$s: not available ($START_ERROR)"
+            python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
+                "$(python3 -c 'import json,sys; print(json.dumps({"type":"unavailable","server":sys.argv[1],"reason":sys.argv[2]}))' "$s" "$START_ERROR")"
+        fi
+    done
+    ((${#SERVERS[@]})) || die "no server available"
+}
+
+server_version() {
+    case $1 in
+        nginx) nginx -v 2>&1 | sed 's/^nginx version: //' ;;
+        h2o) h2o --version 2>&1 | head -n 1 ;;
+        portico) echo "$PORTICO_BIN; $(portico_build_info)" ;;
+    esac
+}
+
+# Compiler flags of the portico binary (from DWARF), with a warning for
+# unoptimized or sanitizer builds, which would not be a fair comparison.
+portico_build_info() {
+    local producer flags="" warn=""
+    producer=$(readelf --debug-dump=info "$PORTICO_BIN" 2>/dev/null | grep -m1 DW_AT_producer |
+        sed 's/.*DW_AT_producer *: *\(([^)]*): *\)\{0,1\}//')
+    [[ -n $producer ]] && flags="built with: $producer"
+    if nm "$PORTICO_BIN" 2>/dev/null | grep -q -m1 -E '__asan_init|__ubsan_handle|__tsan_init'; then
+        warn="sanitizer build"
+    elif [[ -n $producer && ! $producer =~ -O[123s] ]]; then
+        warn="not optimized (no -O2/-O3)"
+    fi
+    [[ -n $warn ]] && flags+="; WARNING: $warn, not comparable"
+    echo "${flags:-build flags unknown (no debug info)}"
+}
+
+# ------------------------------------------------------------------ measurements
+
+wait_quiet() {
+    ((WAIT_QUIET > 0)) || return 0
+    local load
+    load=$(run_tracked python3 "$BENCH_DIR/report.py" quiet "$WAIT_QUIET") ||
+        log "machine still busy after ${WAIT_QUIET}s (other load $load CPU); measuring anyway"
+}
+
+# wrk_measure ROW SERVER ROUND CONNS PATH [extra wrk args...]
+# Fresh server, 1 s warm-up, then one wrk run of DURATION seconds.
+wrk_measure() {
+    local row=$1 s=$2 round=$3 conns=$4 path=$5
+    shift 5
+    local url="http://127.0.0.1:${SRV_PORT[$s]}$path" out="$TMP/runs/row$row-$s-$round.txt"
+    server_start "$s" || { record_fail "$row" "$s" "$round" "start: $START_ERROR"; return 1; }
+    wait_quiet
+    run_tracked timeout $((WARMUP + 15)) taskset -c "$CLIENT_CPU" \
+        wrk -t1 -c"$conns" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1
+    run_tracked python3 "$BENCH_DIR/report.py" watch "$out.cpu" $((DURATION + 30)) "${SRV_PID[$s]}" -- \
+        taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$@" "$url" >"$out" 2>&1
+    local rc=$?
+    if ! kill -0 "${SRV_PID[$s]}" 2>/dev/null; then
+        record_fail "$row" "$s" "$round" "server died during the run"
+    elif ((rc != 0)); then
+        record_fail "$row" "$s" "$round" "wrk exited with $rc: $(tail -n 2 "$out" | tr '\n' ' ')"
+    else
+        local summary
+        summary=$(python3 "$BENCH_DIR/report.py" add-wrk "$RESULTS" "$row" "$s" "$round" "$out" "$out.cpu")
+        log "row $row $s round $round: $summary"
+    fi
+    server_stop "$s"
+}
+
+# mem_measure ROW SERVER ROUND CONNS
+# RSS of the server before vs after CONNS idle keep-alive connections (one request each).
+mem_measure() {
+    local row=$1 s=$2 round=$3 conns=$4
+    local ready="$TMP/runs/row$row-$s-$round.ready" out="$TMP/runs/row$row-$s-$round.txt"
+    server_start "$s" || { record_fail "$row" "$s" "$round" "start: $START_ERROR"; return 1; }
+    local port=${SRV_PORT[$s]} rpid before after
+    rpid=$(rss_pid "$s")
+    [[ -n $rpid ]] || { record_fail "$row" "$s" "$round" "no worker process found"; server_stop "$s"; return 1; }
+
+    # Warm-up: 64 connections, one request each, then closed; so one-time
+    # allocations land in the baseline rather than in the delta.
+    idle_clients "$port" 64 "$ready.warm" "$out.warm" >/dev/null || true
+    sleep 0.5
+    before=$(rss_kb "$rpid")
+
+    rm -f "$ready"
+    taskset -c "$CLIENT_CPU" timeout 300 "$IDLE_BIN" "$port" "$conns" /1k.bin "$ready" 256 120 \
+        >"$out" 2>"$out.err" &
+    local cpid=$! i
+    CHILD_PIDS+=("$cpid")
+    for ((i = 0; i < 1300; i++)); do
+        [[ -s $ready ]] && break
+        kill -0 "$cpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 1
+    after=$(rss_kb "$rpid")
+    kill -TERM "$cpid" 2>/dev/null
+    wait "$cpid" 2>/dev/null
+    untrack "$cpid"
+
+    local ok=0 failed=0 closed=0 open=0
+    eval "$(grep -o 'ok=[0-9]* failed=[0-9]* closed_by_peer=[0-9]* open=[0-9]*' "$out" | sed 's/closed_by_peer/closed/')"
+    if [[ -z $before || -z $after ]] || ((ok == 0)); then
+        record_fail "$row" "$s" "$round" "no idle connections established (rss '$before'→'$after'): $(head -n 3 "$out.err" | tr '\n' ' ')"
+    else
+        local bpc=$(((after - before) * 1024 / ok))
+        python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
+            "{\"type\":\"result\",\"row\":$row,\"server\":\"$s\",\"round\":$round,\"bytes_per_conn\":$bpc,\"rss_before_kb\":$before,\"rss_after_kb\":$after,\"ok\":$ok,\"failed\":$failed,\"closed_by_peer\":$closed}"
+        log "row $row $s round $round: $bpc bytes/conn (RSS ${before}→${after} KiB, $ok open, $failed failed, $closed closed by server)"
+    fi
+    server_stop "$s"
+}
+
+# idle_clients PORT N READY OUT — open N connections, one request each, close them all.
+idle_clients() {
+    local port=$1 n=$2 ready=$3 out=$4 i
+    rm -f "$ready"
+    taskset -c "$CLIENT_CPU" timeout 60 "$IDLE_BIN" "$port" "$n" /1k.bin "$ready" 64 30 >"$out" 2>&1 &
+    local cpid=$!
+    CHILD_PIDS+=("$cpid")
+    for ((i = 0; i < 350; i++)); do
+        [[ -s $ready ]] && break
+        kill -0 "$cpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -TERM "$cpid" 2>/dev/null
+    wait "$cpid" 2>/dev/null
+    untrack "$cpid"
+}
+
+# ------------------------------------------------------------------ rows
+# Each row N defines ROW_TITLE[N], ROW_KIND[N] (wrk|mem), ROW_MIBPS[N] (1 = show MiB/s),
+# rowN_run SERVER ROUND, and optionally rowN_setup / rowN_teardown (run once
+# around the row; a non-zero setup skips the row).
+
+declare -A ROW_TITLE=() ROW_KIND=() ROW_MIBPS=()
+
+ROW_TITLE[1]="1 KiB file, keep-alive, 64 conns"; ROW_KIND[1]=wrk; ROW_MIBPS[1]=0
+row1_run() { wrk_measure 1 "$1" "$2" 64 /1k.bin; }
+
+ROW_TITLE[2]="1 MiB file, keep-alive, 16 conns"; ROW_KIND[2]=wrk; ROW_MIBPS[2]=1
+row2_run() { wrk_measure 2 "$1" "$2" 16 /1m.bin; }
+
+ROW_TITLE[3]="1 KiB file, new connection per request, 64 conns"; ROW_KIND[3]=wrk; ROW_MIBPS[3]=0
+row3_run() { wrk_measure 3 "$1" "$2" 64 /1k.bin -H 'Connection: close'; }
+
+ROW_TITLE[4]="idle keep-alive conns: memory at $IDLE_CONNS"; ROW_KIND[4]=mem; ROW_MIBPS[4]=0
+row4_setup() {
+    local lo hi
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range
+    if ((hi - lo + 1 < IDLE_CONNS + 2000)); then
+        log "row 4: local port range $lo-$hi is too small for $IDLE_CONNS connections;" \
+            "widen it (sysctl net.ipv4.ip_local_port_range) or use --idle-conns"
+        return 1
+    fi
+    ROW_TITLE[4]="idle keep-alive conns: memory at $IDLE_CONNS"
+}
+row4_run() { mem_measure 4 "$1" "$2" "$IDLE_CONNS"; }
+
+# Row 5: reverse proxy — placeholder for the lead. Sketch:
+#   row5_setup: start a backend pinned to CLIENT_CPU (or a third CPU), e.g. nginx
+#     serving $TMP/www on another 28xxx port; set
+#       NGINX_EXTRA="        location /p/ { proxy_pass http://127.0.0.1:BACKEND/; }"
+#       H2O_EXTRA_PATHS="      /p/:\n        proxy.reverse.url: http://127.0.0.1:BACKEND/"
+#     then call write_configs.
+#   row5_run: wrk_measure 5 "$1" "$2" 64 /p/1k.bin
+#   row5_teardown: stop the backend, reset NGINX_EXTRA/H2O_EXTRA_PATHS, write_configs.
+ROW_TITLE[5]="reverse proxy to a local backend (not implemented yet)"; ROW_KIND[5]=wrk; ROW_MIBPS[5]=0
+row5_setup() {
+    log "row 5 (reverse proxy) is a placeholder; skipping"
+    return 1
+}
+row5_run() { return 0; }
+
+run_row() {
+    local n=$1 round s
+    declare -F "row${n}_run" >/dev/null || die "no such row $n"
+    if declare -F "row${n}_setup" >/dev/null; then
+        "row${n}_setup" || return 0
+    fi
+    log "row $n: ${ROW_TITLE[$n]}"
+    python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
+        "$(python3 -c 'import json,sys; print(json.dumps({"type":"row","row":int(sys.argv[1]),"title":sys.argv[2],"kind":sys.argv[3],"show_mibps":sys.argv[4]=="1"}))' \
+            "$n" "${ROW_TITLE[$n]}" "${ROW_KIND[$n]}" "${ROW_MIBPS[$n]}")"
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for s in "${SERVERS[@]}"; do
+            "row${n}_run" "$s" "$round"
+        done
+    done
+    if declare -F "row${n}_teardown" >/dev/null; then "row${n}_teardown"; fi
+}
+
+# ------------------------------------------------------------------ main
+
+main() {
+    parse_args "$@"
+    local n
+    for n in ${ROWS//,/ }; do declare -F "row${n}_run" >/dev/null || die "no such row $n"; done
+    trap cleanup EXIT
+    trap 'log "interrupted"; exit 130' INT TERM
+    ensure_tools
+    raise_limits
+    check_cpus
+    make_files
+    build_helpers
+    pick_ports
+    write_configs
+    python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
+        "$(python3 -c 'import json,sys; print(json.dumps({"type":"meta","date":sys.argv[1],"rounds":int(sys.argv[2]),"duration":int(sys.argv[3]),"server_cpu":sys.argv[4],"client_cpu":sys.argv[5],"host":sys.argv[6]}))' \
+            "$(date '+%Y-%m-%d %H:%M:%S %Z')" "$ROUNDS" "$DURATION" "$SERVER_CPU" "$CLIENT_CPU" \
+            "Host: $(nproc) CPUs, $(uname -r); $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(h2o --version 2>&1 | head -n 1); wrk -t1 --latency; open files limit $(ulimit -n).")"
+    probe_servers
+    log "servers: ${SERVERS[*]}; rows: $ROWS; $ROUNDS round(s) of ${DURATION}s"
+
+    for n in ${ROWS//,/ }; do run_row "$n"; done
+
+    mkdir -p "$BENCH_DIR/out"
+    local report="$BENCH_DIR/out/results-$(date +%Y%m%d-%H%M%S).md"
+    python3 "$BENCH_DIR/report.py" table "$RESULTS" >"$report" || die "report failed"
+    echo
+    cat "$report"
+    log "written to $report"
+}
+
+main "$@"; exit $?

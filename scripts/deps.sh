@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages portico needs to build, test and benchmark, if missing.
+# Usage: scripts/deps.sh [build|test|bench]   (each level includes the previous ones)
+set -euo pipefail
+level=${1:-build}
+pkgs=(cmake ninja-build g++ pkg-config libssl-dev libpcre2-dev zlib1g-dev libfmt-dev
+      nlohmann-json3-dev libsystemd-dev curl python3)
+if [ "$level" = test ] || [ "$level" = bench ]; then
+  pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format)
+fi
+if [ "$level" = bench ]; then
+  pkgs+=(nginx-light h2o wrk util-linux)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds portico and runs every test: unit + integration (ctest), the same again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and each libFuzzer harness for a bounded time.
+# FUZZ_SECONDS (default 20) bounds each fuzzer run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test
+jobs=$(nproc)
+fuzz_seconds=${FUZZ_SECONDS:-20}
+
+echo "== release build + tests" >&2
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+(cd build && ctest --output-on-failure -j "$jobs")
+
+echo "== ASan+UBSan build + tests" >&2
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPORTICO_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --output-on-failure -j "$jobs")
+
+echo "== fuzzers (${fuzz_seconds}s each)" >&2
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DPORTICO_FUZZ=ON -DPORTICO_TESTS=OFF >/dev/null
+cmake --build build-fuzz -j "$jobs"
+for f in tests/fuzz/*_fuzz.cpp; do
+  name=$(basename "$f" .cpp)
+  corpus=tests/fuzz/corpus/${name%_fuzz}
+  work=$(mktemp -d)
+  [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null || true
+  echo "-- $name" >&2
+  ./build-fuzz/"$name" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 "$work" 2>&1 | tail -n 3
+  rm -rf "$work"
+done
+echo "all tests passed" >&2
