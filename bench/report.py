@@ -219,108 +219,103 @@ WRK_METRICS = [("rps", "req/s", "int", "higher"),
 MEM_METRICS = [("bytes_per_conn", "bytes per idle conn", "int", "lower")]
 
 
+def header_lines(recs):
+    meta = next((r for r in recs if r["type"] == "meta"), {})
+    lines = [f"# portico bench — {meta.get('date', '?')}", "",
+             f"{meta.get('rounds', '?')} round(s) of {meta.get('duration', '?')} s per server per row, "
+             f"servers alternated each round, median shown. Server pinned to CPU "
+             f"{meta.get('server_cpu', '?')}, load generator to CPU {meta.get('client_cpu', '?')}. "
+             f"{meta.get('host', '')}", ""]
+    lines += [f"- {r['server']}: {r['info']}" for r in recs if r["type"] == "server"]
+    lines += [f"- {r['server']}: not available ({r.get('reason', '')})" for r in recs if r["type"] == "unavailable"]
+    lines += ["",
+              "Ratios are portico ÷ peer. For req/s and MiB/s higher is better (ratio > 1 means "
+              "portico is faster); for p99 latency and bytes per idle connection **lower is better** "
+              "(ratio < 1 means portico is better). `!` marks a server that had errors in that row "
+              "(see Flags); `~` marks a value from a run on a busy machine or a client-bound run "
+              "(see Warnings). Req per server CPU-second is req/s divided by the CPU the server "
+              "actually got: the number least disturbed by other load on the machine.", ""]
+    return lines
+
+
+def row_lines(row, results, fails, flags, warns):
+    """Table lines of one row; appends that row's error flags and quality warnings."""
+    n = row["row"]
+    metrics = MEM_METRICS if row["kind"] == "mem" else WRK_METRICS
+    if row["kind"] == "wrk" and not row.get("show_mibps"):
+        metrics = [m for m in metrics if m[0] != "mibps"]
+    per_server = {s: [r for r in results if r["row"] == n and r["server"] == s] for s in SERVERS}
+    row_fails = {s: [r for r in fails if r["row"] == n and r["server"] == s] for s in SERVERS}
+    flagged, doubtful = set(), set()
+    for s in SERVERS:
+        errs = [(r["round"], errors_of(r)) for r in per_server[s] if errors_of(r)]
+        errs += [(r["round"], "FAILED: " + r["error"]) for r in row_fails[s]]
+        for rnd, e in errs:
+            flagged.add(s)
+            flags.append(f"- row {n} {s} round {rnd}: {e}")
+        for r in per_server[s]:
+            if warnings_of(r):
+                doubtful.add(s)
+                warns.append(f"- row {n} {s} round {r['round']}: {warnings_of(r)}")
+    lines = []
+    for i, (key, label, kind, better) in enumerate(metrics):
+        med = {}
+        cells = []
+        for s in SERVERS:
+            vals = [r[key] for r in per_server[s] if r.get(key) is not None]
+            med[s] = statistics.median(vals) if vals else None
+            if not per_server[s] and not row_fails[s]:
+                cells.append("—")  # server not run
+                continue
+            cells.append(fmt_num(med[s], kind) + (" !" if s in flagged else "")
+                         + (" ~" if s in doubtful and key != "rps_per_cpu" else ""))
+        num, title = (str(n), row["title"]) if i == 0 else ("", "")
+        lines.append(f"| {num} | {title} | {label} ({better} better) | {' | '.join(cells)} | "
+                     f"{fmt_ratio(med['portico'], med['nginx'])} | {fmt_ratio(med['portico'], med['h2o'])} |")
+    return lines
+
+
+def round_lines(row, results):
+    """Per-round detail lines of one row."""
+    n = row["row"]
+    key = "bytes_per_conn" if row["kind"] == "mem" else "rps"
+    lines = []
+    for s in SERVERS:
+        vals = sorted((r for r in results if r["row"] == n and r["server"] == s), key=lambda r: r["round"])
+        if not vals:
+            continue
+        detail = ", ".join(fmt_num(r.get(key), "int") for r in vals)
+        extra = ""
+        if row["kind"] == "mem":
+            extra = " (RSS KiB before→after: " + ", ".join(
+                f"{r.get('rss_before_kb')}→{r.get('rss_after_kb')} with {r.get('ok')} conns" for r in vals) + ")"
+        else:
+            extra = " (p99 ms: " + ", ".join(fmt_num(r.get("p99_ms"), "ms") for r in vals) + ")"
+            if all("server_cpu" in r for r in vals):
+                extra += " (CPU server/wrk/other: " + ", ".join(
+                    f"{r['server_cpu']:.2f}/{r['client_cpu']:.2f}/{r['other_cpu']:.2f}" for r in vals) + ")"
+        lines.append(f"- row {n} {s}: {key} {detail}{extra}")
+    return lines
+
+
 def table(path):
     recs = load(path)
-    meta = next((r for r in recs if r["type"] == "meta"), {})
     rows = [r for r in recs if r["type"] == "row"]
     results = [r for r in recs if r["type"] == "result"]
     fails = [r for r in recs if r["type"] == "fail"]
-    unavailable = {r["server"]: r.get("reason", "") for r in recs if r["type"] == "unavailable"}
-
-    lines = []
-    lines.append(f"# portico bench — {meta.get('date', '?')}")
-    lines.append("")
-    lines.append(f"{meta.get('rounds', '?')} round(s) of {meta.get('duration', '?')} s per server per row, "
-                 f"servers alternated each round, median shown. Server pinned to CPU "
-                 f"{meta.get('server_cpu', '?')}, load generator to CPU {meta.get('client_cpu', '?')}. "
-                 f"{meta.get('host', '')}")
-    lines.append("")
-    for r in recs:
-        if r["type"] == "server":
-            lines.append(f"- {r['server']}: {r['info']}")
-    for s, why in unavailable.items():
-        lines.append(f"- {s}: not available ({why})")
-    lines.append("")
-    lines.append("Ratios are portico ÷ peer. For req/s and MiB/s higher is better (ratio > 1 means "
-                 "portico is faster); for p99 latency and bytes per idle connection **lower is better** "
-                 "(ratio < 1 means portico is better). `!` marks a server that had errors in that row "
-                 "(see Flags); `~` marks a value from a run on a busy machine or a client-bound run "
-                 "(see Warnings). Req per server CPU-second is req/s divided by the CPU the server "
-                 "actually got: the number least disturbed by other load on the machine.")
-    lines.append("")
+    flags, warns = [], []
+    lines = header_lines(recs)
     lines.append("| # | Test | Metric | portico | nginx | h2o | portico/nginx | portico/h2o |")
     lines.append("|---|------|--------|--------:|------:|----:|--------------:|------------:|")
-
-    flags = []
-    warns = []
     for row in rows:
-        n = row["row"]
-        metrics = MEM_METRICS if row["kind"] == "mem" else WRK_METRICS
-        if row["kind"] == "wrk" and not row.get("show_mibps"):
-            metrics = [m for m in metrics if m[0] != "mibps"]
-        per_server = {s: [r for r in results if r["row"] == n and r["server"] == s] for s in SERVERS}
-        flagged = set()
-        doubtful = set()
-        for s in SERVERS:
-            errs = [(r["round"], errors_of(r)) for r in per_server[s] if errors_of(r)]
-            errs += [(r["round"], "FAILED: " + r["error"]) for r in fails if r["row"] == n and r["server"] == s]
-            if errs:
-                flagged.add(s)
-                for rnd, e in errs:
-                    flags.append(f"- row {n} {s} round {rnd}: {e}")
-            for r in per_server[s]:
-                if warnings_of(r):
-                    doubtful.add(s)
-                    warns.append(f"- row {n} {s} round {r['round']}: {warnings_of(r)}")
-        for i, (key, label, kind, better) in enumerate(metrics):
-            med = {}
-            for s in SERVERS:
-                vals = [r[key] for r in per_server[s] if r.get(key) is not None]
-                med[s] = statistics.median(vals) if vals else None
-            cells = []
-            for s in SERVERS:
-                ran = per_server[s] or any(r["row"] == n and r["server"] == s for r in fails)
-                if not ran:
-                    cells.append("—")
-                else:
-                    cells.append(fmt_num(med[s], kind) + (" !" if s in flagged else "")
-                                 + (" ~" if s in doubtful and key != "rps_per_cpu" else ""))
-            title = f"{row['title']}" if i == 0 else ""
-            num = str(n) if i == 0 else ""
-            lbl = f"{label} ({better} better)"
-            lines.append(f"| {num} | {title} | {lbl} | {' | '.join(cells)} | "
-                         f"{fmt_ratio(med['portico'], med['nginx'])} | {fmt_ratio(med['portico'], med['h2o'])} |")
-    lines.append("")
-    lines.append("## Flags")
-    lines.append("")
-    lines.extend(flags or ["- none: no non-2xx responses, socket errors or failed connections"])
-    lines.append("")
+        lines += row_lines(row, results, fails, flags, warns)
+    lines += ["", "## Flags", ""]
+    lines += flags or ["- none: no non-2xx responses, socket errors or failed connections"]
     if warns:
-        lines.append("## Warnings (measurement quality)")
-        lines.append("")
-        lines.extend(warns)
-        lines.append("")
-    lines.append("## Per-round values")
-    lines.append("")
+        lines += ["", "## Warnings (measurement quality)", ""] + warns
+    lines += ["", "## Per-round values", ""]
     for row in rows:
-        n = row["row"]
-        key = "bytes_per_conn" if row["kind"] == "mem" else "rps"
-        kind = "int"
-        for s in SERVERS:
-            vals = sorted((r for r in results if r["row"] == n and r["server"] == s), key=lambda r: r["round"])
-            if not vals:
-                continue
-            detail = ", ".join(fmt_num(r.get(key), kind) for r in vals)
-            extra = ""
-            if row["kind"] == "mem":
-                extra = " (RSS KiB before→after: " + ", ".join(
-                    f"{r.get('rss_before_kb')}→{r.get('rss_after_kb')} with {r.get('ok')} conns" for r in vals) + ")"
-            elif vals and vals[0].get("p99_ms") is not None:
-                extra = " (p99 ms: " + ", ".join(fmt_num(r.get("p99_ms"), "ms") for r in vals) + ")"
-                if "server_cpu" in vals[0]:
-                    extra += " (CPU server/wrk/other: " + ", ".join(
-                        f"{r['server_cpu']:.2f}/{r['client_cpu']:.2f}/{r['other_cpu']:.2f}" for r in vals) + ")"
-            lines.append(f"- row {n} {s}: {key} {detail}{extra}")
+        lines += round_lines(row, results)
     lines.append("")
     return "\n".join(lines)
 

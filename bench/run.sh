@@ -18,6 +18,7 @@
 #   --keep             keep the temp dir (configs, wrk outputs, logs)
 #   -h, --help
 set -uo pipefail
+# shellcheck disable=SC2317  # functions are called indirectly (traps, rowN_run by name)
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PORTICO_BIN="$(cd "$BENCH_DIR/.." && pwd)/build/portico"
@@ -73,7 +74,6 @@ parse_args() {
 TMP=""
 declare -A SRV_PID=()      # server name -> pid we started (nginx: the master)
 declare -A SRV_PORT=()     # server name -> port
-declare -A UNAVAILABLE=()  # server name -> reason
 CHILD_PIDS=()              # load generators and helpers currently running
 MADE_POLICY=""             # policy-rc.d we created for apt-get install (removed on exit)
 
@@ -103,7 +103,7 @@ run_tracked() {
     wait "$pid"
     local rc=$?
     untrack "$pid"
-    return $rc
+    return "$rc"
 }
 
 # ------------------------------------------------------------------ setup
@@ -353,7 +353,6 @@ probe_servers() {
             server_stop "$s"
             SERVERS+=("$s")
         else
-            UNAVAILABLE[$s]=$START_ERROR
             echo "$s: not available ($START_ERROR)"
             python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
                 "$(python3 -c 'import json,sys; print(json.dumps({"type":"unavailable","server":sys.argv[1],"reason":sys.argv[2]}))' "$s" "$START_ERROR")"
@@ -452,7 +451,8 @@ mem_measure() {
     wait "$cpid" 2>/dev/null
     untrack "$cpid"
 
-    local ok=0 failed=0 closed=0 open=0
+    local ok=0 failed=0 closed=0 open=0 # set by the eval from idle_conns' summary line
+    # shellcheck disable=SC2034 # open is part of that line
     eval "$(grep -o 'ok=[0-9]* failed=[0-9]* closed_by_peer=[0-9]* open=[0-9]*' "$out" | sed 's/closed_by_peer/closed/')"
     if [[ -z $before || -z $after ]] || ((ok == 0)); then
         record_fail "$row" "$s" "$round" "no idle connections established (rss '$before'→'$after'): $(head -n 3 "$out.err" | tr '\n' ' ')"
@@ -569,7 +569,8 @@ main() {
     for n in ${ROWS//,/ }; do run_row "$n"; done
 
     mkdir -p "$BENCH_DIR/out"
-    local report="$BENCH_DIR/out/results-$(date +%Y%m%d-%H%M%S).md"
+    local report
+    report="$BENCH_DIR/out/results-$(date +%Y%m%d-%H%M%S).md"
     python3 "$BENCH_DIR/report.py" table "$RESULTS" >"$report" || die "report failed"
     echo
     cat "$report"

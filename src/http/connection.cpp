@@ -185,7 +185,8 @@ bool Connection::step_read_head() {
       size_t consumed = 0;
       int err = 0;
       ParseStatus st = parse_request_head(std::string_view(buf_ + pos_, len_ - pos_), limits,
-                                          req_->head, &consumed, &err);
+                                          req_->head, &consumed, &err, parsed_len_);
+      parsed_len_ = st == ParseStatus::kIncomplete ? len_ - pos_ : 0;
       if (st == ParseStatus::kComplete) {
         begin_request(consumed);
         return true;

@@ -89,6 +89,7 @@ class Connection final : public IoHandler, public Deferred {
   size_t cap_ = 0;
   size_t len_ = 0;  // bytes in buf_
   size_t pos_ = 0;  // start of the current request / unprocessed bytes
+  size_t parsed_len_ = 0;  // bytes the parser already saw incomplete (picohttpparser's last_len)
   size_t body_pos_ = 0;  // next unread body byte in buf_ (kReadingBody)
   uint64_t body_left_ = 0;  // Content-Length body bytes still to read
   size_t out_idx_ = 0;  // next output piece (0 = head)

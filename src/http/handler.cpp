@@ -567,19 +567,19 @@ void set_location(Request& r, std::string_view url) {
 
 bool map_uri_to_path(Request& r, std::string_view uri, std::string& out) {
   const LocationConf& l = *r.loc;
+  // `uri` may point into r.filename's old value only if the caller passed it; it never does.
   out.clear();
   l.root.eval(r, out);
   if (l.alias) {
-    if (l.alias_regex) {
-      r.filename = out;
-      return true;
+    if (!l.alias_regex) {
+      std::string_view rest =
+          uri.size() >= l.alias_prefix_len ? uri.substr(l.alias_prefix_len) : "";
+      out += rest;
     }
-    std::string_view rest = uri.size() >= l.alias_prefix_len ? uri.substr(l.alias_prefix_len) : "";
-    out += rest;
   } else {
     out += uri;
   }
-  r.filename = out;
+  if (&out != &r.filename) r.filename = out;
   return true;
 }
 

@@ -38,10 +38,20 @@ constexpr CharTable kLineChar = [] {
   return t;
 }();
 
-// field-value bytes (RFC 9110 5.5): VCHAR, SP, HTAB, obs-text.
+// field-value bytes (RFC 9110 5.5): VCHAR, SP, HTAB, obs-text, and DEL, which nginx passes
+// through (it cannot affect framing).
 constexpr CharTable kValueChar = [] {
   CharTable t = kLineChar;
   t['\t'] = true;
+  t[0x7f] = true;
+  return t;
+}();
+
+// Header names nginx processes: letters, digits and '-'. A name with any other character
+// (e.g. '_' or UTF-8) makes nginx ignore the line (ignore_invalid_headers on); so do we.
+constexpr CharTable kNameChar = [] {
+  CharTable t{};
+  for (unsigned c = 0; c < 256; ++c) t[c] = is_alpha(c) || is_digit(c) || c == '-';
   return t;
 }();
 
@@ -90,24 +100,25 @@ ParseStatus fail(int* error_status, int status) {
 }
 
 // Validates a host[:port] as nginx's ngx_http_validate_host() does: not empty, no "..", no path
-// separator, no whitespace, CTL or DEL. (Also rejects '\\', which some file systems read as a
-// separator.) Case and a trailing dot are left for the router to normalise.
+// separator ('/' on Unix), no whitespace, CTL or DEL. Case and a trailing dot are left for the
+// router to normalise.
 bool valid_host(std::string_view h) {
   if (h.empty() || h == ".") return false;
   char prev = 0;
   for (char ch : h) {
     const auto c = static_cast<uint8_t>(ch);
-    if (c <= 0x20 || c == 0x7f || ch == '/' || ch == '\\') return false;
+    if (c <= 0x20 || c == 0x7f || ch == '/') return false;
     if (ch == '.' && prev == '.') return false;
     prev = ch;
   }
   return true;
 }
 
-// Splits a path-and-query ("/a/b?x=1") that starts at t[0]. false on '#': a fragment is not
-// part of a request-target (RFC 9112 3.2).
+// Splits a path-and-query ("/a/b?x=1") that starts at t[0]. A fragment is not part of a
+// request-target (RFC 9112 3.2), but nginx accepts one and drops it from $uri and $args.
 bool split_path_query(std::string_view t, RequestHead& out) {
-  if (std::memchr(t.data(), '#', t.size()) != nullptr) return false;
+  if (const void* h = std::memchr(t.data(), '#', t.size()))
+    t = t.substr(0, size_t(static_cast<const char*>(h) - t.data()));
   const void* q = std::memchr(t.data(), '?', t.size());
   if (q == nullptr) {
     out.path = t;
@@ -123,8 +134,9 @@ bool split_path_query(std::string_view t, RequestHead& out) {
 bool parse_absolute_form(std::string_view t, RequestHead& out) {
   size_t i = 0;
   while (i < t.size() && is_alpha(static_cast<uint8_t>(t[i]))) ++i;
+  // nginx takes any alphabetic scheme here (the request is still served as http).
   const std::string_view scheme = t.substr(0, i);
-  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
+  if (scheme.empty()) return false;
   if (t.substr(i, 3) != "://") return false;
   i += 3;
   const size_t auth_start = i;
@@ -138,7 +150,13 @@ bool parse_absolute_form(std::string_view t, RequestHead& out) {
     if (i == t.size()) return true;
     out.has_query = true;
     out.query = t.substr(i + 1);
-    return std::memchr(out.query.data(), '#', out.query.size()) == nullptr;
+    if (const void* h = std::memchr(out.query.data(), '#', out.query.size()))
+      out.query = out.query.substr(0, size_t(static_cast<const char*>(h) - out.query.data()));
+    return true;
+  }
+  if (t[i] == '#') {
+    out.path = t.substr(auth_start - 1, 1);
+    return true;
   }
   if (t[i] != '/') return false;  // '@' (userinfo), '#', or a byte not allowed in an authority
   return split_path_query(t.substr(i), out);
@@ -174,20 +192,28 @@ bool parse_target(std::string_view t, RequestHead& out) {
 // Returns 0 or the error status.
 int parse_request_line(std::string_view line, RequestHead& out) {
   out.request_line = line;
+  // nginx: a method is upper-case letters, '_' and '-' ("get" is 400).
   size_t i = 0;
-  while (i < line.size() && is_in(kTchar, line[i])) ++i;
+  while (i < line.size() && ((line[i] >= 'A' && line[i] <= 'Z') || line[i] == '_' || line[i] == '-'))
+    ++i;
   if (i == 0 || i == line.size() || line[i] != ' ') return 400;
   out.method_name = line.substr(0, i);
   out.method = method_from_name(out.method_name);
 
-  const size_t target_start = i + 1;
+  // Words are separated by one or more spaces and trailing spaces are ignored, as nginx (and
+  // RFC 9112 section 3's "whitespace-delimited word boundaries") allow.
+  size_t target_start = i;
+  while (target_start < line.size() && line[target_start] == ' ') ++target_start;
   const size_t sp = line.find(' ', target_start);
   if (sp == std::string_view::npos) return 400;  // HTTP/0.9 simple request, or no version
-  if (sp == target_start) return 400;            // two spaces, or an empty target
   out.target = line.substr(target_start, sp - target_start);
+  size_t v_start = sp;
+  while (v_start < line.size() && line[v_start] == ' ') ++v_start;
+  size_t v_end = line.size();
+  while (v_end > v_start && line[v_end - 1] == ' ') --v_end;
 
   // HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive; then the line ends.
-  const std::string_view v = line.substr(sp + 1);
+  const std::string_view v = line.substr(v_start, v_end - v_start);
   if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || !is_digit(static_cast<uint8_t>(v[5])) ||
       v[6] != '.' || !is_digit(static_cast<uint8_t>(v[7])))
     return 400;
@@ -221,7 +247,7 @@ int analyse(RequestHead& r) {
   const Header* host = nullptr;
   const Header* content_length = nullptr;
   const Header* transfer_encoding = nullptr;
-  bool close = false, keep_alive = false, upgrade = false, expect_unknown = false;
+  bool close = false, keep_alive = false, upgrade = false;
 
   for (const Header& h : r.headers) {
     // Dispatch on the length first: most fields are none of these and cost one switch.
@@ -236,8 +262,7 @@ int analyse(RequestHead& r) {
         if (iequals(h.name, "expect")) {
           if (iequals(h.value, "100-continue"))
             r.expect_continue = true;
-          else if (!h.value.empty())
-            expect_unknown = true;
+          // Other expectations are ignored, as nginx does (RFC 9110 allows 417 instead).
         }
         break;
       case 10:
@@ -267,7 +292,6 @@ int analyse(RequestHead& r) {
   if (r.is_http10()) {
     // RFC 9110 10.1.1: a server ignores 100-continue from a 1.0 client; so any Expect.
     r.expect_continue = false;
-    expect_unknown = false;
     r.keep_alive = keep_alive && !close;
   } else {
     if (host == nullptr) return 400;
@@ -287,7 +311,6 @@ int analyse(RequestHead& r) {
     if (content_length != nullptr) return 400;
     r.chunked = true;
   }
-  if (expect_unknown) return 417;
   return 0;
 }
 
@@ -420,12 +443,37 @@ ParseStatus parse_request_head(std::string_view data, const ParseLimits& limits,
     const char* const line = p;
     const char* const lim =
         size_t(end - p) > limits.max_header_line ? p + limits.max_header_line : end;
-    while (p < lim && is_in(kTchar, *p)) ++p;
+    bool valid_name = true;
+    while (p < lim && is_in(kTchar, *p)) {
+      valid_name = valid_name && is_in(kNameChar, *p);
+      ++p;
+    }
     if (p == end) return need_more();
     if (p == lim && *p != '\r' && *p != '\n') return fail(error_status, 431);
-    // Also rejects obs-fold (a line starting with SP/HTAB), whitespace before the colon, an
-    // empty name and a line without a colon.
-    if (*p != ':' || p == line) return fail(error_status, 400);
+    // obs-fold (a line starting with SP/HTAB), whitespace before the colon, an empty name and
+    // control characters are errors. A line with no colon or with characters nginx does not
+    // take in a name is ignored, as nginx's ignore_invalid_headers does.
+    bool ignore = false;
+    if (p == line || *p == ' ' || *p == '\t') return fail(error_status, 400);
+    if (*p != ':') {
+      if (*p != '\r' && *p != '\n' && static_cast<uint8_t>(*p) < 0x20) return fail(error_status, 400);
+      ignore = true;
+      p = skip_field_bytes(kValueChar, p, lim);
+      if (p == end) return need_more();
+      if (*p == '\n') {
+        ++p;
+      } else if (*p == '\r') {
+        if (p + 1 == end) return need_more();
+        if (p[1] != '\n') return fail(error_status, 400);
+        p += 2;
+      } else if (p == lim) {
+        return fail(error_status, 431);
+      } else {
+        return fail(error_status, 400);
+      }
+      continue;
+    }
+    if (!valid_name) ignore = true;
     const std::string_view name(line, p - line);
 
     ++p;
@@ -446,6 +494,7 @@ ParseStatus parse_request_head(std::string_view data, const ParseLimits& limits,
       return fail(error_status, 400);  // NUL or another CTL
     }
     while (value_end > value && is_ows(value_end[-1])) --value_end;
+    if (ignore) continue;
     out.headers.push_back(Header{name, std::string_view(value, value_end - value)});
   }
 

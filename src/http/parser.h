@@ -57,7 +57,7 @@ struct RequestHead {
   std::string_view method_name;   // as sent, e.g. "GET"
   Method method = Method::kOther;
   std::string_view target;  // raw request-target
-  // Set only for absolute-form ("http://host:port/p?q"): scheme as sent ("http" or "https",
+  // Set only for absolute-form ("http://host:port/p?q"): scheme as sent (any alphabetic scheme, as nginx;
   // any case) and the authority (host[:port]).
   std::string_view scheme, authority;
   // Raw, undecoded path ("/a%20b"); "*" for asterisk-form; "/" for absolute-form without a
@@ -99,7 +99,9 @@ enum class ParseStatus { kComplete, kIncomplete, kError };
 //    `out` holds nothing useful.
 //  - kError: *error_status is the status to answer before closing the connection:
 //    400 malformed, 414 request line too long, 431 header line / head / count too large,
-//    501 unsupported transfer coding, 505 HTTP version other than 1.x, 417 unknown Expect.
+//    501 unsupported transfer coding, 505 HTTP version other than 1.x. Unknown Expect values, a
+//    fragment, extra spaces in the request line and header lines nginx ignores (no colon, a name
+//    outside [A-Za-z0-9-]) are accepted as nginx accepts them.
 //    Once the request line has been read whole, out.request_line is set (for the access log's
 //    $request); the other fields are unspecified.
 //    Limits are enforced as soon as the bytes present prove them exceeded, so an oversized or

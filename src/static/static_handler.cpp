@@ -142,8 +142,7 @@ int serve(Request& r) {
       r.head.method != http::Method::kPost)
     return 405;
 
-  std::string& path = r.filename;
-  std::string mapped;
+  std::string& mapped = r.filename;  // reused buffer: no allocation per request
   http::map_uri_to_path(r, r.uri, mapped);
   int fd = ::open(mapped.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
@@ -167,7 +166,6 @@ int serve(Request& r) {
     PORTICO_LOG(LogLevel::kCrit, r.conn->id(), "\"{}\" is not a regular file", mapped);
     return 404;
   }
-  (void)path;
   if (r.head.method == http::Method::kPost) {
     ::close(fd);
     return 405;

@@ -446,7 +446,11 @@ class Server:
             return False
 
     def stop(self, timeout=10.0):
-        """SIGQUIT (graceful), wait, then SIGKILL the process and its descendants by pid."""
+        """SIGQUIT (graceful), wait, then SIGKILL the process and its descendants by pid.
+        Raises AssertionError if the server crashed or a sanitizer reported anything: a test
+        run under ASan/UBSan must fail on the first report, not only when a request breaks."""
+        problem = None
+        killed = False
         try:
             if self.proc is not None and self.proc.poll() is None:
                 try:
@@ -454,12 +458,24 @@ class Server:
                 except ProcessLookupError:
                     pass
                 if not self.wait_exit(timeout):
+                    killed = True
                     for pid in _descendants(self.proc.pid) + [self.proc.pid]:
                         try:
                             os.kill(pid, signal.SIGKILL)
                         except ProcessLookupError:
                             pass
                     self.wait_exit(5)
+            if self.proc is not None and self.prefix:
+                err = self._read("logs/stderr.log")
+                for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+                               "UndefinedBehaviorSanitizer"):
+                    if marker in err:
+                        problem = f"sanitizer report in server stderr:\n{err[-6000:]}"
+                        break
+                rc = self.proc.returncode
+                if problem is None and rc is not None and rc < 0 and not killed \
+                        and rc != -signal.SIGKILL:
+                    problem = f"server died from signal {-rc}:\n{err[-4000:]}"
         finally:
             _live_servers.discard(self)
             for f in (self._stdout, self._stderr):
@@ -470,6 +486,8 @@ class Server:
                 sys.stderr.write(f"[harness] kept prefix {self.prefix}\n")
             elif self.prefix and os.path.isdir(self.prefix):
                 shutil.rmtree(self.prefix, ignore_errors=True)
+        if problem:
+            raise AssertionError(problem)
 
     def __enter__(self):
         return self
