@@ -9,7 +9,7 @@ Results live in one JSON-lines file per run. Record types:
   {"type": "unavailable", "server": "portico", "reason": "..."}
 
 Subcommands:
-  watch SIDE_JSON TIMEOUT_S SERVER_PID -- CMD...
+  watch SIDE_JSON TIMEOUT_S SERVER_PID SERVER_CPU CLIENT_CPU -- CMD...
                          run CMD (wrk), bounded in time, and write CPU accounting
                          (server, client, everything else) to SIDE_JSON
   quiet MAX_WAIT_S [LIMIT_CPUS]
@@ -66,12 +66,29 @@ def parse_wrk(text):
 HZ = os.sysconf("SC_CLK_TCK")
 
 
-def busy_ticks():
-    """Ticks all CPUs spent running tasks (user, nice, system, steal; not irq/softirq/idle)."""
+def cpu_stat():
+    """{"cpu": [fields], "cpu0": [...], ...} from /proc/stat, fields in ticks:
+    user nice system idle iowait irq softirq steal."""
+    out = {}
     with open("/proc/stat") as f:
-        fields = f.readline().split()[1:]
-    user, nice, system, _idle, _iowait, _irq, _softirq, steal = (int(x) for x in fields[:8])
+        for line in f:
+            if line.startswith("cpu"):
+                name, *fields = line.split()
+                out[name] = [int(x) for x in fields[:8]]
+    return out
+
+
+def busy_ticks(stat=None):
+    """Ticks all CPUs spent running tasks (user, nice, system, steal; not irq/softirq/idle)."""
+    user, nice, system, _idle, _iowait, _irq, _softirq, steal = (stat or cpu_stat())["cpu"]
     return user + nice + system + steal
+
+
+def not_idle(s0, s1, cpu):
+    """Fraction of the time CPU `cpu` was not idle between two cpu_stat() samples."""
+    d = [b - a for a, b in zip(s0[f"cpu{cpu}"], s1[f"cpu{cpu}"])]
+    total = sum(d)
+    return 1.0 - (d[3] + d[4]) / total if total else 0.0
 
 
 def proc_ticks(pid):
@@ -94,15 +111,18 @@ def family(pid):
     return pids
 
 
-def watch(side_json, timeout_s, server_pid, cmd):
-    """Run cmd (the load generator) and account CPU time during it.
+def watch(side_json, timeout_s, server_pid, server_cpu, client_cpu, cmd):
+    """Run cmd (the load generator) and account CPU time during it, in CPUs (1.0 = one CPU):
 
-    other_cpu = CPUs' busy time minus the server's and the client's own time, in
-    CPUs (0.30 = 30% of one CPU used by unrelated processes on average).
+    server_cpu   user+system time of the server's processes (not softirq network work)
+    client_cpu   user+system time of cmd
+    other_cpu    all CPUs' user+nice+system+steal minus the two above: unrelated load
+    server_core  how busy the server's CPU was (1 - idle; includes softirq): ~1.0 = saturated
+    client_core  same for the load generator's CPU
     """
     spids = family(server_pid)
-    s0 = sum(proc_ticks(p) for p in spids)
-    b0 = busy_ticks()
+    p0 = sum(proc_ticks(p) for p in spids)
+    s0 = cpu_stat()
     t0 = time.monotonic()
     child = os.fork()
     if child == 0:
@@ -111,7 +131,7 @@ def watch(side_json, timeout_s, server_pid, cmd):
         finally:
             os._exit(127)
 
-    def forward(sig, _frame):
+    def forward(_sig, _frame):
         try:
             os.kill(child, signal.SIGTERM)
         except OSError:
@@ -127,14 +147,16 @@ def watch(side_json, timeout_s, server_pid, cmd):
             os.kill(child, signal.SIGKILL)
         time.sleep(0.05)
     elapsed = time.monotonic() - t0
-    b1 = busy_ticks()
-    s1 = sum(proc_ticks(p) for p in spids)
-    server_s = (s1 - s0) / HZ
+    s1 = cpu_stat()
+    p1 = sum(proc_ticks(p) for p in spids)
+    server_s = (p1 - p0) / HZ
     client_s = usage.ru_utime + usage.ru_stime
-    other_s = max(0.0, (b1 - b0) / HZ - server_s - client_s)
+    other_s = max(0.0, (busy_ticks(s1) - busy_ticks(s0)) / HZ - server_s - client_s)
     with open(side_json, "w") as f:
         json.dump({"server_cpu": round(server_s / elapsed, 3), "client_cpu": round(client_s / elapsed, 3),
-                   "other_cpu": round(other_s / elapsed, 3)}, f)
+                   "other_cpu": round(other_s / elapsed, 3),
+                   "server_core": round(not_idle(s0, s1, server_cpu), 3),
+                   "client_core": round(not_idle(s0, s1, client_cpu), 3)}, f)
     code = os.waitstatus_to_exitcode(status)
     sys.exit(code if code >= 0 else 128 - code)
 
@@ -206,8 +228,9 @@ def warnings_of(rec):
     parts = []
     if rec.get("other_cpu", 0) > OTHER_CPU_LIMIT:
         parts.append(f"busy machine: other processes used {rec['other_cpu']:.2f} CPU during the run")
-    if rec.get("client_cpu", 0) > 0.95 and rec.get("server_cpu", 1) < 0.90:
-        parts.append(f"client-bound: wrk at {rec['client_cpu']:.2f} CPU, server at {rec['server_cpu']:.2f}")
+    if rec.get("client_core", 0) > 0.95 and rec.get("server_core", 1) < 0.90:
+        parts.append(f"client-bound: wrk's CPU {rec['client_core']:.0%} busy, server's CPU "
+                     f"{rec['server_core']:.0%}")
     return "; ".join(parts)
 
 
@@ -291,9 +314,11 @@ def round_lines(row, results):
                 f"{r.get('rss_before_kb')}→{r.get('rss_after_kb')} with {r.get('ok')} conns" for r in vals) + ")"
         else:
             extra = " (p99 ms: " + ", ".join(fmt_num(r.get("p99_ms"), "ms") for r in vals) + ")"
-            if all("server_cpu" in r for r in vals):
-                extra += " (CPU server/wrk/other: " + ", ".join(
+            if all("server_core" in r for r in vals):
+                extra += " (CPU time server/wrk/other: " + ", ".join(
                     f"{r['server_cpu']:.2f}/{r['client_cpu']:.2f}/{r['other_cpu']:.2f}" for r in vals) + ")"
+                extra += " (server's/wrk's CPU busy: " + ", ".join(
+                    f"{r['server_core']:.0%}/{r['client_core']:.0%}" for r in vals) + ")"
         lines.append(f"- row {n} {s}: {key} {detail}{extra}")
     return lines
 
@@ -327,9 +352,9 @@ def main(argv):
     if cmd == "quiet":
         sys.exit(wait_quiet(float(argv[2]), float(argv[3]) if len(argv) > 3 else OTHER_CPU_LIMIT))
     elif cmd == "watch":
-        if len(argv) < 7 or argv[5] != "--":
+        if len(argv) < 9 or argv[7] != "--":
             sys.exit(__doc__)
-        watch(path, float(argv[3]), int(argv[4]), argv[6:])
+        watch(path, float(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]), argv[8:])
     elif cmd == "add-wrk":
         row, server, rnd, wrk_file = argv[3:7]
         with open(wrk_file, errors="replace") as f:
@@ -346,8 +371,9 @@ def main(argv):
         append(path, {"type": "result", "row": int(row), "server": server, "round": int(rnd), **metrics})
         print(f"{fmt_num(metrics['rps'], 'int')} req/s, {fmt_num(metrics['mibps'], 'mib')} MiB/s, "
               f"p99 {fmt_num(metrics['p99_ms'], 'ms')} ms"
-              + (f"; CPU server {metrics['server_cpu']:.2f}, wrk {metrics['client_cpu']:.2f}, "
-                 f"other {metrics['other_cpu']:.2f}" if "server_cpu" in metrics else "")
+              + (f"; CPU time server {metrics['server_cpu']:.2f}, wrk {metrics['client_cpu']:.2f}, "
+                 f"other {metrics['other_cpu']:.2f}; CPU busy server {metrics['server_core']:.0%}, "
+                 f"wrk {metrics['client_core']:.0%}" if "server_core" in metrics else "")
               + (f"; WARNING: {warnings_of(metrics)}" if warnings_of(metrics) else "")
               + (f", ERRORS: {errors_of(metrics)}" if errors_of(metrics) else ""))
     elif cmd == "add-json":

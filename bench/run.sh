@@ -17,8 +17,8 @@
 #                      idle (other processes < 0.1 CPU); default 0 = don't wait
 #   --keep             keep the temp dir (configs, wrk outputs, logs)
 #   -h, --help
-set -uo pipefail
 # shellcheck disable=SC2317  # functions are called indirectly (traps, rowN_run by name)
+set -uo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PORTICO_BIN="$(cd "$BENCH_DIR/.." && pwd)/build/portico"
@@ -37,7 +37,7 @@ NOFILE=65536
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-usage() { sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+usage() { sed -n '2,/^#   -h, --help/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 parse_args() {
     local quick=0 rounds="" duration=""
@@ -404,7 +404,8 @@ wrk_measure() {
     wait_quiet
     run_tracked timeout $((WARMUP + 15)) taskset -c "$CLIENT_CPU" \
         wrk -t1 -c"$conns" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1
-    run_tracked python3 "$BENCH_DIR/report.py" watch "$out.cpu" $((DURATION + 30)) "${SRV_PID[$s]}" -- \
+    run_tracked python3 "$BENCH_DIR/report.py" watch "$out.cpu" $((DURATION + 30)) "${SRV_PID[$s]}" \
+        "$SERVER_CPU" "$CLIENT_CPU" -- \
         taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$@" "$url" >"$out" 2>&1
     local rc=$?
     if ! kill -0 "${SRV_PID[$s]}" 2>/dev/null; then
@@ -451,8 +452,9 @@ mem_measure() {
     wait "$cpid" 2>/dev/null
     untrack "$cpid"
 
-    local ok=0 failed=0 closed=0 open=0 # set by the eval from idle_conns' summary line
-    # shellcheck disable=SC2034 # open is part of that line
+    # set by the eval from idle_conns' summary line ("open" is unused)
+    # shellcheck disable=SC2034
+    local ok=0 failed=0 closed=0 open=0
     eval "$(grep -o 'ok=[0-9]* failed=[0-9]* closed_by_peer=[0-9]* open=[0-9]*' "$out" | sed 's/closed_by_peer/closed/')"
     if [[ -z $before || -z $after ]] || ((ok == 0)); then
         record_fail "$row" "$s" "$round" "no idle connections established (rss '$before'→'$after'): $(head -n 3 "$out.err" | tr '\n' ' ')"

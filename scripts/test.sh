@@ -29,8 +29,14 @@ for f in tests/fuzz/*_fuzz.cpp; do
   work=$(mktemp -d)
   [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null || true
   echo "-- $name" >&2
-  ./build-fuzz/"$name" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 "$work" 2>&1 | tail -n 3
-  rm -rf "$work"
+  log=$(mktemp)
+  if ! ./build-fuzz/"$name" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$work/" "$work" >"$log" 2>&1; then
+    tail -n 60 "$log" >&2
+    echo "FAILED: fuzzer $name (reproducer saved under $work)" >&2
+    exit 1
+  fi
+  grep -E "^stat::(number_of_executed_units|new_units_added)" "$log" >&2 || true
+  rm -rf "$work" "$log"
 done
-echo "all tests passed" >&2
+echo "all tests passed: unit + integration (release and ASan+UBSan), fuzzers" >&2
