@@ -114,6 +114,7 @@ void EventLoop::run() {
       dead.swap(graveyard_);
       for (Deferred* d : dead) delete d;
     }
+    if (iteration_hook_) iteration_hook_(iteration_arg_);
   }
 }
 

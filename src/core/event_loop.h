@@ -54,6 +54,11 @@ class EventLoop {
   void defer_delete(Deferred* d) { graveyard_.push_back(d); }
 
   uint64_t now_ms() const { return now_ms_; }
+  // Called at the end of every iteration, after timers and posted tasks.
+  void set_iteration_hook(void (*fn)(void*), void* arg) {
+    iteration_hook_ = fn;
+    iteration_arg_ = arg;
+  }
   void schedule(Timer* t, uint64_t delay_ms) { timers_.schedule(t, now_ms_, delay_ms); }
   void cancel(Timer* t) { timers_.cancel(t); }
 
@@ -65,6 +70,8 @@ class EventLoop {
   int wakefd_ = -1;
   bool running_ = false;
   uint64_t now_ms_ = 0;
+  void (*iteration_hook_)(void*) = nullptr;
+  void* iteration_arg_ = nullptr;
   TimerWheel timers_;
   std::vector<Deferred*> graveyard_;
   std::mutex post_mu_;  // guards posted_; taken only on control-thread hand-offs

@@ -607,10 +607,6 @@ void Connection::close() {
   state_ = State::kClosed;
   worker_->loop().cancel(&timer_);
   if (req_) {
-    if (req_->file_fd >= 0) {
-      ::close(req_->file_fd);
-      req_->file_fd = -1;
-    }
     worker_->release_request(req_);
     req_ = nullptr;
   }

@@ -364,10 +364,7 @@ void build_special_body(Request& r, int status) {
 void respond_special(Request& r, int status) {
   r.resp.status = status;
   r.out.clear();
-  if (r.file_fd >= 0) {
-    ::close(r.file_fd);
-    r.file_fd = -1;
-  }
+  r.release_file();
   build_special_body(r, status);
   if (status == 204 || status == 304 || status < 200) {
     r.resp.content_length = -1;

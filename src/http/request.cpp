@@ -1,7 +1,5 @@
 #include "http/request.h"
 
-#include <unistd.h>
-
 namespace portico::http {
 
 void Response::add(std::string_view name, std::string_view value) {
@@ -50,8 +48,7 @@ void Request::reset() {
   resp.clear();
   start = {};
   start_ms = 0;
-  if (file_fd >= 0) ::close(file_fd);
-  file_fd = -1;
+  release_file();
   bytes_sent = body_bytes_sent = request_length = header_bytes = 0;
   err_status = 0;
   redirects = 0;

@@ -45,6 +45,7 @@ Worker::~Worker() {
   listeners_.clear();
   retired_listeners_.clear();
   for (auto* r : free_requests_) delete r;
+  free_requests_.clear();
   for (auto* b : free_blocks_) delete[] b;
   for (auto* g : old_generations_) delete g;
   delete current_;
@@ -52,6 +53,9 @@ Worker::~Worker() {
 
 Status Worker::start() {
   if (Status s = loop_.init(); !s) return s;
+  loop_.set_iteration_hook(
+      [](void* cache) { static_cast<static_files::FileCache*>(cache)->end_iteration(); },
+      &file_cache_);
   for (auto& ls : initial_sockets_) {
     auto l = std::make_unique<Listener>(this, ls.key, ls.fd, ls.shared);
     if (Status s = loop_.add(ls.fd, uint32_t(EPOLLIN) | (ls.shared ? uint32_t(EPOLLEXCLUSIVE) : 0u), l.get()); !s) return s;
@@ -104,7 +108,11 @@ void Worker::release_generation(Generation* g) {
 }
 
 http::Request* Worker::acquire_request() {
-  if (free_requests_.empty()) return new http::Request();
+  if (free_requests_.empty()) {
+    auto* fresh = new http::Request();
+    fresh->file_cache = &file_cache_;
+    return fresh;
+  }
   http::Request* r = free_requests_.back();
   free_requests_.pop_back();
   return r;

@@ -15,6 +15,7 @@
 
 #include "config/snapshot.h"
 #include "core/event_loop.h"
+#include "static/file_cache.h"
 
 namespace portico::http {
 class Connection;
@@ -117,6 +118,7 @@ class Worker {
   // Connections, for graceful stop and close-idle: intrusive list would be leaner; a vector with
   // swap-remove keeps it simple and cache-friendly.
   std::vector<http::Connection*> connections_;
+  static_files::FileCache file_cache_;
   uint32_t active_connections_ = 0;
   bool draining_ = false;
   bool stopping_ = false;

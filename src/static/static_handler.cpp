@@ -144,33 +144,33 @@ int serve(Request& r) {
 
   std::string& mapped = r.filename;  // reused buffer: no allocation per request
   http::map_uri_to_path(r, r.uri, mapped);
-  int fd = ::open(mapped.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    int err = errno;
+  int err = 0;
+  CachedFile* f = r.file_cache->open(mapped, &err);
+  if (!f) {
     log_open_error(r, "open", mapped, err);
     return open_error_status(err);
   }
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    log_open_error(r, "fstat", mapped, err);
-    return 500;
-  }
+  const struct stat& st = f->st;
   if (S_ISDIR(st.st_mode)) {
-    ::close(fd);
+    r.file_cache->release(f);
     return redirect_to_directory(r);
   }
   if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
+    r.file_cache->release(f);
     PORTICO_LOG(LogLevel::kCrit, r.conn->id(), "\"{}\" is not a regular file", mapped);
     return 404;
   }
   if (r.head.method == http::Method::kPost) {
-    ::close(fd);
+    r.file_cache->release(f);
     return 405;
   }
-  r.file_fd = fd;
+  r.file = f;
+  const int fd = f->fd;
+  // A small file's bytes are in memory: the response leaves with one writev.
+  auto piece = [f, fd](uint64_t start, uint64_t len) {
+    if (f->has_body) return OutChunk{f->body.data() + start, size_t(len), -1, 0};
+    return OutChunk{nullptr, size_t(len), fd, off_t(start)};
+  };
   http::Response& resp = r.resp;
   const uint64_t size = uint64_t(st.st_size);
   resp.status = r.err_status > 0 ? r.err_status : 200;
@@ -218,7 +218,7 @@ int serve(Request& r) {
           char buf[kContentRangeMaxLen];
           resp.content_range.assign(format_content_range(ranges[0], size, buf));
           resp.content_length = int64_t(ranges[0].length());
-          r.out.push_back(OutChunk{nullptr, ranges[0].length(), fd, off_t(ranges[0].start)});
+          r.out.push_back(piece(ranges[0].start, ranges[0].length()));
           return http::kHandled;
         }
         MultipartRanges mp(MultipartRanges::next_boundary(), resp.content_type, size);
@@ -234,7 +234,7 @@ int serve(Request& r) {
         for (const auto& br : rs) {
           std::string_view ph = mp.format_part_header(br, p);
           r.out.push_back(OutChunk{ph.data(), ph.size(), -1, 0});
-          r.out.push_back(OutChunk{nullptr, br.length(), fd, off_t(br.start)});
+          r.out.push_back(piece(br.start, br.length()));
           p += ph.size();
         }
         std::string_view tr = mp.trailer();
@@ -247,7 +247,7 @@ int serve(Request& r) {
   // nginx advertises ranges only on a full 200 where they were possible.
   resp.accept_ranges = r.loc->max_ranges != 0 && resp.status == 200;
   resp.content_length = int64_t(size);
-  if (size > 0) r.out.push_back(OutChunk{nullptr, size, fd, 0});
+  if (size > 0) r.out.push_back(piece(0, size));
   return http::kHandled;
 }
 
