@@ -422,6 +422,14 @@ void Connection::prepare_response() {
   if (r.loc && requests_ >= r.loc->keepalive_requests) r.resp.keep_alive = false;
   if (r.loc && r.loc->keepalive_timeout == 0) r.resp.keep_alive = false;
   keep_alive_ = r.resp.keep_alive;
+  if (requests_ >= 2 && !nodelay_ && r.loc && r.loc->tcp_nodelay &&
+      peer_.sa.sa_family != AF_UNIX) {
+    // The connection is being kept alive: from now on a response's last segment must not
+    // wait for the ACK of the previous one (nginx's tcp_nodelay applies at the same point).
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    nodelay_ = true;
+  }
   serialize_head(r);
   out_idx_ = 0;
   out_off_ = 0;
@@ -618,8 +626,7 @@ void Connection::close() {
     len_ = pos_ = 0;
     release_buffer_if_empty();
   }
-  worker_->loop().remove(fd_);
-  ::close(fd_);
+  ::close(fd_);  // also drops it from epoll: no separate EPOLL_CTL_DEL
   fd_ = -1;
   worker_->connection_closed(this);
   worker_->loop().defer_delete(this);

@@ -44,6 +44,8 @@ class Connection final : public IoHandler, public Deferred {
   const SockAddr& peer() const { return peer_; }
   uint32_t requests() const { return requests_; }
   server::Worker* worker() const { return worker_; }
+  // Index in the worker's connection list (O(1) removal); maintained by the worker.
+  uint32_t slot = 0;
   server::Listener* listener() const { return listener_; }
   // Local address of the socket ($server_addr/$server_port); fetched lazily.
   const SockAddr& local_addr();
@@ -82,7 +84,8 @@ class Connection final : public IoHandler, public Deferred {
   bool keep_alive_ = true;
   bool body_pending_ = false;  // request body bytes not yet read
   bool local_known_ = false;
-  bool response_sent_ = false;  // the response went out before the body was discarded
+  bool response_sent_ = false;
+  bool nodelay_ = false;  // TCP_NODELAY set  // the response went out before the body was discarded
   uint32_t requests_ = 0;
   ConnTimer timer_;
   char* buf_ = nullptr;  // read buffer: a pooled block or, for large heads, a heap buffer

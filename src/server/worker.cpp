@@ -171,8 +171,6 @@ void Worker::on_accept(Listener* l) {
     }
     if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
       std::memcpy(&peer, &ss, std::min<size_t>(sslen, sizeof peer));
-      int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     } else {
       peer.sa.sa_family = AF_UNIX;
     }
@@ -185,17 +183,18 @@ void Worker::on_accept(Listener* l) {
 void Worker::connection_opened(http::Connection* c) {
   ++active_connections_;
   ++c->listener()->connections;
+  c->slot = uint32_t(connections_.size());
   connections_.push_back(c);
 }
 
 void Worker::connection_closed(http::Connection* c) {
   --active_connections_;
   --c->listener()->connections;
-  auto it = std::find(connections_.begin(), connections_.end(), c);
-  if (it != connections_.end()) {
-    *it = connections_.back();
-    connections_.pop_back();
-  }
+  assert(c->slot < connections_.size() && connections_[c->slot] == c);
+  http::Connection* last = connections_.back();
+  connections_[c->slot] = last;
+  last->slot = c->slot;
+  connections_.pop_back();
   if (stopping_) maybe_finish_stop();
 }
 
