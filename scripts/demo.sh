@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTICO_TESTS=OFF >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build --target portico
 mkdir -p conf/logs
 echo "portico: serving the demo on http://127.0.0.1:8080/ (try: curl -H 'Host: b.localhost' 127.0.0.1:8080/)" >&2

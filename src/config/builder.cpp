@@ -12,6 +12,7 @@ namespace portico::config {
 
 const char* const kEmbeddedConfig = R"(# portico's embedded default configuration
 error_log stderr notice;
+pid off;  # nothing is written outside the terminal in this mode
 events { worker_connections 1024; }
 http {
     access_log off;

@@ -120,14 +120,17 @@ void Logger::write(LogLevel level, uint64_t conn_id, std::string_view message) {
   if (conn_id) fmt::format_to(std::back_inserter(line), "*{} ", conn_id);
   line.append(message);
   line.push_back('\n');
-  bool wrote_stderr = false;
+  // During start-up, serious messages also go to the terminal in nginx's short form
+  // ("portico: [emerg] ..."), instead of a second copy of the log line.
+  const bool mirror = stderr_mirror_ && level <= LogLevel::kAlert;
   for (const auto& t : *targets) {
-    if (level > t.level) continue;
+    if (level > t.level || (mirror && t.fd == STDERR_FILENO)) continue;
     write_all(t.fd, line.data(), line.size());
-    if (t.fd == STDERR_FILENO) wrote_stderr = true;
   }
-  if (stderr_mirror_ && !wrote_stderr && level <= LogLevel::kAlert)
-    write_all(STDERR_FILENO, line.data(), line.size());
+  if (mirror) {
+    std::string short_line = fmt::format("portico: [{}] {}\n", log_level_name(level), message);
+    write_all(STDERR_FILENO, short_line.data(), short_line.size());
+  }
 }
 
 }  // namespace portico
