@@ -43,6 +43,7 @@ struct ListenAddr {
   bool reuseport = false;
   int backlog = 511;
   bool ipv6only = true;
+  bool deferred = true;  // TCP_DEFER_ACCEPT; see Runtime
 };
 
 // One allow/deny rule.
