@@ -362,8 +362,9 @@ bool Connection::step_read_body() {
   }
 }
 
-void Connection::timeout_request(const char* while_doing) {
-  PORTICO_LOG(LogLevel::kInfo, id_, "client timed out (110: Connection timed out) while {}", while_doing);
+// A request that ends before routing (timeout, parse error) still needs a Request (for the
+// log) pinned to the current configuration.
+void Connection::ensure_request_with_generation() {
   if (!req_) {
     req_ = worker_->acquire_request();
     req_->conn = this;
@@ -372,6 +373,11 @@ void Connection::timeout_request(const char* while_doing) {
     gen_ = worker_->acquire_generation();
     req_->snapshot = gen_->snapshot.get();
   }
+}
+
+void Connection::timeout_request(const char* while_doing) {
+  PORTICO_LOG(LogLevel::kInfo, id_, "client timed out (110: Connection timed out) while {}", while_doing);
+  ensure_request_with_generation();
   Request& r = *req_;
   if (!response_sent_) {
     if (r.head.request_line.empty() && len_ > pos_) {
@@ -401,14 +407,7 @@ void Connection::fail_request(int status) {
     return;
   }
   // Anything that fails mid-request closes the connection afterwards: framing is unknown.
-  if (!req_) {
-    req_ = worker_->acquire_request();
-    req_->conn = this;
-  }
-  if (!gen_) {
-    gen_ = worker_->acquire_generation();
-    req_->snapshot = gen_->snapshot.get();
-  }
+  ensure_request_with_generation();
   keep_alive_ = false;
   body_pending_ = false;
   respond_error_early(*req_, listener_->addr, status);

@@ -68,6 +68,7 @@ class Connection final : public IoHandler, public Deferred {
   void begin_request(size_t head_len);
   void fail_request(int status);
   void timeout_request(const char* while_doing);
+  void ensure_request_with_generation();
   void prepare_response();
   void finish_request();
   void start_lingering_close();
