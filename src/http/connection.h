@@ -41,6 +41,11 @@ class Connection final : public IoHandler, public Deferred {
   uint64_t id() const { return id_; }
   int fd() const { return fd_; }
   bool idle() const { return state_ == State::kIdle && len_ == pos_; }
+  // Waiting for a request with nothing received: may be closed to make room (nginx's
+  // reusable connections).
+  bool reusable() const {
+    return (state_ == State::kIdle || state_ == State::kReadingHead) && len_ == pos_ && !req_;
+  }
   const SockAddr& peer() const { return peer_; }
   uint32_t requests() const { return requests_; }
   server::Worker* worker() const { return worker_; }

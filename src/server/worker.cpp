@@ -39,6 +39,8 @@ Worker::Worker(int index, std::shared_ptr<const Snapshot> snapshot,
                std::vector<ListenerSocket> sockets)
     : index_(index), initial_sockets_(std::move(sockets)) {
   current_ = new Generation{std::move(snapshot), 0};
+  accept_timer_.cb = [](Timer* t) { static_cast<AcceptTimer*>(t)->worker->resume_accepting(); };
+  accept_timer_.worker = this;
 }
 
 Worker::~Worker() {
@@ -152,13 +154,14 @@ uint64_t Worker::next_connection_id() {
 void Worker::on_accept(Listener* l) {
   const int limit = current_->snapshot->main.worker_connections;
   for (int i = 0; i < 64; ++i) {
-    if (int(active_connections_) >= limit) {
-      // nginx: "worker_connections are not enough"; leave the rest in the backlog.
+    if (int(active_connections_) >= limit && !reuse_idle_connections(limit)) {
+      // nginx: "worker_connections are not enough". Leave the rest in the backlog and stop
+      // listening until a connection closes: a level-triggered listener would spin otherwise.
       LOG_ALERT("{} worker_connections are not enough", limit);
+      pause_accepting(0);
       return;
     }
     SockAddr peer{};
-    socklen_t len = sizeof peer;
     sockaddr_storage ss;
     socklen_t sslen = sizeof ss;
     int fd = ::accept4(l->fd(), reinterpret_cast<sockaddr*>(&ss), &sslen,
@@ -167,16 +170,59 @@ void Worker::on_accept(Listener* l) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       if (errno == EINTR || errno == ECONNABORTED) continue;
       LOG_ALERT("accept4() failed ({})", errno_text(errno));
-      return;  // EMFILE/ENFILE: level-triggered listener re-fires; nothing else to do now
+      // EMFILE/ENFILE and the like: retry in a while instead of spinning (nginx waits 500 ms).
+      pause_accepting(500);
+      return;
     }
     if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
       std::memcpy(&peer, &ss, std::min<size_t>(sslen, sizeof peer));
     } else {
       peer.sa.sa_family = AF_UNIX;
     }
-    (void)len;
     auto* c = new http::Connection(this, l, fd, peer, next_connection_id());
     c->start();
+  }
+}
+
+bool Worker::reuse_idle_connections(int limit) {
+  // As nginx's ngx_drain_connections: idle keep-alive connections make room for new ones.
+  std::vector<http::Connection*> idle;
+  for (auto* c : connections_) {
+    if (c->reusable()) idle.push_back(c);
+    if (idle.size() == 32) break;
+  }
+  if (idle.empty()) return false;
+  LOG_WARN("{} worker_connections are not enough, reusing connections", limit);
+  for (auto* c : idle) c->close();
+  return true;
+}
+
+void Worker::pause_accepting(uint64_t retry_ms) {
+  if (!accept_paused_) {
+    accept_paused_ = true;
+    for (auto& l : listeners_) {
+      if (l->fd() < 0) continue;
+      if (l->shared())
+        loop_.remove(l->fd());  // EPOLLEXCLUSIVE registrations cannot be modified
+      else
+        (void)loop_.modify(l->fd(), 0, l.get());
+    }
+  }
+  if (retry_ms) loop_.schedule(&accept_timer_, retry_ms);
+}
+
+void Worker::resume_accepting() {
+  if (!accept_paused_ || stopping_) return;
+  accept_paused_ = false;
+  loop_.cancel(&accept_timer_);
+  for (auto& l : listeners_) {
+    if (l->fd() < 0) continue;
+    uint32_t ev = uint32_t(EPOLLIN) | (l->shared() ? uint32_t(EPOLLEXCLUSIVE) : 0u);
+    if (l->shared()) {
+      (void)loop_.add(l->fd(), ev, l.get());
+    } else {
+      (void)loop_.modify(l->fd(), ev, l.get());
+    }
   }
 }
 
@@ -196,6 +242,9 @@ void Worker::connection_closed(http::Connection* c) {
   last->slot = c->slot;
   connections_.pop_back();
   if (stopping_) maybe_finish_stop();
+  if (accept_paused_ && !accept_timer_.armed() &&
+      int(active_connections_) < current_->snapshot->main.worker_connections)
+    resume_accepting();
 }
 
 void Worker::post_reload(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> added,

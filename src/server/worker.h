@@ -36,6 +36,7 @@ class Listener final : public IoHandler {
 
   const std::string& key() const { return key_; }
   int fd() const { return fd_; }
+  bool shared() const { return shared_; }
   // Servers for this address in the worker's current snapshot; null once removed by a reload.
   const http::AddrConf* addr = nullptr;
   uint32_t connections = 0;
@@ -75,6 +76,13 @@ class Worker {
                    std::vector<std::string> removed);
   void post_stop(bool graceful);
   bool finished() const { return finished_.load(std::memory_order_acquire); }
+
+  // Stops watching the listeners (connection limit reached, or accept() failing with EMFILE);
+  // with retry_ms, tries again after that long.
+  void pause_accepting(uint64_t retry_ms);
+  void resume_accepting();
+  // Closes up to 32 idle keep-alive connections; false if there were none.
+  bool reuse_idle_connections(int limit);
 
   // --- worker thread only ---
   EventLoop& loop() { return loop_; }
@@ -122,6 +130,10 @@ class Worker {
   uint32_t active_connections_ = 0;
   bool draining_ = false;
   bool stopping_ = false;
+  bool accept_paused_ = false;
+  struct AcceptTimer : Timer {
+    Worker* worker = nullptr;
+  } accept_timer_;
   std::atomic<bool> finished_{false};
 };
 

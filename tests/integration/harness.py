@@ -72,6 +72,30 @@ def requires_proxy(obj):
     return unittest.skipUnless(HAS_PROXY, "needs proxy_pass (reverse proxy not built yet)")(obj)
 
 
+# L4 proxying (stream {}) comes with the same work; PORTICO_HAS_STREAM=1 runs those tests.
+HAS_STREAM = IS_NGINX or os.environ.get("PORTICO_HAS_STREAM") == "1"
+
+# Debian builds the nginx stream module as a dynamic module (package libnginx-mod-stream);
+# configs with stream {} start with this under nginx (portico has stream built in).
+NGINX_STREAM_MODULE = os.environ.get("NGINX_STREAM_MODULE",
+                                     "/usr/lib/nginx/modules/ngx_stream_module.so")
+
+
+def stream_prelude():
+    """Main-context text a config with stream {} needs first (load_module under nginx)."""
+    return f"load_module {NGINX_STREAM_MODULE};\n" if IS_NGINX else ""
+
+
+def requires_stream(obj):
+    """Decorator: the test needs stream {} (L4 proxy); skipped until portico has it, and
+    under nginx when the dynamic stream module is not installed."""
+    if IS_NGINX:
+        return unittest.skipUnless(os.path.isfile(NGINX_STREAM_MODULE),
+                                   f"nginx stream module {NGINX_STREAM_MODULE} not installed "
+                                   "(apt-get install libnginx-mod-stream)")(obj)
+    return unittest.skipUnless(HAS_STREAM, "needs stream {} (L4 proxy not built yet)")(obj)
+
+
 def portico_only(obj):
     """Decorator: portico-specific behaviour (Server header value, -V text); skipped on nginx."""
     return unittest.skipUnless(IS_PORTICO, "portico-specific behaviour")(obj)

@@ -1,0 +1,45 @@
+// TriedSet: the peers one request has already been sent to, by index into Group::peers()
+// (nginx: the `tried` bitmap of ngx_http_upstream_rr_peer_data_t). One per request, owned by
+// the proxy code that retries; touched only by that request's worker thread.
+//
+// Storage: one inline word for up to 64 peers (no allocation, the common case); larger groups
+// get a heap array sized at construction. Any capacity works; Group sizes are not capped.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace portico::upstream {
+
+class TriedSet {
+ public:
+  static constexpr size_t kInlineCapacity = 64;
+
+  // A set that can hold indexes [0, capacity). Allocates only when capacity > 64.
+  explicit TriedSet(size_t capacity = kInlineCapacity);
+  TriedSet(const TriedSet& other);
+  TriedSet& operator=(const TriedSet& other);
+  TriedSet(TriedSet&&) noexcept = default;
+  TriedSet& operator=(TriedSet&&) noexcept = default;
+
+  // REQUIRES: i < capacity().
+  void insert(size_t i) { words()[i / 64] |= uint64_t{1} << (i % 64); }
+  // False for any i >= capacity().
+  bool contains(size_t i) const {
+    return i < capacity() && (words()[i / 64] >> (i % 64) & 1) != 0;
+  }
+  void clear();
+  size_t count() const;
+  size_t capacity() const { return nwords_ * 64; }
+
+ private:
+  uint64_t* words() { return heap_ ? heap_.get() : &inline_; }
+  const uint64_t* words() const { return heap_ ? heap_.get() : &inline_; }
+
+  size_t nwords_ = 1;
+  uint64_t inline_ = 0;
+  std::unique_ptr<uint64_t[]> heap_;  // set iff nwords_ > 1
+};
+
+}  // namespace portico::upstream
