@@ -183,6 +183,7 @@ void Builder::inherit(LocationConf& c, const LocationConf& p) {
   c.if_modified_since = p.if_modified_since;
   c.max_ranges = p.max_ranges;
   c.keepalive_timeout = p.keepalive_timeout;
+  c.keepalive_header = p.keepalive_header;
   c.keepalive_requests = p.keepalive_requests;
   c.client_body_timeout = p.client_body_timeout;
   c.send_timeout = p.send_timeout;
@@ -363,6 +364,8 @@ bool Builder::apply_directive(const Directive& d, LocationConf& lc, LevelSeen& s
     else lc.max_ranges = uint32_t(*v);
   } else if (n == "keepalive_timeout") {
     time_arg(d, a[0], &lc.keepalive_timeout);
+    uint64_t header_ms;
+    if (a.size() > 1 && time_arg(d, a[1], &header_ms)) lc.keepalive_header = int64_t(header_ms / 1000);
   } else if (n == "keepalive_requests") {
     auto v = parse_uint(a[0]);
     if (!v) err(d, "invalid number \"" + a[0] + "\"");

@@ -613,6 +613,10 @@ void serialize_head(Request& r) {
     h += resp.location;
   }
   h += resp.keep_alive ? "\r\nConnection: keep-alive" : "\r\nConnection: close";
+  if (resp.keep_alive && r.loc && r.loc->keepalive_header >= 0) {
+    h += "\r\nKeep-Alive: timeout=";
+    h.append(num, size_t(snprintf(num, sizeof num, "%lld", (long long)r.loc->keepalive_header)));
+  }
   if (!resp.etag.empty()) {
     h += "\r\nETag: ";
     h += resp.etag;

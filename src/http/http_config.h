@@ -160,6 +160,7 @@ struct LocationConf {
 
   // Limits and timeouts (ms)
   uint64_t keepalive_timeout = 75'000;
+  int64_t keepalive_header = -1;  // seconds for "Keep-Alive: timeout=N"; -1 = no header
   uint64_t keepalive_requests = 1000;
   uint64_t client_body_timeout = 60'000;
   uint64_t send_timeout = 60'000;

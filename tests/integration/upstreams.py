@@ -33,7 +33,8 @@ Modes (each small; HTTP modes keep connections alive as HTTP/1.1 allows):
   close       response without Content-Length ended by closing (--version HTTP/1.0|HTTP/1.1)
   reset       accept, read the request head (or nothing with --when accept), then RST
               (SO_LINGER 0)
-  hang        accept, read the request head (or nothing with --when accept), never answer
+  hang        accept, read the request head (or nothing with --when accept), never answer;
+              it keeps reading (and discarding) until EOF unless --no-read
   truncate    head with Content-Length --cl, only --send bytes of body, then --then
               close|reset|hang (failure after the response started); --chunked: a chunked
               response cut before its last chunk
@@ -507,6 +508,11 @@ class HangApp(App):
             req = c.read_head()
             if req is not None:
                 self.log_req(c, req[0], req[1])
+        if self.args.no_read:
+            # read nothing more (a request body fills the socket buffers); hold the socket
+            # until the process is killed
+            threading.Event().wait(600)
+            return
         # never answer; hold the socket until the peer closes (or the process is killed)
         for _ in range(1_000_000):
             try:
@@ -718,6 +724,7 @@ def parse_args(argv):
     p.add_argument("--raw", default=None)
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--banner", action="store_true")
+    p.add_argument("--no-read", action="store_true")
     a = p.parse_args(argv)
     if a.mode == "chunked":
         a.chunked = True
@@ -1050,6 +1057,17 @@ class WsClient:
     def recv(self, timeout=5.0):
         deadline = time.monotonic() + timeout
         return ws_read_frame(lambda n: self._read_exact(n, deadline))
+
+
+def info(resp):
+    """The JSON an echo upstream answered (from a harness Response)."""
+    return json.loads(resp.body)
+
+
+def hvals(info, name):
+    """All values of header `name` (case-insensitive) in an echo JSON's request headers."""
+    name = name.lower()
+    return [v for k, v in info["headers"] if k.lower() == name]
 
 
 def ws_handshake_request(path="/ws", host="localhost", key=None, extra=None):
