@@ -91,8 +91,11 @@ config::LoadOptions load_options(const cli::Options& o) {
 
 // Loads and reports errors the nginx way. Returns null on failure.
 std::shared_ptr<Snapshot> load_or_report(const cli::Options& o, bool to_log,
-                                         config::LoadResult* out = nullptr) {
-  config::LoadResult res = config::load(load_options(o));
+                                         config::LoadResult* out = nullptr,
+                                         const Snapshot* previous = nullptr) {
+  config::LoadOptions lo = load_options(o);
+  lo.previous = previous;
+  config::LoadResult res = config::load(lo);
   for (const auto& w : res.warnings) {
     if (to_log) LOG_WARN("{}", w);
     else if (!o.quiet || true) fprintf(stderr, "portico: [warn] %s\n", w.c_str());
@@ -211,7 +214,7 @@ int serve(const cli::Options& o) {
       case SIGHUP: {
         sd_notify(0, "RELOADING=1");
         LOG_NOTICE("signal 1 (SIGHUP) received, reconfiguring");
-        auto fresh = load_or_report(o, true);
+        auto fresh = load_or_report(o, true, nullptr, runtime.snapshot().get());
         if (!fresh) {
           LOG_ALERT("reload failed, the running configuration is kept");
         } else if (Status st = runtime.reload(fresh); !st) {

@@ -160,7 +160,7 @@ LoadResult load(const LoadOptions& opts) {
   for (const auto& d : pr.directives) {
     if (d.name == "http") {
       snap->has_http = true;
-      http::build_http(d, *snap, workers, res.errors, res.warnings);
+      http::build_http(d, *snap, workers, opts.previous, res.errors, res.warnings);
     }
   }
   if (res.errors.empty()) res.snapshot = std::move(snap);

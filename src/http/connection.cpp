@@ -16,6 +16,7 @@
 #include "http/handler.h"
 #include "http/phases.h"
 #include "http/request.h"
+#include "proxy/session.h"
 #include "server/worker.h"
 
 namespace portico::http {
@@ -89,11 +90,17 @@ void Connection::on_timer(Timer* t) {
     case State::kClosed:
       c->close();
       return;
+    case State::kProxying:
+      return;  // the session keeps its own time
   }
 }
 
 void Connection::on_io(uint32_t events) {
   if (state_ == State::kClosed) return;
+  if (state_ == State::kProxying) {
+    proxy_->on_client_io(events);
+    return;
+  }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_ready_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) write_ready_ = true;
   drive();
@@ -116,6 +123,7 @@ void Connection::drive() {
       case State::kLingering:
         step_linger();
         return;
+      case State::kProxying:
       case State::kClosed:
         return;
     }
@@ -257,6 +265,10 @@ void Connection::begin_request(size_t head_len) {
   if (out == Outcome::kClose) {
     log_request(r);
     close();
+    return;
+  }
+  if (out == Outcome::kProxy) {
+    start_proxy();
     return;
   }
   if (body_pending_ && r.resp.keep_alive && keep_alive_) {
@@ -600,6 +612,80 @@ void Connection::step_linger() {
   close();
 }
 
+// ---- proxying ------------------------------------------------------------------------------
+
+void Connection::start_proxy() {
+  state_ = State::kProxying;
+  worker_->loop().cancel(&timer_);
+  proxy_ = new proxy::Session(this, req_, &worker_->proxy_context());
+  proxy_->start();  // may finish (proxy_done/proxy_error) before it returns
+}
+
+void Connection::end_proxy() {
+  if (!proxy_) return;
+  worker_->loop().defer_delete(proxy_);  // other events of this batch may still name it
+  proxy_ = nullptr;
+}
+
+std::string_view Connection::buffered_body() const {
+  if (!buf_ || body_pos_ >= len_) return {};
+  return std::string_view(buf_ + body_pos_, len_ - body_pos_);
+}
+
+void Connection::consume_buffered(size_t n) { body_pos_ = std::min(len_, body_pos_ + n); }
+
+void Connection::stash_pipelined(const char* data, size_t n) {
+  if (n == 0) return;
+  if (!buf_ || cap_ - len_ < n) {
+    keep_alive_ = false;  // no room to keep it: the client will retry on a new connection
+    return;
+  }
+  std::memmove(buf_ + len_, data, n);
+  len_ += n;
+}
+
+void Connection::proxy_done(bool keep_alive) {
+  end_proxy();
+  if (!keep_alive) keep_alive_ = false;
+  req_->resp.keep_alive = keep_alive_;
+  if (body_pending_ && keep_alive_) {
+    // The upstream answered before the body was read whole: drop the rest, then go on.
+    response_sent_ = true;
+    state_ = State::kReadingBody;
+    arm(req_->loc ? req_->loc->client_body_timeout : 60'000);
+  } else {
+    state_ = State::kWriting;  // finish_request expects a request being completed
+    finish_request();
+  }
+  drive();
+}
+
+void Connection::proxy_error(int status) {
+  end_proxy();
+  Request& r = *req_;
+  Outcome out = respond_with_status(r, status);
+  if (out == Outcome::kClose) {
+    log_request(r);
+    close();
+    return;
+  }
+  if (out == Outcome::kProxy) {  // error_page led to another proxied location
+    start_proxy();
+    return;
+  }
+  if (body_pending_) keep_alive_ = false;  // the session may have read part of it
+  prepare_response();
+  drive();
+}
+
+void Connection::proxy_abort(int status) {
+  end_proxy();
+  if (status) req_->resp.status = status;
+  if (req_->resp.status == 0) req_->resp.status = 502;
+  log_request(*req_);
+  close();
+}
+
 void Connection::shutdown_gracefully() {
   if (state_ == State::kClosed) return;
   if (state_ == State::kIdle && !req_) {
@@ -611,6 +697,10 @@ void Connection::shutdown_gracefully() {
 
 void Connection::close() {
   if (state_ == State::kClosed) return;
+  if (proxy_) {
+    proxy_->abort();
+    end_proxy();
+  }
   state_ = State::kClosed;
   worker_->loop().cancel(&timer_);
   if (req_) {

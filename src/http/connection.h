@@ -20,6 +20,10 @@ class Listener;
 struct Generation;
 }  // namespace portico::server
 
+namespace portico::proxy {
+class Session;
+}
+
 namespace portico::http {
 
 struct Request;
@@ -55,8 +59,24 @@ class Connection final : public IoHandler, public Deferred {
   // Local address of the socket ($server_addr/$server_port); fetched lazily.
   const SockAddr& local_addr();
 
+  // --- for content producers that take over the connection's I/O (proxy::Session) ---
+  // Request body bytes that arrived with the head and are not consumed yet.
+  std::string_view buffered_body() const;
+  void consume_buffered(size_t n);
+  // Bytes read past the end of the body: the start of the next pipelined request.
+  void stash_pipelined(const char* data, size_t n);
+  void set_body_done() { body_pending_ = false; }
+  // The response went out whole; keep_alive: the connection may serve another request.
+  void proxy_done(bool keep_alive);
+  // Nothing was sent yet: answer `status` (error_page applies).
+  void proxy_error(int status);
+  // The response cannot be completed: log (with `status` if nothing was sent) and close.
+  void proxy_abort(int status);
+
  private:
-  enum class State : uint8_t { kIdle, kReadingHead, kReadingBody, kWriting, kLingering, kClosed };
+  enum class State : uint8_t {
+    kIdle, kReadingHead, kReadingBody, kWriting, kProxying, kLingering, kClosed
+  };
   struct ConnTimer : Timer {
     Connection* owner;
   };
@@ -77,6 +97,8 @@ class Connection final : public IoHandler, public Deferred {
   void prepare_response();
   void finish_request();
   void start_lingering_close();
+  void start_proxy();
+  void end_proxy();
   static void on_timer(Timer* t);
   void arm(uint64_t ms);
 
@@ -104,6 +126,7 @@ class Connection final : public IoHandler, public Deferred {
   size_t out_idx_ = 0;  // next output piece (0 = head)
   size_t out_off_ = 0;  // bytes of that piece already sent
   Request* req_ = nullptr;
+  proxy::Session* proxy_ = nullptr;
   server::Generation* gen_ = nullptr;
   ChunkedDecoder chunked_;
   SockAddr peer_;

@@ -10,6 +10,7 @@
 #include "config/builder.h"
 #include "core/strings.h"
 #include "obs/access_log.h"
+#include "proxy/directives.h"
 
 namespace portico::http {
 
@@ -68,6 +69,7 @@ void register_directives(Registry& r) {
       {"break", kRewriteCtx, 0, 0, BlockKind::kNone, 0, false},
       {"if", kServer | kLocation, 1, kAnyArgs, BlockKind::kBlock, kIfBlockContext, false},
   });
+  proxy::register_directives(r);
 }
 
 namespace {
@@ -79,8 +81,10 @@ struct LevelSeen {
 
 class Builder {
  public:
-  Builder(Snapshot& s, int workers, std::vector<ConfigError>& errors, std::vector<std::string>& warnings)
-      : s_(s), h_(s.http), workers_(workers), errors_(errors), warnings_(warnings) {}
+  Builder(Snapshot& s, int workers, const Snapshot* previous, std::vector<ConfigError>& errors,
+          std::vector<std::string>& warnings)
+      : s_(s), h_(s.http), workers_(workers), errors_(errors), warnings_(warnings),
+        previous_(previous && previous->has_http ? &previous->http.upstreams : nullptr) {}
 
   void build(const Directive& http);
 
@@ -120,6 +124,15 @@ class Builder {
     const Directive* d;
   };
   std::vector<PendingListen> listens_;
+  const proxy::UpstreamMap* previous_;
+  proxy::UpstreamMap named_upstreams_;
+  proxy::UpstreamMap implicit_upstreams_;
+  // The location being built, for proxy_pass's URI rules.
+  std::string cur_location_;
+  bool cur_regex_ = false;
+  bool cur_named_or_if_ = false;
+  void build_pass(const Directive& d, LocationConf& lc);
+  void finalize_proxy(LocationConf& lc);
 };
 
 bool Builder::flag(const Directive& d, bool* out) {
@@ -188,6 +201,45 @@ void Builder::inherit(LocationConf& c, const LocationConf& p) {
   c.client_body_timeout = p.client_body_timeout;
   c.send_timeout = p.send_timeout;
   c.client_max_body_size = p.client_max_body_size;
+  c.proxy = p.proxy;
+}
+
+void Builder::build_pass(const Directive& d, LocationConf& lc) {
+  auto pp = proxy::build_proxy_pass(d, cur_location_, cur_regex_, cur_named_or_if_,
+                                    named_upstreams_, implicit_upstreams_, previous_, h_.vars,
+                                    errors_);
+  if (pp) lc.proxy_pass = std::move(pp);
+}
+
+// nginx's default proxy headers (Host $proxy_host, Connection close) unless set, and the
+// default hidden response headers.
+void Builder::finalize_proxy(LocationConf& lc) {
+  auto& sh = lc.proxy.set_headers;
+  auto has = [&sh](std::string_view lname) {
+    for (const auto& h : sh)
+      if (h.lname == lname) return true;
+    return false;
+  };
+  if (!has("host")) {
+    proxy::SetHeader h;
+    h.name = "Host";
+    h.lname = "host";
+    Status st = ComplexValue::compile("$proxy_host", h_.vars, &h.value);
+    (void)st;
+    sh.insert(sh.begin(), std::move(h));
+  }
+  if (!has("connection")) {
+    proxy::SetHeader h;
+    h.name = "Connection";
+    h.lname = "connection";
+    h.value = ComplexValue::literal_value("close");
+    sh.insert(sh.begin() + 1, std::move(h));
+  }
+  for (const auto& d : proxy::default_hide_headers()) {
+    bool present = false;
+    for (const auto& x : lc.proxy.hide_headers) present = present || x == d;
+    if (!present) lc.proxy.hide_headers.push_back(d);
+  }
 }
 
 std::shared_ptr<obs::LogFile> Builder::log_file(const std::string& path, size_t buffer) {
@@ -609,7 +661,12 @@ void Builder::add_rewrite_op(const Directive& d, LocationConf& lc, RewriteScript
     if_loc->alias_regex = lc.alias_regex;
     op.body = std::make_unique<RewriteScript>();
     uint32_t child = (ctx & (kServer | kServerIf)) ? kServerIf : kLocationIf;
+    const bool saved = cur_named_or_if_;
+    cur_named_or_if_ = true;
     apply_level(d.block, *if_loc, op.body.get(), child, nullptr);
+    cur_named_or_if_ = saved;
+    if (!if_loc->proxy_pass) if_loc->proxy_pass = lc.proxy_pass;
+    finalize_proxy(*if_loc);
     if (child == kLocationIf) op.if_loc = if_loc.get();
     h_.extra_locs.push_back(std::move(if_loc));
   }
@@ -620,6 +677,7 @@ void Builder::add_rewrite_op(const Directive& d, LocationConf& lc, RewriteScript
 void Builder::apply_level(const std::vector<Directive>& block, LocationConf& lc,
                           RewriteScript* script, uint32_t ctx, std::vector<const Directive*>* nested) {
   LevelSeen seen;
+  proxy::begin_level(lc.proxy);
   // Simple directives first, so that a directive written after a nested block still applies to
   // it, as nginx merges after parsing. Rewrite-module directives keep their order in `script`;
   // `if` blocks inherit from this level once it is complete, so they are built last.
@@ -636,6 +694,12 @@ void Builder::apply_level(const std::vector<Directive>& block, LocationConf& lc,
         d.name == "try_files" || d.name == "client_header_timeout" ||
         d.name == "client_header_buffer_size" || d.name == "large_client_header_buffers")
       continue;  // handled by the caller for its level
+    if (d.name == "upstream") continue;  // built before the servers
+    if (d.name == "proxy_pass") {
+      build_pass(d, lc);
+      continue;
+    }
+    if (proxy::apply_directive(d, lc.proxy, h_.vars, errors_)) continue;
     if (!apply_directive(d, lc, seen)) err(d, fmt::format("unknown directive \"{}\"", d.name));
   }
   if (!script) return;
@@ -679,7 +743,11 @@ std::unique_ptr<LocationConf> Builder::build_location(const Directive& d, const 
   lc->name = pattern;
   lc->server = &srv;
   std::vector<const Directive*> nested;
+  cur_location_ = pattern;
+  cur_regex_ = def->kind == Kind::kRegex || def->kind == Kind::kRegexCaseless;
+  cur_named_or_if_ = def->kind == Kind::kNamed;
   apply_level(d.block, *lc, &lc->script, kLocation, &nested);
+  finalize_proxy(*lc);
   if (def->kind == Kind::kRegex || def->kind == Kind::kRegexCaseless) {
     std::string e;
     auto re = Regex::compile(pattern, def->kind == Kind::kRegexCaseless, &e);
@@ -966,6 +1034,7 @@ void Builder::bind_servers() {
 
 void Builder::build(const Directive& http) {
   prescan_variables(http.block, h_.vars);
+  proxy::build_upstreams(http.block, previous_, h_.vars, named_upstreams_, errors_);
   // Predefined log format.
   auto combined = std::make_unique<obs::LogFormat>();
   combined->name = "combined";
@@ -1023,13 +1092,15 @@ void Builder::build(const Directive& http) {
     }
   }
   bind_servers();
+  h_.upstreams = named_upstreams_;
+  for (const auto& [hostport, uc] : implicit_upstreams_) h_.upstreams["\x01" + hostport] = uc;
 }
 
 }  // namespace
 
-void build_http(const Directive& http, Snapshot& snapshot, int workers,
+void build_http(const Directive& http, Snapshot& snapshot, int workers, const Snapshot* previous,
                 std::vector<ConfigError>& errors, std::vector<std::string>& warnings) {
-  Builder b(snapshot, workers, errors, warnings);
+  Builder b(snapshot, workers, previous, errors, warnings);
   b.build(http);
 }
 

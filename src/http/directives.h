@@ -14,7 +14,9 @@ namespace portico::http {
 void register_directives(config::Registry& r);
 
 // Builds snapshot.http from the `http` block. Errors are appended in file order.
+// `previous` (nullable): the running snapshot, whose upstream peer state is carried over.
 void build_http(const config::Directive& http, Snapshot& snapshot, int workers,
-                std::vector<config::ConfigError>& errors, std::vector<std::string>& warnings);
+                const Snapshot* previous, std::vector<config::ConfigError>& errors,
+                std::vector<std::string>& warnings);
 
 }  // namespace portico::http

@@ -325,6 +325,7 @@ int run_phases(Request& r, bool from_server_rewrite, bool named) {
       }
       if (t != kHandled) return t;
     }
+    if (r.loc->proxy_pass) return kProxyContent;
     int c = static_files::serve(r);
     if (c == kInternalRedirect) {
       if (++r.redirects > kMaxRedirects) {
@@ -477,15 +478,12 @@ bool init_request(Request& r, const AddrConf& addr, int* status) {
 
 }  // namespace
 
-Outcome process_request(Request& r, const AddrConf& addr) {
-  int status = 0;
-  if (!init_request(r, addr, &status)) {
-    r.loc = r.server->loc;
-    respond_special(r, status);
-    return Outcome::kRespond;
-  }
-  int result = run_phases(r, true, false);
+namespace {
+
+// Runs finalize/error_page and the phases again until a response is ready.
+Outcome drive(Request& r, int result) {
   for (int rounds = 0;; ++rounds) {
+    if (result == kProxyContent) return Outcome::kProxy;
     int f = finalize(r, result);
     if (f == kCloseConnection) return Outcome::kClose;
     if (f == kHandled) break;
@@ -498,6 +496,24 @@ Outcome process_request(Request& r, const AddrConf& addr) {
   }
   if (r.head.method == Method::kHead) r.resp.header_only = true;
   return Outcome::kRespond;
+}
+
+}  // namespace
+
+Outcome process_request(Request& r, const AddrConf& addr) {
+  int status = 0;
+  if (!init_request(r, addr, &status)) {
+    r.loc = r.server->loc;
+    respond_special(r, status);
+    return Outcome::kRespond;
+  }
+  return drive(r, run_phases(r, true, false));
+}
+
+Outcome respond_with_status(Request& r, int status) {
+  r.resp.clear();
+  r.out.clear();
+  return drive(r, status);
 }
 
 void respond_error_early(Request& r, const AddrConf* addr, int status) {

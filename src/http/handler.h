@@ -11,10 +11,14 @@ namespace portico::http {
 enum class Outcome : uint8_t {
   kRespond,  // resp/out are ready
   kClose,    // close without a response (return 444)
+  kProxy,    // r.loc->proxy_pass produces the response (proxy::Session)
 };
 
 // REQUIRES: r.head parsed, r.conn and r.snapshot set, r.server null.
 Outcome process_request(Request& r, const AddrConf& addr);
+// Continues a routed request with `status` (a failed proxy attempt, intercepted errors):
+// error_page applies as for any other status.
+Outcome respond_with_status(Request& r, int status);
 // A request that failed before routing (bad syntax, timeouts): answer `status` from the
 // address's default server.
 void respond_error_early(Request& r, const AddrConf* addr, int status);

@@ -19,6 +19,7 @@
 #include "http/server_name.h"
 #include "http/variables.h"
 #include "obs/access_log.h"
+#include "proxy/proxy_conf.h"
 
 
 namespace portico::http {
@@ -141,6 +142,8 @@ struct LocationConf {
   std::vector<AccessLog> access_logs;  // empty = off
   bool internal = false;
   NamedCaptures named_captures;  // regex location's named groups
+  proxy::ProxySettings proxy;                 // proxy_* settings (inherited)
+  std::shared_ptr<const proxy::ProxyPass> proxy_pass;  // this location's proxy_pass, if any
 
   // Behaviour switches
   bool sendfile = false;
@@ -201,6 +204,9 @@ struct HttpConf {
   std::vector<std::unique_ptr<obs::LogFormat>> log_formats;
   std::vector<std::shared_ptr<obs::LogFile>> log_files;
   VariableTable vars;
+  // Upstream groups: `upstream` blocks by name, implicit ones (proxy_pass http://host:port) by
+  // "\x01host:port". A reload hands these to the new snapshot's builder to keep peer state.
+  std::map<std::string, std::shared_ptr<const proxy::UpstreamConf>> upstreams;
   std::vector<std::unique_ptr<LocationConf>> extra_locs;  // if-locations
 };
 

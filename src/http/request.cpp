@@ -46,6 +46,7 @@ void Request::reset() {
   head_buf.clear();
   multipart_buf.clear();
   resp.clear();
+  upstream.clear();
   start = {};
   start_ms = 0;
   release_file();

@@ -60,6 +60,22 @@ struct Response {
   void clear();
 };
 
+// $upstream_* values of a proxied request (one entry per attempt, ", "-separated).
+struct UpstreamVars {
+  std::string addr, status, response_time, connect_time, header_time;
+  std::string uri;  // the URI sent upstream (for logs)
+  uint64_t header_time_ms = 0;
+  void clear() {
+    addr.clear();
+    status.clear();
+    response_time.clear();
+    connect_time.clear();
+    header_time.clear();
+    uri.clear();
+    header_time_ms = 0;
+  }
+};
+
 struct Request {
   Connection* conn = nullptr;
   const portico::Snapshot* snapshot = nullptr;
@@ -82,6 +98,7 @@ struct Request {
   std::string head_buf;            // serialized response head
   std::string multipart_buf;       // part headers for multipart/byteranges
   Response resp;
+  UpstreamVars upstream;
 
   // Lifecycle
   struct timespec start{};

@@ -59,6 +59,14 @@ constexpr Builtin kBuiltins[] = {
     {"hostname", VarId::kHostname},
     {"pid", VarId::kPid},
     {"request_body", VarId::kRequestBody},
+    {"proxy_host", VarId::kProxyHost},
+    {"proxy_port", VarId::kProxyPort},
+    {"proxy_add_x_forwarded_for", VarId::kProxyAddXff},
+    {"upstream_addr", VarId::kUpstreamAddr},
+    {"upstream_status", VarId::kUpstreamStatus},
+    {"upstream_response_time", VarId::kUpstreamResponseTime},
+    {"upstream_connect_time", VarId::kUpstreamConnectTime},
+    {"upstream_header_time", VarId::kUpstreamHeaderTime},
 };
 
 void append_uint(std::string& out, uint64_t v) {
@@ -399,6 +407,47 @@ bool get_variable(Request& r, const VarRef& ref, std::string& out) {
       return true;
     case VarId::kRequestBody:
       return false;
+    case VarId::kProxyHost:
+      if (!r.loc || !r.loc->proxy_pass) return false;
+      out += r.loc->proxy_pass->proxy_host;
+      return true;
+    case VarId::kProxyPort:
+      if (!r.loc || !r.loc->proxy_pass) return false;
+      out += r.loc->proxy_pass->proxy_port;
+      return true;
+    case VarId::kProxyAddXff: {
+      // The client's X-Forwarded-For chain with its address appended.
+      bool any = false;
+      for (const auto& h : r.head.headers) {
+        if (!iequals(h.name, "x-forwarded-for")) continue;
+        if (any) out += ", ";
+        out += h.value;
+        any = true;
+      }
+      if (any) out += ", ";
+      append_addr_text(c->peer(), out);
+      return true;
+    }
+    case VarId::kUpstreamAddr:
+      out += r.upstream.addr;
+      return !r.upstream.addr.empty();
+    case VarId::kUpstreamStatus:
+      out += r.upstream.status;
+      return !r.upstream.status.empty();
+    case VarId::kUpstreamResponseTime:
+      out += r.upstream.response_time;
+      return !r.upstream.response_time.empty();
+    case VarId::kUpstreamConnectTime:
+      out += r.upstream.connect_time;
+      return !r.upstream.connect_time.empty();
+    case VarId::kUpstreamHeaderTime: {
+      if (r.upstream.addr.empty()) return false;
+      char buf[32];
+      int n = snprintf(buf, sizeof buf, "%llu.%03llu", (unsigned long long)(r.upstream.header_time_ms / 1000),
+                       (unsigned long long)(r.upstream.header_time_ms % 1000));
+      out.append(buf, size_t(n));
+      return true;
+    }
     case VarId::kUser:
       if (ref.user_index < 0 || size_t(ref.user_index) >= r.vars.size()) return false;
       out += r.vars[size_t(ref.user_index)];

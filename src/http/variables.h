@@ -23,7 +23,9 @@ enum class VarId : uint8_t {
   kStatus, kBodyBytesSent, kBytesSent, kRequestTime, kTimeLocal, kTimeIso8601, kMsec,
   kConnection, kConnectionRequests, kRequestMethod, kServerProtocol, kDocumentRoot,
   kRequestFilename, kContentLength, kContentType, kRemoteUser, kRequestLength, kNginxVersion,
-  kHostname, kPid, kRealpathRoot, kRequestBody, kUser /* set/map/named capture */
+  kHostname, kPid, kRealpathRoot, kRequestBody, kProxyHost, kProxyPort, kProxyAddXff,
+  kUpstreamAddr, kUpstreamStatus, kUpstreamResponseTime, kUpstreamConnectTime,
+  kUpstreamHeaderTime, kUser /* set/map/named capture */
 };
 
 struct VarRef {

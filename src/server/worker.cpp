@@ -284,6 +284,13 @@ void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot, std::vector<
     listeners_.push_back(std::move(l));
   }
   bind_listeners_to_snapshot();
+  // Balancers of upstreams that are gone are dropped (sessions in flight hold their own).
+  const auto& ups = current_->snapshot->http.upstreams;
+  proxy_.prune([&ups](const upstream::Group* g) {
+    for (const auto& [name, uc] : ups)
+      if (uc->group.get() == g) return true;
+    return false;
+  });
   // Keep-alive connections on a removed address finish and close; idle ones close now.
   std::vector<http::Connection*> snapshot_conns = connections_;
   for (auto* c : snapshot_conns) {

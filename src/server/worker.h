@@ -15,6 +15,7 @@
 
 #include "config/snapshot.h"
 #include "core/event_loop.h"
+#include "proxy/context.h"
 #include "static/file_cache.h"
 
 namespace portico::http {
@@ -86,6 +87,7 @@ class Worker {
 
   // --- worker thread only ---
   EventLoop& loop() { return loop_; }
+  proxy::Context& proxy_context() { return proxy_; }
   int index() const { return index_; }
   Generation* acquire_generation();
   void release_generation(Generation* g);
@@ -127,6 +129,7 @@ class Worker {
   // swap-remove keeps it simple and cache-friendly.
   std::vector<http::Connection*> connections_;
   static_files::FileCache file_cache_;
+  proxy::Context proxy_{loop_};  // after loop_: destroyed before it
   uint32_t active_connections_ = 0;
   bool draining_ = false;
   bool stopping_ = false;

@@ -1,0 +1,41 @@
+// Context: what the proxy needs from its worker: the loop, the keep-alive pool and this
+// worker's balancer for each upstream group. Owned by the Worker; worker thread only.
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+
+#include "core/event_loop.h"
+#include "proxy/pool.h"
+#include "upstream/balancer.h"
+
+namespace portico::proxy {
+
+class Context {
+ public:
+  explicit Context(EventLoop& loop) : loop(loop), pool(loop) {}
+
+  // This worker's balancer for `group`, built on first use. Sessions hold the shared_ptr, so
+  // dropping a group on reload never pulls a balancer from under a request in flight.
+  std::shared_ptr<upstream::Balancer> balancer(const std::shared_ptr<const upstream::Group>& group) {
+    auto it = balancers_.find(group.get());
+    if (it != balancers_.end()) return it->second;
+    std::shared_ptr<upstream::Balancer> b = upstream::make_balancer(group);
+    balancers_.emplace(group.get(), b);
+    return b;
+  }
+  // Forgets balancers of groups no longer configured (after a reload).
+  template <class Keep>
+  void prune(Keep keep) {
+    for (auto it = balancers_.begin(); it != balancers_.end();)
+      it = keep(it->first) ? std::next(it) : balancers_.erase(it);
+  }
+
+  EventLoop& loop;
+  Pool pool;
+
+ private:
+  std::unordered_map<const upstream::Group*, std::shared_ptr<upstream::Balancer>> balancers_;
+};
+
+}  // namespace portico::proxy

@@ -1,0 +1,98 @@
+// Configuration of the proxy module: the inheritable proxy_* settings of a location and its
+// proxy_pass target. Built with the snapshot (proxy/directives.cpp), read-only afterwards.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/variables.h"
+#include "upstream/group.h"
+
+namespace portico::proxy {
+
+// proxy_next_upstream conditions (bit set).
+enum NextUpstream : uint32_t {
+  kNextError = 1u << 0,
+  kNextTimeout = 1u << 1,
+  kNextInvalidHeader = 1u << 2,
+  kNextHttp500 = 1u << 3,
+  kNextHttp502 = 1u << 4,
+  kNextHttp503 = 1u << 5,
+  kNextHttp504 = 1u << 6,
+  kNextHttp403 = 1u << 7,
+  kNextHttp404 = 1u << 8,
+  kNextHttp429 = 1u << 9,
+  kNextNonIdempotent = 1u << 10,
+};
+
+// An upstream group with its connection-pool settings (`upstream` block or the implicit group
+// of `proxy_pass http://host:port`).
+struct UpstreamConf {
+  std::shared_ptr<const upstream::Group> group;
+  uint32_t keepalive = 0;  // idle connections kept per worker (nginx: per worker process)
+  uint64_t keepalive_timeout_ms = 60'000;
+  uint32_t keepalive_requests = 1000;
+  bool implicit = false;  // made for a proxy_pass URL, not an upstream block
+  http::ComplexValue hash_key;  // `hash KEY`, compiled
+  std::string file;
+  int line = 0;
+};
+
+struct SetHeader {
+  std::string name;
+  std::string lname;  // lowercased, for matching client headers
+  http::ComplexValue value;
+};
+
+struct Redirect {
+  http::ComplexValue from;
+  http::ComplexValue to;
+  bool is_default = false;  // `proxy_redirect default`: computed from proxy_pass per location
+};
+
+// Settings inherited http -> server -> location (nginx merges them the same way).
+struct ProxySettings {
+  std::vector<SetHeader> set_headers;  // with nginx's defaults (Host, Connection) merged in
+  bool set_headers_given = false;      // at this level (array directives replace, not append)
+  std::vector<std::string> hide_headers;  // lowercased, defaults included
+  std::vector<std::string> pass_headers;  // lowercased
+  bool pass_request_headers = true;
+  bool pass_request_body = true;
+  int http_minor = 0;  // proxy_http_version 1.0 (nginx's default) or 1.1
+  http::ComplexValue method;
+  bool has_method = false;
+  bool buffering = true;
+  bool request_buffering = true;
+  size_t buffer_size = 4096;
+  uint32_t buffers_num = 8;
+  size_t buffers_size = 4096;
+  uint64_t connect_timeout_ms = 60'000;
+  uint64_t send_timeout_ms = 60'000;
+  uint64_t read_timeout_ms = 60'000;
+  uint32_t next_upstream = kNextError | kNextTimeout;
+  uint32_t next_upstream_tries = 0;  // 0 = the group's peer count
+  uint64_t next_upstream_timeout_ms = 0;
+  bool intercept_errors = false;
+  bool redirect_off = false;
+  std::vector<Redirect> redirects;  // empty + !off = default
+  bool redirects_given = false;
+};
+
+// A location's `proxy_pass`.
+struct ProxyPass {
+  std::shared_ptr<const UpstreamConf> upstream;  // null when the URL has variables
+  http::ComplexValue url;                        // the URL with variables (evaluated per request)
+  bool has_variables = false;
+  std::string proxy_host;  // $proxy_host: "host:port" as written ("backend" for an upstream)
+  std::string proxy_port;  // $proxy_port
+  bool has_uri = false;    // a URI part was given ("http://b/app/" has "/app/")
+  std::string uri;
+  std::string location;    // the location's prefix, replaced by `uri`
+};
+
+// nginx's default proxy_hide_header list (plus what portico generates itself).
+const std::vector<std::string>& default_hide_headers();
+
+}  // namespace portico::proxy

@@ -1,0 +1,1185 @@
+#include "proxy/session.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+
+#include "config/snapshot.h"
+#include "core/log.h"
+#include "core/strings.h"
+#include "core/time_cache.h"
+#include "http/connection.h"
+#include "http/handler.h"
+#include "http/phases.h"
+#include "http/request.h"
+#include "http/uri.h"
+
+namespace portico::proxy {
+
+namespace {
+
+constexpr size_t kBufferSize = 32 * 1024;  // each direction
+
+bool idempotent(http::Method m) {
+  return m != http::Method::kPost && m != http::Method::kPatch && m != http::Method::kOther;
+}
+
+uint32_t status_condition(int status) {
+  switch (status) {
+    case 500: return kNextHttp500;
+    case 502: return kNextHttp502;
+    case 503: return kNextHttp503;
+    case 504: return kNextHttp504;
+    case 403: return kNextHttp403;
+    case 404: return kNextHttp404;
+    case 429: return kNextHttp429;
+    default: return 0;
+  }
+}
+
+// nginx counts these as failed attempts only when listed in proxy_next_upstream; 403 and 404
+// never.
+bool status_is_failure(int status) {
+  return status == 500 || status == 502 || status == 503 || status == 504 || status == 429;
+}
+
+void append_hex(std::string& out, size_t n) {
+  char buf[24];
+  int len = snprintf(buf, sizeof buf, "%zx", n);
+  out.append(buf, size_t(len));
+}
+
+void append_ms(std::string& out, uint64_t ms) {
+  char buf[32];
+  int len = snprintf(buf, sizeof buf, "%llu.%03llu", (unsigned long long)(ms / 1000),
+                     (unsigned long long)(ms % 1000));
+  out.append(buf, size_t(len));
+}
+
+bool in_list(const std::vector<std::string>& list, std::string_view lname) {
+  for (const auto& s : list)
+    if (iequals(s, lname)) return true;
+  return false;
+}
+
+}  // namespace
+
+Session::Session(http::Connection* conn, http::Request* r, Context* ctx)
+    : conn_(conn), r_(r), ctx_(ctx), conf_(&r->loc->proxy), pass_(r->loc->proxy_pass.get()) {
+  timer_.owner = this;
+  timer_.cb = &Session::on_timer;
+}
+
+Session::~Session() {
+  ctx_->loop.cancel(&timer_);
+  if (up_fd_ >= 0) ::close(up_fd_);
+}
+
+std::string Session::log_suffix() const {
+  std::string s = http::log_context(*r_);
+  if (peer_ >= 0 && upstream_) {
+    s += ", upstream: \"http://";
+    s += upstream_->group->peer(size_t(peer_)).cfg.name;
+    s += r_->upstream.uri;
+    s += '"';
+  }
+  return s;
+}
+
+// ---- request head ---------------------------------------------------------------------------
+
+bool Session::build_request_head() {
+  http::Request& r = *r_;
+  std::string& h = head_;
+  h.clear();
+  // Method
+  if (conf_->has_method) {
+    conf_->method.eval(r, h);
+  } else {
+    h += r.method_name;
+  }
+  h += ' ';
+  // URI: without a URI part, the original request URI, or the normalised one once changed;
+  // with one, the location's prefix replaced by it (nginx's rules).
+  std::string& uri = r.upstream.uri;
+  uri.clear();
+  if (!pass_->has_uri) {
+    if (!r.uri_changed && !r.is_internal) {
+      std::string_view t = r.head.target;
+      if (!r.head.authority.empty()) {
+        // absolute-form: send origin-form
+        t = r.head.path;
+        uri.assign(t);
+        if (r.head.has_query) {
+          uri += '?';
+          uri += r.head.query;
+        }
+      } else {
+        uri.assign(t);
+      }
+    } else {
+      http::escape_uri(r.uri, uri);
+      if (!r.args.empty()) {
+        uri += '?';
+        uri += r.args;
+      }
+    }
+  } else {
+    uri = pass_->uri;
+    std::string_view rest = r.uri;
+    if (rest.size() >= pass_->location.size()) rest.remove_prefix(pass_->location.size());
+    else rest = {};
+    http::escape_uri(rest, uri);
+    if (!r.args.empty()) {
+      uri += '?';
+      uri += r.args;
+    }
+  }
+  h += uri;
+  h += conf_->http_minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n";
+
+  // proxy_set_header (with nginx's defaults merged in), empty values dropped.
+  std::string value;
+  for (const auto& sh : conf_->set_headers) {
+    value.clear();
+    sh.value.eval(r, value);
+    if (value.empty()) continue;
+    h += sh.name;
+    h += ": ";
+    h += value;
+    h += "\r\n";
+  }
+  // Client headers, except those set above, hop-by-hop ones and the framing we redo.
+  if (conf_->pass_request_headers) {
+    HopByHop hop;
+    (void)hop.init(r.head.headers);
+    for (const auto& hd : r.head.headers) {
+      if (hop.is_hop(hd.name, false)) continue;
+      if (iequals(hd.name, "content-length") || iequals(hd.name, "expect")) continue;
+      bool overridden = false;
+      for (const auto& sh : conf_->set_headers) overridden = overridden || iequals(sh.lname, hd.name);
+      if (overridden) continue;
+      h += hd.name;
+      h += ": ";
+      h += hd.value;
+      h += "\r\n";
+    }
+  }
+  // Body framing toward the upstream.
+  const bool has_body = conf_->pass_request_body && (r.head.content_length > 0 || r.head.chunked);
+  if (!has_body) {
+    body_mode_ = BodyMode::kNone;
+    body_done_ = true;
+    if (r.head.content_length > 0 || r.head.chunked) body_done_ = false;  // read and dropped
+  } else if (r.head.chunked) {
+    body_mode_ = conf_->http_minor ? BodyMode::kChunked : BodyMode::kBuffered;
+    body_done_ = false;
+  } else {
+    body_mode_ = BodyMode::kLength;
+    body_done_ = false;
+  }
+  if (!r.head.chunked && r.head.content_length > 0) body_left_ = uint64_t(r.head.content_length);
+  if (body_mode_ == BodyMode::kLength) {
+    h += "Content-Length: ";
+    h += std::to_string(r.head.content_length);
+    h += "\r\n";
+  } else if (body_mode_ == BodyMode::kChunked) {
+    h += "Transfer-Encoding: chunked\r\n";
+  }
+  // kBuffered adds Content-Length once the whole body is in (see send_request).
+  if (body_mode_ != BodyMode::kBuffered) h += "\r\n";
+  return true;
+}
+
+// ---- connecting -----------------------------------------------------------------------------
+
+void Session::start() {
+  http::Request& r = *r_;
+  start_ms_ = ctx_->loop.now_ms();
+  if (pass_->has_variables || !pass_->upstream) {
+    PORTICO_LOG(LogLevel::kError, conn_->id(), "proxy_pass with variables is not supported yet{}", log_suffix());
+    state_ = State::kDone;
+    conn_->proxy_error(500);
+    return;
+  }
+  upstream_ = pass_->upstream;
+  balancer_ = ctx_->balancer(upstream_->group);
+  tried_ = upstream::TriedSet(upstream_->group->size());
+  build_request_head();
+  std::string_view pre = conn_->buffered_body();
+  if (body_mode_ == BodyMode::kLength) pre_len_ = size_t(std::min<uint64_t>(pre.size(), body_left_));
+  else if (body_mode_ != BodyMode::kNone) pre_len_ = pre.size();
+  if (r.head.expect_continue && !body_done_ && pre.empty()) {
+    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    ssize_t w = ::send(conn_->fd(), kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
+    (void)w;
+  }
+  ubuf_.reset(new char[kBufferSize]);
+  rbuf_.reset(new char[kBufferSize]);
+  rcap_ = kBufferSize;
+  if (body_mode_ == BodyMode::kBuffered || body_mode_ == BodyMode::kNone) {
+    // Read the whole (chunked) body before connecting: an HTTP/1.0 upstream needs its length.
+    // kNone with a body (proxy_pass_request_body off) reads and drops it first as well.
+    if (!body_done_) {
+      state_ = State::kSending;
+      pump();
+      return;
+    }
+  }
+  connect_next();
+}
+
+void Session::connect_next() {
+  const uint64_t now = ctx_->loop.now_ms();
+  const uint32_t limit = conf_->next_upstream_tries ? conf_->next_upstream_tries
+                                                    : upstream_->group->max_tries();
+  if (tries_ >= limit) {
+    state_ = State::kDone;
+    conn_->proxy_error(502);
+    return;
+  }
+  upstream::PickContext pc;
+  pc.now_ms = now;
+  std::string key;
+  if (upstream_->group->method() == upstream::Method::kIpHash) {
+    pc.hash_key = upstream::ip_hash_key(conn_->peer());
+  } else if (!upstream_->hash_key.empty()) {
+    upstream_->hash_key.eval(*r_, key);
+    pc.hash_key = key;
+  }
+  int idx = balancer_->pick(pc, tried_);
+  if (idx < 0) {
+    PORTICO_LOG(LogLevel::kError, conn_->id(), "no live upstreams while connecting to upstream{}", log_suffix());
+    state_ = State::kDone;
+    conn_->proxy_error(502);
+    return;
+  }
+  peer_ = idx;
+  ++tries_;
+  attempt_ms_ = now;
+  head_off_ = 0;
+  pre_off_ = 0;
+  request_sent_any_ = false;
+  const upstream::Peer& p = upstream_->group->peer(size_t(idx));
+  if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
+  r_->upstream.addr += p.cfg.name;
+
+  uint32_t reqs = 0;
+  int fd = upstream_->keepalive ? ctx_->pool.take(p.state.get(), &reqs) : -1;
+  pooled_ = fd >= 0;
+  if (fd >= 0) {
+    up_fd_ = fd;
+    up_requests_ = reqs;
+    up_readable_ = false;
+    up_writable_ = true;
+    if (!ctx_->loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
+      upstream_failed(kNextError, 502, "epoll_ctl() failed");
+      return;
+    }
+    connect_ms_ = 0;
+    connected();
+    return;
+  }
+  up_requests_ = 0;
+  const int family = p.cfg.addr.sa.sa_family;
+  fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    upstream_failed(kNextError, 502, "socket() failed (" + errno_text(errno) + ")");
+    return;
+  }
+  up_fd_ = fd;
+  int rc;
+  if (family == AF_UNIX) {
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    std::string path = p.cfg.name.substr(5);
+    std::memcpy(un.sun_path, path.c_str(), std::min(path.size() + 1, sizeof un.sun_path - 1));
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&un), socklen_t(sizeof un));
+  } else {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    socklen_t len = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    rc = ::connect(fd, &p.cfg.addr.sa, len);
+  }
+  if (rc < 0 && errno != EINPROGRESS) {
+    upstream_failed(kNextError, 502, "connect() failed (" + errno_text(errno) + ") while connecting to upstream");
+    return;
+  }
+  if (!ctx_->loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
+    upstream_failed(kNextError, 502, "epoll_ctl() failed");
+    return;
+  }
+  up_readable_ = up_writable_ = false;
+  if (rc == 0) {
+    connect_ms_ = ctx_->loop.now_ms() - attempt_ms_;
+    connected();
+    return;
+  }
+  state_ = State::kConnecting;
+  wait(Wait::kConnect, conf_->connect_timeout_ms);
+}
+
+void Session::connected() {
+  state_ = State::kSending;
+  up_writable_ = true;
+  pump();
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+void Session::on_io(uint32_t ev) {
+  if (state_ == State::kDone || up_fd_ < 0) return;
+  if (state_ == State::kConnecting) {
+    if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(up_fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      upstream_failed(kNextError, 502, "connect() failed (" + errno_text(err) + ") while connecting to upstream");
+      return;
+    }
+    connect_ms_ = ctx_->loop.now_ms() - attempt_ms_;
+    if (ev & EPOLLIN) up_readable_ = true;
+    connected();
+    return;
+  }
+  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_readable_ = true;
+  if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) up_writable_ = true;
+  pump();
+}
+
+void Session::on_client_io(uint32_t ev) {
+  if (state_ == State::kDone) return;
+  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
+  if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
+  pump();
+}
+
+void Session::wait(Wait w, uint64_t ms) {
+  wait_ = w;
+  ctx_->loop.schedule(&timer_, ms);
+}
+
+void Session::on_timer(Timer* t) {
+  Session* s = static_cast<SessionTimer*>(t)->owner;
+  if (s->state_ == State::kDone) return;
+  switch (s->wait_) {
+    case Wait::kConnect:
+      s->upstream_failed(kNextTimeout, 504, "upstream timed out (110: Connection timed out) while connecting to upstream");
+      return;
+    case Wait::kUpstreamWrite:
+      s->upstream_failed(kNextTimeout, 504, "upstream timed out (110: Connection timed out) while sending request to upstream");
+      return;
+    case Wait::kUpstreamRead:
+      if (s->state_ == State::kReadingHead || s->state_ == State::kSending)
+        s->upstream_failed(kNextTimeout, 504, "upstream timed out (110: Connection timed out) while reading response header from upstream");
+      else
+        s->fail_client("upstream timed out (110: Connection timed out) while reading upstream");
+      return;
+    case Wait::kClientRead:
+      PORTICO_LOG(LogLevel::kInfo, s->conn_->id(), "client timed out (110: Connection timed out) while reading client request body");
+      s->release_peer(false);
+      s->close_upstream();
+      s->state_ = State::kDone;
+      s->conn_->proxy_abort(408);
+      return;
+    case Wait::kClientWrite:
+      s->fail_client("client timed out (110: Connection timed out) while sending to client");
+      return;
+    case Wait::kTunnelIdle:
+      s->fail_client("upstream timed out (110: Connection timed out) while proxying upgraded connection");
+      return;
+    case Wait::kNone:
+      return;
+  }
+}
+
+void Session::pump() {
+  for (;;) {
+    bool progress = false;
+    switch (state_) {
+      case State::kConnecting:
+      case State::kDone:
+        return;
+      case State::kSending:
+        progress = send_request();
+        break;
+      case State::kReadingHead:
+        progress = read_response_head();
+        break;
+      case State::kRelaying:
+        progress = relay_response();
+        break;
+      case State::kTunnel:
+        progress = tunnel();
+        break;
+    }
+    if (!progress) return;
+  }
+}
+
+// ---- request body ---------------------------------------------------------------------------
+
+// Reads more client body into ubuf_ (chunked framing decoded in place). Returns false when the
+// caller must stop (waiting, or the session ended). *progress: body bytes became available.
+bool Session::read_client_body(bool* progress) {
+  *progress = false;
+  if (body_done_) return true;
+  const bool chunked = r_->head.chunked;
+  // First the bytes that came with the head, then the socket.
+  std::string_view pre = conn_->buffered_body();
+  size_t n = 0;
+  bool from_pre = false;
+  if (!pre.empty()) {
+    n = std::min(pre.size(), kBufferSize);
+    if (!chunked) n = size_t(std::min<uint64_t>(n, body_left_));
+    std::memcpy(ubuf_.get(), pre.data(), n);
+    from_pre = true;
+  } else {
+    if (!client_readable_) {
+      wait(Wait::kClientRead, r_->loc->client_body_timeout);
+      return false;
+    }
+    size_t want = kBufferSize;
+    if (!chunked) want = size_t(std::min<uint64_t>(want, body_left_));
+    ssize_t got = ::recv(conn_->fd(), ubuf_.get(), want, 0);
+    if (got < 0 && errno == EINTR) return true;
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      client_readable_ = false;
+      wait(Wait::kClientRead, r_->loc->client_body_timeout);
+      return false;
+    }
+    if (got <= 0) {
+      PORTICO_LOG(LogLevel::kInfo, conn_->id(), "client prematurely closed connection while reading client request body{}", log_suffix());
+      release_peer(false);
+      close_upstream();
+      state_ = State::kDone;
+      conn_->proxy_abort(499);
+      return false;
+    }
+    if (size_t(got) < want) client_readable_ = false;
+    n = size_t(got);
+    body_replayable_ = false;  // these bytes exist nowhere else once sent
+  }
+  r_->request_length += n;
+  size_t data_len = n;
+  if (!chunked) {
+    if (from_pre) conn_->consume_buffered(n);
+    body_left_ -= n;
+    body_done_ = body_left_ == 0;
+  } else {
+    auto res = req_chunked_.decode(std::string_view(ubuf_.get(), n), ubuf_.get());
+    if (res.error) {
+      if (from_pre) conn_->consume_buffered(n);
+      PORTICO_LOG(LogLevel::kError, conn_->id(), "client sent invalid chunked body{}", log_suffix());
+      release_peer(false);
+      close_upstream();
+      state_ = State::kDone;
+      if (request_sent_any_) conn_->proxy_abort(400);
+      else conn_->proxy_error(400);
+      return false;
+    }
+    if (from_pre) conn_->consume_buffered(res.done ? res.consumed : n);
+    if (res.done && !from_pre)
+      conn_->stash_pipelined(ubuf_.get() + res.consumed, n - res.consumed);
+    body_done_ = res.done;
+    data_len = res.data_len;
+    const uint64_t max = r_->loc->client_max_body_size;
+    if (max && req_chunked_.total_body() > max) {
+      PORTICO_LOG(LogLevel::kError, conn_->id(), "client intended to send too large chunked body: {} bytes{}", req_chunked_.total_body(), log_suffix());
+      release_peer(false);
+      close_upstream();
+      state_ = State::kDone;
+      if (request_sent_any_) conn_->proxy_abort(413);
+      else conn_->proxy_error(413);
+      return false;
+    }
+  }
+  if (body_done_) conn_->set_body_done();
+  switch (body_mode_) {
+    case BodyMode::kNone:  // proxy_pass_request_body off: read and dropped
+      return true;
+    case BodyMode::kBuffered:
+      stored_body_.append(ubuf_.get(), data_len);
+      *progress = true;
+      return true;
+    case BodyMode::kLength:
+    case BodyMode::kChunked:
+      break;
+  }
+  ubuf_off_ = 0;
+  ubuf_len_ = data_len;
+  frame_.clear();
+  post_.clear();
+  frame_off_ = post_off_ = 0;
+  if (body_mode_ == BodyMode::kChunked) {
+    if (data_len > 0) {
+      append_hex(frame_, data_len);
+      frame_ += "\r\n";
+      post_ = "\r\n";
+    }
+    if (body_done_) post_ += "0\r\n\r\n";
+  }
+  *progress = true;
+  return true;
+}
+
+// Sends the head and streams the body. Returns true when the state changed.
+bool Session::send_request() {
+  if (up_fd_ < 0) {
+    // A body that must be whole before connecting (see start()).
+    while (!body_done_) {
+      bool progress;
+      if (!read_client_body(&progress)) return false;
+    }
+    if (body_mode_ == BodyMode::kBuffered) {
+      head_ += "Content-Length: ";
+      head_ += std::to_string(stored_body_.size());
+      head_ += "\r\n\r\n";
+      head_ += stored_body_;
+      stored_body_.clear();
+      stored_body_.shrink_to_fit();
+    }
+    ctx_->loop.cancel(&timer_);
+    connect_next();
+    return false;
+  }
+  for (;;) {
+    struct iovec iov[4];
+    int cnt = 0;
+    if (head_off_ < head_.size()) iov[cnt++] = {head_.data() + head_off_, head_.size() - head_off_};
+    if (frame_off_ < frame_.size()) iov[cnt++] = {frame_.data() + frame_off_, frame_.size() - frame_off_};
+    if (ubuf_off_ < ubuf_len_) iov[cnt++] = {ubuf_.get() + ubuf_off_, ubuf_len_ - ubuf_off_};
+    if (post_off_ < post_.size()) iov[cnt++] = {post_.data() + post_off_, post_.size() - post_off_};
+    if (cnt == 0) {
+      if (body_done_) {
+        state_ = State::kReadingHead;
+        wait(Wait::kUpstreamRead, conf_->read_timeout_ms);
+        return true;
+      }
+      bool progress;
+      if (!read_client_body(&progress)) return false;
+      continue;
+    }
+    // The upstream may answer before the body is complete (e.g. 413): then stop uploading.
+    if (up_readable_ && request_sent_any_) {
+      char probe;
+      ssize_t pk = ::recv(up_fd_, &probe, 1, MSG_PEEK);
+      if (pk > 0) {
+        state_ = State::kReadingHead;
+        return true;
+      }
+      if (pk == 0 || (pk < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        upstream_failed(kNextError, 502, "upstream prematurely closed connection while sending request to upstream");
+        return false;
+      }
+      up_readable_ = false;
+    }
+    if (!up_writable_) {
+      wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
+      return false;
+    }
+    struct msghdr msg {};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = size_t(cnt);
+    ssize_t w = ::sendmsg(up_fd_, &msg, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        up_writable_ = false;
+        wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
+        return false;
+      }
+      if (errno == EINTR) continue;
+      upstream_failed(kNextError, 502, "writev() failed (" + errno_text(errno) + ") while sending request to upstream");
+      return false;
+    }
+    request_sent_any_ = true;
+    size_t left = size_t(w);
+    auto advance = [&left](size_t& off, size_t len) {
+      size_t take = std::min(left, len - off);
+      off += take;
+      left -= take;
+    };
+    advance(head_off_, head_.size());
+    advance(frame_off_, frame_.size());
+    advance(ubuf_off_, ubuf_len_);
+    advance(post_off_, post_.size());
+  }
+}
+
+// ---- response head --------------------------------------------------------------------------
+
+bool Session::read_response_head() {
+  for (;;) {
+    if (rlen_ > rpos_) {
+      size_t consumed = 0;
+      std::string why;
+      ResponseParseLimits limits;
+      limits.max_head_size = std::max<size_t>(conf_->buffer_size, 1024);
+      ParseStatus st = parse_response_head(std::string_view(rbuf_.get() + rpos_, rlen_ - rpos_),
+                                           limits, head_in_, &consumed, &why, parsed_);
+      if (st == ParseStatus::kError) {
+        upstream_failed(kNextInvalidHeader, 502, why + " while reading response header from upstream");
+        return false;
+      }
+      if (st == ParseStatus::kComplete) {
+        parsed_ = 0;
+        rpos_ += consumed;
+        if (head_in_.status == 101 && r_->head.connection_upgrade) {
+          begin_response();
+          return true;
+        }
+        if (head_in_.is_informational()) continue;  // 100 Continue, 103: not relayed
+        const int status = head_in_.status;
+        const uint32_t cond = status_condition(status);
+        if (cond && (conf_->next_upstream & cond)) {
+          const bool failure = status_is_failure(status);
+          // Retry where allowed; otherwise this response goes to the client.
+          const uint32_t limit = conf_->next_upstream_tries ? conf_->next_upstream_tries
+                                                            : upstream_->group->max_tries();
+          bool may = tries_ < limit && body_replayable_ &&
+                     (idempotent(r_->head.method) || (conf_->next_upstream & kNextNonIdempotent));
+          if (conf_->next_upstream_timeout_ms &&
+              ctx_->loop.now_ms() - start_ms_ >= conf_->next_upstream_timeout_ms)
+            may = false;
+          if (may) {
+            note_attempt_end();
+            r_->upstream.status += std::to_string(status);
+            release_peer(failure);
+            close_upstream();
+            rlen_ = rpos_ = 0;
+            connect_next();
+            return false;
+          }
+        }
+        begin_response();
+        return true;
+      }
+      parsed_ = rlen_ - rpos_;
+      if (rlen_ == rcap_) {
+        // Keep the head at the front so it can grow to the limit.
+        std::memmove(rbuf_.get(), rbuf_.get() + rpos_, rlen_ - rpos_);
+        rlen_ -= rpos_;
+        rpos_ = 0;
+        if (rlen_ == rcap_) {
+          upstream_failed(kNextInvalidHeader, 502, "upstream sent too big header while reading response header from upstream");
+          return false;
+        }
+      }
+    } else {
+      rlen_ = rpos_ = 0;
+    }
+    if (!up_readable_) {
+      wait(Wait::kUpstreamRead, conf_->read_timeout_ms);
+      return false;
+    }
+    ssize_t n = ::recv(up_fd_, rbuf_.get() + rlen_, rcap_ - rlen_, 0);
+    if (n > 0) {
+      if (size_t(n) < rcap_ - rlen_) up_readable_ = false;
+      rlen_ += size_t(n);
+      continue;
+    }
+    if (n == 0) {
+      upstream_failed(kNextError, 502, "upstream prematurely closed connection while reading response header from upstream");
+      return false;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      up_readable_ = false;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    upstream_failed(kNextError, 502, "recv() failed (" + errno_text(errno) + ") while reading response header from upstream");
+    return false;
+  }
+}
+
+void Session::note_attempt_end() {
+  const uint64_t now = ctx_->loop.now_ms();
+  auto sep = [](std::string& s) {
+    if (!s.empty()) s += ", ";
+  };
+  sep(r_->upstream.response_time);
+  append_ms(r_->upstream.response_time, now - attempt_ms_);
+  sep(r_->upstream.connect_time);
+  append_ms(r_->upstream.connect_time, connect_ms_);
+  if (!r_->upstream.status.empty()) r_->upstream.status += ", ";
+}
+
+void Session::begin_response() {
+  http::Request& r = *r_;
+  const int status = head_in_.status;
+  r_->upstream.header_time_ms = ctx_->loop.now_ms() - attempt_ms_;
+  // proxy_intercept_errors: a status >= 300 with an error_page for it is answered by us.
+  if (conf_->intercept_errors && status >= 300) {
+    for (const auto& ep : r.loc->error_pages) {
+      for (int c : ep.codes) {
+        if (c != status) continue;
+        note_attempt_end();
+        r_->upstream.status += std::to_string(status);
+        release_peer(false);
+        close_upstream();
+        state_ = State::kDone;
+        conn_->proxy_error(status);
+        return;
+      }
+    }
+  }
+  const bool head_request = r.head.method == http::Method::kHead;
+  framing_ = framing(head_in_, head_request);
+  if (framing_ == BodyFraming::kLength) resp_left_ = uint64_t(head_in_.content_length);
+  if (framing_ == BodyFraming::kChunked) resp_chunked_.reset();
+  const bool upgrade = status == 101;
+  const bool client_11 = r.head.version_minor == 1;
+  bool keep_alive = r.head.keep_alive && !upgrade;
+  client_chunked_ = false;
+  if (!head_request && (framing_ == BodyFraming::kChunked || framing_ == BodyFraming::kUntilClose)) {
+    if (client_11) client_chunked_ = true;
+    else keep_alive = false;  // HTTP/1.0 client: the end of the body is the end of the connection
+  }
+  r.resp.status = status;
+  r.resp.keep_alive = keep_alive;
+
+  // Status line and headers.
+  std::string& h = out_pre_;
+  h.clear();
+  h += "HTTP/1.1 ";
+  h += head_in_.status_text;
+  h += "\r\n";
+  const bool pass_server = in_list(conf_->pass_headers, "server");
+  const bool pass_date = in_list(conf_->pass_headers, "date");
+  if (!pass_server) {
+    h += "Server: ";
+    h += r.loc->server_tokens ? "portico/" PORTICO_VERSION : "portico";
+    h += "\r\n";
+  }
+  if (!pass_date) {
+    h += "Date: ";
+    h += TimeCache::local().http_date();
+    h += "\r\n";
+  }
+  HopByHop hop;
+  (void)hop.init(head_in_.headers);
+  for (const auto& hd : head_in_.headers) {
+    if (hop.is_hop(hd.name, upgrade)) continue;
+    if (iequals(hd.name, "content-length") && framing_ != BodyFraming::kLength && !head_request) continue;
+    if (in_list(conf_->hide_headers, hd.name) && !in_list(conf_->pass_headers, hd.name)) continue;
+    std::string_view value = hd.value;
+    std::string rewritten;
+    if ((iequals(hd.name, "location") || iequals(hd.name, "refresh")) && !conf_->redirect_off) {
+      // proxy_redirect: replace a matching prefix.
+      for (const auto& rd : conf_->redirects.empty() ? std::vector<Redirect>{Redirect{{}, {}, true}} : conf_->redirects) {
+        std::string from, to;
+        if (rd.is_default) {
+          from = "http://" + pass_->proxy_host + (pass_->has_uri ? pass_->uri : std::string("/"));
+          to = pass_->has_uri ? pass_->location : std::string("/");
+          if (!pass_->has_uri) continue;  // default maps only proxy_pass with a URI
+        } else {
+          rd.from.eval(r, from);
+          rd.to.eval(r, to);
+        }
+        size_t at = 0;
+        if (iequals(hd.name, "refresh")) {
+          at = value.find("url=");
+          if (at == std::string_view::npos) continue;
+          at += 4;
+        }
+        if (value.substr(at).substr(0, from.size()) == from && !from.empty()) {
+          rewritten.assign(value.substr(0, at));
+          rewritten += to;
+          rewritten += value.substr(at + from.size());
+          value = rewritten;
+          break;
+        }
+      }
+      if (iequals(hd.name, "location") && !value.empty() && value[0] == '/') {
+        // nginx makes relative redirects absolute only for its own; upstream ones pass as-is.
+      }
+    }
+    h += hd.name;
+    h += ": ";
+    h += value;
+    h += "\r\n";
+  }
+  if (upgrade) {
+    h += "Connection: upgrade\r\n";
+    if (const http::Header* up = head_in_.find("upgrade")) {
+      h += "Upgrade: ";
+      h += up->value;
+      h += "\r\n";
+    }
+  } else {
+    if (client_chunked_) h += "Transfer-Encoding: chunked\r\n";
+    h += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  }
+  // add_header of the location applies to proxied responses too.
+  if (!r.loc->add_headers.empty()) {
+    bool ok_code = status == 200 || status == 201 || status == 204 || status == 206 ||
+                   status == 301 || status == 302 || status == 303 || status == 304 ||
+                   status == 307 || status == 308;
+    std::string value;
+    for (const auto& ah : r.loc->add_headers) {
+      if (!ok_code && !ah.always) continue;
+      value.clear();
+      ah.value.eval(r, value);
+      if (value.empty()) continue;
+      h += ah.name;
+      h += ": ";
+      h += value;
+      h += "\r\n";
+    }
+  }
+  h += "\r\n";
+  out_pre_off_ = 0;
+  response_started_ = true;
+  out_data_ = nullptr;
+  out_data_len_ = 0;
+  out_post_.clear();
+  out_post_off_ = 0;
+  if (upgrade) {
+    state_ = State::kTunnel;
+    // Bytes after the 101 head belong to the client side of the tunnel.
+    t_u2c_off_ = rpos_;
+    t_u2c_len_ = rlen_;
+    // Bytes the client sent after its head go to the upstream first.
+    std::string_view pre = conn_->buffered_body();
+    size_t take = std::min(pre.size(), kBufferSize);
+    std::memcpy(ubuf_.get(), pre.data(), take);
+    conn_->consume_buffered(take);
+    t_c2u_off_ = 0;
+    t_c2u_len_ = take;
+    return;
+  }
+  if (framing_ == BodyFraming::kNone) resp_done_ = true;
+  state_ = State::kRelaying;
+}
+
+// ---- relaying -------------------------------------------------------------------------------
+
+// Writes pending output to the client. Returns false when it must wait (or the session ended).
+bool Session::flush_to_client() {
+  while (out_pre_off_ < out_pre_.size() || out_data_len_ > 0 || out_post_off_ < out_post_.size()) {
+    if (!client_writable_) {
+      wait(Wait::kClientWrite, r_->loc->send_timeout);
+      return false;
+    }
+    struct iovec iov[3];
+    int cnt = 0;
+    if (out_pre_off_ < out_pre_.size()) iov[cnt++] = {out_pre_.data() + out_pre_off_, out_pre_.size() - out_pre_off_};
+    if (out_data_len_ > 0) iov[cnt++] = {const_cast<char*>(out_data_), out_data_len_};
+    if (out_post_off_ < out_post_.size()) iov[cnt++] = {out_post_.data() + out_post_off_, out_post_.size() - out_post_off_};
+    struct msghdr msg {};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = size_t(cnt);
+    ssize_t w = ::sendmsg(conn_->fd(), &msg, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        client_writable_ = false;
+        wait(Wait::kClientWrite, r_->loc->send_timeout);
+        return false;
+      }
+      if (errno == EINTR) continue;
+      fail_client("writev() failed (" + errno_text(errno) + ") while sending to client");
+      return false;
+    }
+    size_t left = size_t(w);
+    r_->bytes_sent += left;
+    size_t take = std::min(left, out_pre_.size() - out_pre_off_);
+    out_pre_off_ += take;
+    left -= take;
+    take = std::min(left, out_data_len_);
+    out_data_ += take;
+    out_data_len_ -= take;
+    r_->body_bytes_sent += take;
+    left -= take;
+    take = std::min(left, out_post_.size() - out_post_off_);
+    out_post_off_ += take;
+  }
+  out_pre_.clear();
+  out_pre_off_ = 0;
+  out_post_.clear();
+  out_post_off_ = 0;
+  return true;
+}
+
+bool Session::relay_response() {
+  for (;;) {
+    if (!flush_to_client()) return false;
+    if (resp_done_) {
+      finish();
+      return false;
+    }
+    if (rpos_ < rlen_) {
+      const char* data = rbuf_.get() + rpos_;
+      size_t avail = rlen_ - rpos_;
+      size_t n = 0;
+      switch (framing_) {
+        case BodyFraming::kLength:
+          n = size_t(std::min<uint64_t>(avail, resp_left_));
+          rpos_ += n;
+          resp_left_ -= n;
+          if (resp_left_ == 0) resp_done_ = true;
+          break;
+        case BodyFraming::kUntilClose:
+          n = avail;
+          rpos_ += n;
+          break;
+        case BodyFraming::kChunked: {
+          char* out = rbuf_.get() + rpos_;
+          auto res = resp_chunked_.decode(std::string_view(data, avail), out);
+          if (res.error) {
+            fail_client("upstream sent invalid chunked response while reading upstream");
+            return false;
+          }
+          rpos_ += res.consumed;
+          n = res.data_len;
+          data = out;
+          if (res.done) resp_done_ = true;
+          if (res.consumed == 0 && !res.done) {
+            // An incomplete chunk line at the end of the buffer: keep it, read more.
+            std::memmove(rbuf_.get(), rbuf_.get() + rpos_, avail);
+            rlen_ = avail;
+            rpos_ = 0;
+            goto read_more;
+          }
+          break;
+        }
+        case BodyFraming::kNone:
+          resp_done_ = true;
+          break;
+      }
+      if (n > 0) {
+        out_data_ = data;
+        out_data_len_ = n;
+        if (client_chunked_) {
+          out_pre_.clear();
+          append_hex(out_pre_, n);
+          out_pre_ += "\r\n";
+          out_post_ = "\r\n";
+        }
+      }
+      if (resp_done_ && client_chunked_) out_post_ += "0\r\n\r\n";
+      continue;
+    }
+    rlen_ = rpos_ = 0;
+  read_more:
+    if (!up_readable_) {
+      wait(Wait::kUpstreamRead, conf_->read_timeout_ms);
+      return false;
+    }
+    ssize_t got = ::recv(up_fd_, rbuf_.get() + rlen_, rcap_ - rlen_, 0);
+    if (got > 0) {
+      if (size_t(got) < rcap_ - rlen_) up_readable_ = false;
+      rlen_ += size_t(got);
+      continue;
+    }
+    if (got == 0) {
+      if (framing_ == BodyFraming::kUntilClose) {
+        resp_done_ = true;
+        if (client_chunked_) {
+          out_post_ = "0\r\n\r\n";
+          out_post_off_ = 0;
+        }
+        continue;
+      }
+      fail_client("upstream prematurely closed connection while reading upstream");
+      return false;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      up_readable_ = false;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    fail_client("recv() failed (" + errno_text(errno) + ") while reading upstream");
+    return false;
+  }
+}
+
+void Session::finish() {
+  note_attempt_end();
+  r_->upstream.status += std::to_string(head_in_.status);
+  const bool reusable = up_fd_ >= 0 && upstream_->keepalive > 0 && body_done_ &&
+                        head_off_ == head_.size() && rpos_ == rlen_ &&
+                        connection_reusable(head_in_, framing_) &&
+                        up_requests_ + 1 < upstream_->keepalive_requests &&
+                        conf_->http_minor == 1;
+  const upstream::Peer& p = upstream_->group->peer(size_t(peer_));
+  if (reusable) {
+    ctx_->loop.remove(up_fd_);
+    ctx_->pool.put(p.state.get(), up_fd_, up_requests_ + 1, upstream_->keepalive,
+                   upstream_->keepalive_timeout_ms);
+    up_fd_ = -1;
+  }
+  release_peer(false);
+  close_upstream();
+  state_ = State::kDone;
+  ctx_->loop.cancel(&timer_);
+  conn_->proxy_done(r_->resp.keep_alive && body_done_);
+}
+
+// ---- tunnel (101 Switching Protocols) -------------------------------------------------------
+
+// Moves bytes one way. Returns true if anything moved.
+bool Session::tunnel_direction(int from, int to, char* buf, size_t cap, size_t& off, size_t& len,
+                               bool& from_readable, bool& to_writable, bool& eof, bool& shut) {
+  bool moved = false;
+  for (;;) {
+    if (off < len) {
+      if (!to_writable) return moved;
+      ssize_t w = ::send(to, buf + off, len - off, MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          to_writable = false;
+          return moved;
+        }
+        if (errno == EINTR) continue;
+        eof = true;  // peer gone: end this direction
+        off = len = 0;
+        return true;
+      }
+      off += size_t(w);
+      moved = true;
+      if (to == conn_->fd()) {
+        r_->bytes_sent += size_t(w);
+        r_->body_bytes_sent += size_t(w);
+      }
+      continue;
+    }
+    off = len = 0;
+    if (eof) {
+      if (!shut) {
+        ::shutdown(to, SHUT_WR);
+        shut = true;
+        moved = true;
+      }
+      return moved;
+    }
+    if (!from_readable) return moved;
+    ssize_t n = ::recv(from, buf, cap, 0);
+    if (n > 0) {
+      if (size_t(n) < cap) from_readable = false;
+      len = size_t(n);
+      moved = true;
+      continue;
+    }
+    if (n == 0) {
+      eof = true;
+      moved = true;
+      continue;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      from_readable = false;
+      return moved;
+    }
+    if (errno == EINTR) continue;
+    eof = true;
+    moved = true;
+  }
+}
+
+bool Session::tunnel() {
+  // First the 101 head itself.
+  if (!flush_to_client()) return false;
+  bool moved = false;
+  do {
+    moved = tunnel_direction(up_fd_, conn_->fd(), rbuf_.get(), rcap_, t_u2c_off_, t_u2c_len_,
+                             up_readable_, client_writable_, t_up_eof_, t_client_shut_);
+    moved = tunnel_direction(conn_->fd(), up_fd_, ubuf_.get(), kBufferSize, t_c2u_off_,
+                             t_c2u_len_, client_readable_, up_writable_, t_client_eof_,
+                             t_up_shut_) || moved;
+  } while (moved && !(t_client_shut_ && t_up_shut_));
+  if (t_client_shut_ && t_up_shut_) {
+    note_attempt_end();
+    r_->upstream.status += "101";
+    release_peer(false);
+    close_upstream();
+    state_ = State::kDone;
+    ctx_->loop.cancel(&timer_);
+    conn_->proxy_done(false);
+    return false;
+  }
+  wait(Wait::kTunnelIdle, conf_->read_timeout_ms);
+  return false;
+}
+
+// ---- failures -------------------------------------------------------------------------------
+
+void Session::upstream_failed(uint32_t condition, int status, const std::string& why) {
+  PORTICO_LOG(LogLevel::kError, conn_->id(), "{}{}", why, log_suffix());
+  if (response_started_) {
+    fail_client(why);
+    return;
+  }
+  if (peer_ >= 0) {
+    note_attempt_end();
+    r_->upstream.status += std::to_string(status);
+  }
+  // A pooled connection the upstream had closed meanwhile is not the peer's fault, and does
+  // not use up a try (nginx: u->peer.cached).
+  const bool stale_pooled = pooled_ && condition == kNextError && !response_started_;
+  release_peer(!stale_pooled);
+  if (stale_pooled) --tries_;
+  close_upstream();
+  rlen_ = rpos_ = 0;
+  parsed_ = 0;
+  const uint32_t limit = conf_->next_upstream_tries ? conf_->next_upstream_tries
+                                                    : upstream_->group->max_tries();
+  bool may = (conf_->next_upstream & condition) && tries_ < limit && body_replayable_;
+  if (request_sent_any_ && !idempotent(r_->head.method) &&
+      !(conf_->next_upstream & kNextNonIdempotent))
+    may = false;
+  if (conf_->next_upstream_timeout_ms &&
+      ctx_->loop.now_ms() - start_ms_ >= conf_->next_upstream_timeout_ms)
+    may = false;
+  if (may) {
+    connect_next();
+    return;
+  }
+  state_ = State::kDone;
+  ctx_->loop.cancel(&timer_);
+  conn_->proxy_error(status);
+}
+
+void Session::fail_client(const std::string& why) {
+  PORTICO_LOG(LogLevel::kError, conn_->id(), "{}{}", why, log_suffix());
+  if (peer_ >= 0) {
+    note_attempt_end();
+    r_->upstream.status += std::to_string(head_in_.status ? head_in_.status : 502);
+  }
+  release_peer(true);
+  close_upstream();
+  state_ = State::kDone;
+  ctx_->loop.cancel(&timer_);
+  conn_->proxy_abort(0);
+}
+
+void Session::release_peer(bool failed) {
+  if (peer_ < 0) return;
+  balancer_->release(peer_, failed ? upstream::Outcome::kFailure : upstream::Outcome::kSuccess,
+                     ctx_->loop.now_ms());
+  peer_ = -1;
+}
+
+void Session::close_upstream() {
+  if (up_fd_ < 0) return;
+  ::close(up_fd_);
+  up_fd_ = -1;
+  up_readable_ = up_writable_ = false;
+}
+
+void Session::abort() {
+  if (state_ == State::kDone) return;
+  release_peer(false);
+  close_upstream();
+  state_ = State::kDone;
+  ctx_->loop.cancel(&timer_);
+}
+
+}  // namespace portico::proxy

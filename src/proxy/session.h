@@ -1,0 +1,145 @@
+// Session: one proxied request: pick a peer, connect (or reuse a pooled connection), send the
+// request head and stream the body, read and validate the response head, then stream the body
+// back to the client through one bounded buffer per direction; retry on another peer where
+// proxy_next_upstream allows it; tunnel after a 101 (WebSocket).
+//
+// Owned by the client Connection (created when the content phase hands the request to the
+// proxy, destroyed when the connection has taken the outcome). Worker thread only. Never
+// blocks; memory is two fixed buffers whatever the body sizes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/event_loop.h"
+#include "core/timer_wheel.h"
+#include "http/chunked.h"
+#include "proxy/context.h"
+#include "proxy/hop_by_hop.h"
+#include "proxy/proxy_conf.h"
+#include "proxy/response_parser.h"
+#include "upstream/tried_set.h"
+
+namespace portico::http {
+class Connection;
+struct Request;
+}  // namespace portico::http
+
+namespace portico::proxy {
+
+class Session final : public IoHandler, public Deferred {
+ public:
+  Session(http::Connection* conn, http::Request* r, Context* ctx);
+  ~Session() override;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void start();
+  void on_io(uint32_t events) override;  // the upstream socket
+  void on_client_io(uint32_t events);    // the client socket, forwarded by the Connection
+  // The client connection is going away (closed, worker stopping): drop everything now.
+  void abort();
+
+ private:
+  enum class State : uint8_t { kConnecting, kSending, kReadingHead, kRelaying, kTunnel, kDone };
+  enum class BodyMode : uint8_t { kNone, kLength, kChunked, kBuffered };
+  enum class Wait : uint8_t { kNone, kConnect, kUpstreamWrite, kUpstreamRead, kClientRead, kClientWrite, kTunnelIdle };
+  struct SessionTimer : Timer {
+    Session* owner;
+  };
+
+  bool build_request_head();
+  void connect_next();
+  void connected();
+  void pump();
+  bool send_request();
+  bool read_client_body(bool* progress);
+  bool read_response_head();
+  void begin_response();
+  bool relay_response();
+  bool tunnel();
+  bool flush_to_client();
+  bool tunnel_direction(int from, int to, char* buf, size_t cap, size_t& off, size_t& len,
+                        bool& from_readable, bool& to_writable, bool& eof, bool& shut);
+  void finish();
+  // An attempt failed before anything reached the client: retry or answer `status`.
+  void upstream_failed(uint32_t condition, int status, const std::string& why);
+  void fail_client(const std::string& why);  // after the response started: close the client
+  void release_peer(bool failed);
+  void close_upstream();
+  void wait(Wait w, uint64_t ms);
+  static void on_timer(Timer* t);
+  std::string log_suffix() const;
+  void note_attempt_end();
+
+  http::Connection* conn_;
+  http::Request* r_;
+  Context* ctx_;
+  const ProxySettings* conf_;
+  const ProxyPass* pass_;
+  std::shared_ptr<const UpstreamConf> upstream_;
+  std::shared_ptr<upstream::Balancer> balancer_;
+  upstream::TriedSet tried_;
+  State state_ = State::kConnecting;
+  Wait wait_ = Wait::kNone;
+  SessionTimer timer_;
+
+  // Upstream connection
+  int up_fd_ = -1;
+  int peer_ = -1;
+  uint32_t up_requests_ = 0;  // requests the connection carried before this one (pooled)
+  bool up_readable_ = false;
+  bool up_writable_ = false;
+  uint32_t tries_ = 0;
+  uint64_t start_ms_ = 0;
+  uint64_t attempt_ms_ = 0;
+  uint64_t connect_ms_ = 0;
+  bool request_sent_any_ = false;
+
+  // Request to the upstream
+  std::string head_;   // serialized request head
+  size_t head_off_ = 0;
+  BodyMode body_mode_ = BodyMode::kNone;
+  uint64_t body_left_ = 0;      // Content-Length bytes still to read from the client
+  bool body_done_ = true;       // the whole client body has been read
+  bool body_replayable_ = true; // every body byte sent so far can be sent again
+  size_t pre_len_ = 0;          // body bytes that were already in the client's buffer
+  size_t pre_off_ = 0;
+  std::unique_ptr<char[]> ubuf_;  // client -> upstream
+  size_t ubuf_off_ = 0, ubuf_len_ = 0;
+  std::string frame_;  // chunk header before ubuf_ data
+  size_t frame_off_ = 0;
+  std::string post_;   // CRLF after chunk data (and the last-chunk)
+  size_t post_off_ = 0;
+  bool pooled_ = false;  // this attempt reuses a keep-alive connection
+  http::ChunkedDecoder req_chunked_;
+  std::string stored_body_;  // kBuffered: chunked body for an HTTP/1.0 upstream
+  bool client_readable_ = true;
+  bool client_writable_ = true;
+
+  // Response from the upstream
+  std::unique_ptr<char[]> rbuf_;  // upstream -> client
+  size_t rcap_ = 0, rlen_ = 0, rpos_ = 0;
+  size_t parsed_ = 0;
+  ResponseHead head_in_;
+  BodyFraming framing_ = BodyFraming::kNone;
+  uint64_t resp_left_ = 0;
+  http::ChunkedDecoder resp_chunked_;
+  bool resp_done_ = false;
+  bool client_chunked_ = false;
+  bool response_started_ = false;
+  // Pending output to the client: pre (head or chunk header), data, post (chunk CRLF).
+  std::string out_pre_;
+  size_t out_pre_off_ = 0;
+  const char* out_data_ = nullptr;
+  size_t out_data_len_ = 0;
+  std::string out_post_;
+  size_t out_post_off_ = 0;
+
+  // Tunnel (after 101)
+  size_t t_c2u_off_ = 0, t_c2u_len_ = 0, t_u2c_off_ = 0, t_u2c_len_ = 0;
+  bool t_client_eof_ = false, t_up_eof_ = false, t_up_shut_ = false, t_client_shut_ = false;
+};
+
+}  // namespace portico::proxy
