@@ -110,8 +110,8 @@ constexpr std::string_view kNoStatusLine = "upstream sent no valid HTTP/1.0 head
 //   "HTTP/1." DIGIT 1*SP 3DIGIT [ ( SP / "." ) reason ] ( CRLF / LF )
 // (several SPs before the code and IIS's "403.1" are nginx's leniencies). On kComplete *next is
 // the start of the first field line. `end` is the end of the bytes that may be looked at.
-ParseStatus parse_status_line(const char* p, const char* end, ResponseHead& out,
-                              const char** next, std::string* why) {
+ParseStatus parse_status_line(const char* p, const char* end, ResponseHead& out, const char** next,
+                              std::string* why) {
   for (char expected : std::string_view("HTTP/1.")) {
     if (p == end) return ParseStatus::kIncomplete;
     if (*p++ != expected) return fail(why, kNoStatusLine);

@@ -20,10 +20,11 @@ Modes (each small; HTTP modes keep connections alive as HTTP/1.1 allows):
               (in order, as received), body length and sha256 (read and hashed streamingly),
               whether it was chunked, the request's number on its connection, local/peer
               addresses. Query options: sleep=S (delay before answering), status=N,
-              hdr=Name:Value (extra response header, repeatable), body=0 (no JSON, empty).
+              hdr=Name:Value (extra response header, repeatable), body=0 (no JSON, empty),
+              ignore_body=1 (answer without reading the request body, then close).
   sink        alias of echo (an upload sink: counts and hashes the body, never stores it)
   keepalive   echo answering only `name=NAME conn=C req=N` (N = request number on this TCP
-              connection: upstream keepalive pooling shows as N > 1)
+              connection: upstream keepalive pooling shows as N > 1); ignores ?status=
   fixed       --status --reason --header 'K: V' (repeatable) --body TEXT
   slow        --header-delay S, then --chunks N of --chunk-size bytes with --chunk-delay S
               between them (Content-Length unless --chunked)
@@ -42,8 +43,9 @@ Modes (each small; HTTP modes keep connections alive as HTTP/1.1 allows):
               or --raw 'escaped text' (Python escapes: \\r\\n), then close
   dieafter    echo for --count N requests, then the whole process exits
   ws          WebSocket echo (RFC 6455 handshake, echoes text/binary frames, answers ping;
-              client text "close-me" -> server sends close 1000 and closes; a request
-              without Upgrade gets 426 + the echo JSON)
+              client text "close-me" -> server sends close 1000 and closes; client text
+              "headers?" -> JSON of the handshake request; a request without Upgrade gets
+              426 + that JSON)
   tcpecho     TCP echo; when the client half-closes, sends `[EOF NAME N]` (N = bytes
               received) and then closes (half-close support for stream tests); --banner
               sends NAME first
@@ -60,7 +62,6 @@ import codecs
 import hashlib
 import json
 import os
-import re
 import select
 import signal
 import socket
@@ -319,13 +320,17 @@ class EchoApp(App):
             size[0] += len(piece)
             h.update(piece)
 
-        framing = c.read_body(headers, on_data)
         path, _, query = target.partition("?")
         opts = urllib.parse.parse_qs(query, keep_blank_values=True)
+        if opts.get("ignore_body") == ["1"]:
+            framing = "ignored"  # answer without reading a body (then close)
+        else:
+            framing = c.read_body(headers, on_data)
         if "sleep" in opts:
             time.sleep(min(float(opts["sleep"][0]), 30))
-        status = int(opts["status"][0]) if "status" in opts else self.args.status
-        close = wants_close(version, headers)
+        status = (int(opts["status"][0]) if "status" in opts and self.query_status
+                  else self.args.status)
+        close = wants_close(version, headers) or framing == "ignored"
         try:
             local = c.sock.getsockname()
         except OSError:
@@ -357,6 +362,7 @@ class EchoApp(App):
         return not close
 
     content_type = "application/json"
+    query_status = True
 
     def body(self, info):
         return json.dumps(info).encode()
@@ -367,6 +373,7 @@ class EchoApp(App):
 
 class KeepaliveApp(EchoApp):
     content_type = "text/plain"
+    query_status = False  # always --status (200): a good peer next to an echo ?status=N
 
     def body(self, info):
         return f"name={self.name} conn={info['conn']} req={info['conn_req']}".encode()
@@ -655,6 +662,10 @@ class WsApp(App):
                 return
             if op == 0x9:
                 c.send(ws_frame(0xA, payload))
+                continue
+            if op == 0x1 and payload == b"headers?":
+                c.send(ws_frame(0x1, json.dumps({"version": version, "target": target,
+                                                 "headers": headers}).encode()))
                 continue
             if op == 0x1 and payload == b"close-me":
                 c.send(ws_frame(0x8, struct.pack("!H", 1000) + b"bye"))

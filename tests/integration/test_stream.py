@@ -1,0 +1,320 @@
+"""L4 proxy (stream {}): TCP echo through the proxy, half-close, balancing, passive retry,
+allow/deny, connect/idle timeouts, and the stream access log.
+
+Under nginx the stream module is dynamic on Debian (libnginx-mod-stream): the config starts
+with load_module (harness.stream_prelude()). Skipped for portico unless PORTICO_HAS_STREAM=1.
+The upstreams are upstreams.py's `tcpecho` mode: it echoes, and when the client half-closes
+it sends `[EOF NAME N]` (N = bytes it received) and closes."""
+
+import collections
+import hashlib
+import os
+import re
+import socket
+import threading
+import time
+import unittest
+
+from harness import (HAVE_IPV6, Server, eventually, free_port, nginx_only, requires_stream,
+                     stream_prelude)
+from upstreams import FullBacklog, Upstream
+
+STREAM_CONFIG = r"""
+events {}
+stream {
+    log_format basic '$remote_addr|$upstream_addr|$bytes_sent|$bytes_received|'
+                     '$session_time|$status|$server_port';
+    access_log logs/stream.log basic;
+    upstream pair {
+        server 127.0.0.1:@E1@;
+        server 127.0.0.1:@E2@;
+    }
+    upstream withdead {
+        server 127.0.0.1:@DEAD@;
+        server 127.0.0.1:@E1@;
+    }
+    server {
+        listen 127.0.0.1:{port};
+        proxy_pass 127.0.0.1:@E1@;
+        proxy_half_close on;
+    }
+    server {
+        listen 127.0.0.1:{port_nohalf};
+        proxy_pass 127.0.0.1:@E1@;
+    }
+    server {
+        listen 127.0.0.1:{port_pair};
+        proxy_pass pair;
+        proxy_half_close on;
+    }
+    server {
+        listen 127.0.0.1:{port_acl};
+        IPV6_ACL_LISTEN
+        deny ::1;
+        allow 127.0.0.1;
+        deny all;
+        proxy_pass 127.0.0.1:@E1@;
+        proxy_half_close on;
+    }
+    server {
+        listen 127.0.0.1:{port_refused};
+        proxy_pass 127.0.0.1:@DEAD@;
+    }
+    server {
+        listen 127.0.0.1:{port_backlog};
+        proxy_pass 127.0.0.1:@BACKLOG@;
+        proxy_connect_timeout 1s;
+    }
+    server {
+        listen 127.0.0.1:{port_idle};
+        proxy_pass 127.0.0.1:@E1@;
+        proxy_timeout 1s;
+    }
+    server {
+        listen 127.0.0.1:{port_retry};
+        proxy_pass withdead;
+        proxy_half_close on;
+    }
+}
+"""
+
+
+def connect(port, addr="127.0.0.1", timeout=10):
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((addr, port))
+    return s
+
+
+def recv_exact(s, n, timeout=10):
+    deadline = time.monotonic() + timeout
+    buf = b""
+    for _ in range(1_000_000):
+        if len(buf) >= n:
+            break
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"got {len(buf)} of {n} bytes")
+        s.settimeout(left)
+        chunk = s.recv(min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise EOFError(f"EOF after {len(buf)} of {n} bytes")
+        buf += chunk
+    return buf
+
+
+def recv_until_eof(s, timeout=10):
+    """All bytes until EOF (a reset counts as EOF). Raises TimeoutError."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    for _ in range(1_000_000):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no EOF; have {buf[-200:]!r}")
+        s.settimeout(left)
+        try:
+            chunk = s.recv(1 << 20)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+@requires_stream
+class StreamTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.e1 = Upstream("tcpecho", name="e1")
+        cls.e2 = Upstream("tcpecho", name="e2")
+        cls.backlog = FullBacklog()
+        cls.dead = free_port()
+        cfg = STREAM_CONFIG
+        for k, v in dict(E1=cls.e1.port, E2=cls.e2.port, DEAD=cls.dead,
+                         BACKLOG=cls.backlog.port).items():
+            cfg = cfg.replace(f"@{k}@", str(v))
+        cfg = cfg.replace("IPV6_ACL_LISTEN", "listen [::1]:{port_acl};" if HAVE_IPV6 else "")
+        try:
+            cls.srv = Server(stream_prelude() + cfg, default_access_log=False)
+        except BaseException:
+            cls.e1.stop()
+            cls.e2.stop()
+            cls.backlog.close()
+            raise
+        cls.port = cls.srv.port()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.e1.stop()
+        cls.e2.stop()
+        cls.backlog.close()
+
+    def log_lines(self):
+        out = []
+        for line in self.srv.access_log("logs/stream.log"):
+            f = line.split("|")
+            out.append(dict(zip(["addr", "upstream", "sent", "received", "time", "status",
+                                 "port"], f)))
+        return out
+
+    def wait_log(self, pred, message):
+        return eventually(lambda: next((e for e in self.log_lines() if pred(e)), None), 5,
+                          message=message)
+
+    # ---- echo and half-close -----------------------------------------------------------
+
+    def test_echo(self):
+        with connect(self.port) as s:
+            for msg in (b"hello", b"x" * 10000, os.urandom(100)):
+                s.sendall(msg)
+                self.assertEqual(recv_exact(s, len(msg)), msg)
+
+    def test_half_close_reply_still_arrives(self):
+        # client shutdown(SHUT_WR) -> the upstream sees EOF -> its reply still arrives
+        with connect(self.port) as s:
+            s.sendall(b"question")
+            self.assertEqual(recv_exact(s, 8), b"question")
+            s.shutdown(socket.SHUT_WR)
+            rest = recv_until_eof(s)
+        self.assertEqual(rest, b"[EOF e1 8]")
+
+    def test_half_close_right_after_data(self):
+        with connect(self.port) as s:
+            s.sendall(b"abc")
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_until_eof(s), b"abc[EOF e1 3]")
+
+    @nginx_only
+    def test_nginx_without_proxy_half_close_ends_session_on_client_eof(self):
+        # nginx's default (proxy_half_close off): the client's EOF ends the whole session;
+        # the upstream's reply to the EOF never reaches the client
+        with connect(self.srv.port("port_nohalf")) as s:
+            s.sendall(b"abc")
+            self.assertEqual(recv_exact(s, 3), b"abc")
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_until_eof(s), b"")
+
+    def test_large_both_ways(self):
+        data = os.urandom(8 * 1024 * 1024)
+        got = []
+        with connect(self.port, timeout=30) as s:
+            def reader():
+                try:
+                    got.append(recv_until_eof(s, 30))
+                except Exception as e:  # noqa: BLE001 - checked below
+                    got.append(e)
+            t = threading.Thread(target=reader, daemon=True)
+            t.start()
+            for i in range(0, len(data), 1 << 20):
+                s.sendall(data[i:i + (1 << 20)])
+            s.shutdown(socket.SHUT_WR)
+            t.join(35)
+        self.assertIsInstance(got[0], bytes, got[0])
+        trailer = f"[EOF e1 {len(data)}]".encode()
+        self.assertTrue(got[0].endswith(trailer), got[0][-50:])
+        self.assertEqual(hashlib.sha256(got[0][:-len(trailer)]).hexdigest(),
+                         hashlib.sha256(data).hexdigest())
+
+    # ---- balancing, retry -----------------------------------------------------------------
+
+    def session_name(self, port):
+        with connect(port) as s:
+            s.shutdown(socket.SHUT_WR)
+            data = recv_until_eof(s)
+        m = re.fullmatch(rb"\[EOF (\w+) 0\]", data)
+        self.assertIsNotNone(m, data)
+        return m.group(1).decode()
+
+    def test_round_robin_across_two(self):
+        names = collections.Counter(self.session_name(self.srv.port("port_pair"))
+                                    for _ in range(10))
+        self.assertEqual(names, {"e1": 5, "e2": 5})
+
+    def test_refused_peer_retried(self):
+        for _ in range(4):
+            self.assertEqual(self.session_name(self.srv.port("port_retry")), "e1")
+
+    # ---- access control ----------------------------------------------------------------
+
+    def test_allow(self):
+        with connect(self.srv.port("port_acl")) as s:
+            s.sendall(b"ok?")
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_until_eof(s), b"ok?[EOF e1 3]")
+
+    @unittest.skipUnless(HAVE_IPV6, "no IPv6 loopback")
+    def test_deny_closes_without_data(self):
+        port = self.srv.port("port_acl")
+        with connect(port, addr="::1") as s:
+            try:
+                s.sendall(b"let me in")
+            except OSError:
+                pass
+            self.assertEqual(recv_until_eof(s, 5), b"")
+        self.wait_log(lambda e: e["addr"] == "::1" and e["status"] == "403",
+                      "403 for the denied session")
+
+    # ---- failures and timeouts -----------------------------------------------------------
+
+    def test_refused_upstream_closes_client(self):
+        with connect(self.srv.port("port_refused")) as s:
+            self.assertEqual(recv_until_eof(s, 5), b"")
+        e = self.wait_log(lambda e: e["port"] == str(self.srv.port("port_refused")),
+                          "log line of the refused session")
+        self.assertEqual(e["status"], "502")
+        self.assertEqual(e["upstream"], f"127.0.0.1:{self.dead}")
+        self.srv.wait_error_log(r"connect\(\) failed \(111: Connection refused\) while "
+                                r"connecting to upstream")
+
+    def test_connect_timeout(self):
+        if not self.backlog.ok:
+            self.skipTest("could not fill the accept queue")
+        t0 = time.monotonic()
+        with connect(self.srv.port("port_backlog")) as s:
+            self.assertEqual(recv_until_eof(s, 5), b"")
+        elapsed = time.monotonic() - t0
+        self.assertGreater(elapsed, 0.8)
+        self.assertLess(elapsed, 4)
+        self.srv.wait_error_log(r"upstream timed out \(110: Connection timed out\) while "
+                                r"connecting to upstream")
+        self.wait_log(lambda e: e["port"] == str(self.srv.port("port_backlog"))
+                      and e["status"] == "502", "502 after the connect timeout")
+
+    def test_idle_timeout(self):
+        with connect(self.srv.port("port_idle")) as s:
+            s.sendall(b"hi")
+            self.assertEqual(recv_exact(s, 2), b"hi")
+            t0 = time.monotonic()
+            self.assertEqual(recv_until_eof(s, 5), b"")
+            elapsed = time.monotonic() - t0
+        self.assertGreater(elapsed, 0.7)
+        self.assertLess(elapsed, 4)
+        # an idle timeout is a normal end of the session
+        e = self.wait_log(lambda e: e["port"] == str(self.srv.port("port_idle"))
+                          and e["received"] == "2", "log line of the idle session")
+        self.assertEqual(e["status"], "200")
+        self.assertEqual(e["sent"], "2")
+        self.assertGreaterEqual(float(e["time"]), 0.9)
+
+    # ---- access log -------------------------------------------------------------------
+
+    def test_access_log_fields(self):
+        with connect(self.port) as s:
+            s.sendall(b"0123456789ABC")  # 13 bytes
+            self.assertEqual(recv_exact(s, 13), b"0123456789ABC")
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_until_eof(s), b"[EOF e1 13]")
+        e = self.wait_log(lambda e: e["port"] == str(self.port) and e["received"] == "13",
+                          "log line of the session")
+        self.assertEqual(e["addr"], "127.0.0.1")
+        self.assertEqual(e["upstream"], f"127.0.0.1:{self.e1.port}")
+        self.assertEqual(e["sent"], str(13 + len(b"[EOF e1 13]")))
+        self.assertRegex(e["time"], r"^\d+\.\d{3}$")
+        self.assertEqual(e["status"], "200")
+
+
+if __name__ == "__main__":
+    unittest.main()
