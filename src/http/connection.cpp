@@ -102,6 +102,7 @@ void Connection::on_io(uint32_t events) {
     return;
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_ready_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hup_ = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) write_ready_ = true;
   drive();
 }
@@ -223,7 +224,8 @@ bool Connection::step_read_head() {
     }
     ssize_t n = ::recv(fd_, buf_ + len_, cap_ - len_, 0);
     if (n > 0) {
-      if (size_t(n) < cap_ - len_) read_ready_ = false;  // drained (edge-triggered)
+      // Drained (edge-triggered), unless the peer half-closed: then the next recv is the EOF.
+      if (size_t(n) < cap_ - len_) read_ready_ = hup_;
       len_ += size_t(n);
       continue;
     }
@@ -347,7 +349,7 @@ bool Connection::step_read_body() {
     if (!read_ready_) return false;
     ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
     if (n > 0) {
-      if (size_t(n) < sizeof tmp) read_ready_ = false;
+      if (size_t(n) < sizeof tmp) read_ready_ = hup_;
       data = tmp;
       avail = size_t(n);
       arm(r.loc ? r.loc->client_body_timeout : 60'000);

@@ -62,6 +62,8 @@ class Connection final : public IoHandler, public Deferred {
   // --- for content producers that take over the connection's I/O (proxy::Session) ---
   // Request body bytes that arrived with the head and are not consumed yet.
   std::string_view buffered_body() const;
+  bool read_ready() const { return read_ready_; }
+  bool half_closed() const { return hup_; }
   void consume_buffered(size_t n);
   // Bytes read past the end of the body: the start of the next pipelined request.
   void stash_pipelined(const char* data, size_t n);
@@ -109,6 +111,7 @@ class Connection final : public IoHandler, public Deferred {
   State state_ = State::kIdle;
   bool read_ready_ = true;  // edge-triggered: assume readable until recv says EAGAIN
   bool write_ready_ = true;
+  bool hup_ = false;  // the client half-closed (EPOLLRDHUP): reads never block again
   bool keep_alive_ = true;
   bool body_pending_ = false;  // request body bytes not yet read
   bool local_known_ = false;

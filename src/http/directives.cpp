@@ -9,6 +9,7 @@
 
 #include "config/builder.h"
 #include "core/strings.h"
+#include "http/map.h"
 #include "obs/access_log.h"
 #include "proxy/directives.h"
 
@@ -68,11 +69,14 @@ void register_directives(Registry& r) {
       {"set", kRewriteCtx, 2, 2, BlockKind::kNone, 0, false},
       {"break", kRewriteCtx, 0, 0, BlockKind::kNone, 0, false},
       {"if", kServer | kLocation, 1, kAnyArgs, BlockKind::kBlock, kIfBlockContext, false},
+      {"map", kHttp, 2, 2, BlockKind::kFreeform, kMap, false},
   });
   proxy::register_directives(r);
 }
 
 namespace {
+
+NamedCaptures named_captures_of(const Regex& re, VariableTable& vars);
 
 // Per-level bookkeeping: which inherited arrays were replaced at this level already.
 struct LevelSeen {
@@ -132,6 +136,7 @@ class Builder {
   bool cur_regex_ = false;
   bool cur_named_or_if_ = false;
   void build_pass(const Directive& d, LocationConf& lc);
+  void build_map(const Directive& d);
   void finalize_proxy(LocationConf& lc);
 };
 
@@ -202,6 +207,48 @@ void Builder::inherit(LocationConf& c, const LocationConf& p) {
   c.send_timeout = p.send_timeout;
   c.client_max_body_size = p.client_max_body_size;
   c.proxy = p.proxy;
+}
+
+void Builder::build_map(const Directive& d) {
+  const auto& a = d.args;
+  if (a[1].size() < 2 || a[1][0] != '$') {
+    err(d, fmt::format("invalid variable name \"{}\"", a[1]));
+    return;
+  }
+  auto m = std::make_unique<MapConf>();
+  if (!cv(d, a[0], &m->source)) return;
+  for (const auto& e : d.block) {
+    // In a map block each entry is "key value;" read as a directive named `key`.
+    if (e.name == "hostnames" || e.name == "volatile") continue;
+    if (e.name == "include") continue;  // expanded by the parser
+    if (e.args.size() != 1) {
+      err(e, "invalid number of the map parameters");
+      continue;
+    }
+    ComplexValue value;
+    if (!cv(e, e.args[0], &value)) continue;
+    if (e.name == "default" && !e.name_quoted) {
+      m->default_value = std::move(value);
+    } else if (!e.name_quoted && e.name.size() > 1 && e.name[0] == '~') {
+      bool caseless = e.name.size() > 2 && e.name[1] == '*';
+      std::string pattern = e.name.substr(caseless ? 2 : 1);
+      std::string error;
+      auto re = Regex::compile(pattern, caseless, &error);
+      if (!re) {
+        err(e, error);
+        continue;
+      }
+      auto named = named_captures_of(*re, h_.vars);
+      m->regexes.push_back({std::move(re), std::move(value), std::move(named)});
+    } else {
+      std::string key = e.name;
+      if (!key.empty() && key[0] == '\\') key.erase(0, 1);  // "\~x" is the literal "~x"
+      m->exact.emplace(to_lower(key), std::move(value));
+    }
+  }
+  int index = h_.vars.user_index(std::string_view(a[1]).substr(1));
+  h_.vars.set_map(index, m.get());
+  h_.maps.push_back(std::move(m));
 }
 
 void Builder::build_pass(const Directive& d, LocationConf& lc) {
@@ -317,10 +364,15 @@ void prescan_variables(const std::vector<Directive>& block, VariableTable& vars)
   for (const auto& d : block) {
     if (d.name == "set" && !d.args.empty() && d.args[0].size() > 1 && d.args[0][0] == '$')
       vars.user_index(std::string_view(d.args[0]).substr(1));
+    if (d.name == "map" && d.args.size() == 2 && d.args[1].size() > 1 && d.args[1][0] == '$')
+      vars.user_index(std::string_view(d.args[1]).substr(1));
     if (d.name == "rewrite" && !d.args.empty()) scan_regex(d.args[0]);
     if (d.name == "location" || d.name == "if" || d.name == "server_name")
       for (const auto& a : d.args) scan_regex(a);
-    if (d.has_block && d.name != "types") prescan_variables(d.block, vars);
+    if (d.name == "map")
+      for (const auto& e : d.block)
+        if (!e.name_quoted && !e.name.empty() && e.name[0] == '~') scan_regex(e.name);
+    if (d.has_block && d.name != "types" && d.name != "map") prescan_variables(d.block, vars);
   }
 }
 
@@ -694,7 +746,7 @@ void Builder::apply_level(const std::vector<Directive>& block, LocationConf& lc,
         d.name == "try_files" || d.name == "client_header_timeout" ||
         d.name == "client_header_buffer_size" || d.name == "large_client_header_buffers")
       continue;  // handled by the caller for its level
-    if (d.name == "upstream") continue;  // built before the servers
+    if (d.name == "upstream" || d.name == "map") continue;  // built before the servers
     if (d.name == "proxy_pass") {
       build_pass(d, lc);
       continue;
@@ -1035,6 +1087,8 @@ void Builder::bind_servers() {
 void Builder::build(const Directive& http) {
   prescan_variables(http.block, h_.vars);
   proxy::build_upstreams(http.block, previous_, h_.vars, named_upstreams_, errors_);
+  for (const auto& d : http.block)
+    if (d.name == "map") build_map(d);
   // Predefined log format.
   auto combined = std::make_unique<obs::LogFormat>();
   combined->name = "combined";

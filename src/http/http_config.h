@@ -16,6 +16,7 @@
 
 #include "core/regex.h"
 #include "http/location_matcher.h"
+#include "http/map.h"
 #include "http/server_name.h"
 #include "http/variables.h"
 #include "obs/access_log.h"
@@ -207,6 +208,7 @@ struct HttpConf {
   // Upstream groups: `upstream` blocks by name, implicit ones (proxy_pass http://host:port) by
   // "\x01host:port". A reload hands these to the new snapshot's builder to keep peer state.
   std::map<std::string, std::shared_ptr<const proxy::UpstreamConf>> upstreams;
+  std::vector<std::unique_ptr<MapConf>> maps;
   std::vector<std::unique_ptr<LocationConf>> extra_locs;  // if-locations
 };
 

@@ -64,15 +64,19 @@ struct Response {
 struct UpstreamVars {
   std::string addr, status, response_time, connect_time, header_time;
   std::string uri;  // the URI sent upstream (for logs)
-  uint64_t header_time_ms = 0;
+  std::string proxy_host, proxy_port;  // of this request's target (proxy_pass may use variables)
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;
   void clear() {
+    bytes_received = bytes_sent = 0;
     addr.clear();
     status.clear();
     response_time.clear();
     connect_time.clear();
     header_time.clear();
     uri.clear();
-    header_time_ms = 0;
+    proxy_host.clear();
+    proxy_port.clear();
   }
 };
 

@@ -10,6 +10,7 @@
 #include "core/strings.h"
 #include "core/time_cache.h"
 #include "http/connection.h"
+#include "http/map.h"
 #include "http/request.h"
 #include "http/uri.h"
 
@@ -67,6 +68,8 @@ constexpr Builtin kBuiltins[] = {
     {"upstream_response_time", VarId::kUpstreamResponseTime},
     {"upstream_connect_time", VarId::kUpstreamConnectTime},
     {"upstream_header_time", VarId::kUpstreamHeaderTime},
+    {"upstream_bytes_received", VarId::kUpstreamBytesReceived},
+    {"upstream_bytes_sent", VarId::kUpstreamBytesSent},
 };
 
 void append_uint(std::string& out, uint64_t v) {
@@ -88,6 +91,11 @@ int VariableTable::user_index(std::string_view name) {
   if (i >= 0) return i;
   names_.emplace_back(name);
   return int(names_.size() - 1);
+}
+
+void VariableTable::set_map(int index, const MapConf* map) {
+  if (maps_.size() <= size_t(index)) maps_.resize(size_t(index) + 1, nullptr);
+  maps_[size_t(index)] = map;
 }
 
 int VariableTable::find_user(std::string_view name) const {
@@ -408,13 +416,11 @@ bool get_variable(Request& r, const VarRef& ref, std::string& out) {
     case VarId::kRequestBody:
       return false;
     case VarId::kProxyHost:
-      if (!r.loc || !r.loc->proxy_pass) return false;
-      out += r.loc->proxy_pass->proxy_host;
-      return true;
+      out += r.upstream.proxy_host;
+      return !r.upstream.proxy_host.empty();
     case VarId::kProxyPort:
-      if (!r.loc || !r.loc->proxy_pass) return false;
-      out += r.loc->proxy_pass->proxy_port;
-      return true;
+      out += r.upstream.proxy_port;
+      return !r.upstream.proxy_port.empty();
     case VarId::kProxyAddXff: {
       // The client's X-Forwarded-For chain with its address appended.
       bool any = false;
@@ -440,15 +446,22 @@ bool get_variable(Request& r, const VarRef& ref, std::string& out) {
     case VarId::kUpstreamConnectTime:
       out += r.upstream.connect_time;
       return !r.upstream.connect_time.empty();
-    case VarId::kUpstreamHeaderTime: {
+    case VarId::kUpstreamBytesReceived:
       if (r.upstream.addr.empty()) return false;
-      char buf[32];
-      int n = snprintf(buf, sizeof buf, "%llu.%03llu", (unsigned long long)(r.upstream.header_time_ms / 1000),
-                       (unsigned long long)(r.upstream.header_time_ms % 1000));
-      out.append(buf, size_t(n));
+      append_uint(out, r.upstream.bytes_received);
       return true;
-    }
+    case VarId::kUpstreamBytesSent:
+      if (r.upstream.addr.empty()) return false;
+      append_uint(out, r.upstream.bytes_sent);
+      return true;
+    case VarId::kUpstreamHeaderTime:
+      out += r.upstream.header_time;
+      return !r.upstream.header_time.empty();
     case VarId::kUser:
+      if (const MapConf* m = r.snapshot->http.vars.map(ref.user_index)) {
+        m->eval(r, out);
+        return true;
+      }
       if (ref.user_index < 0 || size_t(ref.user_index) >= r.vars.size()) return false;
       out += r.vars[size_t(ref.user_index)];
       return r.vars_set[size_t(ref.user_index)] != 0;

@@ -25,7 +25,7 @@ enum class VarId : uint8_t {
   kRequestFilename, kContentLength, kContentType, kRemoteUser, kRequestLength, kNginxVersion,
   kHostname, kPid, kRealpathRoot, kRequestBody, kProxyHost, kProxyPort, kProxyAddXff,
   kUpstreamAddr, kUpstreamStatus, kUpstreamResponseTime, kUpstreamConnectTime,
-  kUpstreamHeaderTime, kUser /* set/map/named capture */
+  kUpstreamHeaderTime, kUpstreamBytesReceived, kUpstreamBytesSent, kUser /* set/map/named capture */
 };
 
 struct VarRef {
@@ -41,6 +41,11 @@ class VariableTable {
   int user_index(std::string_view name);
   int find_user(std::string_view name) const;
   size_t user_count() const { return names_.size(); }
+  // A `map` computes the variable on use instead of `set`.
+  void set_map(int index, const struct MapConf* map);
+  const struct MapConf* map(int index) const {
+    return size_t(index) < maps_.size() ? maps_[size_t(index)] : nullptr;
+  }
 
   // Resolves `name` (without '$') to a reference; unknown names are an error, as in nginx:
   // unknown "foo" variable
@@ -48,6 +53,7 @@ class VariableTable {
 
  private:
   std::vector<std::string> names_;
+  std::vector<const struct MapConf*> maps_;
 };
 
 class ComplexValue {

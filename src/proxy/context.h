@@ -7,6 +7,7 @@
 
 #include "core/event_loop.h"
 #include "proxy/pool.h"
+#include "proxy/proxy_conf.h"
 #include "upstream/balancer.h"
 
 namespace portico::proxy {
@@ -31,10 +32,16 @@ class Context {
       it = keep(it->first) ? std::next(it) : balancers_.erase(it);
   }
 
+  // The group for a proxy_pass URL computed at run time (variables): numeric addresses and
+  // unix sockets only, as nginx without a `resolver`. Cached per worker, bounded.
+  std::shared_ptr<const UpstreamConf> dynamic_upstream(const std::string& hostport,
+                                                       std::string* error);
+
   EventLoop& loop;
   Pool pool;
 
  private:
+  std::unordered_map<std::string, std::shared_ptr<const UpstreamConf>> dynamic_;
   std::unordered_map<const upstream::Group*, std::shared_ptr<upstream::Balancer>> balancers_;
 };
 

@@ -40,6 +40,9 @@ void register_directives(Registry& r) {
       {"proxy_buffer_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"proxy_buffers", kHSL, 2, 2, BlockKind::kNone, 0, true},
       {"proxy_busy_buffers_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"proxy_max_temp_file_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"proxy_temp_file_write_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"proxy_temp_path", kHSL, 1, 4, BlockKind::kNone, 0, true},
       {"proxy_connect_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"proxy_send_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"proxy_read_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
@@ -90,7 +93,7 @@ bool time_ms(const Directive& d, const std::string& v, uint64_t* out, std::vecto
 // Resolves "host[:port]" or "unix:PATH" into peers (all addresses of a name, as nginx does at
 // load). `default_port` applies when none is given.
 bool resolve(const std::string& text, int default_port, std::vector<upstream::PeerConfig>* out,
-             std::string* error) {
+             std::string* error, bool numeric_only = false) {
   if (istarts_with(text, "unix:")) {
     upstream::PeerConfig p;
     p.server = text;
@@ -143,8 +146,12 @@ bool resolve(const std::string& text, int default_port, std::vector<upstream::Pe
   addrinfo hints{}, *res = nullptr;
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_ADDRCONFIG;
+  hints.ai_flags = numeric_only ? AI_NUMERICHOST : AI_ADDRCONFIG;
   int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (numeric_only && (rc != 0 || !res)) {
+    *error = fmt::format("no resolver defined to resolve {}", host);
+    return false;
+  }
   if (rc != 0 || !res) {
     // Without AI_ADDRCONFIG loopback-only machines still resolve "localhost" to both.
     hints.ai_flags = 0;
@@ -299,6 +306,11 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, http::V
 
 }  // namespace
 
+bool resolve_peers(const std::string& text, int default_port, bool numeric_only,
+                   std::vector<upstream::PeerConfig>* out, std::string* error) {
+  return resolve(text, default_port, out, error, numeric_only);
+}
+
 void build_upstreams(const std::vector<Directive>& http_block, const UpstreamMap* previous,
                      http::VariableTable& vars, UpstreamMap& out,
                      std::vector<ConfigError>& errors) {
@@ -368,8 +380,10 @@ bool apply_directive(const Directive& d, ProxySettings& s, http::VariableTable& 
       s.buffers_num = uint32_t(*num);
       s.buffers_size = *size;
     }
-  } else if (n == "proxy_busy_buffers_size") {
-    // accepted: portico relays through one bounded buffer per direction
+  } else if (n == "proxy_busy_buffers_size" || n == "proxy_max_temp_file_size" ||
+             n == "proxy_temp_file_write_size" || n == "proxy_temp_path") {
+    // accepted: portico relays through one bounded buffer per direction and never spools
+    // responses to disk
   } else if (n == "proxy_connect_timeout") {
     time_ms(d, a[0], &s.connect_timeout_ms, errors);
   } else if (n == "proxy_send_timeout") {
@@ -425,7 +439,16 @@ bool apply_directive(const Directive& d, ProxySettings& s, http::VariableTable& 
       }
     } else {
       Redirect r;
-      Status st = http::ComplexValue::compile(a[0], vars, &r.from);
+      Status st;
+      if (!a[0].empty() && a[0][0] == '~') {
+        bool caseless = a[0].size() > 1 && a[0][1] == '*';
+        std::string e;
+        auto re = Regex::compile(std::string_view(a[0]).substr(caseless ? 2 : 1), caseless, &e);
+        if (!re) st = Status::error(e);
+        else r.regex = std::move(re);
+      } else {
+        st = http::ComplexValue::compile(a[0], vars, &r.from);
+      }
       if (st) st = http::ComplexValue::compile(a[1], vars, &r.to);
       if (!st) err(errors, d, st.message());
       else s.redirects.push_back(std::move(r));
@@ -460,7 +483,7 @@ std::unique_ptr<ProxyPass> build_proxy_pass(const Directive& d, const std::strin
     err(errors, d, "https upstreams are not supported by portico yet");
     return nullptr;
   } else {
-    err(errors, d, fmt::format("invalid URL prefix in \"{}\"", url));
+    err(errors, d, "invalid URL prefix");
     return nullptr;
   }
   // unix:/path:/uri  (nginx's form: the socket path ends at the next ':')
@@ -490,7 +513,8 @@ std::unique_ptr<ProxyPass> build_proxy_pass(const Directive& d, const std::strin
                    "\"limit_except\" block");
     return nullptr;
   }
-  pp->proxy_host = hostport;
+  // nginx sends "Host: localhost" to unix-socket upstreams.
+  pp->proxy_host = istarts_with(hostport, "unix:") ? std::string("localhost") : hostport;
   auto colon = hostport.rfind(':');
   bool has_port = colon != std::string::npos && hostport.find(']', colon) == std::string::npos &&
                   !istarts_with(hostport, "unix:");

@@ -31,6 +31,11 @@ bool apply_directive(const config::Directive& d, ProxySettings& s, http::Variabl
 // the inherited ones (nginx's merge rule).
 void begin_level(ProxySettings& s);
 
+// Resolves "host[:port]" or "unix:PATH" to peers (all addresses of a name). numeric_only: no
+// DNS (run time, where a lookup would block the worker; nginx needs a `resolver` there).
+bool resolve_peers(const std::string& text, int default_port, bool numeric_only,
+                   std::vector<upstream::PeerConfig>* out, std::string* error);
+
 // Parses `proxy_pass URL` for a location. `regex_location` forbids a URI part, as nginx does.
 // Implicit groups (proxy_pass http://host:port) are shared across locations through `implicit`.
 std::unique_ptr<ProxyPass> build_proxy_pass(const config::Directive& d, const std::string& location,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/regex.h"
 #include "http/variables.h"
 #include "upstream/group.h"
 
@@ -47,6 +48,7 @@ struct SetHeader {
 };
 
 struct Redirect {
+  std::shared_ptr<const Regex> regex;  // `proxy_redirect ~regex replacement`
   http::ComplexValue from;
   http::ComplexValue to;
   bool is_default = false;  // `proxy_redirect default`: computed from proxy_pass per location

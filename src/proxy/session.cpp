@@ -21,6 +21,7 @@
 #include "http/phases.h"
 #include "http/request.h"
 #include "http/uri.h"
+#include "proxy/directives.h"
 
 namespace portico::proxy {
 
@@ -62,6 +63,13 @@ void append_ms(std::string& out, uint64_t ms) {
   int len = snprintf(buf, sizeof buf, "%llu.%03llu", (unsigned long long)(ms / 1000),
                      (unsigned long long)(ms % 1000));
   out.append(buf, size_t(len));
+}
+
+// Where the URL starts in a Location or Refresh value.
+size_t at_of(std::string_view name, std::string_view value) {
+  if (!iequals(name, "refresh")) return 0;
+  size_t at = value.find("url=");
+  return at == std::string_view::npos ? value.size() : at + 4;
 }
 
 bool in_list(const std::vector<std::string>& list, std::string_view lname) {
@@ -111,7 +119,11 @@ bool Session::build_request_head() {
   // with one, the location's prefix replaced by it (nginx's rules).
   std::string& uri = r.upstream.uri;
   uri.clear();
-  if (!pass_->has_uri) {
+  // A URI changed by `rewrite ... break` in this location is passed whole (nginx ignores the
+  // proxy_pass URI part then).
+  if (var_has_uri_) {
+    uri = var_uri_;  // with variables, the URI written is the URI sent
+  } else if (!pass_->has_uri || r.uri_changed) {
     if (!r.uri_changed && !r.is_internal) {
       std::string_view t = r.head.target;
       if (!r.head.authority.empty()) {
@@ -163,7 +175,10 @@ bool Session::build_request_head() {
     (void)hop.init(r.head.headers);
     for (const auto& hd : r.head.headers) {
       if (hop.is_hop(hd.name, false)) continue;
-      if (iequals(hd.name, "content-length") || iequals(hd.name, "expect")) continue;
+      // Content-Length is ours to write when we pass the body (nginx keeps the client's when
+      // proxy_pass_request_body is off).
+      if (iequals(hd.name, "content-length") && conf_->pass_request_body) continue;
+      if (iequals(hd.name, "expect")) continue;
       bool overridden = false;
       for (const auto& sh : conf_->set_headers) overridden = overridden || iequals(sh.lname, hd.name);
       if (overridden) continue;
@@ -201,16 +216,62 @@ bool Session::build_request_head() {
 
 // ---- connecting -----------------------------------------------------------------------------
 
+// Finds the group to use: the location's, or for a URL with variables the named upstream or
+// the address it evaluates to. Returns false (after answering) when there is none.
+bool Session::resolve_target() {
+  http::Request& r = *r_;
+  if (!pass_->has_variables) {
+    upstream_ = pass_->upstream;
+    r.upstream.proxy_host = pass_->proxy_host;
+    r.upstream.proxy_port = pass_->proxy_port;
+    return true;
+  }
+  std::string url;
+  pass_->url.eval(r, url);
+  std::string_view rest = url;
+  if (!istarts_with(rest, "http://")) {
+    PORTICO_LOG(LogLevel::kError, conn_->id(), "invalid URL prefix in \"{}\"{}", url, http::log_context(r));
+    conn_->proxy_error(500);
+    return false;
+  }
+  rest.remove_prefix(7);
+  size_t slash = istarts_with(rest, "unix:") ? rest.find(':', 5) : rest.find('/');
+  std::string hostport(rest.substr(0, slash));
+  if (slash != std::string_view::npos) {
+    var_has_uri_ = true;
+    var_uri_.assign(rest.substr(istarts_with(rest, "unix:") ? slash + 1 : slash));
+  }
+  auto colon = hostport.rfind(':');
+  bool has_port = colon != std::string::npos && hostport.find(']', colon) == std::string::npos &&
+                  !istarts_with(hostport, "unix:");
+  r.upstream.proxy_host = istarts_with(hostport, "unix:") ? std::string("localhost") : hostport;
+  r.upstream.proxy_port = has_port ? hostport.substr(colon + 1) : "80";
+  if (!has_port) {
+    auto it = r.snapshot->http.upstreams.find(hostport);
+    if (it != r.snapshot->http.upstreams.end()) {
+      upstream_ = it->second;
+      return true;
+    }
+  }
+  std::string error;
+  upstream_ = ctx_->dynamic_upstream(hostport, &error);
+  if (!upstream_) {
+    PORTICO_LOG(LogLevel::kError, conn_->id(), "{}{}", error, http::log_context(r));
+    conn_->proxy_error(502);
+    return false;
+  }
+  return true;
+}
+
 void Session::start() {
   http::Request& r = *r_;
   start_ms_ = ctx_->loop.now_ms();
-  if (pass_->has_variables || !pass_->upstream) {
-    PORTICO_LOG(LogLevel::kError, conn_->id(), "proxy_pass with variables is not supported yet{}", log_suffix());
+  client_readable_ = conn_->read_ready();
+  client_hup_ = conn_->half_closed();
+  if (!resolve_target()) {
     state_ = State::kDone;
-    conn_->proxy_error(500);
     return;
   }
-  upstream_ = pass_->upstream;
   balancer_ = ctx_->balancer(upstream_->group);
   tried_ = upstream::TriedSet(upstream_->group->size());
   build_request_head();
@@ -257,6 +318,10 @@ void Session::connect_next() {
   }
   int idx = balancer_->pick(pc, tried_);
   if (idx < 0) {
+    if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
+    r_->upstream.addr += upstream_->group->name();  // nginx logs the group's name here
+    if (!r_->upstream.status.empty()) r_->upstream.status += ", ";
+    r_->upstream.status += "502";
     PORTICO_LOG(LogLevel::kError, conn_->id(), "no live upstreams while connecting to upstream{}", log_suffix());
     state_ = State::kDone;
     conn_->proxy_error(502);
@@ -288,6 +353,7 @@ void Session::connect_next() {
     connected();
     return;
   }
+  connect_ms_ = UINT64_MAX;  // "-" until the connection is established
   up_requests_ = 0;
   const int family = p.cfg.addr.sa.sa_family;
   fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -348,10 +414,12 @@ void Session::on_io(uint32_t ev) {
     }
     connect_ms_ = ctx_->loop.now_ms() - attempt_ms_;
     if (ev & EPOLLIN) up_readable_ = true;
+    if (ev & (EPOLLRDHUP | EPOLLHUP)) up_hup_ = up_readable_ = true;
     connected();
     return;
   }
   if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_readable_ = true;
+  if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_hup_ = true;
   if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) up_writable_ = true;
   pump();
 }
@@ -359,6 +427,7 @@ void Session::on_io(uint32_t ev) {
 void Session::on_client_io(uint32_t ev) {
   if (state_ == State::kDone) return;
   if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
+  if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hup_ = true;
   if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
   pump();
 }
@@ -465,7 +534,7 @@ bool Session::read_client_body(bool* progress) {
       conn_->proxy_abort(499);
       return false;
     }
-    if (size_t(got) < want) client_readable_ = false;
+    if (size_t(got) < want) client_readable_ = client_hup_;
     n = size_t(got);
     body_replayable_ = false;  // these bytes exist nowhere else once sent
   }
@@ -602,6 +671,7 @@ bool Session::send_request() {
       return false;
     }
     request_sent_any_ = true;
+    r_->upstream.bytes_sent += size_t(w);
     size_t left = size_t(w);
     auto advance = [&left](size_t& off, size_t len) {
       size_t take = std::min(left, len - off);
@@ -639,6 +709,7 @@ bool Session::read_response_head() {
         }
         if (head_in_.is_informational()) continue;  // 100 Continue, 103: not relayed
         const int status = head_in_.status;
+        header_ms_ = ctx_->loop.now_ms() - attempt_ms_;
         const uint32_t cond = status_condition(status);
         if (cond && (conf_->next_upstream & cond)) {
           const bool failure = status_is_failure(status);
@@ -683,7 +754,8 @@ bool Session::read_response_head() {
     }
     ssize_t n = ::recv(up_fd_, rbuf_.get() + rlen_, rcap_ - rlen_, 0);
     if (n > 0) {
-      if (size_t(n) < rcap_ - rlen_) up_readable_ = false;
+      r_->upstream.bytes_received += size_t(n);
+      if (size_t(n) < rcap_ - rlen_) up_readable_ = up_hup_;  // a FIN may be pending (ET)
       rlen_ += size_t(n);
       continue;
     }
@@ -708,15 +780,20 @@ void Session::note_attempt_end() {
   };
   sep(r_->upstream.response_time);
   append_ms(r_->upstream.response_time, now - attempt_ms_);
+  sep(r_->upstream.header_time);
+  if (header_ms_ == UINT64_MAX) r_->upstream.header_time += '-';
+  else append_ms(r_->upstream.header_time, header_ms_);
+  header_ms_ = UINT64_MAX;
   sep(r_->upstream.connect_time);
-  append_ms(r_->upstream.connect_time, connect_ms_);
+  if (connect_ms_ == UINT64_MAX) r_->upstream.connect_time += '-';
+  else append_ms(r_->upstream.connect_time, connect_ms_);
   if (!r_->upstream.status.empty()) r_->upstream.status += ", ";
 }
 
 void Session::begin_response() {
   http::Request& r = *r_;
   const int status = head_in_.status;
-  r_->upstream.header_time_ms = ctx_->loop.now_ms() - attempt_ms_;
+  header_ms_ = ctx_->loop.now_ms() - attempt_ms_;
   // proxy_intercept_errors: a status >= 300 with an error_page for it is answered by us.
   if (conf_->intercept_errors && status >= 300) {
     for (const auto& ep : r.loc->error_pages) {
@@ -775,12 +852,31 @@ void Session::begin_response() {
     std::string rewritten;
     if ((iequals(hd.name, "location") || iequals(hd.name, "refresh")) && !conf_->redirect_off) {
       // proxy_redirect: replace a matching prefix.
-      for (const auto& rd : conf_->redirects.empty() ? std::vector<Redirect>{Redirect{{}, {}, true}} : conf_->redirects) {
+      static const std::vector<Redirect> kDefault = [] {
+        Redirect d;
+        d.is_default = true;
+        return std::vector<Redirect>{d};
+      }();
+      for (const auto& rd : conf_->redirects.empty() ? kDefault : conf_->redirects) {
         std::string from, to;
+        if (rd.regex) {
+          std::string_view subject = value.substr(at_of(hd.name, value));
+          Captures caps;
+          if (!rd.regex->match(subject, &caps)) continue;
+          r.captures_subject.assign(subject);
+          r.captures = caps;
+          r.captures.subject = r.captures_subject;
+          std::string to;
+          rd.to.eval(r, to);
+          rewritten.assign(value.substr(0, at_of(hd.name, value)));
+          rewritten += to;
+          value = rewritten;
+          break;
+        }
         if (rd.is_default) {
+          // proxy_redirect default == "proxy_redirect http://HOST:PORT/URI LOCATION;"
           from = "http://" + pass_->proxy_host + (pass_->has_uri ? pass_->uri : std::string("/"));
           to = pass_->has_uri ? pass_->location : std::string("/");
-          if (!pass_->has_uri) continue;  // default maps only proxy_pass with a URI
         } else {
           rd.from.eval(r, from);
           rd.to.eval(r, to);
@@ -799,8 +895,14 @@ void Session::begin_response() {
           break;
         }
       }
-      if (iequals(hd.name, "location") && !value.empty() && value[0] == '/') {
-        // nginx makes relative redirects absolute only for its own; upstream ones pass as-is.
+      if (iequals(hd.name, "location") && !value.empty() && value[0] == '/' &&
+          r.loc->absolute_redirect) {
+        // As nginx's header filter: a relative Location becomes absolute.
+        std::string saved = r.resp.location;
+        http::set_location(r, value);
+        rewritten = r.resp.location;
+        r.resp.location = saved;
+        value = rewritten;
       }
     }
     h += hd.name;
@@ -976,7 +1078,8 @@ bool Session::relay_response() {
     }
     ssize_t got = ::recv(up_fd_, rbuf_.get() + rlen_, rcap_ - rlen_, 0);
     if (got > 0) {
-      if (size_t(got) < rcap_ - rlen_) up_readable_ = false;
+      r_->upstream.bytes_received += size_t(got);
+      if (size_t(got) < rcap_ - rlen_) up_readable_ = up_hup_;
       rlen_ += size_t(got);
       continue;
     }
@@ -1064,7 +1167,6 @@ bool Session::tunnel_direction(int from, int to, char* buf, size_t cap, size_t& 
     if (!from_readable) return moved;
     ssize_t n = ::recv(from, buf, cap, 0);
     if (n > 0) {
-      if (size_t(n) < cap) from_readable = false;
       len = size_t(n);
       moved = true;
       continue;
@@ -1171,7 +1273,7 @@ void Session::close_upstream() {
   if (up_fd_ < 0) return;
   ::close(up_fd_);
   up_fd_ = -1;
-  up_readable_ = up_writable_ = false;
+  up_readable_ = up_writable_ = up_hup_ = false;
 }
 
 void Session::abort() {

@@ -50,6 +50,7 @@ class Session final : public IoHandler, public Deferred {
   };
 
   bool build_request_head();
+  bool resolve_target();
   void connect_next();
   void connected();
   void pump();
@@ -79,6 +80,8 @@ class Session final : public IoHandler, public Deferred {
   const ProxySettings* conf_;
   const ProxyPass* pass_;
   std::shared_ptr<const UpstreamConf> upstream_;
+  bool var_has_uri_ = false;  // proxy_pass with variables and a URI part: sent verbatim
+  std::string var_uri_;
   std::shared_ptr<upstream::Balancer> balancer_;
   upstream::TriedSet tried_;
   State state_ = State::kConnecting;
@@ -91,10 +94,12 @@ class Session final : public IoHandler, public Deferred {
   uint32_t up_requests_ = 0;  // requests the connection carried before this one (pooled)
   bool up_readable_ = false;
   bool up_writable_ = false;
+  bool up_hup_ = false;  // the upstream half-closed: reads never block again
   uint32_t tries_ = 0;
   uint64_t start_ms_ = 0;
   uint64_t attempt_ms_ = 0;
   uint64_t connect_ms_ = 0;
+  uint64_t header_ms_ = UINT64_MAX;  // this attempt's response head arrived after; MAX = not
   bool request_sent_any_ = false;
 
   // Request to the upstream
@@ -117,6 +122,7 @@ class Session final : public IoHandler, public Deferred {
   std::string stored_body_;  // kBuffered: chunked body for an HTTP/1.0 upstream
   bool client_readable_ = true;
   bool client_writable_ = true;
+  bool client_hup_ = false;
 
   // Response from the upstream
   std::unique_ptr<char[]> rbuf_;  // upstream -> client

@@ -79,13 +79,18 @@ int Balancer::round_robin(const TriedSet& tried, uint64_t now_ms) {
 
 std::unique_ptr<Balancer> make_balancer(std::shared_ptr<const Group> group, uint64_t seed) {
   switch (group->method()) {
-    case Method::kRoundRobin: return std::make_unique<RoundRobinBalancer>(std::move(group));
-    case Method::kLeastConn: return std::make_unique<LeastConnBalancer>(std::move(group));
-    case Method::kIpHash: return std::make_unique<IpHashBalancer>(std::move(group));
-    case Method::kHash: return std::make_unique<HashBalancer>(std::move(group));
+    case Method::kRoundRobin:
+      return std::make_unique<RoundRobinBalancer>(std::move(group));
+    case Method::kLeastConn:
+      return std::make_unique<LeastConnBalancer>(std::move(group));
+    case Method::kIpHash:
+      return std::make_unique<IpHashBalancer>(std::move(group));
+    case Method::kHash:
+      return std::make_unique<HashBalancer>(std::move(group));
     case Method::kHashConsistent:
       return std::make_unique<ConsistentHashBalancer>(std::move(group));
-    case Method::kRandom: return std::make_unique<RandomBalancer>(std::move(group), seed, false);
+    case Method::kRandom:
+      return std::make_unique<RandomBalancer>(std::move(group), seed, false);
     case Method::kRandomTwo:
       return std::make_unique<RandomBalancer>(std::move(group), seed, true);
   }

@@ -16,9 +16,13 @@ uint32_t crc32_update(uint32_t crc, const void* data, size_t len);
 inline uint32_t crc32_update(uint32_t crc, std::string_view s) {
   return crc32_update(crc, s.data(), s.size());
 }
-inline constexpr uint32_t crc32_final(uint32_t crc) { return crc ^ 0xffffffffu; }
+inline constexpr uint32_t crc32_final(uint32_t crc) {
+  return crc ^ 0xffffffffu;
+}
 
 // One-shot CRC-32 of `s` (nginx: ngx_crc32_long).
-inline uint32_t crc32(std::string_view s) { return crc32_final(crc32_update(kCrc32Init, s)); }
+inline uint32_t crc32(std::string_view s) {
+  return crc32_final(crc32_update(kCrc32Init, s));
+}
 
 }  // namespace portico::upstream

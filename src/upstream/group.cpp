@@ -1,7 +1,6 @@
 #include "upstream/group.h"
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <utility>
 
@@ -19,7 +18,9 @@ std::string slow_start_token(uint64_t ms) {
   return "slow_start=" + std::to_string(ms) + "ms";
 }
 
-bool supports_backup(Method m) { return m == Method::kRoundRobin || m == Method::kLeastConn; }
+bool supports_backup(Method m) {
+  return m == Method::kRoundRobin || m == Method::kLeastConn;
+}
 
 // nginx's split of a `server` text for the consistent-hash points
 // (ngx_http_upstream_init_chash): "unix:PATH" hashes PATH with no port; otherwise a trailing
@@ -47,13 +48,20 @@ void split_host_port(std::string_view server, std::string_view* host, std::strin
 
 std::string_view method_name(Method m) {
   switch (m) {
-    case Method::kRoundRobin: return "round robin";
-    case Method::kLeastConn: return "least_conn";
-    case Method::kIpHash: return "ip_hash";
-    case Method::kHash: return "hash";
-    case Method::kHashConsistent: return "hash ... consistent";
-    case Method::kRandom: return "random";
-    case Method::kRandomTwo: return "random two least_conn";
+    case Method::kRoundRobin:
+      return "round robin";
+    case Method::kLeastConn:
+      return "least_conn";
+    case Method::kIpHash:
+      return "ip_hash";
+    case Method::kHash:
+      return "hash";
+    case Method::kHashConsistent:
+      return "hash ... consistent";
+    case Method::kRandom:
+      return "random";
+    case Method::kRandomTwo:
+      return "random two least_conn";
   }
   return "?";
 }
@@ -79,8 +87,7 @@ Status Group::create(GroupConfig cfg, const Group* previous, std::shared_ptr<con
   if (Status s = validate(cfg); !s) return s;
 
   // Old states by identity; duplicates are matched in order.
-  std::map<std::pair<std::string_view, std::string_view>,
-           std::vector<std::shared_ptr<PeerState>>>
+  std::map<std::pair<std::string_view, std::string_view>, std::vector<std::shared_ptr<PeerState>>>
       old;
   if (previous != nullptr) {
     for (auto it = previous->peers_.rbegin(); it != previous->peers_.rend(); ++it) {
@@ -130,6 +137,8 @@ void Group::build_tables() {
     auto [it, fresh] = ids.emplace(peers_[i].cfg.server_or_name(), uint32_t(ids.size()));
     server_ids_[i] = it->second;
   }
+  server_primaries_.resize(ids.size());
+  for (uint32_t i : primaries_) server_primaries_[server_ids_[i]].push_back(i);
   if (method_ == Method::kHashConsistent) build_ring();
 }
 

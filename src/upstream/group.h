@@ -89,6 +89,10 @@ class Group {
   // id (peers written with the same `server` text share one). Empty ring for other methods.
   const std::vector<RingPoint>& ring() const { return ring_; }
   uint32_t server_id(size_t peer) const { return server_ids_[peer]; }
+  // The primaries with server id `server`, in configuration order.
+  const std::vector<uint32_t>& server_primaries(uint32_t server) const {
+    return server_primaries_[server];
+  }
   // `random`: for the i-th primary, the sum of the weights of the primaries before it (nginx:
   // ranges[i].range).
   const std::vector<uint64_t>& ranges() const { return ranges_; }
@@ -109,6 +113,7 @@ class Group {
   uint32_t max_tries_ = 0;
   std::vector<RingPoint> ring_;
   std::vector<uint32_t> server_ids_;
+  std::vector<std::vector<uint32_t>> server_primaries_;
   std::vector<uint64_t> ranges_;
 };
 

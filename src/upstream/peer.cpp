@@ -43,7 +43,9 @@ bool try_acquire(const Peer& p) {
   return true;
 }
 
-void on_connect(const Peer& p) { p.state->active.fetch_add(1, kRelaxed); }
+void on_connect(const Peer& p) {
+  p.state->active.fetch_add(1, kRelaxed);
+}
 
 void on_release(const Peer& p) {
   [[maybe_unused]] uint32_t before = p.state->active.fetch_sub(1, kRelaxed);
@@ -80,7 +82,8 @@ void report_success(const Peer& p, uint64_t now_ms) {
       s.fails.load(kRelaxed) >= p.cfg.max_fails) {
     s.recovered_at_ms.store(std::max<uint64_t>(now_ms, 1), kRelaxed);
   }
-  s.fails.store(0, kRelaxed);
+  // Once forgiven, accessed < checked stays true: skip the store to keep successes read-only.
+  if (s.fails.load(kRelaxed) != 0) s.fails.store(0, kRelaxed);
 }
 
 void set_healthy(const Peer& p, bool healthy, uint64_t now_ms) {

@@ -46,13 +46,13 @@ struct PeerConfig {
   // The socket address. For unix sockets only sa_family (AF_UNIX) is set; the path is `name`
   // after "unix:" (SockAddr keeps idle connections small and has no room for sun_path).
   SockAddr addr{};
-  uint32_t weight = 1;              // weight=N, N >= 1
-  uint32_t max_fails = 1;           // max_fails=N; 0 disables passive health
-  uint64_t fail_timeout_ms = 10000; // fail_timeout=T
-  uint32_t max_conns = 0;           // max_conns=N; 0 = unlimited
-  bool backup = false;              // backup
-  bool down = false;                // down
-  uint64_t slow_start_ms = 0;       // slow_start=T (NGINX Plus parameter); 0 = off
+  uint32_t weight = 1;               // weight=N, N >= 1
+  uint32_t max_fails = 1;            // max_fails=N; 0 disables passive health
+  uint64_t fail_timeout_ms = 10000;  // fail_timeout=T
+  uint32_t max_conns = 0;            // max_conns=N; 0 = unlimited
+  bool backup = false;               // backup
+  bool down = false;                 // down
+  uint64_t slow_start_ms = 0;        // slow_start=T (NGINX Plus parameter); 0 = off
 
   const std::string& server_or_name() const { return server.empty() ? name : server; }
 };

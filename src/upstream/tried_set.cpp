@@ -21,7 +21,9 @@ TriedSet& TriedSet::operator=(const TriedSet& other) {
   return *this;
 }
 
-void TriedSet::clear() { std::fill_n(words(), nwords_, 0); }
+void TriedSet::clear() {
+  std::fill_n(words(), nwords_, 0);
+}
 
 size_t TriedSet::count() const {
   size_t n = 0;

@@ -44,8 +44,8 @@ int ConsistentHashBalancer::select(const PickContext& ctx, const TriedSet& tried
   size_t pos = find_ring_point(ring, crc32(ctx.hash_key));
   for (int tries = 0;; tries++) {
     uint32_t server = ring[(pos + size_t(tries)) % ring.size()].server;
-    int i = smooth_step(g.primaries(), 0, tried, ctx.now_ms,
-                        [&](uint32_t p) { return g.server_id(p) == server; });
+    int i = smooth_step(g.server_primaries(server), 0, tried, ctx.now_ms,
+                        [](uint32_t) { return true; });
     if (i >= 0) return i;
     if (tries + 1 > kMaxTries) return round_robin(tried, ctx.now_ms);
   }

@@ -24,7 +24,7 @@ class RandomBalancer final : public Balancer {
   int select(const PickContext& ctx, const TriedSet& tried) override;
 
  private:
-  uint64_t next();        // splitmix64
+  uint64_t next();         // splitmix64
   uint32_t peek_random();  // a primary's peer index, by weight
   int select_one(const TriedSet& tried, uint64_t now_ms);
   int select_two(const TriedSet& tried, uint64_t now_ms);
