@@ -435,14 +435,9 @@ void Connection::prepare_response() {
   if (r.loc && requests_ >= r.loc->keepalive_requests) r.resp.keep_alive = false;
   if (r.loc && r.loc->keepalive_timeout == 0) r.resp.keep_alive = false;
   keep_alive_ = r.resp.keep_alive;
-  if (requests_ >= 2 && !nodelay_ && r.loc && r.loc->tcp_nodelay &&
-      peer_.sa.sa_family != AF_UNIX) {
-    // The connection is being kept alive: from now on a response's last segment must not
-    // wait for the ACK of the previous one (nginx's tcp_nodelay applies at the same point).
-    int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    nodelay_ = true;
-  }
+  // The connection is being kept alive: from now on a response's last segment must not
+  // wait for the ACK of the previous one (nginx's tcp_nodelay applies at the same point).
+  if (requests_ >= 2) set_nodelay();
   serialize_head(r);
   out_idx_ = 0;
   out_off_ = 0;
@@ -616,7 +611,18 @@ void Connection::step_linger() {
 
 // ---- proxying ------------------------------------------------------------------------------
 
+void Connection::set_nodelay() {
+  if (nodelay_ || !req_ || !req_->loc || !req_->loc->tcp_nodelay || peer_.sa.sa_family == AF_UNIX)
+    return;
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  nodelay_ = true;
+}
+
 void Connection::start_proxy() {
+  // A proxied response leaves in several writes as the upstream delivers it: without
+  // TCP_NODELAY each would wait for the previous one's ACK (delayed ACK: 40 ms).
+  set_nodelay();
   state_ = State::kProxying;
   worker_->loop().cancel(&timer_);
   proxy_ = new proxy::Session(this, req_, &worker_->proxy_context());

@@ -100,6 +100,7 @@ class Connection final : public IoHandler, public Deferred {
   void finish_request();
   void start_lingering_close();
   void start_proxy();
+  void set_nodelay();
   void end_proxy();
   static void on_timer(Timer* t);
   void arm(uint64_t ms);

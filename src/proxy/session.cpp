@@ -2,7 +2,10 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -89,6 +92,52 @@ Session::Session(http::Connection* conn, http::Request* r, Context* ctx)
 Session::~Session() {
   ctx_->loop.cancel(&timer_);
   if (up_fd_ >= 0) ::close(up_fd_);
+  if (body_file_ >= 0) ::close(body_file_);
+}
+
+// Appends body bytes to the stored body: memory up to kMemoryBody, then an anonymous temporary
+// file (client_body_temp under the prefix, as nginx, or /tmp), so a large upload never grows
+// the process. Returns false (after answering) if the file cannot be written.
+bool Session::store_body(const char* data, size_t n) {
+  constexpr size_t kMemoryBody = 64 * 1024;
+  if (body_file_ < 0 && stored_size_ + n > kMemoryBody) {
+    std::string dir = r_->snapshot->prefix + "client_body_temp";
+    ::mkdir(dir.c_str(), 0700);
+    body_file_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (body_file_ < 0) body_file_ = ::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (body_file_ < 0) {
+      PORTICO_LOG(LogLevel::kCrit, conn_->id(), "open() of a temporary file for the request body failed ({}){}", errno_text(errno), log_suffix());
+      state_ = State::kDone;
+      conn_->proxy_error(500);
+      return false;
+    }
+    if (!write_file(stored_body_.data(), stored_body_.size())) return false;
+    stored_body_.clear();
+    stored_body_.shrink_to_fit();
+  }
+  if (body_file_ >= 0) {
+    if (!write_file(data, n)) return false;
+  } else {
+    stored_body_.append(data, n);
+  }
+  stored_size_ += n;
+  return true;
+}
+
+bool Session::write_file(const char* data, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(body_file_, data, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      PORTICO_LOG(LogLevel::kCrit, conn_->id(), "write() to the request body file failed ({}){}", errno_text(errno), log_suffix());
+      state_ = State::kDone;
+      conn_->proxy_error(500);
+      return false;
+    }
+    data += w;
+    n -= size_t(w);
+  }
+  return true;
 }
 
 std::string Session::log_suffix() const {
@@ -172,7 +221,7 @@ bool Session::build_request_head() {
   // Client headers, except those set above, hop-by-hop ones and the framing we redo.
   if (conf_->pass_request_headers) {
     HopByHop hop;
-    (void)hop.init(r.head.headers);
+    if (!hop.init(r.head.headers)) return false;  // Connection names too many fields: 400
     for (const auto& hd : r.head.headers) {
       if (hop.is_hop(hd.name, false)) continue;
       // Content-Length is ours to write when we pass the body (nginx keeps the client's when
@@ -194,8 +243,13 @@ bool Session::build_request_head() {
     body_mode_ = BodyMode::kNone;
     body_done_ = true;
     if (r.head.content_length > 0 || r.head.chunked) body_done_ = false;  // read and dropped
+  } else if (conf_->request_buffering || (r.head.chunked && !conf_->http_minor)) {
+    // proxy_request_buffering on (nginx's default), or a chunked body for an HTTP/1.0
+    // upstream: read it whole first (memory, then a temporary file), send with its length.
+    body_mode_ = BodyMode::kBuffered;
+    body_done_ = false;
   } else if (r.head.chunked) {
-    body_mode_ = conf_->http_minor ? BodyMode::kChunked : BodyMode::kBuffered;
+    body_mode_ = BodyMode::kChunked;
     body_done_ = false;
   } else {
     body_mode_ = BodyMode::kLength;
@@ -274,10 +328,13 @@ void Session::start() {
   }
   balancer_ = ctx_->balancer(upstream_->group);
   tried_ = upstream::TriedSet(upstream_->group->size());
-  build_request_head();
+  if (!build_request_head()) {
+    PORTICO_LOG(LogLevel::kInfo, conn_->id(), "client sent too many fields in \"Connection\"{}", log_suffix());
+    state_ = State::kDone;
+    conn_->proxy_error(400);
+    return;
+  }
   std::string_view pre = conn_->buffered_body();
-  if (body_mode_ == BodyMode::kLength) pre_len_ = size_t(std::min<uint64_t>(pre.size(), body_left_));
-  else if (body_mode_ != BodyMode::kNone) pre_len_ = pre.size();
   if (r.head.expect_continue && !body_done_ && pre.empty()) {
     static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
     ssize_t w = ::send(conn_->fd(), kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
@@ -287,8 +344,8 @@ void Session::start() {
   rbuf_.reset(new char[kBufferSize]);
   rcap_ = kBufferSize;
   if (body_mode_ == BodyMode::kBuffered || body_mode_ == BodyMode::kNone) {
-    // Read the whole (chunked) body before connecting: an HTTP/1.0 upstream needs its length.
-    // kNone with a body (proxy_pass_request_body off) reads and drops it first as well.
+    // Read the whole body before connecting (request buffering, or a chunked body for an
+    // HTTP/1.0 upstream); with proxy_pass_request_body off it is read and dropped first.
     if (!body_done_) {
       state_ = State::kSending;
       pump();
@@ -331,7 +388,7 @@ void Session::connect_next() {
   ++tries_;
   attempt_ms_ = now;
   head_off_ = 0;
-  pre_off_ = 0;
+  stored_off_ = 0;  // a stored body is sent again from its start
   request_sent_any_ = false;
   const upstream::Peer& p = upstream_->group->peer(size_t(idx));
   if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
@@ -577,7 +634,7 @@ bool Session::read_client_body(bool* progress) {
     case BodyMode::kNone:  // proxy_pass_request_body off: read and dropped
       return true;
     case BodyMode::kBuffered:
-      stored_body_.append(ubuf_.get(), data_len);
+      if (!store_body(ubuf_.get(), data_len)) return false;
       *progress = true;
       return true;
     case BodyMode::kLength:
@@ -611,17 +668,43 @@ bool Session::send_request() {
     }
     if (body_mode_ == BodyMode::kBuffered) {
       head_ += "Content-Length: ";
-      head_ += std::to_string(stored_body_.size());
+      head_ += std::to_string(stored_size_);
       head_ += "\r\n\r\n";
-      head_ += stored_body_;
-      stored_body_.clear();
-      stored_body_.shrink_to_fit();
     }
     ctx_->loop.cancel(&timer_);
     connect_next();
     return false;
   }
   for (;;) {
+    // A stored body goes out after the head: from memory, or from its file with sendfile.
+    if (body_mode_ == BodyMode::kBuffered && head_off_ == head_.size() &&
+        stored_off_ < stored_size_) {
+      if (!up_writable_) {
+        wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
+        return false;
+      }
+      ssize_t w;
+      if (body_file_ >= 0) {
+        off_t off = off_t(stored_off_);
+        w = ::sendfile(up_fd_, body_file_, &off, stored_size_ - stored_off_);
+      } else {
+        w = ::send(up_fd_, stored_body_.data() + stored_off_, stored_size_ - stored_off_,
+                   MSG_NOSIGNAL);
+      }
+      if (w < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          up_writable_ = false;
+          wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
+          return false;
+        }
+        if (errno == EINTR) continue;
+        upstream_failed(kNextError, 502, "sendfile() failed (" + errno_text(errno) + ") while sending request to upstream");
+        return false;
+      }
+      stored_off_ += size_t(w);
+      r_->upstream.bytes_sent += size_t(w);
+      continue;
+    }
     struct iovec iov[4];
     int cnt = 0;
     if (head_off_ < head_.size()) iov[cnt++] = {head_.data() + head_off_, head_.size() - head_off_};
@@ -703,9 +786,14 @@ bool Session::read_response_head() {
       if (st == ParseStatus::kComplete) {
         parsed_ = 0;
         rpos_ += consumed;
-        if (head_in_.status == 101 && r_->head.connection_upgrade) {
-          begin_response();
-          return true;
+        if (head_in_.status == 101) {
+          if (r_->head.connection_upgrade) {
+            begin_response();
+            return true;
+          }
+          // A switch nobody asked for: what follows is another protocol, not a head.
+          upstream_failed(kNextInvalidHeader, 502, "upstream sent 101 Switching Protocols to a request that did not ask for an upgrade while reading response header from upstream");
+          return false;
         }
         if (head_in_.is_informational()) continue;  // 100 Continue, 103: not relayed
         const int status = head_in_.status;
@@ -843,7 +931,10 @@ void Session::begin_response() {
     h += "\r\n";
   }
   HopByHop hop;
-  (void)hop.init(head_in_.headers);
+  if (!hop.init(head_in_.headers)) {
+    upstream_failed(kNextInvalidHeader, 502, "upstream sent too many fields in \"Connection\" while reading response header from upstream");
+    return;
+  }
   for (const auto& hd : head_in_.headers) {
     if (hop.is_hop(hd.name, upgrade)) continue;
     if (iequals(hd.name, "content-length") && framing_ != BodyFraming::kLength && !head_request) continue;

@@ -109,8 +109,6 @@ class Session final : public IoHandler, public Deferred {
   uint64_t body_left_ = 0;      // Content-Length bytes still to read from the client
   bool body_done_ = true;       // the whole client body has been read
   bool body_replayable_ = true; // every body byte sent so far can be sent again
-  size_t pre_len_ = 0;          // body bytes that were already in the client's buffer
-  size_t pre_off_ = 0;
   std::unique_ptr<char[]> ubuf_;  // client -> upstream
   size_t ubuf_off_ = 0, ubuf_len_ = 0;
   std::string frame_;  // chunk header before ubuf_ data
@@ -119,7 +117,12 @@ class Session final : public IoHandler, public Deferred {
   size_t post_off_ = 0;
   bool pooled_ = false;  // this attempt reuses a keep-alive connection
   http::ChunkedDecoder req_chunked_;
-  std::string stored_body_;  // kBuffered: chunked body for an HTTP/1.0 upstream
+  bool store_body(const char* data, size_t n);
+  bool write_file(const char* data, size_t n);
+  std::string stored_body_;  // kBuffered: the whole body, while small
+  int body_file_ = -1;       // kBuffered: the whole body, once large (anonymous temp file)
+  size_t stored_size_ = 0;
+  size_t stored_off_ = 0;    // sent so far in this attempt
   bool client_readable_ = true;
   bool client_writable_ = true;
   bool client_hup_ = false;
