@@ -1044,7 +1044,7 @@ void Session::begin_response() {
     // Bytes the client sent after its head go to the upstream first.
     std::string_view pre = conn_->buffered_body();
     size_t take = std::min(pre.size(), kBufferSize);
-    std::memcpy(ubuf_.get(), pre.data(), take);
+    if (take > 0) std::memcpy(ubuf_.get(), pre.data(), take);
     conn_->consume_buffered(take);
     t_c2u_off_ = 0;
     t_c2u_len_ = take;
