@@ -10,7 +10,7 @@ import threading
 import time
 import unittest
 
-from harness import (HAVE_IPV6, RawConn, Server, build_request, eventually, free_port,
+from harness import (requires_realip, HAVE_IPV6, RawConn, Server, build_request, eventually, free_port,
                      nginx_only, request, requires_proxy)
 from upstreams import Upstream, info
 
@@ -120,9 +120,6 @@ class UpstreamSet:
 BALANCE_CONFIG = r"""
 http {
     default_type text/plain;
-    set_real_ip_from 127.0.0.1;
-    set_real_ip_from ::1;
-    real_ip_header X-Client;
     upstream wrr {
         server 127.0.0.1:@A@ weight=5;
         server 127.0.0.1:@B@;
@@ -274,18 +271,6 @@ class BalancersTest(unittest.TestCase):
                 c = counts(run_requests(self.port, ["/iph/x"] * 30, threads=2, addr=addr))
                 self.assertEqual(len(c), 1, c)
 
-    def test_ip_hash_uses_ipv4_first_three_octets(self):
-        # (the client address comes from X-Client via the realip module)
-        def server_for(ip):
-            return name_of(request(self.port, "/iph/x", headers=[("X-Client", ip)]))
-        for net in ("10.1.2", "192.0.2", "172.16.99"):
-            with self.subTest(net=net):
-                self.assertEqual({server_for(f"{net}.{h}") for h in (1, 77, 254)},
-                                 {server_for(f"{net}.9")})
-        # many /24 networks spread over all three servers
-        seen = collections.Counter(server_for(f"10.{i}.{i * 7 % 256}.1") for i in range(60))
-        self.assertEqual(set(seen), {"a", "b", "c"}, seen)
-
     def test_hash_key_stable_and_spread(self):
         paths = [f"/hsh/x?key=k{i}" for i in range(300)]
         first = {p: name_of(r) for p, r in run_requests(self.port, paths)}
@@ -300,6 +285,67 @@ class BalancersTest(unittest.TestCase):
         c = counts(run_requests(self.port, ["/rnd/x"] * 900))
         for n in "abc":
             self.assertGreater(c[n], 200, c)   # expected 300 each, sd ~14
+
+
+IPHASH_REALIP_CONFIG = r"""
+http {
+    default_type text/plain;
+    set_real_ip_from 127.0.0.1;
+    real_ip_header X-Client;
+    upstream iph {
+        ip_hash;
+        server 127.0.0.1:@A@;
+        server 127.0.0.1:@B@;
+        server 127.0.0.1:@C@;
+    }
+    server {
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        location / { proxy_pass http://iph; }
+    }
+}
+"""
+
+
+@requires_proxy
+@requires_realip
+class IpHashRealIpTest(unittest.TestCase):
+    """ip_hash over many client addresses. Every test client is 127.0.0.1 or ::1, so the
+    address comes from X-Client through the realip module (set_real_ip_from /
+    real_ip_header): this class needs realip as well."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.ks = UpstreamSet(["a", "b", "c"], quiet=True)
+        try:
+            cls.srv = Server(fill(IPHASH_REALIP_CONFIG, A=cls.ks.port("a"),
+                                  B=cls.ks.port("b"), C=cls.ks.port("c")))
+        except BaseException:
+            cls.ks.stop()
+            raise
+        cls.port = cls.srv.port()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.ks.stop()
+
+    def server_for(self, ip):
+        return name_of(request(self.port, "/x", headers=[("X-Client", ip)]))
+
+    def test_ip_hash_uses_ipv4_first_three_octets(self):
+        for net in ("10.1.2", "192.0.2", "172.16.99"):
+            with self.subTest(net=net):
+                self.assertEqual({self.server_for(f"{net}.{h}") for h in (1, 77, 254)},
+                                 {self.server_for(f"{net}.9")})
+        # many /24 networks spread over all three servers
+        seen = collections.Counter(self.server_for(f"10.{i}.{i * 7 % 256}.1")
+                                   for i in range(60))
+        self.assertEqual(set(seen), {"a", "b", "c"}, seen)
+
+    def test_ip_hash_ipv6_uses_whole_address(self):
+        seen = collections.Counter(self.server_for(f"2001:db8::{i:x}") for i in range(60))
+        self.assertEqual(set(seen), {"a", "b", "c"}, seen)
 
 
 # ============================================================================================
@@ -470,43 +516,55 @@ class RetryTest(unittest.TestCase):
     between a failing and a good server: of two consecutive requests one meets the
     failing server first."""
 
-    def setUp(self):
-        self.ups = []
+    @classmethod
+    def setUpClass(cls):
+        # the upstreams live for the class; each test gets a fresh server (fresh peer
+        # state) and a fresh "primary" (one test kills it)
+        cls.ups = []
 
         def up(*a, **kw):
             u = Upstream(*a, **kw)
-            self.ups.append(u)
+            cls.ups.append(u)
             return u
         try:
-            self.primary = up("keepalive", name="primary")
-            self.backup = up("keepalive", name="backup")
-            self.b = up("keepalive", name="b")
-            f502 = [up("fixed", "--status", "502", "--body", f"bad{i}", name=f"f502-{i}")
-                    for i in range(3)]
-            self.reset = up("reset", name="reset")
-            self.hang = up("hang", name="hang")
-            hang2, hang3 = up("hang", name="hang2"), up("hang", name="hang3")
-            self.status = up("echo", name="status")  # answers ?status=N
-            self.invalid = up("garbage", "--kind", "header", name="invalid")
-            self.dead = [free_port() for _ in range(4)]
-            self.f502 = f502
+            cls.backup = up("keepalive", name="backup")
+            cls.b = up("keepalive", name="b")
+            cls.f502 = [up("fixed", "--status", "502", "--body", f"bad{i}", name=f"f502-{i}")
+                        for i in range(3)]
+            cls.reset = up("reset", name="reset")
+            cls.hang = up("hang", name="hang")
+            cls.hang2, cls.hang3 = up("hang", name="hang2"), up("hang", name="hang3")
+            cls.status = up("echo", name="status")  # answers ?status=N
+            cls.invalid = up("garbage", "--kind", "header", name="invalid")
+        except BaseException:
+            cls.tearDownClass()
+            raise
+        cls.dead = [free_port() for _ in range(4)]
+
+    @classmethod
+    def tearDownClass(cls):
+        for u in cls.ups:
+            u.stop()
+
+    def setUp(self):
+        self.primary = Upstream("keepalive", name="primary")
+        try:
             cfg = fill(RETRY_CONFIG, PRIMARY=self.primary.port, BACKUP=self.backup.port,
                        B=self.b.port, DEAD=self.dead[0], DEAD2=self.dead[1],
-                       DEAD3=self.dead[2], DEAD4=self.dead[3], F502=f502[0].port,
-                       G502=f502[1].port, H502=f502[2].port, RESET=self.reset.port,
-                       HANG=self.hang.port, HANG2=hang2.port, HANG3=hang3.port,
-                       STATUS=self.status.port, INVALID=self.invalid.port)
+                       DEAD3=self.dead[2], DEAD4=self.dead[3], F502=self.f502[0].port,
+                       G502=self.f502[1].port, H502=self.f502[2].port,
+                       RESET=self.reset.port, HANG=self.hang.port, HANG2=self.hang2.port,
+                       HANG3=self.hang3.port, STATUS=self.status.port,
+                       INVALID=self.invalid.port)
             self.srv = Server(cfg)
         except BaseException:
-            for u in self.ups:
-                u.stop()
+            self.primary.stop()
             raise
         self.port = self.srv.port()
 
     def tearDown(self):
         self.srv.stop()
-        for u in self.ups:
-            u.stop()
+        self.primary.stop()
 
     def log(self, uri):
         def find():

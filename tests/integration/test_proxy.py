@@ -232,8 +232,9 @@ class HeadersTest(unittest.TestCase):
         self.assertEqual(hvals(i, "X-Forwarded-For"), ["::1"])
 
     def test_site_a_http10_without_host(self):
-        # Host $http_host is empty for an HTTP/1.0 request without Host: an empty value
-        # removes the header, so the app gets no Host at all
+        # SURPRISE: Host $http_host is empty for an HTTP/1.0 request without Host, and an
+        # empty value removes the field, so the app gets no Host at all (the reference
+        # setup as written; $host would have given the server_name)
         r = request(self.port, "/", host=None, version="HTTP/1.0")
         i = info(r)
         self.assertEqual(hvals(i, "Host"), [])
@@ -377,11 +378,10 @@ class HeadersTest(unittest.TestCase):
     def test_fields_named_in_connection_not_forwarded(self):
         # the issue: hop-by-hop fields are never forwarded in either direction (RFC 9110
         # 7.6.1: Connection, the fields it names, Proxy-Connection, Keep-Alive, TE,
-        # Transfer-Encoding, Upgrade). Trailer is an end-to-end field.
+        # Transfer-Encoding, Upgrade). (Trailer: not asserted; nginx passes it.)
         i = self.get("/default/x", headers=self.HOP_REQUEST)
         self.assertEqual(hvals(i, "X-Hop"), [])
         self.assertEqual(hvals(i, "Proxy-Connection"), [])
-        self.assertEqual(hvals(i, "Trailer"), ["X-T"])
 
     def hop_response(self):
         with RawConn(self.port2) as c:
@@ -399,7 +399,6 @@ class HeadersTest(unittest.TestCase):
         self.assertNotEqual(r.header("Server"), "app/1.0")
         self.assertNotIn("1970", r.header("Date"))
         self.assertEqual(r.headers_all("Keep-Alive"), [])
-        self.assertEqual(r.header("Trailer"), "X-T")  # end-to-end
 
     @nginx_only
     def test_nginx_relays_some_hop_by_hop_response_fields(self):
@@ -411,6 +410,7 @@ class HeadersTest(unittest.TestCase):
         self.assertEqual(r.header("Proxy-Connection"), "keep-alive")
         self.assertEqual(r.header("TE"), "trailers")
         self.assertEqual(r.header("Upgrade"), "h2c")
+        self.assertEqual(r.header("Trailer"), "X-T")
 
     @nginx_differs("relays X-Hop (named in Connection), Proxy-Connection, TE, Upgrade")
     def test_no_hop_by_hop_response_fields(self):
@@ -762,9 +762,11 @@ class BodiesTest(unittest.TestCase):
         self.assertEqual(hvals(i, "Content-Length"), [])
         self.assertEqual(i["body_sha256"], hashlib.sha256(b"hello world").hexdigest())
 
-    def test_chunked_request_unbuffered_complete_body_gets_length(self):
+    @nginx_only
+    def test_nginx_unbuffered_complete_chunked_body_gets_length(self):
         # SURPRISE: when the whole chunked body already arrived with the head, nginx sends
-        # it with a Content-Length even with proxy_request_buffering off
+        # it with a Content-Length even with proxy_request_buffering off (an
+        # implementation detail: re-chunking it is as good)
         i = info(self.chunked_post("/stream11/x", [b"hello ", b"world"]))
         self.assertEqual(i["framing"], "length")
         self.assertEqual(hvals(i, "Content-Length"), ["11"])
@@ -807,9 +809,11 @@ class BodiesTest(unittest.TestCase):
             self.assertEqual(r.body, b"00000" + b"11111" + b"22222")
             c.send(build_request("GET", "/chunked/x"))
             raw = c.read_until_close(5)
-        # the upstream's trailer fields are not relayed (nginx 1.22 has no
-        # proxy_pass_trailers); its Trailer header field is, as an ordinary field
-        self.assertEqual(r.header("Trailer"), "X-Trail")
+        # SURPRISE: the upstream's trailer fields are dropped (nginx 1.22 has no
+        # proxy_pass_trailers) while nginx relays its Trailer header field as an ordinary
+        # field, announcing a trailer that never comes (portico may drop it too)
+        if IS_NGINX:
+            self.assertEqual(r.header("Trailer"), "X-Trail")
         self.assertTrue(raw.endswith(b"\r\n0\r\n\r\n"), raw[-40:])
         self.assertNotIn(b"X-Trail: t", raw)
 
@@ -929,6 +933,7 @@ http {
         location /truncch/  { proxy_pass http://127.0.0.1:@TRUNCCH@; }
         location /trunchang/ { proxy_pass http://127.0.0.1:@TRUNCHANG@; }
         location /slowhead/ { proxy_pass http://127.0.0.1:@SLOWHEAD@; }
+        location /bighead/  { proxy_pass http://127.0.0.1:@BIGHEAD@; proxy_buffer_size 4k; }
         GARBAGE_LOCATIONS
         location /intercept/ {
             proxy_pass http://127.0.0.1:@ECHO@;
@@ -972,11 +977,12 @@ class ErrorsTest(unittest.TestCase):
         cls.truncch = Upstream("truncate", "--chunked", "--send", "10", name="truncch")
         cls.trunchang = Upstream("truncate", "--then", "hang", name="trunchang")
         cls.slowhead = Upstream("slow", "--header-delay", "1.5", name="slowhead")
+        cls.bighead = Upstream("fixed", "--header", "X-Big: " + "b" * 8000, name="bighead")
         cls.garbage = {k: Upstream("garbage", "--kind", k, name=f"garbage-{k}")
                        for k in GARBAGE_KINDS}
         cls.backlog = FullBacklog()
         cls.ups = [cls.echo, cls.reset, cls.reset0, cls.hang, cls.noread, cls.trunc,
-                   cls.truncrst, cls.truncch, cls.trunchang, cls.slowhead,
+                   cls.truncrst, cls.truncch, cls.trunchang, cls.slowhead, cls.bighead,
                    *cls.garbage.values()]
         cls.dead, cls.dead2 = free_port(), free_port()
         garbage = "\n".join(f"location /garbage-{k}/ {{ proxy_pass http://127.0.0.1:{u.port}; }}"
@@ -986,7 +992,7 @@ class ErrorsTest(unittest.TestCase):
                    RESET0=cls.reset0.port, HANG=cls.hang.port, NOREAD=cls.noread.port,
                    BACKLOG=cls.backlog.port, TRUNC=cls.trunc.port, TRUNCRST=cls.truncrst.port,
                    TRUNCCH=cls.truncch.port, TRUNCHANG=cls.trunchang.port,
-                   SLOWHEAD=cls.slowhead.port)
+                   SLOWHEAD=cls.slowhead.port, BIGHEAD=cls.bighead.port)
         cls.srv = Server(cfg, {"html/err/404.html": "custom 404 page\n",
                                "html/err/500.html": "custom 500 page\n",
                                "html/err/502.html": "custom 502 page\n"})
@@ -1043,8 +1049,8 @@ class ErrorsTest(unittest.TestCase):
         e = self.log_entry("/group/a")
         self.assertEqual(e["addr"], f"127.0.0.1:{self.dead}, 127.0.0.1:{self.dead2}")
         self.assertEqual(e["ustatus"], "502, 502")
-        # both peers are now failed (max_fails=1 fail_timeout=10s): the group name is
-        # logged as the address and nothing is tried
+        # both peers are now failed (max_fails=1 fail_timeout=10s): nothing is tried and
+        # SURPRISE: $upstream_addr is the group's name, $upstream_status 502
         r = request(self.port, "/group/b")
         self.assertEqual(r.status, 502)
         e = self.log_entry("/group/b")
@@ -1132,7 +1138,16 @@ class ErrorsTest(unittest.TestCase):
                 self.assertNotIn(b"ok", r.body)
         self.srv.wait_error_log(r"upstream sent invalid header")
 
-    def test_identical_duplicate_content_length_is_accepted(self):
+    def test_header_larger_than_proxy_buffer_size_is_502(self):
+        r = request(self.port, "/bighead/x")
+        self.assertEqual(r.status, 502)
+        self.srv.wait_error_log(r"upstream sent too big header while reading response header "
+                                r"from upstream")
+
+    @nginx_only
+    def test_nginx_accepts_identical_duplicate_content_length(self):
+        # RFC 9110 8.6 lets a recipient either reject two identical Content-Length
+        # fields or use the value once; nginx uses it (portico may reject: 502)
         r = request(self.port, "/garbage-samecl/x")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"ok")
@@ -1188,19 +1203,21 @@ class ErrorsTest(unittest.TestCase):
                 self.assertEqual(request(self.port, f"/garbage-{kind}/x").status, 502)
 
     def test_bad_chunk_in_response(self):
-        # nginx sends the head before it parses the body, so the client gets the 200 head
-        # and then the connection is closed without the last chunk. (A proxy that checks
-        # the first chunk before sending the head may answer 502 instead; either way the
-        # bad body is never relayed as complete.)
+        # A bad chunk size in the upstream's body is never relayed as a complete response.
+        # SURPRISE: nginx has already "sent" the 200 head when it parses the body, but the
+        # head may still sit in its output buffer (postpone_output): the client gets either
+        # nothing at all or the 200 head with an unfinished body, then the connection is
+        # closed. A proxy that checks the first chunk before sending the head may answer
+        # 502 instead.
         with RawConn(self.port) as c:
             c.send(build_request("GET", "/garbage-badchunk/x", close=False))
             raw = c.read_until_close(5)
         head, _, body = raw.partition(b"\r\n\r\n")
-        if IS_NGINX or head.startswith(b"HTTP/1.1 200 "):
+        if head.startswith(b"HTTP/1.1 502 "):
+            self.assertFalse(IS_NGINX, raw[:200])
+        elif raw:
             self.assertTrue(head.startswith(b"HTTP/1.1 200 OK\r\n"), raw[:200])
             self.assertFalse(body.endswith(b"0\r\n\r\n"), body)
-        else:
-            self.assertTrue(head.startswith(b"HTTP/1.1 502 "), raw[:200])
         self.srv.wait_error_log(r"upstream sent invalid chunked response")
 
     def test_intercept_errors(self):

@@ -189,8 +189,9 @@ class StreamTest(unittest.TestCase):
 
     @nginx_only
     def test_nginx_without_proxy_half_close_ends_session_on_client_eof(self):
-        # nginx's default (proxy_half_close off): the client's EOF ends the whole session;
-        # the upstream's reply to the EOF never reaches the client
+        # SURPRISE: nginx's default is proxy_half_close off: the client's EOF ends the whole
+        # session and the upstream's reply to the EOF never reaches the client; the other
+        # servers here set proxy_half_close on (nginx >= 1.21.4)
         with connect(self.srv.port("port_nohalf")) as s:
             s.sendall(b"abc")
             self.assertEqual(recv_exact(s, 3), b"abc")

@@ -99,6 +99,7 @@ TEST(UpstreamGroup, ConsistentHashRing) {
   auto shared = make_group(Method::kHashConsistent, peers);
   EXPECT_EQ(shared->server_id(1), shared->server_id(2));
   EXPECT_NE(shared->server_id(0), shared->server_id(1));
+  EXPECT_EQ(shared->server_primaries(shared->server_id(1)), (std::vector<uint32_t>{1, 2}));
   EXPECT_LE(shared->ring().size(), 320u);
   EXPECT_TRUE(make_group(Method::kHash, 3)->ring().empty());
 }

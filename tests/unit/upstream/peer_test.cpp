@@ -32,7 +32,7 @@ TEST(UpstreamPeer, AfterTimeoutOnePickIsTheProbe) {
   report_failure(p, 0);
   EXPECT_FALSE(available(p, 5000));
   ASSERT_TRUE(available(p, 10001));
-  note_selected(p, 10001);  // this request is the probe...
+  note_selected(p, 10001);            // this request is the probe...
   EXPECT_FALSE(available(p, 10002));  // ...and nobody else gets through while it runs
   report_success(p, 10050);           // probe succeeded: forgiven
   EXPECT_TRUE(available(p, 10051));

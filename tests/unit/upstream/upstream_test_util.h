@@ -13,7 +13,9 @@
 namespace portico::upstream::testing {
 
 // "127.0.0.1:19001" for index 0, ... (the addresses the nginx golden runs used).
-inline std::string addr_name(int i) { return "127.0.0.1:" + std::to_string(19001 + i); }
+inline std::string addr_name(int i) {
+  return "127.0.0.1:" + std::to_string(19001 + i);
+}
 
 inline PeerConfig peer_cfg(int i, uint32_t weight = 1) {
   PeerConfig p;
@@ -36,7 +38,8 @@ inline std::shared_ptr<const Group> make_group(Method m, std::vector<PeerConfig>
 }
 
 // n peers with the given weights (all 1 when empty).
-inline std::shared_ptr<const Group> make_group(Method m, int n, std::vector<uint32_t> weights = {}) {
+inline std::shared_ptr<const Group> make_group(Method m, int n,
+                                               std::vector<uint32_t> weights = {}) {
   std::vector<PeerConfig> peers;
   for (int i = 0; i < n; i++) peers.push_back(peer_cfg(i, weights.empty() ? 1 : weights[i]));
   return make_group(m, std::move(peers));

@@ -87,8 +87,8 @@ TEST(UpstreamIpHash, UnavailablePeerRemapsOnlyItsClients) {
   auto b = make_balancer(g);
   std::vector<std::string> clients;
   for (int n = 0; n < 2000; n++) {
-    clients.emplace_back(ip_hash_key(v4(("10." + std::to_string(n / 256) + "." +
-                                         std::to_string(n % 256) + ".9").c_str())));
+    clients.emplace_back(ip_hash_key(
+        v4(("10." + std::to_string(n / 256) + "." + std::to_string(n % 256) + ".9").c_str())));
   }
   std::string before = picks(*b, clients);
   set_healthy(g->peer(1), false, 0);

@@ -68,7 +68,7 @@ TEST(UpstreamLeastConn, BackupWhenPrimariesAreFull) {
   on_connect(g->peer(1));
   EXPECT_EQ(picks(*b, 1), "a");  // the backup is idle but not a candidate
   TriedSet t(g->size());
-  ASSERT_EQ(b->pick({}, t), 0);   // a full now
+  ASSERT_EQ(b->pick({}, t), 0);  // a full now
   TriedSet t2(g->size());
   t2.insert(1);                   // b tried by this request
   EXPECT_EQ(b->pick({}, t2), 2);  // backup

@@ -48,7 +48,7 @@ TEST(UpstreamRandomTwo, PrefersTheLessLoaded) {
   for (int n = 0; n < 10; n++) on_connect(g->peer(0));
   on_connect(g->peer(1));
   std::vector<int> h = histogram(picks(*b, 3000), 3);
-  EXPECT_EQ(h[0], 0);       // a loses every draw it is in
+  EXPECT_EQ(h[0], 0);            // a loses every draw it is in
   EXPECT_NEAR(h[1], 1000, 150);  // drawn with a: wins; drawn with c: loses
   EXPECT_NEAR(h[2], 2000, 150);
 }

@@ -95,7 +95,7 @@ TEST(UpstreamRoundRobin, PassiveHealth) {
   };
   fail_a(1000);
   EXPECT_EQ(histogram(picks(*b, 10, 1500), 2)[0], 5);  // one failure: still in rotation
-  fail_a(2000);                                         // max_fails within fail_timeout
+  fail_a(2000);                                        // max_fails within fail_timeout
   EXPECT_EQ(picks(*b, 10, 2000), "bbbbbbbbbb");
   EXPECT_EQ(picks(*b, 10, 12000), "bbbbbbbbbb");
   // fail_timeout over: the next pick probes a once; the rest wait for the verdict.
