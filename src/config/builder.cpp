@@ -7,6 +7,7 @@
 #include "config/parser.h"
 #include "core/strings.h"
 #include "http/directives.h"
+#include "stream/directives.h"
 
 namespace portico::config {
 
@@ -59,6 +60,7 @@ const Registry& registry() {
         {"http", kMain, 0, 0, BlockKind::kBlock, kHttp, true},
     });
     http::register_directives(*r);
+    stream::register_directives(*r);
     return r;
   }();
   return *reg;
@@ -161,6 +163,9 @@ LoadResult load(const LoadOptions& opts) {
     if (d.name == "http") {
       snap->has_http = true;
       http::build_http(d, *snap, workers, opts.previous, res.errors, res.warnings);
+    } else if (d.name == "stream") {
+      snap->has_stream = true;
+      stream::build_stream(d, *snap, workers, opts.previous, res.errors);
     }
   }
   if (res.errors.empty()) res.snapshot = std::move(snap);

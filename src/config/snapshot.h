@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "http/http_config.h"
+#include "stream/stream_conf.h"
 
 namespace portico {
 
@@ -27,6 +28,8 @@ struct Snapshot {
   MainConf main;
   http::HttpConf http;
   bool has_http = false;
+  stream::StreamConf stream;
+  bool has_stream = false;
   std::vector<std::string> files;  // every file read, for -T
 };
 

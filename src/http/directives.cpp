@@ -845,14 +845,14 @@ std::unique_ptr<LocationConf> Builder::build_location(const Directive& d, const 
   return lc;
 }
 
-bool Builder::parse_listen(const Directive& d, ListenAddr* out, bool* default_server) {
+bool parse_listen_impl(const Directive& d, ListenAddr* out, bool* default_server, std::string* error) {
   const std::string& spec = d.args[0];
   *default_server = false;
   if (spec.rfind("unix:", 0) == 0) {
     std::string path = spec.substr(5);
     sockaddr_un* un = reinterpret_cast<sockaddr_un*>(&out->addr);
     if (path.empty() || path.size() >= sizeof un->sun_path) {
-      err(d, fmt::format("invalid path in \"{}\" of the \"listen\" directive", spec));
+      *error = fmt::format("invalid path in \"{}\" of the \"listen\" directive", spec);
       return false;
     }
     un->sun_family = AF_UNIX;
@@ -865,13 +865,13 @@ bool Builder::parse_listen(const Directive& d, ListenAddr* out, bool* default_se
     if (spec[0] == '[') {
       auto close = spec.find(']');
       if (close == std::string::npos) {
-        err(d, fmt::format("invalid IPv6 address in \"{}\" of the \"listen\" directive", spec));
+        *error = fmt::format("invalid IPv6 address in \"{}\" of the \"listen\" directive", spec);
         return false;
       }
       host = spec.substr(1, close - 1);
       if (close + 1 < spec.size()) {
         if (spec[close + 1] != ':') {
-          err(d, fmt::format("invalid port in \"{}\" of the \"listen\" directive", spec));
+          *error = fmt::format("invalid port in \"{}\" of the \"listen\" directive", spec);
           return false;
         }
         port = spec.substr(close + 2);
@@ -881,7 +881,7 @@ bool Builder::parse_listen(const Directive& d, ListenAddr* out, bool* default_se
       sockaddr_in6* in6 = reinterpret_cast<sockaddr_in6*>(&out->addr);
       in6->sin6_family = AF_INET6;
       if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) != 1) {
-        err(d, fmt::format("invalid IPv6 address in \"{}\" of the \"listen\" directive", spec));
+        *error = fmt::format("invalid IPv6 address in \"{}\" of the \"listen\" directive", spec);
         return false;
       }
     } else {
@@ -907,7 +907,7 @@ bool Builder::parse_listen(const Directive& d, ListenAddr* out, bool* default_se
         hints.ai_family = AF_INET;
         hints.ai_socktype = SOCK_STREAM;
         if (getaddrinfo(host.c_str(), nullptr, &hints, &ai) != 0 || !ai) {
-          err(d, fmt::format("host not found in \"{}\" of the \"listen\" directive", spec));
+          *error = fmt::format("host not found in \"{}\" of the \"listen\" directive", spec);
           return false;
         }
         in4->sin_addr = reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr;
@@ -916,7 +916,7 @@ bool Builder::parse_listen(const Directive& d, ListenAddr* out, bool* default_se
     }
     auto p = parse_uint(port);
     if (!p || *p < 1 || *p > 65535) {
-      err(d, fmt::format("invalid port in \"{}\" of the \"listen\" directive", spec));
+      *error = fmt::format("invalid port in \"{}\" of the \"listen\" directive", spec);
       return false;
     }
     char text[INET6_ADDRSTRLEN];
@@ -941,7 +941,7 @@ bool Builder::parse_listen(const Directive& d, ListenAddr* out, bool* default_se
     else if (o.rfind("backlog=", 0) == 0) {
       auto v = parse_uint(std::string_view(o).substr(8));
       if (!v || *v == 0 || *v > 65535) {
-        err(d, fmt::format("invalid backlog \"{}\"", o.substr(8)));
+        *error = fmt::format("invalid backlog \"{}\"", o.substr(8));
         return false;
       }
       out->backlog = int(*v);
@@ -950,14 +950,21 @@ bool Builder::parse_listen(const Directive& d, ListenAddr* out, bool* default_se
     else if (o == "bind" || o == "deferred" || o.rfind("so_keepalive=", 0) == 0) {
       // accepted: portico binds every address it listens on
     } else if (o == "ssl" || o == "http2" || o == "quic" || o == "proxy_protocol") {
-      err(d, fmt::format("the \"{}\" parameter of the \"listen\" directive is not supported by portico yet", o));
+      *error = fmt::format("the \"{}\" parameter of the \"listen\" directive is not supported by portico yet", o);
       return false;
     } else {
-      err(d, fmt::format("invalid parameter \"{}\"", o));
+      *error = fmt::format("invalid parameter \"{}\"", o);
       return false;
     }
   }
   return true;
+}
+
+bool Builder::parse_listen(const Directive& d, ListenAddr* out, bool* default_server) {
+  std::string e;
+  if (parse_listen_impl(d, out, default_server, &e)) return true;
+  err(d, e);
+  return false;
 }
 
 void Builder::build_server(const Directive& d, const LocationConf& http_loc) {
@@ -1151,6 +1158,12 @@ void Builder::build(const Directive& http) {
 }
 
 }  // namespace
+
+bool parse_access_rule(std::string_view text, AccessRule& rule) { return parse_cidr(text, rule); }
+
+bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std::string* error) {
+  return parse_listen_impl(d, out, default_server, error);
+}
 
 void build_http(const Directive& http, Snapshot& snapshot, int workers, const Snapshot* previous,
                 std::vector<ConfigError>& errors, std::vector<std::string>& warnings) {

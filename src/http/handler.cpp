@@ -62,6 +62,16 @@ bool rule_matches(const AccessRule& rule, const SockAddr& peer) {
   return true;
 }
 
+}  // namespace
+
+bool access_denied(const std::vector<AccessRule>& rules, const SockAddr& peer) {
+  for (const auto& rule : rules)
+    if (rule_matches(rule, peer)) return !rule.allow;
+  return false;
+}
+
+namespace {
+
 // 0 = allowed, 403 = denied.
 int check_access(Request& r) {
   for (const auto& rule : r.loc->access) {

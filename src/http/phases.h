@@ -23,6 +23,9 @@ void respond_text(Request& r, int status, std::string_view text);
 // Sets a redirect: Location (made absolute as nginx's absolute_redirect does) and status.
 void set_location(Request& r, std::string_view url);
 
+// allow/deny: true if the first rule matching `peer` denies it (no match: allowed).
+bool access_denied(const std::vector<AccessRule>& rules, const SockAddr& peer);
+
 // nginx's error-log suffix: ", client: ADDR, server: NAME, request: "LINE", host: "HOST"".
 std::string log_context(const Request& r);
 

@@ -53,6 +53,15 @@ int make_socket(const http::ListenAddr& a, bool reuseport, Status* st) {
   return fd;
 }
 
+// Every address the snapshot listens on: http servers and stream servers.
+std::vector<const http::ListenAddr*> listen_addrs(const Snapshot& s) {
+  std::vector<const http::ListenAddr*> out;
+  for (const auto& a : s.http.addrs) out.push_back(&a->listen);
+  for (const auto& srv : s.stream.servers)
+    for (const auto& la : srv->listens) out.push_back(&la);
+  return out;
+}
+
 }  // namespace
 
 Runtime::~Runtime() {
@@ -109,15 +118,21 @@ void Runtime::close_address(const std::string& key) {
 
 Status Runtime::start(std::shared_ptr<const Snapshot> snapshot) {
   const int n = snapshot->main.worker_processes;
-  for (const auto& a : snapshot->http.addrs) {
+  for (const http::ListenAddr* a : listen_addrs(*snapshot)) {
+    if (sockets_.count(a->key)) {
+      for (auto& [key, f] : sockets_)
+        for (int fd : f) ::close(fd);
+      sockets_.clear();
+      return Status::error(fmt::format("duplicate listen {} (http and stream, or two stream servers)", a->key));
+    }
     std::vector<int> fds;
-    if (Status st = open_address(a->listen, n, &fds); !st) {
+    if (Status st = open_address(*a, n, &fds); !st) {
       for (auto& [key, f] : sockets_)
         for (int fd : f) ::close(fd);
       sockets_.clear();
       return st;
     }
-    sockets_[a->listen.key] = std::move(fds);
+    sockets_[a->key] = std::move(fds);
   }
   snapshot_ = snapshot;
   for (int i = 0; i < n; ++i) {
@@ -142,10 +157,11 @@ Status Runtime::reload(std::shared_ptr<const Snapshot> snapshot) {
     LOG_NOTICE("worker_processes {} takes effect on restart; running {} workers",
                snapshot->main.worker_processes, n);
   std::map<std::string, std::vector<int>> added;
-  for (const auto& a : snapshot->http.addrs) {
-    if (sockets_.count(a->listen.key)) continue;
+  const auto addrs = listen_addrs(*snapshot);
+  for (const http::ListenAddr* a : addrs) {
+    if (sockets_.count(a->key) || added.count(a->key)) continue;
     std::vector<int> fds;
-    if (Status st = open_address(a->listen, n, &fds); !st) {
+    if (Status st = open_address(*a, n, &fds); !st) {
       for (auto& [key, f] : added) {
         for (int fd : f) ::close(fd);
         auto u = unix_paths_.find(key);
@@ -156,12 +172,12 @@ Status Runtime::reload(std::shared_ptr<const Snapshot> snapshot) {
       }
       return st;
     }
-    added[a->listen.key] = std::move(fds);
+    added[a->key] = std::move(fds);
   }
   std::vector<std::string> removed;
   for (const auto& [key, fds] : sockets_) {
     bool keep = false;
-    for (const auto& a : snapshot->http.addrs) keep = keep || a->listen.key == key;
+    for (const http::ListenAddr* a : addrs) keep = keep || a->key == key;
     if (!keep) removed.push_back(key);
   }
   for (int i = 0; i < n; ++i) {

@@ -14,6 +14,7 @@
 #include "http/connection.h"
 #include "http/request.h"
 #include "obs/access_log.h"
+#include "stream/session.h"
 
 namespace portico::server {
 
@@ -88,9 +89,26 @@ void Worker::bind_listeners_to_snapshot() {
   const auto& addrs = current_->snapshot->http.addrs;
   for (auto& l : listeners_) {
     l->addr = nullptr;
+    l->stream_server = nullptr;
     for (const auto& a : addrs)
       if (a->listen.key == l->key()) l->addr = a.get();
+    for (const auto& s : current_->snapshot->stream.servers)
+      for (const auto& la : s->listens)
+        if (la.key == l->key()) l->stream_server = s.get();
   }
+}
+
+void Worker::stream_closed(void* self, stream::Session* s) {
+  auto* w = static_cast<Worker*>(self);
+  --w->active_connections_;
+  stream::Session* last = w->stream_sessions_.back();
+  w->stream_sessions_[s->slot] = last;
+  last->slot = s->slot;
+  w->stream_sessions_.pop_back();
+  if (w->stopping_) w->maybe_finish_stop();
+  if (w->accept_paused_ && !w->accept_timer_.armed() &&
+      int(w->active_connections_) < w->current_->snapshot->main.worker_connections)
+    w->resume_accepting();
 }
 
 Generation* Worker::acquire_generation() {
@@ -178,6 +196,17 @@ void Worker::on_accept(Listener* l) {
       std::memcpy(&peer, &ss, std::min<size_t>(sslen, sizeof peer));
     } else {
       peer.sa.sa_family = AF_UNIX;
+    }
+    if (l->stream_server) {
+      // The session pins the snapshot its server belongs to for as long as it lives.
+      std::shared_ptr<const void> pin = current_->snapshot;
+      auto* s = new stream::Session(&proxy_, l->stream_server, std::move(pin), fd, peer,
+                                    next_connection_id(), &Worker::stream_closed, this);
+      ++active_connections_;
+      s->slot = uint32_t(stream_sessions_.size());
+      stream_sessions_.push_back(s);
+      s->start();
+      continue;
     }
     auto* c = new http::Connection(this, l, fd, peer, next_connection_id());
     c->start();
@@ -312,6 +341,12 @@ void Worker::begin_stop(bool graceful) {
       c->shutdown_gracefully();
     else
       c->close();
+  }
+  // TCP sessions have no request boundary to stop at: a graceful stop lets them run out, as
+  // nginx does; a fast one ends them.
+  if (!graceful) {
+    std::vector<stream::Session*> sessions = stream_sessions_;
+    for (auto* s : sessions) s->close_now();
   }
   maybe_finish_stop();
 }

@@ -24,6 +24,11 @@ struct Request;
 struct AddrConf;
 }  // namespace portico::http
 
+namespace portico::stream {
+class Session;
+struct Server;
+}  // namespace portico::stream
+
 namespace portico::server {
 
 class Worker;
@@ -40,6 +45,8 @@ class Listener final : public IoHandler {
   bool shared() const { return shared_; }
   // Servers for this address in the worker's current snapshot; null once removed by a reload.
   const http::AddrConf* addr = nullptr;
+  // Or, for a stream{} listener, its server (null once removed by a reload).
+  const stream::Server* stream_server = nullptr;
   uint32_t connections = 0;
   void close_socket();
 
@@ -128,6 +135,8 @@ class Worker {
   // Connections, for graceful stop and close-idle: intrusive list would be leaner; a vector with
   // swap-remove keeps it simple and cache-friendly.
   std::vector<http::Connection*> connections_;
+  std::vector<stream::Session*> stream_sessions_;
+  static void stream_closed(void* self, stream::Session* s);
   static_files::FileCache file_cache_;
   proxy::Context proxy_{loop_};  // after loop_: destroyed before it
   uint32_t active_connections_ = 0;

@@ -85,7 +85,7 @@ def requires_proxy(obj):
 
 
 # L4 proxying (stream {}) comes with the same work; PORTICO_HAS_STREAM=1 runs those tests.
-HAS_STREAM = IS_NGINX or os.environ.get("PORTICO_HAS_STREAM") == "1"
+HAS_STREAM = True  # stream {} TCP proxy (issue 3)
 
 # Debian builds the nginx stream module as a dynamic module (package libnginx-mod-stream);
 # configs with stream {} start with this under nginx (portico has stream built in).

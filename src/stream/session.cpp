@@ -1,0 +1,347 @@
+#include "stream/session.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "core/time_cache.h"
+#include "http/phases.h"
+
+namespace portico::stream {
+
+namespace {
+constexpr size_t kChunk = 64 * 1024;  // per splice call (a pipe holds 64 KiB by default)
+
+void append_ms(std::string& out, uint64_t ms) {
+  char buf[32];
+  int n = snprintf(buf, sizeof buf, "%llu.%03llu", (unsigned long long)(ms / 1000),
+                   (unsigned long long)(ms % 1000));
+  out.append(buf, size_t(n));
+}
+}  // namespace
+
+Session::Session(proxy::Context* ctx, const Server* server, std::shared_ptr<const void> pin, int fd,
+                 const SockAddr& peer, uint64_t id, void (*on_close)(void*, Session*), void* arg)
+    : ctx_(ctx), server_(server), pin_(std::move(pin)), cfd_(fd), client_(peer), id_(id),
+      on_close_(on_close), on_close_arg_(arg) {
+  client_end_.s = up_end_.s = this;
+  client_end_.client = true;
+  up_end_.client = false;
+  timer_.owner = this;
+  timer_.cb = &Session::on_timer;
+  clock_gettime(CLOCK_REALTIME, &start_);
+}
+
+Session::~Session() {
+  for (Dir* d : {&c2u_, &u2c_}) {
+    if (d->pipe_r >= 0) ::close(d->pipe_r);
+    if (d->pipe_w >= 0) ::close(d->pipe_w);
+  }
+}
+
+void Session::start() {
+  if (http::access_denied(server_->access, client_)) {
+    std::string addr = addr_text(client_);
+    PORTICO_LOG(LogLevel::kError, id_, "access forbidden by rule, client: {}, server: {}", addr,
+                server_->listens.empty() ? std::string() : server_->listens[0].key);
+    finish(403);
+    return;
+  }
+  if (!ctx_->loop.add(cfd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &client_end_)) {
+    finish(500);
+    return;
+  }
+  balancer_ = ctx_->balancer(server_->upstream->group);
+  tried_ = upstream::TriedSet(server_->upstream->group->size());
+  connect_next();
+}
+
+void Session::connect_next() {
+  const auto& group = *server_->upstream->group;
+  const uint32_t limit = server_->next_upstream_tries ? server_->next_upstream_tries : group.max_tries();
+  if (tries_ >= limit || (tries_ > 0 && !server_->next_upstream)) {
+    finish(502);
+    return;
+  }
+  upstream::PickContext pc;
+  pc.now_ms = ctx_->loop.now_ms();
+  int idx = balancer_->pick(pc, tried_);
+  if (idx < 0) {
+    PORTICO_LOG(LogLevel::kError, id_, "no live upstreams while connecting to upstream, client: {}", addr_text(client_));
+    if (!upstream_addr_.empty()) upstream_addr_ += ", ";
+    upstream_addr_ += group.name();
+    finish(502);
+    return;
+  }
+  peer_ = idx;
+  ++tries_;
+  const upstream::Peer& p = group.peer(size_t(idx));
+  if (!upstream_addr_.empty()) upstream_addr_ += ", ";
+  upstream_addr_ += p.cfg.name;
+  attempt_ms_ = ctx_->loop.now_ms();
+  connect_ms_ = -1;
+  const int family = p.cfg.addr.sa.sa_family;
+  ufd_ = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int rc = -1;
+  if (ufd_ >= 0) {
+    if (family == AF_UNIX) {
+      sockaddr_un un{};
+      un.sun_family = AF_UNIX;
+      std::string path = p.cfg.name.substr(5);
+      std::memcpy(un.sun_path, path.c_str(), std::min(path.size() + 1, sizeof un.sun_path - 1));
+      rc = ::connect(ufd_, reinterpret_cast<sockaddr*>(&un), socklen_t(sizeof un));
+    } else {
+      int one = 1;
+      setsockopt(ufd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      rc = ::connect(ufd_, &p.cfg.addr.sa,
+                     family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+    }
+  }
+  if (ufd_ < 0 || (rc < 0 && errno != EINPROGRESS) ||
+      !ctx_->loop.add(ufd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &up_end_)) {
+    PORTICO_LOG(LogLevel::kError, id_, "connect() failed ({}) while connecting to upstream, client: {}, upstream: \"{}\"",
+                errno_text(errno), addr_text(client_), p.cfg.name);
+    if (ufd_ >= 0) ::close(ufd_);
+    ufd_ = -1;
+    balancer_->release(peer_, upstream::Outcome::kFailure, ctx_->loop.now_ms());
+    peer_ = -1;
+    if (!connect_times_.empty()) connect_times_ += ", ";
+    connect_times_ += '-';
+    connect_next();
+    return;
+  }
+  connecting_ = true;
+  u_readable_ = u_writable_ = false;
+  ctx_->loop.schedule(&timer_, server_->connect_timeout_ms);
+  if (rc == 0) on_io(false, EPOLLOUT);
+}
+
+void Session::on_io(bool client, uint32_t ev) {
+  if (done_) return;
+  if (!client && connecting_) {
+    if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(ufd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      PORTICO_LOG(LogLevel::kError, id_, "connect() failed ({}) while connecting to upstream, client: {}, upstream: \"{}\"",
+                  errno_text(err), addr_text(client_), server_->upstream->group->peer(size_t(peer_)).cfg.name);
+      ::close(ufd_);
+      ufd_ = -1;
+      balancer_->release(peer_, upstream::Outcome::kFailure, ctx_->loop.now_ms());
+      peer_ = -1;
+      if (!connect_times_.empty()) connect_times_ += ", ";
+      connect_times_ += '-';
+      connecting_ = false;
+      connect_next();
+      return;
+    }
+    connecting_ = false;
+    connect_ms_ = int64_t(ctx_->loop.now_ms() - attempt_ms_);
+    if (!connect_times_.empty()) connect_times_ += ", ";
+    append_ms(connect_times_, uint64_t(connect_ms_));
+    u_writable_ = true;
+    u_readable_ = (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) != 0;
+    // Pipes only once connected: a refused or denied session never pays for them.
+    int p1[2], p2[2];
+    if (pipe2(p1, O_NONBLOCK | O_CLOEXEC) < 0) {
+      finish(500);
+      return;
+    }
+    c2u_.pipe_r = p1[0];
+    c2u_.pipe_w = p1[1];
+    if (pipe2(p2, O_NONBLOCK | O_CLOEXEC) < 0) {
+      finish(500);
+      return;
+    }
+    u2c_.pipe_r = p2[0];
+    u2c_.pipe_w = p2[1];
+    pump();
+    return;
+  }
+  if (client) {
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c_readable_ = true;
+    if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c_writable_ = true;
+  } else {
+    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) u_readable_ = true;
+    if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) u_writable_ = true;
+  }
+  if (connecting_) return;  // client events before the upstream is there: wait
+  pump();
+}
+
+// Moves what it can from `from` to `to` through the direction's pipe. Returns true if any
+// byte moved or an end was reached.
+bool Session::move(int from, int to, Dir& d, bool& from_readable, bool& to_writable) {
+  bool moved = false;
+  for (int rounds = 0; rounds < 64; ++rounds) {
+    if (d.in_pipe > 0 && to_writable) {
+      ssize_t n = ::splice(d.pipe_r, nullptr, to, nullptr, d.in_pipe, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+      if (n > 0) {
+        d.in_pipe -= size_t(n);
+        d.bytes += uint64_t(n);
+        moved = true;
+        continue;
+      }
+      if (n < 0 && errno == EAGAIN) {
+        to_writable = false;
+      } else if (n < 0 && errno != EINTR) {
+        d.eof = true;  // the destination is gone
+        d.in_pipe = 0;
+        return true;
+      }
+    }
+    if (d.eof || !from_readable || d.in_pipe >= kChunk) break;
+    ssize_t n = ::splice(from, nullptr, d.pipe_w, nullptr, kChunk - d.in_pipe, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    if (n > 0) {
+      d.in_pipe += size_t(n);
+      moved = true;
+      continue;
+    }
+    if (n == 0) {
+      d.eof = true;
+      moved = true;
+      break;
+    }
+    if (errno == EAGAIN) {
+      // With an empty pipe the source is drained; with bytes in the pipe it may be the pipe
+      // that is full, so keep trying once they have moved on.
+      if (d.in_pipe == 0) from_readable = false;
+      break;
+    }
+    if (errno == EINTR) continue;
+    d.eof = true;
+    moved = true;
+    break;
+  }
+  if (d.eof && d.in_pipe == 0 && !d.shut) {
+    ::shutdown(to, SHUT_WR);
+    d.shut = true;
+    moved = true;
+  }
+  return moved;
+}
+
+void Session::pump() {
+  bool any = false;
+  for (;;) {
+    bool a = move(cfd_, ufd_, c2u_, c_readable_, u_writable_);
+    bool b = move(ufd_, cfd_, u2c_, u_readable_, c_writable_);
+    if (!a && !b) break;
+    any = true;
+    if (!server_->half_close && (c2u_.shut || u2c_.shut)) break;
+    if (c2u_.shut && u2c_.shut) break;
+  }
+  // Without proxy_half_close (nginx's default), either side's EOF ends the session.
+  if ((c2u_.shut && u2c_.shut) || (!server_->half_close && (c2u_.shut || u2c_.shut))) {
+    finish(200);
+    return;
+  }
+  if (any || !timer_.armed()) ctx_->loop.schedule(&timer_, server_->timeout_ms);
+}
+
+void Session::on_timer(Timer* t) {
+  Session* s = static_cast<SessionTimer*>(t)->owner;
+  if (s->done_) return;
+  if (s->connecting_) {
+    PORTICO_LOG(LogLevel::kError, s->id_, "upstream timed out (110: Connection timed out) while connecting to upstream, client: {}, upstream: \"{}\"",
+                addr_text(s->client_), s->server_->upstream->group->peer(size_t(s->peer_)).cfg.name);
+    s->ctx_->loop.remove(s->ufd_);
+    ::close(s->ufd_);
+    s->ufd_ = -1;
+    s->balancer_->release(s->peer_, upstream::Outcome::kFailure, s->ctx_->loop.now_ms());
+    s->peer_ = -1;
+    s->connecting_ = false;
+    if (!s->connect_times_.empty()) s->connect_times_ += ", ";
+    s->connect_times_ += '-';
+    s->connect_next();
+    return;
+  }
+  PORTICO_LOG(LogLevel::kInfo, s->id_, "timed out (110: Connection timed out) while proxying connection, client: {}", addr_text(s->client_));
+  s->finish(200);  // nginx logs an idle timeout as a normal end
+}
+
+void Session::finish(int status) {
+  if (done_) return;
+  done_ = true;
+  status_ = status;
+  ctx_->loop.cancel(&timer_);
+  if (peer_ >= 0) {
+    balancer_->release(peer_, upstream::Outcome::kSuccess, ctx_->loop.now_ms());
+    peer_ = -1;
+  }
+  if (ufd_ >= 0) ::close(ufd_);
+  ufd_ = -1;
+  log();
+  ::close(cfd_);
+  cfd_ = -1;
+  on_close_(on_close_arg_, this);
+  ctx_->loop.defer_delete(this);
+}
+
+void Session::close_now() {
+  if (!done_) finish(200);
+}
+
+void Session::log() {
+  if (server_->access_logs.empty()) return;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  int64_t ms = (now.tv_sec - start_.tv_sec) * 1000 + (now.tv_nsec - start_.tv_nsec) / 1000000;
+  std::string line;
+  using V = LogFormat::Var;
+  SockAddr local{};
+  bool local_known = false;
+  auto local_addr = [&]() -> const SockAddr& {
+    if (!local_known && cfd_ >= 0) {
+      socklen_t len = sizeof local;
+      getsockname(cfd_, &local.sa, &len);
+      local_known = true;
+    }
+    return local;
+  };
+  for (const auto& al : server_->access_logs) {
+    line.clear();
+    for (const auto& p : al.format->parts) {
+      switch (p.var) {
+        case V::kLiteral: line += p.text; break;
+        case V::kRemoteAddr: append_addr_text(client_, line); break;
+        case V::kRemotePort: line += std::to_string(addr_port(client_)); break;
+        case V::kServerAddr: append_addr_text(local_addr(), line); break;
+        case V::kServerPort: line += std::to_string(addr_port(local_addr())); break;
+        case V::kUpstreamAddr: line += upstream_addr_.empty() ? "-" : upstream_addr_; break;
+        case V::kBytesSent: line += std::to_string(u2c_.bytes); break;
+        case V::kBytesReceived: line += std::to_string(c2u_.bytes); break;
+        case V::kUpstreamBytesSent: line += std::to_string(c2u_.bytes); break;
+        case V::kUpstreamBytesReceived: line += std::to_string(u2c_.bytes); break;
+        case V::kSessionTime: append_ms(line, uint64_t(ms < 0 ? 0 : ms)); break;
+        case V::kStatus: line += std::to_string(status_); break;
+        case V::kTimeLocal: line += TimeCache::local().time_local(); break;
+        case V::kTimeIso8601: line += TimeCache::local().time_iso8601(); break;
+        case V::kMsec: line += TimeCache::local().msec(); break;
+        case V::kConnection: line += std::to_string(id_); break;
+        case V::kProtocol: line += "TCP"; break;
+        case V::kUpstreamConnectTime: line += connect_times_.empty() ? "-" : connect_times_; break;
+        case V::kPid: line += std::to_string(getpid()); break;
+        case V::kHostname: {
+          char buf[256];
+          if (gethostname(buf, sizeof buf) == 0) line += buf;
+          break;
+        }
+        case V::kNginxVersion: line += PORTICO_VERSION; break;
+      }
+    }
+    line += '\n';
+    al.file->write_line(-1, line);
+  }
+}
+
+}  // namespace portico::stream

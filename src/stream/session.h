@@ -1,0 +1,84 @@
+// Session: one proxied TCP connection of a stream{} server. Picks a peer with the server's
+// upstream group (retrying others while connecting fails), then relays both directions with
+// splice(2) through a pipe each (zero-copy), honouring proxy_half_close and the idle
+// proxy_timeout, and writes the stream access log at the end.
+// Owned by its Worker; lives on that worker's thread; deleted through the loop's deferred
+// deletion.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/event_loop.h"
+#include "core/sockaddr.h"
+#include "core/timer_wheel.h"
+#include "proxy/context.h"
+#include "stream/stream_conf.h"
+#include "upstream/tried_set.h"
+
+namespace portico::stream {
+
+class Session final : public Deferred {
+ public:
+  Session(proxy::Context* ctx, const Server* server, std::shared_ptr<const void> pin, int fd,
+          const SockAddr& peer, uint64_t id, void (*on_close)(void*, Session*), void* arg);
+  ~Session() override;
+
+  void start();
+  void close_now();  // worker stopping
+  uint32_t slot = 0;  // index in the worker's session list
+
+ private:
+  struct End final : IoHandler {
+    Session* s;
+    bool client;
+    void on_io(uint32_t ev) override { s->on_io(client, ev); }
+  };
+  struct Dir {
+    int pipe_r = -1, pipe_w = -1;
+    size_t in_pipe = 0;
+    uint64_t bytes = 0;
+    bool eof = false;   // source finished
+    bool shut = false;  // destination shut down for writing
+  };
+  struct SessionTimer : Timer {
+    Session* owner;
+  };
+
+  void connect_next();
+  void on_io(bool client, uint32_t ev);
+  void pump();
+  bool move(int from, int to, Dir& d, bool& from_readable, bool& to_writable);
+  void finish(int status);
+  static void on_timer(Timer* t);
+  void log();
+
+  proxy::Context* ctx_;
+  const Server* server_;
+  std::shared_ptr<const void> pin_;  // keeps the snapshot (and server_) alive
+  std::shared_ptr<upstream::Balancer> balancer_;
+  upstream::TriedSet tried_;
+  int cfd_;
+  int ufd_ = -1;
+  int peer_ = -1;
+  uint32_t tries_ = 0;
+  SockAddr client_;
+  uint64_t id_;
+  End client_end_, up_end_;
+  bool connecting_ = false;
+  bool done_ = false;
+  bool c_readable_ = true, c_writable_ = true, u_readable_ = false, u_writable_ = false;
+  Dir c2u_, u2c_;
+  SessionTimer timer_;
+  struct timespec start_{};
+  uint64_t attempt_ms_ = 0;
+  int64_t connect_ms_ = -1;
+  std::string upstream_addr_;
+  std::string connect_times_;
+  int status_ = 200;
+  void (*on_close_)(void*, Session*);
+  void* on_close_arg_;
+};
+
+}  // namespace portico::stream

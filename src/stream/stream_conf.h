@@ -1,0 +1,58 @@
+// The stream{} part of a configuration snapshot: TCP (L4) proxy servers, as nginx's stream
+// module. Built by stream/directives.cpp, immutable afterwards, shared by all workers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/http_config.h"
+#include "proxy/proxy_conf.h"
+
+namespace portico::stream {
+
+// A stream log_format, compiled: literal text and the variables the stream module knows.
+struct LogFormat {
+  enum class Var : uint8_t {
+    kLiteral, kRemoteAddr, kRemotePort, kServerAddr, kServerPort, kUpstreamAddr, kBytesSent,
+    kBytesReceived, kUpstreamBytesSent, kUpstreamBytesReceived, kSessionTime, kStatus,
+    kTimeLocal, kTimeIso8601, kMsec, kConnection, kProtocol, kUpstreamConnectTime, kPid,
+    kHostname, kNginxVersion
+  };
+  struct Part {
+    Var var;
+    std::string text;
+  };
+  std::string name;
+  std::vector<Part> parts;
+};
+
+struct AccessLog {
+  std::shared_ptr<obs::LogFile> file;
+  const LogFormat* format = nullptr;
+};
+
+struct Server {
+  std::vector<http::ListenAddr> listens;
+  std::shared_ptr<const proxy::UpstreamConf> upstream;
+  std::string target;  // proxy_pass as written, for logs
+  uint64_t connect_timeout_ms = 60'000;
+  uint64_t timeout_ms = 600'000;  // proxy_timeout: idle time between two transfers
+  bool half_close = false;        // proxy_half_close
+  uint32_t next_upstream_tries = 0;
+  bool next_upstream = true;
+  std::vector<http::AccessRule> access;
+  std::vector<AccessLog> access_logs;
+  std::string file;
+  int line = 0;
+};
+
+struct StreamConf {
+  std::vector<std::unique_ptr<Server>> servers;
+  std::vector<std::unique_ptr<LogFormat>> log_formats;
+  std::vector<std::shared_ptr<obs::LogFile>> log_files;
+  std::map<std::string, std::shared_ptr<const proxy::UpstreamConf>> upstreams;
+};
+
+}  // namespace portico::stream
