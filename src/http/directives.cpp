@@ -70,6 +70,8 @@ void register_directives(Registry& r) {
       {"break", kRewriteCtx, 0, 0, BlockKind::kNone, 0, false},
       {"if", kServer | kLocation, 1, kAnyArgs, BlockKind::kBlock, kIfBlockContext, false},
       {"map", kHttp, 2, 2, BlockKind::kFreeform, kMap, false},
+      {"match", kHttp, 1, 1, BlockKind::kFreeform, kMap, false},
+      {"health_check", kLocation, 0, kAnyArgs, BlockKind::kNone, 0, false},
   });
   proxy::register_directives(r);
 }
@@ -137,6 +139,8 @@ class Builder {
   bool cur_named_or_if_ = false;
   void build_pass(const Directive& d, LocationConf& lc);
   void build_map(const Directive& d);
+  void build_match(const Directive& d);
+  void build_health_check(const Directive& d, const LocationConf& lc);
   void finalize_proxy(LocationConf& lc);
 };
 
@@ -249,6 +253,127 @@ void Builder::build_map(const Directive& d) {
   int index = h_.vars.user_index(std::string_view(a[1]).substr(1));
   h_.vars.set_map(index, m.get());
   h_.maps.push_back(std::move(m));
+}
+
+void Builder::build_match(const Directive& d) {
+  auto m = std::make_shared<proxy::MatchConf>();
+  m->name = d.args[0];
+  if (h_.matches.count(m->name)) {
+    err(d, fmt::format("duplicate match \"{}\"", m->name));
+    return;
+  }
+  for (const auto& e : d.block) {
+    std::vector<std::string> a = e.args;
+    bool neg = !a.empty() && a[0] == "!";
+    if (neg) a.erase(a.begin());
+    if (e.name == "status") {
+      m->status_negated = neg;
+      for (const auto& code : a) {
+        auto dash = code.find('-');
+        auto lo = parse_uint(code.substr(0, dash));
+        auto hi = dash == std::string::npos ? lo : parse_uint(code.substr(dash + 1));
+        if (!lo || !hi || *lo < 100 || *hi > 999 || *lo > *hi) {
+          err(e, fmt::format("invalid status \"{}\"", code));
+          continue;
+        }
+        m->status.emplace_back(int(*lo), int(*hi));
+      }
+    } else if (e.name == "header") {
+      using Op = proxy::MatchConf::HeaderTest::Op;
+      proxy::MatchConf::HeaderTest t;
+      if (a.empty()) {
+        err(e, "invalid number of arguments in \"header\" match");
+        continue;
+      }
+      t.name = to_lower(a[0]);
+      if (a.size() == 1) {
+        t.op = neg ? Op::kAbsent : Op::kPresent;
+      } else if (a.size() == 3 && (a[1] == "=" || a[1] == "!=")) {
+        t.op = a[1] == "=" ? Op::kEq : Op::kNe;
+        t.value = a[2];
+      } else if (a.size() == 3 && (a[1] == "~" || a[1] == "!~")) {
+        t.op = a[1] == "~" ? Op::kMatch : Op::kNotMatch;
+        std::string error;
+        auto re = Regex::compile(a[2], false, &error);
+        if (!re) {
+          err(e, error);
+          continue;
+        }
+        t.regex = std::move(re);
+      } else {
+        err(e, "invalid \"header\" match");
+        continue;
+      }
+      m->headers.push_back(std::move(t));
+    } else if (e.name == "body") {
+      if (a.size() != 2 || (a[0] != "~" && a[0] != "!~")) {
+        err(e, "invalid \"body\" match");
+        continue;
+      }
+      std::string error;
+      auto re = Regex::compile(a[1], false, &error);
+      if (!re) {
+        err(e, error);
+        continue;
+      }
+      m->body = std::move(re);
+      m->body_negated = a[0] == "!~";
+    } else {
+      err(e, fmt::format("unknown directive \"{}\" in match", e.name));
+    }
+  }
+  h_.matches[m->name] = std::move(m);
+}
+
+void Builder::build_health_check(const Directive& d, const LocationConf& lc) {
+  if (!lc.proxy_pass || !lc.proxy_pass->upstream) {
+    err(d, "\"health_check\" requires \"proxy_pass\" to an upstream in the same location");
+    return;
+  }
+  auto hc = std::make_shared<proxy::HealthCheckConf>();
+  hc->upstream = lc.proxy_pass->upstream;
+  hc->host = lc.proxy_pass->proxy_host;
+  hc->timeout_ms = std::min(lc.proxy.connect_timeout_ms + lc.proxy.read_timeout_ms, uint64_t(60'000));
+  for (const auto& a : d.args) {
+    auto eq = a.find('=');
+    std::string key = a.substr(0, eq);
+    std::string val = eq == std::string::npos ? "" : a.substr(eq + 1);
+    if (key == "interval" || key == "jitter") {
+      uint64_t ms;
+      if (!time_arg(d, val, &ms)) return;
+      if (key == "interval") hc->interval_ms = std::max<uint64_t>(ms, 10);
+    } else if (key == "fails" || key == "passes" || key == "port") {
+      auto v = parse_uint(val);
+      if (!v || *v == 0 || (key == "port" && *v > 65535)) {
+        err(d, fmt::format("invalid parameter \"{}\"", a));
+        return;
+      }
+      if (key == "fails") hc->fails = uint32_t(*v);
+      else if (key == "passes") hc->passes = uint32_t(*v);
+      else hc->port = int(*v);
+    } else if (key == "uri") {
+      if (val.empty() || val[0] != '/') {
+        err(d, fmt::format("invalid parameter \"{}\"", a));
+        return;
+      }
+      hc->uri = val;
+    } else if (key == "match") {
+      auto it = h_.matches.find(val);
+      if (it == h_.matches.end()) {
+        err(d, fmt::format("match \"{}\" not found", val));
+        return;
+      }
+      hc->match = it->second;
+    } else if (a == "mandatory" || a == "persistent") {
+      // accepted (nginx Plus): peers start healthy here
+    } else {
+      err(d, fmt::format("invalid parameter \"{}\"", a));
+      return;
+    }
+  }
+  // The timeout of one check never exceeds its interval.
+  hc->timeout_ms = std::min(hc->timeout_ms, hc->interval_ms);
+  h_.health_checks.push_back(std::move(hc));
 }
 
 void Builder::build_pass(const Directive& d, LocationConf& lc) {
@@ -746,7 +871,8 @@ void Builder::apply_level(const std::vector<Directive>& block, LocationConf& lc,
         d.name == "try_files" || d.name == "client_header_timeout" ||
         d.name == "client_header_buffer_size" || d.name == "large_client_header_buffers")
       continue;  // handled by the caller for its level
-    if (d.name == "upstream" || d.name == "map") continue;  // built before the servers
+    if (d.name == "upstream" || d.name == "map" || d.name == "match") continue;  // built first
+    if (d.name == "health_check") continue;  // built with the location (needs proxy_pass)
     if (d.name == "proxy_pass") {
       build_pass(d, lc);
       continue;
@@ -800,6 +926,8 @@ std::unique_ptr<LocationConf> Builder::build_location(const Directive& d, const 
   cur_named_or_if_ = def->kind == Kind::kNamed;
   apply_level(d.block, *lc, &lc->script, kLocation, &nested);
   finalize_proxy(*lc);
+  for (const auto& x : d.block)
+    if (x.name == "health_check") build_health_check(x, *lc);
   if (def->kind == Kind::kRegex || def->kind == Kind::kRegexCaseless) {
     std::string e;
     auto re = Regex::compile(pattern, def->kind == Kind::kRegexCaseless, &e);
@@ -1094,8 +1222,10 @@ void Builder::bind_servers() {
 void Builder::build(const Directive& http) {
   prescan_variables(http.block, h_.vars);
   proxy::build_upstreams(http.block, previous_, h_.vars, named_upstreams_, errors_);
-  for (const auto& d : http.block)
+  for (const auto& d : http.block) {
     if (d.name == "map") build_map(d);
+    if (d.name == "match") build_match(d);
+  }
   // Predefined log format.
   auto combined = std::make_unique<obs::LogFormat>();
   combined->name = "combined";

@@ -20,6 +20,7 @@
 #include "http/server_name.h"
 #include "http/variables.h"
 #include "obs/access_log.h"
+#include "proxy/health_check.h"
 #include "proxy/proxy_conf.h"
 
 
@@ -209,6 +210,8 @@ struct HttpConf {
   // "\x01host:port". A reload hands these to the new snapshot's builder to keep peer state.
   std::map<std::string, std::shared_ptr<const proxy::UpstreamConf>> upstreams;
   std::vector<std::unique_ptr<MapConf>> maps;
+  std::map<std::string, std::shared_ptr<const proxy::MatchConf>> matches;
+  std::vector<std::shared_ptr<const proxy::HealthCheckConf>> health_checks;
   std::vector<std::unique_ptr<LocationConf>> extra_locs;  // if-locations
 };
 

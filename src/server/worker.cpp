@@ -66,6 +66,7 @@ Status Worker::start() {
   }
   initial_sockets_.clear();
   bind_listeners_to_snapshot();
+  configure_health_checks();
   thread_ = std::thread([this] { run(); });
   return Status::ok();
 }
@@ -96,6 +97,14 @@ void Worker::bind_listeners_to_snapshot() {
       for (const auto& la : s->listens)
         if (la.key == l->key()) l->stream_server = s.get();
   }
+}
+
+void Worker::configure_health_checks() {
+  if (index_ != 0) return;
+  const auto& checks = current_->snapshot->http.health_checks;
+  if (checks.empty() && !checker_) return;
+  if (!checker_) checker_ = std::make_unique<proxy::HealthChecker>(loop_);
+  checker_->configure(checks);
 }
 
 void Worker::stream_closed(void* self, stream::Session* s) {
@@ -313,6 +322,7 @@ void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot, std::vector<
     listeners_.push_back(std::move(l));
   }
   bind_listeners_to_snapshot();
+  configure_health_checks();
   // Balancers of upstreams that are gone are dropped (sessions in flight hold their own).
   const auto& ups = current_->snapshot->http.upstreams;
   proxy_.prune([&ups](const upstream::Group* g) {
@@ -334,6 +344,7 @@ void Worker::post_stop(bool graceful) {
 void Worker::begin_stop(bool graceful) {
   stopping_ = true;
   draining_ = true;
+  checker_.reset();  // probes would keep the loop busy past the last connection
   for (auto& l : listeners_) l->close_socket();
   std::vector<http::Connection*> conns = connections_;
   for (auto* c : conns) {

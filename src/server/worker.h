@@ -16,6 +16,7 @@
 #include "config/snapshot.h"
 #include "core/event_loop.h"
 #include "proxy/context.h"
+#include "proxy/health_check.h"
 #include "static/file_cache.h"
 
 namespace portico::http {
@@ -139,6 +140,9 @@ class Worker {
   static void stream_closed(void* self, stream::Session* s);
   static_files::FileCache file_cache_;
   proxy::Context proxy_{loop_};  // after loop_: destroyed before it
+  // Active health checks run on worker 0 only: one probe per peer, whatever the worker count.
+  std::unique_ptr<proxy::HealthChecker> checker_;
+  void configure_health_checks();
   uint32_t active_connections_ = 0;
   bool draining_ = false;
   bool stopping_ = false;

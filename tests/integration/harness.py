@@ -65,13 +65,19 @@ PRODUCT = "nginx" if IS_NGINX else "portico"
 # Features portico gains milestone by milestone. A test that needs one that is not built yet is
 # skipped for portico (and always runs against nginx); set the variable to 1 to run it anyway.
 HAS_PROXY = True  # proxy_pass, upstream, map (issue 3)
-HAS_ACTIVE_HEALTH = IS_NGINX or os.environ.get("PORTICO_HAS_ACTIVE_HEALTH") == "1"
+HAS_ACTIVE_HEALTH = True  # health_check, match (issue 3)
+HAS_QUEUE = IS_NGINX or os.environ.get("PORTICO_HAS_QUEUE") == "1"
 HAS_REALIP = IS_NGINX or os.environ.get("PORTICO_HAS_REALIP") == "1"
 
 
 def requires_active_health(obj):
-    """Decorator: health_check / match / queue / slow_start (portico's upstream extensions)."""
-    return unittest.skipUnless(HAS_ACTIVE_HEALTH, "active health checks and queues not built yet")(obj)
+    """Decorator: health_check / match (portico's upstream extensions)."""
+    return unittest.skipUnless(HAS_ACTIVE_HEALTH, "active health checks not built yet")(obj)
+
+
+def requires_queue(obj):
+    """Decorator: `queue N timeout=T` in an upstream (portico's extension)."""
+    return unittest.skipUnless(HAS_QUEUE, "upstream queue not built yet")(obj)
 
 
 def requires_realip(obj):

@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from harness import (requires_active_health, IS_NGINX, Server, _descendants, eventually, free_port, nginx_only,
+from harness import (requires_active_health, requires_queue, IS_NGINX, Server, _descendants, eventually, free_port, nginx_only,
                      portico_only, request, requires_proxy)
 from upstreams import Upstream
 
@@ -102,7 +102,7 @@ class ExtensionsConfigTest(unittest.TestCase):
                 self.assertIn(message, r.stderr)
 
     @portico_only
-    @requires_active_health
+    @requires_queue
     def test_extensions_accepted(self):
         r = self.t("upstream u { zone u 64k; server 127.0.0.1:9 max_conns=2 slow_start=10s;\n"
                    "             queue 10 timeout=2s; }\n"
@@ -330,7 +330,7 @@ class MaxConnsTest(unittest.TestCase):
 
 
 @requires_proxy
-@requires_active_health
+@requires_queue
 @portico_only
 class QueueTest(unittest.TestCase):
     """Expected (issue 3): with `queue N timeout=T`, a request that finds every peer at
