@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <deque>
 #include <unordered_map>
 
 #include "core/event_loop.h"
@@ -11,6 +12,8 @@
 #include "upstream/balancer.h"
 
 namespace portico::proxy {
+
+class Session;
 
 class Context {
  public:
@@ -37,10 +40,26 @@ class Context {
   std::shared_ptr<const UpstreamConf> dynamic_upstream(const std::string& hostport,
                                                        std::string* error);
 
+  // The upstream queue (`queue N`), FIFO per worker and group.
+  bool enqueue(const upstream::Group* g, Session* s, uint32_t max) {
+    auto& q = queues_[g];
+    if (q.size() >= max) return false;
+    q.push_back(s);
+    return true;
+  }
+  void dequeue(const upstream::Group* g, Session* s);
+  bool is_front(const upstream::Group* g, const Session* s) {
+    auto it = queues_.find(g);
+    return it != queues_.end() && !it->second.empty() && it->second.front() == s;
+  }
+  // A peer of `g` was released on this worker: let the first waiting request try again.
+  void notify(const upstream::Group* g);
+
   EventLoop& loop;
   Pool pool;
 
  private:
+  std::unordered_map<const upstream::Group*, std::deque<Session*>> queues_;
   std::unordered_map<std::string, std::shared_ptr<const UpstreamConf>> dynamic_;
   std::unordered_map<const upstream::Group*, std::shared_ptr<upstream::Balancer>> balancers_;
 };

@@ -61,6 +61,7 @@ void register_directives(Registry& r) {
       {"keepalive_timeout", kUpstream, 1, 1, BlockKind::kNone, 0, true},
       {"keepalive_requests", kUpstream, 1, 1, BlockKind::kNone, 0, true},
       {"zone", kUpstream, 1, 2, BlockKind::kNone, 0, true},
+      {"queue", kUpstream, 1, 2, BlockKind::kNone, 0, true},
   });
 }
 
@@ -281,6 +282,21 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, http::V
           ok = false;
         }
         gc.method = upstream::Method::kRandomTwo;
+      }
+    } else if (x.name == "queue") {
+      auto v = parse_uint(a[0]);
+      if (!v || *v == 0) {
+        err(errors, x, fmt::format("invalid value \"{}\" in \"queue\" directive", a[0]));
+        ok = false;
+      } else {
+        uc->queue_max = uint32_t(*v);
+      }
+      if (a.size() == 2) {
+        if (a[1].rfind("timeout=", 0) != 0 ||
+            !(uc->queue_timeout_ms = parse_time_ms(std::string_view(a[1]).substr(8)).value_or(0))) {
+          err(errors, x, fmt::format("invalid parameter \"{}\"", a[1]));
+          ok = false;
+        }
       }
     } else if (x.name == "keepalive") {
       auto v = parse_uint(a[0]);

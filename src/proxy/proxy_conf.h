@@ -37,6 +37,9 @@ struct UpstreamConf {
   uint32_t keepalive_requests = 1000;
   bool implicit = false;  // made for a proxy_pass URL, not an upstream block
   http::ComplexValue hash_key;  // `hash KEY`, compiled
+  // `queue N timeout=T`: requests wait (FIFO, per worker) when every peer is at max_conns.
+  uint32_t queue_max = 0;
+  uint64_t queue_timeout_ms = 60'000;
   std::string file;
   int line = 0;
 };

@@ -374,6 +374,34 @@ void Session::connect_next() {
     pc.hash_key = key;
   }
   int idx = balancer_->pick(pc, tried_);
+  if (idx < 0 && tries_ == 0 && upstream_->queue_max) {
+    const auto* g = upstream_->group.get();
+    if (state_ == State::kQueued) {
+      if (now - queued_at_ms_ >= upstream_->queue_timeout_ms) {
+        ctx_->dequeue(g, this);
+        PORTICO_LOG(LogLevel::kError, conn_->id(), "upstream queue timed out while connecting to upstream{}", log_suffix());
+        state_ = State::kDone;
+        conn_->proxy_error(503);
+        return;
+      }
+      wait(Wait::kQueue, 20);  // other workers free slots too: look again shortly
+      return;
+    }
+    if (ctx_->enqueue(g, this, upstream_->queue_max)) {
+      state_ = State::kQueued;
+      queued_at_ms_ = now;
+      wait(Wait::kQueue, 20);
+      return;
+    }
+    PORTICO_LOG(LogLevel::kError, conn_->id(), "upstream queue is full while connecting to upstream{}", log_suffix());
+    state_ = State::kDone;
+    conn_->proxy_error(503);
+    return;
+  }
+  if (state_ == State::kQueued) {
+    ctx_->dequeue(upstream_->group.get(), this);
+    state_ = State::kConnecting;
+  }
   if (idx < 0) {
     if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
     r_->upstream.addr += upstream_->group->name();  // nginx logs the group's name here
@@ -523,9 +551,22 @@ void Session::on_timer(Timer* t) {
     case Wait::kTunnelIdle:
       s->fail_client("upstream timed out (110: Connection timed out) while proxying upgraded connection");
       return;
+    case Wait::kQueue:
+      // Only the head of the queue may take a freed slot (FIFO); the others just check time.
+      if (s->ctx_->is_front(s->upstream_->group.get(), s) ||
+          s->ctx_->loop.now_ms() - s->queued_at_ms_ >= s->upstream_->queue_timeout_ms) {
+        s->connect_next();
+      } else {
+        s->wait(Wait::kQueue, 20);
+      }
+      return;
     case Wait::kNone:
       return;
   }
+}
+
+void Session::retry_queued() {
+  if (state_ == State::kQueued) connect_next();
 }
 
 void Session::pump() {
@@ -533,6 +574,7 @@ void Session::pump() {
     bool progress = false;
     switch (state_) {
       case State::kConnecting:
+      case State::kQueued:
       case State::kDone:
         return;
       case State::kSending:
@@ -1358,6 +1400,7 @@ void Session::release_peer(bool failed) {
   balancer_->release(peer_, failed ? upstream::Outcome::kFailure : upstream::Outcome::kSuccess,
                      ctx_->loop.now_ms());
   peer_ = -1;
+  if (upstream_->queue_max) ctx_->notify(upstream_->group.get());
 }
 
 void Session::close_upstream() {
@@ -1369,6 +1412,7 @@ void Session::close_upstream() {
 
 void Session::abort() {
   if (state_ == State::kDone) return;
+  if (state_ == State::kQueued) ctx_->dequeue(upstream_->group.get(), this);
   release_peer(false);
   close_upstream();
   state_ = State::kDone;

@@ -40,11 +40,17 @@ class Session final : public IoHandler, public Deferred {
   void on_client_io(uint32_t events);    // the client socket, forwarded by the Connection
   // The client connection is going away (closed, worker stopping): drop everything now.
   void abort();
+  // Queued (`queue N`): a slot may have freed; try to get a peer now.
+  void retry_queued();
 
  private:
-  enum class State : uint8_t { kConnecting, kSending, kReadingHead, kRelaying, kTunnel, kDone };
+  enum class State : uint8_t {
+    kConnecting, kSending, kReadingHead, kRelaying, kTunnel, kQueued, kDone
+  };
   enum class BodyMode : uint8_t { kNone, kLength, kChunked, kBuffered };
-  enum class Wait : uint8_t { kNone, kConnect, kUpstreamWrite, kUpstreamRead, kClientRead, kClientWrite, kTunnelIdle };
+  enum class Wait : uint8_t {
+    kNone, kConnect, kUpstreamWrite, kUpstreamRead, kClientRead, kClientWrite, kTunnelIdle, kQueue
+  };
   struct SessionTimer : Timer {
     Session* owner;
   };
@@ -97,6 +103,7 @@ class Session final : public IoHandler, public Deferred {
   bool up_hup_ = false;  // the upstream half-closed: reads never block again
   uint32_t tries_ = 0;
   uint64_t start_ms_ = 0;
+  uint64_t queued_at_ms_ = 0;
   uint64_t attempt_ms_ = 0;
   uint64_t connect_ms_ = 0;
   uint64_t header_ms_ = UINT64_MAX;  // this attempt's response head arrived after; MAX = not

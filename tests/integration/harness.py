@@ -66,7 +66,7 @@ PRODUCT = "nginx" if IS_NGINX else "portico"
 # skipped for portico (and always runs against nginx); set the variable to 1 to run it anyway.
 HAS_PROXY = True  # proxy_pass, upstream, map (issue 3)
 HAS_ACTIVE_HEALTH = True  # health_check, match (issue 3)
-HAS_QUEUE = IS_NGINX or os.environ.get("PORTICO_HAS_QUEUE") == "1"
+HAS_QUEUE = True  # queue N timeout=T (issue 3)
 HAS_REALIP = IS_NGINX or os.environ.get("PORTICO_HAS_REALIP") == "1"
 
 
