@@ -354,7 +354,17 @@ void Worker::begin_stop(bool graceful) {
       c->close();
   }
   // TCP sessions have no request boundary to stop at: a graceful stop lets them run out, as
-  // nginx does; a fast one ends them.
+  // nginx does (bounded by worker_shutdown_timeout); a fast one ends them.
+  const uint64_t limit = current_->snapshot->main.worker_shutdown_timeout;
+  if (graceful && limit > 0) {
+    shutdown_timer_.worker = this;
+    shutdown_timer_.cb = [](Timer* t) {
+      Worker* w = static_cast<AcceptTimer*>(t)->worker;
+      LOG_NOTICE("worker_shutdown_timeout expired: closing remaining connections");
+      w->begin_stop(false);
+    };
+    loop_.schedule(&shutdown_timer_, limit);
+  }
   if (!graceful) {
     std::vector<stream::Session*> sessions = stream_sessions_;
     for (auto* s : sessions) s->close_now();

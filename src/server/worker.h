@@ -149,7 +149,7 @@ class Worker {
   bool accept_paused_ = false;
   struct AcceptTimer : Timer {
     Worker* worker = nullptr;
-  } accept_timer_;
+  } accept_timer_, shutdown_timer_;
   std::atomic<bool> finished_{false};
 };
 

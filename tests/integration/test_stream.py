@@ -9,6 +9,7 @@ it sends `[EOF NAME N]` (N = bytes it received) and closes."""
 import collections
 import hashlib
 import os
+import signal
 import re
 import socket
 import threading
@@ -319,3 +320,42 @@ class StreamTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+SHUTDOWN_CONFIG = r"""
+worker_shutdown_timeout 1s;
+events {}
+stream {
+    server {
+        listen 127.0.0.1:{port};
+        proxy_pass 127.0.0.1:@E1@;
+    }
+}
+"""
+
+
+@requires_stream
+class GracefulStopTest(unittest.TestCase):
+    def test_quit_waits_for_sessions_up_to_worker_shutdown_timeout(self):
+        # A TCP session has no request boundary: a graceful stop lets it run, but no longer
+        # than worker_shutdown_timeout; then the process exits and the session is closed.
+        e1 = Upstream("tcpecho", name="e1")
+        try:
+            srv = Server(stream_prelude() + SHUTDOWN_CONFIG.replace("@E1@", str(e1.port)),
+                         default_access_log=False)
+            try:
+                s = connect(srv.port())
+                s.sendall(b"ping")
+                self.assertEqual(recv_exact(s, 4), b"ping")
+                t0 = time.monotonic()
+                os.kill(srv.proc.pid, signal.SIGQUIT)
+                self.assertTrue(srv.wait_exit(10), "did not exit")
+                elapsed = time.monotonic() - t0
+                self.assertGreater(elapsed, 0.5)
+                self.assertLess(elapsed, 5)
+                self.assertEqual(recv_until_eof(s, 5), b"")
+                s.close()
+            finally:
+                srv.stop()
+        finally:
+            e1.stop()
