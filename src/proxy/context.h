@@ -55,10 +55,24 @@ class Context {
   // A peer of `g` was released on this worker: let the first waiting request try again.
   void notify(const upstream::Group* g);
 
+  // Relay buffers (kBufferSize bytes) recycled per worker: a proxied request allocates none
+  // once warm.
+  static constexpr size_t kBufferSize = 32 * 1024;
+  std::unique_ptr<char[]> acquire_buffer() {
+    if (free_buffers_.empty()) return std::unique_ptr<char[]>(new char[kBufferSize]);
+    auto b = std::move(free_buffers_.back());
+    free_buffers_.pop_back();
+    return b;
+  }
+  void release_buffer(std::unique_ptr<char[]> b) {
+    if (b && free_buffers_.size() < 256) free_buffers_.push_back(std::move(b));
+  }
+
   EventLoop& loop;
   Pool pool;
 
  private:
+  std::vector<std::unique_ptr<char[]>> free_buffers_;
   std::unordered_map<const upstream::Group*, std::deque<Session*>> queues_;
   std::unordered_map<std::string, std::shared_ptr<const UpstreamConf>> dynamic_;
   std::unordered_map<const upstream::Group*, std::shared_ptr<upstream::Balancer>> balancers_;

@@ -7,9 +7,18 @@
 
 namespace portico::proxy {
 
+void Pool::Conn::on_io(uint32_t ev) {
+  if (fd < 0) return;  // closed earlier in this batch
+  if (owner) {
+    owner->on_io(ev);
+  } else {
+    pool->drop(this);  // the upstream closed an idle connection, or sent something unasked
+  }
+}
+
 Pool::~Pool() {
   for (auto& [key, list] : idle_) {
-    for (Idle* c : list) {
+    for (Conn* c : list) {
       loop_.cancel(&c->timer);
       ::close(c->fd);
       delete c;
@@ -17,27 +26,39 @@ Pool::~Pool() {
   }
 }
 
-int Pool::take(const void* key, uint32_t* requests) {
+Pool::Conn* Pool::attach(int fd, IoHandler* owner) {
+  auto* c = new Conn();
+  c->pool = this;
+  c->owner = owner;
+  c->fd = fd;
+  c->timer.conn = c;
+  c->timer.cb = [](Timer* t) {
+    Conn* self = static_cast<Conn::IdleTimer*>(t)->conn;
+    self->pool->drop(self);
+  };
+  if (!loop_.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, c)) {
+    delete c;
+    return nullptr;
+  }
+  return c;
+}
+
+Pool::Conn* Pool::take(const void* key, IoHandler* owner) {
   auto it = idle_.find(key);
-  if (it == idle_.end() || it->second.empty()) return -1;
+  if (it == idle_.end() || it->second.empty()) return nullptr;
   // Most recently used first: the one least likely to have been closed by the upstream.
-  Idle* c = it->second.back();
+  Conn* c = it->second.back();
   it->second.pop_back();
   --total_;
   loop_.cancel(&c->timer);
-  loop_.remove(c->fd);
-  int fd = c->fd;
-  *requests = c->requests;
-  c->fd = -1;
-  retire(c);
-  return fd;
+  c->owner = owner;
+  return c;
 }
 
-void Pool::put(const void* key, int fd, uint32_t requests, uint32_t max_idle, uint64_t timeout_ms) {
+void Pool::put(Conn* c, const void* key, uint32_t max_idle, uint64_t timeout_ms) {
   auto& list = idle_[key];
   if (list.size() >= max_idle) {
-    // Full: the oldest goes (nginx evicts the least recently used one).
-    Idle* old = list.front();
+    Conn* old = list.front();
     list.erase(list.begin());
     --total_;
     loop_.cancel(&old->timer);
@@ -45,42 +66,34 @@ void Pool::put(const void* key, int fd, uint32_t requests, uint32_t max_idle, ui
     old->fd = -1;
     retire(old);
   }
-  auto* c = new Idle();
-  c->pool = this;
+  c->owner = nullptr;
   c->key = key;
-  c->fd = fd;
-  c->requests = requests;
-  c->timer.owner = c;
-  c->timer.cb = [](Timer* t) {
-    Idle* self = static_cast<Idle::IdleTimer*>(t)->owner;
-    self->pool->drop(self);
-  };
-  if (!loop_.add(fd, EPOLLIN | EPOLLRDHUP | EPOLLET, c)) {
-    ::close(fd);
-    delete c;
-    return;
-  }
   loop_.schedule(&c->timer, timeout_ms);
   list.push_back(c);
   ++total_;
 }
 
-void Pool::drop(Idle* c) {
-  auto& list = idle_[c->key];
-  auto it = std::find(list.begin(), list.end(), c);
-  if (it != list.end()) list.erase(it);
-  --total_;
+void Pool::close(Conn* c) {
   loop_.cancel(&c->timer);
   ::close(c->fd);
   c->fd = -1;
+  c->owner = nullptr;
   retire(c);
 }
 
-void Pool::retire(Idle* c) {
-  // drop() may run from this object's own on_io, and other events of the current epoll batch
-  // may still point at it: free it only after the batch.
+void Pool::drop(Conn* c) {
+  auto& list = idle_[c->key];
+  auto it = std::find(list.begin(), list.end(), c);
+  if (it != list.end()) {
+    list.erase(it);
+    --total_;
+  }
+  close(c);
+}
+
+void Pool::retire(Conn* c) {
   struct Holder : Deferred {
-    Idle* c;
+    Conn* c;
     ~Holder() override { delete c; }
   };
   auto* h = new Holder();

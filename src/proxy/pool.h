@@ -1,8 +1,11 @@
-// Pool: a worker's idle keep-alive connections to upstream peers (`keepalive N`).
-// Keyed by the peer's shared state object, which survives a reload that keeps the peer, so
-// pooled connections survive it too. Idle connections stay registered in the worker's epoll:
-// if the upstream closes one (or sends anything), it is dropped at once. Each is bounded by
-// keepalive_timeout and the per-upstream count N. Worker thread only.
+// Pool: a worker's keep-alive connections to upstream peers (`keepalive N`).
+//
+// A pooled connection is registered in the worker's epoll once, when it is made, with a Conn
+// as its handler; the Conn forwards events to the session using it, or, while idle, drops the
+// connection if the upstream closes it or sends anything. Taking and returning a connection
+// therefore costs no system call. Idle connections are keyed by the peer's shared state object,
+// which survives a reload that keeps the peer, so the pool survives it too; each is bounded by
+// keepalive_timeout and by N per upstream and worker. Worker thread only.
 #pragma once
 
 #include <cstdint>
@@ -16,37 +19,40 @@ namespace portico::proxy {
 
 class Pool {
  public:
+  struct Conn final : IoHandler {
+    Pool* pool = nullptr;
+    IoHandler* owner = nullptr;  // the session using it; null while idle
+    const void* key = nullptr;
+    int fd = -1;
+    uint32_t requests = 0;  // requests carried so far
+    struct IdleTimer : Timer {
+      Conn* conn;
+    } timer;
+    void on_io(uint32_t ev) override;
+  };
+
   explicit Pool(EventLoop& loop) : loop_(loop) {}
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  // An idle connection to the peer whose state is `key`, or -1. *requests: how many requests
-  // it has carried.
-  int take(const void* key, uint32_t* requests);
-  // Keeps `fd` for later (or closes it when `max_idle` connections to `key` are already idle).
-  void put(const void* key, int fd, uint32_t requests, uint32_t max_idle, uint64_t timeout_ms);
+  // Registers a freshly connected fd (edge-triggered, both directions) for `owner`. Null if
+  // epoll refused it (fd left open for the caller).
+  Conn* attach(int fd, IoHandler* owner);
+  // An idle connection to the peer whose state is `key`, now owned by `owner`, or null.
+  Conn* take(const void* key, IoHandler* owner);
+  // Keeps `c` for later (evicting the least recently used when `max_idle` are idle already).
+  void put(Conn* c, const void* key, uint32_t max_idle, uint64_t timeout_ms);
+  // Closes a connection that will not be reused.
+  void close(Conn* c);
   size_t idle_count() const { return total_; }
 
  private:
-  struct Idle final : IoHandler {
-    Pool* pool;
-    const void* key;
-    int fd;
-    uint32_t requests;
-    struct IdleTimer : Timer {
-      Idle* owner;
-    } timer;
-    // fd < 0: already taken or dropped; an event of the same epoll batch may still arrive.
-    void on_io(uint32_t) override {
-      if (fd >= 0) pool->drop(this);
-    }
-  };
-  void drop(Idle* c);
-  void retire(Idle* c);  // deletes after the current batch
+  void drop(Conn* c);    // an idle connection ends
+  void retire(Conn* c);  // deletes after the current batch (events may still name it)
 
   EventLoop& loop_;
-  std::unordered_map<const void*, std::vector<Idle*>> idle_;
+  std::unordered_map<const void*, std::vector<Conn*>> idle_;
   size_t total_ = 0;
 };
 

@@ -30,7 +30,7 @@ namespace portico::proxy {
 
 namespace {
 
-constexpr size_t kBufferSize = 32 * 1024;  // each direction
+constexpr size_t kBufferSize = Context::kBufferSize;  // each direction
 
 bool idempotent(http::Method m) {
   return m != http::Method::kPost && m != http::Method::kPatch && m != http::Method::kOther;
@@ -91,7 +91,9 @@ Session::Session(http::Connection* conn, http::Request* r, Context* ctx)
 
 Session::~Session() {
   ctx_->loop.cancel(&timer_);
-  if (up_fd_ >= 0) ::close(up_fd_);
+  close_upstream();
+  ctx_->release_buffer(std::move(ubuf_));
+  ctx_->release_buffer(std::move(rbuf_));
   if (body_file_ >= 0) ::close(body_file_);
 }
 
@@ -340,8 +342,8 @@ void Session::start() {
     ssize_t w = ::send(conn_->fd(), kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
     (void)w;
   }
-  ubuf_.reset(new char[kBufferSize]);
-  rbuf_.reset(new char[kBufferSize]);
+  ubuf_ = ctx_->acquire_buffer();
+  rbuf_ = ctx_->acquire_buffer();
   rcap_ = kBufferSize;
   if (body_mode_ == BodyMode::kBuffered || body_mode_ == BodyMode::kNone) {
     // Read the whole body before connecting (request buffering, or a chunked body for an
@@ -422,22 +424,20 @@ void Session::connect_next() {
   if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
   r_->upstream.addr += p.cfg.name;
 
-  uint32_t reqs = 0;
-  int fd = upstream_->keepalive ? ctx_->pool.take(p.state.get(), &reqs) : -1;
-  pooled_ = fd >= 0;
-  if (fd >= 0) {
-    up_fd_ = fd;
-    up_requests_ = reqs;
+  Pool::Conn* pooled = upstream_->keepalive ? ctx_->pool.take(p.state.get(), this) : nullptr;
+  pooled_ = pooled != nullptr;
+  if (pooled) {
+    // Still registered in epoll from its first use: no system call to take it.
+    pconn_ = pooled;
+    up_fd_ = pooled->fd;
+    up_requests_ = pooled->requests;
     up_readable_ = false;
     up_writable_ = true;
-    if (!ctx_->loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
-      upstream_failed(kNextError, 502, "epoll_ctl() failed");
-      return;
-    }
     connect_ms_ = 0;
     connected();
     return;
   }
+  int fd = -1;
   connect_ms_ = UINT64_MAX;  // "-" until the connection is established
   up_requests_ = 0;
   const int family = p.cfg.addr.sa.sa_family;
@@ -464,7 +464,14 @@ void Session::connect_next() {
     upstream_failed(kNextError, 502, "connect() failed (" + errno_text(errno) + ") while connecting to upstream");
     return;
   }
-  if (!ctx_->loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
+  bool registered;
+  if (upstream_->keepalive) {
+    pconn_ = ctx_->pool.attach(fd, this);
+    registered = pconn_ != nullptr;
+  } else {
+    registered = bool(ctx_->loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this));
+  }
+  if (!registered) {
     upstream_failed(kNextError, 502, "epoll_ctl() failed");
     return;
   }
@@ -1247,10 +1254,10 @@ void Session::finish() {
                         up_requests_ + 1 < upstream_->keepalive_requests &&
                         conf_->http_minor == 1;
   const upstream::Peer& p = upstream_->group->peer(size_t(peer_));
-  if (reusable) {
-    ctx_->loop.remove(up_fd_);
-    ctx_->pool.put(p.state.get(), up_fd_, up_requests_ + 1, upstream_->keepalive,
-                   upstream_->keepalive_timeout_ms);
+  if (reusable && pconn_) {
+    pconn_->requests = up_requests_ + 1;
+    ctx_->pool.put(pconn_, p.state.get(), upstream_->keepalive, upstream_->keepalive_timeout_ms);
+    pconn_ = nullptr;
     up_fd_ = -1;
   }
   release_peer(false);
@@ -1405,7 +1412,12 @@ void Session::release_peer(bool failed) {
 
 void Session::close_upstream() {
   if (up_fd_ < 0) return;
-  ::close(up_fd_);
+  if (pconn_) {
+    ctx_->pool.close(pconn_);  // closes the fd
+    pconn_ = nullptr;
+  } else {
+    ::close(up_fd_);
+  }
   up_fd_ = -1;
   up_readable_ = up_writable_ = up_hup_ = false;
 }

@@ -96,6 +96,7 @@ class Session final : public IoHandler, public Deferred {
 
   // Upstream connection
   int up_fd_ = -1;
+  Pool::Conn* pconn_ = nullptr;  // up_fd_'s pool registration (upstreams with keepalive)
   int peer_ = -1;
   uint32_t up_requests_ = 0;  // requests the connection carried before this one (pooled)
   bool up_readable_ = false;
