@@ -6,12 +6,16 @@ Results live in one JSON-lines file per run. Record types:
   {"type": "row", "row": 1, "kind": "wrk"|"mem", "title": ...}
   {"type": "result", "row": 1, "server": "nginx", "round": 1, ...metrics}
   {"type": "fail", "row": 1, "server": "nginx", "round": 1, "error": "..."}
-  {"type": "unavailable", "server": "portico", "reason": "..."}
+  {"type": "unavailable", "server": "portico", "reason": "..."}   (for the whole run)
+  {"type": "unavailable", "server": "portico", "row": 7, "feature": "stream", "reason": "..."}
 
 Subcommands:
-  watch SIDE_JSON TIMEOUT_S SERVER_PID SERVER_CPU CLIENT_CPU -- CMD...
+  watch SIDE_JSON TIMEOUT_S SERVER_PID SERVER_CPU CLIENT_CPU [--aux PID] [--status URL] -- CMD...
                          run CMD (wrk), bounded in time, and write CPU accounting
-                         (server, client, everything else) to SIDE_JSON
+                         (server, client, the --aux process family such as the
+                         proxy rows' origin, everything else) to SIDE_JSON; with
+                         --status (an nginx stub_status URL, the origin's) also the
+                         connections it accepted and requests it served during CMD
   quiet MAX_WAIT_S [LIMIT_CPUS]
                          wait until the machine is idle (other load < LIMIT, default 0.10 CPU)
   add-wrk RESULTS ROW SERVER ROUND WRK_OUTPUT_FILE [SIDE_JSON]
@@ -27,8 +31,7 @@ import statistics
 import sys
 import time
 
-SERVERS = ["portico", "nginx", "h2o"]
-PEERS = ["nginx", "h2o"]
+SERVERS = ["portico", "nginx", "h2o", "haproxy"]
 
 TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 ** 4}
@@ -111,17 +114,35 @@ def family(pid):
     return pids
 
 
-def watch(side_json, timeout_s, server_pid, server_cpu, client_cpu, cmd):
+def stub_status(url):
+    """(accepts, requests) from an nginx stub_status page, or None."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            text = r.read().decode("ascii", "replace")
+        m = re.search(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s*$", text, re.M)
+        return (int(m.group(1)), int(m.group(3))) if m else None
+    except (OSError, ValueError):
+        return None
+
+
+def watch(side_json, timeout_s, server_pid, server_cpu, client_cpu, cmd, aux_pid=None, status_url=None):
     """Run cmd (the load generator) and account CPU time during it, in CPUs (1.0 = one CPU):
 
     server_cpu   user+system time of the server's processes (not softirq network work)
     client_cpu   user+system time of cmd
-    other_cpu    all CPUs' user+nice+system+steal minus the two above: unrelated load
+    origin_cpu   user+system time of the aux_pid family (the proxy rows' origin), if given
+    other_cpu    all CPUs' user+nice+system+steal minus the above: unrelated load
     server_core  how busy the server's CPU was (1 - idle; includes softirq): ~1.0 = saturated
-    client_core  same for the load generator's CPU
+    client_core  same for the load generator's CPU (with the origin on it in rows 5-7)
+    origin_conns, origin_reqs   connections the origin accepted / requests it served
+                 during cmd (from its stub_status, without the status request itself)
     """
     spids = family(server_pid)
+    apids = family(aux_pid) if aux_pid else []
+    st0 = stub_status(status_url) if status_url else None
     p0 = sum(proc_ticks(p) for p in spids)
+    a0 = sum(proc_ticks(p) for p in apids)
     s0 = cpu_stat()
     t0 = time.monotonic()
     child = os.fork()
@@ -149,14 +170,23 @@ def watch(side_json, timeout_s, server_pid, server_cpu, client_cpu, cmd):
     elapsed = time.monotonic() - t0
     s1 = cpu_stat()
     p1 = sum(proc_ticks(p) for p in spids)
+    a1 = sum(proc_ticks(p) for p in apids)
+    st1 = stub_status(status_url) if status_url else None
     server_s = (p1 - p0) / HZ
     client_s = usage.ru_utime + usage.ru_stime
-    other_s = max(0.0, (busy_ticks(s1) - busy_ticks(s0)) / HZ - server_s - client_s)
+    aux_s = (a1 - a0) / HZ
+    other_s = max(0.0, (busy_ticks(s1) - busy_ticks(s0)) / HZ - server_s - client_s - aux_s)
+    side = {"server_cpu": round(server_s / elapsed, 3), "client_cpu": round(client_s / elapsed, 3),
+            "other_cpu": round(other_s / elapsed, 3),
+            "server_core": round(not_idle(s0, s1, server_cpu), 3),
+            "client_core": round(not_idle(s0, s1, client_cpu), 3)}
+    if aux_pid:
+        side["origin_cpu"] = round(aux_s / elapsed, 3)
+    if st0 and st1:
+        side["origin_conns"] = st1[0] - st0[0] - 1
+        side["origin_reqs"] = st1[1] - st0[1] - 1
     with open(side_json, "w") as f:
-        json.dump({"server_cpu": round(server_s / elapsed, 3), "client_cpu": round(client_s / elapsed, 3),
-                   "other_cpu": round(other_s / elapsed, 3),
-                   "server_core": round(not_idle(s0, s1, server_cpu), 3),
-                   "client_core": round(not_idle(s0, s1, client_cpu), 3)}, f)
+        json.dump(side, f)
     code = os.waitstatus_to_exitcode(status)
     sys.exit(code if code >= 0 else 128 - code)
 
@@ -229,7 +259,8 @@ def warnings_of(rec):
     if rec.get("other_cpu", 0) > OTHER_CPU_LIMIT:
         parts.append(f"busy machine: other processes used {rec['other_cpu']:.2f} CPU during the run")
     if rec.get("client_core", 0) > 0.95 and rec.get("server_core", 1) < 0.90:
-        parts.append(f"client-bound: wrk's CPU {rec['client_core']:.0%} busy, server's CPU "
+        who = "wrk+origin" if "origin_cpu" in rec else "wrk"
+        parts.append(f"client-bound: {who}'s CPU {rec['client_core']:.0%} busy, server's CPU "
                      f"{rec['server_core']:.0%}")
     return "; ".join(parts)
 
@@ -250,32 +281,46 @@ def header_lines(recs):
              f"{meta.get('server_cpu', '?')}, load generator to CPU {meta.get('client_cpu', '?')}. "
              f"{meta.get('host', '')}", ""]
     lines += [f"- {r['server']}: {r['info']}" for r in recs if r["type"] == "server"]
-    lines += [f"- {r['server']}: not available ({r.get('reason', '')})" for r in recs if r["type"] == "unavailable"]
+    lines += [f"- {r['server']}: not available ({r.get('reason', '')})" for r in recs
+              if r["type"] == "unavailable" and "row" not in r]
+    lines += [f"- {r['server']}: not available ({r.get('feature', '')}) for row {r['row']}: {r.get('reason', '')}"
+              for r in recs if r["type"] == "unavailable" and "row" in r]
     lines += ["",
               "Ratios are portico ÷ peer. For req/s and MiB/s higher is better (ratio > 1 means "
               "portico is faster); for p99 latency and bytes per idle connection **lower is better** "
               "(ratio < 1 means portico is better). `!` marks a server that had errors in that row "
               "(see Flags); `~` marks a value from a run on a busy machine or a client-bound run "
-              "(see Warnings). Req per server CPU-second is req/s divided by the CPU the server "
-              "actually got: the number least disturbed by other load on the machine.", ""]
+              "(see Warnings); `n/a` a server that could not run that row (see above); `—` a server "
+              "the row does not apply to or that was not run. Req per server CPU-second is req/s "
+              "divided by the CPU the server actually got: the number least disturbed by other load "
+              "on the machine.", ""]
     return lines
 
 
-def row_lines(row, results, fails, flags, warns):
+def shown_servers(recs):
+    """portico plus every peer this run involved (run, probed or unavailable)."""
+    seen = {r.get("server") for r in recs if r["type"] in ("server", "unavailable", "result", "fail")}
+    return ["portico"] + [s for s in SERVERS[1:] if s in seen]
+
+
+def row_lines(row, results, fails, unavail, flags, warns, servers):
     """Table lines of one row; appends that row's error flags and quality warnings."""
     n = row["row"]
     metrics = MEM_METRICS if row["kind"] == "mem" else WRK_METRICS
     if row["kind"] == "wrk" and not row.get("show_mibps"):
         metrics = [m for m in metrics if m[0] != "mibps"]
-    per_server = {s: [r for r in results if r["row"] == n and r["server"] == s] for s in SERVERS}
-    row_fails = {s: [r for r in fails if r["row"] == n and r["server"] == s] for s in SERVERS}
+    per_server = {s: [r for r in results if r["row"] == n and r["server"] == s] for s in servers}
+    row_fails = {s: [r for r in fails if r["row"] == n and r["server"] == s] for s in servers}
+    row_unavail = {s: [r for r in unavail if r.get("row") == n and r["server"] == s] for s in servers}
     flagged, doubtful = set(), set()
-    for s in SERVERS:
+    for s in servers:
         errs = [(r["round"], errors_of(r)) for r in per_server[s] if errors_of(r)]
         errs += [(r["round"], "FAILED: " + r["error"]) for r in row_fails[s]]
         for rnd, e in errs:
             flagged.add(s)
             flags.append(f"- row {n} {s} round {rnd}: {e}")
+        for r in row_unavail[s]:
+            flags.append(f"- row {n} {s}: not available ({r.get('feature', '')}): {r.get('reason', '')}")
         for r in per_server[s]:
             if warnings_of(r):
                 doubtful.add(s)
@@ -284,26 +329,56 @@ def row_lines(row, results, fails, flags, warns):
     for i, (key, label, kind, better) in enumerate(metrics):
         med = {}
         cells = []
-        for s in SERVERS:
+        for s in servers:
             vals = [r[key] for r in per_server[s] if r.get(key) is not None]
             med[s] = statistics.median(vals) if vals else None
             if not per_server[s] and not row_fails[s]:
-                cells.append("—")  # server not run
+                cells.append("n/a" if row_unavail[s] else "—")  # not available / not run
                 continue
             cells.append(fmt_num(med[s], kind) + (" !" if s in flagged else "")
                          + (" ~" if s in doubtful and key != "rps_per_cpu" else ""))
         num, title = (str(n), row["title"]) if i == 0 else ("", "")
-        lines.append(f"| {num} | {title} | {label} ({better} better) | {' | '.join(cells)} | "
-                     f"{fmt_ratio(med['portico'], med['nginx'])} | {fmt_ratio(med['portico'], med['h2o'])} |")
+        ratios = " | ".join(fmt_ratio(med["portico"], med[p]) for p in servers[1:])
+        lines.append(f"| {num} | {title} | {label} ({better} better) | {' | '.join(cells)} | {ratios} |")
     return lines
 
 
-def round_lines(row, results):
+def median_of(vals, key):
+    xs = [v[key] for v in vals if v.get(key) is not None]
+    return statistics.median(xs) if xs else None
+
+
+def bottleneck_lines(row, results, servers):
+    """Which side was saturated, per server (medians over the rounds)."""
+    n = row["row"]
+    lines = []
+    for s in servers:
+        vals = [r for r in results if r["row"] == n and r["server"] == s and "server_core" in r]
+        if not vals:
+            continue
+        sc, cc = median_of(vals, "server_core"), median_of(vals, "client_core")
+        scpu, wcpu, ocpu = (median_of(vals, k) for k in ("server_cpu", "client_cpu", "origin_cpu"))
+        client = "wrk+origin" if ocpu is not None else "wrk"
+        if sc >= 0.90 and cc >= 0.95:
+            verdict = "both CPUs saturated"
+        elif sc >= 0.90:
+            verdict = "server-bound (the server's CPU)"
+        elif cc >= 0.95:
+            verdict = f"client-bound ({client} CPU)"
+        else:
+            verdict = "neither CPU saturated (latency-bound or other)"
+        detail = f"server's CPU {sc:.0%} busy (server {scpu:.2f} CPU), {client}'s CPU {cc:.0%} busy (wrk {wcpu:.2f}"
+        detail += f", origin {ocpu:.2f} CPU)" if ocpu is not None else " CPU)"
+        lines.append(f"- row {n} {s}: {verdict}: {detail}")
+    return lines
+
+
+def round_lines(row, results, servers):
     """Per-round detail lines of one row."""
     n = row["row"]
     key = "bytes_per_conn" if row["kind"] == "mem" else "rps"
     lines = []
-    for s in SERVERS:
+    for s in servers:
         vals = sorted((r for r in results if r["row"] == n and r["server"] == s), key=lambda r: r["round"])
         if not vals:
             continue
@@ -313,12 +388,25 @@ def round_lines(row, results):
             extra = " (RSS KiB before→after: " + ", ".join(
                 f"{r.get('rss_before_kb')}→{r.get('rss_after_kb')} with {r.get('ok')} conns" for r in vals) + ")"
         else:
-            extra = " (p99 ms: " + ", ".join(fmt_num(r.get("p99_ms"), "ms") for r in vals) + ")"
+            if row.get("show_mibps"):
+                extra += " (MiB/s: " + ", ".join(fmt_num(r.get("mibps"), "mib") for r in vals) + ")"
+            extra += " (p99 ms: " + ", ".join(fmt_num(r.get("p99_ms"), "ms") for r in vals) + ")"
             if all("server_core" in r for r in vals):
-                extra += " (CPU time server/wrk/other: " + ", ".join(
-                    f"{r['server_cpu']:.2f}/{r['client_cpu']:.2f}/{r['other_cpu']:.2f}" for r in vals) + ")"
-                extra += " (server's/wrk's CPU busy: " + ", ".join(
-                    f"{r['server_core']:.0%}/{r['client_core']:.0%}" for r in vals) + ")"
+                if all("origin_cpu" in r for r in vals):
+                    extra += " (CPU time server/wrk/origin/other: " + ", ".join(
+                        f"{r['server_cpu']:.2f}/{r['client_cpu']:.2f}/{r['origin_cpu']:.2f}/{r['other_cpu']:.2f}"
+                        for r in vals) + ")"
+                    extra += " (server's/wrk+origin's CPU busy: " + ", ".join(
+                        f"{r['server_core']:.0%}/{r['client_core']:.0%}" for r in vals) + ")"
+                else:
+                    extra += " (CPU time server/wrk/other: " + ", ".join(
+                        f"{r['server_cpu']:.2f}/{r['client_cpu']:.2f}/{r['other_cpu']:.2f}" for r in vals) + ")"
+                    extra += " (server's/wrk's CPU busy: " + ", ".join(
+                        f"{r['server_core']:.0%}/{r['client_core']:.0%}" for r in vals) + ")"
+            if all("origin_conns" in r for r in vals):
+                extra += " (origin: new conns, requests per wrk request: " + ", ".join(
+                    f"{r['origin_conns']}, {r['origin_reqs'] / r['requests']:.3f}" if r.get("requests")
+                    else f"{r['origin_conns']}, ?" for r in vals) + ")"
         lines.append(f"- row {n} {s}: {key} {detail}{extra}")
     return lines
 
@@ -328,19 +416,27 @@ def table(path):
     rows = [r for r in recs if r["type"] == "row"]
     results = [r for r in recs if r["type"] == "result"]
     fails = [r for r in recs if r["type"] == "fail"]
+    unavail = [r for r in recs if r["type"] == "unavailable"]
+    servers = shown_servers(recs)
     flags, warns = [], []
     lines = header_lines(recs)
-    lines.append("| # | Test | Metric | portico | nginx | h2o | portico/nginx | portico/h2o |")
-    lines.append("|---|------|--------|--------:|------:|----:|--------------:|------------:|")
+    lines.append("| # | Test | Metric | " + " | ".join(servers) + " | "
+                 + " | ".join(f"portico/{p}" for p in servers[1:]) + " |")
+    lines.append("|---|------|--------|" + "".join("-" * (len(s) + 1) + ":|" for s in servers)
+                 + "".join("-" * (len(p) + 9) + ":|" for p in servers[1:]))
     for row in rows:
-        lines += row_lines(row, results, fails, flags, warns)
+        lines += row_lines(row, results, fails, unavail, flags, warns, servers)
     lines += ["", "## Flags", ""]
     lines += flags or ["- none: no non-2xx responses, socket errors or failed connections"]
     if warns:
         lines += ["", "## Warnings (measurement quality)", ""] + warns
+    bottle = [ln for row in rows if row["kind"] == "wrk" for ln in bottleneck_lines(row, results, servers)]
+    if bottle:
+        lines += ["", "## Bottleneck (median over the rounds; server's CPU >= 90 % busy = server-bound, "
+                  "load generator's CPU >= 95 % = client-bound)", ""] + bottle
     lines += ["", "## Per-round values", ""]
     for row in rows:
-        lines += round_lines(row, results)
+        lines += round_lines(row, results, servers)
     lines.append("")
     return "\n".join(lines)
 
@@ -352,9 +448,19 @@ def main(argv):
     if cmd == "quiet":
         sys.exit(wait_quiet(float(argv[2]), float(argv[3]) if len(argv) > 3 else OTHER_CPU_LIMIT))
     elif cmd == "watch":
-        if len(argv) < 9 or argv[7] != "--":
+        if "--" not in argv or argv.index("--") < 7 or argv.index("--") == len(argv) - 1:
             sys.exit(__doc__)
-        watch(path, float(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]), argv[8:])
+        sep = argv.index("--")
+        opts, aux, status = argv[7:sep], None, None
+        while opts:
+            if opts[0] == "--aux" and len(opts) > 1:
+                aux = int(opts[1])
+            elif opts[0] == "--status" and len(opts) > 1:
+                status = opts[1]
+            else:
+                sys.exit(__doc__)
+            opts = opts[2:]
+        watch(path, float(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]), argv[sep + 1:], aux, status)
     elif cmd == "add-wrk":
         row, server, rnd, wrk_file = argv[3:7]
         with open(wrk_file, errors="replace") as f:
@@ -372,8 +478,12 @@ def main(argv):
         print(f"{fmt_num(metrics['rps'], 'int')} req/s, {fmt_num(metrics['mibps'], 'mib')} MiB/s, "
               f"p99 {fmt_num(metrics['p99_ms'], 'ms')} ms"
               + (f"; CPU time server {metrics['server_cpu']:.2f}, wrk {metrics['client_cpu']:.2f}, "
-                 f"other {metrics['other_cpu']:.2f}; CPU busy server {metrics['server_core']:.0%}, "
-                 f"wrk {metrics['client_core']:.0%}" if "server_core" in metrics else "")
+                 + (f"origin {metrics['origin_cpu']:.2f}, " if "origin_cpu" in metrics else "")
+                 + f"other {metrics['other_cpu']:.2f}; CPU busy server {metrics['server_core']:.0%}, "
+                 f"{'wrk+origin' if 'origin_cpu' in metrics else 'wrk'} {metrics['client_core']:.0%}"
+                 if "server_core" in metrics else "")
+              + (f"; origin: {metrics['origin_conns']} new conns, {metrics['origin_reqs']:,} requests"
+                 if "origin_conns" in metrics else "")
               + (f"; WARNING: {warnings_of(metrics)}" if warnings_of(metrics) else "")
               + (f", ERRORS: {errors_of(metrics)}" if errors_of(metrics) else ""))
     elif cmd == "add-json":

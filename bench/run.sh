@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# bench/run.sh — side-by-side benchmark of portico vs Debian's nginx vs h2o.
+# bench/run.sh — side-by-side benchmark of portico vs Debian's nginx vs h2o
+# (static rows 1-4) and vs nginx, HAProxy and h2o as reverse proxies (rows 5-7).
 #
 # One worker each, same files, same settings, server pinned to one CPU and the
-# load generator to another, servers alternated round by round, median per
-# server, ratios portico/peer. See bench/README.md.
+# load generator (and, for rows 5-7, the origin) to another, servers alternated
+# round by round, median per server, ratios portico/peer. See bench/README.md.
 #
 # Usage: bench/run.sh [options] [PORTICO_BINARY]
 #   --quick            1 round of 3 s (default: 3 rounds of 10 s)
 #   --rounds N         rounds per row
 #   --duration S       seconds per wrk run
-#   --rows LIST        comma-separated rows to run (default 1,2,3,4)
-#   --servers LIST     comma-separated subset of portico,nginx,h2o
+#   --rows LIST        comma-separated rows to run (default 1,2,3,4,5,6,7)
+#   --servers LIST     comma-separated subset of portico,nginx,h2o,haproxy
 #   --idle-conns N     connections for the memory row (default 10000)
-#   --port-base P      first port to try (default 28400; 28000-28999)
+#   --port-base P      first port to try (default 28400; 28000-29990; the run
+#                      uses 5 ports from P+1 up, within P's thousand)
 #   --wait-quiet S     before each measurement wait up to S s for the machine to be
 #                      idle (other processes < 0.1 CPU); default 0 = don't wait
 #   --keep             keep the temp dir (configs, wrk outputs, logs)
@@ -25,8 +27,8 @@ PORTICO_BIN="$(cd "$BENCH_DIR/.." && pwd)/build/portico"
 ROUNDS=3
 DURATION=10
 WARMUP=1
-ROWS="1,2,3,4"
-SERVERS_WANTED="portico,nginx,h2o"
+ROWS="1,2,3,4,5,6,7"
+SERVERS_WANTED="portico,nginx,h2o,haproxy"
 IDLE_CONNS=10000
 PORT_BASE=28400
 KEEP_TMP=0
@@ -64,7 +66,7 @@ parse_args() {
     [[ $ROUNDS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ ]] || die "bad --rounds/--duration"
     [[ $IDLE_CONNS =~ ^[1-9][0-9]*$ && $WAIT_QUIET =~ ^[0-9]+$ && $PORT_BASE =~ ^[0-9]+$ ]] ||
         die "bad --idle-conns/--wait-quiet/--port-base"
-    ((PORT_BASE >= 28000 && PORT_BASE <= 28990)) || die "--port-base must be in 28000-28990"
+    ((PORT_BASE >= 28000 && PORT_BASE <= 29990)) || die "--port-base must be in 28000-29990"
     if [[ $PORTICO_BIN != /* ]]; then PORTICO_BIN="$PWD/$PORTICO_BIN"; fi
 }
 
@@ -108,6 +110,36 @@ run_tracked() {
 
 # ------------------------------------------------------------------ setup
 
+# wanted SERVER: is SERVER in --servers and used by one of the selected rows?
+wanted() {
+    local n
+    [[ ,$SERVERS_WANTED, == *,$1,* ]] || return 1
+    for n in ${ROWS//,/ }; do [[ " ${ROW_SERVERS[$n]} " == *" $1 "* ]] && return 0; done
+    return 1
+}
+
+# rows_include N...: is any of the rows N selected?
+rows_include() {
+    local n
+    for n in "$@"; do [[ ,$ROWS, == *,$n,* ]] && return 0; done
+    return 1
+}
+
+# apt_install PKG... with a temporary policy-rc.d so the packages' own services
+# (nginx on :80, h2o, haproxy) do not start; apt-get update only if the install fails.
+apt_install() {
+    ((EUID == 0)) || { log "need root to apt-get install $*"; return 1; }
+    local policy=/usr/sbin/policy-rc.d
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && MADE_POLICY=$policy
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" ||
+        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"; }
+    local rc=$?
+    [[ -n $MADE_POLICY ]] && rm -f "$MADE_POLICY" && MADE_POLICY=""
+    return "$rc"
+}
+
 ensure_tools() {
     local missing=() pkgs=()
     command -v nginx >/dev/null || { missing+=(nginx); pkgs+=(nginx-light); }
@@ -118,19 +150,50 @@ ensure_tools() {
     command -v taskset >/dev/null || { missing+=(taskset); pkgs+=(util-linux); }
     command -v python3 >/dev/null || { missing+=(python3); pkgs+=(python3); }
     command -v ss >/dev/null || { missing+=(ss); pkgs+=(iproute2); }
-    ((${#pkgs[@]})) || return 0
-    log "installing ${pkgs[*]} (missing: ${missing[*]})"
-    ((EUID == 0)) || die "need root to apt-get install ${pkgs[*]}"
-    # Keep the packages' own services (nginx on :80, h2o) from starting on install.
-    local policy=/usr/sbin/policy-rc.d
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && MADE_POLICY=$policy
+    if ((${#pkgs[@]})); then
+        log "installing ${pkgs[*]} (missing: ${missing[*]})"
+        apt_install "${pkgs[@]}" || die "apt-get install ${pkgs[*]} failed"
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y "${pkgs[@]}" ||
-        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y "${pkgs[@]}"; }
-    local rc=$?
-    [[ -n $MADE_POLICY ]] && rm -f "$MADE_POLICY" && MADE_POLICY=""
-    ((rc == 0)) || die "apt-get install ${pkgs[*]} failed"
+    # Optional: HAProxy (rows 5-7) and nginx's stream module (row 7). If they cannot be
+    # installed, that server is reported as not available for those rows.
+    if wanted haproxy && ! command -v haproxy >/dev/null; then
+        log "installing haproxy (rows 5-7)"
+        apt_install haproxy || log "warning: apt-get install haproxy failed; haproxy will be reported as not available"
+    fi
+    if rows_include 7 && wanted nginx; then
+        nginx_stream_setup
+        if [[ -z $NGINX_STREAM_LOAD && $NGINX_STREAM_WHY == *"not installed"* ]]; then
+            log "installing libnginx-mod-stream (row 7: nginx's stream module)"
+            apt_install libnginx-mod-stream || log "warning: apt-get install libnginx-mod-stream failed"
+            nginx_stream_setup
+        fi
+        [[ -n $NGINX_STREAM_WHY ]] && log "row 7: nginx: $NGINX_STREAM_WHY"
+    fi
+}
+
+# How nginx gets its stream module: sets NGINX_STREAM_LOAD to a load_module line
+# (dynamic module), to "" with NGINX_STREAM_WHY="" (built in), or NGINX_STREAM_WHY
+# to why row 7 cannot run nginx.
+NGINX_STREAM_LOAD=""
+NGINX_STREAM_WHY=""
+nginx_stream_setup() {
+    local v mods
+    v=$(nginx -V 2>&1)
+    NGINX_STREAM_LOAD=""
+    NGINX_STREAM_WHY=""
+    if [[ $v == *"--with-stream=dynamic"* ]]; then
+        mods=$(sed -n 's/.*--modules-path=\([^ ]*\).*/\1/p' <<<"$v")
+        mods=${mods:-/usr/lib/nginx/modules}
+        if [[ -f $mods/ngx_stream_module.so ]]; then
+            NGINX_STREAM_LOAD="load_module $mods/ngx_stream_module.so;"
+        else
+            NGINX_STREAM_WHY="stream module not installed ($mods/ngx_stream_module.so missing; package libnginx-mod-stream)"
+        fi
+    elif [[ $v == *"--with-stream "* || $v == *"--with-stream" ]]; then
+        :
+    else
+        NGINX_STREAM_WHY="this nginx is built without the stream module (nginx -V has no --with-stream)"
+    fi
 }
 
 raise_limits() {
@@ -156,13 +219,15 @@ check_cpus() {
 
 port_in_use() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
 
+# One port per server plus the origin of rows 5-7, all within PORT_BASE's thousand
+# (28xxx or 29xxx).
 pick_ports() {
-    local i=1 s p
-    for s in portico nginx h2o; do
+    local i=1 s p names=(portico nginx h2o haproxy origin) hi=$((PORT_BASE / 1000 * 1000 + 999))
+    for s in "${names[@]}"; do
         p=$((PORT_BASE + i))
         while port_in_use "$p"; do
-            p=$((p + 3))
-            ((p <= 28999)) || die "no free port for $s in 28000-28999"
+            p=$((p + ${#names[@]}))
+            ((p <= hi)) || die "no free port for $s in $((hi - 999))-$hi"
         done
         SRV_PORT[$s]=$p
         i=$((i + 1))
@@ -173,14 +238,29 @@ make_files() {
     TMP=$(mktemp -d /tmp/portico-bench.XXXXXX) || die "mktemp failed"
     # nginx workers and h2o drop to nobody when started as root: docroot must be readable.
     chmod 755 "$TMP"
-    mkdir -p "$TMP/www" "$TMP/nginx" "$TMP/h2o" "$TMP/portico/logs" "$TMP/runs"
+    mkdir -p "$TMP/www" "$TMP/nginx" "$TMP/h2o" "$TMP/haproxy" "$TMP/origin" "$TMP/portico/logs" "$TMP/runs"
     chmod 755 "$TMP/www"
     head -c 1024 /dev/urandom >"$TMP/www/1k.bin"
     head -c $((1024 * 1024)) /dev/urandom >"$TMP/www/1m.bin"
     printf 'portico bench\n' >"$TMP/www/index.html"
     chmod 644 "$TMP/www"/*
+    # The origin's 1 KiB answer for rows 5-6 (nginx 'return 200 "..."': no file I/O).
+    ORIGIN_BODY=$(python3 -c 'import random, string; r = random.Random(1); print("".join(r.choice(string.ascii_letters + string.digits) for _ in range(1024)))')
     RESULTS="$TMP/results.jsonl"
     : >"$RESULTS"
+}
+
+# The run uses a copy of the portico binary taken at the start, so that a rebuild of
+# build/portico during the run (by someone else) cannot mix two binaries in one table.
+PORTICO_EXE=""
+PORTICO_STAMP=""
+snapshot_portico() {
+    PORTICO_EXE="$TMP/portico/portico.bin"
+    if [[ -x $PORTICO_BIN ]] && cp "$PORTICO_BIN" "$PORTICO_EXE"; then
+        PORTICO_STAMP="copied at start; built $(date -r "$PORTICO_BIN" '+%Y-%m-%d %H:%M:%S'), sha256 $(sha256sum "$PORTICO_EXE" | cut -c1-12)"
+    else
+        PORTICO_EXE=""
+    fi
 }
 
 build_helpers() {
@@ -189,10 +269,13 @@ build_helpers() {
 }
 
 # ------------------------------------------------------------------ configs
-# Rows that need extra config (e.g. a proxy location for row 5) set these
-# before calling write_configs and reset them afterwards.
-NGINX_EXTRA=""     # nginx-syntax lines inside server {} (used by nginx and portico)
-H2O_EXTRA_PATHS="" # YAML entries under paths: (8-space indent)
+# Rows that need extra config (the proxy rows 5-7) set these before calling
+# write_configs and reset them afterwards.
+CONF_MODE=static    # static (rows 1-4), proxy (rows 5-6: HTTP reverse proxy), stream (row 7: TCP)
+NGINX_EXTRA=""      # nginx-syntax lines inside server {} (used by nginx and portico)
+NGINX_HTTP_EXTRA="" # nginx-syntax lines inside http {}, before server {} (nginx and portico)
+H2O_EXTRA_PATHS=""  # YAML entries under paths: (6-space indent)
+CHECK_PATH=/1k.bin  # server_start waits for "200, 1024 bytes" on this path
 
 # The http block shared by nginx and portico (portico reads nginx syntax).
 http_block() {
@@ -204,6 +287,7 @@ http {
     sendfile on;
     keepalive_requests 1000000;
     keepalive_timeout 75s;
+$NGINX_HTTP_EXTRA
     server {
         listen 127.0.0.1:$port;
         root $TMP/www;
@@ -213,20 +297,39 @@ $NGINX_EXTRA
 EOF
 }
 
+# Row 7: the TCP proxy shared by nginx and portico (no http {}).
+stream_block() {
+    local port=$1
+    cat <<EOF
+events { worker_connections 20000; }
+stream {
+    upstream origin_tcp {
+        server 127.0.0.1:${SRV_PORT[origin]};
+    }
+    server {
+        listen 127.0.0.1:$port;
+        proxy_pass origin_tcp;
+    }
+}
+EOF
+}
+
 write_configs() {
-    local d="$TMP/nginx"
+    local d="$TMP/nginx" block=http_block
+    [[ $CONF_MODE == stream ]] && block=stream_block
     {
+        [[ $CONF_MODE == stream && -n $NGINX_STREAM_LOAD ]] && echo "$NGINX_STREAM_LOAD"
         echo "worker_processes 1;"
         echo "master_process on;"
         echo "daemon off;"
         echo "pid $d/nginx.pid;"
         echo "error_log $d/error.log warn;"
-        http_block "${SRV_PORT[nginx]}" | sed "s|^    access_log off;|&\n    client_body_temp_path $d/body;\n    proxy_temp_path $d/proxy;\n    fastcgi_temp_path $d/fastcgi;\n    uwsgi_temp_path $d/uwsgi;\n    scgi_temp_path $d/scgi;|"
+        $block "${SRV_PORT[nginx]}" | sed "s|^    access_log off;|&\n    client_body_temp_path $d/body;\n    proxy_temp_path $d/proxy;\n    fastcgi_temp_path $d/fastcgi;\n    uwsgi_temp_path $d/uwsgi;\n    scgi_temp_path $d/scgi;|"
     } >"$d/nginx.conf"
 
     {
         echo "worker_processes 1;"
-        http_block "${SRV_PORT[portico]}"
+        $block "${SRV_PORT[portico]}"
     } >"$TMP/portico/portico.conf"
 
     cat >"$TMP/h2o/h2o.conf" <<EOF
@@ -244,13 +347,97 @@ $H2O_EXTRA_PATHS
       /:
         file.dir: $TMP/www
 EOF
+
+    # HAProxy (rows 5-7 only): one thread, everything to the origin. maxconn 5000 is far
+    # above the 8-32 connections of the rows; HAProxy sizes its file descriptor limit from
+    # it (about 2 x maxconn) and refuses to start when it cannot raise RLIMIT_NOFILE that far.
+    local hmode=http
+    [[ $CONF_MODE == stream ]] && hmode=tcp
+    {
+        cat <<EOF
+global
+    nbthread 1
+    maxconn 5000
+    log stderr format short local0 warning
+defaults
+    mode $hmode
+    log global
+    timeout connect 5s
+    timeout client 75s
+    timeout server 75s
+EOF
+        [[ $hmode == http ]] && printf '    timeout http-keep-alive 75s\n    http-reuse always\n'
+        cat <<EOF
+frontend fe
+    bind 127.0.0.1:${SRV_PORT[haproxy]}
+    default_backend origin
+backend origin
+    server origin 127.0.0.1:${SRV_PORT[origin]}
+EOF
+    } >"$TMP/haproxy/haproxy.cfg"
+}
+
+# The origin (upstream) of rows 5-7: one more nginx, one worker, pinned to the load
+# generator's CPU, the same for every proxy. /p/1k.bin is a 'return 200' of 1024 bytes
+# (no file I/O), /p/1m.bin and /1m.bin are static files (sendfile), /1k.bin a static
+# file (the start-up check through the TCP proxy). /origin_status is stub_status
+# (connections accepted, requests): report.py reads it before and after every measured
+# run to show how many upstream connections the proxy opened during the run.
+write_origin_config() {
+    local d="$TMP/origin"
+    cat >"$d/nginx.conf" <<EOF
+worker_processes 1;
+master_process on;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 20000; }
+http {
+    access_log off;
+    client_body_temp_path $d/body;
+    proxy_temp_path $d/proxy;
+    fastcgi_temp_path $d/fastcgi;
+    uwsgi_temp_path $d/uwsgi;
+    scgi_temp_path $d/scgi;
+    sendfile on;
+    open_file_cache max=64;
+    keepalive_requests 1000000000;
+    keepalive_timeout 300s;
+    server {
+        listen 127.0.0.1:${SRV_PORT[origin]} backlog=4096;
+        root $TMP/www;
+        location = /p/1k.bin { return 200 "$ORIGIN_BODY"; }
+        location /p/ { alias $TMP/www/; }
+        location = /origin_status { stub_status; }
+    }
+}
+EOF
+}
+
+origin_start() {
+    local pid i got
+    write_origin_config
+    taskset -c "$CLIENT_CPU" nginx -p "$TMP/origin/" -c "$TMP/origin/nginx.conf" \
+        -e "$TMP/origin/error.log" >"$TMP/origin/stdout.log" 2>&1 &
+    pid=$!
+    SRV_PID[origin]=$pid
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        got=$(curl -s -o /dev/null --max-time 1 -w '%{http_code} %{size_download}' \
+            "http://127.0.0.1:${SRV_PORT[origin]}/p/1k.bin" 2>/dev/null)
+        [[ $got == "200 1024" ]] && return 0
+        sleep 0.1
+    done
+    log "origin (nginx on 127.0.0.1:${SRV_PORT[origin]}) did not start: $(server_log_tail origin)"
+    server_stop origin
+    return 1
 }
 
 # ------------------------------------------------------------------ servers
 
 server_log() {
     case $1 in
-        nginx) echo "$TMP/nginx/error.log" ;;
+        nginx|origin) echo "$TMP/$1/error.log $TMP/$1/stdout.log" ;;
         portico) echo "$TMP/portico/stdout.log $TMP/portico/logs/error.log" ;;
         *) echo "$TMP/$1/stdout.log" ;;
     esac
@@ -260,7 +447,7 @@ server_log() {
 server_log_tail() { tail -q -n 3 $(server_log "$1") 2>/dev/null | tr '\n' ' '; }
 
 # Starts server $1 pinned to SERVER_CPU; returns non-zero (reason in START_ERROR)
-# unless it answers GET /1k.bin with 200 and 1024 bytes within 5 s.
+# unless it answers GET $CHECK_PATH with 200 and 1024 bytes within 5 s.
 server_start() {
     local s=$1 port=${SRV_PORT[$1]} pid
     START_ERROR=""
@@ -272,12 +459,21 @@ server_start() {
         h2o)
             taskset -c "$SERVER_CPU" h2o -c "$TMP/h2o/h2o.conf" >"$TMP/h2o/stdout.log" 2>&1 &
             ;;
+        haproxy)
+            if ! command -v haproxy >/dev/null; then
+                START_ERROR="haproxy is not installed"
+                return 1
+            fi
+            # -db: foreground, one process (no master-worker); stopped by SIGTERM.
+            taskset -c "$SERVER_CPU" haproxy -db -f "$TMP/haproxy/haproxy.cfg" \
+                >"$TMP/haproxy/stdout.log" 2>&1 &
+            ;;
         portico)
-            if [[ ! -x $PORTICO_BIN ]]; then
+            if [[ ! -x $PORTICO_EXE ]]; then
                 START_ERROR="no executable at $PORTICO_BIN"
                 return 1
             fi
-            taskset -c "$SERVER_CPU" "$PORTICO_BIN" -p "$TMP/portico/" -c "$TMP/portico/portico.conf" \
+            taskset -c "$SERVER_CPU" "$PORTICO_EXE" -p "$TMP/portico/" -c "$TMP/portico/portico.conf" \
                 >"$TMP/portico/stdout.log" 2>&1 &
             ;;
     esac
@@ -293,11 +489,11 @@ server_start() {
             return 1
         fi
         got=$(curl -s -o /dev/null --max-time 1 -w '%{http_code} %{size_download}' \
-            "http://127.0.0.1:$port/1k.bin" 2>/dev/null)
+            "http://127.0.0.1:$port$CHECK_PATH" 2>/dev/null)
         [[ $got == "200 1024" ]] && return 0
         sleep 0.1
     done
-    START_ERROR="no '200, 1024 bytes' on http://127.0.0.1:$port/1k.bin within 5 s (last: '${got:-none}'); log: $(server_log_tail "$s")"
+    START_ERROR="no '200, 1024 bytes' on http://127.0.0.1:$port$CHECK_PATH within 5 s (last: '${got:-none}'); log: $(server_log_tail "$s")"
     server_stop "$s"
     return 1
 }
@@ -338,34 +534,79 @@ record_fail() { # row server round message
     log "row $1 $2 round $3: FAILED: $4"
 }
 
-# Probe every wanted server once so a broken one is reported (and skipped) up front.
+add_rec() { # JSON-object-as-python-dict-expression args... (sys.argv[1:] available as a)
+    local expr=$1
+    shift
+    python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
+        "$(python3 -c "import json,sys; a=sys.argv[1:]; print(json.dumps($expr))" "$@")"
+}
+
+# Probe every wanted server (in --servers and used by a selected row) once, with the
+# static config, so a broken one is reported (and skipped) up front. HAProxy has no
+# static config: it is only checked for being installed here, and started per proxy
+# row (row_probe).
 probe_servers() {
-    local s
+    local s info
     SERVERS=()
     for s in ${SERVERS_WANTED//,/ }; do
-        case $s in portico|nginx|h2o) ;; *) die "unknown server $s" ;; esac
-        if server_start "$s"; then
-            local info
+        case $s in portico|nginx|h2o|haproxy) ;; *) die "unknown server $s" ;; esac
+        wanted "$s" || continue
+        if [[ $s == haproxy ]]; then
+            START_ERROR="haproxy is not installed"
+            command -v haproxy >/dev/null && START_ERROR=""
+        else
+            server_start "$s" && START_ERROR=""
+        fi
+        if [[ -z $START_ERROR ]]; then
             info=$(server_version "$s")
-            log "$s: ok on 127.0.0.1:${SRV_PORT[$s]} ($info)"
-            python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
-                "$(python3 -c 'import json,sys; print(json.dumps({"type":"server","server":sys.argv[1],"info":sys.argv[2]}))' "$s" "$info")"
+            if [[ $s == haproxy ]]; then
+                log "$s: installed ($info)"
+            else
+                log "$s: ok on 127.0.0.1:${SRV_PORT[$s]} ($info)"
+            fi
+            add_rec '{"type":"server","server":a[0],"info":a[1]}' "$s" "$info"
             server_stop "$s"
             SERVERS+=("$s")
         else
             echo "$s: not available ($START_ERROR)"
-            python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
-                "$(python3 -c 'import json,sys; print(json.dumps({"type":"unavailable","server":sys.argv[1],"reason":sys.argv[2]}))' "$s" "$START_ERROR")"
+            add_rec '{"type":"unavailable","server":a[0],"reason":a[1]}' "$s" "$START_ERROR"
         fi
     done
     ((${#SERVERS[@]})) || die "no server available"
+}
+
+# Servers that run row $1 (ROW_RUN): available, applicable to the row and, for rows
+# with their own config (ROW_FEATURE), answering the row's CHECK_PATH through it.
+# A server that fails that check is reported as "SERVER: not available (FEATURE): why".
+row_probe() {
+    local n=$1 s
+    ROW_RUN=()
+    for s in "${SERVERS[@]}"; do
+        [[ " ${ROW_SERVERS[$n]} " == *" $s "* ]] || continue
+        if [[ -n ${ROW_FEATURE[$n]:-} ]]; then
+            if [[ $s == nginx && $CONF_MODE == stream && -n $NGINX_STREAM_WHY ]]; then
+                START_ERROR=$NGINX_STREAM_WHY
+            elif server_start "$s"; then
+                server_stop "$s"
+                START_ERROR=""
+            fi
+            if [[ -n $START_ERROR ]]; then
+                echo "$s: not available (${ROW_FEATURE[$n]}) — row $n: $START_ERROR"
+                add_rec '{"type":"unavailable","server":a[0],"row":int(a[1]),"feature":a[2],"reason":a[3]}' \
+                    "$s" "$n" "${ROW_FEATURE[$n]}" "$START_ERROR"
+                continue
+            fi
+        fi
+        ROW_RUN+=("$s")
+    done
 }
 
 server_version() {
     case $1 in
         nginx) nginx -v 2>&1 | sed 's/^nginx version: //' ;;
         h2o) h2o --version 2>&1 | head -n 1 ;;
-        portico) echo "$PORTICO_BIN; $(portico_build_info)" ;;
+        haproxy) haproxy -v 2>&1 | head -n 1 | sed 's/ - https.*//' ;;
+        portico) echo "$PORTICO_BIN ($PORTICO_STAMP); $(portico_build_info)" ;;
     esac
 }
 
@@ -373,10 +614,10 @@ server_version() {
 # unoptimized or sanitizer builds, which would not be a fair comparison.
 portico_build_info() {
     local producer flags="" warn=""
-    producer=$(readelf --debug-dump=info "$PORTICO_BIN" 2>/dev/null | grep -m1 DW_AT_producer |
+    producer=$(readelf --debug-dump=info "$PORTICO_EXE" 2>/dev/null | grep -m1 DW_AT_producer |
         sed 's/.*DW_AT_producer *: *\(([^)]*): *\)\{0,1\}//')
     [[ -n $producer ]] && flags="built with: $producer"
-    if nm "$PORTICO_BIN" 2>/dev/null | grep -q -m1 -E '__asan_init|__ubsan_handle|__tsan_init'; then
+    if nm "$PORTICO_EXE" 2>/dev/null | grep -q -m1 -E '__asan_init|__ubsan_handle|__tsan_init'; then
         warn="sanitizer build"
     elif [[ -n $producer && ! $producer =~ -O[123s] ]]; then
         warn="not optimized (no -O2/-O3)"
@@ -394,6 +635,9 @@ wait_quiet() {
         log "machine still busy after ${WAIT_QUIET}s (other load $load CPU); measuring anyway"
 }
 
+# Extra arguments for report.py watch (rows 5-7: the origin's pid and status URL).
+WATCH_EXTRA=()
+
 # wrk_measure ROW SERVER ROUND CONNS PATH [extra wrk args...]
 # Fresh server, 1 s warm-up, then one wrk run of DURATION seconds.
 wrk_measure() {
@@ -405,7 +649,7 @@ wrk_measure() {
     run_tracked timeout $((WARMUP + 15)) taskset -c "$CLIENT_CPU" \
         wrk -t1 -c"$conns" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1
     run_tracked python3 "$BENCH_DIR/report.py" watch "$out.cpu" $((DURATION + 30)) "${SRV_PID[$s]}" \
-        "$SERVER_CPU" "$CLIENT_CPU" -- \
+        "$SERVER_CPU" "$CLIENT_CPU" "${WATCH_EXTRA[@]}" -- \
         taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$@" "$url" >"$out" 2>&1
     local rc=$?
     if ! kill -0 "${SRV_PID[$s]}" 2>/dev/null; then
@@ -486,20 +730,26 @@ idle_clients() {
 
 # ------------------------------------------------------------------ rows
 # Each row N defines ROW_TITLE[N], ROW_KIND[N] (wrk|mem), ROW_MIBPS[N] (1 = show MiB/s),
-# rowN_run SERVER ROUND, and optionally rowN_setup / rowN_teardown (run once
-# around the row; a non-zero setup skips the row).
+# ROW_SERVERS[N] (the servers the row applies to), rowN_run SERVER ROUND, and optionally
+# rowN_setup / rowN_teardown (run once around the row; a non-zero setup skips the row)
+# and ROW_FEATURE[N] (rows with their own config: each server is first started with it
+# and, if it does not answer, reported as "not available (FEATURE)" for that row).
 
-declare -A ROW_TITLE=() ROW_KIND=() ROW_MIBPS=()
+declare -A ROW_TITLE=() ROW_KIND=() ROW_MIBPS=() ROW_SERVERS=() ROW_FEATURE=()
 
+ROW_SERVERS[1]="portico nginx h2o"
 ROW_TITLE[1]="1 KiB file, keep-alive, 64 conns"; ROW_KIND[1]=wrk; ROW_MIBPS[1]=0
 row1_run() { wrk_measure 1 "$1" "$2" 64 /1k.bin; }
 
+ROW_SERVERS[2]="portico nginx h2o"
 ROW_TITLE[2]="1 MiB file, keep-alive, 16 conns"; ROW_KIND[2]=wrk; ROW_MIBPS[2]=1
 row2_run() { wrk_measure 2 "$1" "$2" 16 /1m.bin; }
 
+ROW_SERVERS[3]="portico nginx h2o"
 ROW_TITLE[3]="1 KiB file, new connection per request, 64 conns"; ROW_KIND[3]=wrk; ROW_MIBPS[3]=0
 row3_run() { wrk_measure 3 "$1" "$2" 64 /1k.bin -H 'Connection: close'; }
 
+ROW_SERVERS[4]="portico nginx h2o"
 ROW_TITLE[4]="idle keep-alive conns: memory at $IDLE_CONNS"; ROW_KIND[4]=mem; ROW_MIBPS[4]=0
 row4_setup() {
     local lo hi
@@ -513,36 +763,99 @@ row4_setup() {
 }
 row4_run() { mem_measure 4 "$1" "$2" "$IDLE_CONNS"; }
 
-# Row 5: reverse proxy — placeholder for the lead. Sketch:
-#   row5_setup: start a backend pinned to CLIENT_CPU (or a third CPU), e.g. nginx
-#     serving $TMP/www on another 28xxx port; set
-#       NGINX_EXTRA="        location /p/ { proxy_pass http://127.0.0.1:BACKEND/; }"
-#       H2O_EXTRA_PATHS="      /p/:\n        proxy.reverse.url: http://127.0.0.1:BACKEND/"
-#     then call write_configs.
-#   row5_run: wrk_measure 5 "$1" "$2" 64 /p/1k.bin
-#   row5_teardown: stop the backend, reset NGINX_EXTRA/H2O_EXTRA_PATHS, write_configs.
-ROW_TITLE[5]="reverse proxy to a local backend (not implemented yet)"; ROW_KIND[5]=wrk; ROW_MIBPS[5]=0
-row5_setup() {
-    log "row 5 (reverse proxy) is a placeholder; skipping"
-    return 1
+# ---- rows 5-7: reverse proxy. The proxy under test runs on SERVER_CPU; wrk and the
+# origin (one nginx worker, see write_origin_config) share CLIENT_CPU. The origin is
+# started once per row and is the same for every proxy; report.py accounts its CPU
+# time separately (origin_cpu) and reads its stub_status around each measured run.
+
+# Upstream keep-alive, the same for nginx and portico: a pool of 32 idle connections
+# per worker, HTTP/1.1 and no "Connection: close" to the origin. keepalive_requests in
+# upstream {} (nginx's default 1000) is raised so that, like HAProxy and h2o, neither
+# closes an upstream connection after N requests (at 30k req/s over 32 connections the
+# default would reconnect each of them every ~1 s).
+PROXY_UPSTREAM_CONF="    upstream origin {
+        server 127.0.0.1:%ORIGIN%;
+        keepalive 32;
+        keepalive_requests 1000000;
+    }"
+PROXY_LOCATION_CONF="        location /p/ {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }"
+
+proxy_rows_setup() { # CONF_MODE
+    CONF_MODE=$1
+    if [[ $CONF_MODE == proxy ]]; then
+        NGINX_HTTP_EXTRA=${PROXY_UPSTREAM_CONF//%ORIGIN%/${SRV_PORT[origin]}}
+        NGINX_EXTRA=$PROXY_LOCATION_CONF
+        # h2o 2.2 keeps upstream connections alive by default (proxy.timeout.keepalive 2 s).
+        H2O_EXTRA_PATHS="      /p/:
+        proxy.reverse.url: http://127.0.0.1:${SRV_PORT[origin]}/p/"
+        CHECK_PATH=/p/1k.bin
+    else
+        CHECK_PATH=/1k.bin # through the TCP proxy to the origin's static file
+    fi
+    write_configs
+    origin_start || return 1
+    WATCH_EXTRA=(--aux "${SRV_PID[origin]}" --status "http://127.0.0.1:${SRV_PORT[origin]}/origin_status")
 }
-row5_run() { return 0; }
+
+proxy_rows_teardown() {
+    server_stop origin
+    CONF_MODE=static
+    NGINX_HTTP_EXTRA=""
+    NGINX_EXTRA=""
+    H2O_EXTRA_PATHS=""
+    CHECK_PATH=/1k.bin
+    WATCH_EXTRA=()
+    write_configs
+}
+
+ROW_TITLE[5]="proxy: 1 KiB response, keep-alive both sides, 32 conns"; ROW_KIND[5]=wrk; ROW_MIBPS[5]=0
+ROW_SERVERS[5]="portico nginx h2o haproxy"; ROW_FEATURE[5]="http proxy"
+row5_setup() { proxy_rows_setup proxy; }
+row5_run() { wrk_measure 5 "$1" "$2" 32 /p/1k.bin; }
+row5_teardown() { proxy_rows_teardown; }
+
+ROW_TITLE[6]="proxy: 1 MiB response, keep-alive both sides, 8 conns"; ROW_KIND[6]=wrk; ROW_MIBPS[6]=1
+ROW_SERVERS[6]="portico nginx h2o haproxy"; ROW_FEATURE[6]="http proxy"
+row6_setup() { proxy_rows_setup proxy; }
+row6_run() { wrk_measure 6 "$1" "$2" 8 /p/1m.bin; }
+row6_teardown() { proxy_rows_teardown; }
+
+# Row 7: TCP proxy (nginx/portico stream {}, HAProxy mode tcp) in front of the origin;
+# wrk fetches 1 MiB files through it over 8 keep-alive connections (each client
+# connection is one origin connection). h2o has no plain TCP proxy.
+ROW_TITLE[7]="stream (TCP) proxy: 1 MiB HTTP responses through it, 8 conns"; ROW_KIND[7]=wrk; ROW_MIBPS[7]=1
+ROW_SERVERS[7]="portico nginx haproxy"; ROW_FEATURE[7]="stream"
+row7_setup() { proxy_rows_setup stream; }
+row7_run() { wrk_measure 7 "$1" "$2" 8 /1m.bin; }
+row7_teardown() { proxy_rows_teardown; }
 
 run_row() {
     local n=$1 round s
     declare -F "row${n}_run" >/dev/null || die "no such row $n"
     if declare -F "row${n}_setup" >/dev/null; then
-        "row${n}_setup" || return 0
+        if ! "row${n}_setup"; then
+            if declare -F "row${n}_teardown" >/dev/null; then "row${n}_teardown"; fi
+            return 0
+        fi
     fi
     log "row $n: ${ROW_TITLE[$n]}"
-    python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
-        "$(python3 -c 'import json,sys; print(json.dumps({"type":"row","row":int(sys.argv[1]),"title":sys.argv[2],"kind":sys.argv[3],"show_mibps":sys.argv[4]=="1"}))' \
-            "$n" "${ROW_TITLE[$n]}" "${ROW_KIND[$n]}" "${ROW_MIBPS[$n]}")"
-    for ((round = 1; round <= ROUNDS; round++)); do
-        for s in "${SERVERS[@]}"; do
-            "row${n}_run" "$s" "$round"
+    add_rec '{"type":"row","row":int(a[0]),"title":a[1],"kind":a[2],"show_mibps":a[3]=="1"}' \
+        "$n" "${ROW_TITLE[$n]}" "${ROW_KIND[$n]}" "${ROW_MIBPS[$n]}"
+    row_probe "$n"
+    if ((${#ROW_RUN[@]})); then
+        log "row $n: servers ${ROW_RUN[*]}"
+        for ((round = 1; round <= ROUNDS; round++)); do
+            for s in "${ROW_RUN[@]}"; do
+                "row${n}_run" "$s" "$round"
+            done
         done
-    done
+    else
+        log "row $n: no server available; skipped"
+    fi
     if declare -F "row${n}_teardown" >/dev/null; then "row${n}_teardown"; fi
 }
 
@@ -558,13 +871,14 @@ main() {
     raise_limits
     check_cpus
     make_files
+    snapshot_portico
     build_helpers
     pick_ports
     write_configs
     python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
         "$(python3 -c 'import json,sys; print(json.dumps({"type":"meta","date":sys.argv[1],"rounds":int(sys.argv[2]),"duration":int(sys.argv[3]),"server_cpu":sys.argv[4],"client_cpu":sys.argv[5],"host":sys.argv[6]}))' \
             "$(date '+%Y-%m-%d %H:%M:%S %Z')" "$ROUNDS" "$DURATION" "$SERVER_CPU" "$CLIENT_CPU" \
-            "Host: $(nproc) CPUs, $(uname -r); $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(h2o --version 2>&1 | head -n 1); wrk -t1 --latency; open files limit $(ulimit -n).")"
+            "Host: $(nproc) CPUs, $(uname -r); $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(h2o --version 2>&1 | head -n 1)$(command -v haproxy >/dev/null && wanted haproxy && echo "; $(server_version haproxy)"); wrk -t1 --latency; open files limit $(ulimit -n).$(rows_include 5 6 7 && echo " Rows 5-7: the origin (one nginx worker) runs on CPU $CLIENT_CPU with wrk.")")"
     probe_servers
     log "servers: ${SERVERS[*]}; rows: $ROWS; $ROUNDS round(s) of ${DURATION}s"
 

@@ -553,7 +553,8 @@ void Session::on_timer(Timer* t) {
       s->conn_->proxy_abort(408);
       return;
     case Wait::kClientWrite:
-      s->fail_client("client timed out (110: Connection timed out) while sending to client");
+      s->fail_client("client timed out (110: Connection timed out) while sending to client",
+                     LogLevel::kInfo);
       return;
     case Wait::kTunnelIdle:
       s->fail_client("upstream timed out (110: Connection timed out) while proxying upgraded connection");
@@ -1128,7 +1129,9 @@ bool Session::flush_to_client() {
         return false;
       }
       if (errno == EINTR) continue;
-      fail_client("writev() failed (" + errno_text(errno) + ") while sending to client");
+      // The client went away: nginx logs this at info, it is not the server's fault.
+      fail_client("writev() failed (" + errno_text(errno) + ") while sending to client",
+                  LogLevel::kInfo);
       return false;
     }
     size_t left = size_t(w);
@@ -1153,10 +1156,16 @@ bool Session::flush_to_client() {
 
 bool Session::relay_response() {
   for (;;) {
-    if (!flush_to_client()) return false;
-    if (resp_done_) {
-      finish();
-      return false;
+    // Body bytes already here ride along with whatever is pending (the head, typically), so a
+    // small response leaves in one write; otherwise write what is pending first.
+    const bool can_attach = out_data_len_ == 0 && out_post_off_ >= out_post_.size() &&
+                            !resp_done_ && rpos_ < rlen_;
+    if (!can_attach) {
+      if (!flush_to_client()) return false;
+      if (resp_done_) {
+        finish();
+        return false;
+      }
     }
     if (rpos_ < rlen_) {
       const char* data = rbuf_.get() + rpos_;
@@ -1201,13 +1210,23 @@ bool Session::relay_response() {
         out_data_ = data;
         out_data_len_ = n;
         if (client_chunked_) {
-          out_pre_.clear();
+          if (out_pre_off_ >= out_pre_.size()) {
+            out_pre_.clear();  // keep an unsent head in front of the chunk header
+            out_pre_off_ = 0;
+          }
           append_hex(out_pre_, n);
           out_pre_ += "\r\n";
           out_post_ = "\r\n";
+          out_post_off_ = 0;
         }
       }
-      if (resp_done_ && client_chunked_) out_post_ += "0\r\n\r\n";
+      if (resp_done_ && client_chunked_) {
+        if (out_post_off_ >= out_post_.size()) {
+          out_post_.clear();
+          out_post_off_ = 0;
+        }
+        out_post_ += "0\r\n\r\n";
+      }
       continue;
     }
     rlen_ = rpos_ = 0;
@@ -1389,8 +1408,8 @@ void Session::upstream_failed(uint32_t condition, int status, const std::string&
   conn_->proxy_error(status);
 }
 
-void Session::fail_client(const std::string& why) {
-  PORTICO_LOG(LogLevel::kError, conn_->id(), "{}{}", why, log_suffix());
+void Session::fail_client(const std::string& why, LogLevel level) {
+  PORTICO_LOG(level, conn_->id(), "{}{}", why, log_suffix());
   if (peer_ >= 0) {
     note_attempt_end();
     r_->upstream.status += std::to_string(head_in_.status ? head_in_.status : 502);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/event_loop.h"
+#include "core/log.h"
 #include "core/timer_wheel.h"
 #include "http/chunked.h"
 #include "proxy/context.h"
@@ -72,7 +73,8 @@ class Session final : public IoHandler, public Deferred {
   void finish();
   // An attempt failed before anything reached the client: retry or answer `status`.
   void upstream_failed(uint32_t condition, int status, const std::string& why);
-  void fail_client(const std::string& why);  // after the response started: close the client
+  // After the response started: close the client (and the upstream).
+  void fail_client(const std::string& why, LogLevel level = LogLevel::kError);
   void release_peer(bool failed);
   void close_upstream();
   void wait(Wait w, uint64_t ms);
