@@ -11,9 +11,11 @@ void Pool::Conn::on_io(uint32_t ev) {
   if (fd < 0) return;  // closed earlier in this batch
   if (owner) {
     owner->on_io(ev);
-  } else {
+  } else if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     pool->drop(this);  // the upstream closed an idle connection, or sent something unasked
   }
+  // An idle connection also hears EPOLLOUT (its last request's ACKs free send space): that
+  // is no reason to drop it.
 }
 
 Pool::~Pool() {

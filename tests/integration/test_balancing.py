@@ -786,6 +786,19 @@ class UpstreamKeepaliveTest(unittest.TestCase):
         self.assertLessEqual(len(conns), 2, got)
         self.assertGreaterEqual(max(r for _, _, r in got), 10)
 
+    def test_pooled_connection_survives_idle_gaps(self):
+        # Between requests the pooled connection sits idle while the upstream's ACKs arrive
+        # (an EPOLLOUT edge): that must not make the proxy drop it.
+        got = []
+        for i in range(4):
+            # a large body fills the send buffer, so ACKs keep arriving after the response
+            body = "x" * (1 << 20) if i % 2 == 0 else None
+            got.append(ka_fields(request(self.port, f"/pool/gap{i}", method="POST" if body else "GET",
+                                         body=body)))
+            time.sleep(0.3)
+        self.assertEqual(len({c for _, c, _ in got}), 1, got)
+        self.assertEqual([r for _, _, r in got], [1, 2, 3, 4])
+
     def test_no_pool_without_http11_and_empty_connection(self):
         # the keepalive group but HTTP/1.0 + Connection: close: a connection per request
         got = self.seq("/pool10/", 6)
