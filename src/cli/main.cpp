@@ -97,12 +97,16 @@ std::shared_ptr<Snapshot> load_or_report(const cli::Options& o, bool to_log,
   lo.previous = previous;
   config::LoadResult res = config::load(lo);
   for (const auto& w : res.warnings) {
-    if (to_log) LOG_WARN("{}", w);
-    else if (!o.quiet || true) fprintf(stderr, "portico: [warn] %s\n", w.c_str());
+    if (to_log)
+      LOG_WARN("{}", w);
+    else if (!o.quiet || true)
+      fprintf(stderr, "portico: [warn] %s\n", w.c_str());
   }
   for (const auto& e : res.errors) {
-    if (to_log) LOG_EMERG("{}", e.to_string());
-    else emerg(e.to_string());
+    if (to_log)
+      LOG_EMERG("{}", e.to_string());
+    else
+      emerg(e.to_string());
   }
   auto snap = res.snapshot;
   if (out) *out = std::move(res);
@@ -115,13 +119,17 @@ int send_signal(const cli::Options& o) {
   std::ifstream in(snap->main.pid_path);
   long pid = 0;
   if (!(in >> pid) || pid <= 0) {
-    emerg("open() \"" + snap->main.pid_path + "\" failed (" + errno_text(errno ? errno : ENOENT) + ")");
+    emerg("open() \"" + snap->main.pid_path + "\" failed (" + errno_text(errno ? errno : ENOENT) +
+          ")");
     return 1;
   }
-  int sig = o.signal == "reload" ? SIGHUP : o.signal == "reopen" ? SIGUSR1
-          : o.signal == "quit" ? SIGQUIT : SIGTERM;
+  int sig = o.signal == "reload"   ? SIGHUP
+            : o.signal == "reopen" ? SIGUSR1
+            : o.signal == "quit"   ? SIGQUIT
+                                   : SIGTERM;
   if (kill(pid_t(pid), sig) != 0) {
-    emerg("kill(" + std::to_string(pid) + ", " + std::to_string(sig) + ") failed (" + errno_text(errno) + ")");
+    emerg("kill(" + std::to_string(pid) + ", " + std::to_string(sig) + ") failed (" +
+          errno_text(errno) + ")");
     return 1;
   }
   return 0;
@@ -312,7 +320,8 @@ int main(int argc, char** argv) {
       if (o.conf_path.empty()) {
         printf("# configuration file %s:\n%s\n", shown.c_str(), config::kEmbeddedConfig);
       }
-      for (const auto& f : res.files) printf("# configuration file %s:\n%s\n", f.path.c_str(), f.content.c_str());
+      for (const auto& f : res.files)
+        printf("# configuration file %s:\n%s\n", f.path.c_str(), f.content.c_str());
     }
     return 0;
   }

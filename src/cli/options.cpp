@@ -30,12 +30,24 @@ bool parse_options(int argc, char** argv, Options* o, std::string* error) {
       };
       switch (c) {
         case '?':
-        case 'h': o->help = true; break;
-        case 'v': o->version = true; break;
-        case 'V': o->version_full = true; break;
-        case 't': o->test = true; break;
-        case 'T': o->test = o->dump = true; break;
-        case 'q': o->quiet = true; break;
+        case 'h':
+          o->help = true;
+          break;
+        case 'v':
+          o->version = true;
+          break;
+        case 'V':
+          o->version_full = true;
+          break;
+        case 't':
+          o->test = true;
+          break;
+        case 'T':
+          o->test = o->dump = true;
+          break;
+        case 'q':
+          o->quiet = true;
+          break;
         case 'c':
           if (!value(&o->conf_path, "file name")) return false;
           o->conf_given = true;

@@ -8,16 +8,16 @@ namespace portico::cli {
 struct Options {
   std::string conf_path;  // -c (absolute after resolve)
   bool conf_given = false;
-  std::string prefix;     // -p, with trailing '/'
-  std::string error_log;  // -e
-  std::string globals;    // -g
-  std::string signal;     // -s
-  bool test = false;      // -t
-  bool dump = false;      // -T
-  bool quiet = false;     // -q
-  bool version = false;   // -v
+  std::string prefix;         // -p, with trailing '/'
+  std::string error_log;      // -e
+  std::string globals;        // -g
+  std::string signal;         // -s
+  bool test = false;          // -t
+  bool dump = false;          // -T
+  bool quiet = false;         // -q
+  bool version = false;       // -v
   bool version_full = false;  // -V
-  bool help = false;      // -h / -?
+  bool help = false;          // -h / -?
 };
 
 // Parses argv; on error returns false with *error set (nginx: "invalid option: ...").

@@ -74,8 +74,10 @@ bool parse_flag(const Directive& d, bool* out, std::vector<ConfigError>& errors)
   } else if (d.args[0] == "off") {
     *out = false;
   } else {
-    errors.push_back({fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
-                                  d.args[0], d.name), d.file, d.line});
+    errors.push_back(
+        {fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
+                     d.args[0], d.name),
+         d.file, d.line});
     return false;
   }
   return true;
@@ -92,7 +94,9 @@ void build_main(const std::vector<Directive>& top, Snapshot& s, std::vector<Conf
       } else if (auto v = parse_uint(d.args[0]); v && *v > 0 && *v <= 1024) {
         m.worker_processes = int(*v);
       } else {
-        errors.push_back({fmt::format("invalid value \"{}\" in \"worker_processes\" directive", d.args[0]), d.file, d.line});
+        errors.push_back(
+            {fmt::format("invalid value \"{}\" in \"worker_processes\" directive", d.args[0]),
+             d.file, d.line});
       }
     } else if (n == "pid") {
       m.pid_path = d.args[0] == "off" ? "" : resolve_path(s.prefix, d.args[0]);
@@ -103,8 +107,12 @@ void build_main(const std::vector<Directive>& top, Snapshot& s, std::vector<Conf
       parse_flag(d, &ignored, errors);
     } else if (n == "worker_shutdown_timeout") {
       auto v = parse_time_ms(d.args[0]);
-      if (!v) errors.push_back({"invalid value \"" + d.args[0] + "\" in \"worker_shutdown_timeout\" directive", d.file, d.line});
-      else m.worker_shutdown_timeout = *v;
+      if (!v)
+        errors.push_back(
+            {"invalid value \"" + d.args[0] + "\" in \"worker_shutdown_timeout\" directive", d.file,
+             d.line});
+      else
+        m.worker_shutdown_timeout = *v;
     } else if (n == "error_log") {
       LogTarget t;
       t.path = resolve_path(s.prefix, d.args[0]);
@@ -126,7 +134,8 @@ void build_main(const std::vector<Directive>& top, Snapshot& s, std::vector<Conf
       }
     }
   }
-  if (m.error_logs.empty()) m.error_logs.push_back({resolve_path(s.prefix, "logs/error.log"), LogLevel::kError, -1});
+  if (m.error_logs.empty())
+    m.error_logs.push_back({resolve_path(s.prefix, "logs/error.log"), LogLevel::kError, -1});
 }
 
 }  // namespace

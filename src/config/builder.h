@@ -14,10 +14,10 @@
 namespace portico::config {
 
 struct LoadOptions {
-  std::string prefix;       // -p, with trailing '/'
-  std::string conf_path;    // -c; empty = embedded default configuration
-  std::string globals;      // -g
-  int workers_hint = 0;     // number of workers the runtime will run (for log buffers)
+  std::string prefix;                  // -p, with trailing '/'
+  std::string conf_path;               // -c; empty = embedded default configuration
+  std::string globals;                 // -g
+  int workers_hint = 0;                // number of workers the runtime will run (for log buffers)
   const Snapshot* previous = nullptr;  // the running configuration, on reload
 };
 

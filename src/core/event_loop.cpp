@@ -58,7 +58,9 @@ Status EventLoop::modify(int fd, uint32_t events, IoHandler* handler) {
   return Status::ok();
 }
 
-void EventLoop::remove(int fd) { epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); }
+void EventLoop::remove(int fd) {
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+}
 
 void EventLoop::update_time() {
   TimeCache::local().update();

@@ -11,7 +11,7 @@
 namespace portico {
 
 namespace {
-constexpr const char* kLevelNames[] = {"emerg", "alert", "crit", "error",
+constexpr const char* kLevelNames[] = {"emerg", "alert",  "crit", "error",
                                        "warn",  "notice", "info", "debug"};
 
 void write_all(int fd, const char* p, size_t n) {
@@ -34,7 +34,9 @@ int open_log(const std::string& path, std::string* error) {
 }
 }  // namespace
 
-const char* log_level_name(LogLevel level) { return kLevelNames[static_cast<int>(level)]; }
+const char* log_level_name(LogLevel level) {
+  return kLevelNames[static_cast<int>(level)];
+}
 
 bool parse_log_level(std::string_view s, LogLevel* out) {
   for (int i = 0; i < 8; ++i) {
@@ -46,7 +48,9 @@ bool parse_log_level(std::string_view s, LogLevel* out) {
   return false;
 }
 
-std::string errno_text(int err) { return fmt::format("{}: {}", err, strerrordesc_np(err)); }
+std::string errno_text(int err) {
+  return fmt::format("{}: {}", err, strerrordesc_np(err));
+}
 
 Logger& Logger::instance() {
   static Logger* logger = new Logger();  // never destroyed: workers may log during exit
@@ -114,9 +118,10 @@ void Logger::write(LogLevel level, uint64_t conn_id, std::string_view message) {
   struct tm tm;
   localtime_r(&ts.tv_sec, &tm);
   fmt::memory_buffer line;
-  fmt::format_to(std::back_inserter(line), "{:04}/{:02}/{:02} {:02}:{:02}:{:02} [{}] {}#{}: ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 log_level_name(level), getpid(), long(syscall(SYS_gettid)));
+  fmt::format_to(std::back_inserter(line),
+                 "{:04}/{:02}/{:02} {:02}:{:02}:{:02} [{}] {}#{}: ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, log_level_name(level),
+                 getpid(), long(syscall(SYS_gettid)));
   if (conn_id) fmt::format_to(std::back_inserter(line), "*{} ", conn_id);
   line.append(message);
   line.push_back('\n');

@@ -59,11 +59,11 @@ class Logger {
   bool stderr_mirror_ = true;
 };
 
-#define PORTICO_LOG(level, conn, ...)                                 \
-  do {                                                                \
-    auto& portico_logger_ = ::portico::Logger::instance();            \
-    if (portico_logger_.enabled(level))                               \
-      portico_logger_.write(level, conn, fmt::format(__VA_ARGS__));   \
+#define PORTICO_LOG(level, conn, ...)                               \
+  do {                                                              \
+    auto& portico_logger_ = ::portico::Logger::instance();          \
+    if (portico_logger_.enabled(level))                             \
+      portico_logger_.write(level, conn, fmt::format(__VA_ARGS__)); \
   } while (0)
 
 #define LOG_EMERG(...) PORTICO_LOG(::portico::LogLevel::kEmerg, 0, __VA_ARGS__)

@@ -47,10 +47,20 @@ std::optional<uint64_t> parse_size(std::string_view s) {
   if (s.empty()) return std::nullopt;
   uint64_t mult = 1;
   switch (s.back()) {
-    case 'k': case 'K': mult = 1024; break;
-    case 'm': case 'M': mult = 1024 * 1024; break;
-    case 'g': case 'G': mult = 1024ull * 1024 * 1024; break;
-    default: break;
+    case 'k':
+    case 'K':
+      mult = 1024;
+      break;
+    case 'm':
+    case 'M':
+      mult = 1024 * 1024;
+      break;
+    case 'g':
+    case 'G':
+      mult = 1024ull * 1024 * 1024;
+      break;
+    default:
+      break;
   }
   if (mult != 1) s.remove_suffix(1);
   auto v = parse_uint(s);
@@ -72,17 +82,34 @@ std::optional<uint64_t> parse_time_ms(std::string_view s) {
     if (!n) return std::nullopt;
     uint64_t unit = 1000;
     if (i < s.size() && s[i] != ' ') {
-      if (s.substr(i, 2) == "ms") { unit = 1; i += 2; }
-      else {
+      if (s.substr(i, 2) == "ms") {
+        unit = 1;
+        i += 2;
+      } else {
         switch (s[i]) {
-          case 's': unit = 1000; break;
-          case 'm': unit = 60'000; break;
-          case 'h': unit = 3'600'000; break;
-          case 'd': unit = 86'400'000; break;
-          case 'w': unit = 7ull * 86'400'000; break;
-          case 'M': unit = 30ull * 86'400'000; break;
-          case 'y': unit = 365ull * 86'400'000; break;
-          default: return std::nullopt;
+          case 's':
+            unit = 1000;
+            break;
+          case 'm':
+            unit = 60'000;
+            break;
+          case 'h':
+            unit = 3'600'000;
+            break;
+          case 'd':
+            unit = 86'400'000;
+            break;
+          case 'w':
+            unit = 7ull * 86'400'000;
+            break;
+          case 'M':
+            unit = 30ull * 86'400'000;
+            break;
+          case 'y':
+            unit = 365ull * 86'400'000;
+            break;
+          default:
+            return std::nullopt;
         }
         ++i;
       }

@@ -390,7 +390,8 @@ void Connection::ensure_request_with_generation() {
 }
 
 void Connection::timeout_request(const char* while_doing) {
-  PORTICO_LOG(LogLevel::kInfo, id_, "client timed out (110: Connection timed out) while {}", while_doing);
+  PORTICO_LOG(LogLevel::kInfo, id_, "client timed out (110: Connection timed out) while {}",
+              while_doing);
   ensure_request_with_generation();
   Request& r = *req_;
   if (!response_sent_) {
@@ -640,7 +641,9 @@ std::string_view Connection::buffered_body() const {
   return std::string_view(buf_ + body_pos_, len_ - body_pos_);
 }
 
-void Connection::consume_buffered(size_t n) { body_pos_ = std::min(len_, body_pos_ + n); }
+void Connection::consume_buffered(size_t n) {
+  body_pos_ = std::min(len_, body_pos_ + n);
+}
 
 void Connection::stash_pipelined(const char* data, size_t n) {
   if (n == 0) return;

@@ -31,8 +31,8 @@ struct AddrConf;
 
 class Connection final : public IoHandler, public Deferred {
  public:
-  Connection(server::Worker* worker, server::Listener* listener, int fd,
-             const SockAddr& peer, uint64_t id);
+  Connection(server::Worker* worker, server::Listener* listener, int fd, const SockAddr& peer,
+             uint64_t id);
   ~Connection() override;
 
   void start();
@@ -77,7 +77,13 @@ class Connection final : public IoHandler, public Deferred {
 
  private:
   enum class State : uint8_t {
-    kIdle, kReadingHead, kReadingBody, kWriting, kProxying, kLingering, kClosed
+    kIdle,
+    kReadingHead,
+    kReadingBody,
+    kWriting,
+    kProxying,
+    kLingering,
+    kClosed
   };
   struct ConnTimer : Timer {
     Connection* owner;
@@ -122,13 +128,13 @@ class Connection final : public IoHandler, public Deferred {
   ConnTimer timer_;
   char* buf_ = nullptr;  // read buffer: a pooled block or, for large heads, a heap buffer
   size_t cap_ = 0;
-  size_t len_ = 0;  // bytes in buf_
-  size_t pos_ = 0;  // start of the current request / unprocessed bytes
-  size_t parsed_len_ = 0;  // bytes the parser already saw incomplete (picohttpparser's last_len)
-  size_t body_pos_ = 0;  // next unread body byte in buf_ (kReadingBody)
+  size_t len_ = 0;          // bytes in buf_
+  size_t pos_ = 0;          // start of the current request / unprocessed bytes
+  size_t parsed_len_ = 0;   // bytes the parser already saw incomplete (picohttpparser's last_len)
+  size_t body_pos_ = 0;     // next unread body byte in buf_ (kReadingBody)
   uint64_t body_left_ = 0;  // Content-Length body bytes still to read
-  size_t out_idx_ = 0;  // next output piece (0 = head)
-  size_t out_off_ = 0;  // bytes of that piece already sent
+  size_t out_idx_ = 0;      // next output piece (0 = head)
+  size_t out_off_ = 0;      // bytes of that piece already sent
   Request* req_ = nullptr;
   proxy::Session* proxy_ = nullptr;
   server::Generation* gen_ = nullptr;

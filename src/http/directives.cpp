@@ -89,13 +89,19 @@ class Builder {
  public:
   Builder(Snapshot& s, int workers, const Snapshot* previous, std::vector<ConfigError>& errors,
           std::vector<std::string>& warnings)
-      : s_(s), h_(s.http), workers_(workers), errors_(errors), warnings_(warnings),
+      : s_(s),
+        h_(s.http),
+        workers_(workers),
+        errors_(errors),
+        warnings_(warnings),
         previous_(previous && previous->has_http ? &previous->http.upstreams : nullptr) {}
 
   void build(const Directive& http);
 
  private:
-  void err(const Directive& d, std::string msg) { errors_.push_back({std::move(msg), d.file, d.line}); }
+  void err(const Directive& d, std::string msg) {
+    errors_.push_back({std::move(msg), d.file, d.line});
+  }
   bool flag(const Directive& d, bool* out);
   bool size_arg(const Directive& d, const std::string& a, uint64_t* out);
   bool time_arg(const Directive& d, const std::string& a, uint64_t* out);
@@ -145,10 +151,13 @@ class Builder {
 };
 
 bool Builder::flag(const Directive& d, bool* out) {
-  if (d.args[0] == "on") *out = true;
-  else if (d.args[0] == "off") *out = false;
+  if (d.args[0] == "on")
+    *out = true;
+  else if (d.args[0] == "off")
+    *out = false;
   else {
-    err(d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"", d.args[0], d.name));
+    err(d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
+                       d.args[0], d.name));
     return false;
   }
   return true;
@@ -333,7 +342,8 @@ void Builder::build_health_check(const Directive& d, const LocationConf& lc) {
   auto hc = std::make_shared<proxy::HealthCheckConf>();
   hc->upstream = lc.proxy_pass->upstream;
   hc->host = lc.proxy_pass->proxy_host;
-  hc->timeout_ms = std::min(lc.proxy.connect_timeout_ms + lc.proxy.read_timeout_ms, uint64_t(60'000));
+  hc->timeout_ms =
+      std::min(lc.proxy.connect_timeout_ms + lc.proxy.read_timeout_ms, uint64_t(60'000));
   for (const auto& a : d.args) {
     auto eq = a.find('=');
     std::string key = a.substr(0, eq);
@@ -348,9 +358,12 @@ void Builder::build_health_check(const Directive& d, const LocationConf& lc) {
         err(d, fmt::format("invalid parameter \"{}\"", a));
         return;
       }
-      if (key == "fails") hc->fails = uint32_t(*v);
-      else if (key == "passes") hc->passes = uint32_t(*v);
-      else hc->port = int(*v);
+      if (key == "fails")
+        hc->fails = uint32_t(*v);
+      else if (key == "passes")
+        hc->passes = uint32_t(*v);
+      else
+        hc->port = int(*v);
     } else if (key == "uri") {
       if (val.empty() || val[0] != '/') {
         err(d, fmt::format("invalid parameter \"{}\"", a));
@@ -377,9 +390,9 @@ void Builder::build_health_check(const Directive& d, const LocationConf& lc) {
 }
 
 void Builder::build_pass(const Directive& d, LocationConf& lc) {
-  auto pp = proxy::build_proxy_pass(d, cur_location_, cur_regex_, cur_named_or_if_,
-                                    named_upstreams_, implicit_upstreams_, previous_, h_.vars,
-                                    errors_);
+  auto pp =
+      proxy::build_proxy_pass(d, cur_location_, cur_regex_, cur_named_or_if_, named_upstreams_,
+                              implicit_upstreams_, previous_, h_.vars, errors_);
   if (pp) lc.proxy_pass = std::move(pp);
 }
 
@@ -439,8 +452,10 @@ void Builder::build_log_format(const Directive& d) {
   size_t i = 1;
   if (d.args.size() > 2 && d.args[1].rfind("escape=", 0) == 0) {
     std::string_view e = std::string_view(d.args[1]).substr(7);
-    if (e == "json") f->escape = obs::LogFormat::Escape::kJson;
-    else if (e == "none") f->escape = obs::LogFormat::Escape::kNone;
+    if (e == "json")
+      f->escape = obs::LogFormat::Escape::kJson;
+    else if (e == "none")
+      f->escape = obs::LogFormat::Escape::kNone;
     else if (e != "default") {
       err(d, fmt::format("unknown log format escaping \"{}\"", e));
       return;
@@ -566,8 +581,10 @@ bool Builder::apply_directive(const Directive& d, LocationConf& lc, LevelSeen& s
   } else if (n == "etag") {
     flag(d, &lc.etag);
   } else if (n == "server_tokens") {
-    if (a[0] == "build") lc.server_tokens = true;
-    else flag(d, &lc.server_tokens);
+    if (a[0] == "build")
+      lc.server_tokens = true;
+    else
+      flag(d, &lc.server_tokens);
   } else if (n == "log_not_found") {
     flag(d, &lc.log_not_found);
   } else if (n == "recursive_error_pages") {
@@ -583,22 +600,33 @@ bool Builder::apply_directive(const Directive& d, LocationConf& lc, LevelSeen& s
   } else if (n == "internal") {
     lc.internal = true;
   } else if (n == "if_modified_since") {
-    if (a[0] == "off") lc.if_modified_since = IfModifiedSince::kOff;
-    else if (a[0] == "exact") lc.if_modified_since = IfModifiedSince::kExact;
-    else if (a[0] == "before") lc.if_modified_since = IfModifiedSince::kBefore;
-    else err(d, fmt::format("invalid value \"{}\" in \"if_modified_since\" directive, it must be \"off\", \"exact\" or \"before\"", a[0]));
+    if (a[0] == "off")
+      lc.if_modified_since = IfModifiedSince::kOff;
+    else if (a[0] == "exact")
+      lc.if_modified_since = IfModifiedSince::kExact;
+    else if (a[0] == "before")
+      lc.if_modified_since = IfModifiedSince::kBefore;
+    else
+      err(d, fmt::format("invalid value \"{}\" in \"if_modified_since\" directive, it must be "
+                         "\"off\", \"exact\" or \"before\"",
+                         a[0]));
   } else if (n == "max_ranges") {
     auto v = parse_uint(a[0]);
-    if (!v || *v > UINT32_MAX) err(d, "invalid number \"" + a[0] + "\"");
-    else lc.max_ranges = uint32_t(*v);
+    if (!v || *v > UINT32_MAX)
+      err(d, "invalid number \"" + a[0] + "\"");
+    else
+      lc.max_ranges = uint32_t(*v);
   } else if (n == "keepalive_timeout") {
     time_arg(d, a[0], &lc.keepalive_timeout);
     uint64_t header_ms;
-    if (a.size() > 1 && time_arg(d, a[1], &header_ms)) lc.keepalive_header = int64_t(header_ms / 1000);
+    if (a.size() > 1 && time_arg(d, a[1], &header_ms))
+      lc.keepalive_header = int64_t(header_ms / 1000);
   } else if (n == "keepalive_requests") {
     auto v = parse_uint(a[0]);
-    if (!v) err(d, "invalid number \"" + a[0] + "\"");
-    else lc.keepalive_requests = *v;
+    if (!v)
+      err(d, "invalid number \"" + a[0] + "\"");
+    else
+      lc.keepalive_requests = *v;
   } else if (n == "client_body_timeout") {
     time_arg(d, a[0], &lc.client_body_timeout);
   } else if (n == "send_timeout") {
@@ -614,8 +642,10 @@ bool Builder::apply_directive(const Directive& d, LocationConf& lc, LevelSeen& s
     if (a[last - 1].size() >= 1 && a[last - 1][0] == '=') {
       codes_end = last - 1;
       std::string_view o = std::string_view(a[last - 1]).substr(1);
-      if (o.empty()) ep.overwrite = 0;
-      else if (auto v = parse_uint(o); v && *v >= 100 && *v <= 999) ep.overwrite = int(*v);
+      if (o.empty())
+        ep.overwrite = 0;
+      else if (auto v = parse_uint(o); v && *v >= 100 && *v <= 999)
+        ep.overwrite = int(*v);
       else {
         err(d, "invalid value \"" + a[last - 1] + "\"");
         return true;
@@ -727,7 +757,7 @@ bool Builder::parse_if(const Directive& d, IfCondition& c) {
   if (args.size() == 2) {
     const std::string& op = args[0];
     static const std::pair<const char*, K> kOps[] = {
-        {"-f", K::kFile}, {"!-f", K::kNotFile}, {"-d", K::kDir}, {"!-d", K::kNotDir},
+        {"-f", K::kFile},   {"!-f", K::kNotFile},   {"-d", K::kDir},  {"!-d", K::kNotDir},
         {"-e", K::kExists}, {"!-e", K::kNotExists}, {"-x", K::kExec}, {"!-x", K::kNotExec}};
     for (const auto& [name, kind] : kOps) {
       if (op == name) {
@@ -767,7 +797,8 @@ bool Builder::parse_if(const Directive& d, IfCondition& c) {
   return false;
 }
 
-void Builder::add_rewrite_op(const Directive& d, LocationConf& lc, RewriteScript& script, uint32_t ctx) {
+void Builder::add_rewrite_op(const Directive& d, LocationConf& lc, RewriteScript& script,
+                             uint32_t ctx) {
   const auto& a = d.args;
   RewriteOp op{};
   if (d.name == "break") {
@@ -817,10 +848,14 @@ void Builder::add_rewrite_op(const Directive& d, LocationConf& lc, RewriteScript
     }
     if (!cv(d, repl, &op.replacement)) return;
     if (a.size() == 3) {
-      if (a[2] == "last") op.flag = RewriteOp::Flag::kLast;
-      else if (a[2] == "break") op.flag = RewriteOp::Flag::kBreak;
-      else if (a[2] == "redirect") op.flag = RewriteOp::Flag::kRedirect;
-      else if (a[2] == "permanent") op.flag = RewriteOp::Flag::kPermanent;
+      if (a[2] == "last")
+        op.flag = RewriteOp::Flag::kLast;
+      else if (a[2] == "break")
+        op.flag = RewriteOp::Flag::kBreak;
+      else if (a[2] == "redirect")
+        op.flag = RewriteOp::Flag::kRedirect;
+      else if (a[2] == "permanent")
+        op.flag = RewriteOp::Flag::kPermanent;
       else {
         err(d, fmt::format("invalid parameter \"{}\"", a[2]));
         return;
@@ -852,7 +887,8 @@ void Builder::add_rewrite_op(const Directive& d, LocationConf& lc, RewriteScript
 }
 
 void Builder::apply_level(const std::vector<Directive>& block, LocationConf& lc,
-                          RewriteScript* script, uint32_t ctx, std::vector<const Directive*>* nested) {
+                          RewriteScript* script, uint32_t ctx,
+                          std::vector<const Directive*>* nested) {
   LevelSeen seen;
   proxy::begin_level(lc.proxy);
   // Simple directives first, so that a directive written after a nested block still applies to
@@ -888,8 +924,9 @@ void Builder::apply_level(const std::vector<Directive>& block, LocationConf& lc,
   }
 }
 
-std::unique_ptr<LocationConf> Builder::build_location(const Directive& d, const LocationConf& parent,
-                                                      ServerConf& srv, LocationDef* def) {
+std::unique_ptr<LocationConf> Builder::build_location(const Directive& d,
+                                                      const LocationConf& parent, ServerConf& srv,
+                                                      LocationDef* def) {
   auto lc = std::make_unique<LocationConf>();
   inherit(*lc, parent);
   const auto& a = d.args;
@@ -897,10 +934,14 @@ std::unique_ptr<LocationConf> Builder::build_location(const Directive& d, const 
   std::string pattern;
   if (a.size() == 2) {
     const std::string& m = a[0];
-    if (m == "=") def->kind = Kind::kExact;
-    else if (m == "^~") def->kind = Kind::kPrefixNoRegex;
-    else if (m == "~") def->kind = Kind::kRegex;
-    else if (m == "~*") def->kind = Kind::kRegexCaseless;
+    if (m == "=")
+      def->kind = Kind::kExact;
+    else if (m == "^~")
+      def->kind = Kind::kPrefixNoRegex;
+    else if (m == "~")
+      def->kind = Kind::kRegex;
+    else if (m == "~*")
+      def->kind = Kind::kRegexCaseless;
     else {
       err(d, fmt::format("invalid location modifier \"{}\"", m));
       return nullptr;
@@ -908,12 +949,22 @@ std::unique_ptr<LocationConf> Builder::build_location(const Directive& d, const 
     pattern = a[1];
   } else {
     pattern = a[0];
-    if (pattern.size() > 1 && pattern[0] == '=' ) { def->kind = Kind::kExact; pattern.erase(0, 1); }
-    else if (pattern.rfind("^~", 0) == 0 && pattern.size() > 2) { def->kind = Kind::kPrefixNoRegex; pattern.erase(0, 2); }
-    else if (pattern.rfind("~*", 0) == 0 && pattern.size() > 2) { def->kind = Kind::kRegexCaseless; pattern.erase(0, 2); }
-    else if (pattern[0] == '~' && pattern.size() > 1) { def->kind = Kind::kRegex; pattern.erase(0, 1); }
-    else if (pattern[0] == '@') def->kind = Kind::kNamed;
-    else def->kind = Kind::kPrefix;
+    if (pattern.size() > 1 && pattern[0] == '=') {
+      def->kind = Kind::kExact;
+      pattern.erase(0, 1);
+    } else if (pattern.rfind("^~", 0) == 0 && pattern.size() > 2) {
+      def->kind = Kind::kPrefixNoRegex;
+      pattern.erase(0, 2);
+    } else if (pattern.rfind("~*", 0) == 0 && pattern.size() > 2) {
+      def->kind = Kind::kRegexCaseless;
+      pattern.erase(0, 2);
+    } else if (pattern[0] == '~' && pattern.size() > 1) {
+      def->kind = Kind::kRegex;
+      pattern.erase(0, 1);
+    } else if (pattern[0] == '@')
+      def->kind = Kind::kNamed;
+    else
+      def->kind = Kind::kPrefix;
   }
   def->pattern = pattern;
   def->file = d.file;
@@ -948,8 +999,10 @@ std::unique_ptr<LocationConf> Builder::build_location(const Directive& d, const 
     const std::string& last = x.args.back();
     if (last.size() > 1 && last[0] == '=') {
       auto v = parse_uint(std::string_view(last).substr(1));
-      if (!v || *v > 999) err(x, "invalid code \"" + last + "\"");
-      else tf->fallback_code = int(*v);
+      if (!v || *v > 999)
+        err(x, "invalid code \"" + last + "\"");
+      else
+        tf->fallback_code = int(*v);
     } else {
       cv(x, last, &tf->fallback);
     }
@@ -973,7 +1026,8 @@ std::unique_ptr<LocationConf> Builder::build_location(const Directive& d, const 
   return lc;
 }
 
-bool parse_listen_impl(const Directive& d, ListenAddr* out, bool* default_server, std::string* error) {
+bool parse_listen_impl(const Directive& d, ListenAddr* out, bool* default_server,
+                       std::string* error) {
   const std::string& spec = d.args[0];
   *default_server = false;
   if (spec.rfind("unix:", 0) == 0) {
@@ -1064,8 +1118,10 @@ bool parse_listen_impl(const Directive& d, ListenAddr* out, bool* default_server
   }
   for (size_t i = 1; i < d.args.size(); ++i) {
     const std::string& o = d.args[i];
-    if (o == "default_server" || o == "default") *default_server = true;
-    else if (o == "reuseport") out->reuseport = true;
+    if (o == "default_server" || o == "default")
+      *default_server = true;
+    else if (o == "reuseport")
+      out->reuseport = true;
     else if (o.rfind("backlog=", 0) == 0) {
       auto v = parse_uint(std::string_view(o).substr(8));
       if (!v || *v == 0 || *v > 65535) {
@@ -1073,12 +1129,15 @@ bool parse_listen_impl(const Directive& d, ListenAddr* out, bool* default_server
         return false;
       }
       out->backlog = int(*v);
-    } else if (o == "ipv6only=on") out->ipv6only = true;
-    else if (o == "ipv6only=off") out->ipv6only = false;
+    } else if (o == "ipv6only=on")
+      out->ipv6only = true;
+    else if (o == "ipv6only=off")
+      out->ipv6only = false;
     else if (o == "bind" || o == "deferred" || o.rfind("so_keepalive=", 0) == 0) {
       // accepted: portico binds every address it listens on
     } else if (o == "ssl" || o == "http2" || o == "quic" || o == "proxy_protocol") {
-      *error = fmt::format("the \"{}\" parameter of the \"listen\" directive is not supported by portico yet", o);
+      *error = fmt::format(
+          "the \"{}\" parameter of the \"listen\" directive is not supported by portico yet", o);
       return false;
     } else {
       *error = fmt::format("invalid parameter \"{}\"", o);
@@ -1125,7 +1184,8 @@ void Builder::build_server(const Directive& d, const LocationConf& http_loc) {
     } else if (x.name == "large_client_header_buffers") {
       auto num = parse_uint(x.args[0]);
       uint64_t size;
-      if (!num || *num == 0) err(x, "invalid value \"" + x.args[0] + "\"");
+      if (!num || *num == 0)
+        err(x, "invalid value \"" + x.args[0] + "\"");
       else if (size_arg(x, x.args[1], &size)) {
         srv->large_client_header_buffers_num = *num;
         srv->large_client_header_buffers_size = size;
@@ -1145,7 +1205,8 @@ void Builder::build_server(const Directive& d, const LocationConf& http_loc) {
     listens_.push_back(pl);
   }
   srv->primary_name = srv->names.empty() ? "" : srv->names[0];
-  if (!srv->primary_name.empty() && (srv->primary_name[0] == '*' || srv->primary_name[0] == '~' || srv->primary_name[0] == '.'))
+  if (!srv->primary_name.empty() &&
+      (srv->primary_name[0] == '*' || srv->primary_name[0] == '~' || srv->primary_name[0] == '.'))
     srv->primary_name = srv->primary_name;  // nginx uses the first name as written
   std::vector<LocationDef> defs;
   for (const Directive* nd : nested) {
@@ -1199,7 +1260,9 @@ void Builder::bind_servers() {
     bool dup = false;
     for (auto* s : ac->servers) dup = dup || s == pl.server;
     if (dup) {
-      if (pl.d) errors_.push_back({fmt::format("duplicate listen {}", pl.addr.key), pl.d->file, pl.d->line});
+      if (pl.d)
+        errors_.push_back(
+            {fmt::format("duplicate listen {}", pl.addr.key), pl.d->file, pl.d->line});
       continue;
     }
     ac->servers.push_back(pl.server);
@@ -1254,7 +1317,8 @@ void Builder::build(const Directive& http) {
     std::string path = config::resolve_path(s_.prefix, "logs/access.log");
     auto f = log_file(path, 0);
     if (!f) {
-      errors_.push_back({fmt::format("open() \"{}\" failed ({})", path, errno_text(errno)), http.file, http.line});
+      errors_.push_back({fmt::format("open() \"{}\" failed ({})", path, errno_text(errno)),
+                         http.file, http.line});
       return;
     }
     http_loc.access_logs.push_back(AccessLog{f, formats_["combined"]});
@@ -1268,7 +1332,8 @@ void Builder::build(const Directive& http) {
       bool set_here = false;
       for (const auto& x : nd->block) set_here = set_here || x.name == d.name;
       if (set_here) continue;
-      if (d.name == "client_header_timeout") time_arg(d, d.args[0], &srv.client_header_timeout);
+      if (d.name == "client_header_timeout")
+        time_arg(d, d.args[0], &srv.client_header_timeout);
       else if (d.name == "client_header_buffer_size") {
         uint64_t v;
         if (size_arg(d, d.args[0], &v)) srv.client_header_buffer_size = v;
@@ -1289,7 +1354,9 @@ void Builder::build(const Directive& http) {
 
 }  // namespace
 
-bool parse_access_rule(std::string_view text, AccessRule& rule) { return parse_cidr(text, rule); }
+bool parse_access_rule(std::string_view text, AccessRule& rule) {
+  return parse_cidr(text, rule);
+}
 
 bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std::string* error) {
   return parse_listen_impl(d, out, default_server, error);

@@ -25,13 +25,15 @@ constexpr int kMaxRedirects = 10;  // nginx: NGX_HTTP_MAX_URI_CHANGES
 
 // Result of running a rewrite script.
 enum class ScriptResult : uint8_t {
-  kContinue,     // script ran to its end
-  kBreak,        // `break` or rewrite ... break: stop the rewrite module, stay in location
-  kLast,         // rewrite ... last: find the location again
-  kStatus,       // return / redirect: *status holds the code
+  kContinue,  // script ran to its end
+  kBreak,     // `break` or rewrite ... break: stop the rewrite module, stay in location
+  kLast,      // rewrite ... last: find the location again
+  kStatus,    // return / redirect: *status holds the code
 };
 
-bool is_redirect_status(int s) { return s == 301 || s == 302 || s == 303 || s == 307 || s == 308; }
+bool is_redirect_status(int s) {
+  return s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
+}
 
 // ---- access (allow/deny) --------------------------------------------------------------------
 
@@ -124,15 +126,24 @@ bool eval_condition(Request& r, const IfCondition& c) {
       struct stat st;
       bool ok = ::stat(lhs.c_str(), &st) == 0;
       switch (c.kind) {
-        case K::kFile: return ok && S_ISREG(st.st_mode);
-        case K::kNotFile: return !(ok && S_ISREG(st.st_mode));
-        case K::kDir: return ok && S_ISDIR(st.st_mode);
-        case K::kNotDir: return !(ok && S_ISDIR(st.st_mode));
-        case K::kExists: return ok;
-        case K::kNotExists: return !ok;
-        case K::kExec: return ok && ::access(lhs.c_str(), X_OK) == 0;
-        case K::kNotExec: return !(ok && ::access(lhs.c_str(), X_OK) == 0);
-        default: return false;
+        case K::kFile:
+          return ok && S_ISREG(st.st_mode);
+        case K::kNotFile:
+          return !(ok && S_ISREG(st.st_mode));
+        case K::kDir:
+          return ok && S_ISDIR(st.st_mode);
+        case K::kNotDir:
+          return !(ok && S_ISDIR(st.st_mode));
+        case K::kExists:
+          return ok;
+        case K::kNotExists:
+          return !ok;
+        case K::kExec:
+          return ok && ::access(lhs.c_str(), X_OK) == 0;
+        case K::kNotExec:
+          return !(ok && ::access(lhs.c_str(), X_OK) == 0);
+        default:
+          return false;
       }
     }
   }
@@ -306,7 +317,8 @@ int run_phases(Request& r, bool from_server_rewrite, bool named) {
     from_server_rewrite = false;
     if (r.head.content_length > 0 && r.loc->client_max_body_size &&
         uint64_t(r.head.content_length) > r.loc->client_max_body_size) {
-      PORTICO_LOG(LogLevel::kError, r.conn->id(), "client intended to send too large body: {} bytes", r.head.content_length);
+      PORTICO_LOG(LogLevel::kError, r.conn->id(),
+                  "client intended to send too large body: {} bytes", r.head.content_length);
       r.resp.keep_alive = false;
       return 413;
     }
@@ -315,7 +327,8 @@ int run_phases(Request& r, bool from_server_rewrite, bool named) {
     if (res == ScriptResult::kStatus) return status;
     if (r.uri_changed && res != ScriptResult::kBreak) {
       if (++r.redirects > kMaxRedirects) {
-        PORTICO_LOG(LogLevel::kError, r.conn->id(), "rewrite or internal redirection cycle while processing \"{}\"", r.uri);
+        PORTICO_LOG(LogLevel::kError, r.conn->id(),
+                    "rewrite or internal redirection cycle while processing \"{}\"", r.uri);
         return 500;
       }
       continue;  // find the location again, without the server rewrite phase
@@ -339,7 +352,9 @@ int run_phases(Request& r, bool from_server_rewrite, bool named) {
     int c = static_files::serve(r);
     if (c == kInternalRedirect) {
       if (++r.redirects > kMaxRedirects) {
-        PORTICO_LOG(LogLevel::kError, r.conn->id(), "rewrite or internal redirection cycle while internally redirecting to \"{}\"", r.uri);
+        PORTICO_LOG(LogLevel::kError, r.conn->id(),
+                    "rewrite or internal redirection cycle while internally redirecting to \"{}\"",
+                    r.uri);
         return 500;
       }
       r.is_internal = true;
@@ -350,8 +365,7 @@ int run_phases(Request& r, bool from_server_rewrite, bool named) {
   }
 }
 
-const char* kErrorTail =
-    "</h1></center>\r\n<hr><center>" ;
+const char* kErrorTail = "</h1></center>\r\n<hr><center>";
 
 void build_special_body(Request& r, int status) {
   std::string& b = r.body_buf;
@@ -479,7 +493,9 @@ bool init_request(Request& r, const AddrConf& addr, int* status) {
     return false;
   }
   if (normalize_path(r.head.path, r.uri, r.server->loc->merge_slashes) != UriResult::kOk) {
-    PORTICO_LOG(LogLevel::kInfo, r.conn->id(), "client sent invalid request while reading client request line, client: {}", addr_text(r.conn->peer()));
+    PORTICO_LOG(LogLevel::kInfo, r.conn->id(),
+                "client sent invalid request while reading client request line, client: {}",
+                addr_text(r.conn->peer()));
     *status = 400;
     return false;
   }
@@ -681,48 +697,94 @@ void serialize_head(Request& r) {
 
 const char* status_reason(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Moved Temporarily";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Time-out";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Request Entity Too Large";
-    case 414: return "Request-URI Too Large";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Requested Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 421: return "Misdirected Request";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 494: return "Request Header Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Temporarily Unavailable";
-    case 504: return "Gateway Time-out";
-    case 505: return "HTTP Version Not Supported";
-    case 507: return "Insufficient Storage";
-    default: return status < 200 ? "Informational" : status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Error" : "Server Error";
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Moved Temporarily";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Time-out";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Request Entity Too Large";
+    case 414:
+      return "Request-URI Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Requested Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 421:
+      return "Misdirected Request";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 494:
+      return "Request Header Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Temporarily Unavailable";
+    case 504:
+      return "Gateway Time-out";
+    case 505:
+      return "HTTP Version Not Supported";
+    case 507:
+      return "Insufficient Storage";
+    default:
+      return status < 200   ? "Informational"
+             : status < 300 ? "OK"
+             : status < 400 ? "Redirect"
+             : status < 500 ? "Error"
+                            : "Server Error";
   }
 }
 

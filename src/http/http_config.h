@@ -23,7 +23,6 @@
 #include "proxy/health_check.h"
 #include "proxy/proxy_conf.h"
 
-
 namespace portico::http {
 
 struct LocationConf;
@@ -90,8 +89,19 @@ using NamedCaptures = std::vector<std::pair<int, int>>;
 
 struct IfCondition {
   enum class Kind : uint8_t {
-    kTrue, kEq, kNe, kMatch, kNotMatch, kFile, kNotFile, kDir, kNotDir, kExists, kNotExists,
-    kExec, kNotExec
+    kTrue,
+    kEq,
+    kNe,
+    kMatch,
+    kNotMatch,
+    kFile,
+    kNotFile,
+    kDir,
+    kNotDir,
+    kExists,
+    kNotExists,
+    kExec,
+    kNotExec
   } kind = Kind::kTrue;
   ComplexValue lhs;
   ComplexValue rhs;
@@ -143,8 +153,8 @@ struct LocationConf {
   std::vector<AccessRule> access;
   std::vector<AccessLog> access_logs;  // empty = off
   bool internal = false;
-  NamedCaptures named_captures;  // regex location's named groups
-  proxy::ProxySettings proxy;                 // proxy_* settings (inherited)
+  NamedCaptures named_captures;                        // regex location's named groups
+  proxy::ProxySettings proxy;                          // proxy_* settings (inherited)
   std::shared_ptr<const proxy::ProxyPass> proxy_pass;  // this location's proxy_pass, if any
 
   // Behaviour switches

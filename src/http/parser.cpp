@@ -194,7 +194,8 @@ int parse_request_line(std::string_view line, RequestHead& out) {
   out.request_line = line;
   // nginx: a method is upper-case letters, '_' and '-' ("get" is 400).
   size_t i = 0;
-  while (i < line.size() && ((line[i] >= 'A' && line[i] <= 'Z') || line[i] == '_' || line[i] == '-'))
+  while (i < line.size() &&
+         ((line[i] >= 'A' && line[i] <= 'Z') || line[i] == '_' || line[i] == '-'))
     ++i;
   if (i == 0 || i == line.size() || line[i] != ' ') return 400;
   out.method_name = line.substr(0, i);
@@ -260,8 +261,7 @@ int analyse(RequestHead& r) {
         break;
       case 6:
         if (iequals(h.name, "expect")) {
-          if (iequals(h.value, "100-continue"))
-            r.expect_continue = true;
+          if (iequals(h.value, "100-continue")) r.expect_continue = true;
           // Other expectations are ignored, as nginx does (RFC 9110 allows 417 instead).
         }
         break;
@@ -456,7 +456,8 @@ ParseStatus parse_request_head(std::string_view data, const ParseLimits& limits,
     bool ignore = false;
     if (p == line || *p == ' ' || *p == '\t') return fail(error_status, 400);
     if (*p != ':') {
-      if (*p != '\r' && *p != '\n' && static_cast<uint8_t>(*p) < 0x20) return fail(error_status, 400);
+      if (*p != '\r' && *p != '\n' && static_cast<uint8_t>(*p) < 0x20)
+        return fail(error_status, 400);
       ignore = true;
       p = skip_field_bytes(kValueChar, p, lim);
       if (p == end) return need_more();

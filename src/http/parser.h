@@ -57,8 +57,8 @@ struct RequestHead {
   std::string_view method_name;   // as sent, e.g. "GET"
   Method method = Method::kOther;
   std::string_view target;  // raw request-target
-  // Set only for absolute-form ("http://host:port/p?q"): scheme as sent (any alphabetic scheme, as nginx;
-  // any case) and the authority (host[:port]).
+  // Set only for absolute-form ("http://host:port/p?q"): scheme as sent (any alphabetic scheme, as
+  // nginx; any case) and the authority (host[:port]).
   std::string_view scheme, authority;
   // Raw, undecoded path ("/a%20b"); "*" for asterisk-form; "/" for absolute-form without a
   // path (a view of the last '/' of "://", so it still points into the buffer); empty for

@@ -8,11 +8,11 @@
 namespace portico::http {
 
 // Return values of content handlers and script steps besides an HTTP status.
-constexpr int kHandled = 0;               // resp/out are ready
-constexpr int kInternalRedirect = -1;     // r.uri/r.args changed: restart at server rewrite
-constexpr int kNamedRedirect = -2;        // r.loc set to a named location: restart at rewrite
-constexpr int kCloseConnection = -444;    // return 444
-constexpr int kProxyContent = -3;         // the location proxies: hand over to proxy::Session
+constexpr int kHandled = 0;             // resp/out are ready
+constexpr int kInternalRedirect = -1;   // r.uri/r.args changed: restart at server rewrite
+constexpr int kNamedRedirect = -2;      // r.loc set to a named location: restart at rewrite
+constexpr int kCloseConnection = -444;  // return 444
+constexpr int kProxyContent = -3;       // the location proxies: hand over to proxy::Session
 
 // Maps r.uri to a file path under the location's root/alias into `out`; sets r.filename too.
 // `uri` may differ from r.uri (try_files candidates). Returns false if root evaluation failed.

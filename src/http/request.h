@@ -26,7 +26,6 @@ struct Snapshot;
 }
 namespace portico::http {
 
-
 // One piece of response body: memory or a file range (sent with sendfile).
 struct OutChunk {
   const char* data = nullptr;  // memory chunk when fd < 0
@@ -63,7 +62,7 @@ struct Response {
 // $upstream_* values of a proxied request (one entry per attempt, ", "-separated).
 struct UpstreamVars {
   std::string addr, status, response_time, connect_time, header_time;
-  std::string uri;  // the URI sent upstream (for logs)
+  std::string uri;                     // the URI sent upstream (for logs)
   std::string proxy_host, proxy_port;  // of this request's target (proxy_pass may use variables)
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
@@ -92,20 +91,20 @@ struct Request {
   std::string host;  // validated Host, lowercased, without port ("" if none)
   std::string_view method_name;
   Captures captures;
-  std::string captures_subject;  // the string `captures` index into
-  std::vector<std::string> vars;   // user variables, indexed by VariableTable::user_index
-  std::vector<uint8_t> vars_set;   // whether vars[i] was assigned
-  std::string filename;            // $request_filename for the last file lookup
-  std::string scratch;             // complex value evaluation
-  std::string body_buf;            // generated response body
-  std::vector<OutChunk> out;       // body chunks after the head
-  std::string head_buf;            // serialized response head
-  std::string multipart_buf;       // part headers for multipart/byteranges
+  std::string captures_subject;   // the string `captures` index into
+  std::vector<std::string> vars;  // user variables, indexed by VariableTable::user_index
+  std::vector<uint8_t> vars_set;  // whether vars[i] was assigned
+  std::string filename;           // $request_filename for the last file lookup
+  std::string scratch;            // complex value evaluation
+  std::string body_buf;           // generated response body
+  std::vector<OutChunk> out;      // body chunks after the head
+  std::string head_buf;           // serialized response head
+  std::string multipart_buf;      // part headers for multipart/byteranges
   Response resp;
   UpstreamVars upstream;
 
   // Lifecycle
-  struct timespec start{};
+  struct timespec start {};
   uint64_t start_ms = 0;
   static_files::CachedFile* file = nullptr;       // the file being sent, if any
   static_files::FileCache* file_cache = nullptr;  // the worker's; set once per pooled request
@@ -117,8 +116,8 @@ struct Request {
   uint64_t body_bytes_sent = 0;
   uint64_t request_length = 0;
   uint64_t header_bytes = 0;
-  int err_status = 0;          // status kept across an error_page internal redirect
-  int redirects = 0;           // internal redirects, bounded as nginx (10)
+  int err_status = 0;  // status kept across an error_page internal redirect
+  int redirects = 0;   // internal redirects, bounded as nginx (10)
   bool uri_changed = false;
   bool error_page_done = false;
   bool is_internal = false;

@@ -126,7 +126,7 @@ Status VariableTable::resolve(std::string_view name, VarRef* out) {
       out->id = p.id;
       std::string_view rest = name.substr(p.prefix.size());
       out->param = (p.id == VarId::kHttp || p.id == VarId::kSentHttp) ? header_param(rest)
-                                                                       : std::string(rest);
+                                                                      : std::string(rest);
       return Status::ok();
     }
   }
@@ -170,17 +170,20 @@ Status ComplexValue::compile(std::string_view text, VariableTable& vars, Complex
     }
     while (i < text.size()) {
       char d = text[i];
-      bool ok = (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z') || (d >= '0' && d <= '9') || d == '_';
+      bool ok =
+          (d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z') || (d >= '0' && d <= '9') || d == '_';
       if (!ok) break;
       ++i;
     }
     std::string_view name = text.substr(start, i - start);
     if (braces) {
       if (i >= text.size() || text[i] != '}')
-        return Status::error(fmt::format("the closing bracket in \"{}\" variable is missing", name));
+        return Status::error(
+            fmt::format("the closing bracket in \"{}\" variable is missing", name));
       ++i;
     }
-    if (name.empty()) return Status::error("invalid variable name in \"" + std::string(text) + "\"");
+    if (name.empty())
+      return Status::error("invalid variable name in \"" + std::string(text) + "\"");
     flush();
     Part p{Part::Kind::kVar, {}, {}, 0};
     if (braces && name.size() == 1 && name[0] >= '0' && name[0] <= '9') {
@@ -261,10 +264,14 @@ bool get_variable(Request& r, const VarRef& ref, std::string& out) {
     }
     case VarId::kSentHttp: {
       const Response& resp = r.resp;
-      if (ref.param == "content-type") out += resp.content_type;
-      else if (ref.param == "content-length" && resp.content_length >= 0) append_uint(out, uint64_t(resp.content_length));
-      else if (ref.param == "location") out += resp.location;
-      else if (ref.param == "etag") out += resp.etag;
+      if (ref.param == "content-type")
+        out += resp.content_type;
+      else if (ref.param == "content-length" && resp.content_length >= 0)
+        append_uint(out, uint64_t(resp.content_length));
+      else if (ref.param == "location")
+        out += resp.location;
+      else if (ref.param == "etag")
+        out += resp.etag;
       else {
         for (size_t i = 0; i < resp.header_count; ++i)
           if (iequals(resp.headers[i].name, ref.param)) {
@@ -345,7 +352,8 @@ bool get_variable(Request& r, const VarRef& ref, std::string& out) {
       int64_t ms = (now.tv_sec - r.start.tv_sec) * 1000 + (now.tv_nsec - r.start.tv_nsec) / 1000000;
       if (ms < 0) ms = 0;
       char buf[32];
-      int n = snprintf(buf, sizeof buf, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
+      int n =
+          snprintf(buf, sizeof buf, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
       out.append(buf, size_t(n));
       return true;
     }

@@ -86,37 +86,40 @@ void format_line(const LogFormat& fmt, http::Request& r, std::string& out) {
   using Part = http::ComplexValue::Part;
   (void)sizeof(Part);
   std::string& tmp = r.scratch;
-  fmt.value.eval_parts(r, [&](bool is_var, std::string_view v) {
-    if (!is_var || fmt.escape == LogFormat::Escape::kNone) {
-      if (is_var && v.empty() && fmt.escape != LogFormat::Escape::kNone) {
-        out += '-';
-        return;
-      }
-      out += v;
-      return;
-    }
-    if (v.empty()) {
-      if (fmt.escape == LogFormat::Escape::kDefault) out += '-';
-      return;
-    }
-    static const char kHex[] = "0123456789ABCDEF";
-    for (unsigned char c : v) {
-      bool esc = fmt.escape == LogFormat::Escape::kJson
-                     ? (c == '"' || c == '\\' || c < 0x20)
-                     : (c == '"' || c == '\\' || c < 0x20 || c > 0x7e);
-      if (!esc) {
-        out += char(c);
-      } else if (fmt.escape == LogFormat::Escape::kJson) {
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      } else {
-        out += "\\x";
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      }
-    }
-  }, tmp);
+  fmt.value.eval_parts(
+      r,
+      [&](bool is_var, std::string_view v) {
+        if (!is_var || fmt.escape == LogFormat::Escape::kNone) {
+          if (is_var && v.empty() && fmt.escape != LogFormat::Escape::kNone) {
+            out += '-';
+            return;
+          }
+          out += v;
+          return;
+        }
+        if (v.empty()) {
+          if (fmt.escape == LogFormat::Escape::kDefault) out += '-';
+          return;
+        }
+        static const char kHex[] = "0123456789ABCDEF";
+        for (unsigned char c : v) {
+          bool esc = fmt.escape == LogFormat::Escape::kJson
+                         ? (c == '"' || c == '\\' || c < 0x20)
+                         : (c == '"' || c == '\\' || c < 0x20 || c > 0x7e);
+          if (!esc) {
+            out += char(c);
+          } else if (fmt.escape == LogFormat::Escape::kJson) {
+            out += "\\u00";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+          } else {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+          }
+        }
+      },
+      tmp);
 }
 
 }  // namespace portico::obs

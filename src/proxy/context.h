@@ -2,8 +2,8 @@
 // worker's balancer for each upstream group. Owned by the Worker; worker thread only.
 #pragma once
 
-#include <memory>
 #include <deque>
+#include <memory>
 #include <unordered_map>
 
 #include "core/event_loop.h"
@@ -21,7 +21,8 @@ class Context {
 
   // This worker's balancer for `group`, built on first use. Sessions hold the shared_ptr, so
   // dropping a group on reload never pulls a balancer from under a request in flight.
-  std::shared_ptr<upstream::Balancer> balancer(const std::shared_ptr<const upstream::Group>& group) {
+  std::shared_ptr<upstream::Balancer> balancer(
+      const std::shared_ptr<const upstream::Group>& group) {
     auto it = balancers_.find(group.get());
     if (it != balancers_.end()) return it->second;
     std::shared_ptr<upstream::Balancer> b = upstream::make_balancer(group);

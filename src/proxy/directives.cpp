@@ -18,9 +18,14 @@ using namespace config;  // context constants
 
 const std::vector<std::string>& default_hide_headers() {
   // nginx: ngx_http_proxy_hide_headers, plus Date and Server which nginx replaces with its own.
-  static const std::vector<std::string> kList = {
-      "date", "server", "x-pad", "x-accel-expires", "x-accel-redirect", "x-accel-limit-rate",
-      "x-accel-buffering", "x-accel-charset"};
+  static const std::vector<std::string> kList = {"date",
+                                                 "server",
+                                                 "x-pad",
+                                                 "x-accel-expires",
+                                                 "x-accel-redirect",
+                                                 "x-accel-limit-rate",
+                                                 "x-accel-buffering",
+                                                 "x-accel-charset"};
   return kList;
 }
 
@@ -72,16 +77,21 @@ void err(std::vector<ConfigError>& errors, const Directive& d, std::string msg) 
 }
 
 bool flag(const Directive& d, bool* out, std::vector<ConfigError>& errors) {
-  if (d.args[0] == "on") *out = true;
-  else if (d.args[0] == "off") *out = false;
+  if (d.args[0] == "on")
+    *out = true;
+  else if (d.args[0] == "off")
+    *out = false;
   else {
-    err(errors, d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"", d.args[0], d.name));
+    err(errors, d,
+        fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
+                    d.args[0], d.name));
     return false;
   }
   return true;
 }
 
-bool time_ms(const Directive& d, const std::string& v, uint64_t* out, std::vector<ConfigError>& errors) {
+bool time_ms(const Directive& d, const std::string& v, uint64_t* out,
+             std::vector<ConfigError>& errors) {
   auto t = parse_time_ms(v);
   if (!t) {
     err(errors, d, fmt::format("\"{}\" directive invalid value", d.name));
@@ -222,24 +232,39 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, http::V
         auto num = [&](size_t prefix) { return parse_uint(std::string_view(p).substr(prefix)); };
         if (p.rfind("weight=", 0) == 0) {
           auto v = num(7);
-          if (!v || *v == 0 || *v > 1'000'000) { err(errors, x, fmt::format("invalid parameter \"{}\"", p)); ok = false; }
-          else params.weight = uint32_t(*v);
+          if (!v || *v == 0 || *v > 1'000'000) {
+            err(errors, x, fmt::format("invalid parameter \"{}\"", p));
+            ok = false;
+          } else
+            params.weight = uint32_t(*v);
         } else if (p.rfind("max_fails=", 0) == 0) {
           auto v = num(10);
-          if (!v) { err(errors, x, fmt::format("invalid parameter \"{}\"", p)); ok = false; }
-          else params.max_fails = uint32_t(*v);
+          if (!v) {
+            err(errors, x, fmt::format("invalid parameter \"{}\"", p));
+            ok = false;
+          } else
+            params.max_fails = uint32_t(*v);
         } else if (p.rfind("max_conns=", 0) == 0) {
           auto v = num(10);
-          if (!v) { err(errors, x, fmt::format("invalid parameter \"{}\"", p)); ok = false; }
-          else params.max_conns = uint32_t(*v);
+          if (!v) {
+            err(errors, x, fmt::format("invalid parameter \"{}\"", p));
+            ok = false;
+          } else
+            params.max_conns = uint32_t(*v);
         } else if (p.rfind("fail_timeout=", 0) == 0) {
           auto v = parse_time_ms(std::string_view(p).substr(13));
-          if (!v) { err(errors, x, fmt::format("invalid parameter \"{}\"", p)); ok = false; }
-          else params.fail_timeout_ms = *v;
+          if (!v) {
+            err(errors, x, fmt::format("invalid parameter \"{}\"", p));
+            ok = false;
+          } else
+            params.fail_timeout_ms = *v;
         } else if (p.rfind("slow_start=", 0) == 0) {
           auto v = parse_time_ms(std::string_view(p).substr(11));
-          if (!v) { err(errors, x, fmt::format("invalid parameter \"{}\"", p)); ok = false; }
-          else params.slow_start_ms = *v;
+          if (!v) {
+            err(errors, x, fmt::format("invalid parameter \"{}\"", p));
+            ok = false;
+          } else
+            params.slow_start_ms = *v;
         } else if (p == "backup") {
           params.backup = true;
         } else if (p == "down") {
@@ -300,14 +325,20 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, http::V
       }
     } else if (x.name == "keepalive") {
       auto v = parse_uint(a[0]);
-      if (!v || *v == 0) { err(errors, x, fmt::format("invalid value \"{}\" in \"keepalive\" directive", a[0])); ok = false; }
-      else uc->keepalive = uint32_t(*v);
+      if (!v || *v == 0) {
+        err(errors, x, fmt::format("invalid value \"{}\" in \"keepalive\" directive", a[0]));
+        ok = false;
+      } else
+        uc->keepalive = uint32_t(*v);
     } else if (x.name == "keepalive_timeout") {
       ok = time_ms(x, a[0], &uc->keepalive_timeout_ms, errors) && ok;
     } else if (x.name == "keepalive_requests") {
       auto v = parse_uint(a[0]);
-      if (!v) { err(errors, x, fmt::format("invalid value \"{}\"", a[0])); ok = false; }
-      else uc->keepalive_requests = uint32_t(*v);
+      if (!v) {
+        err(errors, x, fmt::format("invalid value \"{}\"", a[0]));
+        ok = false;
+      } else
+        uc->keepalive_requests = uint32_t(*v);
     }
     // zone: accepted; portico's peer state is shared by all workers without one.
   }
@@ -373,9 +404,15 @@ bool apply_directive(const Directive& d, ProxySettings& s, http::VariableTable& 
   } else if (n == "proxy_pass_request_body") {
     flag(d, &s.pass_request_body, errors);
   } else if (n == "proxy_http_version") {
-    if (a[0] == "1.0") s.http_minor = 0;
-    else if (a[0] == "1.1") s.http_minor = 1;
-    else err(errors, d, fmt::format("invalid value \"{}\" in \"proxy_http_version\" directive, it must be \"1.0\" or \"1.1\"", a[0]));
+    if (a[0] == "1.0")
+      s.http_minor = 0;
+    else if (a[0] == "1.1")
+      s.http_minor = 1;
+    else
+      err(errors, d,
+          fmt::format("invalid value \"{}\" in \"proxy_http_version\" directive, it must be "
+                      "\"1.0\" or \"1.1\"",
+                      a[0]));
   } else if (n == "proxy_method") {
     Status st = http::ComplexValue::compile(a[0], vars, &s.method);
     if (!st) err(errors, d, st.message());
@@ -386,12 +423,15 @@ bool apply_directive(const Directive& d, ProxySettings& s, http::VariableTable& 
     flag(d, &s.request_buffering, errors);
   } else if (n == "proxy_buffer_size") {
     auto v = parse_size(a[0]);
-    if (!v || *v == 0) err(errors, d, "\"proxy_buffer_size\" directive invalid value");
-    else s.buffer_size = *v;
+    if (!v || *v == 0)
+      err(errors, d, "\"proxy_buffer_size\" directive invalid value");
+    else
+      s.buffer_size = *v;
   } else if (n == "proxy_buffers") {
     auto num = parse_uint(a[0]);
     auto size = parse_size(a[1]);
-    if (!num || !size || *num == 0 || *size == 0) err(errors, d, "invalid value \"" + a[0] + "\"");
+    if (!num || !size || *num == 0 || *size == 0)
+      err(errors, d, "invalid value \"" + a[0] + "\"");
     else {
       s.buffers_num = uint32_t(*num);
       s.buffers_size = *size;
@@ -409,17 +449,28 @@ bool apply_directive(const Directive& d, ProxySettings& s, http::VariableTable& 
   } else if (n == "proxy_next_upstream") {
     uint32_t mask = 0;
     for (const auto& v : a) {
-      if (v == "error") mask |= kNextError;
-      else if (v == "timeout") mask |= kNextTimeout;
-      else if (v == "invalid_header") mask |= kNextInvalidHeader;
-      else if (v == "http_500") mask |= kNextHttp500;
-      else if (v == "http_502") mask |= kNextHttp502;
-      else if (v == "http_503") mask |= kNextHttp503;
-      else if (v == "http_504") mask |= kNextHttp504;
-      else if (v == "http_403") mask |= kNextHttp403;
-      else if (v == "http_404") mask |= kNextHttp404;
-      else if (v == "http_429") mask |= kNextHttp429;
-      else if (v == "non_idempotent") mask |= kNextNonIdempotent;
+      if (v == "error")
+        mask |= kNextError;
+      else if (v == "timeout")
+        mask |= kNextTimeout;
+      else if (v == "invalid_header")
+        mask |= kNextInvalidHeader;
+      else if (v == "http_500")
+        mask |= kNextHttp500;
+      else if (v == "http_502")
+        mask |= kNextHttp502;
+      else if (v == "http_503")
+        mask |= kNextHttp503;
+      else if (v == "http_504")
+        mask |= kNextHttp504;
+      else if (v == "http_403")
+        mask |= kNextHttp403;
+      else if (v == "http_404")
+        mask |= kNextHttp404;
+      else if (v == "http_429")
+        mask |= kNextHttp429;
+      else if (v == "non_idempotent")
+        mask |= kNextNonIdempotent;
       else if (v == "off") {
         if (a.size() > 1) err(errors, d, "invalid value \"off\"");
         mask = 0;
@@ -430,8 +481,10 @@ bool apply_directive(const Directive& d, ProxySettings& s, http::VariableTable& 
     s.next_upstream = mask;
   } else if (n == "proxy_next_upstream_tries") {
     auto v = parse_uint(a[0]);
-    if (!v) err(errors, d, fmt::format("invalid number \"{}\"", a[0]));
-    else s.next_upstream_tries = uint32_t(*v);
+    if (!v)
+      err(errors, d, fmt::format("invalid number \"{}\"", a[0]));
+    else
+      s.next_upstream_tries = uint32_t(*v);
   } else if (n == "proxy_next_upstream_timeout") {
     time_ms(d, a[0], &s.next_upstream_timeout_ms, errors);
   } else if (n == "proxy_intercept_errors") {
@@ -460,14 +513,18 @@ bool apply_directive(const Directive& d, ProxySettings& s, http::VariableTable& 
         bool caseless = a[0].size() > 1 && a[0][1] == '*';
         std::string e;
         auto re = Regex::compile(std::string_view(a[0]).substr(caseless ? 2 : 1), caseless, &e);
-        if (!re) st = Status::error(e);
-        else r.regex = std::move(re);
+        if (!re)
+          st = Status::error(e);
+        else
+          r.regex = std::move(re);
       } else {
         st = http::ComplexValue::compile(a[0], vars, &r.from);
       }
       if (st) st = http::ComplexValue::compile(a[1], vars, &r.to);
-      if (!st) err(errors, d, st.message());
-      else s.redirects.push_back(std::move(r));
+      if (!st)
+        err(errors, d, st.message());
+      else
+        s.redirects.push_back(std::move(r));
     }
   } else {
     return false;
@@ -524,9 +581,10 @@ std::unique_ptr<ProxyPass> build_proxy_pass(const Directive& d, const std::strin
     return nullptr;
   }
   if (pp->has_uri && (regex_location || named_or_if)) {
-    err(errors, d, "\"proxy_pass\" cannot have URI part in location given by regular expression, "
-                   "or inside named location, or inside \"if\" statement, or inside "
-                   "\"limit_except\" block");
+    err(errors, d,
+        "\"proxy_pass\" cannot have URI part in location given by regular expression, "
+        "or inside named location, or inside \"if\" statement, or inside "
+        "\"limit_except\" block");
     return nullptr;
   }
   // nginx sends "Host: localhost" to unix-socket upstreams.

@@ -36,12 +36,24 @@ bool response_ok(const MatchConf* m, const ResponseHead& head, std::string_view 
     const http::Header* h = head.find(t.name);
     using Op = MatchConf::HeaderTest::Op;
     switch (t.op) {
-      case Op::kPresent: if (!h) return false; break;
-      case Op::kAbsent: if (h) return false; break;
-      case Op::kEq: if (!h || h->value != t.value) return false; break;
-      case Op::kNe: if (h && h->value == t.value) return false; break;
-      case Op::kMatch: if (!h || !t.regex->match(h->value, nullptr)) return false; break;
-      case Op::kNotMatch: if (h && t.regex->match(h->value, nullptr)) return false; break;
+      case Op::kPresent:
+        if (!h) return false;
+        break;
+      case Op::kAbsent:
+        if (h) return false;
+        break;
+      case Op::kEq:
+        if (!h || h->value != t.value) return false;
+        break;
+      case Op::kNe:
+        if (h && h->value == t.value) return false;
+        break;
+      case Op::kMatch:
+        if (!h || !t.regex->match(h->value, nullptr)) return false;
+        break;
+      case Op::kNotMatch:
+        if (h && t.regex->match(h->value, nullptr)) return false;
+        break;
     }
   }
   if (m->body && m->body->match(body, nullptr) == m->body_negated) return false;
@@ -98,10 +110,13 @@ struct HealthChecker::Probe final : IoHandler {
     } else {
       SockAddr a = addr;
       if (conf->port) {
-        if (a.sa.sa_family == AF_INET) a.v4.sin_port = htons(uint16_t(conf->port));
-        else a.v6.sin6_port = htons(uint16_t(conf->port));
+        if (a.sa.sa_family == AF_INET)
+          a.v4.sin_port = htons(uint16_t(conf->port));
+        else
+          a.v6.sin6_port = htons(uint16_t(conf->port));
       }
-      rc = ::connect(fd, &a.sa, a.sa.sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+      rc = ::connect(fd, &a.sa,
+                     a.sa.sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
     }
     if (rc < 0 && errno != EINPROGRESS) {
       verdict(false, "connect() failed (" + errno_text(errno) + ")");
@@ -169,7 +184,9 @@ struct HealthChecker::Probe final : IoHandler {
     }
     std::string_view body = std::string_view(response).substr(consumed);
     bool ok = response_ok(conf->match.get(), head, body);
-    verdict(ok, ok ? "" : "status " + std::to_string(head.status) + (conf->match ? " or match \"" + conf->match->name + "\"" : ""));
+    verdict(ok, ok ? ""
+                   : "status " + std::to_string(head.status) +
+                         (conf->match ? " or match \"" + conf->match->name + "\"" : ""));
   }
 
   void close_fd() {
@@ -189,14 +206,16 @@ struct HealthChecker::Probe final : IoHandler {
       p().state->fails.store(0, std::memory_order_relaxed);
       if (!healthy && ++passes >= conf->passes) {
         upstream::set_healthy(p(), true, now);
-        LOG_NOTICE("peer {} of upstream \"{}\" is healthy again", p().cfg.name, conf->upstream->group->name());
+        LOG_NOTICE("peer {} of upstream \"{}\" is healthy again", p().cfg.name,
+                   conf->upstream->group->name());
         passes = 0;
       }
     } else {
       passes = 0;
       if (healthy && ++fails >= conf->fails) {
         upstream::set_healthy(p(), false, now);
-        LOG_WARN("peer {} of upstream \"{}\" is unhealthy: health check {}", p().cfg.name, conf->upstream->group->name(), why);
+        LOG_WARN("peer {} of upstream \"{}\" is unhealthy: health check {}", p().cfg.name,
+                 conf->upstream->group->name(), why);
         fails = 0;
       }
     }
@@ -204,7 +223,9 @@ struct HealthChecker::Probe final : IoHandler {
   }
 };
 
-HealthChecker::~HealthChecker() { stop_all(); }
+HealthChecker::~HealthChecker() {
+  stop_all();
+}
 
 void HealthChecker::stop_all() {
   for (Probe* pr : probes_) {

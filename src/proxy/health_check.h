@@ -41,7 +41,7 @@ struct HealthCheckConf {
   uint32_t fails = 1;
   uint32_t passes = 1;
   std::string uri = "/";
-  int port = 0;  // 0: the peer's own port
+  int port = 0;      // 0: the peer's own port
   std::string host;  // Host header (the proxy_pass host)
   std::shared_ptr<const MatchConf> match;
   uint64_t timeout_ms = 5000;

@@ -35,7 +35,7 @@ struct UpstreamConf {
   uint32_t keepalive = 0;  // idle connections kept per worker (nginx: per worker process)
   uint64_t keepalive_timeout_ms = 60'000;
   uint32_t keepalive_requests = 1000;
-  bool implicit = false;  // made for a proxy_pass URL, not an upstream block
+  bool implicit = false;        // made for a proxy_pass URL, not an upstream block
   http::ComplexValue hash_key;  // `hash KEY`, compiled
   // `queue N timeout=T`: requests wait (FIFO, per worker) when every peer is at max_conns.
   uint32_t queue_max = 0;
@@ -59,8 +59,8 @@ struct Redirect {
 
 // Settings inherited http -> server -> location (nginx merges them the same way).
 struct ProxySettings {
-  std::vector<SetHeader> set_headers;  // with nginx's defaults (Host, Connection) merged in
-  bool set_headers_given = false;      // at this level (array directives replace, not append)
+  std::vector<SetHeader> set_headers;     // with nginx's defaults (Host, Connection) merged in
+  bool set_headers_given = false;         // at this level (array directives replace, not append)
   std::vector<std::string> hide_headers;  // lowercased, defaults included
   std::vector<std::string> pass_headers;  // lowercased
   bool pass_request_headers = true;
@@ -94,7 +94,7 @@ struct ProxyPass {
   std::string proxy_port;  // $proxy_port
   bool has_uri = false;    // a URI part was given ("http://b/app/" has "/app/")
   std::string uri;
-  std::string location;    // the location's prefix, replaced by `uri`
+  std::string location;  // the location's prefix, replaced by `uri`
 };
 
 // nginx's default proxy_hide_header list (plus what portico generates itself).

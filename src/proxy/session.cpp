@@ -1,12 +1,12 @@
 #include "proxy/session.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -38,14 +38,22 @@ bool idempotent(http::Method m) {
 
 uint32_t status_condition(int status) {
   switch (status) {
-    case 500: return kNextHttp500;
-    case 502: return kNextHttp502;
-    case 503: return kNextHttp503;
-    case 504: return kNextHttp504;
-    case 403: return kNextHttp403;
-    case 404: return kNextHttp404;
-    case 429: return kNextHttp429;
-    default: return 0;
+    case 500:
+      return kNextHttp500;
+    case 502:
+      return kNextHttp502;
+    case 503:
+      return kNextHttp503;
+    case 504:
+      return kNextHttp504;
+    case 403:
+      return kNextHttp403;
+    case 404:
+      return kNextHttp404;
+    case 429:
+      return kNextHttp429;
+    default:
+      return 0;
   }
 }
 
@@ -108,7 +116,9 @@ bool Session::store_body(const char* data, size_t n) {
     body_file_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (body_file_ < 0) body_file_ = ::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (body_file_ < 0) {
-      PORTICO_LOG(LogLevel::kCrit, conn_->id(), "open() of a temporary file for the request body failed ({}){}", errno_text(errno), log_suffix());
+      PORTICO_LOG(LogLevel::kCrit, conn_->id(),
+                  "open() of a temporary file for the request body failed ({}){}",
+                  errno_text(errno), log_suffix());
       state_ = State::kDone;
       conn_->proxy_error(500);
       return false;
@@ -131,7 +141,8 @@ bool Session::write_file(const char* data, size_t n) {
     ssize_t w = ::write(body_file_, data, n);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
-      PORTICO_LOG(LogLevel::kCrit, conn_->id(), "write() to the request body file failed ({}){}", errno_text(errno), log_suffix());
+      PORTICO_LOG(LogLevel::kCrit, conn_->id(), "write() to the request body file failed ({}){}",
+                  errno_text(errno), log_suffix());
       state_ = State::kDone;
       conn_->proxy_error(500);
       return false;
@@ -198,8 +209,10 @@ bool Session::build_request_head() {
   } else {
     uri = pass_->uri;
     std::string_view rest = r.uri;
-    if (rest.size() >= pass_->location.size()) rest.remove_prefix(pass_->location.size());
-    else rest = {};
+    if (rest.size() >= pass_->location.size())
+      rest.remove_prefix(pass_->location.size());
+    else
+      rest = {};
     http::escape_uri(rest, uri);
     if (!r.args.empty()) {
       uri += '?';
@@ -231,7 +244,8 @@ bool Session::build_request_head() {
       if (iequals(hd.name, "content-length") && conf_->pass_request_body) continue;
       if (iequals(hd.name, "expect")) continue;
       bool overridden = false;
-      for (const auto& sh : conf_->set_headers) overridden = overridden || iequals(sh.lname, hd.name);
+      for (const auto& sh : conf_->set_headers)
+        overridden = overridden || iequals(sh.lname, hd.name);
       if (overridden) continue;
       h += hd.name;
       h += ": ";
@@ -286,7 +300,8 @@ bool Session::resolve_target() {
   pass_->url.eval(r, url);
   std::string_view rest = url;
   if (!istarts_with(rest, "http://")) {
-    PORTICO_LOG(LogLevel::kError, conn_->id(), "invalid URL prefix in \"{}\"{}", url, http::log_context(r));
+    PORTICO_LOG(LogLevel::kError, conn_->id(), "invalid URL prefix in \"{}\"{}", url,
+                http::log_context(r));
     conn_->proxy_error(500);
     return false;
   }
@@ -331,7 +346,8 @@ void Session::start() {
   balancer_ = ctx_->balancer(upstream_->group);
   tried_ = upstream::TriedSet(upstream_->group->size());
   if (!build_request_head()) {
-    PORTICO_LOG(LogLevel::kInfo, conn_->id(), "client sent too many fields in \"Connection\"{}", log_suffix());
+    PORTICO_LOG(LogLevel::kInfo, conn_->id(), "client sent too many fields in \"Connection\"{}",
+                log_suffix());
     state_ = State::kDone;
     conn_->proxy_error(400);
     return;
@@ -359,8 +375,8 @@ void Session::start() {
 
 void Session::connect_next() {
   const uint64_t now = ctx_->loop.now_ms();
-  const uint32_t limit = conf_->next_upstream_tries ? conf_->next_upstream_tries
-                                                    : upstream_->group->max_tries();
+  const uint32_t limit =
+      conf_->next_upstream_tries ? conf_->next_upstream_tries : upstream_->group->max_tries();
   if (tries_ >= limit) {
     state_ = State::kDone;
     conn_->proxy_error(502);
@@ -381,7 +397,8 @@ void Session::connect_next() {
     if (state_ == State::kQueued) {
       if (now - queued_at_ms_ >= upstream_->queue_timeout_ms) {
         ctx_->dequeue(g, this);
-        PORTICO_LOG(LogLevel::kError, conn_->id(), "upstream queue timed out while connecting to upstream{}", log_suffix());
+        PORTICO_LOG(LogLevel::kError, conn_->id(),
+                    "upstream queue timed out while connecting to upstream{}", log_suffix());
         state_ = State::kDone;
         conn_->proxy_error(503);
         return;
@@ -395,7 +412,8 @@ void Session::connect_next() {
       wait(Wait::kQueue, 20);
       return;
     }
-    PORTICO_LOG(LogLevel::kError, conn_->id(), "upstream queue is full while connecting to upstream{}", log_suffix());
+    PORTICO_LOG(LogLevel::kError, conn_->id(),
+                "upstream queue is full while connecting to upstream{}", log_suffix());
     state_ = State::kDone;
     conn_->proxy_error(503);
     return;
@@ -409,7 +427,8 @@ void Session::connect_next() {
     r_->upstream.addr += upstream_->group->name();  // nginx logs the group's name here
     if (!r_->upstream.status.empty()) r_->upstream.status += ", ";
     r_->upstream.status += "502";
-    PORTICO_LOG(LogLevel::kError, conn_->id(), "no live upstreams while connecting to upstream{}", log_suffix());
+    PORTICO_LOG(LogLevel::kError, conn_->id(), "no live upstreams while connecting to upstream{}",
+                log_suffix());
     state_ = State::kDone;
     conn_->proxy_error(502);
     return;
@@ -461,7 +480,8 @@ void Session::connect_next() {
     rc = ::connect(fd, &p.cfg.addr.sa, len);
   }
   if (rc < 0 && errno != EINPROGRESS) {
-    upstream_failed(kNextError, 502, "connect() failed (" + errno_text(errno) + ") while connecting to upstream");
+    upstream_failed(kNextError, 502,
+                    "connect() failed (" + errno_text(errno) + ") while connecting to upstream");
     return;
   }
   bool registered;
@@ -501,7 +521,8 @@ void Session::on_io(uint32_t ev) {
     socklen_t len = sizeof err;
     getsockopt(up_fd_, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
-      upstream_failed(kNextError, 502, "connect() failed (" + errno_text(err) + ") while connecting to upstream");
+      upstream_failed(kNextError, 502,
+                      "connect() failed (" + errno_text(err) + ") while connecting to upstream");
       return;
     }
     connect_ms_ = ctx_->loop.now_ms() - attempt_ms_;
@@ -534,19 +555,26 @@ void Session::on_timer(Timer* t) {
   if (s->state_ == State::kDone) return;
   switch (s->wait_) {
     case Wait::kConnect:
-      s->upstream_failed(kNextTimeout, 504, "upstream timed out (110: Connection timed out) while connecting to upstream");
+      s->upstream_failed(
+          kNextTimeout, 504,
+          "upstream timed out (110: Connection timed out) while connecting to upstream");
       return;
     case Wait::kUpstreamWrite:
-      s->upstream_failed(kNextTimeout, 504, "upstream timed out (110: Connection timed out) while sending request to upstream");
+      s->upstream_failed(
+          kNextTimeout, 504,
+          "upstream timed out (110: Connection timed out) while sending request to upstream");
       return;
     case Wait::kUpstreamRead:
       if (s->state_ == State::kReadingHead || s->state_ == State::kSending)
-        s->upstream_failed(kNextTimeout, 504, "upstream timed out (110: Connection timed out) while reading response header from upstream");
+        s->upstream_failed(kNextTimeout, 504,
+                           "upstream timed out (110: Connection timed out) while reading response "
+                           "header from upstream");
       else
         s->fail_client("upstream timed out (110: Connection timed out) while reading upstream");
       return;
     case Wait::kClientRead:
-      PORTICO_LOG(LogLevel::kInfo, s->conn_->id(), "client timed out (110: Connection timed out) while reading client request body");
+      PORTICO_LOG(LogLevel::kInfo, s->conn_->id(),
+                  "client timed out (110: Connection timed out) while reading client request body");
       s->release_peer(false);
       s->close_upstream();
       s->state_ = State::kDone;
@@ -557,7 +585,8 @@ void Session::on_timer(Timer* t) {
                      LogLevel::kInfo);
       return;
     case Wait::kTunnelIdle:
-      s->fail_client("upstream timed out (110: Connection timed out) while proxying upgraded connection");
+      s->fail_client(
+          "upstream timed out (110: Connection timed out) while proxying upgraded connection");
       return;
     case Wait::kQueue:
       // Only the head of the queue may take a freed slot (FIFO); the others just check time.
@@ -634,7 +663,9 @@ bool Session::read_client_body(bool* progress) {
       return false;
     }
     if (got <= 0) {
-      PORTICO_LOG(LogLevel::kInfo, conn_->id(), "client prematurely closed connection while reading client request body{}", log_suffix());
+      PORTICO_LOG(LogLevel::kInfo, conn_->id(),
+                  "client prematurely closed connection while reading client request body{}",
+                  log_suffix());
       release_peer(false);
       close_upstream();
       state_ = State::kDone;
@@ -655,27 +686,33 @@ bool Session::read_client_body(bool* progress) {
     auto res = req_chunked_.decode(std::string_view(ubuf_.get(), n), ubuf_.get());
     if (res.error) {
       if (from_pre) conn_->consume_buffered(n);
-      PORTICO_LOG(LogLevel::kError, conn_->id(), "client sent invalid chunked body{}", log_suffix());
+      PORTICO_LOG(LogLevel::kError, conn_->id(), "client sent invalid chunked body{}",
+                  log_suffix());
       release_peer(false);
       close_upstream();
       state_ = State::kDone;
-      if (request_sent_any_) conn_->proxy_abort(400);
-      else conn_->proxy_error(400);
+      if (request_sent_any_)
+        conn_->proxy_abort(400);
+      else
+        conn_->proxy_error(400);
       return false;
     }
     if (from_pre) conn_->consume_buffered(res.done ? res.consumed : n);
-    if (res.done && !from_pre)
-      conn_->stash_pipelined(ubuf_.get() + res.consumed, n - res.consumed);
+    if (res.done && !from_pre) conn_->stash_pipelined(ubuf_.get() + res.consumed, n - res.consumed);
     body_done_ = res.done;
     data_len = res.data_len;
     const uint64_t max = r_->loc->client_max_body_size;
     if (max && req_chunked_.total_body() > max) {
-      PORTICO_LOG(LogLevel::kError, conn_->id(), "client intended to send too large chunked body: {} bytes{}", req_chunked_.total_body(), log_suffix());
+      PORTICO_LOG(LogLevel::kError, conn_->id(),
+                  "client intended to send too large chunked body: {} bytes{}",
+                  req_chunked_.total_body(), log_suffix());
       release_peer(false);
       close_upstream();
       state_ = State::kDone;
-      if (request_sent_any_) conn_->proxy_abort(413);
-      else conn_->proxy_error(413);
+      if (request_sent_any_)
+        conn_->proxy_abort(413);
+      else
+        conn_->proxy_error(413);
       return false;
     }
   }
@@ -748,7 +785,9 @@ bool Session::send_request() {
           return false;
         }
         if (errno == EINTR) continue;
-        upstream_failed(kNextError, 502, "sendfile() failed (" + errno_text(errno) + ") while sending request to upstream");
+        upstream_failed(
+            kNextError, 502,
+            "sendfile() failed (" + errno_text(errno) + ") while sending request to upstream");
         return false;
       }
       stored_off_ += size_t(w);
@@ -758,7 +797,8 @@ bool Session::send_request() {
     struct iovec iov[4];
     int cnt = 0;
     if (head_off_ < head_.size()) iov[cnt++] = {head_.data() + head_off_, head_.size() - head_off_};
-    if (frame_off_ < frame_.size()) iov[cnt++] = {frame_.data() + frame_off_, frame_.size() - frame_off_};
+    if (frame_off_ < frame_.size())
+      iov[cnt++] = {frame_.data() + frame_off_, frame_.size() - frame_off_};
     if (ubuf_off_ < ubuf_len_) iov[cnt++] = {ubuf_.get() + ubuf_off_, ubuf_len_ - ubuf_off_};
     if (post_off_ < post_.size()) iov[cnt++] = {post_.data() + post_off_, post_.size() - post_off_};
     if (cnt == 0) {
@@ -780,7 +820,8 @@ bool Session::send_request() {
         return true;
       }
       if (pk == 0 || (pk < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        upstream_failed(kNextError, 502, "upstream prematurely closed connection while sending request to upstream");
+        upstream_failed(kNextError, 502,
+                        "upstream prematurely closed connection while sending request to upstream");
         return false;
       }
       up_readable_ = false;
@@ -800,7 +841,9 @@ bool Session::send_request() {
         return false;
       }
       if (errno == EINTR) continue;
-      upstream_failed(kNextError, 502, "writev() failed (" + errno_text(errno) + ") while sending request to upstream");
+      upstream_failed(
+          kNextError, 502,
+          "writev() failed (" + errno_text(errno) + ") while sending request to upstream");
       return false;
     }
     request_sent_any_ = true;
@@ -830,7 +873,8 @@ bool Session::read_response_head() {
       ParseStatus st = parse_response_head(std::string_view(rbuf_.get() + rpos_, rlen_ - rpos_),
                                            limits, head_in_, &consumed, &why, parsed_);
       if (st == ParseStatus::kError) {
-        upstream_failed(kNextInvalidHeader, 502, why + " while reading response header from upstream");
+        upstream_failed(kNextInvalidHeader, 502,
+                        why + " while reading response header from upstream");
         return false;
       }
       if (st == ParseStatus::kComplete) {
@@ -842,7 +886,9 @@ bool Session::read_response_head() {
             return true;
           }
           // A switch nobody asked for: what follows is another protocol, not a head.
-          upstream_failed(kNextInvalidHeader, 502, "upstream sent 101 Switching Protocols to a request that did not ask for an upgrade while reading response header from upstream");
+          upstream_failed(kNextInvalidHeader, 502,
+                          "upstream sent 101 Switching Protocols to a request that did not ask for "
+                          "an upgrade while reading response header from upstream");
           return false;
         }
         if (head_in_.is_informational()) continue;  // 100 Continue, 103: not relayed
@@ -879,7 +925,9 @@ bool Session::read_response_head() {
         rlen_ -= rpos_;
         rpos_ = 0;
         if (rlen_ == rcap_) {
-          upstream_failed(kNextInvalidHeader, 502, "upstream sent too big header while reading response header from upstream");
+          upstream_failed(
+              kNextInvalidHeader, 502,
+              "upstream sent too big header while reading response header from upstream");
           return false;
         }
       }
@@ -898,7 +946,9 @@ bool Session::read_response_head() {
       continue;
     }
     if (n == 0) {
-      upstream_failed(kNextError, 502, "upstream prematurely closed connection while reading response header from upstream");
+      upstream_failed(
+          kNextError, 502,
+          "upstream prematurely closed connection while reading response header from upstream");
       return false;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -906,7 +956,9 @@ bool Session::read_response_head() {
       continue;
     }
     if (errno == EINTR) continue;
-    upstream_failed(kNextError, 502, "recv() failed (" + errno_text(errno) + ") while reading response header from upstream");
+    upstream_failed(
+        kNextError, 502,
+        "recv() failed (" + errno_text(errno) + ") while reading response header from upstream");
     return false;
   }
 }
@@ -919,12 +971,16 @@ void Session::note_attempt_end() {
   sep(r_->upstream.response_time);
   append_ms(r_->upstream.response_time, now - attempt_ms_);
   sep(r_->upstream.header_time);
-  if (header_ms_ == UINT64_MAX) r_->upstream.header_time += '-';
-  else append_ms(r_->upstream.header_time, header_ms_);
+  if (header_ms_ == UINT64_MAX)
+    r_->upstream.header_time += '-';
+  else
+    append_ms(r_->upstream.header_time, header_ms_);
   header_ms_ = UINT64_MAX;
   sep(r_->upstream.connect_time);
-  if (connect_ms_ == UINT64_MAX) r_->upstream.connect_time += '-';
-  else append_ms(r_->upstream.connect_time, connect_ms_);
+  if (connect_ms_ == UINT64_MAX)
+    r_->upstream.connect_time += '-';
+  else
+    append_ms(r_->upstream.connect_time, connect_ms_);
   if (!r_->upstream.status.empty()) r_->upstream.status += ", ";
 }
 
@@ -955,9 +1011,12 @@ void Session::begin_response() {
   const bool client_11 = r.head.version_minor == 1;
   bool keep_alive = r.head.keep_alive && !upgrade;
   client_chunked_ = false;
-  if (!head_request && (framing_ == BodyFraming::kChunked || framing_ == BodyFraming::kUntilClose)) {
-    if (client_11) client_chunked_ = true;
-    else keep_alive = false;  // HTTP/1.0 client: the end of the body is the end of the connection
+  if (!head_request &&
+      (framing_ == BodyFraming::kChunked || framing_ == BodyFraming::kUntilClose)) {
+    if (client_11)
+      client_chunked_ = true;
+    else
+      keep_alive = false;  // HTTP/1.0 client: the end of the body is the end of the connection
   }
   r.resp.status = status;
   r.resp.keep_alive = keep_alive;
@@ -982,12 +1041,15 @@ void Session::begin_response() {
   }
   HopByHop hop;
   if (!hop.init(head_in_.headers)) {
-    upstream_failed(kNextInvalidHeader, 502, "upstream sent too many fields in \"Connection\" while reading response header from upstream");
+    upstream_failed(kNextInvalidHeader, 502,
+                    "upstream sent too many fields in \"Connection\" while reading response header "
+                    "from upstream");
     return;
   }
   for (const auto& hd : head_in_.headers) {
     if (hop.is_hop(hd.name, upgrade)) continue;
-    if (iequals(hd.name, "content-length") && framing_ != BodyFraming::kLength && !head_request) continue;
+    if (iequals(hd.name, "content-length") && framing_ != BodyFraming::kLength && !head_request)
+      continue;
     if (in_list(conf_->hide_headers, hd.name) && !in_list(conf_->pass_headers, hd.name)) continue;
     std::string_view value = hd.value;
     std::string rewritten;
@@ -1115,9 +1177,11 @@ bool Session::flush_to_client() {
     }
     struct iovec iov[3];
     int cnt = 0;
-    if (out_pre_off_ < out_pre_.size()) iov[cnt++] = {out_pre_.data() + out_pre_off_, out_pre_.size() - out_pre_off_};
+    if (out_pre_off_ < out_pre_.size())
+      iov[cnt++] = {out_pre_.data() + out_pre_off_, out_pre_.size() - out_pre_off_};
     if (out_data_len_ > 0) iov[cnt++] = {const_cast<char*>(out_data_), out_data_len_};
-    if (out_post_off_ < out_post_.size()) iov[cnt++] = {out_post_.data() + out_post_off_, out_post_.size() - out_post_off_};
+    if (out_post_off_ < out_post_.size())
+      iov[cnt++] = {out_post_.data() + out_post_off_, out_post_.size() - out_post_off_};
     struct msghdr msg {};
     msg.msg_iov = iov;
     msg.msg_iovlen = size_t(cnt);
@@ -1158,8 +1222,8 @@ bool Session::relay_response() {
   for (;;) {
     // Body bytes already here ride along with whatever is pending (the head, typically), so a
     // small response leaves in one write; otherwise write what is pending first.
-    const bool can_attach = out_data_len_ == 0 && out_post_off_ >= out_post_.size() &&
-                            !resp_done_ && rpos_ < rlen_;
+    const bool can_attach =
+        out_data_len_ == 0 && out_post_off_ >= out_post_.size() && !resp_done_ && rpos_ < rlen_;
     if (!can_attach) {
       if (!flush_to_client()) return false;
       if (resp_done_) {
@@ -1270,8 +1334,7 @@ void Session::finish() {
   const bool reusable = up_fd_ >= 0 && upstream_->keepalive > 0 && body_done_ &&
                         head_off_ == head_.size() && rpos_ == rlen_ &&
                         connection_reusable(head_in_, framing_) &&
-                        up_requests_ + 1 < upstream_->keepalive_requests &&
-                        conf_->http_minor == 1;
+                        up_requests_ + 1 < upstream_->keepalive_requests && conf_->http_minor == 1;
   const upstream::Peer& p = upstream_->group->peer(size_t(peer_));
   if (reusable && pconn_) {
     pconn_->requests = up_requests_ + 1;
@@ -1352,9 +1415,9 @@ bool Session::tunnel() {
   do {
     moved = tunnel_direction(up_fd_, conn_->fd(), rbuf_.get(), rcap_, t_u2c_off_, t_u2c_len_,
                              up_readable_, client_writable_, t_up_eof_, t_client_shut_);
-    moved = tunnel_direction(conn_->fd(), up_fd_, ubuf_.get(), kBufferSize, t_c2u_off_,
-                             t_c2u_len_, client_readable_, up_writable_, t_client_eof_,
-                             t_up_shut_) || moved;
+    moved = tunnel_direction(conn_->fd(), up_fd_, ubuf_.get(), kBufferSize, t_c2u_off_, t_c2u_len_,
+                             client_readable_, up_writable_, t_client_eof_, t_up_shut_) ||
+            moved;
   } while (moved && !(t_client_shut_ && t_up_shut_));
   if (t_client_shut_ && t_up_shut_) {
     note_attempt_end();
@@ -1390,8 +1453,8 @@ void Session::upstream_failed(uint32_t condition, int status, const std::string&
   close_upstream();
   rlen_ = rpos_ = 0;
   parsed_ = 0;
-  const uint32_t limit = conf_->next_upstream_tries ? conf_->next_upstream_tries
-                                                    : upstream_->group->max_tries();
+  const uint32_t limit =
+      conf_->next_upstream_tries ? conf_->next_upstream_tries : upstream_->group->max_tries();
   bool may = (conf_->next_upstream & condition) && tries_ < limit && body_replayable_;
   if (request_sent_any_ && !idempotent(r_->head.method) &&
       !(conf_->next_upstream & kNextNonIdempotent))

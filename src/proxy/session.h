@@ -46,11 +46,24 @@ class Session final : public IoHandler, public Deferred {
 
  private:
   enum class State : uint8_t {
-    kConnecting, kSending, kReadingHead, kRelaying, kTunnel, kQueued, kDone
+    kConnecting,
+    kSending,
+    kReadingHead,
+    kRelaying,
+    kTunnel,
+    kQueued,
+    kDone
   };
   enum class BodyMode : uint8_t { kNone, kLength, kChunked, kBuffered };
   enum class Wait : uint8_t {
-    kNone, kConnect, kUpstreamWrite, kUpstreamRead, kClientRead, kClientWrite, kTunnelIdle, kQueue
+    kNone,
+    kConnect,
+    kUpstreamWrite,
+    kUpstreamRead,
+    kClientRead,
+    kClientWrite,
+    kTunnelIdle,
+    kQueue
   };
   struct SessionTimer : Timer {
     Session* owner;
@@ -113,17 +126,17 @@ class Session final : public IoHandler, public Deferred {
   bool request_sent_any_ = false;
 
   // Request to the upstream
-  std::string head_;   // serialized request head
+  std::string head_;  // serialized request head
   size_t head_off_ = 0;
   BodyMode body_mode_ = BodyMode::kNone;
-  uint64_t body_left_ = 0;      // Content-Length bytes still to read from the client
-  bool body_done_ = true;       // the whole client body has been read
-  bool body_replayable_ = true; // every body byte sent so far can be sent again
+  uint64_t body_left_ = 0;        // Content-Length bytes still to read from the client
+  bool body_done_ = true;         // the whole client body has been read
+  bool body_replayable_ = true;   // every body byte sent so far can be sent again
   std::unique_ptr<char[]> ubuf_;  // client -> upstream
   size_t ubuf_off_ = 0, ubuf_len_ = 0;
   std::string frame_;  // chunk header before ubuf_ data
   size_t frame_off_ = 0;
-  std::string post_;   // CRLF after chunk data (and the last-chunk)
+  std::string post_;  // CRLF after chunk data (and the last-chunk)
   size_t post_off_ = 0;
   bool pooled_ = false;  // this attempt reuses a keep-alive connection
   http::ChunkedDecoder req_chunked_;
@@ -132,7 +145,7 @@ class Session final : public IoHandler, public Deferred {
   std::string stored_body_;  // kBuffered: the whole body, while small
   int body_file_ = -1;       // kBuffered: the whole body, once large (anonymous temp file)
   size_t stored_size_ = 0;
-  size_t stored_off_ = 0;    // sent so far in this attempt
+  size_t stored_off_ = 0;  // sent so far in this attempt
   bool client_readable_ = true;
   bool client_writable_ = true;
   bool client_hup_ = false;

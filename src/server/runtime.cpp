@@ -123,7 +123,8 @@ Status Runtime::start(std::shared_ptr<const Snapshot> snapshot) {
       for (auto& [key, f] : sockets_)
         for (int fd : f) ::close(fd);
       sockets_.clear();
-      return Status::error(fmt::format("duplicate listen {} (http and stream, or two stream servers)", a->key));
+      return Status::error(
+          fmt::format("duplicate listen {} (http and stream, or two stream servers)", a->key));
     }
     std::vector<int> fds;
     if (Status st = open_address(*a, n, &fds); !st) {

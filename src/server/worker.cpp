@@ -23,7 +23,9 @@ namespace portico::server {
 Listener::Listener(Worker* w, std::string key, int fd, bool shared)
     : worker_(w), key_(std::move(key)), fd_(fd), shared_(shared) {}
 
-Listener::~Listener() { close_socket(); }
+Listener::~Listener() {
+  close_socket();
+}
 
 void Listener::close_socket() {
   if (fd_ < 0) return;
@@ -32,7 +34,9 @@ void Listener::close_socket() {
   fd_ = -1;
 }
 
-void Listener::on_io(uint32_t) { worker_->on_accept(this); }
+void Listener::on_io(uint32_t) {
+  worker_->on_accept(this);
+}
 
 // ---- Worker ---------------------------------------------------------------------------------
 
@@ -61,7 +65,10 @@ Status Worker::start() {
       &file_cache_);
   for (auto& ls : initial_sockets_) {
     auto l = std::make_unique<Listener>(this, ls.key, ls.fd, ls.shared);
-    if (Status s = loop_.add(ls.fd, uint32_t(EPOLLIN) | (ls.shared ? uint32_t(EPOLLEXCLUSIVE) : 0u), l.get()); !s) return s;
+    if (Status s = loop_.add(ls.fd, uint32_t(EPOLLIN) | (ls.shared ? uint32_t(EPOLLEXCLUSIVE) : 0u),
+                             l.get());
+        !s)
+      return s;
     listeners_.push_back(std::move(l));
   }
   initial_sockets_.clear();
@@ -191,8 +198,8 @@ void Worker::on_accept(Listener* l) {
     SockAddr peer{};
     sockaddr_storage ss;
     socklen_t sslen = sizeof ss;
-    int fd = ::accept4(l->fd(), reinterpret_cast<sockaddr*>(&ss), &sslen,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd =
+        ::accept4(l->fd(), reinterpret_cast<sockaddr*>(&ss), &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -285,16 +292,16 @@ void Worker::connection_closed(http::Connection* c) {
     resume_accepting();
 }
 
-void Worker::post_reload(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> added,
-                         std::vector<std::string> removed) {
+void Worker::post_reload(std::shared_ptr<const Snapshot> snapshot,
+                         std::vector<ListenerSocket> added, std::vector<std::string> removed) {
   loop_.post([this, snapshot = std::move(snapshot), added = std::move(added),
               removed = std::move(removed)]() mutable {
     apply_reload(std::move(snapshot), std::move(added), std::move(removed));
   });
 }
 
-void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> added,
-                          std::vector<std::string> removed) {
+void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot,
+                          std::vector<ListenerSocket> added, std::vector<std::string> removed) {
   Generation* old = current_;
   current_ = new Generation{std::move(snapshot), 0};
   if (old->refs == 0) {
@@ -314,7 +321,9 @@ void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot, std::vector<
   }
   for (auto& ls : added) {
     auto l = std::make_unique<Listener>(this, ls.key, ls.fd, ls.shared);
-    if (Status s = loop_.add(ls.fd, uint32_t(EPOLLIN) | (ls.shared ? uint32_t(EPOLLEXCLUSIVE) : 0u), l.get()); !s) {
+    if (Status s = loop_.add(ls.fd, uint32_t(EPOLLIN) | (ls.shared ? uint32_t(EPOLLEXCLUSIVE) : 0u),
+                             l.get());
+        !s) {
       LOG_ALERT("{}", s.message());
       if (!ls.shared) ::close(ls.fd);
       continue;

@@ -153,5 +153,4 @@ class Worker {
   std::atomic<bool> finished_{false};
 };
 
-
 }  // namespace portico::server

@@ -98,8 +98,8 @@ int serve_index(Request& r) {
   http::map_uri_to_path(r, r.uri, path);
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    PORTICO_LOG(LogLevel::kError, r.conn->id(),
-                "directory index of \"{}\" is forbidden{}", path, http::log_context(r));
+    PORTICO_LOG(LogLevel::kError, r.conn->id(), "directory index of \"{}\" is forbidden{}", path,
+                http::log_context(r));
     return 403;
   }
   std::string first;

@@ -51,15 +51,26 @@ void err(std::vector<ConfigError>& errors, const Directive& d, std::string msg) 
 bool compile_format(const std::string& text, LogFormat* out, std::string* error) {
   using V = LogFormat::Var;
   static const std::pair<std::string_view, V> kVars[] = {
-      {"remote_addr", V::kRemoteAddr}, {"remote_port", V::kRemotePort},
-      {"server_addr", V::kServerAddr}, {"server_port", V::kServerPort},
-      {"upstream_addr", V::kUpstreamAddr}, {"bytes_sent", V::kBytesSent},
-      {"bytes_received", V::kBytesReceived}, {"upstream_bytes_sent", V::kUpstreamBytesSent},
-      {"upstream_bytes_received", V::kUpstreamBytesReceived}, {"session_time", V::kSessionTime},
-      {"status", V::kStatus}, {"time_local", V::kTimeLocal}, {"time_iso8601", V::kTimeIso8601},
-      {"msec", V::kMsec}, {"connection", V::kConnection}, {"protocol", V::kProtocol},
-      {"upstream_connect_time", V::kUpstreamConnectTime}, {"pid", V::kPid},
-      {"hostname", V::kHostname}, {"nginx_version", V::kNginxVersion}};
+      {"remote_addr", V::kRemoteAddr},
+      {"remote_port", V::kRemotePort},
+      {"server_addr", V::kServerAddr},
+      {"server_port", V::kServerPort},
+      {"upstream_addr", V::kUpstreamAddr},
+      {"bytes_sent", V::kBytesSent},
+      {"bytes_received", V::kBytesReceived},
+      {"upstream_bytes_sent", V::kUpstreamBytesSent},
+      {"upstream_bytes_received", V::kUpstreamBytesReceived},
+      {"session_time", V::kSessionTime},
+      {"status", V::kStatus},
+      {"time_local", V::kTimeLocal},
+      {"time_iso8601", V::kTimeIso8601},
+      {"msec", V::kMsec},
+      {"connection", V::kConnection},
+      {"protocol", V::kProtocol},
+      {"upstream_connect_time", V::kUpstreamConnectTime},
+      {"pid", V::kPid},
+      {"hostname", V::kHostname},
+      {"nginx_version", V::kNginxVersion}};
   std::string lit;
   size_t i = 0;
   while (i < text.size()) {
@@ -121,7 +132,10 @@ struct Inherited {
 class Builder {
  public:
   Builder(Snapshot& s, int workers, const Snapshot* previous, std::vector<ConfigError>& errors)
-      : s_(s), sc_(s.stream), workers_(workers), errors_(errors),
+      : s_(s),
+        sc_(s.stream),
+        workers_(workers),
+        errors_(errors),
         previous_(previous && previous->has_stream ? &previous->stream.upstreams : nullptr) {}
 
   void build(const Directive& block) {
@@ -175,15 +189,21 @@ class Builder {
     } else if (d.name == "proxy_half_close" || d.name == "proxy_next_upstream") {
       bool v = a[0] == "on";
       if (a[0] != "on" && a[0] != "off") {
-        err(errors_, d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"", a[0], d.name));
+        err(errors_, d,
+            fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
+                        a[0], d.name));
         return;
       }
-      if (d.name == "proxy_half_close") in.half_close = v;
-      else in.next_upstream = v;
+      if (d.name == "proxy_half_close")
+        in.half_close = v;
+      else
+        in.next_upstream = v;
     } else if (d.name == "proxy_next_upstream_tries") {
       auto v = parse_uint(a[0]);
-      if (!v) err(errors_, d, fmt::format("invalid number \"{}\"", a[0]));
-      else in.tries = uint32_t(*v);
+      if (!v)
+        err(errors_, d, fmt::format("invalid number \"{}\"", a[0]));
+      else
+        in.tries = uint32_t(*v);
     } else if (d.name == "allow" || d.name == "deny") {
       http::AccessRule rule;
       rule.allow = d.name == "allow";

@@ -30,8 +30,14 @@ void append_ms(std::string& out, uint64_t ms) {
 
 Session::Session(proxy::Context* ctx, const Server* server, std::shared_ptr<const void> pin, int fd,
                  const SockAddr& peer, uint64_t id, void (*on_close)(void*, Session*), void* arg)
-    : ctx_(ctx), server_(server), pin_(std::move(pin)), cfd_(fd), client_(peer), id_(id),
-      on_close_(on_close), on_close_arg_(arg) {
+    : ctx_(ctx),
+      server_(server),
+      pin_(std::move(pin)),
+      cfd_(fd),
+      client_(peer),
+      id_(id),
+      on_close_(on_close),
+      on_close_arg_(arg) {
   client_end_.s = up_end_.s = this;
   client_end_.client = true;
   up_end_.client = false;
@@ -66,7 +72,8 @@ void Session::start() {
 
 void Session::connect_next() {
   const auto& group = *server_->upstream->group;
-  const uint32_t limit = server_->next_upstream_tries ? server_->next_upstream_tries : group.max_tries();
+  const uint32_t limit =
+      server_->next_upstream_tries ? server_->next_upstream_tries : group.max_tries();
   if (tries_ >= limit || (tries_ > 0 && !server_->next_upstream)) {
     finish(502);
     return;
@@ -75,7 +82,8 @@ void Session::connect_next() {
   pc.now_ms = ctx_->loop.now_ms();
   int idx = balancer_->pick(pc, tried_);
   if (idx < 0) {
-    PORTICO_LOG(LogLevel::kError, id_, "no live upstreams while connecting to upstream, client: {}", addr_text(client_));
+    PORTICO_LOG(LogLevel::kError, id_, "no live upstreams while connecting to upstream, client: {}",
+                addr_text(client_));
     if (!upstream_addr_.empty()) upstream_addr_ += ", ";
     upstream_addr_ += group.name();
     finish(502);
@@ -107,7 +115,8 @@ void Session::connect_next() {
   }
   if (ufd_ < 0 || (rc < 0 && errno != EINPROGRESS) ||
       !ctx_->loop.add(ufd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &up_end_)) {
-    PORTICO_LOG(LogLevel::kError, id_, "connect() failed ({}) while connecting to upstream, client: {}, upstream: \"{}\"",
+    PORTICO_LOG(LogLevel::kError, id_,
+                "connect() failed ({}) while connecting to upstream, client: {}, upstream: \"{}\"",
                 errno_text(errno), addr_text(client_), p.cfg.name);
     if (ufd_ >= 0) ::close(ufd_);
     ufd_ = -1;
@@ -132,8 +141,11 @@ void Session::on_io(bool client, uint32_t ev) {
     socklen_t len = sizeof err;
     getsockopt(ufd_, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
-      PORTICO_LOG(LogLevel::kError, id_, "connect() failed ({}) while connecting to upstream, client: {}, upstream: \"{}\"",
-                  errno_text(err), addr_text(client_), server_->upstream->group->peer(size_t(peer_)).cfg.name);
+      PORTICO_LOG(
+          LogLevel::kError, id_,
+          "connect() failed ({}) while connecting to upstream, client: {}, upstream: \"{}\"",
+          errno_text(err), addr_text(client_),
+          server_->upstream->group->peer(size_t(peer_)).cfg.name);
       ::close(ufd_);
       ufd_ = -1;
       balancer_->release(peer_, upstream::Outcome::kFailure, ctx_->loop.now_ms());
@@ -184,7 +196,8 @@ bool Session::move(int from, int to, Dir& d, bool& from_readable, bool& to_writa
   bool moved = false;
   for (int rounds = 0; rounds < 64; ++rounds) {
     if (d.in_pipe > 0 && to_writable) {
-      ssize_t n = ::splice(d.pipe_r, nullptr, to, nullptr, d.in_pipe, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+      ssize_t n =
+          ::splice(d.pipe_r, nullptr, to, nullptr, d.in_pipe, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
       if (n > 0) {
         d.in_pipe -= size_t(n);
         d.bytes += uint64_t(n);
@@ -200,7 +213,8 @@ bool Session::move(int from, int to, Dir& d, bool& from_readable, bool& to_writa
       }
     }
     if (d.eof || !from_readable || d.in_pipe >= kChunk) break;
-    ssize_t n = ::splice(from, nullptr, d.pipe_w, nullptr, kChunk - d.in_pipe, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    ssize_t n = ::splice(from, nullptr, d.pipe_w, nullptr, kChunk - d.in_pipe,
+                         SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
     if (n > 0) {
       d.in_pipe += size_t(n);
       moved = true;
@@ -252,8 +266,11 @@ void Session::on_timer(Timer* t) {
   Session* s = static_cast<SessionTimer*>(t)->owner;
   if (s->done_) return;
   if (s->connecting_) {
-    PORTICO_LOG(LogLevel::kError, s->id_, "upstream timed out (110: Connection timed out) while connecting to upstream, client: {}, upstream: \"{}\"",
-                addr_text(s->client_), s->server_->upstream->group->peer(size_t(s->peer_)).cfg.name);
+    PORTICO_LOG(LogLevel::kError, s->id_,
+                "upstream timed out (110: Connection timed out) while connecting to upstream, "
+                "client: {}, upstream: \"{}\"",
+                addr_text(s->client_),
+                s->server_->upstream->group->peer(size_t(s->peer_)).cfg.name);
     s->ctx_->loop.remove(s->ufd_);
     ::close(s->ufd_);
     s->ufd_ = -1;
@@ -265,7 +282,9 @@ void Session::on_timer(Timer* t) {
     s->connect_next();
     return;
   }
-  PORTICO_LOG(LogLevel::kInfo, s->id_, "timed out (110: Connection timed out) while proxying connection, client: {}", addr_text(s->client_));
+  PORTICO_LOG(LogLevel::kInfo, s->id_,
+              "timed out (110: Connection timed out) while proxying connection, client: {}",
+              addr_text(s->client_));
   s->finish(200);  // nginx logs an idle timeout as a normal end
 }
 
@@ -312,31 +331,71 @@ void Session::log() {
     line.clear();
     for (const auto& p : al.format->parts) {
       switch (p.var) {
-        case V::kLiteral: line += p.text; break;
-        case V::kRemoteAddr: append_addr_text(client_, line); break;
-        case V::kRemotePort: line += std::to_string(addr_port(client_)); break;
-        case V::kServerAddr: append_addr_text(local_addr(), line); break;
-        case V::kServerPort: line += std::to_string(addr_port(local_addr())); break;
-        case V::kUpstreamAddr: line += upstream_addr_.empty() ? "-" : upstream_addr_; break;
-        case V::kBytesSent: line += std::to_string(u2c_.bytes); break;
-        case V::kBytesReceived: line += std::to_string(c2u_.bytes); break;
-        case V::kUpstreamBytesSent: line += std::to_string(c2u_.bytes); break;
-        case V::kUpstreamBytesReceived: line += std::to_string(u2c_.bytes); break;
-        case V::kSessionTime: append_ms(line, uint64_t(ms < 0 ? 0 : ms)); break;
-        case V::kStatus: line += std::to_string(status_); break;
-        case V::kTimeLocal: line += TimeCache::local().time_local(); break;
-        case V::kTimeIso8601: line += TimeCache::local().time_iso8601(); break;
-        case V::kMsec: line += TimeCache::local().msec(); break;
-        case V::kConnection: line += std::to_string(id_); break;
-        case V::kProtocol: line += "TCP"; break;
-        case V::kUpstreamConnectTime: line += connect_times_.empty() ? "-" : connect_times_; break;
-        case V::kPid: line += std::to_string(getpid()); break;
+        case V::kLiteral:
+          line += p.text;
+          break;
+        case V::kRemoteAddr:
+          append_addr_text(client_, line);
+          break;
+        case V::kRemotePort:
+          line += std::to_string(addr_port(client_));
+          break;
+        case V::kServerAddr:
+          append_addr_text(local_addr(), line);
+          break;
+        case V::kServerPort:
+          line += std::to_string(addr_port(local_addr()));
+          break;
+        case V::kUpstreamAddr:
+          line += upstream_addr_.empty() ? "-" : upstream_addr_;
+          break;
+        case V::kBytesSent:
+          line += std::to_string(u2c_.bytes);
+          break;
+        case V::kBytesReceived:
+          line += std::to_string(c2u_.bytes);
+          break;
+        case V::kUpstreamBytesSent:
+          line += std::to_string(c2u_.bytes);
+          break;
+        case V::kUpstreamBytesReceived:
+          line += std::to_string(u2c_.bytes);
+          break;
+        case V::kSessionTime:
+          append_ms(line, uint64_t(ms < 0 ? 0 : ms));
+          break;
+        case V::kStatus:
+          line += std::to_string(status_);
+          break;
+        case V::kTimeLocal:
+          line += TimeCache::local().time_local();
+          break;
+        case V::kTimeIso8601:
+          line += TimeCache::local().time_iso8601();
+          break;
+        case V::kMsec:
+          line += TimeCache::local().msec();
+          break;
+        case V::kConnection:
+          line += std::to_string(id_);
+          break;
+        case V::kProtocol:
+          line += "TCP";
+          break;
+        case V::kUpstreamConnectTime:
+          line += connect_times_.empty() ? "-" : connect_times_;
+          break;
+        case V::kPid:
+          line += std::to_string(getpid());
+          break;
         case V::kHostname: {
           char buf[256];
           if (gethostname(buf, sizeof buf) == 0) line += buf;
           break;
         }
-        case V::kNginxVersion: line += PORTICO_VERSION; break;
+        case V::kNginxVersion:
+          line += PORTICO_VERSION;
+          break;
       }
     }
     line += '\n';

@@ -26,7 +26,7 @@ class Session final : public Deferred {
   ~Session() override;
 
   void start();
-  void close_now();  // worker stopping
+  void close_now();   // worker stopping
   uint32_t slot = 0;  // index in the worker's session list
 
  private:
@@ -71,7 +71,7 @@ class Session final : public Deferred {
   bool c_readable_ = true, c_writable_ = true, u_readable_ = false, u_writable_ = false;
   Dir c2u_, u2c_;
   SessionTimer timer_;
-  struct timespec start_{};
+  struct timespec start_ {};
   uint64_t attempt_ms_ = 0;
   int64_t connect_ms_ = -1;
   std::string upstream_addr_;

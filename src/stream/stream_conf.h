@@ -15,10 +15,27 @@ namespace portico::stream {
 // A stream log_format, compiled: literal text and the variables the stream module knows.
 struct LogFormat {
   enum class Var : uint8_t {
-    kLiteral, kRemoteAddr, kRemotePort, kServerAddr, kServerPort, kUpstreamAddr, kBytesSent,
-    kBytesReceived, kUpstreamBytesSent, kUpstreamBytesReceived, kSessionTime, kStatus,
-    kTimeLocal, kTimeIso8601, kMsec, kConnection, kProtocol, kUpstreamConnectTime, kPid,
-    kHostname, kNginxVersion
+    kLiteral,
+    kRemoteAddr,
+    kRemotePort,
+    kServerAddr,
+    kServerPort,
+    kUpstreamAddr,
+    kBytesSent,
+    kBytesReceived,
+    kUpstreamBytesSent,
+    kUpstreamBytesReceived,
+    kSessionTime,
+    kStatus,
+    kTimeLocal,
+    kTimeIso8601,
+    kMsec,
+    kConnection,
+    kProtocol,
+    kUpstreamConnectTime,
+    kPid,
+    kHostname,
+    kNginxVersion
   };
   struct Part {
     Var var;

@@ -128,9 +128,9 @@ TEST(HttpParser, EmptyValuesAndNoQuery) {
 
 TEST(HttpParser, Methods) {
   const std::pair<const char*, Method> cases[] = {
-      {"GET", Method::kGet},         {"HEAD", Method::kHead},      {"POST", Method::kPost},
-      {"PUT", Method::kPut},         {"DELETE", Method::kDelete},  {"PATCH", Method::kPatch},
-      {"TRACE", Method::kTrace},     {"PROPFIND", Method::kOther}, {"X-CUSTOM", Method::kOther},
+      {"GET", Method::kGet},        {"HEAD", Method::kHead},      {"POST", Method::kPost},
+      {"PUT", Method::kPut},        {"DELETE", Method::kDelete},  {"PATCH", Method::kPatch},
+      {"TRACE", Method::kTrace},    {"PROPFIND", Method::kOther}, {"X-CUSTOM", Method::kOther},
       {"M_SEARCH", Method::kOther},
   };
   for (const auto& [name, method] : cases) {
@@ -296,7 +296,8 @@ TEST(HttpParser, FieldSyntax) {
   {
     RequestHead g;
     ASSERT_EQ(outcome("GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\nA(b): v\r\n"
-                      "A\xc3\xa9: v\r\nX_Y: z\r\nTransfer_Encoding: chunked\r\n\r\n", g),
+                      "A\xc3\xa9: v\r\nX_Y: z\r\nTransfer_Encoding: chunked\r\n\r\n",
+                      g),
               kComplete);
     ASSERT_EQ(g.headers.size(), 1u);
     EXPECT_FALSE(g.chunked);

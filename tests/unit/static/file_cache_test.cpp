@@ -71,7 +71,7 @@ TEST_F(FileCacheTest, EntryInUseSurvivesReplacement) {
   CachedFile* a = c.open(p, &err);
   ASSERT_NE(a, nullptr);
   EXPECT_FALSE(a->has_body);  // large files are streamed from the fd
-  c.end_iteration();           // still referenced: must stay open
+  c.end_iteration();          // still referenced: must stay open
   char ch = 0;
   EXPECT_EQ(pread(a->fd, &ch, 1, 0), 1);
   CachedFile* b = c.open(p, &err);  // a new iteration opens afresh
