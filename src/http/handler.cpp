@@ -105,7 +105,8 @@ bool eval_condition(Request& r, const IfCondition& c) {
       return !lhs.empty() && lhs != "0";
     case K::kEq:
     case K::kNe: {
-      std::string rhs;
+      thread_local std::string rhs;  // reused: no allocation per evaluated `if`
+      rhs.clear();
       c.rhs.eval(r, rhs);
       return (lhs == rhs) == (c.kind == K::kEq);
     }
@@ -674,25 +675,29 @@ void serialize_head(Request& r) {
     h += ": ";
     h += resp.headers[i].value;
   }
-  // add_header: for 200, 201, 204, 206, 301, 302, 303, 304, 307, 308, or any code with `always`.
-  if (r.loc && !r.loc->add_headers.empty()) {
-    int s = resp.status;
-    bool ok_code = s == 200 || s == 201 || s == 204 || s == 206 || s == 301 || s == 302 ||
-                   s == 303 || s == 304 || s == 307 || s == 308;
-    std::string value;
-    for (const auto& ah : r.loc->add_headers) {
-      if (!ok_code && !ah.always) continue;
-      value.clear();
-      ah.value.eval(r, value);
-      if (value.empty()) continue;
-      h += "\r\n";
-      h += ah.name;
-      h += ": ";
-      h += value;
-    }
-  }
-  h += "\r\n\r\n";
+  h += "\r\n";
+  append_add_headers(r, resp.status, h);
+  h += "\r\n";
   if (resp.header_only) r.out.clear();
+}
+
+void append_add_headers(Request& r, int status, std::string& h) {
+  if (!r.loc || r.loc->add_headers.empty()) return;
+  // add_header: for 200, 201, 204, 206, 301, 302, 303, 304, 307, 308, or any code with `always`.
+  const bool ok_code = status == 200 || status == 201 || status == 204 || status == 206 ||
+                       status == 301 || status == 302 || status == 303 || status == 304 ||
+                       status == 307 || status == 308;
+  thread_local std::string value;  // reused: no allocation per response once warm
+  for (const auto& ah : r.loc->add_headers) {
+    if (!ok_code && !ah.always) continue;
+    value.clear();
+    ah.value.eval(r, value);
+    if (value.empty()) continue;
+    h += ah.name;
+    h += ": ";
+    h += value;
+    h += "\r\n";
+  }
 }
 
 const char* status_reason(int status) {

@@ -26,6 +26,9 @@ void set_location(Request& r, std::string_view url);
 // allow/deny: true if the first rule matching `peer` denies it (no match: allowed).
 bool access_denied(const std::vector<AccessRule>& rules, const SockAddr& peer);
 
+// Appends the location's add_header lines ("Name: value\r\n") that apply to `status`.
+void append_add_headers(Request& r, int status, std::string& h);
+
 // nginx's error-log suffix: ", client: ADDR, server: NAME, request: "LINE", host: "HOST"".
 std::string log_context(const Request& r);
 

@@ -384,15 +384,13 @@ bool get_variable(Request& r, const VarRef& ref, std::string& out) {
       return true;
     case VarId::kRequestFilename: {
       if (!r.loc) return false;
-      std::string path;
       // $request_filename is root/alias + $uri, computed on use as in nginx.
       const LocationConf& l = *r.loc;
-      l.root.eval(r, path);
+      l.root.eval(r, out);
       if (l.alias && !l.alias_regex)
-        path += std::string_view(r.uri).substr(std::min(r.uri.size(), l.alias_prefix_len));
+        out += std::string_view(r.uri).substr(std::min(r.uri.size(), l.alias_prefix_len));
       else if (!l.alias)
-        path += r.uri;
-      out += path;
+        out += r.uri;
       return true;
     }
     case VarId::kContentLength:

@@ -11,28 +11,14 @@
 #include <limits>
 
 #include "core/strings.h"
+#include "http/char_class.h"
 #include "proxy/hop_by_hop.h"
 
 namespace portico::proxy {
 namespace {
 
-using CharTable = std::array<bool, 256>;
 using http::Header;
-
-constexpr bool is_alpha(unsigned c) {
-  return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-}
-constexpr bool is_digit(unsigned c) {
-  return c >= '0' && c <= '9';
-}
-
-// tchar (RFC 9110 5.6.2): the field names we pass on.
-constexpr CharTable kTchar = [] {
-  CharTable t{};
-  for (unsigned c = 0; c < 256; ++c) t[c] = is_alpha(c) || is_digit(c);
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<uint8_t>(c)] = true;
-  return t;
-}();
+using namespace http::chars;  // byte classes shared with the request parser
 
 // Bytes that may stand in a field name without making the line invalid: VCHAR but ':', and
 // obs-text. Those outside kTchar make the line ignored; whitespace, CTLs, DEL end the name.
@@ -41,51 +27,6 @@ constexpr CharTable kNameByte = [] {
   for (unsigned c = 0; c < 256; ++c) t[c] = c > 0x20 && c != 0x7f && c != ':';
   return t;
 }();
-
-// No CTL, no DEL: what the prev_size fast path lets through without looking closer.
-constexpr CharTable kLineChar = [] {
-  CharTable t{};
-  for (unsigned c = 0; c < 256; ++c) t[c] = c >= 0x20 && c != 0x7f;
-  return t;
-}();
-
-// field-value and reason-phrase bytes (RFC 9110 5.5, RFC 9112 4): VCHAR, SP, HTAB, obs-text, and
-// DEL, which nginx passes through (it cannot affect framing).
-constexpr CharTable kValueChar = [] {
-  CharTable t = kLineChar;
-  t['\t'] = true;
-  t[0x7f] = true;
-  return t;
-}();
-
-inline bool is_in(const CharTable& t, char c) {
-  return t[static_cast<uint8_t>(c)];
-}
-inline bool is_ows(char c) {
-  return c == ' ' || c == '\t';
-}
-
-// Advances over bytes of `table` (kLineChar or kValueChar) from p up to lim; returns where it
-// stopped. Eight bytes at a time while none is a CTL or DEL (SWAR, as in http/parser.cpp): those
-// are the only bytes these tables reject, so a clean word needs no lookups.
-inline const char* skip_field_bytes(const CharTable& table, const char* p, const char* lim) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull;
-  constexpr uint64_t kHigh = 0x8080808080808080ull;
-  for (;;) {
-    while (lim - p >= 8) {
-      uint64_t x;
-      std::memcpy(&x, p, 8);
-      const uint64_t below_space = (x - kOnes * 0x20) & ~x & kHigh;  // some byte < 0x20
-      const uint64_t y = x ^ (kOnes * 0x7f);
-      const uint64_t del = (y - kOnes) & ~y & kHigh;  // some byte == 0x7f
-      if (below_space | del) break;
-      p += 8;
-    }
-    const char* stop = lim - p > 8 ? p + 8 : lim;
-    while (p < stop && is_in(table, *p)) ++p;
-    if (p < stop || p == lim) return p;
-  }
-}
 
 ParseStatus fail(std::string* why, std::string_view message) {
   if (why != nullptr) why->assign(message);

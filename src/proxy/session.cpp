@@ -223,7 +223,7 @@ bool Session::build_request_head() {
   h += conf_->http_minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n";
 
   // proxy_set_header (with nginx's defaults merged in), empty values dropped.
-  std::string value;
+  thread_local std::string value;  // reused: no allocation per request once warm
   for (const auto& sh : conf_->set_headers) {
     value.clear();
     sh.value.eval(r, value);
@@ -1124,23 +1124,7 @@ void Session::begin_response() {
     if (client_chunked_) h += "Transfer-Encoding: chunked\r\n";
     h += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   }
-  // add_header of the location applies to proxied responses too.
-  if (!r.loc->add_headers.empty()) {
-    bool ok_code = status == 200 || status == 201 || status == 204 || status == 206 ||
-                   status == 301 || status == 302 || status == 303 || status == 304 ||
-                   status == 307 || status == 308;
-    std::string value;
-    for (const auto& ah : r.loc->add_headers) {
-      if (!ok_code && !ah.always) continue;
-      value.clear();
-      ah.value.eval(r, value);
-      if (value.empty()) continue;
-      h += ah.name;
-      h += ": ";
-      h += value;
-      h += "\r\n";
-    }
-  }
+  http::append_add_headers(r, status, h);  // add_header applies to proxied responses too
   h += "\r\n";
   out_pre_off_ = 0;
   response_started_ = true;
