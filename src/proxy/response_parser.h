@@ -100,10 +100,12 @@ enum class BodyFraming : uint8_t {
 BodyFraming framing(const ResponseHead& head, bool request_was_head);
 
 // True when, once the body is read whole, the upstream connection may go back to the keepalive
-// pool: the upstream allows it, the body's end is known, and HTTP goes on on the connection
-// (not after a 101).
+// pool: an HTTP/1.1 upstream allows it, the body's end is known, and HTTP goes on on the
+// connection (not after a 101). As nginx, an HTTP/1.0 response ends the connection even with
+// "Connection: keep-alive".
 inline bool connection_reusable(const ResponseHead& head, BodyFraming f) {
-  return head.keep_alive && f != BodyFraming::kUntilClose && head.status != 101;
+  return head.keep_alive && !head.is_http10() && f != BodyFraming::kUntilClose &&
+         head.status != 101;
 }
 
 // Parses one response head from the start of `data` (which may also hold body bytes after it).

@@ -25,6 +25,8 @@ class TriedSet {
 
   // REQUIRES: i < capacity().
   void insert(size_t i) { words()[i / 64] |= uint64_t{1} << (i % 64); }
+  // REQUIRES: i < capacity().
+  void erase(size_t i) { words()[i / 64] &= ~(uint64_t{1} << (i % 64)); }
   // False for any i >= capacity().
   bool contains(size_t i) const { return i < capacity() && (words()[i / 64] >> (i % 64) & 1) != 0; }
   void clear();

@@ -15,6 +15,10 @@ TEST(UpstreamTriedSet, InlineUpTo64) {
   EXPECT_FALSE(t.contains(1));
   EXPECT_FALSE(t.contains(64));  // beyond capacity: never contained
   EXPECT_EQ(t.count(), 2u);
+  t.erase(63);
+  EXPECT_FALSE(t.contains(63));
+  EXPECT_TRUE(t.contains(0));
+  EXPECT_EQ(t.count(), 1u);
   t.clear();
   EXPECT_EQ(t.count(), 0u);
   EXPECT_FALSE(t.contains(0));
@@ -31,6 +35,8 @@ TEST(UpstreamTriedSet, LargeGroups) {
   EXPECT_EQ(odd.capacity(), 128u);
   odd.insert(64);
   EXPECT_TRUE(odd.contains(64));
+  odd.erase(64);
+  EXPECT_FALSE(odd.contains(64));
 }
 
 TEST(UpstreamTriedSet, CopiesAreIndependent) {
