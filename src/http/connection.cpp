@@ -97,13 +97,16 @@ void Connection::on_timer(Timer* t) {
 
 void Connection::on_io(uint32_t events) {
   if (state_ == State::kClosed) return;
+  // Edge-triggered: an edge the session sees is not reported again, so the connection records
+  // it too and finds the client's data (or its close) when the session hands back. A stale
+  // "ready" costs one recv that says EAGAIN; a lost one would hang the connection.
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_ready_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hup_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) write_ready_ = true;
   if (state_ == State::kProxying) {
     proxy_->on_client_io(events);
     return;
   }
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_ready_ = true;
-  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hup_ = true;
-  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) write_ready_ = true;
   drive();
 }
 

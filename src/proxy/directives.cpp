@@ -48,6 +48,8 @@ void register_directives(Registry& r) {
       {"proxy_max_temp_file_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"proxy_temp_file_write_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"proxy_temp_path", kHSL, 1, 4, BlockKind::kNone, 0, true},
+      {"proxy_ignore_client_abort", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"proxy_ignore_headers", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, true},
       {"proxy_connect_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"proxy_send_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"proxy_read_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
@@ -436,10 +438,39 @@ bool apply_directive(const Directive& d, ProxySettings& s, http::VariableTable& 
       s.buffers_num = uint32_t(*num);
       s.buffers_size = *size;
     }
-  } else if (n == "proxy_busy_buffers_size" || n == "proxy_max_temp_file_size" ||
-             n == "proxy_temp_file_write_size" || n == "proxy_temp_path") {
-    // accepted: portico relays through one bounded buffer per direction and never spools
-    // responses to disk
+  } else if (n == "proxy_max_temp_file_size") {
+    auto v = parse_size(a[0]);
+    if (!v)
+      err(errors, d, "\"proxy_max_temp_file_size\" directive invalid value");
+    else
+      s.max_temp_file_size = *v;
+  } else if (n == "proxy_temp_path") {
+    // nginx's `levels` arguments name a directory hierarchy for cache-like spooling; portico's
+    // temporary files are anonymous (O_TMPFILE), so only the directory matters.
+    for (size_t i = 1; i < a.size(); ++i) {
+      auto lv = parse_uint(a[i]);
+      if (!lv || *lv < 1 || *lv > 2) err(errors, d, "invalid value \"" + a[i] + "\"");
+    }
+    s.temp_path = a[0];
+  } else if (n == "proxy_busy_buffers_size" || n == "proxy_temp_file_write_size") {
+    // accepted for compatibility: portico writes to the client whatever it holds as soon as
+    // the client can take it, and to the temporary file in whole reads
+    if (!parse_size(a[0])) err(errors, d, "\"" + n + "\" directive invalid value");
+  } else if (n == "proxy_ignore_client_abort") {
+    flag(d, &s.ignore_client_abort, errors);
+  } else if (n == "proxy_ignore_headers") {
+    static const char* const kKnown[] = {
+        "x-accel-redirect",  "x-accel-expires", "x-accel-limit-rate",
+        "x-accel-buffering", "x-accel-charset", "expires",
+        "cache-control",     "set-cookie",      "vary"};
+    s.ignore_x_accel_buffering = false;
+    for (const auto& v : a) {
+      bool known = false;
+      for (const char* k : kKnown) known = known || iequals(v, k);
+      if (!known)
+        err(errors, d, "invalid value \"" + v + "\" in \"proxy_ignore_headers\" directive");
+      if (iequals(v, "x-accel-buffering")) s.ignore_x_accel_buffering = true;
+    }
   } else if (n == "proxy_connect_timeout") {
     time_ms(d, a[0], &s.connect_timeout_ms, errors);
   } else if (n == "proxy_send_timeout") {

@@ -68,11 +68,18 @@ struct ProxySettings {
   int http_minor = 0;  // proxy_http_version 1.0 (nginx's default) or 1.1
   http::ComplexValue method;
   bool has_method = false;
+  // proxy_buffering on: when the client reads slower than the upstream answers, the response
+  // is held in proxy_buffers (memory), then a temporary file of up to max_temp_file_size, so
+  // the upstream connection (and the app process behind it) is freed as early as possible.
   bool buffering = true;
   bool request_buffering = true;
-  size_t buffer_size = 4096;
+  size_t buffer_size = 4096;  // largest response head
   uint32_t buffers_num = 8;
   size_t buffers_size = 4096;
+  uint64_t max_temp_file_size = 1024ull * 1024 * 1024;
+  std::string temp_path;  // proxy_temp_path; empty = PREFIX/proxy_temp
+  bool ignore_client_abort = false;
+  bool ignore_x_accel_buffering = false;  // proxy_ignore_headers X-Accel-Buffering
   uint64_t connect_timeout_ms = 60'000;
   uint64_t send_timeout_ms = 60'000;
   uint64_t read_timeout_ms = 60'000;

@@ -15,6 +15,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "config/snapshot.h"
 #include "core/log.h"
 #include "core/strings.h"
@@ -542,7 +544,33 @@ void Session::on_client_io(uint32_t ev) {
   if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
   if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hup_ = true;
   if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
+  if ((ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && client_gone()) return;
   pump();
+}
+
+bool Session::client_gone() {
+  // While the body is being read its own recv sees the end; a tunnel relays half-closes.
+  if (!body_done_ || state_ == State::kTunnel || conf_->ignore_client_abort) return false;
+  char c;
+  ssize_t n = ::recv(conn_->fd(), &c, 1, MSG_PEEK);
+  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+    return false;  // a pipelined request, or nothing yet: the client is still there
+  const char* during = state_ == State::kRelaying      ? "reading upstream"
+                       : state_ == State::kReadingHead ? "reading response header from upstream"
+                       : state_ == State::kSending     ? "sending request to upstream"
+                                                       : "connecting to upstream";
+  if (response_started_) {
+    fail_client(fmt::format("client prematurely closed connection while {}", during),
+                LogLevel::kInfo);
+    return true;
+  }
+  PORTICO_LOG(LogLevel::kInfo, conn_->id(),
+              "client prematurely closed connection, so upstream connection is closed too while "
+              "{}{}",
+              during, log_suffix());
+  abort();
+  conn_->proxy_abort(499);
+  return true;
 }
 
 void Session::wait(Wait w, uint64_t ms) {
@@ -1004,6 +1032,14 @@ void Session::begin_response() {
     }
   }
   const bool head_request = r.head.method == http::Method::kHead;
+  buffering_ = conf_->buffering;
+  if (!conf_->ignore_x_accel_buffering) {
+    // The application may switch buffering per response (nginx's X-Accel-Buffering).
+    if (const http::Header* xb = head_in_.find("x-accel-buffering")) {
+      if (iequals(xb->value, "yes")) buffering_ = true;
+      if (iequals(xb->value, "no")) buffering_ = false;
+    }
+  }
   framing_ = framing(head_in_, head_request);
   if (framing_ == BodyFraming::kLength) resp_left_ = uint64_t(head_in_.content_length);
   if (framing_ == BodyFraming::kChunked) resp_chunked_.reset();
@@ -1127,6 +1163,7 @@ void Session::begin_response() {
   http::append_add_headers(r, status, h);  // add_header applies to proxied responses too
   h += "\r\n";
   out_pre_off_ = 0;
+  head_bytes_ = h.size();
   response_started_ = true;
   out_data_ = nullptr;
   out_data_len_ = 0;
@@ -1146,7 +1183,8 @@ void Session::begin_response() {
     t_c2u_len_ = take;
     return;
   }
-  if (framing_ == BodyFraming::kNone) resp_done_ = true;
+  if (framing_ == BodyFraming::kNone || (framing_ == BodyFraming::kLength && resp_left_ == 0))
+    resp_done_ = true;
   state_ = State::kRelaying;
 }
 
@@ -1183,14 +1221,13 @@ bool Session::flush_to_client() {
       return false;
     }
     size_t left = size_t(w);
-    r_->bytes_sent += left;
+    count_sent(left);
     size_t take = std::min(left, out_pre_.size() - out_pre_off_);
     out_pre_off_ += take;
     left -= take;
     take = std::min(left, out_data_len_);
     out_data_ += take;
     out_data_len_ -= take;
-    r_->body_bytes_sent += take;
     left -= take;
     take = std::min(left, out_post_.size() - out_post_off_);
     out_post_off_ += take;
@@ -1202,18 +1239,104 @@ bool Session::flush_to_client() {
   return true;
 }
 
+void Session::count_sent(size_t n) {
+  r_->bytes_sent += n;
+  // nginx: $body_bytes_sent is what was sent after the head (chunk framing included).
+  r_->body_bytes_sent = r_->bytes_sent - std::min<uint64_t>(r_->bytes_sent, head_bytes_);
+}
+
+// Moves the pending output into the spool: the client is not taking it, the upstream goes on.
+bool Session::spool_pending() {
+  if (!spool_ready_) {
+    const std::string& path = conf_->temp_path;
+    std::string dir = path.empty()          ? r_->snapshot->prefix + "proxy_temp"
+                      : path.front() == '/' ? path
+                                            : r_->snapshot->prefix + path;
+    spool_.configure(size_t(conf_->buffers_num) * conf_->buffers_size, conf_->max_temp_file_size,
+                     std::move(dir));
+    spool_ready_ = true;
+  }
+  std::string error;
+  bool ok =
+      spool_.append(out_pre_.data() + out_pre_off_, out_pre_.size() - out_pre_off_, &error) &&
+      spool_.append(out_data_, out_data_len_, &error) &&
+      spool_.append(out_post_.data() + out_post_off_, out_post_.size() - out_post_off_, &error);
+  out_pre_.clear();
+  out_pre_off_ = 0;
+  out_data_ = nullptr;
+  out_data_len_ = 0;
+  out_post_.clear();
+  out_post_off_ = 0;
+  if (!ok) {
+    fail_client(error + " while reading upstream", LogLevel::kCrit);
+    return false;
+  }
+  return true;
+}
+
+// Sends held bytes until the spool is empty or the client blocks. False: the session ended.
+bool Session::write_spool() {
+  while (!spool_.empty() && client_writable_) {
+    ssize_t w = spool_.write_to(conn_->fd());
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        client_writable_ = false;
+        break;
+      }
+      if (errno == EINTR) continue;
+      fail_client("sendfile() failed (" + errno_text(errno) + ") while sending to client",
+                  LogLevel::kInfo);
+      return false;
+    }
+    count_sent(size_t(w));
+  }
+  return true;
+}
+
 bool Session::relay_response() {
+  // Room kept in the spool for the chunk framing around one read's worth of data.
+  constexpr uint64_t kFraming = 32;
   for (;;) {
-    // Body bytes already here ride along with whatever is pending (the head, typically), so a
-    // small response leaves in one write; otherwise write what is pending first.
-    const bool can_attach =
-        out_data_len_ == 0 && out_post_off_ >= out_post_.size() && !resp_done_ && rpos_ < rlen_;
-    if (!can_attach) {
-      if (!flush_to_client()) return false;
-      if (resp_done_) {
+    // Output, oldest first: what the spool holds, then the pending piece.
+    if (!spool_.empty() && !write_spool()) return false;
+    // Body bytes already here ride along with a pending head, so a small response leaves in one
+    // write.
+    const bool attach = spool_.empty() && out_data_len_ == 0 && out_post_off_ >= out_post_.size() &&
+                        !resp_done_ && rpos_ < rlen_;
+    if (!attach && pending_size() > 0) {
+      if (spool_.empty() && client_writable_ && !flush_to_client()) {
+        if (state_ == State::kDone) return false;
+      }
+      // The client is slower than the upstream: hold the rest (proxy_buffering) and read on.
+      if (pending_size() > 0 && buffering_ && !resp_done_ &&
+          (spool_ready_ ? spool_.room()
+                        : conf_->buffers_num * conf_->buffers_size + conf_->max_temp_file_size) >=
+              pending_size() &&
+          !spool_pending())
+        return false;
+    }
+    if (resp_done_) {
+      if (spool_.empty() && pending_size() == 0) {
         finish();
         return false;
       }
+      end_upstream();  // all of it is here: free the upstream while the client reads
+      wait(Wait::kClientWrite, r_->loc->send_timeout);
+      return false;
+    }
+    if (!attach && pending_size() > 0) {
+      // The client sets the pace (proxy_buffering off, or the spool is full).
+      wait(Wait::kClientWrite, r_->loc->send_timeout);
+      return false;
+    }
+    size_t limit = rcap_;  // what may be read now
+    if (!spool_.empty()) {
+      const uint64_t room = spool_.room();
+      if (room < kFraming + 1 + (rlen_ - rpos_)) {
+        wait(Wait::kClientWrite, r_->loc->send_timeout);
+        return false;
+      }
+      limit = size_t(std::min<uint64_t>(rcap_, room - kFraming));
     }
     if (rpos_ < rlen_) {
       const char* data = rbuf_.get() + rpos_;
@@ -1275,6 +1398,8 @@ bool Session::relay_response() {
         }
         out_post_ += "0\r\n\r\n";
       }
+      // Behind held bytes, new output joins them (order); rbuf_ is then free for the next read.
+      if (!spool_.empty() && pending_size() > 0 && !spool_pending()) return false;
       continue;
     }
     rlen_ = rpos_ = 0;
@@ -1283,10 +1408,11 @@ bool Session::relay_response() {
       wait(Wait::kUpstreamRead, conf_->read_timeout_ms);
       return false;
     }
-    ssize_t got = ::recv(up_fd_, rbuf_.get() + rlen_, rcap_ - rlen_, 0);
+    const size_t want = std::min(rcap_ - rlen_, limit);
+    ssize_t got = ::recv(up_fd_, rbuf_.get() + rlen_, want, 0);
     if (got > 0) {
       r_->upstream.bytes_received += size_t(got);
-      if (size_t(got) < rcap_ - rlen_) up_readable_ = up_hup_;
+      if (size_t(got) < want) up_readable_ = up_hup_;
       rlen_ += size_t(got);
       continue;
     }
@@ -1297,6 +1423,7 @@ bool Session::relay_response() {
           out_post_ = "0\r\n\r\n";
           out_post_off_ = 0;
         }
+        if (!spool_.empty() && !spool_pending()) return false;
         continue;
       }
       fail_client("upstream prematurely closed connection while reading upstream");
@@ -1312,15 +1439,17 @@ bool Session::relay_response() {
   }
 }
 
-void Session::finish() {
+void Session::end_upstream() {
+  if (upstream_ended_) return;
+  upstream_ended_ = true;
   note_attempt_end();
   r_->upstream.status += std::to_string(head_in_.status);
   const bool reusable = up_fd_ >= 0 && upstream_->keepalive > 0 && body_done_ &&
                         head_off_ == head_.size() && rpos_ == rlen_ &&
                         connection_reusable(head_in_, framing_) &&
                         up_requests_ + 1 < upstream_->keepalive_requests && conf_->http_minor == 1;
-  const upstream::Peer& p = upstream_->group->peer(size_t(peer_));
   if (reusable && pconn_) {
+    const upstream::Peer& p = upstream_->group->peer(size_t(peer_));
     pconn_->requests = up_requests_ + 1;
     ctx_->pool.put(pconn_, p.state.get(), upstream_->keepalive, upstream_->keepalive_timeout_ms);
     pconn_ = nullptr;
@@ -1328,6 +1457,10 @@ void Session::finish() {
   }
   release_peer(false);
   close_upstream();
+}
+
+void Session::finish() {
+  end_upstream();
   state_ = State::kDone;
   ctx_->loop.cancel(&timer_);
   conn_->proxy_done(r_->resp.keep_alive && body_done_);
@@ -1432,6 +1565,11 @@ void Session::upstream_failed(uint32_t condition, int status, const std::string&
   // A pooled connection the upstream had closed meanwhile is not the peer's fault, and does
   // not use up a try (nginx: u->peer.cached).
   const bool stale_pooled = pooled_ && condition == kNextError && !response_started_;
+  if (stale_pooled && peer_ >= 0 && tried_.count() >= upstream_->group->size()) {
+    // No other peer to move to (a one-server group): this one may be tried again, on a fresh
+    // connection or another pooled one (each bounded by the pool), as nginx does.
+    tried_.erase(size_t(peer_));
+  }
   release_peer(!stale_pooled);
   if (stale_pooled) --tries_;
   close_upstream();

@@ -20,6 +20,7 @@
 #include "proxy/hop_by_hop.h"
 #include "proxy/proxy_conf.h"
 #include "proxy/response_parser.h"
+#include "proxy/spool.h"
 #include "upstream/tried_set.h"
 
 namespace portico::http {
@@ -81,6 +82,17 @@ class Session final : public IoHandler, public Deferred {
   bool relay_response();
   bool tunnel();
   bool flush_to_client();
+  size_t pending_size() const {
+    return (out_pre_.size() - out_pre_off_) + out_data_len_ + (out_post_.size() - out_post_off_);
+  }
+  bool spool_pending();
+  bool write_spool();
+  void count_sent(size_t n);
+  // The client closed its side while we wait on the upstream (nginx's check_broken_connection).
+  bool client_gone();
+  // The whole response has been read: the upstream connection goes back to the pool (or is
+  // closed) and the peer is released, even while the client is still reading.
+  void end_upstream();
   bool tunnel_direction(int from, int to, char* buf, size_t cap, size_t& off, size_t& len,
                         bool& from_readable, bool& to_writable, bool& eof, bool& shut);
   void finish();
@@ -161,6 +173,11 @@ class Session final : public IoHandler, public Deferred {
   bool resp_done_ = false;
   bool client_chunked_ = false;
   bool response_started_ = false;
+  bool buffering_ = false;       // proxy_buffering for this response (X-Accel-Buffering)
+  bool upstream_ended_ = false;  // end_upstream() ran
+  size_t head_bytes_ = 0;        // size of the response head we sent ($body_bytes_sent)
+  Spool spool_;
+  bool spool_ready_ = false;  // configured (on first use)
   // Pending output to the client: pre (head or chunk header), data, post (chunk CRLF).
   std::string out_pre_;
   size_t out_pre_off_ = 0;

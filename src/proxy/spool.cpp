@@ -1,0 +1,109 @@
+#include "proxy/spool.h"
+
+#include <fcntl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "core/strings.h"
+
+namespace portico::proxy {
+
+void Spool::configure(size_t memory, uint64_t max_file, std::string dir) {
+  ring_cap_ = memory;
+  max_file_ = max_file;
+  dir_ = std::move(dir);
+}
+
+Spool::~Spool() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+uint64_t Spool::room() const {
+  const uint64_t file_room = file_failed_ ? 0 : max_file_ - std::min(max_file_, file_wr_);
+  if (file_rd_ != file_wr_) return file_room;
+  return (ring_cap_ - ring_len_) + file_room;
+}
+
+bool Spool::open_file(std::string* error) {
+  ::mkdir(dir_.c_str(), 0700);
+  fd_ = ::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd_ < 0) fd_ = ::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd_ < 0) {
+    file_failed_ = true;
+    *error = "open() of a temporary file in \"" + dir_ + "\" failed (" + errno_text(errno) + ")";
+    return false;
+  }
+  return true;
+}
+
+bool Spool::append(const char* data, size_t n, std::string* error) {
+  if (file_rd_ == file_wr_ && ring_len_ < ring_cap_) {
+    if (!ring_) ring_.reset(new char[ring_cap_]);
+    // Into the ring, in up to two pieces (it may wrap).
+    size_t take = std::min(n, ring_cap_ - ring_len_);
+    size_t tail = (ring_head_ + ring_len_) % ring_cap_;
+    size_t first = std::min(take, ring_cap_ - tail);
+    std::memcpy(ring_.get() + tail, data, first);
+    std::memcpy(ring_.get(), data + first, take - first);
+    ring_len_ += take;
+    data += take;
+    n -= take;
+  }
+  if (n == 0) return true;
+  if (fd_ < 0 && !open_file(error)) return false;
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd_, data, n, off_t(file_wr_));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      *error = "pwrite() to a temporary file failed (" + errno_text(w < 0 ? errno : ENOSPC) + ")";
+      return false;
+    }
+    file_wr_ += uint64_t(w);
+    data += w;
+    n -= size_t(w);
+  }
+  return true;
+}
+
+ssize_t Spool::write_to(int fd) {
+  if (ring_len_ > 0) {
+    struct iovec iov[2];
+    size_t first = std::min(ring_len_, ring_cap_ - ring_head_);
+    iov[0] = {ring_.get() + ring_head_, first};
+    iov[1] = {ring_.get(), ring_len_ - first};
+    struct msghdr msg {};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = ring_len_ > first ? 2 : 1;
+    ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (w > 0) {
+      ring_head_ = (ring_head_ + size_t(w)) % ring_cap_;
+      ring_len_ -= size_t(w);
+      if (ring_len_ == 0) ring_head_ = 0;
+    }
+    return w;
+  }
+  if (file_rd_ == file_wr_) return 0;
+  off_t off = off_t(file_rd_);
+  ssize_t w = ::sendfile(fd, fd_, &off, size_t(std::min<uint64_t>(file_wr_ - file_rd_, 1u << 30)));
+  if (w > 0) {
+    file_rd_ += uint64_t(w);
+    if (file_rd_ == file_wr_) {
+      // Drained: start over at the front, and give the disk blocks back.
+      file_rd_ = file_wr_ = 0;
+      if (::ftruncate(fd_, 0) != 0) {
+        // Harmless: the space is reused by the next writes.
+      }
+    }
+  }
+  return w;
+}
+
+}  // namespace portico::proxy
