@@ -112,9 +112,10 @@ void EventLoop::run() {
     timers_.run(now_ms_);
     if (woken) run_posted();
     if (!graveyard_.empty()) {
-      std::vector<Deferred*> dead;
-      dead.swap(graveyard_);
-      for (Deferred* d : dead) delete d;
+      // Swapped with a second vector (a destructor may defer more); both keep their capacity.
+      dying_.swap(graveyard_);
+      for (Deferred* d : dying_) delete d;
+      dying_.clear();
     }
     if (iteration_hook_) iteration_hook_(iteration_arg_);
   }

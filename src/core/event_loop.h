@@ -74,6 +74,7 @@ class EventLoop {
   void* iteration_arg_ = nullptr;
   TimerWheel timers_;
   std::vector<Deferred*> graveyard_;
+  std::vector<Deferred*> dying_;
   std::mutex post_mu_;  // guards posted_; taken only on control-thread hand-offs
   std::vector<std::function<void()>> posted_;
 };

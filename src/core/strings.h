@@ -13,7 +13,14 @@ constexpr char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
 }
 
-bool iequals(std::string_view a, std::string_view b);
+// Inline: called for every header name on the request and proxy paths; most calls end at the
+// size check.
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
 bool istarts_with(std::string_view s, std::string_view prefix);
 bool iends_with(std::string_view s, std::string_view suffix);
 std::string to_lower(std::string_view s);

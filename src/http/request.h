@@ -59,20 +59,29 @@ struct Response {
   void clear();
 };
 
+// One attempt of a proxied request, kept as numbers: the $upstream_*_time strings are made only
+// when a log or a header reads them.
+struct UpstreamAttempt {
+  static constexpr uint32_t kNone = UINT32_MAX;  // shown as "-"
+  int status = 0;
+  bool timed = false;  // false: no peer was tried ("no live upstreams": a status only)
+  uint32_t response_ms = 0;
+  uint32_t connect_ms = kNone;
+  uint32_t header_ms = kNone;
+};
+
 // $upstream_* values of a proxied request (one entry per attempt, ", "-separated).
 struct UpstreamVars {
-  std::string addr, status, response_time, connect_time, header_time;
-  std::string uri;                     // the URI sent upstream (for logs)
-  std::string proxy_host, proxy_port;  // of this request's target (proxy_pass may use variables)
+  std::string addr;
+  std::vector<UpstreamAttempt> attempts;  // keeps its capacity in a pooled request
+  std::string uri;                        // the URI sent upstream (for logs)
+  std::string proxy_host, proxy_port;     // of this request's target (proxy_pass may use variables)
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
   void clear() {
     bytes_received = bytes_sent = 0;
     addr.clear();
-    status.clear();
-    response_time.clear();
-    connect_time.clear();
-    header_time.clear();
+    attempts.clear();
     uri.clear();
     proxy_host.clear();
     proxy_port.clear();

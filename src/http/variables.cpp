@@ -78,6 +78,31 @@ void append_uint(std::string& out, uint64_t v) {
   out.append(buf, size_t(n));
 }
 
+// Milliseconds as nginx prints upstream times: "0.004"; UpstreamAttempt::kNone as "-".
+void append_ms(std::string& out, uint32_t ms) {
+  if (ms == UpstreamAttempt::kNone) {
+    out += '-';
+    return;
+  }
+  append_uint(out, ms / 1000);
+  const char frac[4] = {'.', char('0' + ms / 100 % 10), char('0' + ms / 10 % 10),
+                        char('0' + ms % 10)};
+  out.append(frac, 4);
+}
+
+// One field of every attempt, ", "-separated (times only of attempts that reached a peer).
+template <class Field>
+bool join_attempts(const UpstreamVars& u, std::string& out, bool timed_only, Field field) {
+  bool any = false;
+  for (const UpstreamAttempt& a : u.attempts) {
+    if (timed_only && !a.timed) continue;
+    if (any) out += ", ";
+    field(a, out);
+    any = true;
+  }
+  return any;
+}
+
 std::string header_param(std::string_view rest) {
   std::string p(rest);
   for (char& c : p) c = c == '_' ? '-' : ascii_lower(c);
@@ -444,14 +469,17 @@ bool get_variable(Request& r, const VarRef& ref, std::string& out) {
       out += r.upstream.addr;
       return !r.upstream.addr.empty();
     case VarId::kUpstreamStatus:
-      out += r.upstream.status;
-      return !r.upstream.status.empty();
+      return join_attempts(r.upstream, out, false, [](const UpstreamAttempt& a, std::string& o) {
+        append_uint(o, uint64_t(a.status));
+      });
     case VarId::kUpstreamResponseTime:
-      out += r.upstream.response_time;
-      return !r.upstream.response_time.empty();
+      return join_attempts(r.upstream, out, true, [](const UpstreamAttempt& a, std::string& o) {
+        append_ms(o, a.response_ms);
+      });
     case VarId::kUpstreamConnectTime:
-      out += r.upstream.connect_time;
-      return !r.upstream.connect_time.empty();
+      return join_attempts(r.upstream, out, true, [](const UpstreamAttempt& a, std::string& o) {
+        append_ms(o, a.connect_ms);
+      });
     case VarId::kUpstreamBytesReceived:
       if (r.upstream.addr.empty()) return false;
       append_uint(out, r.upstream.bytes_received);
@@ -461,8 +489,9 @@ bool get_variable(Request& r, const VarRef& ref, std::string& out) {
       append_uint(out, r.upstream.bytes_sent);
       return true;
     case VarId::kUpstreamHeaderTime:
-      out += r.upstream.header_time;
-      return !r.upstream.header_time.empty();
+      return join_attempts(r.upstream, out, true, [](const UpstreamAttempt& a, std::string& o) {
+        append_ms(o, a.header_ms);
+      });
     case VarId::kUser:
       if (const MapConf* m = r.snapshot->http.vars.map(ref.user_index)) {
         m->eval(r, out);

@@ -4,9 +4,12 @@
 
 #include <deque>
 #include <memory>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/event_loop.h"
+#include "http/parser.h"
 #include "proxy/pool.h"
 #include "proxy/proxy_conf.h"
 #include "upstream/balancer.h"
@@ -69,10 +72,41 @@ class Context {
     if (b && free_buffers_.size() < 256) free_buffers_.push_back(std::move(b));
   }
 
+  // Strings and header vectors a session grows (its request head, response head, parsed
+  // header list) go back here with their capacity, so a warm proxied request allocates only
+  // its Session.
+  std::string take_string() {
+    if (free_strings_.empty()) return {};
+    std::string s = std::move(free_strings_.back());
+    free_strings_.pop_back();
+    return s;
+  }
+  void give_string(std::string&& s) {
+    if (s.capacity() > 15 && s.capacity() <= kKeepCapacity && free_strings_.size() < 512) {
+      s.clear();
+      free_strings_.push_back(std::move(s));
+    }
+  }
+  std::vector<http::Header> take_headers() {
+    if (free_headers_.empty()) return {};
+    std::vector<http::Header> v = std::move(free_headers_.back());
+    free_headers_.pop_back();
+    return v;
+  }
+  void give_headers(std::vector<http::Header>&& v) {
+    if (v.capacity() > 0 && v.capacity() <= 256 && free_headers_.size() < 256) {
+      v.clear();
+      free_headers_.push_back(std::move(v));
+    }
+  }
+
   EventLoop& loop;
   Pool pool;
 
  private:
+  static constexpr size_t kKeepCapacity = 16 * 1024;  // larger strings are not hoarded
+  std::vector<std::string> free_strings_;
+  std::vector<std::vector<http::Header>> free_headers_;
   std::vector<std::unique_ptr<char[]>> free_buffers_;
   std::unordered_map<const upstream::Group*, std::deque<Session*>> queues_;
   std::unordered_map<std::string, std::shared_ptr<const UpstreamConf>> dynamic_;

@@ -71,13 +71,6 @@ void append_hex(std::string& out, size_t n) {
   out.append(buf, size_t(len));
 }
 
-void append_ms(std::string& out, uint64_t ms) {
-  char buf[32];
-  int len = snprintf(buf, sizeof buf, "%llu.%03llu", (unsigned long long)(ms / 1000),
-                     (unsigned long long)(ms % 1000));
-  out.append(buf, size_t(len));
-}
-
 // Where the URL starts in a Location or Refresh value.
 size_t at_of(std::string_view name, std::string_view value) {
   if (!iequals(name, "refresh")) return 0;
@@ -97,11 +90,17 @@ Session::Session(http::Connection* conn, http::Request* r, Context* ctx)
     : conn_(conn), r_(r), ctx_(ctx), conf_(&r->loc->proxy), pass_(r->loc->proxy_pass.get()) {
   timer_.owner = this;
   timer_.cb = &Session::on_timer;
+  head_ = ctx_->take_string();
+  out_pre_ = ctx_->take_string();
+  head_in_.headers = ctx_->take_headers();
 }
 
 Session::~Session() {
   ctx_->loop.cancel(&timer_);
   close_upstream();
+  ctx_->give_string(std::move(head_));
+  ctx_->give_string(std::move(out_pre_));
+  ctx_->give_headers(std::move(head_in_.headers));
   ctx_->release_buffer(std::move(ubuf_));
   ctx_->release_buffer(std::move(rbuf_));
   if (body_file_ >= 0) ::close(body_file_);
@@ -427,8 +426,8 @@ void Session::connect_next() {
   if (idx < 0) {
     if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
     r_->upstream.addr += upstream_->group->name();  // nginx logs the group's name here
-    if (!r_->upstream.status.empty()) r_->upstream.status += ", ";
-    r_->upstream.status += "502";
+    http::UpstreamAttempt& a = r_->upstream.attempts.emplace_back();
+    a.status = 502;  // no time: no peer was tried
     PORTICO_LOG(LogLevel::kError, conn_->id(), "no live upstreams while connecting to upstream{}",
                 log_suffix());
     state_ = State::kDone;
@@ -934,8 +933,7 @@ bool Session::read_response_head() {
               ctx_->loop.now_ms() - start_ms_ >= conf_->next_upstream_timeout_ms)
             may = false;
           if (may) {
-            note_attempt_end();
-            r_->upstream.status += std::to_string(status);
+            note_attempt_end(status);
             release_peer(failure);
             close_upstream();
             rlen_ = rpos_ = 0;
@@ -991,25 +989,17 @@ bool Session::read_response_head() {
   }
 }
 
-void Session::note_attempt_end() {
-  const uint64_t now = ctx_->loop.now_ms();
-  auto sep = [](std::string& s) {
-    if (!s.empty()) s += ", ";
+void Session::note_attempt_end(int status) {
+  auto ms = [](uint64_t v) {
+    return uint32_t(std::min<uint64_t>(v, http::UpstreamAttempt::kNone - 1));
   };
-  sep(r_->upstream.response_time);
-  append_ms(r_->upstream.response_time, now - attempt_ms_);
-  sep(r_->upstream.header_time);
-  if (header_ms_ == UINT64_MAX)
-    r_->upstream.header_time += '-';
-  else
-    append_ms(r_->upstream.header_time, header_ms_);
+  http::UpstreamAttempt& a = r_->upstream.attempts.emplace_back();
+  a.status = status;
+  a.timed = true;
+  a.response_ms = ms(ctx_->loop.now_ms() - attempt_ms_);
+  a.header_ms = header_ms_ == UINT64_MAX ? http::UpstreamAttempt::kNone : ms(header_ms_);
+  a.connect_ms = connect_ms_ == UINT64_MAX ? http::UpstreamAttempt::kNone : ms(connect_ms_);
   header_ms_ = UINT64_MAX;
-  sep(r_->upstream.connect_time);
-  if (connect_ms_ == UINT64_MAX)
-    r_->upstream.connect_time += '-';
-  else
-    append_ms(r_->upstream.connect_time, connect_ms_);
-  if (!r_->upstream.status.empty()) r_->upstream.status += ", ";
 }
 
 void Session::begin_response() {
@@ -1021,8 +1011,7 @@ void Session::begin_response() {
     for (const auto& ep : r.loc->error_pages) {
       for (int c : ep.codes) {
         if (c != status) continue;
-        note_attempt_end();
-        r_->upstream.status += std::to_string(status);
+        note_attempt_end(status);
         release_peer(false);
         close_upstream();
         state_ = State::kDone;
@@ -1442,8 +1431,7 @@ bool Session::relay_response() {
 void Session::end_upstream() {
   if (upstream_ended_) return;
   upstream_ended_ = true;
-  note_attempt_end();
-  r_->upstream.status += std::to_string(head_in_.status);
+  note_attempt_end(head_in_.status);
   const bool reusable = up_fd_ >= 0 && upstream_->keepalive > 0 && body_done_ &&
                         head_off_ == head_.size() && rpos_ == rlen_ &&
                         connection_reusable(head_in_, framing_) &&
@@ -1537,8 +1525,7 @@ bool Session::tunnel() {
             moved;
   } while (moved && !(t_client_shut_ && t_up_shut_));
   if (t_client_shut_ && t_up_shut_) {
-    note_attempt_end();
-    r_->upstream.status += "101";
+    note_attempt_end(101);
     release_peer(false);
     close_upstream();
     state_ = State::kDone;
@@ -1559,8 +1546,7 @@ void Session::upstream_failed(uint32_t condition, int status, const std::string&
     return;
   }
   if (peer_ >= 0) {
-    note_attempt_end();
-    r_->upstream.status += std::to_string(status);
+    note_attempt_end(status);
   }
   // A pooled connection the upstream had closed meanwhile is not the peer's fault, and does
   // not use up a try (nginx: u->peer.cached).
@@ -1596,8 +1582,7 @@ void Session::upstream_failed(uint32_t condition, int status, const std::string&
 void Session::fail_client(const std::string& why, LogLevel level) {
   PORTICO_LOG(level, conn_->id(), "{}{}", why, log_suffix());
   if (peer_ >= 0) {
-    note_attempt_end();
-    r_->upstream.status += std::to_string(head_in_.status ? head_in_.status : 502);
+    note_attempt_end(head_in_.status ? head_in_.status : 502);
   }
   release_peer(true);
   close_upstream();

@@ -105,7 +105,7 @@ class Session final : public IoHandler, public Deferred {
   void wait(Wait w, uint64_t ms);
   static void on_timer(Timer* t);
   std::string log_suffix() const;
-  void note_attempt_end();
+  void note_attempt_end(int status);
 
   http::Connection* conn_;
   http::Request* r_;
