@@ -437,6 +437,7 @@ void Session::connect_next() {
   peer_ = idx;
   ++tries_;
   attempt_ms_ = now;
+  upstream_progress();  // a new attempt: its own timeouts
   head_off_ = 0;
   stored_off_ = 0;  // a stored body is sent again from its start
   request_sent_any_ = false;
@@ -507,6 +508,7 @@ void Session::connect_next() {
 }
 
 void Session::connected() {
+  upstream_progress();
   state_ = State::kSending;
   up_writable_ = true;
   pump();
@@ -559,7 +561,7 @@ bool Session::client_gone() {
                        : state_ == State::kSending     ? "sending request to upstream"
                                                        : "connecting to upstream";
   if (response_started_) {
-    fail_client(fmt::format("client prematurely closed connection while {}", during),
+    fail_client(fmt::format("client prematurely closed connection while {}", during), Fault::kNone,
                 LogLevel::kInfo);
     return true;
   }
@@ -573,14 +575,44 @@ bool Session::client_gone() {
 }
 
 void Session::wait(Wait w, uint64_t ms) {
+  const uint64_t now = ctx_->loop.now_ms();
   wait_ = w;
-  ctx_->loop.schedule(&timer_, ms);
+  if (w == Wait::kTunnelIdle || w == Wait::kQueue) {
+    client_dl_.at = up_dl_.at = 0;
+    ctx_->loop.schedule(&timer_, ms);
+    return;
+  }
+  Deadline& d = w == Wait::kClientRead || w == Wait::kClientWrite ? client_dl_ : up_dl_;
+  if (d.at == 0 || d.wait != w) {
+    d.wait = w;
+    d.at = now + ms;
+  }
+  uint64_t at = UINT64_MAX;
+  if (client_dl_.at) at = client_dl_.at;
+  if (up_dl_.at) at = std::min(at, up_dl_.at);
+  ctx_->loop.schedule(&timer_, at > now ? at - now : 0);
 }
 
 void Session::on_timer(Timer* t) {
   Session* s = static_cast<SessionTimer*>(t)->owner;
   if (s->state_ == State::kDone) return;
-  switch (s->wait_) {
+  Wait w = s->wait_;
+  if (w != Wait::kTunnelIdle && w != Wait::kQueue) {
+    // Which side ran out of time (the timer is set for the earlier of the two deadlines).
+    const uint64_t now = s->ctx_->loop.now_ms();
+    if (s->client_dl_.at && now >= s->client_dl_.at) {
+      w = s->client_dl_.wait;
+    } else if (s->up_dl_.at && now >= s->up_dl_.at) {
+      w = s->up_dl_.wait;
+    } else {
+      uint64_t at = UINT64_MAX;
+      if (s->client_dl_.at) at = s->client_dl_.at;
+      if (s->up_dl_.at) at = std::min(at, s->up_dl_.at);
+      if (at != UINT64_MAX) s->ctx_->loop.schedule(&s->timer_, at - now);
+      return;
+    }
+  }
+  switch (w) {
     case Wait::kConnect:
       s->upstream_failed(
           kNextTimeout, 504,
@@ -597,7 +629,8 @@ void Session::on_timer(Timer* t) {
                            "upstream timed out (110: Connection timed out) while reading response "
                            "header from upstream");
       else
-        s->fail_client("upstream timed out (110: Connection timed out) while reading upstream");
+        s->fail_client("upstream timed out (110: Connection timed out) while reading upstream",
+                       Fault::kPeer);
       return;
     case Wait::kClientRead:
       PORTICO_LOG(LogLevel::kInfo, s->conn_->id(),
@@ -609,11 +642,12 @@ void Session::on_timer(Timer* t) {
       return;
     case Wait::kClientWrite:
       s->fail_client("client timed out (110: Connection timed out) while sending to client",
-                     LogLevel::kInfo);
+                     Fault::kNone, LogLevel::kInfo);
       return;
     case Wait::kTunnelIdle:
       s->fail_client(
-          "upstream timed out (110: Connection timed out) while proxying upgraded connection");
+          "upstream timed out (110: Connection timed out) while proxying upgraded connection",
+          Fault::kNone);
       return;
     case Wait::kQueue:
       // Only the head of the queue may take a freed slot (FIFO); the others just check time.
@@ -700,6 +734,7 @@ bool Session::read_client_body(bool* progress) {
       return false;
     }
     if (size_t(got) < want) client_readable_ = client_hup_;
+    client_progress();
     n = size_t(got);
     body_replayable_ = false;  // these bytes exist nowhere else once sent
   }
@@ -818,6 +853,7 @@ bool Session::send_request() {
         return false;
       }
       stored_off_ += size_t(w);
+      upstream_progress();
       r_->upstream.bytes_sent += size_t(w);
       continue;
     }
@@ -874,6 +910,7 @@ bool Session::send_request() {
       return false;
     }
     request_sent_any_ = true;
+    upstream_progress();
     r_->upstream.bytes_sent += size_t(w);
     size_t left = size_t(w);
     auto advance = [&left](size_t& off, size_t len) {
@@ -966,6 +1003,7 @@ bool Session::read_response_head() {
     }
     ssize_t n = ::recv(up_fd_, rbuf_.get() + rlen_, rcap_ - rlen_, 0);
     if (n > 0) {
+      upstream_progress();
       r_->upstream.bytes_received += size_t(n);
       if (size_t(n) < rcap_ - rlen_) up_readable_ = up_hup_;  // a FIN may be pending (ET)
       rlen_ += size_t(n);
@@ -1206,10 +1244,11 @@ bool Session::flush_to_client() {
       if (errno == EINTR) continue;
       // The client went away: nginx logs this at info, it is not the server's fault.
       fail_client("writev() failed (" + errno_text(errno) + ") while sending to client",
-                  LogLevel::kInfo);
+                  Fault::kNone, LogLevel::kInfo);
       return false;
     }
     size_t left = size_t(w);
+    client_progress();
     count_sent(left);
     size_t take = std::min(left, out_pre_.size() - out_pre_off_);
     out_pre_off_ += take;
@@ -1235,7 +1274,7 @@ void Session::count_sent(size_t n) {
 }
 
 // Moves the pending output into the spool: the client is not taking it, the upstream goes on.
-bool Session::spool_pending() {
+bool Session::can_spool(size_t n) {
   if (!spool_ready_) {
     const std::string& path = conf_->temp_path;
     std::string dir = path.empty()          ? r_->snapshot->prefix + "proxy_temp"
@@ -1245,6 +1284,17 @@ bool Session::spool_pending() {
                      std::move(dir));
     spool_ready_ = true;
   }
+  std::string error;
+  if (spool_.reserve(n, &error)) return true;
+  if (!error.empty()) {
+    // No temporary file: memory only from now on, then the client's pace (nginx fails the
+    // request instead).
+    PORTICO_LOG(LogLevel::kCrit, conn_->id(), "{} while reading upstream{}", error, log_suffix());
+  }
+  return false;
+}
+
+bool Session::spool_pending() {
   std::string error;
   bool ok =
       spool_.append(out_pre_.data() + out_pre_off_, out_pre_.size() - out_pre_off_, &error) &&
@@ -1257,7 +1307,7 @@ bool Session::spool_pending() {
   out_post_.clear();
   out_post_off_ = 0;
   if (!ok) {
-    fail_client(error + " while reading upstream", LogLevel::kCrit);
+    fail_client(error + " while reading upstream", Fault::kNone, LogLevel::kCrit);
     return false;
   }
   return true;
@@ -1274,9 +1324,10 @@ bool Session::write_spool() {
       }
       if (errno == EINTR) continue;
       fail_client("sendfile() failed (" + errno_text(errno) + ") while sending to client",
-                  LogLevel::kInfo);
+                  Fault::kNone, LogLevel::kInfo);
       return false;
     }
+    client_progress();
     count_sent(size_t(w));
   }
   return true;
@@ -1297,10 +1348,7 @@ bool Session::relay_response() {
         if (state_ == State::kDone) return false;
       }
       // The client is slower than the upstream: hold the rest (proxy_buffering) and read on.
-      if (pending_size() > 0 && buffering_ && !resp_done_ &&
-          (spool_ready_ ? spool_.room()
-                        : conf_->buffers_num * conf_->buffers_size + conf_->max_temp_file_size) >=
-              pending_size() &&
+      if (pending_size() > 0 && buffering_ && !resp_done_ && can_spool(pending_size()) &&
           !spool_pending())
         return false;
     }
@@ -1314,14 +1362,17 @@ bool Session::relay_response() {
       return false;
     }
     if (!attach && pending_size() > 0) {
-      // The client sets the pace (proxy_buffering off, or the spool is full).
+      // The client sets the pace (proxy_buffering off, or the spool is full): the upstream is
+      // not being read, so its read timeout does not run.
+      upstream_progress();
       wait(Wait::kClientWrite, r_->loc->send_timeout);
       return false;
     }
     size_t limit = rcap_;  // what may be read now
     if (!spool_.empty()) {
       const uint64_t room = spool_.room();
-      if (room < kFraming + 1 + (rlen_ - rpos_)) {
+      if (room < kFraming + 1 + (rlen_ - rpos_) || !can_spool(kFraming + 1 + (rlen_ - rpos_))) {
+        upstream_progress();  // not reading the upstream until the client takes some
         wait(Wait::kClientWrite, r_->loc->send_timeout);
         return false;
       }
@@ -1346,7 +1397,8 @@ bool Session::relay_response() {
           char* out = rbuf_.get() + rpos_;
           auto res = resp_chunked_.decode(std::string_view(data, avail), out);
           if (res.error) {
-            fail_client("upstream sent invalid chunked response while reading upstream");
+            fail_client("upstream sent invalid chunked response while reading upstream",
+                        Fault::kPeer);
             return false;
           }
           rpos_ += res.consumed;
@@ -1400,6 +1452,7 @@ bool Session::relay_response() {
     const size_t want = std::min(rcap_ - rlen_, limit);
     ssize_t got = ::recv(up_fd_, rbuf_.get() + rlen_, want, 0);
     if (got > 0) {
+      upstream_progress();
       r_->upstream.bytes_received += size_t(got);
       if (size_t(got) < want) up_readable_ = up_hup_;
       rlen_ += size_t(got);
@@ -1415,7 +1468,7 @@ bool Session::relay_response() {
         if (!spool_.empty() && !spool_pending()) return false;
         continue;
       }
-      fail_client("upstream prematurely closed connection while reading upstream");
+      fail_client("upstream prematurely closed connection while reading upstream", Fault::kPeer);
       return false;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -1423,7 +1476,7 @@ bool Session::relay_response() {
       continue;
     }
     if (errno == EINTR) continue;
-    fail_client("recv() failed (" + errno_text(errno) + ") while reading upstream");
+    fail_client("recv() failed (" + errno_text(errno) + ") while reading upstream", Fault::kPeer);
     return false;
   }
 }
@@ -1431,6 +1484,7 @@ bool Session::relay_response() {
 void Session::end_upstream() {
   if (upstream_ended_) return;
   upstream_ended_ = true;
+  upstream_progress();  // nothing more to wait for from it
   note_attempt_end(head_in_.status);
   const bool reusable = up_fd_ >= 0 && upstream_->keepalive > 0 && body_done_ &&
                         head_off_ == head_.size() && rpos_ == rlen_ &&
@@ -1542,7 +1596,7 @@ bool Session::tunnel() {
 void Session::upstream_failed(uint32_t condition, int status, const std::string& why) {
   PORTICO_LOG(LogLevel::kError, conn_->id(), "{}{}", why, log_suffix());
   if (response_started_) {
-    fail_client(why);
+    fail_client(why, Fault::kPeer);
     return;
   }
   if (peer_ >= 0) {
@@ -1579,12 +1633,12 @@ void Session::upstream_failed(uint32_t condition, int status, const std::string&
   conn_->proxy_error(status);
 }
 
-void Session::fail_client(const std::string& why, LogLevel level) {
+void Session::fail_client(const std::string& why, Fault fault, LogLevel level) {
   PORTICO_LOG(level, conn_->id(), "{}{}", why, log_suffix());
   if (peer_ >= 0) {
     note_attempt_end(head_in_.status ? head_in_.status : 502);
   }
-  release_peer(true);
+  release_peer(fault == Fault::kPeer);
   close_upstream();
   state_ = State::kDone;
   ctx_->loop.cancel(&timer_);

@@ -85,6 +85,8 @@ class Session final : public IoHandler, public Deferred {
   size_t pending_size() const {
     return (out_pre_.size() - out_pre_off_) + out_data_len_ + (out_post_.size() - out_post_off_);
   }
+  // Whether n more bytes can be held now (configures the spool and opens its file on need).
+  bool can_spool(size_t n);
   bool spool_pending();
   bool write_spool();
   void count_sent(size_t n);
@@ -99,10 +101,20 @@ class Session final : public IoHandler, public Deferred {
   // An attempt failed before anything reached the client: retry or answer `status`.
   void upstream_failed(uint32_t condition, int status, const std::string& why);
   // After the response started: close the client (and the upstream).
-  void fail_client(const std::string& why, LogLevel level = LogLevel::kError);
+  // kPeer: the upstream caused it (timeout, premature close, bad framing) and it counts toward
+  // max_fails; a client going away or timing out, or an idle tunnel, does not (nginx counts
+  // failures only where it would try the next upstream).
+  enum class Fault : uint8_t { kNone, kPeer };
+  void fail_client(const std::string& why, Fault fault, LogLevel level = LogLevel::kError);
   void release_peer(bool failed);
   void close_upstream();
+  // Arms the timer for wait `w`. The client and the upstream side each keep a deadline, set
+  // when a wait of that kind begins and kept until that side makes progress, so events that
+  // move nothing (a client sending bytes while it reads none) never push a timeout back, and
+  // when both sides are blocked both timeouts run.
   void wait(Wait w, uint64_t ms);
+  void client_progress() { client_dl_.at = 0; }
+  void upstream_progress() { up_dl_.at = 0; }
   static void on_timer(Timer* t);
   std::string log_suffix() const;
   void note_attempt_end(int status);
@@ -120,6 +132,11 @@ class Session final : public IoHandler, public Deferred {
   State state_ = State::kConnecting;
   Wait wait_ = Wait::kNone;
   SessionTimer timer_;
+  struct Deadline {
+    Wait wait = Wait::kNone;
+    uint64_t at = 0;  // loop ms; 0 = not waiting on this side
+  };
+  Deadline client_dl_, up_dl_;
 
   // Upstream connection
   int up_fd_ = -1;

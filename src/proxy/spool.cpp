@@ -44,6 +44,12 @@ bool Spool::open_file(std::string* error) {
   return true;
 }
 
+bool Spool::reserve(size_t n, std::string* error) {
+  if (file_rd_ == file_wr_ && n <= ring_cap_ - ring_len_) return true;  // the ring takes it
+  if (room() < n) return false;
+  return fd_ >= 0 || open_file(error);
+}
+
 bool Spool::append(const char* data, size_t n, std::string* error) {
   if (file_rd_ == file_wr_ && ring_len_ < ring_cap_) {
     if (!ring_) ring_.reset(new char[ring_cap_]);
@@ -95,12 +101,12 @@ ssize_t Spool::write_to(int fd) {
   ssize_t w = ::sendfile(fd, fd_, &off, size_t(std::min<uint64_t>(file_wr_ - file_rd_, 1u << 30)));
   if (w > 0) {
     file_rd_ += uint64_t(w);
-    if (file_rd_ == file_wr_) {
-      // Drained: start over at the front, and give the disk blocks back.
+    if (file_rd_ == file_wr_ && ::ftruncate(fd_, 0) == 0) {
+      // Drained: start over at the front. The truncation matters beyond the disk blocks:
+      // sendfile's socket buffers may still reference the old pages, and truncating detaches
+      // them from the file, so new data never overwrites bytes still queued for the client.
+      // If it fails, writing goes on further into the file instead.
       file_rd_ = file_wr_ = 0;
-      if (::ftruncate(fd_, 0) != 0) {
-        // Harmless: the space is reused by the next writes.
-      }
     }
   }
   return w;

@@ -29,14 +29,15 @@ class Spool {
   uint64_t size() const { return ring_len_ + (file_wr_ - file_rd_); }
   // How many bytes append() takes now. Ring space behind file data cannot be used (order).
   uint64_t room() const;
+  // True if n bytes can be appended now; opens the temporary file when the ring cannot take
+  // them. False with *error set (once) if the file cannot be created: memory only from then on.
+  bool reserve(size_t n, std::string* error);
   // Appends n <= room() bytes. Returns false with *error set if the file cannot be written;
   // the bytes are then lost and the response must be cut.
   bool append(const char* data, size_t n, std::string* error);
   // Sends from the front to `fd`: one send/sendmsg (ring) or sendfile (file). Returns the bytes
   // sent, or -1 with errno (EAGAIN when the socket is full).
   ssize_t write_to(int fd);
-  // The temporary file is not available (open failed): memory only from now on.
-  bool file_failed() const { return file_failed_; }
 
  private:
   bool open_file(std::string* error);

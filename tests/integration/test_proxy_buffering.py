@@ -14,7 +14,9 @@ read nothing. Expectations validated against nginx 1.22 (PORTICO_TEST_TARGET=ngi
 
 import hashlib
 import re
+import signal
 import socket
+import struct
 import threading
 import time
 import unittest
@@ -34,10 +36,12 @@ class RecordingUpstream:
     """HTTP/1.1 upstream on 127.0.0.1, a thread per connection, keep-alive.
 
     Query options: size=N body bytes (gen_bytes), chunked=1 (chunked framing), close=1
-    (close-delimited, no length), xab=yes|no (X-Accel-Buffering), sleep=S (before answering).
+    (close-delimited, no length), xab=yes|no (X-Accel-Buffering), sleep=S (before answering),
+    stall=S (after the body, wait S seconds, then send one byte more, counted in the length).
     The body starts with nothing special; the answer's `X-Conn: C` and `X-Req: N` say which
     connection and request number carried it. Events: ("open", C), ("sent", C, N) once the whole
-    response was written, ("closed", C) when the proxy closed the connection (EOF or error)."""
+    response was written, ("closed", C) when the proxy closed the connection (EOF or error),
+    ("stalled", C, N) when a stall=S answer starts waiting."""
 
     def __init__(self):
         self._cond = threading.Condition()
@@ -137,6 +141,7 @@ class RecordingUpstream:
                         pass
                     s.settimeout(15)
                 size = int(q.get("size", ["0"])[0])
+                stall = float(q["stall"][0]) if "stall" in q else 0.0
                 hdrs = ["HTTP/1.1 200 OK", "Content-Type: application/octet-stream",
                         f"X-Conn: {cid}", f"X-Req: {n}"]
                 if "xab" in q:
@@ -148,13 +153,25 @@ class RecordingUpstream:
                 elif close:
                     hdrs.append("Connection: close")
                 else:
-                    hdrs.append(f"Content-Length: {size}")
+                    hdrs.append(f"Content-Length: {size + (1 if stall else 0)}")
                 s.sendall(("\r\n".join(hdrs) + "\r\n\r\n").encode())
                 for block in gen_bytes(size):
                     if chunked:
                         s.sendall(b"%x\r\n" % len(block) + block + b"\r\n")
                     else:
                         s.sendall(block)
+                if stall:
+                    # The app pauses mid-response; a close by the proxy meanwhile is noticed.
+                    self._event("stalled", cid, n)
+                    s.settimeout(stall)
+                    try:
+                        if not s.recv(1, socket.MSG_PEEK):
+                            self._event("closed", cid)
+                            return
+                    except socket.timeout:
+                        pass
+                    s.settimeout(15)
+                    s.sendall(b"1\r\n.\r\n" if chunked else b".")
                 if chunked:
                     s.sendall(b"0\r\n\r\n")
                 self._event("sent", cid, n)
@@ -254,6 +271,10 @@ http {
         location /mem/ { proxy_pass http://app/; proxy_max_temp_file_size 0; }
         location /ign/ { proxy_pass http://app/; proxy_ignore_headers X-Accel-Buffering; }
         location /abort-ok/ { proxy_pass http://app/; proxy_ignore_client_abort on; }
+        location /st/ { proxy_pass http://app/; send_timeout 1s; }
+        location /small-file/ {
+            proxy_pass http://app/; proxy_buffers 4 4k; proxy_max_temp_file_size 100k;
+        }
     }
 }
 """
@@ -333,6 +354,26 @@ class ProxyBufferingTest(unittest.TestCase):
             c.send("GET /y?size=100 HTTP/1.1\r\nHost: t\r\n\r\n")
             self.check_body(c, 100)
 
+    def test_small_temp_file_limit_keeps_order(self):
+        # A temporary file limit smaller than the response: the held bytes fill the memory
+        # buffers and the file, drain, and fill again many times, always in order.
+        size = 6 * MiB
+        with RawConn(self.srv.port(), rcvbuf=32 * 1024, timeout=30) as c:
+            c.send(f"GET /small-file/x?size={size}&chunked=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+            self.check_body(c, size, pace=(64 * 1024, 0.002))
+            c.send("GET /small-file/y?size=100 HTTP/1.1\r\nHost: t\r\n\r\n")
+            self.check_body(c, 100)
+
+    def test_graceful_stop_lets_a_held_response_drain(self):
+        # SIGQUIT while a slow client still reads a response held by the proxy: the client
+        # gets all of it, then the server exits.
+        with self.slow_client(f"/big?size={BIG}") as c:
+            self.assertTrue(self.up.wait_for(("sent", 1, 1), 10))
+            self.srv.signal(signal.SIGQUIT)
+            time.sleep(0.3)
+            self.check_body(c, BIG)
+        self.assertTrue(self.srv.wait_exit(10))
+
     def test_empty_body_with_content_length_completes_at_once(self):
         # "Content-Length: 0" ends the response with its head: nothing to wait for.
         with RawConn(self.srv.port()) as c:
@@ -368,6 +409,51 @@ class ProxyBufferingTest(unittest.TestCase):
             headers = self.check_body(c, BIG)
             self.assertNotIn("x-accel-buffering", headers)
 
+    # ---- send_timeout while the response is held ---------------------------------------
+
+    def read_all(self, c, limit):
+        """Bytes received until EOF, a reset, 10 s of silence or `limit` bytes."""
+        got = 0
+        c.sock.settimeout(10)
+        try:
+            for _ in range(1_000_000):
+                data = c.sock.recv(1 << 20)
+                if not data:
+                    break
+                got += len(data)
+                if got >= limit:
+                    break
+        except (ConnectionResetError, socket.timeout):
+            pass
+        return got
+
+    def test_client_sending_does_not_extend_send_timeout(self):
+        # send_timeout bounds the time the client takes nothing; bytes it sends meanwhile (the
+        # start of a pipelined request, one byte every 0.25 s) are no progress and must not
+        # restart it.
+        with self.slow_client(f"/st/big?size={BIG}") as c:
+            self.assertTrue(self.up.wait_for(("sent", 1, 1), 10))
+            part = b"GET /next HTTP/1.1\r\nX-Pad: " + b"a" * 40
+            for i in range(16):
+                try:
+                    c.sock.send(part[i:i + 1])
+                except OSError:
+                    break  # already closed: fine
+                time.sleep(0.25)
+            self.assertLess(self.read_all(c, BIG), BIG,
+                            "send_timeout 1s never fired while the client sent bytes")
+        self.assertRegex(self.srv.error_log(), r"client timed out")
+
+    def test_send_timeout_fires_while_the_upstream_is_idle(self):
+        # The client reads nothing and the upstream pauses mid-response: both sides wait, and
+        # send_timeout (1s) still ends the request (closing the upstream connection) long before
+        # the upstream's pause (4s) or proxy_read_timeout (60s) is over.
+        with self.slow_client(f"/st/big?size={BIG}&stall=4") as c:
+            self.assertTrue(self.up.wait_for(("stalled", 1, 1), 10))
+            self.assertTrue(self.up.wait_for(("closed", 1), 3),
+                            f"only the upstream's read timeout was running: {self.up.events}")
+            self.assertLess(self.read_all(c, BIG + 1), BIG + 1)
+
     # ---- client aborts ------------------------------------------------------------------
 
     def _abort(self, path):
@@ -389,6 +475,37 @@ class ProxyBufferingTest(unittest.TestCase):
         self._abort("/abort-ok/slow?sleep=1.5")
         self.assertFalse(self.up.wait_for(("closed", 1), 1.0))
         self.assertTrue(self.up.wait_for(("sent", 1, 1), 5))
+
+    def test_client_abort_is_not_an_upstream_failure(self):
+        # A client resetting its connection mid-response is the client's doing: the server that
+        # was answering stays in the group (max_fails 1 would otherwise take it out for
+        # fail_timeout), and the next requests keep alternating between both servers.
+        other = RecordingUpstream()
+        srv = Server("""
+            http {
+                upstream two { server 127.0.0.1:%d; server 127.0.0.1:%d; }
+                server {
+                    listen 127.0.0.1:{port};
+                    location / { proxy_pass http://two; proxy_buffering off; }
+                }
+            }""" % (self.up.port, other.port), error_log_level="info")
+        try:
+            c = RawConn(srv.port(), rcvbuf=32 * 1024)
+            c.send(f"GET /big?size={BIG} HTTP/1.1\r\nHost: t\r\n\r\n")
+            self.assertTrue(c.sock.recv(100).startswith(b"HTTP/1.1 200"))
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()  # RST
+            time.sleep(0.5)
+            for _ in range(6):
+                with RawConn(srv.port()) as d:
+                    d.send("GET /s?size=5 HTTP/1.1\r\nHost: t\r\n\r\n")
+                    self.assertEqual(read_response(d)[0], 200)
+            self.assertEqual(self.up.conns + other.conns, 7)
+            self.assertGreaterEqual(min(self.up.conns, other.conns), 3,
+                                    f"one server got all: {self.up.conns}, {other.conns}")
+        finally:
+            srv.stop()
+            other.stop()
 
     def test_pipelined_request_is_not_an_abort(self):
         # Data after the request (a pipelined request) is not a close.
