@@ -188,6 +188,26 @@ class RecordingUpstream:
                 self._socks.discard(s)
 
 
+def wait_rx_drained(port, timeout):
+    """Waits until every IPv4 TCP socket connected to 127.0.0.1:port has an empty receive
+    queue (/proc/net/tcp: the proxy has read what the upstream sent). True if it happened."""
+    deadline = time.monotonic() + timeout
+    want = f":{port:04X}"
+    for _ in range(100000):
+        queued = 0
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[2].endswith(want):
+                    queued += int(fields[4].split(":")[1], 16)
+        if queued == 0:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return False
+
+
 def read_response(conn, timeout=30.0, pace=None):
     """Reads one response from RawConn `conn`: (status, headers dict, body sha256, body length).
     pace=(bytes, seconds): read at most `bytes` then sleep `seconds`, repeatedly (a slow
@@ -336,6 +356,10 @@ class ProxyBufferingTest(unittest.TestCase):
         # same upstream connection (keepalive) already carries client B's request.
         with self.slow_client(f"/big?size={BIG}") as a:
             self.assertTrue(self.up.wait_for(("sent", 1, 1), 10))
+            # "sent" means the upstream wrote it all; the proxy may still have to read the
+            # last megabytes from its socket. Wait until its receive queue is empty.
+            self.assertTrue(wait_rx_drained(self.up.port, 10), "the proxy stopped reading")
+            time.sleep(0.2)
             with RawConn(self.srv.port()) as b:
                 b.send("GET /small?size=10 HTTP/1.1\r\nHost: t\r\n\r\n")
                 status, headers, _, total = read_response(b)
