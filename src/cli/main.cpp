@@ -51,7 +51,7 @@ void print_version(bool full) {
           OpenSSL_version(OPENSSL_VERSION));
   fprintf(stderr,
           "configure arguments: --prefix=%s --conf-path=%s --with-threads --with-pcre-jit "
-          "--with-http_realip_module=no --without-http_gzip_module --without-http_ssl_module "
+          "--with-http_realip_module --without-http_gzip_module --without-http_ssl_module "
           "--without-http_v2_module --without-http_proxy_module --without-stream "
           "--with-http_rewrite_module --with-http_access_module --with-http_log_module "
           "--with-http_index_module --with-http_static_module --with-http_range_module "

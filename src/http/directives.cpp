@@ -64,6 +64,9 @@ void register_directives(Registry& r) {
       {"merge_slashes", kHttp | kServer, 1, 1, BlockKind::kNone, 0, true},
       {"allow", kHSLI, 1, 1, BlockKind::kNone, 0, false},
       {"deny", kHSLI, 1, 1, BlockKind::kNone, 0, false},
+      {"set_real_ip_from", kHSL, 1, 1, BlockKind::kNone, 0, false},
+      {"real_ip_header", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"real_ip_recursive", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"return", kRewriteCtx, 1, 2, BlockKind::kNone, 0, false},
       {"rewrite", kRewriteCtx, 2, 3, BlockKind::kNone, 0, false},
       {"set", kRewriteCtx, 2, 2, BlockKind::kNone, 0, false},
@@ -83,6 +86,7 @@ NamedCaptures named_captures_of(const Regex& re, VariableTable& vars);
 // Per-level bookkeeping: which inherited arrays were replaced at this level already.
 struct LevelSeen {
   bool index = false, error_page = false, add_header = false, access_log = false, access = false;
+  bool real_ip_from = false;
 };
 
 class Builder {
@@ -112,6 +116,7 @@ class Builder {
   void apply_level(const std::vector<Directive>& block, LocationConf& lc, RewriteScript* script,
                    uint32_t ctx, std::vector<const Directive*>* nested);
   bool apply_directive(const Directive& d, LocationConf& lc, LevelSeen& seen);
+  void add_real_ip_from(const Directive& d, RealIpConf& conf);
   void add_rewrite_op(const Directive& d, LocationConf& lc, RewriteScript& script, uint32_t ctx);
   bool parse_if(const Directive& d, IfCondition& c);
   void build_types(const Directive& d, LocationConf& lc);
@@ -199,6 +204,7 @@ void Builder::inherit(LocationConf& c, const LocationConf& p) {
   c.error_pages = p.error_pages;
   c.add_headers = p.add_headers;
   c.access = p.access;
+  c.realip = p.realip;
   c.access_logs = p.access_logs;
   c.sendfile = p.sendfile;
   c.tcp_nopush = p.tcp_nopush;
@@ -691,6 +697,27 @@ bool Builder::apply_directive(const Directive& d, LocationConf& lc, LevelSeen& s
       return true;
     }
     lc.access.push_back(rule);
+  } else if (n == "set_real_ip_from") {
+    // A level's own list replaces the inherited one, as nginx merges `from`.
+    if (!seen.real_ip_from) lc.realip.from.clear();
+    seen.real_ip_from = true;
+    add_real_ip_from(d, lc.realip);
+  } else if (n == "real_ip_header") {
+    if (a[0] == "X-Real-IP") {
+      lc.realip.source = RealIpSource::kXRealIp;
+    } else if (a[0] == "X-Forwarded-For") {
+      lc.realip.source = RealIpSource::kXForwardedFor;
+    } else if (a[0] == "proxy_protocol") {
+      // nginx accepts it whatever the listeners say; a listener without PROXY protocol (all of
+      // portico's: `listen ... proxy_protocol` is refused) never changes the address then.
+      lc.realip.source = RealIpSource::kProxyProtocol;
+    } else {
+      // Any other spelling, "x-forwarded-for" included, is a plain field: its first header.
+      lc.realip.source = RealIpSource::kHeader;
+      lc.realip.header = to_lower(a[0]);
+    }
+  } else if (n == "real_ip_recursive") {
+    flag(d, &lc.realip.recursive);
   } else if (n == "access_log") {
     if (!seen.access_log) lc.access_logs.clear();
     seen.access_log = true;
@@ -731,6 +758,38 @@ bool Builder::apply_directive(const Directive& d, LocationConf& lc, LevelSeen& s
     return false;
   }
   return true;
+}
+
+// set_real_ip_from address | CIDR | unix: | hostname (resolved now, every address it has).
+void Builder::add_real_ip_from(const Directive& d, RealIpConf& conf) {
+  const std::string& v = d.args[0];
+  if (v == "unix:") {
+    Cidr c;
+    c.family = AF_UNIX;
+    conf.from.push_back(c);
+    return;
+  }
+  Cidr c;
+  CidrParse rc = parse_cidr(v, &c);
+  if (rc != CidrParse::kError) {
+    if (rc == CidrParse::kLowBits)
+      warnings_.push_back(
+          fmt::format("low address bits of {} are meaningless in {}:{}", v, d.file, d.line));
+    conf.from.push_back(c);
+    return;
+  }
+  // Not an address: a host name (nginx tries this for a bad CIDR too, hence its message).
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(v.c_str(), nullptr, &hints, &res) != 0 || !res) {
+    err(d, fmt::format("host not found in set_real_ip_from \"{}\"", v));
+    return;
+  }
+  for (const addrinfo* ai = res; ai; ai = ai->ai_next)
+    if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+      conf.from.push_back(cidr_of(ai->ai_addr));
+  freeaddrinfo(res);
 }
 
 bool Builder::parse_if(const Directive& d, IfCondition& c) {

@@ -14,6 +14,7 @@
 #include "core/time_cache.h"
 #include "http/connection.h"
 #include "http/phases.h"
+#include "http/realip.h"
 #include "http/uri.h"
 #include "static/static_handler.h"
 
@@ -77,7 +78,7 @@ namespace {
 // 0 = allowed, 403 = denied.
 int check_access(Request& r) {
   for (const auto& rule : r.loc->access) {
-    if (rule_matches(rule, r.conn->peer())) {
+    if (rule_matches(rule, r.client_addr())) {
       if (rule.allow) return 0;
       PORTICO_LOG(LogLevel::kError, r.conn->id(), "access forbidden by rule{}", log_context(r));
       return 403;
@@ -334,6 +335,7 @@ int run_phases(Request& r, bool from_server_rewrite, bool named) {
       }
       continue;  // find the location again, without the server rewrite phase
     }
+    apply_realip(r, r.loc->realip);  // preaccess: the location's settings
     if (int s = check_access(r)) return s;
     if (r.loc->try_files) {
       int t = run_try_files(r);
@@ -534,6 +536,7 @@ Outcome process_request(Request& r, const AddrConf& addr) {
     respond_special(r, status);
     return Outcome::kRespond;
   }
+  apply_realip(r, r.server->loc->realip);  // post-read: the server's settings
   return drive(r, run_phases(r, true, false));
 }
 
@@ -560,7 +563,7 @@ void respond_error_early(Request& r, const AddrConf* addr, int status) {
 
 std::string log_context(const Request& r) {
   std::string s = ", client: ";
-  append_addr_text(r.conn->peer(), s);
+  append_addr_text(r.client_addr(), s);
   s += ", server: ";
   if (r.server) s += r.server->primary_name;
   if (!r.head.request_line.empty()) {

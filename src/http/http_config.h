@@ -17,6 +17,7 @@
 #include "core/regex.h"
 #include "http/location_matcher.h"
 #include "http/map.h"
+#include "http/realip.h"
 #include "http/server_name.h"
 #include "http/variables.h"
 #include "obs/access_log.h"
@@ -151,6 +152,7 @@ struct LocationConf {
   std::vector<ErrorPage> error_pages;
   std::vector<AddHeader> add_headers;
   std::vector<AccessRule> access;
+  RealIpConf realip;                   // set_real_ip_from, real_ip_header, real_ip_recursive
   std::vector<AccessLog> access_logs;  // empty = off
   bool internal = false;
   NamedCaptures named_captures;                        // regex location's named groups

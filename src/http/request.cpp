@@ -1,5 +1,7 @@
 #include "http/request.h"
 
+#include "http/connection.h"
+
 namespace portico::http {
 
 void Response::add(std::string_view name, std::string_view value) {
@@ -25,6 +27,10 @@ void Response::clear() {
   accept_ranges = false;
 }
 
+const SockAddr& Request::client_addr() const {
+  return realip_set ? realip_addr : conn->peer();
+}
+
 void Request::reset() {
   conn = nullptr;
   snapshot = nullptr;
@@ -47,6 +53,8 @@ void Request::reset() {
   multipart_buf.clear();
   resp.clear();
   upstream.clear();
+  realip_set = false;
+  addr_vars_early = 0;
   start = {};
   start_ms = 0;
   release_file();

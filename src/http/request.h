@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/regex.h"
+#include "core/sockaddr.h"
 #include "http/http_config.h"
 #include "http/parser.h"
 #include "static/file_cache.h"
@@ -88,6 +89,14 @@ struct UpstreamVars {
   }
 };
 
+// Variables whose value depends on the client address (Request::addr_vars_early).
+enum AddrVar : uint8_t {
+  kAddrVarRemoteAddr = 1,
+  kAddrVarRemotePort = 2,
+  kAddrVarBinaryRemoteAddr = 4,
+  kAddrVarProxyAddXff = 8,
+};
+
 struct Request {
   Connection* conn = nullptr;
   const portico::Snapshot* snapshot = nullptr;
@@ -111,6 +120,16 @@ struct Request {
   std::string multipart_buf;      // part headers for multipart/byteranges
   Response resp;
   UpstreamVars upstream;
+
+  // realip: the client address taken from a header, for this request only.
+  SockAddr realip_addr{};
+  bool realip_set = false;
+  // nginx caches $remote_addr and friends on first use: one read before a location-level
+  // realip keeps showing the connection's address. Bits of AddrVar read before realip_set.
+  uint8_t addr_vars_early = 0;
+  // The client address: realip's if set, else the connection's peer ($remote_addr, allow/deny,
+  // ip_hash, the error log's "client:").
+  const SockAddr& client_addr() const;
 
   // Lifecycle
   struct timespec start {};

@@ -26,6 +26,9 @@ struct Builtin {
 constexpr Builtin kBuiltins[] = {
     {"remote_addr", VarId::kRemoteAddr},
     {"remote_port", VarId::kRemotePort},
+    {"binary_remote_addr", VarId::kBinaryRemoteAddr},
+    {"realip_remote_addr", VarId::kRealipRemoteAddr},
+    {"realip_remote_port", VarId::kRealipRemotePort},
     {"host", VarId::kHost},
     {"request", VarId::kRequest},
     {"request_uri", VarId::kRequestUri},
@@ -101,6 +104,21 @@ bool join_attempts(const UpstreamVars& u, std::string& out, bool timed_only, Fie
     any = true;
   }
   return any;
+}
+
+// nginx prints no port for 0 (a unix-domain peer, or a realip address without one).
+void append_port(std::string& out, const SockAddr& a) {
+  if (int port = addr_port(a)) append_uint(out, uint64_t(port));
+}
+
+// The client address as nginx's cached variable `bit` shows it: nginx keeps the value of its
+// first read, so a read before realip changed the address keeps the connection's.
+const SockAddr& addr_for(Request& r, uint8_t bit) {
+  if (!r.realip_set) {
+    r.addr_vars_early |= bit;
+    return r.conn->peer();
+  }
+  return (r.addr_vars_early & bit) ? r.conn->peer() : r.realip_addr;
 }
 
 std::string header_param(std::string_view rest) {
@@ -264,10 +282,26 @@ bool get_variable(Request& r, const VarRef& ref, std::string& out) {
   Connection* c = r.conn;
   switch (ref.id) {
     case VarId::kRemoteAddr:
-      append_addr_text(c->peer(), out);
+      append_addr_text(addr_for(r, kAddrVarRemoteAddr), out);
       return true;
     case VarId::kRemotePort:
-      append_uint(out, uint64_t(addr_port(c->peer())));
+      append_port(out, addr_for(r, kAddrVarRemotePort));
+      return true;
+    case VarId::kBinaryRemoteAddr: {
+      const SockAddr& a = addr_for(r, kAddrVarBinaryRemoteAddr);
+      if (a.sa.sa_family == AF_INET)
+        out.append(reinterpret_cast<const char*>(&a.v4.sin_addr), 4);
+      else if (a.sa.sa_family == AF_INET6)
+        out.append(reinterpret_cast<const char*>(&a.v6.sin6_addr), 16);
+      else
+        append_addr_text(a, out);  // "unix:", as nginx
+      return true;
+    }
+    case VarId::kRealipRemoteAddr:
+      append_addr_text(c->peer(), out);
+      return true;
+    case VarId::kRealipRemotePort:
+      append_port(out, c->peer());
       return true;
     case VarId::kHost:
       if (!r.host.empty()) {
@@ -462,7 +496,7 @@ bool get_variable(Request& r, const VarRef& ref, std::string& out) {
         any = true;
       }
       if (any) out += ", ";
-      append_addr_text(c->peer(), out);
+      append_addr_text(addr_for(r, kAddrVarProxyAddXff), out);
       return true;
     }
     case VarId::kUpstreamAddr:

@@ -20,6 +20,9 @@ struct Request;
 enum class VarId : uint8_t {
   kRemoteAddr,
   kRemotePort,
+  kBinaryRemoteAddr,
+  kRealipRemoteAddr,
+  kRealipRemotePort,
   kHost,
   kHttp,
   kRequest,

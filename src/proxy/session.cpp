@@ -387,7 +387,7 @@ void Session::connect_next() {
   pc.now_ms = now;
   std::string key;
   if (upstream_->group->method() == upstream::Method::kIpHash) {
-    pc.hash_key = upstream::ip_hash_key(conn_->peer());
+    pc.hash_key = upstream::ip_hash_key(r_->client_addr());
   } else if (!upstream_->hash_key.empty()) {
     upstream_->hash_key.eval(*r_, key);
     pc.hash_key = key;

@@ -67,7 +67,7 @@ PRODUCT = "nginx" if IS_NGINX else "portico"
 HAS_PROXY = True  # proxy_pass, upstream, map (issue 3)
 HAS_ACTIVE_HEALTH = True  # health_check, match (issue 3)
 HAS_QUEUE = True  # queue N timeout=T (issue 3)
-HAS_REALIP = IS_NGINX or os.environ.get("PORTICO_HAS_REALIP") == "1"
+HAS_REALIP = True  # set_real_ip_from, real_ip_header, real_ip_recursive
 
 
 def requires_active_health(obj):
