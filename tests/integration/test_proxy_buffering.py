@@ -13,17 +13,15 @@ each response, so a test can see whether the proxy took the whole response while
 read nothing. Expectations validated against nginx 1.22 (PORTICO_TEST_TARGET=nginx)."""
 
 import hashlib
-import re
 import signal
 import socket
 import struct
-import threading
 import time
 import unittest
 import urllib.parse
 
 from harness import RawConn, Server, nginx_differs, requires_proxy
-from upstreams import gen_bytes, gen_sha256
+from upstreams import ThreadedUpstream, gen_bytes, gen_sha256
 
 MiB = 1 << 20
 # Larger than every kernel buffer between the upstream and a client that reads nothing (the
@@ -32,7 +30,7 @@ MiB = 1 << 20
 BIG = 40 * MiB
 
 
-class RecordingUpstream:
+class RecordingUpstream(ThreadedUpstream):
     """HTTP/1.1 upstream on 127.0.0.1, a thread per connection, keep-alive.
 
     Query options: size=N body bytes (gen_bytes), chunked=1 (chunked framing), close=1
@@ -43,76 +41,13 @@ class RecordingUpstream:
     response was written, ("closed", C) when the proxy closed the connection (EOF or error),
     ("stalled", C, N) when a stall=S answer starts waiting."""
 
-    def __init__(self):
-        self._cond = threading.Condition()
-        self.events = []
-        self.conns = 0
-        self._socks = set()
-        self._stopping = False
-        self._ls = socket.socket()
-        self._ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._ls.bind(("127.0.0.1", 0))
-        self._ls.listen(64)
-        self._ls.settimeout(0.1)
-        self.port = self._ls.getsockname()[1]
-        self._threads = []
-        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
-        self._acceptor.start()
-
-    def _event(self, *ev):
-        with self._cond:
-            self.events.append(ev)
-            self._cond.notify_all()
-
     def has(self, *ev):
         with self._cond:
             return ev in self.events
 
     def wait_for(self, ev, timeout):
         """True if event `ev` happened within `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            for _ in range(100000):
-                if ev in self.events:
-                    return True
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.05))
-        return False
-
-    def stop(self):
-        self._stopping = True
-        self._ls.close()
-        with self._cond:
-            socks = list(self._socks)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._acceptor.join(2)
-        for t in self._threads:
-            t.join(5)
-
-    def _accept_loop(self):
-        for _ in range(10_000_000):
-            if self._stopping:
-                return
-            try:
-                s, _ = self._ls.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self._cond:
-                self.conns += 1
-                cid = self.conns
-                self._socks.add(s)
-            self._event("open", cid)
-            t = threading.Thread(target=self._serve, args=(s, cid), daemon=True)
-            self._threads.append(t)
-            t.start()
+        return self.wait_until(lambda: ev in self.events, timeout)
 
     def _serve(self, s, cid):
         buf = b""
@@ -179,13 +114,6 @@ class RecordingUpstream:
                     return
         except OSError:
             self._event("closed", cid)
-        finally:
-            try:
-                s.close()
-            except OSError:
-                pass
-            with self._cond:
-                self._socks.discard(s)
 
 
 def wait_rx_drained(port, timeout):

@@ -14,12 +14,12 @@ where nginx surprised are marked SURPRISE."""
 import re
 import socket
 import struct
-import threading
 import time
 import unittest
 import urllib.parse
 
 from harness import RawConn, Server, build_request, eventually, requires_proxy
+from upstreams import ThreadedUpstream
 
 MiB = 1 << 20
 
@@ -29,7 +29,7 @@ MiB = 1 << 20
 # ============================================================================================
 
 
-class PoolUpstream:
+class PoolUpstream(ThreadedUpstream):
     """HTTP/1.1 upstream on 127.0.0.1 (one thread per connection) that counts connections.
 
     Every answer is 200 with a body starting "conn=C req=N\\n" (C = accepted connection number
@@ -54,80 +54,21 @@ class PoolUpstream:
         self.idle_timeout = None
         self.stale = set()
         self.linger = False
-        self._cond = threading.Condition()
-        self.conns = 0
         self.requests = []  # (conn, n, method, target, body bytes received)
-        self.events = []  # ("open"|"close"|"idle-close"|"reset", conn)
-        self._socks = set()
-        self._threads = []
-        self._stopping = False
-        self._ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._ls.bind(("127.0.0.1", 0))
-        self._ls.listen(128)
-        self._ls.settimeout(0.1)
-        self.port = self._ls.getsockname()[1]
-        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
-        self._acceptor.start()
+        super().__init__()  # events: ("open"|"close"|"idle-close"|"reset", conn)
 
     # ---- test side ---------------------------------------------------------------------
-
-    def _event(self, kind, cid):
-        with self._cond:
-            self.events.append((kind, cid))
-            self._cond.notify_all()
 
     def count(self, kind):
         with self._cond:
             return sum(1 for k, _ in self.events if k == kind)
 
     def wait_for(self, pred, timeout=5.0, message="upstream event"):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            for _ in range(100000):
-                if pred():
-                    return
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(min(left, 0.05))
-        raise AssertionError(f"timed out after {timeout}s waiting for {message}; "
-                             f"events {self.events[-20:]}")
-
-    def stop(self):
-        self._stopping = True
-        self._ls.close()
-        with self._cond:
-            socks = list(self._socks)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._acceptor.join(2)
-        for t in self._threads:
-            t.join(2)
+        if not self.wait_until(pred, timeout):
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}; "
+                                 f"events {self.events[-20:]}")
 
     # ---- server side -------------------------------------------------------------------
-
-    def _accept_loop(self):
-        for _ in range(10_000_000):
-            if self._stopping:
-                return
-            try:
-                s, _ = self._ls.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self._cond:
-                self.conns += 1
-                cid = self.conns
-                self._socks.add(s)
-            self._event("open", cid)
-            t = threading.Thread(target=self._serve, args=(s, cid), daemon=True)
-            self._threads.append(t)
-            t.start()
 
     def _serve(self, s, cid):
         buf = b""
@@ -188,11 +129,9 @@ class PoolUpstream:
             pass
         finally:
             try:
-                s.close()
+                s.close()  # before the event: a test waiting for "close" sees it closed
             except OSError:
                 pass
-            with self._cond:
-                self._socks.discard(s)
             self._event("close", cid)
 
     @staticmethod

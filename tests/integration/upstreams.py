@@ -1010,6 +1010,94 @@ import atexit  # noqa: E402
 atexit.register(stop_all)
 
 
+class ThreadedUpstream:
+    """In-process upstream for tests that need to watch it closely: a listener on 127.0.0.1
+    (port 0), an accept thread, one thread per connection running `self._serve(sock, cid)`
+    (cid = accepted connection number from 1), and an event list (tuples) guarded by a
+    condition. Subclasses define _serve and call _event(); stop() closes everything."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self.conns = 0
+        self.events = []
+        self._socks = set()
+        self._threads = []
+        self._stopping = False
+        self._ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._ls.bind(("127.0.0.1", 0))
+        self._ls.listen(128)
+        self._ls.settimeout(0.1)
+        self.port = self._ls.getsockname()[1]
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+        self._acceptor.start()
+
+    def _event(self, *ev):
+        with self._cond:
+            self.events.append(ev)
+            self._cond.notify_all()
+
+    def wait_until(self, pred, timeout):
+        """True once pred() (called with the condition held) is true; False after timeout s."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            for _ in range(1_000_000):
+                if pred():
+                    return True
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return False
+
+    def stop(self):
+        self._stopping = True
+        self._ls.close()
+        with self._cond:
+            socks = list(self._socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._acceptor.join(2)
+        for t in self._threads:
+            t.join(5)
+
+    def _accept_loop(self):
+        for _ in range(10_000_000):
+            if self._stopping:
+                return
+            try:
+                s, _ = self._ls.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._cond:
+                self.conns += 1
+                cid = self.conns
+                self._socks.add(s)
+            self._event("open", cid)
+            t = threading.Thread(target=self._run, args=(s, cid), daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _run(self, s, cid):
+        try:
+            self._serve(s, cid)
+        finally:
+            try:
+                s.close()
+            except OSError:
+                pass
+            with self._cond:
+                self._socks.discard(s)
+
+    def _serve(self, s, cid):
+        raise NotImplementedError
+
+
 class FullBacklog:
     """A listening socket on 127.0.0.1 that never accepts and whose accept queue is full,
     so that a new connect() to it times out (SYNs dropped). .port; .ok is False if the queue
