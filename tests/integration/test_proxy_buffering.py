@@ -142,7 +142,7 @@ def read_response(conn, timeout=30.0, pace=None):
     client)."""
     sock = conn.sock
     sock.settimeout(timeout)
-    buf = b""
+    buf, conn.buf = conn.buf, b""  # bytes of this response read with the previous one
     while b"\r\n\r\n" not in buf:
         data = sock.recv(65536)
         if not data:
@@ -180,6 +180,7 @@ def read_response(conn, timeout=30.0, pace=None):
             while len(pending) < size + 2:
                 more()
             if size == 0:
+                conn.buf = pending[2:]  # a pipelined response's bytes, if any
                 break
             h.update(pending[:size])
             total += size
@@ -187,6 +188,8 @@ def read_response(conn, timeout=30.0, pace=None):
     else:
         for _ in range(10_000_000):
             if length is not None and total + len(pending) >= length:
+                conn.buf = pending[length - total:]  # a pipelined response's bytes, if any
+                pending = pending[:length - total]
                 break
             if pending:
                 h.update(pending)
