@@ -40,6 +40,16 @@ void register_directives(Registry& r) {
       {"sendfile", kHSLI, 1, 1, BlockKind::kNone, 0, true},
       {"tcp_nopush", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"tcp_nodelay", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"chunked_transfer_encoding", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      // Hash table sizing: portico's tables grow as needed, so these only get validated.
+      {"types_hash_max_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"types_hash_bucket_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"server_names_hash_max_size", kHttp, 1, 1, BlockKind::kNone, 0, true},
+      {"server_names_hash_bucket_size", kHttp, 1, 1, BlockKind::kNone, 0, true},
+      {"variables_hash_max_size", kHttp, 1, 1, BlockKind::kNone, 0, true},
+      {"variables_hash_bucket_size", kHttp, 1, 1, BlockKind::kNone, 0, true},
+      {"map_hash_max_size", kHttp, 1, 1, BlockKind::kNone, 0, true},
+      {"map_hash_bucket_size", kHttp, 1, 1, BlockKind::kNone, 0, true},
       {"keepalive_timeout", kHSL, 1, 2, BlockKind::kNone, 0, true},
       {"keepalive_requests", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"client_header_timeout", kHttp | kServer, 1, 1, BlockKind::kNone, 0, true},
@@ -208,6 +218,7 @@ void Builder::inherit(LocationConf& c, const LocationConf& p) {
   c.access_logs = p.access_logs;
   c.sendfile = p.sendfile;
   c.tcp_nopush = p.tcp_nopush;
+  c.chunked_transfer_encoding = p.chunked_transfer_encoding;
   c.tcp_nodelay = p.tcp_nodelay;
   c.etag = p.etag;
   c.server_tokens = p.server_tokens;
@@ -584,6 +595,11 @@ bool Builder::apply_directive(const Directive& d, LocationConf& lc, LevelSeen& s
     flag(d, &lc.tcp_nopush);
   } else if (n == "tcp_nodelay") {
     flag(d, &lc.tcp_nodelay);
+  } else if (n == "chunked_transfer_encoding") {
+    flag(d, &lc.chunked_transfer_encoding);
+  } else if (n.size() > 9 && (n.ends_with("_hash_max_size") || n.ends_with("_hash_bucket_size"))) {
+    uint64_t v;
+    size_arg(d, a[0], &v);
   } else if (n == "etag") {
     flag(d, &lc.etag);
   } else if (n == "server_tokens") {

@@ -162,6 +162,7 @@ struct LocationConf {
   // Behaviour switches
   bool sendfile = false;
   bool tcp_nopush = false;
+  bool chunked_transfer_encoding = true;  // off: a response of unknown length ends the connection
   bool tcp_nodelay = true;
   bool etag = true;
   bool server_tokens = true;

@@ -49,6 +49,13 @@ void register_directives(Registry& r) {
       {"proxy_temp_file_write_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"proxy_temp_path", kHSL, 1, 4, BlockKind::kNone, 0, true},
       {"proxy_ignore_client_abort", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"proxy_socket_keepalive", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"proxy_bind", kHSL, 1, 2, BlockKind::kNone, 0, true},
+      {"proxy_headers_hash_max_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"proxy_headers_hash_bucket_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"proxy_cache", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"proxy_cache_bypass", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, false},
+      {"proxy_no_cache", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, false},
       {"proxy_ignore_headers", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, true},
       {"proxy_connect_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"proxy_send_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
@@ -458,6 +465,43 @@ bool apply_directive(const Directive& d, ProxySettings& s, http::VariableTable& 
     if (!parse_size(a[0])) err(errors, d, "\"" + n + "\" directive invalid value");
   } else if (n == "proxy_ignore_client_abort") {
     flag(d, &s.ignore_client_abort, errors);
+  } else if (n == "proxy_socket_keepalive") {
+    flag(d, &s.socket_keepalive, errors);
+  } else if (n == "proxy_bind") {
+    if (a[0] == "off") {
+      s.has_bind = false;
+    } else if (a.size() > 1 || a[0].find('$') != std::string::npos) {
+      err(errors, d,
+          "\"proxy_bind\" with variables or \"transparent\" is not supported by portico yet");
+    } else {
+      std::string host = a[0];
+      if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+      SockAddr sa{};
+      if (::inet_pton(AF_INET, host.c_str(), &sa.v4.sin_addr) == 1) {
+        sa.v4.sin_family = AF_INET;
+      } else if (::inet_pton(AF_INET6, host.c_str(), &sa.v6.sin6_addr) == 1) {
+        sa.v6.sin6_family = AF_INET6;
+      } else {
+        err(errors, d, "invalid address \"" + a[0] + "\" in \"proxy_bind\" directive");
+        return true;
+      }
+      s.has_bind = true;
+      s.bind_addr = sa;
+    }
+  } else if (n == "proxy_headers_hash_max_size" || n == "proxy_headers_hash_bucket_size") {
+    // portico's header tables grow as needed: validated only
+    if (!parse_size(a[0])) err(errors, d, "\"" + n + "\" directive invalid value");
+  } else if (n == "proxy_cache") {
+    if (a[0] != "off")
+      err(errors, d, "\"proxy_cache\": response caching is not supported by portico yet");
+  } else if (n == "proxy_cache_bypass" || n == "proxy_no_cache") {
+    // Without proxy_cache (which portico refuses) these change nothing, in nginx too.
+    for (const auto& v : a) {
+      http::ComplexValue cv;
+      Status st = http::ComplexValue::compile(v, vars, &cv);
+      if (!st) err(errors, d, st.message());
+    }
   } else if (n == "proxy_ignore_headers") {
     static const char* const kKnown[] = {
         "x-accel-redirect",  "x-accel-expires", "x-accel-limit-rate",

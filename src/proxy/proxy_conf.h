@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/regex.h"
+#include "core/sockaddr.h"
 #include "http/variables.h"
 #include "upstream/group.h"
 
@@ -79,6 +80,9 @@ struct ProxySettings {
   uint64_t max_temp_file_size = 1024ull * 1024 * 1024;
   std::string temp_path;  // proxy_temp_path; empty = PREFIX/proxy_temp
   bool ignore_client_abort = false;
+  bool socket_keepalive = false;  // proxy_socket_keepalive: SO_KEEPALIVE on upstream sockets
+  bool has_bind = false;          // proxy_bind ADDRESS: the local address of upstream sockets
+  SockAddr bind_addr{};
   bool ignore_x_accel_buffering = false;  // proxy_ignore_headers X-Accel-Buffering
   uint64_t connect_timeout_ms = 60'000;
   uint64_t send_timeout_ms = 60'000;

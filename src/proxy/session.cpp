@@ -478,7 +478,20 @@ void Session::connect_next() {
   } else {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (conf_->socket_keepalive) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
     socklen_t len = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    if (conf_->has_bind) {
+      // proxy_bind: the upstream sees this local address (nginx fails the attempt when the
+      // families differ, as bind() does).
+      const SockAddr& b = conf_->bind_addr;
+      socklen_t blen = b.sa.sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+      if (::bind(fd, &b.sa, blen) != 0) {
+        upstream_failed(kNextError, 502,
+                        "bind(" + addr_text(b) + ") failed (" + errno_text(errno) +
+                            ") while connecting to upstream");
+        return;
+      }
+    }
     rc = ::connect(fd, &p.cfg.addr.sa, len);
   }
   if (rc < 0 && errno != EINPROGRESS) {
@@ -1076,10 +1089,10 @@ void Session::begin_response() {
   client_chunked_ = false;
   if (!head_request &&
       (framing_ == BodyFraming::kChunked || framing_ == BodyFraming::kUntilClose)) {
-    if (client_11)
+    if (client_11 && r.loc->chunked_transfer_encoding)
       client_chunked_ = true;
     else
-      keep_alive = false;  // HTTP/1.0 client: the end of the body is the end of the connection
+      keep_alive = false;  // the end of the body is the end of the connection
   }
   r.resp.status = status;
   r.resp.keep_alive = keep_alive;
