@@ -41,6 +41,7 @@ void register_directives(Registry& r) {
       {"tcp_nopush", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"tcp_nodelay", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"chunked_transfer_encoding", kHSL, 1, 1, BlockKind::kNone, 0, true},
+      {"expires", kHSLI, 1, 2, BlockKind::kNone, 0, true},
       // Hash table sizing: portico's tables grow as needed, so these only get validated.
       {"types_hash_max_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
       {"types_hash_bucket_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
@@ -118,6 +119,7 @@ class Builder {
   }
   bool flag(const Directive& d, bool* out);
   bool size_arg(const Directive& d, const std::string& a, uint64_t* out);
+  void build_expires(const Directive& d, LocationConf& lc);
   bool time_arg(const Directive& d, const std::string& a, uint64_t* out);
   bool cv(const Directive& d, std::string_view text, ComplexValue* out);
 
@@ -219,6 +221,7 @@ void Builder::inherit(LocationConf& c, const LocationConf& p) {
   c.sendfile = p.sendfile;
   c.tcp_nopush = p.tcp_nopush;
   c.chunked_transfer_encoding = p.chunked_transfer_encoding;
+  c.expires = p.expires;
   c.tcp_nodelay = p.tcp_nodelay;
   c.etag = p.etag;
   c.server_tokens = p.server_tokens;
@@ -560,6 +563,68 @@ bool parse_cidr(std::string_view text, AccessRule& rule) {
   return true;
 }
 
+// expires [modified] TIME | @TIME-OF-DAY | epoch | max | off (nginx's messages).
+void Builder::build_expires(const Directive& d, LocationConf& lc) {
+  using Kind = LocationConf::Expires::Kind;
+  LocationConf::Expires e;
+  const auto& a = d.args;
+  bool modified = false;
+  size_t i = 0;
+  if (a.size() == 2) {
+    if (a[0] != "modified") {
+      err(d, "\"expires\" directive invalid value");
+      return;
+    }
+    modified = true;
+    i = 1;
+  }
+  std::string_view v = a[i];
+  if (!modified && v == "epoch") {
+    e.kind = Kind::kEpoch;
+  } else if (!modified && v == "max") {
+    e.kind = Kind::kMax;
+  } else if (!modified && v == "off") {
+    e.kind = Kind::kOff;
+  } else {
+    if (v.find('$') != std::string_view::npos) {
+      err(d, "variables in \"expires\" are not supported by portico yet");
+      return;
+    }
+    bool daily = false, minus = false;
+    if (!v.empty() && v[0] == '@') {
+      daily = true;
+      v.remove_prefix(1);
+    } else if (!v.empty() && v[0] == '-') {
+      minus = true;
+      v.remove_prefix(1);
+    } else if (!v.empty() && v[0] == '+') {
+      v.remove_prefix(1);
+    }
+    auto ms = parse_time_ms(v);
+    if (!ms || *ms % 1000 != 0 || *ms / 1000 > uint64_t(INT32_MAX)) {
+      err(d, "\"expires\" directive invalid value");
+      return;
+    }
+    const int64_t secs = int64_t(*ms / 1000);
+    if (daily) {
+      if (secs >= 86400) {
+        err(d, "daily time value must be less than 24 hours");
+        return;
+      }
+      if (modified) {
+        err(d, "daily time cannot be used with \"modified\" parameter");
+        return;
+      }
+      e.kind = Kind::kDaily;
+      e.seconds = secs;
+    } else {
+      e.kind = modified ? Kind::kModified : Kind::kAccess;
+      e.seconds = minus ? -secs : secs;
+    }
+  }
+  lc.expires = e;
+}
+
 bool Builder::apply_directive(const Directive& d, LocationConf& lc, LevelSeen& seen) {
   const std::string& n = d.name;
   const auto& a = d.args;
@@ -597,6 +662,8 @@ bool Builder::apply_directive(const Directive& d, LocationConf& lc, LevelSeen& s
     flag(d, &lc.tcp_nodelay);
   } else if (n == "chunked_transfer_encoding") {
     flag(d, &lc.chunked_transfer_encoding);
+  } else if (n == "expires") {
+    build_expires(d, lc);
   } else if (n.size() > 9 && (n.ends_with("_hash_max_size") || n.ends_with("_hash_bucket_size"))) {
     uint64_t v;
     size_arg(d, a[0], &v);

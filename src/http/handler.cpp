@@ -684,12 +684,75 @@ void serialize_head(Request& r) {
   if (resp.header_only) r.out.clear();
 }
 
+namespace {
+
+// add_header and expires apply to these codes (add_header to others with `always`).
+bool headers_module_code(int status) {
+  return status == 200 || status == 201 || status == 204 || status == 206 || status == 301 ||
+         status == 302 || status == 303 || status == 304 || status == 307 || status == 308;
+}
+
+// nginx's ngx_http_set_expires: Expires and Cache-Control from `expires`.
+void append_expires(const Request& r, std::string& h) {
+  using Kind = LocationConf::Expires::Kind;
+  const LocationConf::Expires& e = r.loc->expires;
+  const time_t now = TimeCache::local().unix_time();
+  time_t at = 0;
+  int64_t max_age = 0;
+  switch (e.kind) {
+    case Kind::kOff:
+      return;
+    case Kind::kEpoch:
+      h += "Expires: Thu, 01 Jan 1970 00:00:01 GMT\r\nCache-Control: no-cache\r\n";
+      return;
+    case Kind::kMax:
+      h += "Expires: Thu, 31 Dec 2037 23:55:55 GMT\r\nCache-Control: max-age=315360000\r\n";
+      return;
+    case Kind::kAccess:
+      at = now + e.seconds;
+      max_age = e.seconds;
+      break;
+    case Kind::kModified: {
+      const time_t since = r.resp.last_modified != -1 ? r.resp.last_modified : now;
+      at = since + e.seconds;
+      max_age = int64_t(at - now);
+      break;
+    }
+    case Kind::kDaily: {
+      // The next time the local clock shows that time of day.
+      const long gmtoff = TimeCache::local().gmtoff();
+      const time_t day = (now + gmtoff) / 86400 * 86400 - gmtoff;
+      at = day + e.seconds;
+      if (at <= now) at += 86400;
+      max_age = int64_t(at - now);
+      break;
+    }
+  }
+  char date[kHttpDateLen];
+  h += "Expires: ";
+  h += format_http_date(at, date);
+  h += "\r\nCache-Control: ";
+  if (max_age < 0) {
+    h += "no-cache";
+  } else {
+    h += "max-age=";
+    h += std::to_string(max_age);
+  }
+  h += "\r\n";
+}
+
+}  // namespace
+
+bool expires_applies(const Request& r, int status) {
+  return r.loc && r.loc->expires.kind != LocationConf::Expires::Kind::kOff &&
+         headers_module_code(status);
+}
+
 void append_add_headers(Request& r, int status, std::string& h) {
-  if (!r.loc || r.loc->add_headers.empty()) return;
-  // add_header: for 200, 201, 204, 206, 301, 302, 303, 304, 307, 308, or any code with `always`.
-  const bool ok_code = status == 200 || status == 201 || status == 204 || status == 206 ||
-                       status == 301 || status == 302 || status == 303 || status == 304 ||
-                       status == 307 || status == 308;
+  if (!r.loc) return;
+  const bool ok_code = headers_module_code(status);
+  if (ok_code) append_expires(r, h);
+  if (r.loc->add_headers.empty()) return;
   thread_local std::string value;  // reused: no allocation per response once warm
   for (const auto& ah : r.loc->add_headers) {
     if (!ok_code && !ah.always) continue;

@@ -162,6 +162,12 @@ struct LocationConf {
   // Behaviour switches
   bool sendfile = false;
   bool tcp_nopush = false;
+  // expires (ngx_http_headers_module): Expires and Cache-Control for successful responses.
+  struct Expires {
+    enum class Kind : uint8_t { kOff, kEpoch, kMax, kAccess, kModified, kDaily };
+    Kind kind = Kind::kOff;
+    int64_t seconds = 0;  // kAccess/kModified: offset; kDaily: time of day
+  } expires;
   bool chunked_transfer_encoding = true;  // off: a response of unknown length ends the connection
   bool tcp_nodelay = true;
   bool etag = true;

@@ -26,8 +26,12 @@ void set_location(Request& r, std::string_view url);
 // allow/deny: true if the first rule matching `peer` denies it (no match: allowed).
 bool access_denied(const std::vector<AccessRule>& rules, const SockAddr& peer);
 
-// Appends the location's add_header lines ("Name: value\r\n") that apply to `status`.
+// Appends the location's expires (Expires, Cache-Control) and add_header lines
+// ("Name: value\r\n") that apply to `status`.
 void append_add_headers(Request& r, int status, std::string& h);
+// `expires` will write Expires and Cache-Control for this response (a proxied response's own
+// are then dropped, as nginx replaces them).
+bool expires_applies(const Request& r, int status);
 
 // nginx's error-log suffix: ", client: ADDR, server: NAME, request: "LINE", host: "HOST"".
 std::string log_context(const Request& r);

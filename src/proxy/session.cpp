@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "config/snapshot.h"
+#include "core/http_date.h"
 #include "core/log.h"
 #include "core/strings.h"
 #include "core/time_cache.h"
@@ -1115,6 +1116,14 @@ void Session::begin_response() {
     h += TimeCache::local().http_date();
     h += "\r\n";
   }
+  // `expires` replaces the upstream's Expires and Cache-Control (nginx); `expires modified`
+  // counts from the upstream's Last-Modified.
+  const bool expires = http::expires_applies(r, status);
+  if (expires) {
+    r.resp.last_modified = -1;
+    if (const http::Header* lm = head_in_.find("last-modified"))
+      if (auto t = parse_http_date(lm->value)) r.resp.last_modified = *t;
+  }
   HopByHop hop;
   if (!hop.init(head_in_.headers)) {
     upstream_failed(kNextInvalidHeader, 502,
@@ -1127,6 +1136,7 @@ void Session::begin_response() {
     if (iequals(hd.name, "content-length") && framing_ != BodyFraming::kLength && !head_request)
       continue;
     if (in_list(conf_->hide_headers, hd.name) && !in_list(conf_->pass_headers, hd.name)) continue;
+    if (expires && (iequals(hd.name, "expires") || iequals(hd.name, "cache-control"))) continue;
     std::string_view value = hd.value;
     std::string rewritten;
     if ((iequals(hd.name, "location") || iequals(hd.name, "refresh")) && !conf_->redirect_off) {
