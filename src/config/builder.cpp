@@ -50,6 +50,7 @@ const Registry& registry() {
         {"worker_rlimit_nofile", kMain, 1, 1, BlockKind::kNone, 0, true},
         {"worker_shutdown_timeout", kMain, 1, 1, BlockKind::kNone, 0, true},
         {"pcre_jit", kMain, 1, 1, BlockKind::kNone, 0, true},
+        {"load_module", kMain, 1, 1, BlockKind::kNone, 0, false},
         {"user", kMain, 1, 2, BlockKind::kNone, 0, true},
         {"error_log", kMain | kHttp | kServer | kLocation, 1, kAnyArgs, BlockKind::kNone, 0, false},
         {"events", kMain, 0, 0, BlockKind::kBlock, kEvents, true},
@@ -102,6 +103,17 @@ void build_main(const std::vector<Directive>& top, Snapshot& s, std::vector<Conf
       m.pid_path = d.args[0] == "off" ? "" : resolve_path(s.prefix, d.args[0]);
     } else if (n == "daemon") {
       parse_flag(d, &m.daemon, errors);
+    } else if (n == "load_module") {
+      // Debian's nginx.conf includes modules-enabled/*.conf: the stream module is built into
+      // portico, so loading it is a no-op; any other module's directives would not exist.
+      std::string_view file = d.args[0];
+      if (size_t slash = file.rfind('/'); slash != std::string_view::npos)
+        file.remove_prefix(slash + 1);
+      if (file != "ngx_stream_module.so")
+        errors.push_back({fmt::format("module \"{}\" is not available in portico (only the "
+                                      "stream module, which is built in)",
+                                      d.args[0]),
+                          d.file, d.line});
     } else if (n == "master_process") {
       bool ignored;
       parse_flag(d, &ignored, errors);

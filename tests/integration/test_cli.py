@@ -63,6 +63,19 @@ class ConfigTestTest(unittest.TestCase):
                                          "default_type text/plain;\n    foo bar;"),
                           'unknown directive "foo"', "foo bar;")
 
+    @portico_only
+    def test_t_load_module(self):
+        # Debian's nginx.conf loads modules-enabled/*.conf: the stream module is built in,
+        # any other is refused at its line (nginx would load the .so).
+        stream = "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n"
+        self.srv.set_config(stream + good())
+        r = self.srv.run_cli("-t")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        echo = "load_module modules/ngx_http_echo_module.so;\n"
+        self.assert_emerg(echo + good(),
+                          'module "modules/ngx_http_echo_module.so" is not available in portico '
+                          "(only the stream module, which is built in)", "load_module")
+
     def test_t_other_errors(self):
         cases = [
             (good().replace("return 200", "root /a; root /b; return 200"),
