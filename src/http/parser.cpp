@@ -282,10 +282,14 @@ Method method_from_name(std::string_view m) {
   return Method::kOther;
 }
 
-const Header* RequestHead::find(std::string_view lowercase_name) const {
+const Header* find_header(const std::vector<Header>& headers, std::string_view lowercase_name) {
   for (const Header& h : headers)
     if (iequals(h.name, lowercase_name)) return &h;
   return nullptr;
+}
+
+const Header* RequestHead::find(std::string_view lowercase_name) const {
+  return find_header(headers, lowercase_name);
 }
 
 void RequestHead::clear() {

@@ -45,6 +45,10 @@ struct Header {
   std::string_view value;  // leading and trailing OWS removed; may be empty
 };
 
+// The first header in `headers` whose name equals `lowercase_name` case-insensitively, or
+// nullptr (RequestHead::find and the proxy's ResponseHead::find).
+const Header* find_header(const std::vector<Header>& headers, std::string_view lowercase_name);
+
 struct ParseLimits {
   size_t max_request_line = 8192;  // request line (without CRLF) longer -> 414
   size_t max_header_line = 8192;   // one field line (without CRLF) longer -> 431

@@ -194,9 +194,7 @@ bool nothing_new(std::string_view data, const ResponseParseLimits& limits, size_
 }  // namespace
 
 const Header* ResponseHead::find(std::string_view lowercase_name) const {
-  for (const Header& h : headers)
-    if (iequals(h.name, lowercase_name)) return &h;
-  return nullptr;
+  return http::find_header(headers, lowercase_name);
 }
 
 void ResponseHead::clear() {

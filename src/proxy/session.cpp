@@ -293,7 +293,7 @@ bool Session::build_request_head() {
 bool Session::resolve_target() {
   http::Request& r = *r_;
   if (!pass_->has_variables) {
-    upstream_ = pass_->upstream;
+    upstream_ = pass_->upstream.get();
     r.upstream.proxy_host = pass_->proxy_host;
     r.upstream.proxy_port = pass_->proxy_port;
     return true;
@@ -322,12 +322,13 @@ bool Session::resolve_target() {
   if (!has_port) {
     auto it = r.snapshot->http.upstreams.find(hostport);
     if (it != r.snapshot->http.upstreams.end()) {
-      upstream_ = it->second;
+      upstream_ = it->second.get();
       return true;
     }
   }
   std::string error;
-  upstream_ = ctx_->dynamic_upstream(hostport, &error);
+  dynamic_upstream_ = ctx_->dynamic_upstream(hostport, &error);
+  upstream_ = dynamic_upstream_.get();
   if (!upstream_) {
     PORTICO_LOG(LogLevel::kError, conn_->id(), "{}{}", error, http::log_context(r));
     conn_->proxy_error(502);
@@ -821,6 +822,18 @@ bool Session::read_client_body(bool* progress) {
   return true;
 }
 
+// A send to the upstream returned -1 (not EINTR): wait for room, or fail the attempt.
+void Session::upstream_send_failed(const char* call) {
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    up_writable_ = false;
+    wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
+    return;
+  }
+  upstream_failed(
+      kNextError, 502,
+      fmt::format("{}() failed ({}) while sending request to upstream", call, errno_text(errno)));
+}
+
 // Sends the head and streams the body. Returns true when the state changed.
 bool Session::send_request() {
   if (up_fd_ < 0) {
@@ -855,15 +868,8 @@ bool Session::send_request() {
                    MSG_NOSIGNAL);
       }
       if (w < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          up_writable_ = false;
-          wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
-          return false;
-        }
         if (errno == EINTR) continue;
-        upstream_failed(
-            kNextError, 502,
-            "sendfile() failed (" + errno_text(errno) + ") while sending request to upstream");
+        upstream_send_failed(body_file_ >= 0 ? "sendfile" : "send");
         return false;
       }
       stored_off_ += size_t(w);
@@ -912,15 +918,8 @@ bool Session::send_request() {
     msg.msg_iovlen = size_t(cnt);
     ssize_t w = ::sendmsg(up_fd_, &msg, MSG_NOSIGNAL);
     if (w < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        up_writable_ = false;
-        wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
-        return false;
-      }
       if (errno == EINTR) continue;
-      upstream_failed(
-          kNextError, 502,
-          "writev() failed (" + errno_text(errno) + ") while sending request to upstream");
+      upstream_send_failed("writev");
       return false;
     }
     request_sent_any_ = true;

@@ -76,6 +76,7 @@ class Session final : public IoHandler, public Deferred {
   void connected();
   void pump();
   bool send_request();
+  void upstream_send_failed(const char* call);
   bool read_client_body(bool* progress);
   bool read_response_head();
   void begin_response();
@@ -124,7 +125,12 @@ class Session final : public IoHandler, public Deferred {
   Context* ctx_;
   const ProxySettings* conf_;
   const ProxyPass* pass_;
-  std::shared_ptr<const UpstreamConf> upstream_;
+  // The snapshot the request runs on keeps its upstreams alive, so a plain pointer: copying
+  // the shared_ptr would bounce its reference count between workers on every request. Only a
+  // group made at run time for a proxy_pass with variables is held (the per-worker cache may
+  // drop it meanwhile).
+  const UpstreamConf* upstream_ = nullptr;
+  std::shared_ptr<const UpstreamConf> dynamic_upstream_;
   bool var_has_uri_ = false;  // proxy_pass with variables and a URI part: sent verbatim
   std::string var_uri_;
   std::shared_ptr<upstream::Balancer> balancer_;
