@@ -10,30 +10,9 @@ import threading
 import time
 import unittest
 
-from harness import (requires_realip, HAVE_IPV6, RawConn, Server, build_request, eventually, free_port,
-                     nginx_only, request, requires_proxy)
-from upstreams import Upstream, info
-
-
-def fill(config, **values):
-    for k, v in values.items():
-        config = config.replace(f"@{k}@", str(v))
-    return config
-
-
-def name_of(resp):
-    """The upstream name in a `keepalive` mode answer ("name=a conn=1 req=2")."""
-    m = re.match(r"name=(\S+) conn=(\d+) req=(\d+)", resp.text)
-    if not m:
-        raise AssertionError(f"not an upstream answer: {resp!r}")
-    return m.group(1)
-
-
-def ka_fields(resp):
-    m = re.match(r"name=(\S+) conn=(\d+) req=(\d+)", resp.text)
-    if not m:
-        raise AssertionError(f"not an upstream answer: {resp!r}")
-    return m.group(1), int(m.group(2)), int(m.group(3))
+from harness import (HAVE_IPV6, RawConn, Server, build_request, eventually, free_port,
+                     nginx_only, request, requires_proxy, requires_realip)
+from upstreams import Upstream, fill, info, ka_fields, name_of
 
 
 def run_requests(port, paths, threads=4, headers=None, timeout=60, addr="127.0.0.1"):

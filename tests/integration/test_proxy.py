@@ -17,14 +17,7 @@ import unittest
 from harness import (HAVE_IPV6, IS_NGINX, RawConn, Server, build_request,
                      eventually, free_port, nginx_differs, nginx_only, portico_only,
                      request, requires_proxy)
-from upstreams import FullBacklog, Upstream, gen_bytes, gen_sha256, hvals, info
-
-
-def fill(config, **ports):
-    """Replace @NAME@ tokens (upstream ports/addresses) in a config."""
-    for k, v in ports.items():
-        config = config.replace(f"@{k}@", str(v))
-    return config
+from upstreams import FullBacklog, Upstream, fill, gen_bytes, gen_sha256, hvals, info
 
 
 def localhost_addrs():

@@ -10,7 +10,7 @@ import time
 import unittest
 
 from harness import RawConn, Server, build_request, request, requires_proxy
-from upstreams import Upstream, info
+from upstreams import Upstream, fill, info
 
 CONFIG = r"""
 http {
@@ -54,12 +54,6 @@ http {
     }
 }
 """
-
-
-def fill(config, **ports):
-    for k, v in ports.items():
-        config = config.replace(f"@{k}@", str(v))
-    return config
 
 
 def keepalive_timer_on(upstream_port):

@@ -11,34 +11,13 @@ directives; without a queue a request finding every peer at max_conns gets 502; 
 starts the upstream state afresh), and the plain max_conns behaviour is checked on both."""
 
 import collections
-import re
 import threading
 import time
 import unittest
 
 from harness import (requires_active_health, requires_queue, IS_NGINX, Server, _descendants, eventually, free_port, nginx_only,
                      portico_only, request, requires_proxy)
-from upstreams import Upstream
-
-
-def fill(config, **values):
-    for k, v in values.items():
-        config = config.replace(f"@{k}@", str(v))
-    return config
-
-
-def name_of(resp):
-    m = re.match(r"name=(\S+) conn=(\d+) req=(\d+)", resp.text)
-    if not m:
-        raise AssertionError(f"not an upstream answer: {resp!r}")
-    return m.group(1)
-
-
-def ka_fields(resp):
-    m = re.match(r"name=(\S+) conn=(\d+) req=(\d+)", resp.text)
-    if not m:
-        raise AssertionError(f"not an upstream answer: {resp!r}")
-    return m.group(1), int(m.group(2)), int(m.group(3))
+from upstreams import Upstream, fill, ka_fields, name_of
 
 
 class Ups:

@@ -62,6 +62,7 @@ import codecs
 import hashlib
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -1156,6 +1157,27 @@ class WsClient:
     def recv(self, timeout=5.0):
         deadline = time.monotonic() + timeout
         return ws_read_frame(lambda n: self._read_exact(n, deadline))
+
+
+def fill(config, **values):
+    """Replace @NAME@ tokens (upstream ports, addresses) in a config."""
+    for k, v in values.items():
+        config = config.replace(f"@{k}@", str(v))
+    return config
+
+
+def ka_fields(resp):
+    """(name, connection, request on it) from a `keepalive` mode answer
+    ("name=a conn=1 req=2")."""
+    m = re.match(r"name=(\S+) conn=(\d+) req=(\d+)", resp.text)
+    if not m:
+        raise AssertionError(f"not an upstream answer: {resp!r}")
+    return m.group(1), int(m.group(2)), int(m.group(3))
+
+
+def name_of(resp):
+    """The upstream name in a `keepalive` mode answer."""
+    return ka_fields(resp)[0]
 
 
 def info(resp):
