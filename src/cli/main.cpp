@@ -15,9 +15,9 @@
 #include <string>
 
 #include "cli/options.h"
-#include "config/builder.h"
 #include "core/log.h"
-#include "obs/access_log.h"
+#include "http/access_log.h"
+#include "server/loader.h"
 #include "server/runtime.h"
 
 using namespace portico;
@@ -81,8 +81,8 @@ bool file_exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
-config::LoadOptions load_options(const cli::Options& o) {
-  config::LoadOptions lo;
+server::LoadOptions load_options(const cli::Options& o) {
+  server::LoadOptions lo;
   lo.prefix = o.prefix;
   lo.conf_path = o.conf_path;
   lo.globals = o.globals;
@@ -91,11 +91,11 @@ config::LoadOptions load_options(const cli::Options& o) {
 
 // Loads and reports errors the nginx way. Returns null on failure.
 std::shared_ptr<Snapshot> load_or_report(const cli::Options& o, bool to_log,
-                                         config::LoadResult* out = nullptr,
+                                         server::LoadResult* out = nullptr,
                                          const Snapshot* previous = nullptr) {
-  config::LoadOptions lo = load_options(o);
+  server::LoadOptions lo = load_options(o);
   lo.previous = previous;
-  config::LoadResult res = config::load(lo);
+  server::LoadResult res = server::load(lo);
   for (const auto& w : res.warnings) {
     if (to_log)
       LOG_WARN("{}", w);
@@ -306,7 +306,7 @@ int main(int argc, char** argv) {
   }
   const std::string shown = o.conf_path.empty() ? "(embedded default)" : o.conf_path;
   if (o.test) {
-    config::LoadResult res;
+    server::LoadResult res;
     auto snap = load_or_report(o, false, &res);
     if (!snap) {
       fprintf(stderr, "portico: configuration file %s test failed\n", shown.c_str());
@@ -318,7 +318,7 @@ int main(int argc, char** argv) {
     }
     if (o.dump) {
       if (o.conf_path.empty()) {
-        printf("# configuration file %s:\n%s\n", shown.c_str(), config::kEmbeddedConfig);
+        printf("# configuration file %s:\n%s\n", shown.c_str(), server::kEmbeddedConfig);
       }
       for (const auto& f : res.files)
         printf("# configuration file %s:\n%s\n", f.path.c_str(), f.content.c_str());

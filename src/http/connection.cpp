@@ -256,7 +256,7 @@ void Connection::begin_request(size_t head_len) {
   ++requests_;
   gen_ = worker_->acquire_generation();
   Request& r = *req_;
-  r.snapshot = gen_->snapshot.get();
+  r.http = &gen_->snapshot->http;
   r.header_bytes = head_len;
   r.request_length = head_len;
   const AddrConf* addr = listener_->addr;
@@ -388,7 +388,7 @@ void Connection::ensure_request_with_generation() {
   }
   if (!gen_) {
     gen_ = worker_->acquire_generation();
-    req_->snapshot = gen_->snapshot.get();
+    req_->http = &gen_->snapshot->http;
   }
 }
 

@@ -7,10 +7,13 @@
 #include <cstring>
 #include <map>
 
-#include "config/builder.h"
+#include <fmt/format.h>
+
+#include "config/path.h"
+#include "core/log.h"
 #include "core/strings.h"
+#include "http/access_log.h"
 #include "http/map.h"
-#include "obs/access_log.h"
 #include "proxy/directives.h"
 
 namespace portico::http {
@@ -102,14 +105,13 @@ struct LevelSeen {
 
 class Builder {
  public:
-  Builder(Snapshot& s, int workers, const Snapshot* previous, std::vector<ConfigError>& errors,
+  Builder(HttpConf& h, int workers, const HttpConf* previous, std::vector<ConfigError>& errors,
           std::vector<std::string>& warnings)
-      : s_(s),
-        h_(s.http),
+      : h_(h),
         workers_(workers),
         errors_(errors),
         warnings_(warnings),
-        previous_(previous && previous->has_http ? &previous->http.upstreams : nullptr) {}
+        previous_(previous ? &previous->upstreams : nullptr) {}
 
   void build(const Directive& http);
 
@@ -136,26 +138,26 @@ class Builder {
   void build_server(const Directive& d, const LocationConf& http_loc);
   std::unique_ptr<LocationConf> build_location(const Directive& d, const LocationConf& parent,
                                                ServerConf& srv, LocationDef* def);
-  bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server);
+  bool parse_listen(const Directive& d, config::ListenAddr* out, bool* default_server);
   void bind_servers();
-  std::shared_ptr<obs::LogFile> log_file(const std::string& path, size_t buffer);
+  void compile_hash_keys();
+  std::shared_ptr<LogFile> log_file(const std::string& path, size_t buffer);
 
-  Snapshot& s_;
   HttpConf& h_;
   int workers_;
   std::vector<ConfigError>& errors_;
   std::vector<std::string>& warnings_;
-  std::map<std::string, const obs::LogFormat*> formats_;
+  std::map<std::string, const LogFormat*> formats_;
   struct PendingListen {
-    ListenAddr addr;
+    config::ListenAddr addr;
     bool default_server;
     ServerConf* server;
     const Directive* d;
   };
   std::vector<PendingListen> listens_;
-  const proxy::UpstreamMap* previous_;
-  proxy::UpstreamMap named_upstreams_;
-  proxy::UpstreamMap implicit_upstreams_;
+  const upstream::UpstreamMap* previous_;
+  upstream::UpstreamMap named_upstreams_;
+  upstream::UpstreamMap implicit_upstreams_;
   // The location being built, for proxy_pass's URI rules.
   std::string cur_location_;
   bool cur_regex_ = false;
@@ -447,11 +449,11 @@ void Builder::finalize_proxy(LocationConf& lc) {
   }
 }
 
-std::shared_ptr<obs::LogFile> Builder::log_file(const std::string& path, size_t buffer) {
+std::shared_ptr<LogFile> Builder::log_file(const std::string& path, size_t buffer) {
   for (const auto& f : h_.log_files)
     if (f->path() == path) return f;
   std::string e;
-  auto f = obs::LogFile::open(path, buffer, workers_, &e);
+  auto f = LogFile::open(path, buffer, workers_, &e);
   if (!f) return nullptr;
   h_.log_files.push_back(f);
   return f;
@@ -467,15 +469,15 @@ void Builder::build_types(const Directive& d, LocationConf& lc) {
 }
 
 void Builder::build_log_format(const Directive& d) {
-  auto f = std::make_unique<obs::LogFormat>();
+  auto f = std::make_unique<LogFormat>();
   f->name = d.args[0];
   size_t i = 1;
   if (d.args.size() > 2 && d.args[1].rfind("escape=", 0) == 0) {
     std::string_view e = std::string_view(d.args[1]).substr(7);
     if (e == "json")
-      f->escape = obs::LogFormat::Escape::kJson;
+      f->escape = LogFormat::Escape::kJson;
     else if (e == "none")
-      f->escape = obs::LogFormat::Escape::kNone;
+      f->escape = LogFormat::Escape::kNone;
     else if (e != "default") {
       err(d, fmt::format("unknown log format escaping \"{}\"", e));
       return;
@@ -534,33 +536,6 @@ void prescan_variables(const std::vector<Directive>& block, VariableTable& vars)
         if (!e.name_quoted && !e.name.empty() && e.name[0] == '~') scan_regex(e.name);
     if (d.has_block && d.name != "types" && d.name != "map") prescan_variables(d.block, vars);
   }
-}
-
-bool parse_cidr(std::string_view text, AccessRule& rule) {
-  std::string addr(text);
-  int bits = -1;
-  auto slash = addr.find('/');
-  if (slash != std::string::npos) {
-    auto b = parse_uint(std::string_view(addr).substr(slash + 1));
-    if (!b) return false;
-    bits = int(*b);
-    addr.resize(slash);
-  }
-  if (inet_pton(AF_INET, addr.c_str(), rule.addr.data()) == 1) {
-    rule.family = AF_INET;
-    if (bits < 0) bits = 32;
-    if (bits > 32) return false;
-  } else if (inet_pton(AF_INET6, addr.c_str(), rule.addr.data()) == 1) {
-    rule.family = AF_INET6;
-    if (bits < 0) bits = 128;
-    if (bits > 128) return false;
-  } else {
-    return false;
-  }
-  rule.mask.fill(0);
-  for (int i = 0; i < bits; ++i) rule.mask[size_t(i / 8)] |= uint8_t(0x80 >> (i % 8));
-  for (size_t i = 0; i < 16; ++i) rule.addr[i] &= rule.mask[i];
-  return true;
 }
 
 // expires [modified] TIME | @TIME-OF-DAY | epoch | max | off (nginx's messages).
@@ -634,7 +609,7 @@ bool Builder::apply_directive(const Directive& d, LocationConf& lc, LevelSeen& s
       return true;
     }
     std::string path = a[0];
-    if (!path.empty() && path[0] != '/' && path[0] != '$') path = s_.prefix + path;
+    if (!path.empty() && path[0] != '/' && path[0] != '$') path = h_.prefix + path;
     // nginx strips a trailing slash from root (not from alias).
     if (n == "root" && path.size() > 1 && path.back() == '/') path.pop_back();
     cv(d, path, &lc.root);
@@ -771,11 +746,7 @@ bool Builder::apply_directive(const Directive& d, LocationConf& lc, LevelSeen& s
     seen.access = true;
     AccessRule rule;
     rule.allow = n == "allow";
-    if (a[0] == "all") {
-      rule.all = true;
-    } else if (a[0] == "unix:") {
-      rule.family = AF_UNIX;
-    } else if (!parse_cidr(a[0], rule)) {
+    if (!parse_access_rule(a[0], rule)) {
       err(d, fmt::format("invalid parameter \"{}\"", a[0]));
       return true;
     }
@@ -828,7 +799,7 @@ bool Builder::apply_directive(const Directive& d, LocationConf& lc, LevelSeen& s
         return true;
       }
     }
-    std::string path = config::resolve_path(s_.prefix, a[0]);
+    std::string path = config::resolve_path(h_.prefix, a[0]);
     al.file = log_file(path, buffer);
     if (!al.file) {
       err(d, fmt::format("open() \"{}\" failed ({})", path, errno_text(errno)));
@@ -1168,130 +1139,9 @@ std::unique_ptr<LocationConf> Builder::build_location(const Directive& d,
   return lc;
 }
 
-bool parse_listen_impl(const Directive& d, ListenAddr* out, bool* default_server,
-                       std::string* error) {
-  const std::string& spec = d.args[0];
-  *default_server = false;
-  if (spec.rfind("unix:", 0) == 0) {
-    std::string path = spec.substr(5);
-    sockaddr_un* un = reinterpret_cast<sockaddr_un*>(&out->addr);
-    if (path.empty() || path.size() >= sizeof un->sun_path) {
-      *error = fmt::format("invalid path in \"{}\" of the \"listen\" directive", spec);
-      return false;
-    }
-    un->sun_family = AF_UNIX;
-    std::memcpy(un->sun_path, path.c_str(), path.size() + 1);
-    out->addr_len = socklen_t(offsetof(sockaddr_un, sun_path) + path.size() + 1);
-    out->is_unix = true;
-    out->key = spec;
-  } else {
-    std::string host, port;
-    if (spec[0] == '[') {
-      auto close = spec.find(']');
-      if (close == std::string::npos) {
-        *error = fmt::format("invalid IPv6 address in \"{}\" of the \"listen\" directive", spec);
-        return false;
-      }
-      host = spec.substr(1, close - 1);
-      if (close + 1 < spec.size()) {
-        if (spec[close + 1] != ':') {
-          *error = fmt::format("invalid port in \"{}\" of the \"listen\" directive", spec);
-          return false;
-        }
-        port = spec.substr(close + 2);
-      } else {
-        port = "80";
-      }
-      sockaddr_in6* in6 = reinterpret_cast<sockaddr_in6*>(&out->addr);
-      in6->sin6_family = AF_INET6;
-      if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) != 1) {
-        *error = fmt::format("invalid IPv6 address in \"{}\" of the \"listen\" directive", spec);
-        return false;
-      }
-    } else {
-      auto colon = spec.rfind(':');
-      if (colon == std::string::npos) {
-        if (parse_uint(spec)) {
-          host = "*";
-          port = spec;
-        } else {
-          host = spec;
-          port = "80";
-        }
-      } else {
-        host = spec.substr(0, colon);
-        port = spec.substr(colon + 1);
-      }
-      sockaddr_in* in4 = reinterpret_cast<sockaddr_in*>(&out->addr);
-      in4->sin_family = AF_INET;
-      if (host == "*" || host.empty()) {
-        in4->sin_addr.s_addr = htonl(INADDR_ANY);
-      } else if (inet_pton(AF_INET, host.c_str(), &in4->sin_addr) != 1) {
-        addrinfo hints{}, *ai = nullptr;
-        hints.ai_family = AF_INET;
-        hints.ai_socktype = SOCK_STREAM;
-        if (getaddrinfo(host.c_str(), nullptr, &hints, &ai) != 0 || !ai) {
-          *error = fmt::format("host not found in \"{}\" of the \"listen\" directive", spec);
-          return false;
-        }
-        in4->sin_addr = reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr;
-        freeaddrinfo(ai);
-      }
-    }
-    auto p = parse_uint(port);
-    if (!p || *p < 1 || *p > 65535) {
-      *error = fmt::format("invalid port in \"{}\" of the \"listen\" directive", spec);
-      return false;
-    }
-    char text[INET6_ADDRSTRLEN];
-    if (out->addr.ss_family == AF_INET6) {
-      auto* in6 = reinterpret_cast<sockaddr_in6*>(&out->addr);
-      in6->sin6_port = htons(uint16_t(*p));
-      inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
-      out->key = fmt::format("[{}]:{}", text, *p);
-      out->addr_len = sizeof(sockaddr_in6);
-    } else {
-      auto* in4 = reinterpret_cast<sockaddr_in*>(&out->addr);
-      in4->sin_port = htons(uint16_t(*p));
-      inet_ntop(AF_INET, &in4->sin_addr, text, sizeof text);
-      out->key = fmt::format("{}:{}", text, *p);
-      out->addr_len = sizeof(sockaddr_in);
-    }
-  }
-  for (size_t i = 1; i < d.args.size(); ++i) {
-    const std::string& o = d.args[i];
-    if (o == "default_server" || o == "default")
-      *default_server = true;
-    else if (o == "reuseport")
-      out->reuseport = true;
-    else if (o.rfind("backlog=", 0) == 0) {
-      auto v = parse_uint(std::string_view(o).substr(8));
-      if (!v || *v == 0 || *v > 65535) {
-        *error = fmt::format("invalid backlog \"{}\"", o.substr(8));
-        return false;
-      }
-      out->backlog = int(*v);
-    } else if (o == "ipv6only=on")
-      out->ipv6only = true;
-    else if (o == "ipv6only=off")
-      out->ipv6only = false;
-    else if (o == "bind" || o == "deferred" || o.rfind("so_keepalive=", 0) == 0) {
-      // accepted: portico binds every address it listens on
-    } else if (o == "ssl" || o == "http2" || o == "quic" || o == "proxy_protocol") {
-      *error = fmt::format(
-          "the \"{}\" parameter of the \"listen\" directive is not supported by portico yet", o);
-      return false;
-    } else {
-      *error = fmt::format("invalid parameter \"{}\"", o);
-      return false;
-    }
-  }
-  return true;
-}
-
-bool Builder::parse_listen(const Directive& d, ListenAddr* out, bool* default_server) {
+bool Builder::parse_listen(const Directive& d, config::ListenAddr* out, bool* default_server) {
   std::string e;
-  if (parse_listen_impl(d, out, default_server, &e)) return true;
+  if (config::parse_listen(d, out, default_server, &e)) return true;
   err(d, e);
   return false;
 }
@@ -1424,17 +1274,33 @@ void Builder::bind_servers() {
   }
 }
 
+// `hash KEY` of each upstream block is compiled against the http variables here; the
+// upstream layer keeps only its text.
+void Builder::compile_hash_keys() {
+  for (const auto& [name, uc] : named_upstreams_) {
+    const std::string& text = uc->group->hash_key();
+    if (text.empty()) continue;
+    ComplexValue key;
+    if (Status st = ComplexValue::compile(text, h_.vars, &key); !st) {
+      errors_.push_back({st.message(), uc->hash_file, uc->hash_line});
+      continue;
+    }
+    h_.hash_keys.emplace(uc->group.get(), std::move(key));
+  }
+}
+
 void Builder::build(const Directive& http) {
   prescan_variables(http.block, h_.vars);
-  proxy::build_upstreams(http.block, previous_, h_.vars, named_upstreams_, errors_);
+  upstream::build_upstreams(http.block, previous_, named_upstreams_, errors_);
+  compile_hash_keys();
   for (const auto& d : http.block) {
     if (d.name == "map") build_map(d);
     if (d.name == "match") build_match(d);
   }
   // Predefined log format.
-  auto combined = std::make_unique<obs::LogFormat>();
+  auto combined = std::make_unique<LogFormat>();
   combined->name = "combined";
-  Status st = ComplexValue::compile(obs::kCombinedFormat, h_.vars, &combined->value);
+  Status st = ComplexValue::compile(kCombinedFormat, h_.vars, &combined->value);
   (void)st;
   formats_["combined"] = combined.get();
   h_.log_formats.push_back(std::move(combined));
@@ -1449,14 +1315,14 @@ void Builder::build(const Directive& http) {
   (*defaults)["jpg"] = "image/jpeg";
   http_loc.types = defaults.get();
   h_.types_tables.push_back(std::move(defaults));
-  http_loc.root = ComplexValue::literal_value(s_.prefix + "html");
+  http_loc.root = ComplexValue::literal_value(h_.prefix + "html");
   // Default access log, as nginx: logs/access.log in the combined format.
   bool has_access_log = false;
   for (const auto& d : http.block) has_access_log = has_access_log || d.name == "access_log";
   std::vector<const Directive*> nested;
   apply_level(http.block, http_loc, nullptr, kHttp, &nested);
   if (!has_access_log) {
-    std::string path = config::resolve_path(s_.prefix, "logs/access.log");
+    std::string path = config::resolve_path(h_.prefix, "logs/access.log");
     auto f = log_file(path, 0);
     if (!f) {
       errors_.push_back({fmt::format("open() \"{}\" failed ({})", path, errno_text(errno)),
@@ -1496,17 +1362,11 @@ void Builder::build(const Directive& http) {
 
 }  // namespace
 
-bool parse_access_rule(std::string_view text, AccessRule& rule) {
-  return parse_cidr(text, rule);
-}
-
-bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std::string* error) {
-  return parse_listen_impl(d, out, default_server, error);
-}
-
-void build_http(const Directive& http, Snapshot& snapshot, int workers, const Snapshot* previous,
-                std::vector<ConfigError>& errors, std::vector<std::string>& warnings) {
-  Builder b(snapshot, workers, previous, errors, warnings);
+void build_http(const Directive& http, const std::string& prefix, int workers,
+                const HttpConf* previous, HttpConf& out, std::vector<ConfigError>& errors,
+                std::vector<std::string>& warnings) {
+  out.prefix = prefix;
+  Builder b(out, workers, previous, errors, warnings);
   b.build(http);
 }
 

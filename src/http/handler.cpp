@@ -7,7 +7,6 @@
 
 #include <cstring>
 
-#include "config/snapshot.h"
 #include "core/http_date.h"
 #include "core/log.h"
 #include "core/strings.h"
@@ -38,47 +37,14 @@ bool is_redirect_status(int s) {
 
 // ---- access (allow/deny) --------------------------------------------------------------------
 
-bool rule_matches(const AccessRule& rule, const SockAddr& peer) {
-  if (rule.all) return true;
-  const uint8_t* a = nullptr;
-  size_t len = 0;
-  uint8_t mapped[4];
-  if (peer.sa.sa_family == AF_INET) {
-    a = reinterpret_cast<const uint8_t*>(&peer.v4.sin_addr);
-    len = 4;
-  } else if (peer.sa.sa_family == AF_INET6) {
-    const uint8_t* b = reinterpret_cast<const uint8_t*>(&peer.v6.sin6_addr);
-    if (rule.family == AF_INET && IN6_IS_ADDR_V4MAPPED(&peer.v6.sin6_addr)) {
-      std::memcpy(mapped, b + 12, 4);
-      a = mapped;
-      len = 4;
-    } else {
-      a = b;
-      len = 16;
-    }
-  } else {
-    return rule.family == AF_UNIX;
-  }
-  if ((len == 4) != (rule.family == AF_INET)) return false;
-  for (size_t i = 0; i < len; ++i)
-    if ((a[i] & rule.mask[i]) != rule.addr[i]) return false;
-  return true;
-}
-
 }  // namespace
-
-bool access_denied(const std::vector<AccessRule>& rules, const SockAddr& peer) {
-  for (const auto& rule : rules)
-    if (rule_matches(rule, peer)) return !rule.allow;
-  return false;
-}
 
 namespace {
 
 // 0 = allowed, 403 = denied.
 int check_access(Request& r) {
   for (const auto& rule : r.loc->access) {
-    if (rule_matches(rule, r.client_addr())) {
+    if (access_rule_matches(rule, r.client_addr())) {
       if (rule.allow) return 0;
       PORTICO_LOG(LogLevel::kError, r.conn->id(), "access forbidden by rule{}", log_context(r));
       return 403;
@@ -468,8 +434,8 @@ bool init_request(Request& r, const AddrConf& addr, int* status) {
     *status = 400;
     return false;
   }
-  r.vars.resize(r.snapshot->http.vars.user_count());
-  r.vars_set.assign(r.snapshot->http.vars.user_count(), 0);
+  r.vars.resize(r.http->vars.user_count());
+  r.vars_set.assign(r.http->vars.user_count(), 0);
   Captures caps;
   auto m = addr.names.lookup(r.host, &caps);
   r.server = m.payload ? static_cast<const ServerConf*>(m.payload) : addr.default_server;
@@ -478,7 +444,7 @@ bool init_request(Request& r, const AddrConf& addr, int* status) {
     r.captures = caps;
     r.captures.subject = r.captures_subject;
     for (const auto& g : m.regex->named_groups()) {
-      int v = r.snapshot->http.vars.find_user(g.name);
+      int v = r.http->vars.find_user(g.name);
       if (v >= 0) assign_named(r, NamedCaptures{{g.index, v}});
     }
   }

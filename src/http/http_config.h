@@ -14,13 +14,15 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config/listen.h"
+#include "core/access_rule.h"
 #include "core/regex.h"
+#include "http/access_log.h"
 #include "http/location_matcher.h"
 #include "http/map.h"
 #include "http/realip.h"
 #include "http/server_name.h"
 #include "http/variables.h"
-#include "obs/access_log.h"
 #include "proxy/health_check.h"
 #include "proxy/proxy_conf.h"
 
@@ -36,28 +38,6 @@ struct TransparentHash {
 };
 using TypesMap = std::unordered_map<std::string, std::string, TransparentHash, std::equal_to<>>;
 
-// One `listen` address. Sockets are keyed by `key` (e.g. "127.0.0.1:8080", "[::1]:80",
-// "unix:/run/p.sock"), which is what reload diffs on.
-struct ListenAddr {
-  std::string key;
-  sockaddr_storage addr{};
-  socklen_t addr_len = 0;
-  bool is_unix = false;
-  bool reuseport = false;
-  int backlog = 511;
-  bool ipv6only = true;
-  bool deferred = true;  // TCP_DEFER_ACCEPT; see Runtime
-};
-
-// One allow/deny rule.
-struct AccessRule {
-  bool allow = false;
-  bool all = false;
-  int family = AF_INET;
-  std::array<uint8_t, 16> addr{};
-  std::array<uint8_t, 16> mask{};
-};
-
 struct ErrorPage {
   std::vector<int> codes;
   int overwrite = -1;  // -1: keep status; 0: "=" (use the page's status); >0: that status
@@ -71,8 +51,8 @@ struct AddHeader {
 };
 
 struct AccessLog {
-  std::shared_ptr<obs::LogFile> file;
-  const obs::LogFormat* format = nullptr;
+  std::shared_ptr<LogFile> file;
+  const LogFormat* format = nullptr;
 };
 
 struct TryFiles {
@@ -212,22 +192,29 @@ struct ServerConf {
 
 // The servers that share one listen address, and how to choose among them.
 struct AddrConf {
-  ListenAddr listen;
+  config::ListenAddr listen;
   const ServerConf* default_server = nullptr;
   ServerNameMatcher names;
   std::vector<const ServerConf*> servers;
 };
 
 struct HttpConf {
+  std::string prefix;  // -p, with trailing '/'
   std::vector<std::unique_ptr<ServerConf>> servers;
   std::vector<std::unique_ptr<AddrConf>> addrs;
   std::vector<std::unique_ptr<TypesMap>> types_tables;
-  std::vector<std::unique_ptr<obs::LogFormat>> log_formats;
-  std::vector<std::shared_ptr<obs::LogFile>> log_files;
+  std::vector<std::unique_ptr<LogFormat>> log_formats;
+  std::vector<std::shared_ptr<LogFile>> log_files;
   VariableTable vars;
   // Upstream groups: `upstream` blocks by name, implicit ones (proxy_pass http://host:port) by
   // "\x01host:port". A reload hands these to the new snapshot's builder to keep peer state.
-  std::map<std::string, std::shared_ptr<const proxy::UpstreamConf>> upstreams;
+  std::map<std::string, std::shared_ptr<const upstream::UpstreamConf>> upstreams;
+  // Compiled `hash KEY` of each upstream group that has one (the group keeps the text).
+  std::unordered_map<const upstream::Group*, ComplexValue> hash_keys;
+  const ComplexValue* hash_key(const upstream::Group* g) const {
+    auto it = hash_keys.find(g);
+    return it == hash_keys.end() ? nullptr : &it->second;
+  }
   std::vector<std::unique_ptr<MapConf>> maps;
   std::map<std::string, std::shared_ptr<const proxy::MatchConf>> matches;
   std::vector<std::shared_ptr<const proxy::HealthCheckConf>> health_checks;

@@ -23,9 +23,6 @@ void respond_text(Request& r, int status, std::string_view text);
 // Sets a redirect: Location (made absolute as nginx's absolute_redirect does) and status.
 void set_location(Request& r, std::string_view url);
 
-// allow/deny: true if the first rule matching `peer` denies it (no match: allowed).
-bool access_denied(const std::vector<AccessRule>& rules, const SockAddr& peer);
-
 // Appends the location's expires (Expires, Cache-Control) and add_header lines
 // ("Name: value\r\n") that apply to `status`.
 void append_add_headers(Request& r, int status, std::string& h);

@@ -16,16 +16,16 @@
 #include "core/sockaddr.h"
 #include "http/http_config.h"
 #include "http/parser.h"
-#include "static/file_cache.h"
+
+namespace portico::static_files {
+struct CachedFile;
+class FileCache;
+}  // namespace portico::static_files
 
 namespace portico::http {
 
 class Connection;
-}  // namespace portico::http
-namespace portico {
-struct Snapshot;
-}
-namespace portico::http {
+struct HttpConf;
 
 // One piece of response body: memory or a file range (sent with sendfile).
 struct OutChunk {
@@ -99,7 +99,7 @@ enum AddrVar : uint8_t {
 
 struct Request {
   Connection* conn = nullptr;
-  const portico::Snapshot* snapshot = nullptr;
+  const HttpConf* http = nullptr;  // the request's configuration generation
   const ServerConf* server = nullptr;
   const LocationConf* loc = nullptr;
   RequestHead head;
@@ -136,10 +136,7 @@ struct Request {
   uint64_t start_ms = 0;
   static_files::CachedFile* file = nullptr;       // the file being sent, if any
   static_files::FileCache* file_cache = nullptr;  // the worker's; set once per pooled request
-  void release_file() {
-    if (file) file_cache->release(file);
-    file = nullptr;
-  }
+  void release_file();
   uint64_t bytes_sent = 0;
   uint64_t body_bytes_sent = 0;
   uint64_t request_length = 0;

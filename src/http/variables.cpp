@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <cstring>
 
-#include "config/snapshot.h"
+#include <fmt/format.h>
+
 #include "core/sockaddr.h"
 #include "core/strings.h"
 #include "core/time_cache.h"
 #include "http/connection.h"
+#include "http/http_config.h"
 #include "http/map.h"
 #include "http/request.h"
 #include "http/uri.h"
@@ -527,7 +529,7 @@ bool get_variable(Request& r, const VarRef& ref, std::string& out) {
         append_ms(o, a.header_ms);
       });
     case VarId::kUser:
-      if (const MapConf* m = r.snapshot->http.vars.map(ref.user_index)) {
+      if (const MapConf* m = r.http->vars.map(ref.user_index)) {
         m->eval(r, out);
         return true;
       }

@@ -1,5 +1,6 @@
-// Context: what the proxy needs from its worker: the loop, the keep-alive pool and this
-// worker's balancer for each upstream group. Owned by the Worker; worker thread only.
+// Context: what the proxy needs from its worker: the loop, the worker's upstream state
+// (balancers, keep-alive pool), the queue, and recycled buffers. Owned by the Worker; worker
+// thread only.
 #pragma once
 
 #include <deque>
@@ -10,9 +11,8 @@
 
 #include "core/event_loop.h"
 #include "http/parser.h"
-#include "proxy/pool.h"
 #include "proxy/proxy_conf.h"
-#include "upstream/balancer.h"
+#include "upstream/local.h"
 
 namespace portico::proxy {
 
@@ -20,29 +20,12 @@ class Session;
 
 class Context {
  public:
-  explicit Context(EventLoop& loop) : loop(loop), pool(loop) {}
-
-  // This worker's balancer for `group`, built on first use. Sessions hold the shared_ptr, so
-  // dropping a group on reload never pulls a balancer from under a request in flight.
-  std::shared_ptr<upstream::Balancer> balancer(
-      const std::shared_ptr<const upstream::Group>& group) {
-    auto it = balancers_.find(group.get());
-    if (it != balancers_.end()) return it->second;
-    std::shared_ptr<upstream::Balancer> b = upstream::make_balancer(group);
-    balancers_.emplace(group.get(), b);
-    return b;
-  }
-  // Forgets balancers of groups no longer configured (after a reload).
-  template <class Keep>
-  void prune(Keep keep) {
-    for (auto it = balancers_.begin(); it != balancers_.end();)
-      it = keep(it->first) ? std::next(it) : balancers_.erase(it);
-  }
+  Context(EventLoop& loop, upstream::Local& upstreams) : loop(loop), upstreams(upstreams) {}
 
   // The group for a proxy_pass URL computed at run time (variables): numeric addresses and
   // unix sockets only, as nginx without a `resolver`. Cached per worker, bounded.
-  std::shared_ptr<const UpstreamConf> dynamic_upstream(const std::string& hostport,
-                                                       std::string* error);
+  std::shared_ptr<const upstream::UpstreamConf> dynamic_upstream(const std::string& hostport,
+                                                                 std::string* error);
 
   // The upstream queue (`queue N`), FIFO per worker and group.
   bool enqueue(const upstream::Group* g, Session* s, uint32_t max) {
@@ -101,7 +84,7 @@ class Context {
   }
 
   EventLoop& loop;
-  Pool pool;
+  upstream::Local& upstreams;
 
  private:
   static constexpr size_t kKeepCapacity = 16 * 1024;  // larger strings are not hoarded
@@ -109,8 +92,7 @@ class Context {
   std::vector<std::vector<http::Header>> free_headers_;
   std::vector<std::unique_ptr<char[]>> free_buffers_;
   std::unordered_map<const upstream::Group*, std::deque<Session*>> queues_;
-  std::unordered_map<std::string, std::shared_ptr<const UpstreamConf>> dynamic_;
-  std::unordered_map<const upstream::Group*, std::shared_ptr<upstream::Balancer>> balancers_;
+  std::unordered_map<std::string, std::shared_ptr<const upstream::UpstreamConf>> dynamic_;
 };
 
 }  // namespace portico::proxy

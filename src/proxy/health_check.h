@@ -36,7 +36,7 @@ struct MatchConf {
 };
 
 struct HealthCheckConf {
-  std::shared_ptr<const UpstreamConf> upstream;
+  std::shared_ptr<const upstream::UpstreamConf> upstream;
   uint64_t interval_ms = 5000;
   uint32_t fails = 1;
   uint32_t passes = 1;

@@ -10,7 +10,7 @@
 #include "core/regex.h"
 #include "core/sockaddr.h"
 #include "http/variables.h"
-#include "upstream/group.h"
+#include "upstream/upstream_conf.h"
 
 namespace portico::proxy {
 
@@ -27,22 +27,6 @@ enum NextUpstream : uint32_t {
   kNextHttp404 = 1u << 8,
   kNextHttp429 = 1u << 9,
   kNextNonIdempotent = 1u << 10,
-};
-
-// An upstream group with its connection-pool settings (`upstream` block or the implicit group
-// of `proxy_pass http://host:port`).
-struct UpstreamConf {
-  std::shared_ptr<const upstream::Group> group;
-  uint32_t keepalive = 0;  // idle connections kept per worker (nginx: per worker process)
-  uint64_t keepalive_timeout_ms = 60'000;
-  uint32_t keepalive_requests = 1000;
-  bool implicit = false;        // made for a proxy_pass URL, not an upstream block
-  http::ComplexValue hash_key;  // `hash KEY`, compiled
-  // `queue N timeout=T`: requests wait (FIFO, per worker) when every peer is at max_conns.
-  uint32_t queue_max = 0;
-  uint64_t queue_timeout_ms = 60'000;
-  std::string file;
-  int line = 0;
 };
 
 struct SetHeader {
@@ -98,8 +82,8 @@ struct ProxySettings {
 
 // A location's `proxy_pass`.
 struct ProxyPass {
-  std::shared_ptr<const UpstreamConf> upstream;  // null when the URL has variables
-  http::ComplexValue url;                        // the URL with variables (evaluated per request)
+  std::shared_ptr<const upstream::UpstreamConf> upstream;  // null when the URL has variables
+  http::ComplexValue url;  // the URL with variables (evaluated per request)
   bool has_variables = false;
   std::string proxy_host;  // $proxy_host: "host:port" as written ("backend" for an upstream)
   std::string proxy_port;  // $proxy_port

@@ -17,7 +17,6 @@
 
 #include <fmt/format.h>
 
-#include "config/snapshot.h"
 #include "core/http_date.h"
 #include "core/log.h"
 #include "core/strings.h"
@@ -113,7 +112,7 @@ Session::~Session() {
 bool Session::store_body(const char* data, size_t n) {
   constexpr size_t kMemoryBody = 64 * 1024;
   if (body_file_ < 0 && stored_size_ + n > kMemoryBody) {
-    std::string dir = r_->snapshot->prefix + "client_body_temp";
+    std::string dir = r_->http->prefix + "client_body_temp";
     ::mkdir(dir.c_str(), 0700);
     body_file_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (body_file_ < 0) body_file_ = ::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -320,8 +319,8 @@ bool Session::resolve_target() {
   r.upstream.proxy_host = istarts_with(hostport, "unix:") ? std::string("localhost") : hostport;
   r.upstream.proxy_port = has_port ? hostport.substr(colon + 1) : "80";
   if (!has_port) {
-    auto it = r.snapshot->http.upstreams.find(hostport);
-    if (it != r.snapshot->http.upstreams.end()) {
+    auto it = r.http->upstreams.find(hostport);
+    if (it != r.http->upstreams.end()) {
       upstream_ = it->second.get();
       return true;
     }
@@ -346,7 +345,7 @@ void Session::start() {
     state_ = State::kDone;
     return;
   }
-  balancer_ = ctx_->balancer(upstream_->group);
+  balancer_ = ctx_->upstreams.balancer(upstream_->group);
   tried_ = upstream::TriedSet(upstream_->group->size());
   if (!build_request_head()) {
     PORTICO_LOG(LogLevel::kInfo, conn_->id(), "client sent too many fields in \"Connection\"{}",
@@ -390,9 +389,11 @@ void Session::connect_next() {
   std::string key;
   if (upstream_->group->method() == upstream::Method::kIpHash) {
     pc.hash_key = upstream::ip_hash_key(r_->client_addr());
-  } else if (!upstream_->hash_key.empty()) {
-    upstream_->hash_key.eval(*r_, key);
-    pc.hash_key = key;
+  } else if (!upstream_->group->hash_key().empty()) {
+    if (const http::ComplexValue* k = r_->http->hash_key(upstream_->group.get())) {
+      k->eval(*r_, key);
+      pc.hash_key = key;
+    }
   }
   int idx = balancer_->pick(pc, tried_);
   if (idx < 0 && tries_ == 0 && upstream_->queue_max) {
@@ -447,7 +448,8 @@ void Session::connect_next() {
   if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
   r_->upstream.addr += p.cfg.name;
 
-  Pool::Conn* pooled = upstream_->keepalive ? ctx_->pool.take(p.state.get(), this) : nullptr;
+  upstream::Pool::Conn* pooled =
+      upstream_->keepalive ? ctx_->upstreams.pool.take(p.state.get(), this) : nullptr;
   pooled_ = pooled != nullptr;
   if (pooled) {
     // Still registered in epoll from its first use: no system call to take it.
@@ -503,7 +505,7 @@ void Session::connect_next() {
   }
   bool registered;
   if (upstream_->keepalive) {
-    pconn_ = ctx_->pool.attach(fd, this);
+    pconn_ = ctx_->upstreams.pool.attach(fd, this);
     registered = pconn_ != nullptr;
   } else {
     registered = bool(ctx_->loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this));
@@ -1299,9 +1301,9 @@ void Session::count_sent(size_t n) {
 bool Session::can_spool(size_t n) {
   if (!spool_ready_) {
     const std::string& path = conf_->temp_path;
-    std::string dir = path.empty()          ? r_->snapshot->prefix + "proxy_temp"
+    std::string dir = path.empty()          ? r_->http->prefix + "proxy_temp"
                       : path.front() == '/' ? path
-                                            : r_->snapshot->prefix + path;
+                                            : r_->http->prefix + path;
     spool_.configure(size_t(conf_->buffers_num) * conf_->buffers_size, conf_->max_temp_file_size,
                      std::move(dir));
     spool_ready_ = true;
@@ -1515,7 +1517,8 @@ void Session::end_upstream() {
   if (reusable && pconn_) {
     const upstream::Peer& p = upstream_->group->peer(size_t(peer_));
     pconn_->requests = up_requests_ + 1;
-    ctx_->pool.put(pconn_, p.state.get(), upstream_->keepalive, upstream_->keepalive_timeout_ms);
+    ctx_->upstreams.pool.put(pconn_, p.state.get(), upstream_->keepalive,
+                             upstream_->keepalive_timeout_ms);
     pconn_ = nullptr;
     up_fd_ = -1;
   }
@@ -1678,7 +1681,7 @@ void Session::release_peer(bool failed) {
 void Session::close_upstream() {
   if (up_fd_ < 0) return;
   if (pconn_) {
-    ctx_->pool.close(pconn_);  // closes the fd
+    ctx_->upstreams.pool.close(pconn_);  // closes the fd
     pconn_ = nullptr;
   } else {
     ::close(up_fd_);

@@ -129,8 +129,8 @@ class Session final : public IoHandler, public Deferred {
   // the shared_ptr would bounce its reference count between workers on every request. Only a
   // group made at run time for a proxy_pass with variables is held (the per-worker cache may
   // drop it meanwhile).
-  const UpstreamConf* upstream_ = nullptr;
-  std::shared_ptr<const UpstreamConf> dynamic_upstream_;
+  const upstream::UpstreamConf* upstream_ = nullptr;
+  std::shared_ptr<const upstream::UpstreamConf> dynamic_upstream_;
   bool var_has_uri_ = false;  // proxy_pass with variables and a URI part: sent verbatim
   std::string var_uri_;
   std::shared_ptr<upstream::Balancer> balancer_;
@@ -146,7 +146,7 @@ class Session final : public IoHandler, public Deferred {
 
   // Upstream connection
   int up_fd_ = -1;
-  Pool::Conn* pconn_ = nullptr;  // up_fd_'s pool registration (upstreams with keepalive)
+  upstream::Pool::Conn* pconn_ = nullptr;  // up_fd_'s pool registration (upstreams with keepalive)
   int peer_ = -1;
   uint32_t up_requests_ = 0;  // requests the connection carried before this one (pooled)
   bool up_readable_ = false;

@@ -15,11 +15,11 @@ namespace portico::server {
 
 namespace {
 
-Status bind_error(const http::ListenAddr& a, const char* call) {
+Status bind_error(const config::ListenAddr& a, const char* call) {
   return Status::error(fmt::format("{}() to {} failed ({})", call, a.key, errno_text(errno)));
 }
 
-int make_socket(const http::ListenAddr& a, bool reuseport, Status* st) {
+int make_socket(const config::ListenAddr& a, bool reuseport, Status* st) {
   int fd = ::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *st = bind_error(a, "socket");
@@ -54,8 +54,8 @@ int make_socket(const http::ListenAddr& a, bool reuseport, Status* st) {
 }
 
 // Every address the snapshot listens on: http servers and stream servers.
-std::vector<const http::ListenAddr*> listen_addrs(const Snapshot& s) {
-  std::vector<const http::ListenAddr*> out;
+std::vector<const config::ListenAddr*> listen_addrs(const Snapshot& s) {
+  std::vector<const config::ListenAddr*> out;
   for (const auto& a : s.http.addrs) out.push_back(&a->listen);
   for (const auto& srv : s.stream.servers)
     for (const auto& la : srv->listens) out.push_back(&la);
@@ -71,7 +71,7 @@ Runtime::~Runtime() {
   for (auto& [key, path] : unix_paths_) ::unlink(path.c_str());
 }
 
-Status Runtime::open_address(const http::ListenAddr& a, int workers, std::vector<int>* fds) {
+Status Runtime::open_address(const config::ListenAddr& a, int workers, std::vector<int>* fds) {
   Status st;
   if (a.is_unix) {
     const auto* un = reinterpret_cast<const sockaddr_un*>(&a.addr);
@@ -118,7 +118,7 @@ void Runtime::close_address(const std::string& key) {
 
 Status Runtime::start(std::shared_ptr<const Snapshot> snapshot) {
   const int n = snapshot->main.worker_processes;
-  for (const http::ListenAddr* a : listen_addrs(*snapshot)) {
+  for (const config::ListenAddr* a : listen_addrs(*snapshot)) {
     if (sockets_.count(a->key)) {
       for (auto& [key, f] : sockets_)
         for (int fd : f) ::close(fd);
@@ -159,7 +159,7 @@ Status Runtime::reload(std::shared_ptr<const Snapshot> snapshot) {
                snapshot->main.worker_processes, n);
   std::map<std::string, std::vector<int>> added;
   const auto addrs = listen_addrs(*snapshot);
-  for (const http::ListenAddr* a : addrs) {
+  for (const config::ListenAddr* a : addrs) {
     if (sockets_.count(a->key) || added.count(a->key)) continue;
     std::vector<int> fds;
     if (Status st = open_address(*a, n, &fds); !st) {
@@ -178,7 +178,7 @@ Status Runtime::reload(std::shared_ptr<const Snapshot> snapshot) {
   std::vector<std::string> removed;
   for (const auto& [key, fds] : sockets_) {
     bool keep = false;
-    for (const http::ListenAddr* a : addrs) keep = keep || a->key == key;
+    for (const config::ListenAddr* a : addrs) keep = keep || a->key == key;
     if (!keep) removed.push_back(key);
   }
   for (int i = 0; i < n; ++i) {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "config/snapshot.h"
 #include "core/status.h"
+#include "server/snapshot.h"
 #include "server/worker.h"
 
 namespace portico::server {
@@ -27,7 +27,7 @@ class Runtime {
   const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
 
  private:
-  Status open_address(const http::ListenAddr& a, int workers, std::vector<int>* fds);
+  Status open_address(const config::ListenAddr& a, int workers, std::vector<int>* fds);
   void close_address(const std::string& key);
 
   std::shared_ptr<const Snapshot> snapshot_;

@@ -11,9 +11,9 @@
 #include <cerrno>
 
 #include "core/log.h"
+#include "http/access_log.h"
 #include "http/connection.h"
 #include "http/request.h"
-#include "obs/access_log.h"
 #include "stream/session.h"
 
 namespace portico::server {
@@ -216,7 +216,7 @@ void Worker::on_accept(Listener* l) {
     if (l->stream_server) {
       // The session pins the snapshot its server belongs to for as long as it lives.
       std::shared_ptr<const void> pin = current_->snapshot;
-      auto* s = new stream::Session(&proxy_, l->stream_server, std::move(pin), fd, peer,
+      auto* s = new stream::Session(&upstreams_, l->stream_server, std::move(pin), fd, peer,
                                     next_connection_id(), &Worker::stream_closed, this);
       ++active_connections_;
       s->slot = uint32_t(stream_sessions_.size());
@@ -333,10 +333,11 @@ void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot,
   bind_listeners_to_snapshot();
   configure_health_checks();
   // Balancers of upstreams that are gone are dropped (sessions in flight hold their own).
-  const auto& ups = current_->snapshot->http.upstreams;
-  proxy_.prune([&ups](const upstream::Group* g) {
-    for (const auto& [name, uc] : ups)
-      if (uc->group.get() == g) return true;
+  const Snapshot& snap = *current_->snapshot;
+  upstreams_.prune([&snap](const upstream::Group* g) {
+    for (const auto* ups : {&snap.http.upstreams, &snap.stream.upstreams})
+      for (const auto& [name, uc] : *ups)
+        if (uc->group.get() == g) return true;
     return false;
   });
   // Keep-alive connections on a removed address finish and close; idle ones close now.

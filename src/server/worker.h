@@ -13,10 +13,10 @@
 #include <thread>
 #include <vector>
 
-#include "config/snapshot.h"
 #include "core/event_loop.h"
 #include "proxy/context.h"
 #include "proxy/health_check.h"
+#include "server/snapshot.h"
 #include "static/file_cache.h"
 
 namespace portico::http {
@@ -139,7 +139,8 @@ class Worker {
   std::vector<stream::Session*> stream_sessions_;
   static void stream_closed(void* self, stream::Session* s);
   static_files::FileCache file_cache_;
-  proxy::Context proxy_{loop_};  // after loop_: destroyed before it
+  upstream::Local upstreams_{loop_};         // after loop_: destroyed before it
+  proxy::Context proxy_{loop_, upstreams_};  // after upstreams_: destroyed before it
   // Active health checks run on worker 0 only: one probe per peer, whatever the worker count.
   std::unique_ptr<proxy::HealthChecker> checker_;
   void configure_health_checks();

@@ -14,6 +14,7 @@
 #include "http/uri.h"
 #include "static/conditional.h"
 #include "static/etag.h"
+#include "static/file_cache.h"
 #include "static/range.h"
 
 namespace portico::static_files {

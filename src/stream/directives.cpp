@@ -2,11 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "config/builder.h"
-#include "config/snapshot.h"
+#include "config/listen.h"
+#include "config/path.h"
 #include "core/strings.h"
-#include "http/directives.h"
-#include "proxy/directives.h"
+#include "upstream/directives.h"
 
 namespace portico::stream {
 
@@ -109,11 +108,11 @@ bool compile_format(const std::string& text, LogFormat* out, std::string* error)
   return true;
 }
 
-std::shared_ptr<obs::LogFile> log_file(StreamConf& sc, const std::string& path, size_t buffer,
-                                       int workers, std::string* error) {
+std::shared_ptr<LogFile> log_file(StreamConf& sc, const std::string& path, size_t buffer,
+                                  int workers, std::string* error) {
   for (const auto& f : sc.log_files)
     if (f->path() == path) return f;
-  auto f = obs::LogFile::open(path, buffer, workers, error);
+  auto f = LogFile::open(path, buffer, workers, error);
   if (f) sc.log_files.push_back(f);
   return f;
 }
@@ -124,23 +123,23 @@ struct Inherited {
   bool half_close = false;
   bool next_upstream = true;
   uint32_t tries = 0;
-  std::vector<http::AccessRule> access;
+  std::vector<AccessRule> access;
   std::vector<AccessLog> logs;
   bool logs_given = false;
 };
 
 class Builder {
  public:
-  Builder(Snapshot& s, int workers, const Snapshot* previous, std::vector<ConfigError>& errors)
-      : s_(s),
-        sc_(s.stream),
+  Builder(StreamConf& sc, const std::string& prefix, int workers, const StreamConf* previous,
+          std::vector<ConfigError>& errors)
+      : prefix_(prefix),
+        sc_(sc),
         workers_(workers),
         errors_(errors),
-        previous_(previous && previous->has_stream ? &previous->stream.upstreams : nullptr) {}
+        previous_(previous ? &previous->upstreams : nullptr) {}
 
   void build(const Directive& block) {
-    http::VariableTable vars;  // stream hash keys would use it; none supported yet
-    proxy::build_upstreams(block.block, previous_, vars, sc_.upstreams, errors_);
+    upstream::build_upstreams(block.block, previous_, sc_.upstreams, errors_);
     for (const auto& d : block.block)
       if (d.name == "log_format") build_format(d);
     Inherited top;
@@ -205,11 +204,9 @@ class Builder {
       else
         in.tries = uint32_t(*v);
     } else if (d.name == "allow" || d.name == "deny") {
-      http::AccessRule rule;
+      AccessRule rule;
       rule.allow = d.name == "allow";
-      if (a[0] == "all") {
-        rule.all = true;
-      } else if (!http::parse_access_rule(a[0], rule)) {
+      if (!parse_access_rule(a[0], rule)) {
         err(errors_, d, fmt::format("invalid parameter \"{}\"", a[0]));
         return;
       }
@@ -232,7 +229,7 @@ class Builder {
         err(errors_, d, fmt::format("unknown log format \"{}\"", a[1]));
         return;
       }
-      std::string path = config::resolve_path(s_.prefix, a[0]);
+      std::string path = config::resolve_path(prefix_, a[0]);
       std::string e;
       auto file = log_file(sc_, path, 0, workers_, &e);
       if (!file) {
@@ -258,10 +255,10 @@ class Builder {
     if (!access_given) in.access = parent.access;
     for (const auto& x : d.block) {
       if (x.name == "listen") {
-        http::ListenAddr la;
+        config::ListenAddr la;
         bool def = false;
         std::string e;
-        if (!http::parse_listen(x, &la, &def, &e)) {
+        if (!config::parse_listen(x, &la, &def, &e)) {
           err(errors_, x, e);
           continue;
         }
@@ -277,7 +274,7 @@ class Builder {
         }
         std::vector<upstream::PeerConfig> peers;
         std::string e;
-        if (!proxy::resolve_peers(target, 0, false, &peers, &e) ||
+        if (!upstream::resolve_peers(target, 0, false, &peers, &e) ||
             (!istarts_with(target, "unix:") && target.find(':') == std::string::npos)) {
           err(errors_, x, e.empty() ? fmt::format("no port in upstream \"{}\"", target) : e);
           continue;
@@ -285,7 +282,7 @@ class Builder {
         upstream::GroupConfig gc;
         gc.name = target;
         gc.peers = std::move(peers);
-        auto uc = std::make_shared<proxy::UpstreamConf>();
+        auto uc = std::make_shared<upstream::UpstreamConf>();
         uc->implicit = true;
         const upstream::Group* prev = nullptr;
         if (previous_) {
@@ -313,18 +310,18 @@ class Builder {
     sc_.servers.push_back(std::move(srv));
   }
 
-  Snapshot& s_;
+  const std::string& prefix_;
   StreamConf& sc_;
   int workers_;
   std::vector<ConfigError>& errors_;
-  const proxy::UpstreamMap* previous_;
+  const upstream::UpstreamMap* previous_;
 };
 
 }  // namespace
 
-void build_stream(const Directive& block, Snapshot& snapshot, int workers, const Snapshot* previous,
-                  std::vector<ConfigError>& errors) {
-  Builder b(snapshot, workers, previous, errors);
+void build_stream(const Directive& block, const std::string& prefix, int workers,
+                  const StreamConf* previous, StreamConf& out, std::vector<ConfigError>& errors) {
+  Builder b(out, prefix, workers, previous, errors);
   b.build(block);
 }
 

@@ -8,17 +8,14 @@
 #include "config/registry.h"
 #include "stream/stream_conf.h"
 
-namespace portico {
-struct Snapshot;
-}
-
 namespace portico::stream {
 
 void register_directives(config::Registry& r);
 
-// Builds snapshot.stream from a `stream` block. `previous` (nullable) keeps the peer state of
-// unchanged upstreams across a reload.
-void build_stream(const config::Directive& block, Snapshot& snapshot, int workers,
-                  const Snapshot* previous, std::vector<config::ConfigError>& errors);
+// Builds `out` from a `stream` block. `prefix`: -p, with trailing '/'. `previous` (nullable):
+// the running configuration's stream{}, whose unchanged upstreams keep their peer state.
+void build_stream(const config::Directive& block, const std::string& prefix, int workers,
+                  const StreamConf* previous, StreamConf& out,
+                  std::vector<config::ConfigError>& errors);
 
 }  // namespace portico::stream

@@ -11,9 +11,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/access_rule.h"
 #include "core/log.h"
 #include "core/time_cache.h"
-#include "http/phases.h"
 
 namespace portico::stream {
 
@@ -28,8 +28,9 @@ void append_ms(std::string& out, uint64_t ms) {
 }
 }  // namespace
 
-Session::Session(proxy::Context* ctx, const Server* server, std::shared_ptr<const void> pin, int fd,
-                 const SockAddr& peer, uint64_t id, void (*on_close)(void*, Session*), void* arg)
+Session::Session(upstream::Local* ctx, const Server* server, std::shared_ptr<const void> pin,
+                 int fd, const SockAddr& peer, uint64_t id, void (*on_close)(void*, Session*),
+                 void* arg)
     : ctx_(ctx),
       server_(server),
       pin_(std::move(pin)),
@@ -54,7 +55,7 @@ Session::~Session() {
 }
 
 void Session::start() {
-  if (http::access_denied(server_->access, client_)) {
+  if (access_denied(server_->access, client_)) {
     std::string addr = addr_text(client_);
     PORTICO_LOG(LogLevel::kError, id_, "access forbidden by rule, client: {}, server: {}", addr,
                 server_->listens.empty() ? std::string() : server_->listens[0].key);

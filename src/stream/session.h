@@ -13,15 +13,15 @@
 #include "core/event_loop.h"
 #include "core/sockaddr.h"
 #include "core/timer_wheel.h"
-#include "proxy/context.h"
 #include "stream/stream_conf.h"
+#include "upstream/local.h"
 #include "upstream/tried_set.h"
 
 namespace portico::stream {
 
 class Session final : public Deferred {
  public:
-  Session(proxy::Context* ctx, const Server* server, std::shared_ptr<const void> pin, int fd,
+  Session(upstream::Local* ctx, const Server* server, std::shared_ptr<const void> pin, int fd,
           const SockAddr& peer, uint64_t id, void (*on_close)(void*, Session*), void* arg);
   ~Session() override;
 
@@ -54,7 +54,7 @@ class Session final : public Deferred {
   static void on_timer(Timer* t);
   void log();
 
-  proxy::Context* ctx_;
+  upstream::Local* ctx_;
   const Server* server_;
   std::shared_ptr<const void> pin_;  // keeps the snapshot (and server_) alive
   std::shared_ptr<upstream::Balancer> balancer_;

@@ -3,12 +3,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "http/http_config.h"
-#include "proxy/proxy_conf.h"
+#include "config/listen.h"
+#include "core/access_rule.h"
+#include "core/log_file.h"
+#include "upstream/upstream_conf.h"
 
 namespace portico::stream {
 
@@ -46,20 +49,20 @@ struct LogFormat {
 };
 
 struct AccessLog {
-  std::shared_ptr<obs::LogFile> file;
+  std::shared_ptr<LogFile> file;
   const LogFormat* format = nullptr;
 };
 
 struct Server {
-  std::vector<http::ListenAddr> listens;
-  std::shared_ptr<const proxy::UpstreamConf> upstream;
+  std::vector<config::ListenAddr> listens;
+  std::shared_ptr<const upstream::UpstreamConf> upstream;
   std::string target;  // proxy_pass as written, for logs
   uint64_t connect_timeout_ms = 60'000;
   uint64_t timeout_ms = 600'000;  // proxy_timeout: idle time between two transfers
   bool half_close = false;        // proxy_half_close
   uint32_t next_upstream_tries = 0;
   bool next_upstream = true;
-  std::vector<http::AccessRule> access;
+  std::vector<AccessRule> access;
   std::vector<AccessLog> access_logs;
   std::string file;
   int line = 0;
@@ -68,8 +71,8 @@ struct Server {
 struct StreamConf {
   std::vector<std::unique_ptr<Server>> servers;
   std::vector<std::unique_ptr<LogFormat>> log_formats;
-  std::vector<std::shared_ptr<obs::LogFile>> log_files;
-  std::map<std::string, std::shared_ptr<const proxy::UpstreamConf>> upstreams;
+  std::vector<std::shared_ptr<LogFile>> log_files;
+  std::map<std::string, std::shared_ptr<const upstream::UpstreamConf>> upstreams;
 };
 
 }  // namespace portico::stream

@@ -9,9 +9,9 @@
 
 #include "config/ast.h"
 #include "config/registry.h"
-#include "config/snapshot.h"
+#include "server/snapshot.h"
 
-namespace portico::config {
+namespace portico::server {
 
 struct LoadOptions {
   std::string prefix;                  // -p, with trailing '/'
@@ -23,9 +23,9 @@ struct LoadOptions {
 
 struct LoadResult {
   std::shared_ptr<Snapshot> snapshot;  // null on error
-  std::vector<ConfigError> errors;
+  std::vector<config::ConfigError> errors;
   std::vector<std::string> warnings;  // "[warn]" lines, e.g. conflicting server names
-  std::vector<SourceFile> files;
+  std::vector<config::SourceFile> files;
 };
 
 LoadResult load(const LoadOptions& opts);
@@ -34,9 +34,6 @@ LoadResult load(const LoadOptions& opts);
 extern const char* const kEmbeddedConfig;
 
 // Every directive portico knows, with its contexts and arguments.
-const Registry& registry();
+const config::Registry& registry();
 
-// "path" relative to prefix unless absolute.
-std::string resolve_path(const std::string& prefix, std::string_view path);
-
-}  // namespace portico::config
+}  // namespace portico::server

@@ -1,11 +1,11 @@
-#include "proxy/pool.h"
+#include "upstream/pool.h"
 
 #include <sys/epoll.h>
 #include <unistd.h>
 
 #include <algorithm>
 
-namespace portico::proxy {
+namespace portico::upstream {
 
 void Pool::Conn::on_io(uint32_t ev) {
   if (fd < 0) return;  // closed earlier in this batch
@@ -103,4 +103,4 @@ void Pool::retire(Conn* c) {
   loop_.defer_delete(h);
 }
 
-}  // namespace portico::proxy
+}  // namespace portico::upstream

@@ -15,7 +15,7 @@
 #include "core/event_loop.h"
 #include "core/timer_wheel.h"
 
-namespace portico::proxy {
+namespace portico::upstream {
 
 class Pool {
  public:
@@ -56,4 +56,4 @@ class Pool {
   size_t total_ = 0;
 };
 
-}  // namespace portico::proxy
+}  // namespace portico::upstream

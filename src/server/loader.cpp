@@ -1,15 +1,18 @@
-#include "config/builder.h"
+#include "server/loader.h"
 
 #include <unistd.h>
 
 #include <thread>
 
 #include "config/parser.h"
+#include "config/path.h"
 #include "core/strings.h"
 #include "http/directives.h"
 #include "stream/directives.h"
 
-namespace portico::config {
+namespace portico::server {
+
+using namespace config;  // contexts, Directive, ConfigError
 
 const char* const kEmbeddedConfig = R"(# portico's embedded default configuration
 error_log stderr notice;
@@ -32,12 +35,6 @@ Write <code>/etc/portico/portico.conf</code> (nginx syntax) or start it with <co
     }
 }
 )";
-
-std::string resolve_path(const std::string& prefix, std::string_view path) {
-  if (!path.empty() && path[0] == '/') return std::string(path);
-  if (path == "stderr") return std::string(path);
-  return prefix + std::string(path);
-}
 
 const Registry& registry() {
   static const Registry* reg = [] {
@@ -183,14 +180,17 @@ LoadResult load(const LoadOptions& opts) {
   for (const auto& d : pr.directives) {
     if (d.name == "http") {
       snap->has_http = true;
-      http::build_http(d, *snap, workers, opts.previous, res.errors, res.warnings);
+      const http::HttpConf* prev = opts.previous && opts.previous->has_http ? &opts.previous->http : nullptr;
+      http::build_http(d, snap->prefix, workers, prev, snap->http, res.errors, res.warnings);
     } else if (d.name == "stream") {
       snap->has_stream = true;
-      stream::build_stream(d, *snap, workers, opts.previous, res.errors);
+      const stream::StreamConf* prev =
+          opts.previous && opts.previous->has_stream ? &opts.previous->stream : nullptr;
+      stream::build_stream(d, snap->prefix, workers, prev, snap->stream, res.errors);
     }
   }
   if (res.errors.empty()) res.snapshot = std::move(snap);
   return res;
 }
 
-}  // namespace portico::config
+}  // namespace portico::server

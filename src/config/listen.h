@@ -1,0 +1,32 @@
+// `listen` addresses, shared by http{} and stream{} servers: the parsed address and options of
+// one listen directive. Parsed on the control thread while a snapshot is built.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <string>
+
+#include "config/ast.h"
+
+namespace portico::config {
+
+// One `listen` address. Sockets are keyed by `key` (e.g. "127.0.0.1:8080", "[::1]:80",
+// "unix:/run/p.sock"), which is what reload diffs on.
+struct ListenAddr {
+  std::string key;
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  bool is_unix = false;
+  bool reuseport = false;
+  int backlog = 511;
+  bool ipv6only = true;
+  bool deferred = true;  // TCP_DEFER_ACCEPT; see Runtime
+};
+
+// Parses a `listen` directive's address and parameters (http and stream share the syntax).
+// Returns false with nginx's message in *error. A host name is resolved (blocking: config
+// time only).
+bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std::string* error);
+
+}  // namespace portico::config

@@ -1,0 +1,36 @@
+// LogFile: an append-only log file (access logs of http{} and stream{}) with optional
+// per-worker buffering (`access_log PATH FORMAT buffer=SIZE`). Without a buffer each line goes
+// out with one write(2) on an O_APPEND descriptor, as nginx does; with one, each worker fills
+// its own buffer (no lock between workers) and flushes when full, on reload and when it stops.
+// Opened on the control thread while a snapshot is built; shared by the snapshot's workers.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portico {
+
+class LogFile {
+ public:
+  // Opens `path` (O_APPEND|O_CREAT). `workers` buffers of `buffer_size` bytes each when > 0.
+  static std::shared_ptr<LogFile> open(const std::string& path, size_t buffer_size, int workers,
+                                       std::string* error);
+  ~LogFile();
+
+  const std::string& path() const { return path_; }
+  // Worker thread `worker`: appends one line (with '\n').
+  void write_line(int worker, std::string_view line);
+  void flush(int worker);
+  // Control thread (USR1): the new file takes the same fd number (dup2), see Logger::reopen.
+  void reopen();
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  size_t buffer_size_ = 0;
+  std::vector<std::string> buffers_;  // one per worker
+};
+
+}  // namespace portico

@@ -1,0 +1,295 @@
+#include "upstream/directives.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/strings.h"
+
+namespace portico::upstream {
+
+using config::ConfigError;
+using config::Directive;
+
+namespace {
+
+void err(std::vector<ConfigError>& errors, const Directive& d, std::string msg) {
+  errors.push_back({std::move(msg), d.file, d.line});
+}
+
+bool time_ms(const Directive& d, const std::string& v, uint64_t* out,
+             std::vector<ConfigError>& errors) {
+  auto t = parse_time_ms(v);
+  if (!t) {
+    err(errors, d, fmt::format("\"{}\" directive invalid value", d.name));
+    return false;
+  }
+  *out = *t;
+  return true;
+}
+
+// Resolves "host[:port]" or "unix:PATH" into peers (all addresses of a name, as nginx does at
+// load). `default_port` applies when none is given.
+bool resolve(const std::string& text, int default_port, std::vector<PeerConfig>* out,
+             std::string* error, bool numeric_only = false) {
+  if (istarts_with(text, "unix:")) {
+    PeerConfig p;
+    p.server = text;
+    p.name = text;
+    p.addr.sa.sa_family = AF_UNIX;
+    if (text.size() <= 5) {
+      *error = fmt::format("invalid host in upstream \"{}\"", text);
+      return false;
+    }
+    out->push_back(p);
+    return true;
+  }
+  std::string host, port;
+  if (!text.empty() && text[0] == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos) {
+      *error = fmt::format("invalid host in upstream \"{}\"", text);
+      return false;
+    }
+    host = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') {
+        *error = fmt::format("invalid host in upstream \"{}\"", text);
+        return false;
+      }
+      port = text.substr(close + 2);
+    }
+  } else {
+    auto colon = text.rfind(':');
+    if (colon != std::string::npos) {
+      host = text.substr(0, colon);
+      port = text.substr(colon + 1);
+    } else {
+      host = text;
+    }
+  }
+  int portnum = default_port;
+  if (!port.empty()) {
+    auto p = parse_uint(port);
+    if (!p || *p < 1 || *p > 65535) {
+      *error = fmt::format("invalid port in upstream \"{}\"", text);
+      return false;
+    }
+    portnum = int(*p);
+  }
+  if (host.empty()) {
+    *error = fmt::format("no host in upstream \"{}\"", text);
+    return false;
+  }
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = numeric_only ? AI_NUMERICHOST : AI_ADDRCONFIG;
+  int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (numeric_only && (rc != 0 || !res)) {
+    *error = fmt::format("no resolver defined to resolve {}", host);
+    return false;
+  }
+  if (rc != 0 || !res) {
+    // Without AI_ADDRCONFIG loopback-only machines still resolve "localhost" to both.
+    hints.ai_flags = 0;
+    rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  }
+  if (rc != 0 || !res) {
+    *error = fmt::format("host not found in upstream \"{}\"", text);
+    return false;
+  }
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    PeerConfig p;
+    p.server = text;
+    char buf[INET6_ADDRSTRLEN];
+    if (ai->ai_family == AF_INET) {
+      std::memcpy(&p.addr.v4, ai->ai_addr, sizeof(sockaddr_in));
+      p.addr.v4.sin_port = htons(uint16_t(portnum));
+      inet_ntop(AF_INET, &p.addr.v4.sin_addr, buf, sizeof buf);
+      p.name = fmt::format("{}:{}", buf, portnum);
+    } else if (ai->ai_family == AF_INET6) {
+      std::memcpy(&p.addr.v6, ai->ai_addr, sizeof(sockaddr_in6));
+      p.addr.v6.sin6_port = htons(uint16_t(portnum));
+      inet_ntop(AF_INET6, &p.addr.v6.sin6_addr, buf, sizeof buf);
+      p.name = fmt::format("[{}]:{}", buf, portnum);
+    } else {
+      continue;
+    }
+    bool dup = false;
+    for (const auto& q : *out) dup = dup || (q.server == p.server && q.name == p.name);
+    if (!dup) out->push_back(p);
+  }
+  freeaddrinfo(res);
+  return true;
+}
+
+const Group* previous_group(const UpstreamMap* previous, const std::string& name) {
+  if (!previous) return nullptr;
+  auto it = previous->find(name);
+  return it == previous->end() ? nullptr : it->second->group.get();
+}
+
+void build_one_upstream(const Directive& d, const UpstreamMap* previous, UpstreamMap& out,
+                        std::vector<ConfigError>& errors) {
+  const std::string& name = d.args[0];
+  if (out.count(name)) {
+    err(errors, d, fmt::format("duplicate upstream \"{}\"", name));
+    return;
+  }
+  auto uc = std::make_shared<UpstreamConf>();
+  uc->file = d.file;
+  uc->line = d.line;
+  GroupConfig gc;
+  gc.name = name;
+  bool ok = true;
+  for (const auto& x : d.block) {
+    const auto& a = x.args;
+    if (x.name == "server") {
+      std::vector<PeerConfig> peers;
+      std::string e;
+      if (!resolve(a[0], 80, &peers, &e)) {
+        err(errors, x, e);
+        ok = false;
+        continue;
+      }
+      PeerConfig params;
+      for (size_t i = 1; i < a.size(); ++i) {
+        const std::string& p = a[i];
+        auto num = [&](size_t prefix) { return parse_uint(std::string_view(p).substr(prefix)); };
+        if (p.rfind("weight=", 0) == 0) {
+          auto v = num(7);
+          if (!v || *v == 0 || *v > 1'000'000) {
+            err(errors, x, fmt::format("invalid parameter \"{}\"", p));
+            ok = false;
+          } else
+            params.weight = uint32_t(*v);
+        } else if (p.rfind("max_fails=", 0) == 0) {
+          auto v = num(10);
+          if (!v) {
+            err(errors, x, fmt::format("invalid parameter \"{}\"", p));
+            ok = false;
+          } else
+            params.max_fails = uint32_t(*v);
+        } else if (p.rfind("max_conns=", 0) == 0) {
+          auto v = num(10);
+          if (!v) {
+            err(errors, x, fmt::format("invalid parameter \"{}\"", p));
+            ok = false;
+          } else
+            params.max_conns = uint32_t(*v);
+        } else if (p.rfind("fail_timeout=", 0) == 0) {
+          auto v = parse_time_ms(std::string_view(p).substr(13));
+          if (!v) {
+            err(errors, x, fmt::format("invalid parameter \"{}\"", p));
+            ok = false;
+          } else
+            params.fail_timeout_ms = *v;
+        } else if (p.rfind("slow_start=", 0) == 0) {
+          auto v = parse_time_ms(std::string_view(p).substr(11));
+          if (!v) {
+            err(errors, x, fmt::format("invalid parameter \"{}\"", p));
+            ok = false;
+          } else
+            params.slow_start_ms = *v;
+        } else if (p == "backup") {
+          params.backup = true;
+        } else if (p == "down") {
+          params.down = true;
+        } else {
+          err(errors, x, fmt::format("invalid parameter \"{}\"", p));
+          ok = false;
+        }
+      }
+      for (auto& peer : peers) {
+        PeerConfig pc = params;
+        pc.server = peer.server;
+        pc.name = peer.name;
+        pc.addr = peer.addr;
+        gc.peers.push_back(std::move(pc));
+      }
+    } else if (x.name == "least_conn") {
+      gc.method = Method::kLeastConn;
+    } else if (x.name == "ip_hash") {
+      gc.method = Method::kIpHash;
+    } else if (x.name == "hash") {
+      gc.hash_key = a[0];
+      uc->hash_file = x.file;
+      uc->hash_line = x.line;
+      gc.method = Method::kHash;
+      if (a.size() == 2) {
+        if (a[1] != "consistent") {
+          err(errors, x, fmt::format("invalid parameter \"{}\"", a[1]));
+          ok = false;
+        }
+        gc.method = Method::kHashConsistent;
+      }
+    } else if (x.name == "random") {
+      gc.method = Method::kRandom;
+      if (!a.empty()) {
+        if (a[0] != "two" || (a.size() == 2 && a[1] != "least_conn")) {
+          err(errors, x, fmt::format("invalid parameter \"{}\"", a.back()));
+          ok = false;
+        }
+        gc.method = Method::kRandomTwo;
+      }
+    } else if (x.name == "queue") {
+      auto v = parse_uint(a[0]);
+      if (!v || *v == 0) {
+        err(errors, x, fmt::format("invalid value \"{}\" in \"queue\" directive", a[0]));
+        ok = false;
+      } else {
+        uc->queue_max = uint32_t(*v);
+      }
+      if (a.size() == 2) {
+        if (a[1].rfind("timeout=", 0) != 0 ||
+            !(uc->queue_timeout_ms = parse_time_ms(std::string_view(a[1]).substr(8)).value_or(0))) {
+          err(errors, x, fmt::format("invalid parameter \"{}\"", a[1]));
+          ok = false;
+        }
+      }
+    } else if (x.name == "keepalive") {
+      auto v = parse_uint(a[0]);
+      if (!v || *v == 0) {
+        err(errors, x, fmt::format("invalid value \"{}\" in \"keepalive\" directive", a[0]));
+        ok = false;
+      } else
+        uc->keepalive = uint32_t(*v);
+    } else if (x.name == "keepalive_timeout") {
+      ok = time_ms(x, a[0], &uc->keepalive_timeout_ms, errors) && ok;
+    } else if (x.name == "keepalive_requests") {
+      auto v = parse_uint(a[0]);
+      if (!v) {
+        err(errors, x, fmt::format("invalid value \"{}\"", a[0]));
+        ok = false;
+      } else
+        uc->keepalive_requests = uint32_t(*v);
+    }
+    // zone: accepted; portico's peer state is shared by all workers without one.
+  }
+  if (!ok) return;
+  Status st = Group::create(std::move(gc), previous_group(previous, name), &uc->group);
+  if (!st) {
+    err(errors, d, st.message());
+    return;
+  }
+  out[name] = std::move(uc);
+}
+
+}  // namespace
+
+bool resolve_peers(const std::string& text, int default_port, bool numeric_only,
+                   std::vector<PeerConfig>* out, std::string* error) {
+  return resolve(text, default_port, out, error, numeric_only);
+}
+
+void build_upstreams(const std::vector<Directive>& http_block, const UpstreamMap* previous,
+                     UpstreamMap& out, std::vector<ConfigError>& errors) {
+  for (const auto& d : http_block)
+    if (d.name == "upstream") build_one_upstream(d, previous, out, errors);
+}
+
+}  // namespace portico::upstream

@@ -1,0 +1,33 @@
+// UpstreamConf: an upstream group with its connection-pool and queue settings (an `upstream`
+// block, or the implicit group of `proxy_pass http://host:port`). Built with the snapshot,
+// read-only afterwards, shared by all workers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "upstream/group.h"
+
+namespace portico::upstream {
+
+// An upstream group with its connection-pool settings (`upstream` block or the implicit group
+// of `proxy_pass http://host:port`).
+struct UpstreamConf {
+  std::shared_ptr<const Group> group;
+  uint32_t keepalive = 0;  // idle connections kept per worker (nginx: per worker process)
+  uint64_t keepalive_timeout_ms = 60'000;
+  uint32_t keepalive_requests = 1000;
+  bool implicit = false;  // made for a proxy_pass URL, not an upstream block
+  // Where `hash KEY` stands (the key's text is group->config().hash_key), for errors the
+  // protocol module reports when it compiles the key.
+  std::string hash_file;
+  int hash_line = 0;
+  // `queue N timeout=T`: requests wait (FIFO, per worker) when every peer is at max_conns.
+  uint32_t queue_max = 0;
+  uint64_t queue_timeout_ms = 60'000;
+  std::string file;
+  int line = 0;
+};
+
+}  // namespace portico::upstream

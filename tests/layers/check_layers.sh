@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Proves the layer views still enforce the dependency direction: for every layer, a file that
+# includes a header of a layer above it must fail to compile against that layer's include view,
+# and a file that includes a header of a layer it may use must compile. Run by ctest.
+# Usage: check_layers.sh CXX BUILD_DIR SOURCE_DIR
+set -uo pipefail
+cxx=$1 build=$2 src=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+# layer, a header it must NOT see, a header it must see
+while read -r layer forbidden allowed; do
+  view=$build/layers/$layer
+  printf '#include "%s"\n' "$forbidden" > "$tmp/bad.cpp"
+  printf '#include "%s"\n' "$allowed" > "$tmp/good.cpp"
+  if "$cxx" -std=c++20 -fsyntax-only -I "$view" "$tmp/bad.cpp" 2>/dev/null; then
+    echo "FAIL: layer $layer can include $forbidden (a wrong-way edge)"; fail=1
+  fi
+  if ! "$cxx" -std=c++20 -fsyntax-only -I "$view" "$tmp/good.cpp" 2>"$tmp/err"; then
+    echo "FAIL: layer $layer cannot include $allowed:"; cat "$tmp/err"; fail=1
+  fi
+done <<'LIST'
+core config/parser.h core/log.h
+core upstream/group.h core/event_loop.h
+config http/request.h config/registry.h
+config upstream/group.h config/listen.h
+upstream http/request.h upstream/balancer.h
+upstream proxy/session.h config/listen.h
+upstream server/worker.h upstream/pool.h
+stream http/request.h upstream/local.h
+stream proxy/context.h stream/stream_conf.h
+stream server/worker.h config/listen.h
+proxy server/worker.h http/request.h
+proxy stream/session.h upstream/local.h
+LIST
+[ $fail -eq 0 ] && echo "layers: every wrong-way include refused, every allowed one compiles"
+exit $fail
