@@ -14,9 +14,9 @@
 
 #include "core/log.h"
 #include "http/handler.h"
+#include "http/module.h"
 #include "http/phases.h"
 #include "http/request.h"
-#include "proxy/session.h"
 #include "server/worker.h"
 
 namespace portico::http {
@@ -272,7 +272,7 @@ void Connection::begin_request(size_t head_len) {
     close();
     return;
   }
-  if (out == Outcome::kProxy) {
+  if (out == Outcome::kTakeOver) {
     start_proxy();
     return;
   }
@@ -629,7 +629,7 @@ void Connection::start_proxy() {
   set_nodelay();
   state_ = State::kProxying;
   worker_->loop().cancel(&timer_);
-  proxy_ = new proxy::Session(this, req_, &worker_->proxy_context());
+  proxy_ = req_->loc->content->open(this, req_);
   proxy_->start();  // may finish (proxy_done/proxy_error) before it returns
 }
 
@@ -637,6 +637,10 @@ void Connection::end_proxy() {
   if (!proxy_) return;
   worker_->loop().defer_delete(proxy_);  // other events of this batch may still name it
   proxy_ = nullptr;
+}
+
+ModuleWorkerState* Connection::module_state(const Module& m) {
+  return worker_->module_state(m.index);
 }
 
 std::string_view Connection::buffered_body() const {
@@ -683,7 +687,7 @@ void Connection::proxy_error(int status) {
     close();
     return;
   }
-  if (out == Outcome::kProxy) {  // error_page led to another proxied location
+  if (out == Outcome::kTakeOver) {  // error_page led to another proxied location
     start_proxy();
     return;
   }

@@ -20,14 +20,13 @@ class Listener;
 struct Generation;
 }  // namespace portico::server
 
-namespace portico::proxy {
-class Session;
-}
-
 namespace portico::http {
 
 struct Request;
 struct AddrConf;
+struct Module;
+class ModuleWorkerState;
+class ContentSession;
 
 class Connection final : public IoHandler, public Deferred {
  public:
@@ -58,6 +57,9 @@ class Connection final : public IoHandler, public Deferred {
   server::Listener* listener() const { return listener_; }
   // Local address of the socket ($server_addr/$server_port); fetched lazily.
   const SockAddr& local_addr();
+
+  // This worker's state of module `m` (Module::create_worker_state), or null.
+  ModuleWorkerState* module_state(const Module& m);
 
   // --- for content producers that take over the connection's I/O (proxy::Session) ---
   // Request body bytes that arrived with the head and are not consumed yet.
@@ -136,7 +138,7 @@ class Connection final : public IoHandler, public Deferred {
   size_t out_idx_ = 0;      // next output piece (0 = head)
   size_t out_off_ = 0;      // bytes of that piece already sent
   Request* req_ = nullptr;
-  proxy::Session* proxy_ = nullptr;
+  ContentSession* proxy_ = nullptr;  // the content session while kProxying
   server::Generation* gen_ = nullptr;
   ChunkedDecoder chunked_;
   SockAddr peer_;

@@ -15,7 +15,6 @@
 #include "http/phases.h"
 #include "http/realip.h"
 #include "http/uri.h"
-#include "static/static_handler.h"
 
 namespace portico::http {
 
@@ -38,6 +37,14 @@ bool is_redirect_status(int s) {
 // ---- access (allow/deny) --------------------------------------------------------------------
 
 }  // namespace
+
+namespace {}  // namespace
+
+bool file_exists(const std::string& path, bool want_dir) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return false;
+  return want_dir ? S_ISDIR(st.st_mode) : !S_ISDIR(st.st_mode);
+}
 
 namespace {
 
@@ -229,7 +236,7 @@ int run_try_files(Request& r) {
     bool want_dir = !candidate.empty() && candidate.back() == '/';
     if (!map_uri_to_path(r, candidate, path)) return 500;
     if (want_dir && path.size() > 1) path.pop_back();
-    if (static_files::file_exists(path, want_dir)) {
+    if (file_exists(path, want_dir)) {
       if (!want_dir) {
         split_uri_args(r, candidate, true);
         r.uri = candidate;
@@ -254,9 +261,13 @@ int run_try_files(Request& r) {
   return kInternalRedirect;
 }
 
-const LocationConf* find_location(Request& r) {
+// The location for r.uri. *redirect_slash: nginx's auto_redirect (NGX_DONE), the request is
+// answered 301 to the location's name with a trailing '/'.
+const LocationConf* find_location(Request& r, bool* redirect_slash) {
   Captures caps;
-  const void* p = r.server->matcher.match(r.uri, &caps);
+  LocationMatch m = r.server->matcher.lookup(r.uri, &caps);
+  *redirect_slash = m.redirect_slash;
+  const void* p = m.payload;
   if (!p) return r.server->loc;
   const auto* loc = static_cast<const LocationConf*>(p);
   if (caps.count > 0) {
@@ -272,13 +283,14 @@ const LocationConf* find_location(Request& r) {
 int run_phases(Request& r, bool from_server_rewrite, bool named) {
   for (;;) {
     int status = 0;
+    bool redirect_slash = false;
     if (!named) {
       if (from_server_rewrite) {
         r.loc = r.server->loc;
         ScriptResult res = run_script(r, r.server->script, &status);
         if (res == ScriptResult::kStatus) return status;
       }
-      r.loc = find_location(r);
+      r.loc = find_location(r, &redirect_slash);
       if (r.loc->internal && !r.is_internal) return 404;
     }
     named = false;
@@ -289,6 +301,14 @@ int run_phases(Request& r, bool from_server_rewrite, bool named) {
                   "client intended to send too large body: {} bytes", r.head.content_length);
       r.resp.keep_alive = false;
       return 413;
+    }
+    if (redirect_slash) {
+      // As nginx: the location's name, escaped, with the arguments.
+      std::string to;
+      escape_uri(r.loc->name, to);
+      if (!r.args.empty()) to.append("?").append(r.args);
+      set_location(r, to);
+      return 301;
     }
     r.uri_changed = false;
     ScriptResult res = run_script(r, r.loc->script, &status);
@@ -317,8 +337,9 @@ int run_phases(Request& r, bool from_server_rewrite, bool named) {
       }
       if (t != kHandled) return t;
     }
-    if (r.loc->proxy_pass) return kProxyContent;
-    int c = static_files::serve(r);
+    const ContentHandler* content = r.loc->content ? r.loc->content : &default_content();
+    int c = content->handle(r);
+    if (c == kTakeOver) return kTakeOver;
     if (c == kInternalRedirect) {
       if (++r.redirects > kMaxRedirects) {
         PORTICO_LOG(LogLevel::kError, r.conn->id(),
@@ -478,7 +499,7 @@ namespace {
 // Runs finalize/error_page and the phases again until a response is ready.
 Outcome drive(Request& r, int result) {
   for (int rounds = 0;; ++rounds) {
-    if (result == kProxyContent) return Outcome::kProxy;
+    if (result == kTakeOver) return Outcome::kTakeOver;
     int f = finalize(r, result);
     if (f == kCloseConnection) return Outcome::kClose;
     if (f == kHandled) break;

@@ -9,12 +9,12 @@
 namespace portico::http {
 
 enum class Outcome : uint8_t {
-  kRespond,  // resp/out are ready
-  kClose,    // close without a response (return 444)
-  kProxy,    // r.loc->proxy_pass produces the response (proxy::Session)
+  kRespond,   // resp/out are ready
+  kClose,     // close without a response (return 444)
+  kTakeOver,  // the location's content handler opens a session that produces the response
 };
 
-// REQUIRES: r.head parsed, r.conn and r.snapshot set, r.server null.
+// REQUIRES: r.head parsed, r.conn and r.http set, r.server null.
 Outcome process_request(Request& r, const AddrConf& addr);
 // Continues a routed request with `status` (a failed proxy attempt, intercepted errors):
 // error_page applies as for any other status.

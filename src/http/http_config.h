@@ -20,11 +20,11 @@
 #include "http/access_log.h"
 #include "http/location_matcher.h"
 #include "http/map.h"
+#include "http/module.h"
 #include "http/realip.h"
 #include "http/server_name.h"
 #include "http/variables.h"
-#include "proxy/health_check.h"
-#include "proxy/proxy_conf.h"
+#include "upstream/upstream_conf.h"
 
 namespace portico::http {
 
@@ -111,8 +111,6 @@ struct RewriteOp {
   std::unique_ptr<RewriteScript> body;
 };
 
-enum class IfModifiedSince : uint8_t { kOff, kExact, kBefore };
-
 // Location-level settings (nginx's loc conf). Every field has its nginx default; merging copies
 // unset fields from the parent. `set_` bits are used only while building.
 struct LocationConf {
@@ -124,7 +122,6 @@ struct LocationConf {
   bool alias = false;
   size_t alias_prefix_len = 0;  // length of the location prefix the alias replaces
   bool alias_regex = false;     // alias in a regex location: alias is the full path
-  std::vector<ComplexValue> index{ComplexValue::literal_value("index.html")};
   std::unique_ptr<TryFiles> try_files;
   RewriteScript script;
   std::string default_type = "text/plain";
@@ -135,9 +132,16 @@ struct LocationConf {
   RealIpConf realip;                   // set_real_ip_from, real_ip_header, real_ip_recursive
   std::vector<AccessLog> access_logs;  // empty = off
   bool internal = false;
-  NamedCaptures named_captures;                        // regex location's named groups
-  proxy::ProxySettings proxy;                          // proxy_* settings (inherited)
-  std::shared_ptr<const proxy::ProxyPass> proxy_pass;  // this location's proxy_pass, if any
+  NamedCaptures named_captures;  // regex location's named groups
+  // Who produces the response (proxy_pass ...); null: the default content handler (static).
+  // Not inherited by nested locations, as nginx's clcf->handler; an `if` block inherits it.
+  const ContentHandler* content = nullptr;
+  // Each module's settings, by Module::index (every registered module with a conf has one).
+  std::vector<std::unique_ptr<ModuleConf>> mods;
+  template <class T>
+  const T& conf() const {
+    return static_cast<const T&>(*mods[size_t(T::module().index)]);
+  }
 
   // Behaviour switches
   bool sendfile = false;
@@ -150,7 +154,6 @@ struct LocationConf {
   } expires;
   bool chunked_transfer_encoding = true;  // off: a response of unknown length ends the connection
   bool tcp_nodelay = true;
-  bool etag = true;
   bool server_tokens = true;
   bool log_not_found = true;
   bool recursive_error_pages = false;
@@ -159,8 +162,6 @@ struct LocationConf {
   bool server_name_in_redirect = false;
   bool merge_slashes = true;
   bool msie_padding = false;
-  IfModifiedSince if_modified_since = IfModifiedSince::kExact;
-  uint32_t max_ranges = UINT32_MAX;
 
   // Limits and timeouts (ms)
   uint64_t keepalive_timeout = 75'000;
@@ -216,8 +217,14 @@ struct HttpConf {
     return it == hash_keys.end() ? nullptr : &it->second;
   }
   std::vector<std::unique_ptr<MapConf>> maps;
-  std::map<std::string, std::shared_ptr<const proxy::MatchConf>> matches;
-  std::vector<std::shared_ptr<const proxy::HealthCheckConf>> health_checks;
+  // http-wide settings of modules (nginx's main_conf), by Module::index; null where a module
+  // has none.
+  std::vector<std::unique_ptr<ModuleConf>> main_mods;
+  template <class T>
+  const T* main_conf() const {
+    size_t i = size_t(T::module().index);
+    return i < main_mods.size() ? static_cast<const T*>(main_mods[i].get()) : nullptr;
+  }
   std::vector<std::unique_ptr<LocationConf>> extra_locs;  // if-locations
 };
 

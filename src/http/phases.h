@@ -12,7 +12,7 @@ constexpr int kHandled = 0;             // resp/out are ready
 constexpr int kInternalRedirect = -1;   // r.uri/r.args changed: restart at server rewrite
 constexpr int kNamedRedirect = -2;      // r.loc set to a named location: restart at rewrite
 constexpr int kCloseConnection = -444;  // return 444
-constexpr int kProxyContent = -3;       // the location proxies: hand over to proxy::Session
+constexpr int kTakeOver = -3;           // the content handler's session produces the response
 
 // Maps r.uri to a file path under the location's root/alias into `out`; sets r.filename too.
 // `uri` may differ from r.uri (try_files candidates). Returns false if root evaluation failed.
@@ -29,6 +29,9 @@ void append_add_headers(Request& r, int status, std::string& h);
 // `expires` will write Expires and Cache-Control for this response (a proxied response's own
 // are then dropped, as nginx replaces them).
 bool expires_applies(const Request& r, int status);
+
+// try_files check: does `path` exist as a file (or a directory when want_dir)?
+bool file_exists(const std::string& path, bool want_dir);
 
 // nginx's error-log suffix: ", client: ADDR, server: NAME, request: "LINE", host: "HOST"".
 std::string log_context(const Request& r);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/event_loop.h"
+#include "http/module.h"
 #include "http/parser.h"
 #include "proxy/proxy_conf.h"
 #include "upstream/local.h"
@@ -18,7 +19,7 @@ namespace portico::proxy {
 
 class Session;
 
-class Context {
+class Context final : public http::ModuleWorkerState {
  public:
   Context(EventLoop& loop, upstream::Local& upstreams) : loop(loop), upstreams(upstreams) {}
 

@@ -1,19 +1,29 @@
+// The proxy module's directives (nginx's ngx_http_proxy_module and ngx_http_upstream_module):
+// proxy_* settings, proxy_pass, upstream{} and match{} blocks, health_check. One row per
+// directive in kCommands; setters below it. Control thread, while a snapshot is built.
 #include "proxy/directives.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 
-#include <cstring>
+#include <cassert>
 
 #include <fmt/format.h>
 
 #include "core/strings.h"
+#include "http/connection.h"
+#include "http/level.h"
+#include "http/phases.h"
+#include "proxy/session.h"
 
 namespace portico::proxy {
 
 using config::BlockKind;
 using config::ConfigError;
 using config::Directive;
+using http::Command;
+using http::HttpConf;
+using http::Level;
+using http::When;
 using namespace config;  // context constants
 
 const std::vector<std::string>& default_hide_headers() {
@@ -29,336 +39,44 @@ const std::vector<std::string>& default_hide_headers() {
   return kList;
 }
 
-void register_directives(Registry& r) {
-  constexpr uint32_t kHSL = kHttp | kServer | kLocation;
-  r.add({
-      {"proxy_pass", kLocation | kLocationIf, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_set_header", kHSL, 2, 2, BlockKind::kNone, 0, false},
-      {"proxy_hide_header", kHSL, 1, 1, BlockKind::kNone, 0, false},
-      {"proxy_pass_header", kHSL, 1, 1, BlockKind::kNone, 0, false},
-      {"proxy_pass_request_headers", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_pass_request_body", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_http_version", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_method", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_buffering", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_request_buffering", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_buffer_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_buffers", kHSL, 2, 2, BlockKind::kNone, 0, true},
-      {"proxy_busy_buffers_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_max_temp_file_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_temp_file_write_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_temp_path", kHSL, 1, 4, BlockKind::kNone, 0, true},
-      {"proxy_ignore_client_abort", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_socket_keepalive", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_bind", kHSL, 1, 2, BlockKind::kNone, 0, true},
-      {"proxy_headers_hash_max_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_headers_hash_bucket_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_cache", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_cache_bypass", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, false},
-      {"proxy_no_cache", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, false},
-      {"proxy_ignore_headers", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, true},
-      {"proxy_connect_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_send_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_read_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_next_upstream", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, true},
-      {"proxy_next_upstream_tries", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_next_upstream_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_intercept_errors", kHSL, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_redirect", kHSL, 1, 2, BlockKind::kNone, 0, false},
-      {"upstream", kHttp, 1, 1, BlockKind::kBlock, kUpstream, false},
-      {"server", kUpstream, 1, kAnyArgs, BlockKind::kNone, 0, false},
-      {"least_conn", kUpstream, 0, 0, BlockKind::kNone, 0, true},
-      {"ip_hash", kUpstream, 0, 0, BlockKind::kNone, 0, true},
-      {"hash", kUpstream, 1, 2, BlockKind::kNone, 0, true},
-      {"random", kUpstream, 0, 2, BlockKind::kNone, 0, true},
-      {"keepalive", kUpstream, 1, 1, BlockKind::kNone, 0, true},
-      {"keepalive_timeout", kUpstream, 1, 1, BlockKind::kNone, 0, true},
-      {"keepalive_requests", kUpstream, 1, 1, BlockKind::kNone, 0, true},
-      {"zone", kUpstream, 1, 2, BlockKind::kNone, 0, true},
-      {"queue", kUpstream, 1, 2, BlockKind::kNone, 0, true},
-  });
-}
-
 namespace {
 
-void err(std::vector<ConfigError>& errors, const Directive& d, std::string msg) {
-  errors.push_back({std::move(msg), d.file, d.line});
+constexpr uint32_t kHSL = kHttp | kServer | kLocation;
+
+int proxy_handle(http::Request&) {
+  return http::kTakeOver;
 }
 
-bool flag(const Directive& d, bool* out, std::vector<ConfigError>& errors) {
-  if (d.args[0] == "on")
-    *out = true;
-  else if (d.args[0] == "off")
-    *out = false;
-  else {
-    err(errors, d,
-        fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
-                    d.args[0], d.name));
-    return false;
-  }
-  return true;
+http::ContentSession* proxy_open(http::Connection* c, http::Request* r) {
+  return new Session(c, r, static_cast<Context*>(c->module_state(proxy_module)));
 }
 
-bool time_ms(const Directive& d, const std::string& v, uint64_t* out,
-             std::vector<ConfigError>& errors) {
-  auto t = parse_time_ms(v);
-  if (!t) {
-    err(errors, d, fmt::format("\"{}\" directive invalid value", d.name));
-    return false;
-  }
-  *out = *t;
-  return true;
+std::unique_ptr<http::ModuleWorkerState> create_context(EventLoop& loop,
+                                                        upstream::Local& upstreams) {
+  return std::make_unique<Context>(loop, upstreams);
 }
 
 }  // namespace
 
-void begin_level(ProxySettings& s) {
-  s.set_headers_given = false;
-  s.redirects_given = false;
-}
+const http::ContentHandler kProxyContent = {
+    .name = "proxy", .handle = proxy_handle, .open = proxy_open, .auto_redirect = true};
 
-bool apply_directive(const Directive& d, ProxySettings& s, http::VariableTable& vars,
-                     std::vector<ConfigError>& errors) {
-  const std::string& n = d.name;
-  const auto& a = d.args;
-  if (n.rfind("proxy_", 0) != 0 || n == "proxy_pass") return false;
-  if (n == "proxy_set_header") {
-    if (!s.set_headers_given) {
-      s.set_headers.clear();
-      s.set_headers_given = true;
-    }
-    SetHeader h;
-    h.name = a[0];
-    h.lname = to_lower(a[0]);
-    Status st = http::ComplexValue::compile(a[1], vars, &h.value);
-    if (!st) {
-      err(errors, d, st.message());
-      return true;
-    }
-    for (auto& old : s.set_headers) {
-      if (old.lname == h.lname) {
-        old = std::move(h);
-        return true;
-      }
-    }
-    s.set_headers.push_back(std::move(h));
-  } else if (n == "proxy_hide_header") {
-    s.hide_headers.push_back(to_lower(a[0]));
-  } else if (n == "proxy_pass_header") {
-    s.pass_headers.push_back(to_lower(a[0]));
-  } else if (n == "proxy_pass_request_headers") {
-    flag(d, &s.pass_request_headers, errors);
-  } else if (n == "proxy_pass_request_body") {
-    flag(d, &s.pass_request_body, errors);
-  } else if (n == "proxy_http_version") {
-    if (a[0] == "1.0")
-      s.http_minor = 0;
-    else if (a[0] == "1.1")
-      s.http_minor = 1;
-    else
-      err(errors, d,
-          fmt::format("invalid value \"{}\" in \"proxy_http_version\" directive, it must be "
-                      "\"1.0\" or \"1.1\"",
-                      a[0]));
-  } else if (n == "proxy_method") {
-    Status st = http::ComplexValue::compile(a[0], vars, &s.method);
-    if (!st) err(errors, d, st.message());
-    s.has_method = true;
-  } else if (n == "proxy_buffering") {
-    flag(d, &s.buffering, errors);
-  } else if (n == "proxy_request_buffering") {
-    flag(d, &s.request_buffering, errors);
-  } else if (n == "proxy_buffer_size") {
-    auto v = parse_size(a[0]);
-    if (!v || *v == 0)
-      err(errors, d, "\"proxy_buffer_size\" directive invalid value");
-    else
-      s.buffer_size = *v;
-  } else if (n == "proxy_buffers") {
-    auto num = parse_uint(a[0]);
-    auto size = parse_size(a[1]);
-    if (!num || !size || *num == 0 || *size == 0)
-      err(errors, d, "invalid value \"" + a[0] + "\"");
-    else {
-      s.buffers_num = uint32_t(*num);
-      s.buffers_size = *size;
-    }
-  } else if (n == "proxy_max_temp_file_size") {
-    auto v = parse_size(a[0]);
-    if (!v)
-      err(errors, d, "\"proxy_max_temp_file_size\" directive invalid value");
-    else
-      s.max_temp_file_size = *v;
-  } else if (n == "proxy_temp_path") {
-    // nginx's `levels` arguments name a directory hierarchy for cache-like spooling; portico's
-    // temporary files are anonymous (O_TMPFILE), so only the directory matters.
-    for (size_t i = 1; i < a.size(); ++i) {
-      auto lv = parse_uint(a[i]);
-      if (!lv || *lv < 1 || *lv > 2) err(errors, d, "invalid value \"" + a[i] + "\"");
-    }
-    s.temp_path = a[0];
-  } else if (n == "proxy_busy_buffers_size" || n == "proxy_temp_file_write_size") {
-    // accepted for compatibility: portico writes to the client whatever it holds as soon as
-    // the client can take it, and to the temporary file in whole reads
-    if (!parse_size(a[0])) err(errors, d, "\"" + n + "\" directive invalid value");
-  } else if (n == "proxy_ignore_client_abort") {
-    flag(d, &s.ignore_client_abort, errors);
-  } else if (n == "proxy_socket_keepalive") {
-    flag(d, &s.socket_keepalive, errors);
-  } else if (n == "proxy_bind") {
-    if (a[0] == "off") {
-      s.has_bind = false;
-    } else if (a.size() > 1 || a[0].find('$') != std::string::npos) {
-      err(errors, d,
-          "\"proxy_bind\" with variables or \"transparent\" is not supported by portico yet");
-    } else {
-      std::string host = a[0];
-      if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-        host = host.substr(1, host.size() - 2);
-      SockAddr sa{};
-      if (::inet_pton(AF_INET, host.c_str(), &sa.v4.sin_addr) == 1) {
-        sa.v4.sin_family = AF_INET;
-      } else if (::inet_pton(AF_INET6, host.c_str(), &sa.v6.sin6_addr) == 1) {
-        sa.v6.sin6_family = AF_INET6;
-      } else {
-        err(errors, d, "invalid address \"" + a[0] + "\" in \"proxy_bind\" directive");
-        return true;
-      }
-      s.has_bind = true;
-      s.bind_addr = sa;
-    }
-  } else if (n == "proxy_headers_hash_max_size" || n == "proxy_headers_hash_bucket_size") {
-    // portico's header tables grow as needed: validated only
-    if (!parse_size(a[0])) err(errors, d, "\"" + n + "\" directive invalid value");
-  } else if (n == "proxy_cache") {
-    if (a[0] != "off")
-      err(errors, d, "\"proxy_cache\": response caching is not supported by portico yet");
-  } else if (n == "proxy_cache_bypass" || n == "proxy_no_cache") {
-    // Without proxy_cache (which portico refuses) these change nothing, in nginx too.
-    for (const auto& v : a) {
-      http::ComplexValue cv;
-      Status st = http::ComplexValue::compile(v, vars, &cv);
-      if (!st) err(errors, d, st.message());
-    }
-  } else if (n == "proxy_ignore_headers") {
-    static const char* const kKnown[] = {
-        "x-accel-redirect",  "x-accel-expires", "x-accel-limit-rate",
-        "x-accel-buffering", "x-accel-charset", "expires",
-        "cache-control",     "set-cookie",      "vary"};
-    s.ignore_x_accel_buffering = false;
-    for (const auto& v : a) {
-      bool known = false;
-      for (const char* k : kKnown) known = known || iequals(v, k);
-      if (!known)
-        err(errors, d, "invalid value \"" + v + "\" in \"proxy_ignore_headers\" directive");
-      if (iequals(v, "x-accel-buffering")) s.ignore_x_accel_buffering = true;
-    }
-  } else if (n == "proxy_connect_timeout") {
-    time_ms(d, a[0], &s.connect_timeout_ms, errors);
-  } else if (n == "proxy_send_timeout") {
-    time_ms(d, a[0], &s.send_timeout_ms, errors);
-  } else if (n == "proxy_read_timeout") {
-    time_ms(d, a[0], &s.read_timeout_ms, errors);
-  } else if (n == "proxy_next_upstream") {
-    uint32_t mask = 0;
-    for (const auto& v : a) {
-      if (v == "error")
-        mask |= kNextError;
-      else if (v == "timeout")
-        mask |= kNextTimeout;
-      else if (v == "invalid_header")
-        mask |= kNextInvalidHeader;
-      else if (v == "http_500")
-        mask |= kNextHttp500;
-      else if (v == "http_502")
-        mask |= kNextHttp502;
-      else if (v == "http_503")
-        mask |= kNextHttp503;
-      else if (v == "http_504")
-        mask |= kNextHttp504;
-      else if (v == "http_403")
-        mask |= kNextHttp403;
-      else if (v == "http_404")
-        mask |= kNextHttp404;
-      else if (v == "http_429")
-        mask |= kNextHttp429;
-      else if (v == "non_idempotent")
-        mask |= kNextNonIdempotent;
-      else if (v == "off") {
-        if (a.size() > 1) err(errors, d, "invalid value \"off\"");
-        mask = 0;
-      } else {
-        err(errors, d, fmt::format("invalid value \"{}\"", v));
-      }
-    }
-    s.next_upstream = mask;
-  } else if (n == "proxy_next_upstream_tries") {
-    auto v = parse_uint(a[0]);
-    if (!v)
-      err(errors, d, fmt::format("invalid number \"{}\"", a[0]));
-    else
-      s.next_upstream_tries = uint32_t(*v);
-  } else if (n == "proxy_next_upstream_timeout") {
-    time_ms(d, a[0], &s.next_upstream_timeout_ms, errors);
-  } else if (n == "proxy_intercept_errors") {
-    flag(d, &s.intercept_errors, errors);
-  } else if (n == "proxy_redirect") {
-    if (!s.redirects_given) {
-      s.redirects.clear();
-      s.redirect_off = false;
-      s.redirects_given = true;
-    }
-    if (a.size() == 1) {
-      if (a[0] == "off") {
-        s.redirect_off = true;
-        s.redirects.clear();
-      } else if (a[0] == "default") {
-        Redirect r;
-        r.is_default = true;
-        s.redirects.push_back(std::move(r));
-      } else {
-        err(errors, d, fmt::format("invalid parameter \"{}\"", a[0]));
-      }
-    } else {
-      Redirect r;
-      Status st;
-      if (!a[0].empty() && a[0][0] == '~') {
-        bool caseless = a[0].size() > 1 && a[0][1] == '*';
-        std::string e;
-        auto re = Regex::compile(std::string_view(a[0]).substr(caseless ? 2 : 1), caseless, &e);
-        if (!re)
-          st = Status::error(e);
-        else
-          r.regex = std::move(re);
-      } else {
-        st = http::ComplexValue::compile(a[0], vars, &r.from);
-      }
-      if (st) st = http::ComplexValue::compile(a[1], vars, &r.to);
-      if (!st)
-        err(errors, d, st.message());
-      else
-        s.redirects.push_back(std::move(r));
-    }
-  } else {
-    return false;
-  }
-  return true;
-}
+namespace {
 
-std::unique_ptr<ProxyPass> build_proxy_pass(const Directive& d, const std::string& location,
-                                            bool regex_location, bool named_or_if,
-                                            const UpstreamMap& upstreams, UpstreamMap& implicit,
-                                            const UpstreamMap* previous, http::VariableTable& vars,
-                                            std::vector<ConfigError>& errors) {
+// proxy_pass URL: an upstream block by name, or a host:port / unix: socket that becomes an
+// implicit group (shared by every location that names it), or a URL with variables resolved
+// per request. A regex or named location, or an `if`, may not add a URI part (nginx).
+std::unique_ptr<ProxyPass> build_proxy_pass(Level& lv, const Directive& d) {
+  ProxyMainConf& mc = lv.main_conf<ProxyMainConf>();
+  const upstream::UpstreamMap& upstreams = lv.http().upstreams;
+  upstream::UpstreamMap& implicit = mc.implicit;
+  const upstream::UpstreamMap* previous = lv.previous() ? &lv.previous()->upstreams : nullptr;
+  const bool regex_location = lv.regex_location, named_or_if = lv.named_or_if;
   auto pp = std::make_unique<ProxyPass>();
   const std::string& url = d.args[0];
-  pp->location = location;
+  pp->location = std::string(lv.location);
   if (url.find('$') != std::string::npos) {
-    Status st = http::ComplexValue::compile(url, vars, &pp->url);
-    if (!st) {
-      err(errors, d, st.message());
-      return nullptr;
-    }
+    if (!lv.value(d, url, &pp->url)) return nullptr;
     pp->has_variables = true;
     return pp;
   }
@@ -366,10 +84,10 @@ std::unique_ptr<ProxyPass> build_proxy_pass(const Directive& d, const std::strin
   if (istarts_with(url, "http://")) {
     rest = url.substr(7);
   } else if (istarts_with(url, "https://")) {
-    err(errors, d, "https upstreams are not supported by portico yet");
+    lv.error(d, "https upstreams are not supported by portico yet");
     return nullptr;
   } else {
-    err(errors, d, "invalid URL prefix");
+    lv.error(d, "invalid URL prefix");
     return nullptr;
   }
   // unix:/path:/uri  (nginx's form: the socket path ends at the next ':')
@@ -390,14 +108,14 @@ std::unique_ptr<ProxyPass> build_proxy_pass(const Directive& d, const std::strin
     }
   }
   if (hostport.empty()) {
-    err(errors, d, fmt::format("no host in \"{}\" of the \"proxy_pass\" directive", url));
+    lv.error(d, fmt::format("no host in \"{}\" of the \"proxy_pass\" directive", url));
     return nullptr;
   }
   if (pp->has_uri && (regex_location || named_or_if)) {
-    err(errors, d,
-        "\"proxy_pass\" cannot have URI part in location given by regular expression, "
-        "or inside named location, or inside \"if\" statement, or inside "
-        "\"limit_except\" block");
+    lv.error(d,
+             "\"proxy_pass\" cannot have URI part in location given by regular expression, "
+             "or inside named location, or inside \"if\" statement, or inside "
+             "\"limit_except\" block");
     return nullptr;
   }
   // nginx sends "Host: localhost" to unix-socket upstreams.
@@ -423,7 +141,7 @@ std::unique_ptr<ProxyPass> build_proxy_pass(const Directive& d, const std::strin
   gc.name = hostport;
   std::string e;
   if (!upstream::resolve_peers(hostport, 80, false, &gc.peers, &e)) {
-    err(errors, d, e);
+    lv.error(d, e);
     return nullptr;
   }
   auto uc = std::make_shared<upstream::UpstreamConf>();
@@ -437,12 +155,497 @@ std::unique_ptr<ProxyPass> build_proxy_pass(const Directive& d, const std::strin
   }
   Status st = upstream::Group::create(std::move(gc), prev, &uc->group);
   if (!st) {
-    err(errors, d, st.message());
+    lv.error(d, st.message());
     return nullptr;
   }
   implicit[hostport] = uc;
   pp->upstream = std::move(uc);
   return pp;
 }
+
+// match NAME { status ...; header ...; body ...; } (nginx Plus syntax).
+void build_match(Level& lv, const Directive& d) {
+  ProxyMainConf& mc = lv.main_conf<ProxyMainConf>();
+  auto m = std::make_shared<MatchConf>();
+  m->name = d.args[0];
+  if (mc.matches.count(m->name)) {
+    lv.error(d, fmt::format("duplicate match \"{}\"", m->name));
+    return;
+  }
+  for (const auto& e : d.block) {
+    std::vector<std::string> a = e.args;
+    bool neg = !a.empty() && a[0] == "!";
+    if (neg) a.erase(a.begin());
+    if (e.name == "status") {
+      m->status_negated = neg;
+      for (const auto& code : a) {
+        auto dash = code.find('-');
+        auto lo = parse_uint(code.substr(0, dash));
+        auto hi = dash == std::string::npos ? lo : parse_uint(code.substr(dash + 1));
+        if (!lo || !hi || *lo < 100 || *hi > 999 || *lo > *hi) {
+          lv.error(e, fmt::format("invalid status \"{}\"", code));
+          continue;
+        }
+        m->status.emplace_back(int(*lo), int(*hi));
+      }
+    } else if (e.name == "header") {
+      using Op = MatchConf::HeaderTest::Op;
+      MatchConf::HeaderTest t;
+      if (a.empty()) {
+        lv.error(e, "invalid number of arguments in \"header\" match");
+        continue;
+      }
+      t.name = to_lower(a[0]);
+      if (a.size() == 1) {
+        t.op = neg ? Op::kAbsent : Op::kPresent;
+      } else if (a.size() == 3 && (a[1] == "=" || a[1] == "!=")) {
+        t.op = a[1] == "=" ? Op::kEq : Op::kNe;
+        t.value = a[2];
+      } else if (a.size() == 3 && (a[1] == "~" || a[1] == "!~")) {
+        t.op = a[1] == "~" ? Op::kMatch : Op::kNotMatch;
+        std::string error;
+        auto re = Regex::compile(a[2], false, &error);
+        if (!re) {
+          lv.error(e, error);
+          continue;
+        }
+        t.regex = std::move(re);
+      } else {
+        lv.error(e, "invalid \"header\" match");
+        continue;
+      }
+      m->headers.push_back(std::move(t));
+    } else if (e.name == "body") {
+      if (a.size() != 2 || (a[0] != "~" && a[0] != "!~")) {
+        lv.error(e, "invalid \"body\" match");
+        continue;
+      }
+      std::string error;
+      auto re = Regex::compile(a[1], false, &error);
+      if (!re) {
+        lv.error(e, error);
+        continue;
+      }
+      m->body = std::move(re);
+      m->body_negated = a[0] == "!~";
+    } else {
+      lv.error(e, fmt::format("unknown directive \"{}\" in match", e.name));
+    }
+  }
+  mc.matches[m->name] = std::move(m);
+}
+
+// health_check [interval=T] [fails=N] [passes=N] [uri=URI] [match=NAME] [port=N], after the
+// location is complete (it needs the location's proxy_pass and timeouts).
+void set_health_check(Level& lv, const Directive& d) {
+  ProxyMainConf& mc = lv.main_conf<ProxyMainConf>();
+  const ProxyConf& pc = lv.conf<ProxyConf>();
+  if (!pc.pass || !pc.pass->upstream) {
+    lv.error(d, "\"health_check\" requires \"proxy_pass\" to an upstream in the same location");
+    return;
+  }
+  auto hc = std::make_shared<HealthCheckConf>();
+  hc->upstream = pc.pass->upstream;
+  hc->host = pc.pass->proxy_host;
+  hc->timeout_ms = std::min(pc.connect_timeout_ms + pc.read_timeout_ms, uint64_t(60'000));
+  for (const auto& a : d.args) {
+    auto eq = a.find('=');
+    std::string key = a.substr(0, eq);
+    std::string val = eq == std::string::npos ? "" : a.substr(eq + 1);
+    if (key == "interval" || key == "jitter") {
+      uint64_t ms;
+      if (!lv.msec(d, val, &ms)) return;
+      if (key == "interval") hc->interval_ms = std::max<uint64_t>(ms, 10);
+    } else if (key == "fails" || key == "passes" || key == "port") {
+      auto v = parse_uint(val);
+      if (!v || *v == 0 || (key == "port" && *v > 65535)) {
+        lv.error(d, fmt::format("invalid parameter \"{}\"", a));
+        return;
+      }
+      if (key == "fails")
+        hc->fails = uint32_t(*v);
+      else if (key == "passes")
+        hc->passes = uint32_t(*v);
+      else
+        hc->port = int(*v);
+    } else if (key == "uri") {
+      if (val.empty() || val[0] != '/') {
+        lv.error(d, fmt::format("invalid parameter \"{}\"", a));
+        return;
+      }
+      hc->uri = val;
+    } else if (key == "match") {
+      auto it = mc.matches.find(val);
+      if (it == mc.matches.end()) {
+        lv.error(d, fmt::format("match \"{}\" not found", val));
+        return;
+      }
+      hc->match = it->second;
+    } else if (a == "mandatory" || a == "persistent") {
+      // accepted (nginx Plus): peers start healthy here
+    } else {
+      lv.error(d, fmt::format("invalid parameter \"{}\"", a));
+      return;
+    }
+  }
+  // The timeout of one check never exceeds its interval.
+  hc->timeout_ms = std::min(hc->timeout_ms, hc->interval_ms);
+  mc.health_checks.push_back(std::move(hc));
+}
+
+// After a level: nginx's default proxy headers (Host $proxy_host, Connection close) unless set,
+// the default hidden response headers, and proxy_pass kept only where the proxy produces the
+// content (a nested location does not inherit it; an `if` does).
+void finish_level(Level& lv) {
+  ProxyConf& pc = lv.conf<ProxyConf>();
+  if (lv.loc.content != &kProxyContent) pc.pass = nullptr;
+  auto& sh = pc.set_headers;
+  auto has = [&sh](std::string_view lname) {
+    for (const auto& h : sh)
+      if (h.lname == lname) return true;
+    return false;
+  };
+  if (!has("host")) {
+    SetHeader h;
+    h.name = "Host";
+    h.lname = "host";
+    Status st = http::ComplexValue::compile("$proxy_host", lv.vars(), &h.value);
+    assert(st);
+    sh.insert(sh.begin(), std::move(h));
+  }
+  if (!has("connection")) {
+    SetHeader h;
+    h.name = "Connection";
+    h.lname = "connection";
+    h.value = http::ComplexValue::literal_value("close");
+    sh.insert(sh.begin() + 1, std::move(h));
+  }
+  for (const auto& d : default_hide_headers()) {
+    bool present = false;
+    for (const auto& x : pc.hide_headers) present = present || x == d;
+    if (!present) pc.hide_headers.push_back(d);
+  }
+}
+
+void set_pass(Level& lv, const Directive& d) {
+  auto pp = build_proxy_pass(lv, d);
+  if (!pp) return;
+  lv.conf<ProxyConf>().pass = std::move(pp);
+  lv.loc.content = &kProxyContent;
+}
+
+void set_header(Level& lv, const Directive& d) {
+  ProxyConf& s = lv.conf<ProxyConf>();
+  if (lv.first(d)) s.set_headers.clear();
+  SetHeader h;
+  h.name = d.args[0];
+  h.lname = to_lower(d.args[0]);
+  if (!lv.value(d, d.args[1], &h.value)) return;
+  for (auto& old : s.set_headers) {
+    if (old.lname == h.lname) {
+      old = std::move(h);
+      return;
+    }
+  }
+  s.set_headers.push_back(std::move(h));
+}
+
+void hide_header(Level& lv, const Directive& d) {
+  lv.conf<ProxyConf>().hide_headers.push_back(to_lower(d.args[0]));
+}
+
+void pass_header(Level& lv, const Directive& d) {
+  lv.conf<ProxyConf>().pass_headers.push_back(to_lower(d.args[0]));
+}
+
+void set_http_version(Level& lv, const Directive& d) {
+  const std::string& a = d.args[0];
+  if (a == "1.0" || a == "1.1")
+    lv.conf<ProxyConf>().http_minor = a == "1.1" ? 1 : 0;
+  else
+    lv.error(d, fmt::format("invalid value \"{}\" in \"proxy_http_version\" directive, it must be "
+                            "\"1.0\" or \"1.1\"",
+                            a));
+}
+
+void set_method(Level& lv, const Directive& d) {
+  ProxyConf& s = lv.conf<ProxyConf>();
+  lv.value(d, d.args[0], &s.method);
+  s.has_method = true;
+}
+
+void set_buffer_size(Level& lv, const Directive& d) {
+  auto v = parse_size(d.args[0]);
+  if (!v || *v == 0)
+    lv.error(d, "\"proxy_buffer_size\" directive invalid value");
+  else
+    lv.conf<ProxyConf>().buffer_size = *v;
+}
+
+void set_buffers(Level& lv, const Directive& d) {
+  auto num = parse_uint(d.args[0]);
+  auto size = parse_size(d.args[1]);
+  if (!num || !size || *num == 0 || *size == 0) {
+    lv.error(d, "invalid value \"" + d.args[0] + "\"");
+    return;
+  }
+  lv.conf<ProxyConf>().buffers_num = uint32_t(*num);
+  lv.conf<ProxyConf>().buffers_size = *size;
+}
+
+void set_max_temp_file_size(Level& lv, const Directive& d) {
+  auto v = parse_size(d.args[0]);
+  if (!v)
+    lv.error(d, "\"proxy_max_temp_file_size\" directive invalid value");
+  else
+    lv.conf<ProxyConf>().max_temp_file_size = *v;
+}
+
+void set_temp_path(Level& lv, const Directive& d) {
+  // nginx's `levels` arguments name a directory hierarchy for cache-like spooling; portico's
+  // temporary files are anonymous (O_TMPFILE), so only the directory matters.
+  for (size_t i = 1; i < d.args.size(); ++i) {
+    auto l = parse_uint(d.args[i]);
+    if (!l || *l < 1 || *l > 2) lv.error(d, "invalid value \"" + d.args[i] + "\"");
+  }
+  lv.conf<ProxyConf>().temp_path = d.args[0];
+}
+
+// Accepted for compatibility, validated as a size: proxy_busy_buffers_size and
+// proxy_temp_file_write_size (portico writes to the client whatever it holds as soon as the
+// client can take it, and to the temporary file in whole reads), the headers hash sizes.
+void accept_proxy_size(Level& lv, const Directive& d) {
+  if (!parse_size(d.args[0])) lv.error(d, "\"" + d.name + "\" directive invalid value");
+}
+
+void set_bind(Level& lv, const Directive& d) {
+  ProxyConf& s = lv.conf<ProxyConf>();
+  const auto& a = d.args;
+  if (a[0] == "off") {
+    s.has_bind = false;
+    return;
+  }
+  if (a.size() > 1 || a[0].find('$') != std::string::npos) {
+    lv.error(d, "\"proxy_bind\" with variables or \"transparent\" is not supported by portico yet");
+    return;
+  }
+  std::string host = a[0];
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  SockAddr sa{};
+  if (::inet_pton(AF_INET, host.c_str(), &sa.v4.sin_addr) == 1) {
+    sa.v4.sin_family = AF_INET;
+  } else if (::inet_pton(AF_INET6, host.c_str(), &sa.v6.sin6_addr) == 1) {
+    sa.v6.sin6_family = AF_INET6;
+  } else {
+    lv.error(d, "invalid address \"" + a[0] + "\" in \"proxy_bind\" directive");
+    return;
+  }
+  s.has_bind = true;
+  s.bind_addr = sa;
+}
+
+void set_cache(Level& lv, const Directive& d) {
+  if (d.args[0] != "off")
+    lv.error(d, "\"proxy_cache\": response caching is not supported by portico yet");
+}
+
+// Without proxy_cache (which portico refuses) these change nothing, in nginx too.
+void accept_cache_condition(Level& lv, const Directive& d) {
+  for (const auto& v : d.args) {
+    http::ComplexValue cv;
+    lv.value(d, v, &cv);
+  }
+}
+
+void set_ignore_headers(Level& lv, const Directive& d) {
+  static const char* const kKnown[] = {"x-accel-redirect",  "x-accel-expires", "x-accel-limit-rate",
+                                       "x-accel-buffering", "x-accel-charset", "expires",
+                                       "cache-control",     "set-cookie",      "vary"};
+  ProxyConf& s = lv.conf<ProxyConf>();
+  s.ignore_x_accel_buffering = false;
+  for (const auto& v : d.args) {
+    bool known = false;
+    for (const char* k : kKnown) known = known || iequals(v, k);
+    if (!known) lv.error(d, "invalid value \"" + v + "\" in \"proxy_ignore_headers\" directive");
+    if (iequals(v, "x-accel-buffering")) s.ignore_x_accel_buffering = true;
+  }
+}
+
+void set_next_upstream(Level& lv, const Directive& d) {
+  static const std::pair<std::string_view, uint32_t> kConditions[] = {
+      {"error", kNextError},
+      {"timeout", kNextTimeout},
+      {"invalid_header", kNextInvalidHeader},
+      {"http_500", kNextHttp500},
+      {"http_502", kNextHttp502},
+      {"http_503", kNextHttp503},
+      {"http_504", kNextHttp504},
+      {"http_403", kNextHttp403},
+      {"http_404", kNextHttp404},
+      {"http_429", kNextHttp429},
+      {"non_idempotent", kNextNonIdempotent}};
+  uint32_t mask = 0;
+  for (const auto& v : d.args) {
+    if (v == "off") {
+      if (d.args.size() > 1) lv.error(d, "invalid value \"off\"");
+      mask = 0;
+      continue;
+    }
+    bool known = false;
+    for (const auto& [name, bit] : kConditions) {
+      if (v == name) {
+        mask |= bit;
+        known = true;
+      }
+    }
+    if (!known) lv.error(d, fmt::format("invalid value \"{}\"", v));
+  }
+  lv.conf<ProxyConf>().next_upstream = mask;
+}
+
+void set_redirect(Level& lv, const Directive& d) {
+  ProxyConf& s = lv.conf<ProxyConf>();
+  const auto& a = d.args;
+  if (lv.first(d)) {
+    s.redirects.clear();
+    s.redirect_off = false;
+  }
+  if (a.size() == 1) {
+    if (a[0] == "off") {
+      s.redirect_off = true;
+      s.redirects.clear();
+    } else if (a[0] == "default") {
+      Redirect r;
+      r.is_default = true;
+      s.redirects.push_back(std::move(r));
+    } else {
+      lv.error(d, fmt::format("invalid parameter \"{}\"", a[0]));
+    }
+    return;
+  }
+  Redirect r;
+  if (!a[0].empty() && a[0][0] == '~') {
+    bool caseless = a[0].size() > 1 && a[0][1] == '*';
+    std::string e;
+    auto re = Regex::compile(std::string_view(a[0]).substr(caseless ? 2 : 1), caseless, &e);
+    if (!re) {
+      lv.error(d, e);
+      return;
+    }
+    r.regex = std::move(re);
+  } else if (!lv.value(d, a[0], &r.from)) {
+    return;
+  }
+  if (lv.value(d, a[1], &r.to)) s.redirects.push_back(std::move(r));
+}
+
+const upstream::UpstreamMap* previous_upstreams(Level& lv) {
+  return lv.previous() ? &lv.previous()->upstreams : nullptr;
+}
+
+// Before the servers: upstream{} blocks (with their `hash` keys compiled against the http
+// variables: the upstream layer keeps only the text) and match{} blocks.
+void begin_http(Level& lv, const Directive& http) {
+  HttpConf& h = lv.http();
+  upstream::UpstreamMap named;
+  std::vector<ConfigError> errors;
+  upstream::build_upstreams(http.block, previous_upstreams(lv), named, errors);
+  for (auto& e : errors) lv.host().error(e.file, e.line, std::move(e.message));
+  for (const auto& [name, uc] : named) {
+    const std::string& text = uc->group->hash_key();
+    if (text.empty()) continue;
+    http::ComplexValue key;
+    if (Status st = http::ComplexValue::compile(text, lv.vars(), &key); !st) {
+      lv.host().error(uc->hash_file, uc->hash_line, st.message());
+      continue;
+    }
+    h.hash_keys.emplace(uc->group.get(), std::move(key));
+  }
+  h.upstreams = std::move(named);
+  for (const auto& d : http.block)
+    if (d.name == "match") build_match(lv, d);
+}
+
+// Implicit groups join the named ones, keyed "\x01host:port" (a reload finds them there).
+void end_http(Level& lv) {
+  for (const auto& [hostport, uc] : lv.main_conf<ProxyMainConf>().implicit)
+    lv.http().upstreams["\x01" + hostport] = uc;
+}
+
+const Command kCommands[] = {
+    {{"proxy_pass", kLocation | kLocationIf, 1, 1, BlockKind::kNone, 0, true}, set_pass},
+    {{"proxy_set_header", kHSL, 2, 2, BlockKind::kNone, 0, false}, set_header},
+    {{"proxy_hide_header", kHSL, 1, 1, BlockKind::kNone, 0, false}, hide_header},
+    {{"proxy_pass_header", kHSL, 1, 1, BlockKind::kNone, 0, false}, pass_header},
+    {{"proxy_pass_request_headers", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_flag<&ProxyConf::pass_request_headers>},
+    {{"proxy_pass_request_body", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_flag<&ProxyConf::pass_request_body>},
+    {{"proxy_http_version", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_http_version},
+    {{"proxy_method", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_method},
+    {{"proxy_buffering", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_flag<&ProxyConf::buffering>},
+    {{"proxy_request_buffering", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_flag<&ProxyConf::request_buffering>},
+    {{"proxy_buffer_size", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_buffer_size},
+    {{"proxy_buffers", kHSL, 2, 2, BlockKind::kNone, 0, true}, set_buffers},
+    {{"proxy_busy_buffers_size", kHSL, 1, 1, BlockKind::kNone, 0, true}, accept_proxy_size},
+    {{"proxy_max_temp_file_size", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_max_temp_file_size},
+    {{"proxy_temp_file_write_size", kHSL, 1, 1, BlockKind::kNone, 0, true}, accept_proxy_size},
+    {{"proxy_temp_path", kHSL, 1, 4, BlockKind::kNone, 0, true}, set_temp_path},
+    {{"proxy_ignore_client_abort", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_flag<&ProxyConf::ignore_client_abort>},
+    {{"proxy_socket_keepalive", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_flag<&ProxyConf::socket_keepalive>},
+    {{"proxy_bind", kHSL, 1, 2, BlockKind::kNone, 0, true}, set_bind},
+    {{"proxy_headers_hash_max_size", kHSL, 1, 1, BlockKind::kNone, 0, true}, accept_proxy_size},
+    {{"proxy_headers_hash_bucket_size", kHSL, 1, 1, BlockKind::kNone, 0, true}, accept_proxy_size},
+    {{"proxy_cache", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_cache},
+    {{"proxy_cache_bypass", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, false}, accept_cache_condition},
+    {{"proxy_no_cache", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, false}, accept_cache_condition},
+    {{"proxy_ignore_headers", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, true}, set_ignore_headers},
+    {{"proxy_connect_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_msec<&ProxyConf::connect_timeout_ms>},
+    {{"proxy_send_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_msec<&ProxyConf::send_timeout_ms>},
+    {{"proxy_read_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_msec<&ProxyConf::read_timeout_ms>},
+    {{"proxy_next_upstream", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, true}, set_next_upstream},
+    {{"proxy_next_upstream_tries", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_number<&ProxyConf::next_upstream_tries>},
+    {{"proxy_next_upstream_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_msec<&ProxyConf::next_upstream_timeout_ms>},
+    {{"proxy_intercept_errors", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_flag<&ProxyConf::intercept_errors>},
+    {{"proxy_redirect", kHSL, 1, 2, BlockKind::kNone, 0, false}, set_redirect},
+    {{"health_check", kLocation, 0, kAnyArgs, BlockKind::kNone, 0, false},
+     set_health_check,
+     When::kAfter},
+    // Blocks built before the servers (begin_http).
+    {{"match", kHttp, 1, 1, BlockKind::kFreeform, kMap, false}, nullptr, When::kBuilder},
+    {{"upstream", kHttp, 1, 1, BlockKind::kBlock, kUpstream, false}, nullptr, When::kBuilder},
+    {{"server", kUpstream, 1, kAnyArgs, BlockKind::kNone, 0, false}, nullptr, When::kBuilder},
+    {{"least_conn", kUpstream, 0, 0, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
+    {{"ip_hash", kUpstream, 0, 0, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
+    {{"hash", kUpstream, 1, 2, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
+    {{"random", kUpstream, 0, 2, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
+    {{"keepalive", kUpstream, 1, 1, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
+    {{"keepalive_timeout", kUpstream, 1, 1, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
+    {{"keepalive_requests", kUpstream, 1, 1, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
+    {{"zone", kUpstream, 1, 2, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
+    {{"queue", kUpstream, 1, 2, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
+};
+
+}  // namespace
+
+http::Module proxy_module = {.name = "proxy",
+                             .commands = kCommands,
+                             .create_conf = http::create_conf<ProxyConf>,
+                             .create_main_conf = http::create_conf<ProxyMainConf>,
+                             .begin_http = begin_http,
+                             .finish_level = finish_level,
+                             .end_http = end_http,
+                             .create_worker_state = create_context};
 
 }  // namespace portico::proxy

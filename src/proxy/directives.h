@@ -1,5 +1,6 @@
-// Directives of the proxy and upstream modules: registry entries, `upstream {}` blocks, the
-// inheritable proxy_* settings and proxy_pass. Called by the http config builder.
+// The proxy module (proxy_*, proxy_pass, upstream{}, match{}, health_check) as the http host
+// sees it: its directive table and content handler (proxy/directives.cpp), and the http-wide
+// settings it builds. Control thread while a snapshot is built; read-only afterwards.
 #pragma once
 
 #include <map>
@@ -7,30 +8,24 @@
 #include <string>
 #include <vector>
 
-#include "config/ast.h"
-#include "config/registry.h"
+#include "http/module.h"
+#include "proxy/health_check.h"
 #include "proxy/proxy_conf.h"
 #include "upstream/directives.h"
 
 namespace portico::proxy {
 
-void register_directives(config::Registry& r);
+// The content handler of a location with proxy_pass: a Session produces the response.
+extern const http::ContentHandler kProxyContent;
 
-using upstream::UpstreamMap;
-
-// Applies one proxy_* directive to `s`. Returns false if `d` is not a proxy directive.
-bool apply_directive(const config::Directive& d, ProxySettings& s, http::VariableTable& vars,
-                     std::vector<config::ConfigError>& errors);
-// Called once per level before its directives: array directives given at this level replace
-// the inherited ones (nginx's merge rule).
-void begin_level(ProxySettings& s);
-
-// Parses `proxy_pass URL` for a location. `regex_location` forbids a URI part, as nginx does.
-// Implicit groups (proxy_pass http://host:port) are shared across locations through `implicit`.
-std::unique_ptr<ProxyPass> build_proxy_pass(const config::Directive& d, const std::string& location,
-                                            bool regex_location, bool named_or_if,
-                                            const UpstreamMap& upstreams, UpstreamMap& implicit,
-                                            const UpstreamMap* previous, http::VariableTable& vars,
-                                            std::vector<config::ConfigError>& errors);
+// http-wide: match{} blocks and health checks (read by whoever runs the checks), and, while
+// building, the implicit groups of `proxy_pass http://host:port` (then in HttpConf::upstreams
+// under "\x01host:port").
+struct ProxyMainConf : http::ModuleConfOf<ProxyMainConf> {
+  static http::Module& module() { return proxy_module; }
+  std::map<std::string, std::shared_ptr<const MatchConf>> matches;
+  std::vector<std::shared_ptr<const HealthCheckConf>> health_checks;
+  upstream::UpstreamMap implicit;
+};
 
 }  // namespace portico::proxy

@@ -9,6 +9,7 @@
 
 #include "core/regex.h"
 #include "core/sockaddr.h"
+#include "http/module.h"
 #include "http/variables.h"
 #include "upstream/upstream_conf.h"
 
@@ -42,10 +43,17 @@ struct Redirect {
   bool is_default = false;  // `proxy_redirect default`: computed from proxy_pass per location
 };
 
-// Settings inherited http -> server -> location (nginx merges them the same way).
-struct ProxySettings {
+struct ProxyPass;
+
+extern http::Module proxy_module;
+
+// The proxy module's location settings: proxy_* directives inherited http -> server ->
+// location (nginx merges them the same way), and the location's own proxy_pass.
+struct ProxyConf : http::ModuleConfOf<ProxyConf> {
+  static http::Module& module() { return proxy_module; }
+  // This location's proxy_pass (an `if` inside it inherits it); null elsewhere.
+  std::shared_ptr<const ProxyPass> pass;
   std::vector<SetHeader> set_headers;     // with nginx's defaults (Host, Connection) merged in
-  bool set_headers_given = false;         // at this level (array directives replace, not append)
   std::vector<std::string> hide_headers;  // lowercased, defaults included
   std::vector<std::string> pass_headers;  // lowercased
   bool pass_request_headers = true;
@@ -77,7 +85,6 @@ struct ProxySettings {
   bool intercept_errors = false;
   bool redirect_off = false;
   std::vector<Redirect> redirects;  // empty + !off = default
-  bool redirects_given = false;
 };
 
 // A location's `proxy_pass`.

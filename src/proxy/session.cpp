@@ -87,7 +87,7 @@ bool in_list(const std::vector<std::string>& list, std::string_view lname) {
 }  // namespace
 
 Session::Session(http::Connection* conn, http::Request* r, Context* ctx)
-    : conn_(conn), r_(r), ctx_(ctx), conf_(&r->loc->proxy), pass_(r->loc->proxy_pass.get()) {
+    : conn_(conn), r_(r), ctx_(ctx), conf_(&r->loc->conf<ProxyConf>()), pass_(conf_->pass.get()) {
   timer_.owner = this;
   timer_.cb = &Session::on_timer;
   head_ = ctx_->take_string();

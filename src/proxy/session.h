@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/timer_wheel.h"
 #include "http/chunked.h"
+#include "http/module.h"
 #include "proxy/context.h"
 #include "proxy/hop_by_hop.h"
 #include "proxy/proxy_conf.h"
@@ -30,18 +31,18 @@ struct Request;
 
 namespace portico::proxy {
 
-class Session final : public IoHandler, public Deferred {
+class Session final : public IoHandler, public http::ContentSession {
  public:
   Session(http::Connection* conn, http::Request* r, Context* ctx);
   ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  void start();
-  void on_io(uint32_t events) override;  // the upstream socket
-  void on_client_io(uint32_t events);    // the client socket, forwarded by the Connection
+  void start() override;
+  void on_io(uint32_t events) override;         // the upstream socket
+  void on_client_io(uint32_t events) override;  // the client socket, forwarded by the Connection
   // The client connection is going away (closed, worker stopping): drop everything now.
-  void abort();
+  void abort() override;
   // Queued (`queue N`): a slot may have freed; try to get a peer now.
   void retry_queued();
 
@@ -123,7 +124,7 @@ class Session final : public IoHandler, public Deferred {
   http::Connection* conn_;
   http::Request* r_;
   Context* ctx_;
-  const ProxySettings* conf_;
+  const ProxyConf* conf_;
   const ProxyPass* pass_;
   // The snapshot the request runs on keeps its upstreams alive, so a plain pointer: copying
   // the shared_ptr would bounce its reference count between workers on every request. Only a

@@ -7,7 +7,9 @@
 #include "config/parser.h"
 #include "config/path.h"
 #include "core/strings.h"
-#include "http/directives.h"
+#include "http/builder.h"
+#include "http/module.h"
+#include "server/modules.h"
 #include "stream/directives.h"
 
 namespace portico::server {
@@ -49,7 +51,7 @@ const Registry& registry() {
         {"pcre_jit", kMain, 1, 1, BlockKind::kNone, 0, true},
         {"load_module", kMain, 1, 1, BlockKind::kNone, 0, false},
         {"user", kMain, 1, 2, BlockKind::kNone, 0, true},
-        {"error_log", kMain | kHttp | kServer | kLocation, 1, kAnyArgs, BlockKind::kNone, 0, false},
+        {"error_log", kMain, 1, kAnyArgs, BlockKind::kNone, 0, false},
         {"events", kMain, 0, 0, BlockKind::kBlock, kEvents, true},
         {"worker_connections", kEvents, 1, 1, BlockKind::kNone, 0, true},
         {"use", kEvents, 1, 1, BlockKind::kNone, 0, true},
@@ -57,6 +59,7 @@ const Registry& registry() {
         {"accept_mutex", kEvents, 1, 1, BlockKind::kNone, 0, true},
         {"http", kMain, 0, 0, BlockKind::kBlock, kHttp, true},
     });
+    register_http_modules();
     http::register_directives(*r);
     stream::register_directives(*r);
     return r;
@@ -180,7 +183,8 @@ LoadResult load(const LoadOptions& opts) {
   for (const auto& d : pr.directives) {
     if (d.name == "http") {
       snap->has_http = true;
-      const http::HttpConf* prev = opts.previous && opts.previous->has_http ? &opts.previous->http : nullptr;
+      const http::HttpConf* prev =
+          opts.previous && opts.previous->has_http ? &opts.previous->http : nullptr;
       http::build_http(d, snap->prefix, workers, prev, snap->http, res.errors, res.warnings);
     } else if (d.name == "stream") {
       snap->has_stream = true;

@@ -1,5 +1,7 @@
 #include "server/worker.h"
 
+#include "proxy/directives.h"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -46,6 +48,11 @@ Worker::Worker(int index, std::shared_ptr<const Snapshot> snapshot,
   current_ = new Generation{std::move(snapshot), 0};
   accept_timer_.cb = [](Timer* t) { static_cast<AcceptTimer*>(t)->worker->resume_accepting(); };
   accept_timer_.worker = this;
+  for (http::Module* m : http::modules()) {
+    module_states_.resize(http::modules().size());
+    if (m->create_worker_state)
+      module_states_[size_t(m->index)] = m->create_worker_state(loop_, upstreams_);
+  }
 }
 
 Worker::~Worker() {
@@ -108,7 +115,9 @@ void Worker::bind_listeners_to_snapshot() {
 
 void Worker::configure_health_checks() {
   if (index_ != 0) return;
-  const auto& checks = current_->snapshot->http.health_checks;
+  static const std::vector<std::shared_ptr<const proxy::HealthCheckConf>> kNone;
+  const auto* pm = current_->snapshot->http.main_conf<proxy::ProxyMainConf>();
+  const auto& checks = pm ? pm->health_checks : kNone;
   if (checks.empty() && !checker_) return;
   if (!checker_) checker_ = std::make_unique<proxy::HealthChecker>(loop_);
   checker_->configure(checks);

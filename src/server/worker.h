@@ -14,10 +14,11 @@
 #include <vector>
 
 #include "core/event_loop.h"
-#include "proxy/context.h"
+#include "http/module.h"
 #include "proxy/health_check.h"
 #include "server/snapshot.h"
 #include "static/file_cache.h"
+#include "upstream/local.h"
 
 namespace portico::http {
 class Connection;
@@ -95,7 +96,8 @@ class Worker {
 
   // --- worker thread only ---
   EventLoop& loop() { return loop_; }
-  proxy::Context& proxy_context() { return proxy_; }
+  // This worker's state of the http module with index `i` (Module::create_worker_state).
+  http::ModuleWorkerState* module_state(int i) { return module_states_[size_t(i)].get(); }
   int index() const { return index_; }
   Generation* acquire_generation();
   void release_generation(Generation* g);
@@ -139,8 +141,9 @@ class Worker {
   std::vector<stream::Session*> stream_sessions_;
   static void stream_closed(void* self, stream::Session* s);
   static_files::FileCache file_cache_;
-  upstream::Local upstreams_{loop_};         // after loop_: destroyed before it
-  proxy::Context proxy_{loop_, upstreams_};  // after upstreams_: destroyed before it
+  upstream::Local upstreams_{loop_};  // after loop_: destroyed before it
+  // Per-module worker state (the proxy's Context), after upstreams_: destroyed before it.
+  std::vector<std::unique_ptr<http::ModuleWorkerState>> module_states_;
   // Active health checks run on worker 0 only: one probe per peer, whatever the worker count.
   std::unique_ptr<proxy::HealthChecker> checker_;
   void configure_health_checks();

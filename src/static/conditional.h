@@ -19,8 +19,7 @@
 
 namespace portico::static_files {
 
-// nginx's `if_modified_since` directive. Same enumerators, in the same order, as
-// http::IfModifiedSince, so a static_cast converts.
+// nginx's `if_modified_since` directive.
 enum class ImsMode : uint8_t {
   kOff,    // ignore If-Modified-Since
   kExact,  // 304 only if the date equals Last-Modified (nginx's default)

@@ -16,6 +16,7 @@
 #include "static/etag.h"
 #include "static/file_cache.h"
 #include "static/range.h"
+#include "static/static_module.h"
 
 namespace portico::static_files {
 
@@ -74,7 +75,7 @@ std::string_view content_type_for(const Request& r, std::string_view uri) {
 // The index module: the URI ends with '/'. Returns kInternalRedirect, or a status.
 int serve_index(Request& r) {
   std::string path, candidate;
-  for (const auto& idx : r.loc->index) {
+  for (const auto& idx : r.loc->conf<StaticConf>().index) {
     candidate.clear();
     idx.eval(r, candidate);
     if (!candidate.empty() && candidate[0] == '/') {
@@ -104,7 +105,7 @@ int serve_index(Request& r) {
     return 403;
   }
   std::string first;
-  if (!r.loc->index.empty()) r.loc->index[0].eval(r, first);
+  if (!r.loc->conf<StaticConf>().index.empty()) r.loc->conf<StaticConf>().index[0].eval(r, first);
   if (r.loc->log_not_found)
     PORTICO_LOG(LogLevel::kError, r.conn->id(),
                 "\"{}{}\" is not found (2: No such file or directory){}", path, first,
@@ -125,12 +126,6 @@ int redirect_to_directory(Request& r) {
 }
 
 }  // namespace
-
-bool file_exists(const std::string& path, bool want_dir) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return false;
-  return want_dir ? S_ISDIR(st.st_mode) : !S_ISDIR(st.st_mode);
-}
 
 int serve(Request& r) {
   if (!r.uri.empty() && r.uri.back() == '/') {
@@ -177,7 +172,7 @@ int serve(Request& r) {
   resp.status = r.err_status > 0 ? r.err_status : 200;
   resp.content_type = content_type_for(r, r.uri);
   resp.last_modified = st.st_mtime;
-  if (r.loc->etag) {
+  if (r.loc->conf<StaticConf>().etag) {
     char buf[48];
     resp.etag.assign(format_etag(st.st_mtime, size, buf));
   }
@@ -188,7 +183,7 @@ int serve(Request& r) {
                           header_value(r, "if-modified-since"),
                           header_value(r, "if-unmodified-since")};
     Precondition pc = evaluate_preconditions(true, resp.etag, st.st_mtime, ch,
-                                             static_cast<ImsMode>(r.loc->if_modified_since));
+                                             r.loc->conf<StaticConf>().if_modified_since);
     if (pc == Precondition::kNotModified) {
       resp.status = 304;
       resp.content_type = {};
@@ -203,11 +198,11 @@ int serve(Request& r) {
     }
     std::string_view range = header_value(r, "range");
     std::string_view if_range = header_value(r, "if-range");
-    bool range_ok = !range.empty() && r.loc->max_ranges != 0 &&
+    bool range_ok = !range.empty() && r.loc->conf<StaticConf>().max_ranges != 0 &&
                     (if_range.empty() || if_range_matches(if_range, resp.etag, st.st_mtime));
     if (range_ok) {
       ByteRange ranges[kInlineRanges];
-      RangeSpec spec = parse_range(range, size, r.loc->max_ranges, ranges);
+      RangeSpec spec = parse_range(range, size, r.loc->conf<StaticConf>().max_ranges, ranges);
       if (spec.result == RangeResult::kUnsatisfiable) {
         char buf[kContentRangeMaxLen];
         resp.content_range.assign(format_unsatisfied_range(size, buf));
@@ -246,7 +241,7 @@ int serve(Request& r) {
     }
   }
   // nginx advertises ranges only on a full 200 where they were possible.
-  resp.accept_ranges = r.loc->max_ranges != 0 && resp.status == 200;
+  resp.accept_ranges = r.loc->conf<StaticConf>().max_ranges != 0 && resp.status == 200;
   resp.content_length = int64_t(size);
   if (size > 0) r.out.push_back(piece(0, size));
   return http::kHandled;

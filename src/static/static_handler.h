@@ -11,7 +11,4 @@ namespace portico::static_files {
 // HTTP status for the pipeline to finalise (301 with Location set, 403, 404, 405, 500).
 int serve(http::Request& r);
 
-// try_files check: does `path` exist as a file (or a directory when want_dir)?
-bool file_exists(const std::string& path, bool want_dir);
-
 }  // namespace portico::static_files

@@ -545,6 +545,18 @@ class UriMappingTest(unittest.TestCase):
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(info(r)["target"], expected)
 
+    def test_location_name_without_slash_is_redirected(self):
+        # nginx's auto_redirect: `location /none/ { proxy_pass ...; }` answers "/none" with a
+        # 301 to "/none/" (arguments kept) instead of letting another location or a file take it.
+        r = request(self.port, "/none?a=1")
+        self.assertEqual(r.status, 301, r)
+        self.assertEqual(r.header("Location"), f"http://localhost:{self.port}/none/?a=1")
+        # An exact location of that name wins over the redirect; regex locations never redirect.
+        r = request(self.port, "/exact")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(info(r)["target"], "/exact-target")
+        self.assertEqual(request(self.port, "/re").status, 404)
+
 
 @requires_proxy
 class ProxyConfigErrorsTest(unittest.TestCase):

@@ -1,5 +1,6 @@
-// The http{} directives: their registry entries and the builder that turns an http block into
-// http::HttpConf with nginx's inheritance (http -> server -> location -> if).
+// The http{} builder: turns an http block into
+// http::HttpConf with nginx's inheritance (http -> server -> location -> if), applying each
+// directive through its module's command table (http/module.h).
 #pragma once
 
 #include <string>
@@ -10,8 +11,6 @@
 #include "http/http_config.h"
 
 namespace portico::http {
-
-void register_directives(config::Registry& r);
 
 // Builds `out` from the `http` block. Errors are appended in file order. `prefix`: -p, with
 // trailing '/'. `previous` (nullable): the running configuration's http{}, whose upstream peer

@@ -1,0 +1,40 @@
+// The access module's directives (nginx's ngx_http_access_module): allow and deny, checked
+// first-match in the access phase (http/handler.cpp).
+#include <fmt/format.h>
+
+#include "core/strings.h"
+#include "http/http_modules.h"
+#include "http/level.h"
+
+namespace portico::http {
+
+using config::BlockKind;
+using config::Directive;
+using namespace config;  // context constants
+
+namespace {
+
+constexpr uint32_t kHSL = kHttp | kServer | kLocation;
+constexpr uint32_t kHSLI = kHSL | kLocationIf;
+
+void set_access_rule(Level& lv, const Directive& d) {
+  if (lv.first_key("allow/deny")) lv.loc.access.clear();
+  AccessRule rule;
+  rule.allow = d.name == "allow";
+  if (!parse_access_rule(d.args[0], rule)) {
+    lv.error(d, fmt::format("invalid parameter \"{}\"", d.args[0]));
+    return;
+  }
+  lv.loc.access.push_back(rule);
+}
+
+const Command kCommands[] = {
+    {{"allow", kHSLI, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
+    {{"deny", kHSLI, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
+};
+
+}  // namespace
+
+Module access_module = {.name = "access", .commands = kCommands};
+
+}  // namespace portico::http

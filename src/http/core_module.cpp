@@ -1,0 +1,195 @@
+// The http core module's directives (nginx's ngx_http_core_module): content location
+// (root, alias, types, try_files, internal), connection behaviour, limits and timeouts,
+// error_page, redirects. Structural ones (server, location, listen, server_name, the
+// server-level header buffers) are applied by the builder (http/builder.cpp) itself.
+#include <fmt/format.h>
+
+#include "core/strings.h"
+#include "http/http_modules.h"
+#include "http/level.h"
+
+namespace portico::http {
+
+using config::BlockKind;
+using config::Directive;
+using namespace config;  // context constants
+
+namespace {
+
+constexpr uint32_t kHSL = kHttp | kServer | kLocation;
+constexpr uint32_t kHSLI = kHSL | kLocationIf;
+constexpr uint32_t kSL = kServer | kLocation;
+
+void set_root(Level& lv, const Directive& d) {
+  const bool alias = d.name == "alias";
+  if (alias && lv.loc.name.empty()) {
+    lv.error(d, "\"alias\" directive is not allowed here");
+    return;
+  }
+  std::string path = d.args[0];
+  if (!path.empty() && path[0] != '/' && path[0] != '$') path = lv.prefix() + path;
+  // nginx strips a trailing slash from root (not from alias).
+  if (!alias && path.size() > 1 && path.back() == '/') path.pop_back();
+  lv.value(d, path, &lv.loc.root);
+  lv.loc.alias = alias;
+}
+
+void set_default_type(Level& lv, const Directive& d) {
+  lv.loc.default_type = d.args[0];
+}
+
+void set_types(Level& lv, const Directive& d) {
+  auto table = std::make_unique<TypesMap>();
+  for (const auto& t : d.block) {
+    for (const auto& ext : t.args) (*table)[to_lower(ext)] = t.name;
+  }
+  lv.loc.types = table.get();
+  lv.http().types_tables.push_back(std::move(table));
+}
+
+void set_internal(Level& lv, const Directive&) {
+  lv.loc.internal = true;
+}
+
+void set_try_files(Level& lv, const Directive& d) {
+  auto tf = std::make_unique<TryFiles>();
+  for (size_t i = 0; i + 1 < d.args.size(); ++i) {
+    ComplexValue v;
+    if (lv.value(d, d.args[i], &v)) tf->files.push_back(std::move(v));
+  }
+  const std::string& last = d.args.back();
+  if (last.size() > 1 && last[0] == '=') {
+    auto v = parse_uint(std::string_view(last).substr(1));
+    if (!v || *v > 999)
+      lv.error(d, "invalid code \"" + last + "\"");
+    else
+      tf->fallback_code = int(*v);
+  } else {
+    lv.value(d, last, &tf->fallback);
+  }
+  lv.loc.try_files = std::move(tf);
+}
+
+void set_keepalive_timeout(Level& lv, const Directive& d) {
+  lv.msec(d, d.args[0], &lv.loc.keepalive_timeout);
+  uint64_t header_ms;
+  if (d.args.size() > 1 && lv.msec(d, d.args[1], &header_ms))
+    lv.loc.keepalive_header = int64_t(header_ms / 1000);
+}
+
+void set_server_tokens(Level& lv, const Directive& d) {
+  if (d.args[0] == "build")
+    lv.loc.server_tokens = true;
+  else
+    lv.flag(d, &lv.loc.server_tokens);
+}
+
+void set_error_page(Level& lv, const Directive& d) {
+  const auto& a = d.args;
+  if (lv.first(d)) lv.loc.error_pages.clear();
+  ErrorPage ep;
+  size_t last = a.size() - 1;
+  size_t codes_end = last;
+  if (a[last - 1].size() >= 1 && a[last - 1][0] == '=') {
+    codes_end = last - 1;
+    std::string_view o = std::string_view(a[last - 1]).substr(1);
+    if (o.empty()) {
+      ep.overwrite = 0;
+    } else if (auto v = parse_uint(o); v && *v >= 100 && *v <= 999) {
+      ep.overwrite = int(*v);
+    } else {
+      lv.error(d, "invalid value \"" + a[last - 1] + "\"");
+      return;
+    }
+  }
+  for (size_t i = 0; i < codes_end; ++i) {
+    auto v = parse_uint(a[i]);
+    if (!v || *v < 300 || *v > 599) {
+      lv.error(d, fmt::format("value \"{}\" must be between 300 and 599", a[i]));
+      return;
+    }
+    ep.codes.push_back(int(*v));
+  }
+  if (ep.codes.empty()) {
+    lv.error(d, "invalid number of arguments in \"error_page\" directive");
+    return;
+  }
+  if (lv.value(d, a[last], &ep.uri)) lv.loc.error_pages.push_back(std::move(ep));
+}
+
+void set_keepalive_requests(Level& lv, const Directive& d) {
+  uint64_t v;
+  if (lv.number(d, d.args[0], &v)) lv.loc.keepalive_requests = v;
+}
+
+const Command kCommands[] = {
+    // Structural: built by http/builder.cpp.
+    {{"server", kHttp, 0, 0, BlockKind::kBlock, kServer, false}, nullptr, When::kBuilder},
+    {{"location", kServer | kLocation, 1, 2, BlockKind::kBlock, kLocation, false},
+     nullptr,
+     When::kBuilder},
+    {{"listen", kServer, 1, kAnyArgs, BlockKind::kNone, 0, false}, nullptr, When::kBuilder},
+    {{"server_name", kServer, 1, kAnyArgs, BlockKind::kNone, 0, false}, nullptr, When::kBuilder},
+    {{"client_header_timeout", kHttp | kServer, 1, 1, BlockKind::kNone, 0, true},
+     nullptr,
+     When::kBuilder},
+    {{"client_header_buffer_size", kHttp | kServer, 1, 1, BlockKind::kNone, 0, true},
+     nullptr,
+     When::kBuilder},
+    {{"large_client_header_buffers", kHttp | kServer, 2, 2, BlockKind::kNone, 0, true},
+     nullptr,
+     When::kBuilder},
+    // Where content comes from.
+    {{"root", kHSLI, 1, 1, BlockKind::kNone, 0, true}, set_root},
+    {{"alias", kLocation, 1, 1, BlockKind::kNone, 0, true}, set_root},
+    {{"types", kHSL, 0, 0, BlockKind::kFreeform, kTypes, true}, set_types},
+    {{"default_type", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_default_type},
+    {{"try_files", kSL, 2, kAnyArgs, BlockKind::kNone, 0, true}, set_try_files},
+    {{"internal", kLocation, 0, 0, BlockKind::kNone, 0, true}, set_internal},
+    {{"error_page", kHSLI, 2, kAnyArgs, BlockKind::kNone, 0, false}, set_error_page},
+    {{"recursive_error_pages", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&LocationConf::recursive_error_pages>},
+    {{"log_not_found", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&LocationConf::log_not_found>},
+    // Connection behaviour.
+    {{"sendfile", kHSLI, 1, 1, BlockKind::kNone, 0, true}, set_flag<&LocationConf::sendfile>},
+    {{"tcp_nopush", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_flag<&LocationConf::tcp_nopush>},
+    {{"tcp_nodelay", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_flag<&LocationConf::tcp_nodelay>},
+    {{"chunked_transfer_encoding", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&LocationConf::chunked_transfer_encoding>},
+    {{"keepalive_timeout", kHSL, 1, 2, BlockKind::kNone, 0, true}, set_keepalive_timeout},
+    {{"keepalive_requests", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_keepalive_requests},
+    {{"client_body_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_msec<&LocationConf::client_body_timeout>},
+    {{"send_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_msec<&LocationConf::send_timeout>},
+    {{"client_max_body_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_size<&LocationConf::client_max_body_size>},
+    {{"server_tokens", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_server_tokens},
+    {{"merge_slashes", kHttp | kServer, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&LocationConf::merge_slashes>},
+    // Redirects the server makes (Location of 301/302, trailing-slash redirects).
+    {{"absolute_redirect", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&LocationConf::absolute_redirect>},
+    {{"port_in_redirect", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&LocationConf::port_in_redirect>},
+    {{"server_name_in_redirect", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&LocationConf::server_name_in_redirect>},
+    // Per-server/location error logs are accepted; messages go to the main error logs.
+    {{"error_log", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, false}, accept_any},
+    // Hash table sizing: portico's tables grow as needed, so these only get validated.
+    {{"types_hash_max_size", kHSL, 1, 1, BlockKind::kNone, 0, true}, accept_size},
+    {{"types_hash_bucket_size", kHSL, 1, 1, BlockKind::kNone, 0, true}, accept_size},
+    {{"server_names_hash_max_size", kHttp, 1, 1, BlockKind::kNone, 0, true}, accept_size},
+    {{"server_names_hash_bucket_size", kHttp, 1, 1, BlockKind::kNone, 0, true}, accept_size},
+    {{"variables_hash_max_size", kHttp, 1, 1, BlockKind::kNone, 0, true}, accept_size},
+    {{"variables_hash_bucket_size", kHttp, 1, 1, BlockKind::kNone, 0, true}, accept_size},
+    {{"map_hash_max_size", kHttp, 1, 1, BlockKind::kNone, 0, true}, accept_size},
+    {{"map_hash_bucket_size", kHttp, 1, 1, BlockKind::kNone, 0, true}, accept_size},
+};
+
+}  // namespace
+
+Module core_module = {.name = "http_core", .commands = kCommands};
+
+}  // namespace portico::http

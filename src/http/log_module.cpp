@@ -1,0 +1,146 @@
+// The log module's directives (nginx's ngx_http_log_module): log_format and access_log; the
+// log phase itself is http/access_log.cpp. Without an access_log at http level requests go to
+// logs/access.log in the combined format, as nginx.
+#include <cerrno>
+
+#include <fmt/format.h>
+#include "config/path.h"
+#include "core/log.h"
+
+#include <cassert>
+#include <map>
+
+#include "core/strings.h"
+#include "http/http_modules.h"
+#include "http/level.h"
+
+namespace portico::http {
+
+using config::BlockKind;
+using config::Directive;
+using namespace config;  // context constants
+
+namespace {
+
+constexpr uint32_t kHSL = kHttp | kServer | kLocation;
+constexpr uint32_t kHSLI = kHSL | kLocationIf;
+
+// Formats by name, while the http{} block is built.
+struct LogMainConf : ModuleConfOf<LogMainConf> {
+  static Module& module() { return log_module; }
+  std::map<std::string, const LogFormat*, std::less<>> formats;
+};
+
+// One LogFile per path for the whole http{} (several access_log lines may name it).
+std::shared_ptr<LogFile> log_file(Level& lv, const std::string& path, size_t buffer) {
+  for (const auto& f : lv.http().log_files)
+    if (f->path() == path) return f;
+  std::string e;
+  auto f = LogFile::open(path, buffer, lv.workers(), &e);
+  if (!f) return nullptr;
+  lv.http().log_files.push_back(f);
+  return f;
+}
+
+void build_log_format(Level& lv, LogMainConf& mc, const Directive& d) {
+  auto f = std::make_unique<LogFormat>();
+  f->name = d.args[0];
+  size_t i = 1;
+  if (d.args.size() > 2 && d.args[1].rfind("escape=", 0) == 0) {
+    std::string_view e = std::string_view(d.args[1]).substr(7);
+    if (e == "json")
+      f->escape = LogFormat::Escape::kJson;
+    else if (e == "none")
+      f->escape = LogFormat::Escape::kNone;
+    else if (e != "default") {
+      lv.error(d, fmt::format("unknown log format escaping \"{}\"", e));
+      return;
+    }
+    i = 2;
+  }
+  std::string text;
+  for (; i < d.args.size(); ++i) text += d.args[i];
+  if (f->name == "combined" || mc.formats.count(f->name)) {
+    lv.error(d, fmt::format("duplicate \"log_format\" name \"{}\"", f->name));
+    return;
+  }
+  if (!lv.value(d, text, &f->value)) return;
+  mc.formats[f->name] = f.get();
+  lv.http().log_formats.push_back(std::move(f));
+}
+
+void set_access_log(Level& lv, const Directive& d) {
+  const auto& a = d.args;
+  LogMainConf& mc = lv.main_conf<LogMainConf>();
+  if (lv.first(d)) lv.loc.access_logs.clear();
+  if (a[0] == "off") {
+    lv.loc.access_logs.clear();
+    return;
+  }
+  AccessLog al;
+  std::string fmtname = a.size() > 1 ? a[1] : "combined";
+  auto it = mc.formats.find(fmtname);
+  if (it == mc.formats.end()) {
+    lv.error(d, fmt::format("unknown log format \"{}\"", fmtname));
+    return;
+  }
+  al.format = it->second;
+  uint64_t buffer = 0;
+  for (size_t i = 2; i < a.size(); ++i) {
+    if (a[i].rfind("buffer=", 0) == 0) {
+      if (!lv.size(d, std::string_view(a[i]).substr(7), &buffer)) return;
+    } else if (a[i].rfind("flush=", 0) == 0) {
+      uint64_t t;
+      if (!lv.msec(d, std::string_view(a[i]).substr(6), &t)) return;
+    } else {
+      lv.error(d, fmt::format("invalid parameter \"{}\"", a[i]));
+      return;
+    }
+  }
+  std::string path = config::resolve_path(lv.prefix(), a[0]);
+  al.file = log_file(lv, path, buffer);
+  if (!al.file) {
+    lv.error(d, fmt::format("open() \"{}\" failed ({})", path, errno_text(errno)));
+    return;
+  }
+  lv.loc.access_logs.push_back(al);
+}
+
+void begin_http(Level& lv, const Directive& http) {
+  LogMainConf& mc = lv.main_conf<LogMainConf>();
+  auto combined = std::make_unique<LogFormat>();
+  combined->name = "combined";
+  Status st = ComplexValue::compile(kCombinedFormat, lv.vars(), &combined->value);
+  assert(st);
+  mc.formats["combined"] = combined.get();
+  lv.http().log_formats.push_back(std::move(combined));
+  for (const auto& d : http.block)
+    if (d.name == "log_format") build_log_format(lv, mc, d);
+}
+
+// The default access log, for an http block without access_log.
+void finish_level(Level& lv) {
+  if (lv.context != kHttp || lv.used("access_log")) return;
+  std::string path = config::resolve_path(lv.prefix(), "logs/access.log");
+  auto f = log_file(lv, path, 0);
+  if (!f) {
+    lv.host().error("", 0, fmt::format("open() \"{}\" failed ({})", path, errno_text(errno)));
+    return;
+  }
+  lv.loc.access_logs.push_back(AccessLog{f, lv.main_conf<LogMainConf>().formats["combined"]});
+}
+
+const Command kCommands[] = {
+    {{"log_format", kHttp, 2, kAnyArgs, BlockKind::kNone, 0, false}, nullptr, When::kBuilder},
+    {{"access_log", kHSLI, 1, kAnyArgs, BlockKind::kNone, 0, false}, set_access_log},
+};
+
+}  // namespace
+
+Module log_module = {.name = "log",
+                     .commands = kCommands,
+                     .create_main_conf = create_conf<LogMainConf>,
+                     .begin_http = begin_http,
+                     .finish_level = finish_level};
+
+}  // namespace portico::http

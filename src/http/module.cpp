@@ -1,0 +1,50 @@
+#include "http/module.h"
+
+#include <cassert>
+#include <vector>
+
+namespace portico::http {
+
+namespace {
+
+std::vector<Module*>& registered() {
+  static std::vector<Module*> list;
+  return list;
+}
+
+const ContentHandler* default_handler = nullptr;
+
+}  // namespace
+
+const ContentHandler& default_content() {
+  assert(default_handler);
+  return *default_handler;
+}
+
+void set_default_content(const ContentHandler& h) {
+  default_handler = &h;
+}
+
+std::span<Module* const> modules() {
+  return registered();
+}
+
+void register_module(Module& m) {
+  for (Module* x : registered()) assert(x != &m && "module registered twice");
+  m.index = int(registered().size());
+  registered().push_back(&m);
+}
+
+const Command* find_command(std::string_view name, uint32_t context) {
+  for (const Module* m : registered())
+    for (const Command& c : m->commands)
+      if (c.spec.name == name && (c.spec.contexts & context)) return &c;
+  return nullptr;
+}
+
+void register_directives(config::Registry& r) {
+  for (const Module* m : registered())
+    for (const Command& c : m->commands) r.add(c.spec);
+}
+
+}  // namespace portico::http

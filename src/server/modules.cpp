@@ -1,0 +1,24 @@
+#include "server/modules.h"
+
+#include "http/http_modules.h"
+#include "proxy/directives.h"
+#include "static/static_module.h"
+
+namespace portico::server {
+
+void register_http_modules() {
+  static const bool done = [] {
+    // Order: the core module first (its rows win for shared names), then as nginx lists its
+    // modules; finish_level hooks run in this order.
+    for (http::Module* m :
+         {&http::core_module, &http::log_module, &http::map_module, &http::rewrite_module,
+          &http::access_module, &http::realip_module, &http::headers_module,
+          &static_files::static_module, &proxy::proxy_module})
+      http::register_module(*m);
+    http::set_default_content(static_files::kStaticContent);
+    return true;
+  }();
+  (void)done;
+}
+
+}  // namespace portico::server
