@@ -3,7 +3,6 @@
 #include "http/connection.h"
 #include "http/handler.h"
 #include "http/request.h"
-#include "server/worker.h"
 
 namespace portico::http {
 

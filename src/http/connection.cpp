@@ -17,7 +17,7 @@
 #include "http/module.h"
 #include "http/phases.h"
 #include "http/request.h"
-#include "server/worker.h"
+#include "http/worker_services.h"
 
 namespace portico::http {
 
@@ -26,8 +26,8 @@ constexpr uint64_t kLingeringTimeoutMs = 5'000;
 constexpr uint64_t kLingeringTimeMs = 30'000;
 }  // namespace
 
-Connection::Connection(server::Worker* worker, server::Listener* listener, int fd,
-                       const SockAddr& peer, uint64_t id)
+Connection::Connection(WorkerServices* worker, ListenPoint* listener, int fd, const SockAddr& peer,
+                       uint64_t id)
     : worker_(worker), listener_(listener), fd_(fd), id_(id), peer_(peer) {
   timer_.cb = &Connection::on_timer;
   timer_.owner = this;
@@ -138,14 +138,14 @@ void Connection::drive() {
 bool Connection::ensure_buffer() {
   if (buf_) return true;
   buf_ = worker_->acquire_block();
-  cap_ = server::Worker::kBlockSize;
+  cap_ = WorkerServices::kBlockSize;
   len_ = pos_ = 0;
   return true;
 }
 
 void Connection::release_buffer_if_empty() {
   if (!buf_ || len_ != pos_ || req_) return;
-  if (cap_ == server::Worker::kBlockSize)
+  if (cap_ == WorkerServices::kBlockSize)
     worker_->release_block(buf_);
   else
     delete[] buf_;
@@ -165,7 +165,7 @@ bool Connection::grow_buffer(size_t limit) {
   if (cap_ >= limit) return false;
   char* nb = new char[limit];
   std::memcpy(nb, buf_ + pos_, used);
-  if (cap_ == server::Worker::kBlockSize)
+  if (cap_ == WorkerServices::kBlockSize)
     worker_->release_block(buf_);
   else
     delete[] buf_;
@@ -256,7 +256,7 @@ void Connection::begin_request(size_t head_len) {
   ++requests_;
   gen_ = worker_->acquire_generation();
   Request& r = *req_;
-  r.http = &gen_->snapshot->http;
+  r.http = gen_->http;
   r.header_bytes = head_len;
   r.request_length = head_len;
   const AddrConf* addr = listener_->addr;
@@ -388,7 +388,7 @@ void Connection::ensure_request_with_generation() {
   }
   if (!gen_) {
     gen_ = worker_->acquire_generation();
-    req_->http = &gen_->snapshot->http;
+    req_->http = gen_->http;
   }
 }
 

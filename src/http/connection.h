@@ -13,12 +13,7 @@
 #include "core/sockaddr.h"
 #include "core/timer_wheel.h"
 #include "http/chunked.h"
-
-namespace portico::server {
-class Worker;
-class Listener;
-struct Generation;
-}  // namespace portico::server
+#include "http/worker_services.h"
 
 namespace portico::http {
 
@@ -30,7 +25,7 @@ class ContentSession;
 
 class Connection final : public IoHandler, public Deferred {
  public:
-  Connection(server::Worker* worker, server::Listener* listener, int fd, const SockAddr& peer,
+  Connection(WorkerServices* worker, ListenPoint* listener, int fd, const SockAddr& peer,
              uint64_t id);
   ~Connection() override;
 
@@ -51,10 +46,10 @@ class Connection final : public IoHandler, public Deferred {
   }
   const SockAddr& peer() const { return peer_; }
   uint32_t requests() const { return requests_; }
-  server::Worker* worker() const { return worker_; }
+  WorkerServices* worker() const { return worker_; }
   // Index in the worker's connection list (O(1) removal); maintained by the worker.
   uint32_t slot = 0;
-  server::Listener* listener() const { return listener_; }
+  ListenPoint* listener() const { return listener_; }
   // Local address of the socket ($server_addr/$server_port); fetched lazily.
   const SockAddr& local_addr();
 
@@ -113,8 +108,8 @@ class Connection final : public IoHandler, public Deferred {
   static void on_timer(Timer* t);
   void arm(uint64_t ms);
 
-  server::Worker* worker_;
-  server::Listener* listener_;
+  WorkerServices* worker_;
+  ListenPoint* listener_;
   int fd_;
   uint64_t id_;
   State state_ = State::kIdle;
@@ -139,7 +134,7 @@ class Connection final : public IoHandler, public Deferred {
   size_t out_off_ = 0;      // bytes of that piece already sent
   Request* req_ = nullptr;
   ContentSession* proxy_ = nullptr;  // the content session while kProxying
-  server::Generation* gen_ = nullptr;
+  Generation* gen_ = nullptr;
   ChunkedDecoder chunked_;
   SockAddr peer_;
   SockAddr local_{};

@@ -1,15 +1,8 @@
 #include "http/request.h"
 
-#include "static/file_cache.h"
-
 #include "http/connection.h"
 
 namespace portico::http {
-
-void Request::release_file() {
-  if (file) file_cache->release(file);
-  file = nullptr;
-}
 
 void Response::add(std::string_view name, std::string_view value) {
   if (header_count == headers.size()) headers.emplace_back();

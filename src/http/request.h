@@ -17,10 +17,7 @@
 #include "http/http_config.h"
 #include "http/parser.h"
 
-namespace portico::static_files {
-struct CachedFile;
-class FileCache;
-}  // namespace portico::static_files
+#include "core/file_cache.h"
 
 namespace portico::http {
 
@@ -134,9 +131,12 @@ struct Request {
   // Lifecycle
   struct timespec start {};
   uint64_t start_ms = 0;
-  static_files::CachedFile* file = nullptr;       // the file being sent, if any
-  static_files::FileCache* file_cache = nullptr;  // the worker's; set once per pooled request
-  void release_file();
+  CachedFile* file = nullptr;       // the file being sent, if any
+  FileCache* file_cache = nullptr;  // the worker's; set once per pooled request
+  void release_file() {
+    if (file) file_cache->release(file);
+    file = nullptr;
+  }
   uint64_t bytes_sent = 0;
   uint64_t body_bytes_sent = 0;
   uint64_t request_length = 0;

@@ -45,7 +45,7 @@ void Listener::on_io(uint32_t) {
 Worker::Worker(int index, std::shared_ptr<const Snapshot> snapshot,
                std::vector<ListenerSocket> sockets)
     : index_(index), initial_sockets_(std::move(sockets)) {
-  current_ = new Generation{std::move(snapshot), 0};
+  current_ = new Generation(std::move(snapshot));
   accept_timer_.cb = [](Timer* t) { static_cast<AcceptTimer*>(t)->worker->resume_accepting(); };
   accept_timer_.worker = this;
   for (http::Module* m : http::modules()) {
@@ -67,9 +67,8 @@ Worker::~Worker() {
 
 Status Worker::start() {
   if (Status s = loop_.init(); !s) return s;
-  loop_.set_iteration_hook(
-      [](void* cache) { static_cast<static_files::FileCache*>(cache)->end_iteration(); },
-      &file_cache_);
+  loop_.set_iteration_hook([](void* cache) { static_cast<FileCache*>(cache)->end_iteration(); },
+                           &file_cache_);
   for (auto& ls : initial_sockets_) {
     auto l = std::make_unique<Listener>(this, ls.key, ls.fd, ls.shared);
     if (Status s = loop_.add(ls.fd, uint32_t(EPOLLIN) | (ls.shared ? uint32_t(EPOLLEXCLUSIVE) : 0u),
@@ -141,7 +140,8 @@ Generation* Worker::acquire_generation() {
   return current_;
 }
 
-void Worker::release_generation(Generation* g) {
+void Worker::release_generation(http::Generation* hg) {
+  auto* g = static_cast<Generation*>(hg);
   assert(g->refs > 0);
   --g->refs;
   if (g != current_ && g->refs == 0) {
@@ -280,16 +280,23 @@ void Worker::resume_accepting() {
   }
 }
 
+namespace {
+// Connections of this worker were accepted on its own Listeners.
+Listener* listener_of(http::Connection* c) {
+  return static_cast<Listener*>(c->listener());
+}
+}  // namespace
+
 void Worker::connection_opened(http::Connection* c) {
   ++active_connections_;
-  ++c->listener()->connections;
+  ++listener_of(c)->connections;
   c->slot = uint32_t(connections_.size());
   connections_.push_back(c);
 }
 
 void Worker::connection_closed(http::Connection* c) {
   --active_connections_;
-  --c->listener()->connections;
+  --listener_of(c)->connections;
   assert(c->slot < connections_.size() && connections_[c->slot] == c);
   http::Connection* last = connections_.back();
   connections_[c->slot] = last;
@@ -312,7 +319,7 @@ void Worker::post_reload(std::shared_ptr<const Snapshot> snapshot,
 void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot,
                           std::vector<ListenerSocket> added, std::vector<std::string> removed) {
   Generation* old = current_;
-  current_ = new Generation{std::move(snapshot), 0};
+  current_ = new Generation(std::move(snapshot));
   if (old->refs == 0) {
     for (const auto& f : old->snapshot->http.log_files) f->flush(index_);
     delete old;
@@ -352,7 +359,7 @@ void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot,
   // Keep-alive connections on a removed address finish and close; idle ones close now.
   std::vector<http::Connection*> snapshot_conns = connections_;
   for (auto* c : snapshot_conns) {
-    if (c->listener()->fd() < 0) c->shutdown_gracefully();
+    if (listener_of(c)->fd() < 0) c->shutdown_gracefully();
   }
 }
 

@@ -14,10 +14,11 @@
 #include <vector>
 
 #include "core/event_loop.h"
+#include "core/file_cache.h"
 #include "http/module.h"
+#include "http/worker_services.h"
 #include "proxy/health_check.h"
 #include "server/snapshot.h"
-#include "static/file_cache.h"
 #include "upstream/local.h"
 
 namespace portico::http {
@@ -36,7 +37,7 @@ namespace portico::server {
 class Worker;
 
 // One listening socket of one worker.
-class Listener final : public IoHandler {
+class Listener final : public IoHandler, public http::ListenPoint {
  public:
   Listener(Worker* w, std::string key, int fd, bool shared);
   ~Listener();
@@ -45,8 +46,8 @@ class Listener final : public IoHandler {
   const std::string& key() const { return key_; }
   int fd() const { return fd_; }
   bool shared() const { return shared_; }
-  // Servers for this address in the worker's current snapshot; null once removed by a reload.
-  const http::AddrConf* addr = nullptr;
+  // http::ListenPoint::addr: servers for this address in the worker's current snapshot; null
+  // once removed by a reload.
   // Or, for a stream{} listener, its server (null once removed by a reload).
   const stream::Server* stream_server = nullptr;
   uint32_t connections = 0;
@@ -60,9 +61,11 @@ class Listener final : public IoHandler {
 };
 
 // A config generation as seen by one worker: the snapshot plus how many requests use it.
-struct Generation {
+struct Generation : http::Generation {
+  explicit Generation(std::shared_ptr<const Snapshot> s) : snapshot(std::move(s)) {
+    http = &snapshot->http;
+  }
   std::shared_ptr<const Snapshot> snapshot;
-  uint32_t refs = 0;
 };
 
 // What the control thread hands a worker for one listen address.
@@ -72,7 +75,7 @@ struct ListenerSocket {
   bool shared = false;
 };
 
-class Worker {
+class Worker final : public http::WorkerServices {
  public:
   Worker(int index, std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> sockets);
   ~Worker();
@@ -94,27 +97,23 @@ class Worker {
   // Closes up to 32 idle keep-alive connections; false if there were none.
   bool reuse_idle_connections(int limit);
 
-  // --- worker thread only ---
-  EventLoop& loop() { return loop_; }
-  // This worker's state of the http module with index `i` (Module::create_worker_state).
-  http::ModuleWorkerState* module_state(int i) { return module_states_[size_t(i)].get(); }
-  int index() const { return index_; }
-  Generation* acquire_generation();
-  void release_generation(Generation* g);
+  // --- worker thread only (http::WorkerServices) ---
+  EventLoop& loop() override { return loop_; }
+  http::ModuleWorkerState* module_state(int i) override { return module_states_[size_t(i)].get(); }
+  int index() const override { return index_; }
+  Generation* acquire_generation() override;
+  void release_generation(http::Generation* g) override;
   const Snapshot& snapshot() const { return *current_->snapshot; }
-  bool draining() const { return draining_; }
+  bool draining() const override { return draining_; }
 
-  http::Request* acquire_request();
-  void release_request(http::Request* r);
-
-  // Read buffers: fixed-size blocks recycled per worker.
-  static constexpr size_t kBlockSize = 4096;
-  char* acquire_block();
-  void release_block(char* b);
+  http::Request* acquire_request() override;
+  void release_request(http::Request* r) override;
+  char* acquire_block() override;
+  void release_block(char* b) override;
 
   void on_accept(Listener* l);
-  void connection_opened(http::Connection* c);
-  void connection_closed(http::Connection* c);
+  void connection_opened(http::Connection* c) override;
+  void connection_closed(http::Connection* c) override;
   uint64_t next_connection_id();
 
  private:
@@ -140,7 +139,7 @@ class Worker {
   std::vector<http::Connection*> connections_;
   std::vector<stream::Session*> stream_sessions_;
   static void stream_closed(void* self, stream::Session* s);
-  static_files::FileCache file_cache_;
+  FileCache file_cache_;
   upstream::Local upstreams_{loop_};  // after loop_: destroyed before it
   // Per-module worker state (the proxy's Context), after upstreams_: destroyed before it.
   std::vector<std::unique_ptr<http::ModuleWorkerState>> module_states_;

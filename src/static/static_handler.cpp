@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "core/file_cache.h"
 #include "core/log.h"
 #include "core/sockaddr.h"
 #include "core/strings.h"
@@ -14,7 +15,6 @@
 #include "http/uri.h"
 #include "static/conditional.h"
 #include "static/etag.h"
-#include "static/file_cache.h"
 #include "static/range.h"
 #include "static/static_module.h"
 

@@ -1,4 +1,4 @@
-#include "static/file_cache.h"
+#include "core/file_cache.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-namespace portico::static_files {
+namespace portico {
 namespace {
 
 class FileCacheTest : public ::testing::Test {
@@ -103,4 +103,4 @@ TEST_F(FileCacheTest, MissingFileAndOverflow) {
 }
 
 }  // namespace
-}  // namespace portico::static_files
+}  // namespace portico

@@ -20,7 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace portico::static_files {
+namespace portico {
 
 struct CachedFile {
   std::string path;
@@ -64,4 +64,4 @@ class FileCache {
   uint64_t iteration_ = 0;
 };
 
-}  // namespace portico::static_files
+}  // namespace portico

@@ -1,4 +1,4 @@
-#include "static/file_cache.h"
+#include "core/file_cache.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <cassert>
 #include <cerrno>
 
-namespace portico::static_files {
+namespace portico {
 
 namespace {
 
@@ -113,4 +113,4 @@ void FileCache::end_iteration() {
   }
 }
 
-}  // namespace portico::static_files
+}  // namespace portico
