@@ -33,6 +33,7 @@ void register_module(Module& m) {
   for (Module* x : registered()) assert(x != &m && "module registered twice");
   m.index = int(registered().size());
   registered().push_back(&m);
+  register_variables(m.variables);
 }
 
 const Command* find_command(std::string_view name, uint32_t context) {

@@ -34,6 +34,7 @@
 #include "config/ast.h"
 #include "config/registry.h"
 #include "core/event_loop.h"
+#include "http/variables.h"
 
 namespace portico::upstream {
 class Local;
@@ -122,6 +123,8 @@ struct Module {
   // (Fields in this order; modules use designated initializers.)
   std::string_view name;  // e.g. "proxy", for logs and -V
   std::span<const Command> commands;
+  // Variables the module provides ($upstream_addr ...), registered with it.
+  std::span<const VariableDef> variables;
   // Location-level settings; null when the module has none.
   std::unique_ptr<ModuleConf> (*create_conf)() = nullptr;
   // http-wide settings (HttpConf::main_mods); null when the module has none.

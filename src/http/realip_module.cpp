@@ -6,8 +6,10 @@
 #include <fmt/format.h>
 
 #include "core/strings.h"
+#include "http/connection.h"
 #include "http/http_modules.h"
 #include "http/level.h"
+#include "http/request.h"
 
 namespace portico::http {
 
@@ -74,6 +76,20 @@ void set_real_ip_recursive(Level& lv, const Directive& d) {
   lv.flag(d, &lv.loc.realip.recursive);
 }
 
+// The connection's own address and port, whatever realip made of $remote_addr.
+const VariableDef kVariables[] = {
+    {"realip_remote_addr",
+     [](Request& r, const VarRef&, std::string& out) {
+       append_addr_text(r.conn->peer(), out);
+       return true;
+     }},
+    {"realip_remote_port",
+     [](Request& r, const VarRef&, std::string& out) {
+       if (int port = addr_port(r.conn->peer())) append_uint(out, uint64_t(port));
+       return true;
+     }},
+};
+
 const Command kCommands[] = {
     {{"set_real_ip_from", kHSL, 1, 1, BlockKind::kNone, 0, false}, set_real_ip_from},
     {{"real_ip_header", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_real_ip_header},
@@ -82,6 +98,6 @@ const Command kCommands[] = {
 
 }  // namespace
 
-Module realip_module = {.name = "realip", .commands = kCommands};
+Module realip_module = {.name = "realip", .commands = kCommands, .variables = kVariables};
 
 }  // namespace portico::http

@@ -6,77 +6,38 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/sockaddr.h"
 #include "core/status.h"
 
 namespace portico::http {
 
 struct Request;
 
-// Which variable a reference names. Prefix families carry a parameter (header or arg name).
-enum class VarId : uint8_t {
-  kRemoteAddr,
-  kRemotePort,
-  kBinaryRemoteAddr,
-  kRealipRemoteAddr,
-  kRealipRemotePort,
-  kHost,
-  kHttp,
-  kRequest,
-  kRequestUri,
-  kUri,
-  kDocumentUri,
-  kArgs,
-  kQueryString,
-  kIsArgs,
-  kArg,
-  kCookie,
-  kSentHttp,
-  kScheme,
-  kServerName,
-  kServerPort,
-  kServerAddr,
-  kStatus,
-  kBodyBytesSent,
-  kBytesSent,
-  kRequestTime,
-  kTimeLocal,
-  kTimeIso8601,
-  kMsec,
-  kConnection,
-  kConnectionRequests,
-  kRequestMethod,
-  kServerProtocol,
-  kDocumentRoot,
-  kRequestFilename,
-  kContentLength,
-  kContentType,
-  kRemoteUser,
-  kRequestLength,
-  kNginxVersion,
-  kHostname,
-  kPid,
-  kRealpathRoot,
-  kRequestBody,
-  kProxyHost,
-  kProxyPort,
-  kProxyAddXff,
-  kUpstreamAddr,
-  kUpstreamStatus,
-  kUpstreamResponseTime,
-  kUpstreamConnectTime,
-  kUpstreamHeaderTime,
-  kUpstreamBytesReceived,
-  kUpstreamBytesSent,
-  kUser /* set/map/named capture */
+struct VarRef;
+
+// A variable that the host or a module provides (nginx's ngx_http_variable_t): its name, or
+// with `prefix` a name prefix whose rest is a parameter ($http_NAME, $arg_NAME ...), and the
+// getter that appends its value to `out` and returns false when it is "not found" (logged as
+// "-"). Getters run on worker threads; they must not block or allocate beyond `out`.
+struct VariableDef {
+  std::string_view name;
+  bool (*get)(Request& r, const VarRef& ref, std::string& out) = nullptr;
+  bool prefix = false;
+  bool header_param = false;  // the parameter names a header: lowercased, '_' becomes '-'
 };
 
+// Registers variables (the host's own at start, each module's with it). Names must be new.
+// REQUIRES: start-up, one thread, before any configuration is built.
+void register_variables(std::span<const VariableDef> defs);
+
 struct VarRef {
-  VarId id;
-  std::string param;  // lowercased header name with '-' for kHttp/kSentHttp; name for kArg/kCookie
+  const VariableDef* def = nullptr;  // null: a user variable (set, map, named capture)
+  std::string param;                 // the rest of a prefix variable's name
   int user_index = -1;
 };
 
@@ -148,5 +109,10 @@ class ComplexValue {
 
 // Appends the value of a variable. Returns false if it is "not found" (empty in output).
 bool get_variable(Request& r, const VarRef& ref, std::string& out);
+
+// Helpers for getters.
+void append_uint(std::string& out, uint64_t v);
+// The client address as nginx's cached variable `bit` shows it (see Request::addr_vars_early).
+const SockAddr& client_addr_for_variable(Request& r, uint8_t bit);
 
 }  // namespace portico::http

@@ -14,6 +14,7 @@
 #include "http/level.h"
 #include "http/phases.h"
 #include "proxy/session.h"
+#include "proxy/variables.h"
 
 namespace portico::proxy {
 
@@ -641,6 +642,7 @@ const Command kCommands[] = {
 
 http::Module proxy_module = {.name = "proxy",
                              .commands = kCommands,
+                             .variables = variables(),
                              .create_conf = http::create_conf<ProxyConf>,
                              .create_main_conf = http::create_conf<ProxyMainConf>,
                              .begin_http = begin_http,

@@ -1,0 +1,118 @@
+// The proxy module's variables (nginx's ngx_http_proxy_module and ngx_http_upstream_module
+// variables): $proxy_host, $proxy_port, $proxy_add_x_forwarded_for and $upstream_*, read from
+// what the Session recorded in Request::upstream. Worker threads; no allocation beyond `out`.
+#include "proxy/variables.h"
+
+#include "core/strings.h"
+#include "http/request.h"
+
+namespace portico::proxy {
+
+using http::append_uint;
+using http::Request;
+using http::UpstreamAttempt;
+using http::UpstreamVars;
+using Ref = const http::VarRef&;
+
+namespace {
+
+// Milliseconds as nginx prints upstream times: "0.004"; UpstreamAttempt::kNone as "-".
+void append_ms(std::string& out, uint32_t ms) {
+  if (ms == UpstreamAttempt::kNone) {
+    out += '-';
+    return;
+  }
+  append_uint(out, ms / 1000);
+  const char frac[4] = {'.', char('0' + ms / 100 % 10), char('0' + ms / 10 % 10),
+                        char('0' + ms % 10)};
+  out.append(frac, 4);
+}
+
+// One field of every attempt, ", "-separated (times only of attempts that reached a peer).
+template <class Field>
+bool join_attempts(const UpstreamVars& u, std::string& out, bool timed_only, Field field) {
+  bool any = false;
+  for (const UpstreamAttempt& a : u.attempts) {
+    if (timed_only && !a.timed) continue;
+    if (any) out += ", ";
+    field(a, out);
+    any = true;
+  }
+  return any;
+}
+
+const http::VariableDef kVariables[] = {
+    {"proxy_host",
+     [](Request& r, Ref, std::string& out) {
+       out += r.upstream.proxy_host;
+       return !r.upstream.proxy_host.empty();
+     }},
+    {"proxy_port",
+     [](Request& r, Ref, std::string& out) {
+       out += r.upstream.proxy_port;
+       return !r.upstream.proxy_port.empty();
+     }},
+    {"proxy_add_x_forwarded_for",
+     [](Request& r, Ref, std::string& out) {
+       // The client's X-Forwarded-For chain with its address appended.
+       bool any = false;
+       for (const auto& h : r.head.headers) {
+         if (!iequals(h.name, "x-forwarded-for")) continue;
+         if (any) out += ", ";
+         out += h.value;
+         any = true;
+       }
+       if (any) out += ", ";
+       append_addr_text(http::client_addr_for_variable(r, http::kAddrVarProxyAddXff), out);
+       return true;
+     }},
+    {"upstream_addr",
+     [](Request& r, Ref, std::string& out) {
+       out += r.upstream.addr;
+       return !r.upstream.addr.empty();
+     }},
+    {"upstream_status",
+     [](Request& r, Ref, std::string& out) {
+       return join_attempts(r.upstream, out, false, [](const UpstreamAttempt& a, std::string& o) {
+         append_uint(o, uint64_t(a.status));
+       });
+     }},
+    {"upstream_response_time",
+     [](Request& r, Ref, std::string& out) {
+       return join_attempts(r.upstream, out, true, [](const UpstreamAttempt& a, std::string& o) {
+         append_ms(o, a.response_ms);
+       });
+     }},
+    {"upstream_connect_time",
+     [](Request& r, Ref, std::string& out) {
+       return join_attempts(r.upstream, out, true, [](const UpstreamAttempt& a, std::string& o) {
+         append_ms(o, a.connect_ms);
+       });
+     }},
+    {"upstream_header_time",
+     [](Request& r, Ref, std::string& out) {
+       return join_attempts(r.upstream, out, true, [](const UpstreamAttempt& a, std::string& o) {
+         append_ms(o, a.header_ms);
+       });
+     }},
+    {"upstream_bytes_received",
+     [](Request& r, Ref, std::string& out) {
+       if (r.upstream.addr.empty()) return false;
+       append_uint(out, r.upstream.bytes_received);
+       return true;
+     }},
+    {"upstream_bytes_sent",
+     [](Request& r, Ref, std::string& out) {
+       if (r.upstream.addr.empty()) return false;
+       append_uint(out, r.upstream.bytes_sent);
+       return true;
+     }},
+};
+
+}  // namespace
+
+std::span<const http::VariableDef> variables() {
+  return kVariables;
+}
+
+}  // namespace portico::proxy
