@@ -162,7 +162,7 @@ bool apply_error_logs(const Snapshot& s) {
 
 void reopen_logs(const Snapshot& s) {
   Logger::instance().reopen();
-  for (const auto& f : s.http.log_files) f->reopen();
+  s.log_files.reopen();
 }
 
 int serve(const cli::Options& o) {

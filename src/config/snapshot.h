@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "http/http_config.h"
+#include "obs/access_log.h"
 #include "stream/stream_conf.h"
 
 namespace portico {
@@ -31,6 +32,8 @@ struct Snapshot {
   stream::StreamConf stream;
   bool has_stream = false;
   std::vector<std::string> files;  // every file read, for -T
+  // Every access log file, http and stream: what USR1 reopens and a worker flushes.
+  obs::LogFiles log_files;
 };
 
 }  // namespace portico

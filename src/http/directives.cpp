@@ -448,13 +448,8 @@ void Builder::finalize_proxy(LocationConf& lc) {
 }
 
 std::shared_ptr<obs::LogFile> Builder::log_file(const std::string& path, size_t buffer) {
-  for (const auto& f : h_.log_files)
-    if (f->path() == path) return f;
   std::string e;
-  auto f = obs::LogFile::open(path, buffer, workers_, &e);
-  if (!f) return nullptr;
-  h_.log_files.push_back(f);
-  return f;
+  return s_.log_files.get(path, buffer, workers_, &e);
 }
 
 void Builder::build_types(const Directive& d, LocationConf& lc) {

@@ -70,6 +70,23 @@ void LogFile::flush(int worker) {
   b.clear();
 }
 
+std::shared_ptr<LogFile> LogFiles::get(const std::string& path, size_t buffer_size, int workers,
+                                       std::string* error) {
+  for (const auto& f : files_)
+    if (f->path() == path) return f;
+  auto f = LogFile::open(path, buffer_size, workers, error);
+  if (f) files_.push_back(f);
+  return f;
+}
+
+void LogFiles::reopen() const {
+  for (const auto& f : files_) f->reopen();
+}
+
+void LogFiles::flush(int worker) const {
+  for (const auto& f : files_) f->flush(worker);
+}
+
 void LogFile::reopen() {
   int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {

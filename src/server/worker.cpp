@@ -89,7 +89,7 @@ void Worker::run() {
   // Flush buffered access logs every second (nginx's access_log flush= default behaviour is
   // "when the buffer is full"; a periodic flush keeps tail -f useful).
   loop_.run();
-  for (const auto& f : current_->snapshot->http.log_files) f->flush(index_);
+  current_->snapshot->log_files.flush(index_);
   finished_.store(true, std::memory_order_release);
 }
 
@@ -136,7 +136,7 @@ void Worker::release_generation(Generation* g) {
   assert(g->refs > 0);
   --g->refs;
   if (g != current_ && g->refs == 0) {
-    for (const auto& f : g->snapshot->http.log_files) f->flush(index_);
+    g->snapshot->log_files.flush(index_);
     old_generations_.erase(std::remove(old_generations_.begin(), old_generations_.end(), g),
                            old_generations_.end());
     delete g;
@@ -305,7 +305,7 @@ void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot,
   Generation* old = current_;
   current_ = new Generation{std::move(snapshot), 0};
   if (old->refs == 0) {
-    for (const auto& f : old->snapshot->http.log_files) f->flush(index_);
+    old->snapshot->log_files.flush(index_);
     delete old;
   } else {
     old_generations_.push_back(old);

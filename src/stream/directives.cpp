@@ -109,15 +109,6 @@ bool compile_format(const std::string& text, LogFormat* out, std::string* error)
   return true;
 }
 
-std::shared_ptr<obs::LogFile> log_file(StreamConf& sc, const std::string& path, size_t buffer,
-                                       int workers, std::string* error) {
-  for (const auto& f : sc.log_files)
-    if (f->path() == path) return f;
-  auto f = obs::LogFile::open(path, buffer, workers, error);
-  if (f) sc.log_files.push_back(f);
-  return f;
-}
-
 struct Inherited {
   uint64_t connect_timeout_ms = 60'000;
   uint64_t timeout_ms = 600'000;
@@ -234,7 +225,7 @@ class Builder {
       }
       std::string path = config::resolve_path(s_.prefix, a[0]);
       std::string e;
-      auto file = log_file(sc_, path, 0, workers_, &e);
+      auto file = s_.log_files.get(path, 0, workers_, &e);
       if (!file) {
         err(errors_, d, e);
         return;

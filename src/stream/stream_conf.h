@@ -68,7 +68,6 @@ struct Server {
 struct StreamConf {
   std::vector<std::unique_ptr<Server>> servers;
   std::vector<std::unique_ptr<LogFormat>> log_formats;
-  std::vector<std::shared_ptr<obs::LogFile>> log_files;
   std::map<std::string, std::shared_ptr<const proxy::UpstreamConf>> upstreams;
 };
 
