@@ -4,12 +4,14 @@
 # FUZZ_SECONDS (default 20) bounds each fuzzer run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 scripts/deps.sh test
 jobs=$(nproc)
 fuzz_seconds=${FUZZ_SECONDS:-20}
 
 echo "== release build + tests" >&2
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPORTICO_TESTS=ON -DPORTICO_SANITIZE=OFF >/dev/null
+# Release (-O3), the build type packagers use; asserts stay on (CMakeLists strips -DNDEBUG).
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPORTICO_TESTS=ON -DPORTICO_SANITIZE=OFF >/dev/null
 cmake --build build -j "$jobs"
 (cd build && ctest --output-on-failure -j "$jobs")
 
@@ -30,8 +32,10 @@ for f in tests/fuzz/*_fuzz.cpp; do
   [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null || true
   echo "-- $name" >&2
   log=$(mktemp)
-  if ! ./build-fuzz/"$name" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$work/" "$work" >"$log" 2>&1; then
+  # Runs inside $work on a copy of the corpus: new units, crash/leak/timeout/oom reproducers and
+  # anything else the fuzzer writes stay out of the repository.
+  if ! (cd "$work" && "$root"/build-fuzz/"$name" -max_total_time="$fuzz_seconds" -timeout=10 \
+      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" "$work") >"$log" 2>&1; then
     tail -n 60 "$log" >&2
     echo "FAILED: fuzzer $name (reproducer saved under $work)" >&2
     exit 1

@@ -15,8 +15,9 @@
 #include <string>
 
 #include "cli/options.h"
+#include "config/modules.h"
 #include "core/log.h"
-#include "http/access_log.h"
+#include "core/regex.h"
 #include "server/loader.h"
 #include "server/runtime.h"
 
@@ -49,14 +50,10 @@ void print_version(bool full) {
   fprintf(stderr, "built by gcc %s\n", __VERSION__);
   fprintf(stderr, "built with %s (running with %s)\n", OPENSSL_VERSION_TEXT,
           OpenSSL_version(OPENSSL_VERSION));
-  fprintf(stderr,
-          "configure arguments: --prefix=%s --conf-path=%s --with-threads --with-pcre-jit "
-          "--with-http_realip_module --without-http_gzip_module --without-http_ssl_module "
-          "--without-http_v2_module --without-http_proxy_module --without-stream "
-          "--with-http_rewrite_module --with-http_access_module --with-http_log_module "
-          "--with-http_index_module --with-http_static_module --with-http_range_module "
-          "--with-http_not_modified_module\n",
-          PORTICO_PREFIX_DEFAULT, PORTICO_CONF_PATH_DEFAULT);
+  // Derived from this binary: the directive registry says which modules are built.
+  fprintf(stderr, "configure arguments: --prefix=%s --conf-path=%s%s %s\n", PORTICO_PREFIX_DEFAULT,
+          PORTICO_CONF_PATH_DEFAULT, Regex::jit_supported() ? " --with-pcre-jit" : "",
+          config::module_arguments(server::registry()).c_str());
 }
 
 std::string absolute(const std::string& path, const std::string& base) {
@@ -164,7 +161,7 @@ bool apply_error_logs(const Snapshot& s) {
 
 void reopen_logs(const Snapshot& s) {
   Logger::instance().reopen();
-  for (const auto& f : s.http.log_files) f->reopen();
+  s.log_files.reopen();
 }
 
 int serve(const cli::Options& o) {

@@ -76,4 +76,21 @@ void LogFile::reopen() {
   ::close(fd);
 }
 
+std::shared_ptr<LogFile> LogFiles::get(const std::string& path, size_t buffer_size, int workers,
+                                       std::string* error) {
+  for (const auto& f : files_)
+    if (f->path() == path) return f;
+  auto f = LogFile::open(path, buffer_size, workers, error);
+  if (f) files_.push_back(f);
+  return f;
+}
+
+void LogFiles::reopen() const {
+  for (const auto& f : files_) f->reopen();
+}
+
+void LogFiles::flush(int worker) const {
+  for (const auto& f : files_) f->flush(worker);
+}
+
 }  // namespace portico

@@ -33,4 +33,22 @@ class LogFile {
   std::vector<std::string> buffers_;  // one per worker
 };
 
+// Every access log file of one configuration snapshot, http and stream alike, each path opened
+// once: the one list that USR1 reopens and that a worker flushes (reload, exit). Builders add to
+// it on the control thread; read-only once the snapshot is published.
+class LogFiles {
+ public:
+  // The file for `path`, opened on first use; the first caller's buffer size applies.
+  std::shared_ptr<LogFile> get(const std::string& path, size_t buffer_size, int workers,
+                               std::string* error);
+  // Control thread (USR1).
+  void reopen() const;
+  // Worker thread `worker`: writes out what it buffered.
+  void flush(int worker) const;
+  size_t size() const { return files_.size(); }
+
+ private:
+  std::vector<std::shared_ptr<LogFile>> files_;
+};
+
 }  // namespace portico

@@ -60,6 +60,10 @@ std::string compile_error(int errcode, size_t erroff, std::string_view pattern) 
 
 }  // namespace
 
+bool Regex::jit_supported() {
+  return jit_available();
+}
+
 std::unique_ptr<Regex> Regex::compile(std::string_view pattern, bool caseless, std::string* error) {
   int errcode = 0;
   PCRE2_SIZE erroff = 0;

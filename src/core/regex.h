@@ -51,6 +51,9 @@ class Regex {
   static std::unique_ptr<Regex> compile(std::string_view pattern, bool caseless,
                                         std::string* error);
 
+  // Whether the PCRE2 library linked in can JIT-compile (nginx's --with-pcre-jit).
+  static bool jit_supported();
+
   ~Regex();
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;

@@ -65,9 +65,14 @@ void prescan_variables(const std::vector<Directive>& block, VariableTable& vars)
 
 class Builder final : public LevelHost {
  public:
-  Builder(HttpConf& h, int workers, const HttpConf* previous, std::vector<ConfigError>& errors,
-          std::vector<std::string>& warnings)
-      : h_(h), workers_(workers), previous_(previous), errors_(errors), warnings_(warnings) {}
+  Builder(HttpConf& h, int workers, const HttpConf* previous, LogFiles& log_files,
+          std::vector<ConfigError>& errors, std::vector<std::string>& warnings)
+      : h_(h),
+        workers_(workers),
+        previous_(previous),
+        log_files_(log_files),
+        errors_(errors),
+        warnings_(warnings) {}
 
   void build(const Directive& http);
 
@@ -75,6 +80,7 @@ class Builder final : public LevelHost {
   HttpConf& http() override { return h_; }
   const HttpConf* previous() override { return previous_; }
   int workers() override { return workers_; }
+  LogFiles& log_files() override { return log_files_; }
   void error(const std::string& file, int line, std::string msg) override {
     errors_.push_back({std::move(msg), file, line});
   }
@@ -104,6 +110,7 @@ class Builder final : public LevelHost {
   HttpConf& h_;
   int workers_;
   const HttpConf* previous_;
+  LogFiles& log_files_;
   std::vector<ConfigError>& errors_;
   std::vector<std::string>& warnings_;
   struct PendingListen {
@@ -488,10 +495,10 @@ void Builder::bind_servers() {
 }  // namespace
 
 void build_http(const Directive& http, const std::string& prefix, int workers,
-                const HttpConf* previous, HttpConf& out, std::vector<ConfigError>& errors,
-                std::vector<std::string>& warnings) {
+                const HttpConf* previous, HttpConf& out, LogFiles& log_files,
+                std::vector<ConfigError>& errors, std::vector<std::string>& warnings) {
   out.prefix = prefix;
-  Builder b(out, workers, previous, errors, warnings);
+  Builder b(out, workers, previous, log_files, errors, warnings);
   b.build(http);
 }
 

@@ -205,7 +205,6 @@ struct HttpConf {
   std::vector<std::unique_ptr<AddrConf>> addrs;
   std::vector<std::unique_ptr<TypesMap>> types_tables;
   std::vector<std::unique_ptr<LogFormat>> log_formats;
-  std::vector<std::shared_ptr<LogFile>> log_files;
   VariableTable vars;
   // Upstream groups: `upstream` blocks by name, implicit ones (proxy_pass http://host:port) by
   // "\x01host:port". A reload hands these to the new snapshot's builder to keep peer state.

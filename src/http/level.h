@@ -22,6 +22,7 @@
 
 #include "config/ast.h"
 #include "config/registry.h"
+#include "core/log_file.h"
 #include "http/http_config.h"
 #include "http/module.h"
 
@@ -34,6 +35,8 @@ class LevelHost {
   virtual HttpConf& http() = 0;
   virtual const HttpConf* previous() = 0;
   virtual int workers() = 0;
+  // The snapshot's access log files (one LogFile per path, http and stream).
+  virtual LogFiles& log_files() = 0;
   virtual void error(const std::string& file, int line, std::string msg) = 0;
   virtual void warn(std::string msg) = 0;
   // Builds the block of an `if` as a level of its own that starts from `parent` (complete),

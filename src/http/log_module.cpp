@@ -31,15 +31,10 @@ struct LogMainConf : ModuleConfOf<LogMainConf> {
   std::map<std::string, const LogFormat*, std::less<>> formats;
 };
 
-// One LogFile per path for the whole http{} (several access_log lines may name it).
+// One LogFile per path for the whole snapshot (several access_log lines may name it).
 std::shared_ptr<LogFile> log_file(Level& lv, const std::string& path, size_t buffer) {
-  for (const auto& f : lv.http().log_files)
-    if (f->path() == path) return f;
   std::string e;
-  auto f = LogFile::open(path, buffer, lv.workers(), &e);
-  if (!f) return nullptr;
-  lv.http().log_files.push_back(f);
-  return f;
+  return lv.host().log_files().get(path, buffer, lv.workers(), &e);
 }
 
 void build_log_format(Level& lv, LogMainConf& mc, const Directive& d) {

@@ -185,12 +185,14 @@ LoadResult load(const LoadOptions& opts) {
       snap->has_http = true;
       const http::HttpConf* prev =
           opts.previous && opts.previous->has_http ? &opts.previous->http : nullptr;
-      http::build_http(d, snap->prefix, workers, prev, snap->http, res.errors, res.warnings);
+      http::build_http(d, snap->prefix, workers, prev, snap->http, snap->log_files, res.errors,
+                       res.warnings);
     } else if (d.name == "stream") {
       snap->has_stream = true;
       const stream::StreamConf* prev =
           opts.previous && opts.previous->has_stream ? &opts.previous->stream : nullptr;
-      stream::build_stream(d, snap->prefix, workers, prev, snap->stream, res.errors);
+      stream::build_stream(d, snap->prefix, workers, prev, snap->stream, snap->log_files,
+                           res.errors);
     }
   }
   if (res.errors.empty()) res.snapshot = std::move(snap);

@@ -1,4 +1,4 @@
-// Snapshot: one complete, validated configuration. Built by config/builder.cpp on the control
+// Snapshot: one complete, validated configuration. Built by server/loader.cpp on the control
 // thread, then shared read-only (std::shared_ptr<const Snapshot>) by every worker. Reload builds
 // a new one and swaps it in; requests in flight keep the one they started with.
 #pragma once
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/log_file.h"
 #include "http/http_config.h"
 #include "stream/stream_conf.h"
 
@@ -31,6 +32,8 @@ struct Snapshot {
   stream::StreamConf stream;
   bool has_stream = false;
   std::vector<std::string> files;  // every file read, for -T
+  // Every access log file, http and stream: what USR1 reopens and a worker flushes.
+  LogFiles log_files;
 };
 
 }  // namespace portico

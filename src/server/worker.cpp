@@ -32,6 +32,7 @@ Listener::~Listener() {
 void Listener::close_socket() {
   if (fd_ < 0) return;
   worker_->loop().remove(fd_);
+  watched = false;
   if (!shared_) ::close(fd_);
   fd_ = -1;
 }
@@ -71,10 +72,7 @@ Status Worker::start() {
                            &file_cache_);
   for (auto& ls : initial_sockets_) {
     auto l = std::make_unique<Listener>(this, ls.key, ls.fd, ls.shared);
-    if (Status s = loop_.add(ls.fd, uint32_t(EPOLLIN) | (ls.shared ? uint32_t(EPOLLEXCLUSIVE) : 0u),
-                             l.get());
-        !s)
-      return s;
+    if (Status s = watch(*l); !s) return s;  // at start-up: fail rather than listen deaf
     listeners_.push_back(std::move(l));
   }
   initial_sockets_.clear();
@@ -95,7 +93,7 @@ void Worker::run() {
   // Flush buffered access logs every second (nginx's access_log flush= default behaviour is
   // "when the buffer is full"; a periodic flush keeps tail -f useful).
   loop_.run();
-  for (const auto& f : current_->snapshot->http.log_files) f->flush(index_);
+  current_->snapshot->log_files.flush(index_);
   finished_.store(true, std::memory_order_release);
 }
 
@@ -145,7 +143,7 @@ void Worker::release_generation(http::Generation* hg) {
   assert(g->refs > 0);
   --g->refs;
   if (g != current_ && g->refs == 0) {
-    for (const auto& f : g->snapshot->http.log_files) f->flush(index_);
+    g->snapshot->log_files.flush(index_);
     old_generations_.erase(std::remove(old_generations_.begin(), old_generations_.end(), g),
                            old_generations_.end());
     delete g;
@@ -251,33 +249,46 @@ bool Worker::reuse_idle_connections(int limit) {
   return true;
 }
 
-void Worker::pause_accepting(uint64_t retry_ms) {
-  if (!accept_paused_) {
-    accept_paused_ = true;
-    for (auto& l : listeners_) {
-      if (l->fd() < 0) continue;
-      if (l->shared())
-        loop_.remove(l->fd());  // EPOLLEXCLUSIVE registrations cannot be modified
-      else
-        (void)loop_.modify(l->fd(), 0, l.get());
+Status Worker::watch(Listener& l) {
+  if (l.watched || l.fd() < 0) return Status::ok();
+  const uint32_t ev = uint32_t(EPOLLIN) | (l.shared() ? uint32_t(EPOLLEXCLUSIVE) : 0u);
+  Status s = loop_.add(l.fd(), ev, &l);
+  if (s) l.watched = true;
+  return s;
+}
+
+void Worker::unwatch(Listener& l) {
+  if (!l.watched) return;
+  // EPOLL_CTL_DEL rather than MOD to no events: EPOLLEXCLUSIVE registrations cannot be
+  // modified, and DEL allocates nothing, so pausing cannot fail half way.
+  loop_.remove(l.fd());
+  l.watched = false;
+}
+
+void Worker::watch_listeners() {
+  bool deaf = false;
+  for (auto& l : listeners_) {
+    if (Status s = watch(*l); !s) {
+      LOG_ALERT("{} for listener {}, retrying in {} ms", s.message(), l->key(), kAcceptRetryMs);
+      deaf = true;
     }
   }
+  if (deaf) loop_.schedule(&accept_timer_, kAcceptRetryMs);
+}
+
+void Worker::pause_accepting(uint64_t retry_ms) {
+  accept_paused_ = true;
+  for (auto& l : listeners_) unwatch(*l);
   if (retry_ms) loop_.schedule(&accept_timer_, retry_ms);
 }
 
 void Worker::resume_accepting() {
-  if (!accept_paused_ || stopping_) return;
+  // Also the accept timer's retry of a listener whose registration failed: watch() skips the
+  // listeners that are watched already.
+  if (stopping_) return;
   accept_paused_ = false;
   loop_.cancel(&accept_timer_);
-  for (auto& l : listeners_) {
-    if (l->fd() < 0) continue;
-    uint32_t ev = uint32_t(EPOLLIN) | (l->shared() ? uint32_t(EPOLLEXCLUSIVE) : 0u);
-    if (l->shared()) {
-      (void)loop_.add(l->fd(), ev, l.get());
-    } else {
-      (void)loop_.modify(l->fd(), ev, l.get());
-    }
-  }
+  watch_listeners();
 }
 
 namespace {
@@ -321,7 +332,7 @@ void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot,
   Generation* old = current_;
   current_ = new Generation(std::move(snapshot));
   if (old->refs == 0) {
-    for (const auto& f : old->snapshot->http.log_files) f->flush(index_);
+    old->snapshot->log_files.flush(index_);
     delete old;
   } else {
     old_generations_.push_back(old);
@@ -335,17 +346,11 @@ void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot,
       break;
     }
   }
-  for (auto& ls : added) {
-    auto l = std::make_unique<Listener>(this, ls.key, ls.fd, ls.shared);
-    if (Status s = loop_.add(ls.fd, uint32_t(EPOLLIN) | (ls.shared ? uint32_t(EPOLLEXCLUSIVE) : 0u),
-                             l.get());
-        !s) {
-      LOG_ALERT("{}", s.message());
-      if (!ls.shared) ::close(ls.fd);
-      continue;
-    }
-    listeners_.push_back(std::move(l));
-  }
+  for (auto& ls : added)
+    listeners_.push_back(std::make_unique<Listener>(this, ls.key, ls.fd, ls.shared));
+  // New listeners start watched unless accepting is paused (then resume_accepting does it);
+  // one whose registration fails is retried like any other.
+  if (!accept_paused_) watch_listeners();
   bind_listeners_to_snapshot();
   configure_health_checks();
   // Balancers of upstreams that are gone are dropped (sessions in flight hold their own).

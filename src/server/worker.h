@@ -51,6 +51,9 @@ class Listener final : public IoHandler, public http::ListenPoint {
   // Or, for a stream{} listener, its server (null once removed by a reload).
   const stream::Server* stream_server = nullptr;
   uint32_t connections = 0;
+  // Registered in the worker's epoll for accept events. Set only by Worker::watch/unwatch;
+  // close_socket clears it.
+  bool watched = false;
   void close_socket();
 
  private:
@@ -93,7 +96,10 @@ class Worker final : public http::WorkerServices {
   // Stops watching the listeners (connection limit reached, or accept() failing with EMFILE);
   // with retry_ms, tries again after that long.
   void pause_accepting(uint64_t retry_ms);
+  // Watches every listener again. One that cannot be registered is logged and retried every
+  // kAcceptRetryMs by the accept timer, never left silently deaf.
   void resume_accepting();
+  static constexpr uint64_t kAcceptRetryMs = 500;  // as nginx after an accept() failure
   // Closes up to 32 idle keep-alive connections; false if there were none.
   bool reuse_idle_connections(int limit);
 
@@ -121,6 +127,9 @@ class Worker final : public http::WorkerServices {
   void apply_reload(std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> added,
                     std::vector<std::string> removed);
   void bind_listeners_to_snapshot();
+  Status watch(Listener& l);
+  void unwatch(Listener& l);
+  void watch_listeners();
   void begin_stop(bool graceful);
   void maybe_finish_stop();
 

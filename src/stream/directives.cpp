@@ -108,15 +108,6 @@ bool compile_format(const std::string& text, LogFormat* out, std::string* error)
   return true;
 }
 
-std::shared_ptr<LogFile> log_file(StreamConf& sc, const std::string& path, size_t buffer,
-                                  int workers, std::string* error) {
-  for (const auto& f : sc.log_files)
-    if (f->path() == path) return f;
-  auto f = LogFile::open(path, buffer, workers, error);
-  if (f) sc.log_files.push_back(f);
-  return f;
-}
-
 struct Inherited {
   uint64_t connect_timeout_ms = 60'000;
   uint64_t timeout_ms = 600'000;
@@ -131,8 +122,9 @@ struct Inherited {
 class Builder {
  public:
   Builder(StreamConf& sc, const std::string& prefix, int workers, const StreamConf* previous,
-          std::vector<ConfigError>& errors)
+          LogFiles& log_files, std::vector<ConfigError>& errors)
       : prefix_(prefix),
+        log_files_(log_files),
         sc_(sc),
         workers_(workers),
         errors_(errors),
@@ -231,7 +223,7 @@ class Builder {
       }
       std::string path = config::resolve_path(prefix_, a[0]);
       std::string e;
-      auto file = log_file(sc_, path, 0, workers_, &e);
+      auto file = log_files_.get(path, 0, workers_, &e);
       if (!file) {
         err(errors_, d, e);
         return;
@@ -311,6 +303,7 @@ class Builder {
   }
 
   const std::string& prefix_;
+  LogFiles& log_files_;
   StreamConf& sc_;
   int workers_;
   std::vector<ConfigError>& errors_;
@@ -320,8 +313,9 @@ class Builder {
 }  // namespace
 
 void build_stream(const Directive& block, const std::string& prefix, int workers,
-                  const StreamConf* previous, StreamConf& out, std::vector<ConfigError>& errors) {
-  Builder b(out, prefix, workers, previous, errors);
+                  const StreamConf* previous, StreamConf& out, LogFiles& log_files,
+                  std::vector<ConfigError>& errors) {
+  Builder b(out, prefix, workers, previous, log_files, errors);
   b.build(block);
 }
 

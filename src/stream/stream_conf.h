@@ -71,7 +71,6 @@ struct Server {
 struct StreamConf {
   std::vector<std::unique_ptr<Server>> servers;
   std::vector<std::unique_ptr<LogFormat>> log_formats;
-  std::vector<std::shared_ptr<LogFile>> log_files;
   std::map<std::string, std::shared_ptr<const upstream::UpstreamConf>> upstreams;
 };
 

@@ -367,14 +367,18 @@ class ConsistentHashTest(unittest.TestCase):
     def mapping(self, keys, gen):
         paths = [f"/x?key={k}" for k in keys]
         out = {}
-        for _ in range(5):
+
+        def all_answered():
             todo = [p for p in paths if p not in out]
-            if not todo:
-                break
             for p, r in run_requests(self.srv.port(), todo):
                 if hasattr(r, "status") and r.status == 200 and r.header("X-Gen") == str(gen):
                     out[p] = name_of(r)
-        self.assertEqual(len(out), len(paths), "keys answered by the wrong generation")
+            return len(out) == len(paths)
+
+        # Rounds until every key has an answer from generation `gen`, bounded in time: a
+        # number of rounds is no bound on how long the old generation may still answer.
+        eventually(all_answered, 30, interval=0.1,
+                   message=f"every key answered by generation {gen}")
         return {p.split("=", 1)[1]: n for p, n in out.items()}
 
     def test_adding_a_server_moves_about_a_quarter(self):
@@ -822,20 +826,33 @@ http {
 
 
 class SteadyLoad(threading.Thread):
-    def __init__(self, port, duration, max_requests=20000):
+    """GET /load/N on one keep-alive connection in a loop until stop() is called. The test
+    stops the clients once the load it waits for has happened, so nothing here counts
+    requests (a faster machine would run through any count first). `backstop` seconds only
+    bounds a test that fails before stopping its clients: a client still running then records
+    a failure."""
+
+    def __init__(self, port, backstop=60):
         super().__init__(daemon=True)
         self.port = port
-        self.deadline = time.monotonic() + duration
-        self.max_requests = max_requests
+        self.deadline = time.monotonic() + backstop
         self.stop_event = threading.Event()
         self.names = []
         self.failures = []
 
+    def stop(self):
+        self.stop_event.set()
+
     def run(self):
         conn = None
-        for i in range(self.max_requests):
-            if self.stop_event.is_set() or time.monotonic() > self.deadline:
+        i = 0
+        # Bounded in time (the backstop); every iteration blocks on the network.
+        while not self.stop_event.is_set():
+            if time.monotonic() > self.deadline:
+                self.failures.append("backstop deadline passed before the test stopped "
+                                     "the client")
                 break
+            i += 1
             try:
                 if conn is None:
                     conn = RawConn(self.port, timeout=5)
@@ -861,19 +878,22 @@ class KillUnderLoadTest(unittest.TestCase):
         b = Upstream("keepalive", name="b", quiet=True)
         try:
             with Server(fill(LOAD_CONFIG, A=a.port, B=b.port)) as srv:
-                clients = [SteadyLoad(srv.port(), duration=20) for _ in range(4)]
-                for c in clients:
-                    c.start()
-                eventually(lambda: sum(len(c.names) for c in clients) > 400, 10,
-                           message="load running")
-                a.kill()
-                at_kill = [len(c.names) for c in clients]
-                eventually(lambda: sum(len(c.names) for c in clients) - sum(at_kill) > 800,
-                           15, message="load after the kill")
-                for c in clients:
-                    c.stop_event.set()
-                for c in clients:
-                    c.join(10)
+                clients = [SteadyLoad(srv.port()) for _ in range(4)]
+                try:
+                    for c in clients:
+                        c.start()
+                    eventually(lambda: sum(len(c.names) for c in clients) > 400, 10,
+                               message="load running")
+                    a.kill()
+                    at_kill = [len(c.names) for c in clients]
+                    eventually(lambda: sum(len(c.names) for c in clients) - sum(at_kill) > 800,
+                               15, message="load after the kill")
+                finally:
+                    for c in clients:
+                        c.stop()
+                    for c in clients:
+                        c.join(10)
+                self.assertFalse(any(c.is_alive() for c in clients), "a client did not stop")
                 failures = [f for c in clients for f in c.failures]
                 total = sum(len(c.names) for c in clients)
                 self.assertEqual(failures, [], f"{len(failures)} failed of {total}")

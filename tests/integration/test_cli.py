@@ -126,6 +126,81 @@ class ConfigTestTest(unittest.TestCase):
         self.assertIn('"pid" directive is duplicate', r.stderr)
 
 
+# How nginx's test suite reads -V (lib/Test/Nginx.pm has_module, tree 26f802b), for a few
+# features, with a configuration using the module's directive: the module is built exactly
+# when -t knows that directive where it stands (neither "unknown directive" nor "not allowed
+# here"; other complaints, such as a missing certificate file, do not matter).
+HAS_MODULE = [
+    # (feature, has_module regex, directive, where: main / http / location / stream, text)
+    ("http_ssl", r"http_ssl", "ssl_certificate", "server", "ssl_certificate x.crt;"),
+    ("http_v2", r"http_v2", "http2_chunk_size", "http", "http2_chunk_size 8k;"),
+    ("realip", r"--with-http_realip_module", "set_real_ip_from", "http",
+     "set_real_ip_from 127.0.0.1;"),
+    ("stream", r"--with-stream((?!\S)|=dynamic)", "stream", "main",
+     "stream { server { listen 127.0.0.1:{port2}; proxy_pass 127.0.0.1:9; } }"),
+    ("stream_ssl", r"--with-stream_ssl_module", "ssl_certificate", "stream",
+     "ssl_certificate x.crt;"),
+    ("mail", r"--with-mail((?!\S)|=dynamic)", "mail", "main", "mail { }"),
+    ("proxy", r"(?s)^(?!.*--without-http_proxy_module)", "proxy_pass", "location",
+     "proxy_pass http://127.0.0.1:9;"),
+    ("rewrite", r"(?s)^(?!.*--without-http_rewrite_module)", "rewrite", "location",
+     "rewrite ^ /x;"),
+    ("access", r"(?s)^(?!.*--without-http_access_module)", "allow", "location",
+     "allow 127.0.0.1;"),
+    ("map", r"(?s)^(?!.*--without-http_map_module)", "map", "http",
+     "map $uri $m { default 1; }"),
+    ("gzip", r"(?s)^(?!.*--without-http_gzip_module)", "gzip", "http", "gzip on;"),
+    ("charset", r"(?s)^(?!.*--without-http_charset_module)", "charset", "http",
+     "charset utf-8;"),
+    ("fastcgi", r"(?s)^(?!.*--without-http_fastcgi_module)", "fastcgi_pass", "location",
+     "fastcgi_pass 127.0.0.1:9;"),
+    ("limit_req", r"(?s)^(?!.*--without-http_limit_req_module)", "limit_req", "location",
+     "limit_req zone=z;"),
+    ("auth_basic", r"(?s)^(?!.*--without-http_auth_basic_module)", "auth_basic", "location",
+     "auth_basic x;"),
+    ("upstream_hash", r"(?s)^(?!.*--without-http_upstream_hash_module)", "hash", "http",
+     "upstream u { hash $uri; server 127.0.0.1:9; }"),
+    ("upstream_keepalive", r"(?s)^(?!.*--without-http_upstream_keepalive_modu)", "keepalive",
+     "http", "upstream u { server 127.0.0.1:9; keepalive 4; }"),
+    ("stream_access", r"(?s)^(?!.*--without-stream_access_module)", "allow", "stream",
+     "allow 127.0.0.1;"),
+    ("stream_return", r"(?s)^(?!.*--without-stream_return_module)", "return", "stream",
+     "return x;"),
+    ("stream_upstream_least_conn", r"(?s)^(?!.*--without-stream_upstream_least_conn_m)",
+     "least_conn", "main",
+     "stream { upstream su { least_conn; server 127.0.0.1:9; } "
+     "server { listen 127.0.0.1:{port2}; proxy_pass su; } }"),
+]
+
+MODULE_CONFIG = r"""
+MAIN
+http {
+    default_type text/plain;
+    HTTP
+    server {
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        SERVER
+        location /m/ {
+            LOCATION
+        }
+    }
+}
+"""
+
+
+def module_config(where, text):
+    parts = {"MAIN": "", "HTTP": "", "SERVER": "", "LOCATION": ""}
+    if where == "stream":  # a directive of a stream server
+        where, text = "main", ("stream { server { listen 127.0.0.1:{port2}; " + text
+                               + " proxy_pass 127.0.0.1:9; } }")
+    parts[where.upper()] = text
+    config = MODULE_CONFIG
+    for k, v in parts.items():
+        config = config.replace(k, v)
+    return config
+
+
 class VersionTest(unittest.TestCase):
     def setUp(self):
         self.srv = Server(good(), start=False)
@@ -143,6 +218,26 @@ class VersionTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0)
         self.assertRegex(r.stderr, rf"^{PRODUCT} version: {PRODUCT}/\d+\.\d+\.\d+")
         self.assertRegex(r.stderr, r"(?m)^configure arguments:")
+
+    @portico_only
+    def test_V_modules_are_what_is_built(self):
+        # -V is derived from the build: read as nginx's test suite reads it, a feature is
+        # there exactly when the configuration accepts its directive
+        v = self.srv.run_cli("-V").stderr
+        self.assertIn("configure arguments: ", v)
+        self.assertNotIn("=dynamic", v)  # would make the suite load_module it
+        for feature, regex, directive, where, text in HAS_MODULE:
+            with self.subTest(feature=feature):
+                self.srv.set_config(module_config(where, text))
+                t = self.srv.run_cli("-t")
+                built = (f'unknown directive "{directive}"' not in t.stderr
+                         and f'"{directive}" directive is not allowed here' not in t.stderr)
+                self.assertEqual(bool(re.search(regex, v)), built,
+                                 f"-V: {v}\n-t: {t.stderr}")
+        # what portico has today, so that a regression of the derivation shows up too
+        for feature in ("proxy", "stream", "realip", "rewrite", "upstream_hash"):
+            regex = next(r for f, r, *_ in HAS_MODULE if f == feature)
+            self.assertRegex(v, regex)
 
     @portico_only
     def test_portico_names_itself(self):

@@ -32,23 +32,30 @@ http {
 
 
 class LoadClient(threading.Thread):
-    """Sends GET /v in a loop: bursts on one keep-alive connection alternating with fresh
-    Connection: close connections. Bounded in time and count.
+    """Sends GET /v in a loop until stop() is called: bursts on one keep-alive connection
+    alternating with fresh Connection: close connections.
+
+    The test stops the clients once they have seen the state it waits for, so the amount of
+    load follows the machine's speed; nothing here counts requests (a faster machine would run
+    through any count before the last reload). `backstop` seconds is only a bound for a test
+    that fails before stopping its clients: a client still running then records a failure.
 
     A request that fails on a *reused* keep-alive connection before any response byte
     arrived is retried once on a new connection, as every HTTP client does (RFC 9112 9.3.1):
     the server may close an idle keep-alive connection at any moment (nginx does so when old
     workers shut down after a reload). Everything else counts as a failure."""
 
-    def __init__(self, port, duration, max_requests=20000):
+    def __init__(self, port, backstop=60):
         super().__init__(daemon=True)
         self.port = port
-        self.deadline = time.monotonic() + duration
-        self.max_requests = max_requests
+        self.deadline = time.monotonic() + backstop
         self.stop_event = threading.Event()
         self.bodies = []
         self.failures = []
         self.retries = 0
+
+    def stop(self):
+        self.stop_event.set()
 
     def one(self, conn, close):
         conn.send(build_request("GET", "/v", close=close))
@@ -59,10 +66,14 @@ class LoadClient(threading.Thread):
 
     def run(self):
         conn, used = None, 0
-        for i in range(self.max_requests):
-            if self.stop_event.is_set() or time.monotonic() > self.deadline:
+        fresh = True
+        # Bounded in time (the backstop); every iteration blocks on the network.
+        while not self.stop_event.is_set():
+            if time.monotonic() > self.deadline:
+                self.failures.append("backstop deadline passed before the test stopped "
+                                     "the client")
                 break
-            fresh = (i % 2 == 1)
+            fresh = not fresh
             try:
                 if fresh:
                     with RawConn(self.port, timeout=5) as c:
@@ -98,22 +109,28 @@ class ReloadUnderLoadTest(unittest.TestCase):
     def test_reload_under_load_loses_nothing(self):
         with Server(versioned("v1")) as srv:
             port = srv.port()
-            clients = [LoadClient(port, duration=15) for _ in range(2)]
-            for c in clients:
-                c.start()
-            start = time.monotonic()
-            for n in (2, 3, 4):
-                time.sleep(1.0)  # let load run on the current config (pacing, not readiness)
-                srv.reload(versioned(f"v{n}"))
-                eventually(lambda: request(port, "/v").text == f"v{n}", 10,
-                           message=f"v{n} after reload")
-            # keep the load going for a moment on the final config
-            eventually(lambda: all(c.bodies[-3:] == ["v4"] * 3 for c in clients), 10,
-                       message="clients seeing v4")
-            for c in clients:
-                c.stop_event.set()
-            for c in clients:
-                c.join(10)
+            clients = [LoadClient(port) for _ in range(2)]
+            try:
+                for c in clients:
+                    c.start()
+                start = time.monotonic()
+                for n in (2, 3, 4):
+                    # every client is being answered by the current config ...
+                    eventually(lambda: all(c.bodies[-1:] == [f"v{n - 1}"] for c in clients), 10,
+                               message=f"clients seeing v{n - 1}")
+                    time.sleep(1.0)  # ... and load runs on it a while (pacing, not readiness)
+                    srv.reload(versioned(f"v{n}"))
+                    eventually(lambda: request(port, "/v").text == f"v{n}", 10,
+                               message=f"v{n} after reload")
+                # keep the load going for a moment on the final config
+                eventually(lambda: all(c.bodies[-3:] == ["v4"] * 3 for c in clients), 10,
+                           message="clients seeing v4")
+            finally:
+                for c in clients:
+                    c.stop()
+                for c in clients:
+                    c.join(10)
+            self.assertFalse(any(c.is_alive() for c in clients), "a client did not stop")
             elapsed = time.monotonic() - start
             total = sum(len(c.bodies) for c in clients)
             failures = [f for c in clients for f in c.failures]

@@ -16,8 +16,8 @@ import threading
 import time
 import unittest
 
-from harness import (HAVE_IPV6, Server, eventually, free_port, nginx_only, requires_stream,
-                     stream_prelude)
+from harness import (HAVE_IPV6, Server, eventually, free_port, nginx_only, request,
+                     requires_stream, stream_prelude)
 from upstreams import FullBacklog, Upstream
 
 STREAM_CONFIG = r"""
@@ -316,6 +316,70 @@ class StreamTest(unittest.TestCase):
         self.assertEqual(e["sent"], str(13 + len(b"[EOF e1 13]")))
         self.assertRegex(e["time"], r"^\d+\.\d{3}$")
         self.assertEqual(e["status"], "200")
+
+
+REOPEN_CONFIG = r"""
+events {}
+http {
+    server {
+        listen 127.0.0.1:{port_http};
+        location / { return 200 "ok\n"; }
+    }
+}
+stream {
+    log_format basic '$bytes_received|$server_port';
+    access_log logs/stream.log basic;
+    server {
+        listen 127.0.0.1:{port};
+        proxy_pass 127.0.0.1:@E1@;
+    }
+}
+"""
+
+
+@requires_stream
+class LogReopenTest(unittest.TestCase):
+    """USR1 (logrotate's postrotate) reopens every log file: the stream access log too, not
+    only http's."""
+
+    def session(self, port, payload):
+        with connect(port) as s:
+            s.sendall(payload)
+            self.assertEqual(recv_exact(s, len(payload)), payload)
+            s.shutdown(socket.SHUT_WR)
+            recv_until_eof(s)
+
+    def test_usr1_reopens_stream_and_http_access_logs(self):
+        e1 = Upstream("tcpecho", name="e1")
+        try:
+            with Server(stream_prelude() + REOPEN_CONFIG.replace("@E1@", str(e1.port))) as srv:
+                port, http_port = srv.port(), srv.port("port_http")
+                self.session(port, b"before")  # 6 bytes
+                eventually(lambda: f"6|{port}" in srv.access_log("logs/stream.log"), 5,
+                           message="stream log line before the rotation")
+                for name in ("stream.log", "access.log"):
+                    os.rename(srv.path(f"logs/{name}"), srv.path(f"logs/{name}.1"))
+                srv.signal(signal.SIGUSR1)
+                eventually(lambda: all(os.path.exists(srv.path(f"logs/{n}"))
+                                       for n in ("stream.log", "access.log")), 5,
+                           message="log files reopened")
+
+                def stream_line_in_new_file():
+                    self.session(port, b"rotated")  # 7 bytes
+                    return f"7|{port}" in srv.access_log("logs/stream.log")
+
+                def http_line_in_new_file():
+                    request(http_port, "/after-rotation")
+                    return any("/after-rotation" in line for line in srv.access_log())
+
+                # Sessions until one is logged to the new file (nginx's workers reopen a
+                # moment after the master): the rotated file only ever gets them otherwise.
+                eventually(stream_line_in_new_file, 5, interval=0.2,
+                           message="a stream session logged to the new stream.log")
+                eventually(http_line_in_new_file, 5, interval=0.2,
+                           message="a request logged to the new access.log")
+        finally:
+            e1.stop()
 
 
 if __name__ == "__main__":
