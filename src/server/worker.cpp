@@ -118,8 +118,9 @@ void Worker::configure_health_checks() {
   const auto* pm = current_->snapshot->http.main_conf<proxy::ProxyMainConf>();
   const auto& checks = pm ? pm->health_checks : kNone;
   if (checks.empty() && !checker_) return;
-  if (!checker_) checker_ = std::make_unique<proxy::HealthChecker>(loop_);
-  checker_->configure(checks);
+  if (!checker_) checker_ = std::make_unique<upstream::HealthChecker>(loop_);
+  checker_->configure(
+      std::vector<std::shared_ptr<const upstream::HealthCheck>>(checks.begin(), checks.end()));
 }
 
 void Worker::stream_closed(void* self, stream::Session* s) {

@@ -19,6 +19,7 @@
 #include "http/worker_services.h"
 #include "proxy/health_check.h"
 #include "server/snapshot.h"
+#include "upstream/health_check.h"
 #include "upstream/local.h"
 
 namespace portico::http {
@@ -144,7 +145,7 @@ class Worker final : public http::WorkerServices {
   // Per-module worker state (the proxy's Context), after upstreams_: destroyed before it.
   std::vector<std::unique_ptr<http::ModuleWorkerState>> module_states_;
   // Active health checks run on worker 0 only: one probe per peer, whatever the worker count.
-  std::unique_ptr<proxy::HealthChecker> checker_;
+  std::unique_ptr<upstream::HealthChecker> checker_;
   void configure_health_checks();
   uint32_t active_connections_ = 0;
   bool draining_ = false;
