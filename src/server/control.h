@@ -66,7 +66,7 @@ class Control {
   Control(const Control&) = delete;
   Control& operator=(const Control&) = delete;
 
-  // Creates the loop and the (still empty) signalfd.
+  // Creates the loop and the (still empty) signalfd. Never blocks.
   Status init();
 
   // The loop, for timers (schedule/cancel) and for posting to this thread from others.
@@ -76,27 +76,31 @@ class Control {
   // empty fn consumes the signal and does nothing. Blocks `signo` in the calling thread: every
   // thread must have it blocked or the kernel may deliver it the default way, so call this
   // before other threads start (they inherit the mask). As with sigwaitinfo, two instances of
-  // one signal that arrive before the loop reads them are reported once.
+  // one signal that arrive before the loop reads them are reported once. Never blocks.
   Status on_signal(int signo, SignalHandler fn);
 
   // Calls `fn` once, on this thread, when child `pid` has ended, and reaps it. Returns an error
-  // when pidfd_open(2) fails (e.g. a kernel older than 5.3); nothing is watched then.
+  // when pidfd_open(2) fails (e.g. a kernel older than 5.3); nothing is watched then. Never
+  // blocks: the child is reaped (waitid WNOHANG) only once its pidfd says it has ended.
   // REQUIRES: pid is a child of this process not yet reaped, and nobody else waits for it.
   // A child inherits the blocked signal mask of the thread that forked it, i.e. every signal
-  // on_signal took: a spawner must reset it (posix_spawnattr_setsigmask), or
-  // SIGTERM sent to it stays pending.
+  // on_signal took: a spawner must reset it (posix_spawnattr_setsigmask), or a SIGTERM sent
+  // to the child stays pending.
   Status watch_child(pid_t pid, ChildHandler fn);
 
   // Calls `fn(fd)` on this thread whenever `fd` (a pipe's read end, preferably O_NONBLOCK) is
   // readable or hung up, until unwatch_pipe(fd). Level-triggered: fn need not drain it all, but
   // at end of file (read returns 0) it must unwatch_pipe, or it is called again at once. The
-  // fd stays the caller's to close, after unwatch_pipe.
+  // fd stays the caller's to close, after unwatch_pipe. Never blocks (fn should not either:
+  // it runs on the control thread).
   Status watch_pipe(int fd, PipeHandler fn);
   // Stops watching `fd`; safe from inside its own handler. A no-op for an unwatched fd.
   void unwatch_pipe(int fd);
 
-  // Runs the loop until stop(); returns after the iteration in which stop() was called.
+  // Blocks, running the loop (callbacks, timers, posted tasks) until stop(); returns after the
+  // iteration in which stop() was called.
   void run() { loop_.run(); }
+  // From a callback on this thread; other threads post a task that calls it.
   void stop() { loop_.stop(); }
 
  private:
