@@ -1,11 +1,11 @@
-// portico's entry point: options, config test, signals to a running instance, and the control
-// thread (signals, reload, reopen, stop) of a serving one. Everything else is in the library.
+// portico's entry point: options, config test, signals to a running instance, and the start-up
+// of a serving one (first load, error log, daemon), which then runs as server::Master (control
+// thread: signals, reload, reopen, stop, health checks). Everything else is in the library.
 #include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,7 +19,7 @@
 #include "core/log.h"
 #include "core/regex.h"
 #include "server/loader.h"
-#include "server/runtime.h"
+#include "server/master.h"
 
 using namespace portico;
 
@@ -86,32 +86,19 @@ server::LoadOptions load_options(const cli::Options& o) {
   return lo;
 }
 
-// Loads and reports errors the nginx way. Returns null on failure.
-std::shared_ptr<Snapshot> load_or_report(const cli::Options& o, bool to_log,
-                                         server::LoadResult* out = nullptr,
-                                         const Snapshot* previous = nullptr) {
-  server::LoadOptions lo = load_options(o);
-  lo.previous = previous;
-  server::LoadResult res = server::load(lo);
-  for (const auto& w : res.warnings) {
-    if (to_log)
-      LOG_WARN("{}", w);
-    else if (!o.quiet || true)
-      fprintf(stderr, "portico: [warn] %s\n", w.c_str());
-  }
-  for (const auto& e : res.errors) {
-    if (to_log)
-      LOG_EMERG("{}", e.to_string());
-    else
-      emerg(e.to_string());
-  }
+// Loads and reports warnings and errors the nginx way, on stderr (a running server's reloads
+// report to the error log instead: server::Master). Returns null on failure.
+std::shared_ptr<Snapshot> load_or_report(const cli::Options& o, server::LoadResult* out = nullptr) {
+  server::LoadResult res = server::load(load_options(o));
+  for (const auto& w : res.warnings) fprintf(stderr, "portico: [warn] %s\n", w.c_str());
+  for (const auto& e : res.errors) emerg(e.to_string());
   auto snap = res.snapshot;
   if (out) *out = std::move(res);
   return snap;
 }
 
 int send_signal(const cli::Options& o) {
-  auto snap = load_or_report(o, false);
+  auto snap = load_or_report(o);
   if (!snap) return 1;
   std::ifstream in(snap->main.pid_path);
   long pid = 0;
@@ -132,42 +119,10 @@ int send_signal(const cli::Options& o) {
   return 0;
 }
 
-bool write_pid(const std::string& path) {
-  if (path.empty()) return true;
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    LOG_EMERG("open() \"{}\" failed ({})", path, errno_text(errno));
-    return false;
-  }
-  std::string s = std::to_string(getpid()) + "\n";
-  bool ok = ::write(fd, s.data(), s.size()) == ssize_t(s.size());
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    LOG_EMERG("write pid file \"{}\" failed ({})", path, errno_text(errno));
-    return false;
-  }
-  return true;
-}
-
-bool apply_error_logs(const Snapshot& s) {
-  std::string err;
-  if (!Logger::instance().set_targets(s.main.error_logs, &err)) {
-    LOG_EMERG("{}", err);
-    return false;
-  }
-  return true;
-}
-
-void reopen_logs(const Snapshot& s) {
-  Logger::instance().reopen();
-  s.log_files.reopen();
-}
-
 int serve(const cli::Options& o) {
-  auto snap = load_or_report(o, false);
+  auto snap = load_or_report(o);
   if (!snap) return 1;
-  if (!apply_error_logs(*snap)) return 1;
+  if (!server::apply_error_logs(*snap)) return 1;
 
   if (snap->main.daemon) {
     pid_t p = fork();
@@ -185,80 +140,8 @@ int serve(const cli::Options& o) {
     }
   }
 
-  // Every thread inherits this mask; the control thread takes the signals synchronously.
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD})
-    sigaddset(&set, s);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  server::Runtime runtime;
-  if (Status st = runtime.start(snap); !st) {
-    LOG_EMERG("{}", st.message());
-    return 1;
-  }
-  if (!write_pid(snap->main.pid_path)) {
-    runtime.stop(false);
-    runtime.join();
-    return 1;
-  }
-  std::string pid_path = snap->main.pid_path;
-  Logger::instance().set_stderr_mirror(false);
-  LOG_NOTICE("portico/{} started, {} worker(s)", PORTICO_VERSION, snap->main.worker_processes);
-  sd_notifyf(0, "READY=1\nMAINPID=%lu\nSTATUS=serving", (unsigned long)getpid());
-
-  bool stopping = false;
-  for (;;) {
-    struct timespec tick = {0, 100 * 1000 * 1000};
-    siginfo_t info;
-    int sig = stopping ? sigtimedwait(&set, &info, &tick) : sigwaitinfo(&set, &info);
-    if (stopping && runtime.finished()) break;
-    if (sig < 0) continue;
-    switch (sig) {
-      case SIGHUP: {
-        sd_notify(0, "RELOADING=1");
-        LOG_NOTICE("signal 1 (SIGHUP) received, reconfiguring");
-        auto fresh = load_or_report(o, true, nullptr, runtime.snapshot().get());
-        if (!fresh) {
-          LOG_ALERT("reload failed, the running configuration is kept");
-        } else if (Status st = runtime.reload(fresh); !st) {
-          LOG_EMERG("{}", st.message());
-          LOG_ALERT("reload failed, the running configuration is kept");
-        } else {
-          apply_error_logs(*fresh);
-          LOG_NOTICE("reconfigured");
-        }
-        sd_notify(0, "READY=1");
-        break;
-      }
-      case SIGUSR1:
-        LOG_NOTICE("signal 10 (SIGUSR1) received, reopening logs");
-        reopen_logs(*runtime.snapshot());
-        break;
-      case SIGQUIT:
-        if (stopping) break;
-        LOG_NOTICE("signal 3 (SIGQUIT) received, shutting down gracefully");
-        sd_notify(0, "STOPPING=1");
-        stopping = true;
-        runtime.stop(true);
-        break;
-      case SIGTERM:
-      case SIGINT:
-        LOG_NOTICE("signal {} received, exiting", sig);
-        sd_notify(0, "STOPPING=1");
-        stopping = true;
-        runtime.stop(false);
-        break;
-      default:
-        break;
-    }
-    if (stopping && runtime.finished()) break;
-  }
-  runtime.join();
-  if (!pid_path.empty()) ::unlink(pid_path.c_str());
-  LOG_NOTICE("exit");
-  return 0;
+  // From here on this thread is the control thread.
+  return server::Master(load_options(o)).run(snap);
 }
 
 }  // namespace
@@ -304,7 +187,7 @@ int main(int argc, char** argv) {
   const std::string shown = o.conf_path.empty() ? "(embedded default)" : o.conf_path;
   if (o.test) {
     server::LoadResult res;
-    auto snap = load_or_report(o, false, &res);
+    auto snap = load_or_report(o, &res);
     if (!snap) {
       fprintf(stderr, "portico: configuration file %s test failed\n", shown.c_str());
       return 1;

@@ -246,7 +246,7 @@ void set_health_check(Level& lv, const Directive& d) {
     return;
   }
   auto hc = std::make_shared<HealthCheckConf>();
-  hc->upstream = pc.pass->upstream;
+  hc->group = pc.pass->upstream->group;
   hc->host = pc.pass->proxy_host;
   hc->timeout_ms = std::min(pc.connect_timeout_ms + pc.read_timeout_ms, uint64_t(60'000));
   for (const auto& a : d.args) {

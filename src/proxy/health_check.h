@@ -1,23 +1,25 @@
-// Active health checks (`health_check` in a proxied location, `match` blocks), with nginx
-// Plus's syntax and semantics, free: every `interval` each peer of the location's upstream
-// gets `GET uri`; `fails` consecutive failed checks (connect error, timeout, a status outside
-// 2xx/3xx, or a response the `match` block rejects) mark it unhealthy, so balancers skip it;
-// `passes` consecutive good ones bring it back (with slow_start, if configured).
-// One checker runs on worker 0's event loop; the verdict is the peer's shared atomic state, so
-// every worker sees it. Rebuilt on reload; peer state (and so health) survives unchanged peers.
+// Active health checks over HTTP (`health_check` in a proxied location, `match` blocks), with
+// nginx Plus's syntax and semantics, free: each check is `GET uri` to the peer; it fails on a
+// connect error, a timeout, a status outside 2xx/3xx, or a response the `match` block rejects.
+// This is the protocol half only: scheduling, the fails/passes counting and the peer's health
+// verdict are upstream::HealthChecker's (upstream/health_check.h), which runs on the control
+// thread's loop and drives one HttpProbe per peer through HealthCheckConf::make_probe.
+// HealthCheckConf and MatchConf are part of the config snapshot, immutable once built.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/event_loop.h"
 #include "core/regex.h"
-#include "core/timer_wheel.h"
-#include "proxy/proxy_conf.h"
+#include "upstream/health_check.h"
 
 namespace portico::proxy {
+
+struct ResponseHead;  // proxy/response_parser.h
 
 // `match NAME { status ...; header ...; body ...; }`
 struct MatchConf {
@@ -35,34 +37,21 @@ struct MatchConf {
   bool body_negated = false;
 };
 
-struct HealthCheckConf {
-  std::shared_ptr<const upstream::UpstreamConf> upstream;
-  uint64_t interval_ms = 5000;
-  uint32_t fails = 1;
-  uint32_t passes = 1;
+// One `health_check` directive: the group and timing (upstream::HealthCheck) plus the request
+// and what a good answer is.
+struct HealthCheckConf final : upstream::HealthCheck {
+  std::unique_ptr<upstream::HealthProbe> make_probe(EventLoop& loop,
+                                                    upstream::ProbeSink& sink) const override;
+
   std::string uri = "/";
   int port = 0;      // 0: the peer's own port
   std::string host;  // Host header (the proxy_pass host)
   std::shared_ptr<const MatchConf> match;
-  uint64_t timeout_ms = 5000;
 };
 
-class HealthChecker {
- public:
-  explicit HealthChecker(EventLoop& loop) : loop_(loop) {}
-  ~HealthChecker();
-  HealthChecker(const HealthChecker&) = delete;
-  HealthChecker& operator=(const HealthChecker&) = delete;
-
-  // Replaces the checks (reload). Probes of unchanged peers start again at once.
-  void configure(const std::vector<std::shared_ptr<const HealthCheckConf>>& checks);
-
- private:
-  struct Probe;
-  void stop_all();
-
-  EventLoop& loop_;
-  std::vector<Probe*> probes_;
-};
+// Whether a response passes: its status (2xx/3xx, or the match block's list) and the match
+// block's header and body tests. `m` may be null (no match block). Pure; for the probe and
+// tests.
+bool response_passes(const MatchConf* m, const ResponseHead& head, std::string_view body);
 
 }  // namespace portico::proxy

@@ -143,6 +143,7 @@ Status Runtime::start(std::shared_ptr<const Snapshot> snapshot) {
       mine.push_back(ListenerSocket{key, shared ? fds[0] : fds[size_t(i)], shared});
     }
     workers_.push_back(std::make_unique<Worker>(i, snapshot, std::move(mine)));
+    workers_.back()->set_exit_hook(exit_hook_);
   }
   for (auto& w : workers_)
     if (Status st = w->start(); !st) return st;

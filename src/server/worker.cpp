@@ -1,7 +1,5 @@
 #include "server/worker.h"
 
-#include "proxy/directives.h"
-
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -77,7 +75,6 @@ Status Worker::start() {
   }
   initial_sockets_.clear();
   bind_listeners_to_snapshot();
-  configure_health_checks();
   thread_ = std::thread([this] { run(); });
   return Status::ok();
 }
@@ -95,6 +92,7 @@ void Worker::run() {
   loop_.run();
   current_->snapshot->log_files.flush(index_);
   finished_.store(true, std::memory_order_release);
+  if (on_exit_) on_exit_();
 }
 
 void Worker::bind_listeners_to_snapshot() {
@@ -108,16 +106,6 @@ void Worker::bind_listeners_to_snapshot() {
       for (const auto& la : s->listens)
         if (la.key == l->key()) l->stream_server = s.get();
   }
-}
-
-void Worker::configure_health_checks() {
-  if (index_ != 0) return;
-  static const std::vector<std::shared_ptr<const proxy::HealthCheckConf>> kNone;
-  const auto* pm = current_->snapshot->http.main_conf<proxy::ProxyMainConf>();
-  const auto& checks = pm ? pm->health_checks : kNone;
-  if (checks.empty() && !checker_) return;
-  if (!checker_) checker_ = std::make_unique<proxy::HealthChecker>(loop_);
-  checker_->configure(checks);
 }
 
 void Worker::stream_closed(void* self, stream::Session* s) {
@@ -352,7 +340,6 @@ void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot,
   // one whose registration fails is retried like any other.
   if (!accept_paused_) watch_listeners();
   bind_listeners_to_snapshot();
-  configure_health_checks();
   // Balancers of upstreams that are gone are dropped (sessions in flight hold their own).
   const Snapshot& snap = *current_->snapshot;
   upstreams_.prune([&snap](const upstream::Group* g) {
@@ -375,7 +362,6 @@ void Worker::post_stop(bool graceful) {
 void Worker::begin_stop(bool graceful) {
   stopping_ = true;
   draining_ = true;
-  checker_.reset();  // probes would keep the loop busy past the last connection
   for (auto& l : listeners_) l->close_socket();
   std::vector<http::Connection*> conns = connections_;
   for (auto* c : conns) {

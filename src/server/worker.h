@@ -1,13 +1,15 @@
 // Worker: one thread with its own event loop, its own listening sockets (SO_REUSEPORT) and the
 // connections it accepted. A connection lives and dies on one worker; nothing here is shared
 // with other workers, so the request path takes no lock. The control thread talks to a worker
-// only through EventLoop::post (new snapshot, stop).
+// only through EventLoop::post (new snapshot, stop); a worker tells the control thread that it
+// has ended through the exit hook, which posts to the control thread's loop.
 #pragma once
 
 #include <sys/socket.h>
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,7 +19,6 @@
 #include "core/file_cache.h"
 #include "http/module.h"
 #include "http/worker_services.h"
-#include "proxy/health_check.h"
 #include "server/snapshot.h"
 #include "upstream/local.h"
 
@@ -83,6 +84,9 @@ class Worker final : public http::WorkerServices {
   Worker(int index, std::shared_ptr<const Snapshot> snapshot, std::vector<ListenerSocket> sockets);
   ~Worker();
 
+  // Called on the worker thread once its loop has ended and finished() is true; the control
+  // thread uses it to learn of the end without polling. REQUIRES: before start().
+  void set_exit_hook(std::function<void()> fn) { on_exit_ = std::move(fn); }
   Status start();  // spawns the thread
   void join();
 
@@ -152,9 +156,7 @@ class Worker final : public http::WorkerServices {
   upstream::Local upstreams_{loop_};  // after loop_: destroyed before it
   // Per-module worker state (the proxy's Context), after upstreams_: destroyed before it.
   std::vector<std::unique_ptr<http::ModuleWorkerState>> module_states_;
-  // Active health checks run on worker 0 only: one probe per peer, whatever the worker count.
-  std::unique_ptr<proxy::HealthChecker> checker_;
-  void configure_health_checks();
+  std::function<void()> on_exit_;
   uint32_t active_connections_ = 0;
   bool draining_ = false;
   bool stopping_ = false;

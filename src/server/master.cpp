@@ -1,0 +1,176 @@
+#include "server/master.h"
+
+#include <fcntl.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <string>
+#include <vector>
+
+#include "core/log.h"
+#include "http/access_log.h"
+#include "proxy/directives.h"
+
+namespace portico::server {
+
+namespace {
+
+// Written to a temporary file and renamed, so a reader never sees half a pid.
+bool write_pid(const std::string& path) {
+  if (path.empty()) return true;
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    LOG_EMERG("open() \"{}\" failed ({})", path, errno_text(errno));
+    return false;
+  }
+  std::string s = std::to_string(getpid()) + "\n";
+  bool ok = ::write(fd, s.data(), s.size()) == ssize_t(s.size());
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    LOG_EMERG("write pid file \"{}\" failed ({})", path, errno_text(errno));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool apply_error_logs(const Snapshot& s) {
+  std::string err;
+  if (!Logger::instance().set_targets(s.main.error_logs, &err)) {
+    LOG_EMERG("{}", err);
+    return false;
+  }
+  return true;
+}
+
+int Master::run(std::shared_ptr<const Snapshot> snapshot) {
+  signal(SIGPIPE, SIG_IGN);
+  // Before the workers start: they inherit the signal mask set here.
+  if (Status st = control_.init(); !st) {
+    LOG_EMERG("{}", st.message());
+    return 1;
+  }
+  if (Status st = handle_signals(); !st) {
+    LOG_EMERG("{}", st.message());
+    return 1;
+  }
+  runtime_.set_worker_exit_hook(
+      [this] { control_.loop().post([this] { stop_loop_if_finished(); }); });
+  if (Status st = runtime_.start(snapshot); !st) {
+    LOG_EMERG("{}", st.message());
+    runtime_.stop(false);  // workers that did start
+    return 1;
+  }
+  const std::string pid_path = snapshot->main.pid_path;
+  if (!write_pid(pid_path)) {
+    runtime_.stop(false);
+    runtime_.join();
+    return 1;
+  }
+  Logger::instance().set_stderr_mirror(false);
+  LOG_NOTICE("portico/{} started, {} worker(s)", PORTICO_VERSION, snapshot->main.worker_processes);
+  sd_notifyf(0, "READY=1\nMAINPID=%lu\nSTATUS=serving", (unsigned long)getpid());
+  check_health(*snapshot);
+
+  control_.run();
+
+  checker_.configure({});
+  runtime_.join();
+  if (!pid_path.empty()) ::unlink(pid_path.c_str());
+  LOG_NOTICE("exit");
+  return 0;
+}
+
+Status Master::handle_signals() {
+  using Info = const signalfd_siginfo&;
+  struct {
+    int signo;
+    Control::SignalHandler fn;
+  } const table[] = {
+      {SIGHUP, [this](Info) { reload(); }},
+      {SIGUSR1, [this](Info) { reopen_logs(); }},
+      {SIGQUIT,
+       [this](Info) {
+         if (stopping_) return;
+         LOG_NOTICE("signal 3 (SIGQUIT) received, shutting down gracefully");
+         stop(true);
+       }},
+      {SIGTERM,
+       [this](Info) {
+         LOG_NOTICE("signal {} received, exiting", SIGTERM);
+         stop(false);
+       }},
+      {SIGINT,
+       [this](Info) {
+         LOG_NOTICE("signal {} received, exiting", SIGINT);
+         stop(false);
+       }},
+      // nginx's binary upgrade and worker shutdown, and SIGCHLD (children are watched through
+      // pidfds): taken and ignored, so that none of them acts the default way.
+      {SIGUSR2, nullptr},
+      {SIGWINCH, nullptr},
+      {SIGCHLD, nullptr},
+  };
+  for (const auto& s : table)
+    if (Status st = control_.on_signal(s.signo, s.fn); !st) return st;
+  return Status::ok();
+}
+
+std::shared_ptr<const Snapshot> Master::load_for_reload() {
+  LoadOptions lo = load_;
+  lo.previous = runtime_.snapshot().get();
+  lo.workers_hint = runtime_.workers();  // access-log buffers for the workers that run
+  LoadResult res = load(lo);
+  for (const auto& w : res.warnings) LOG_WARN("{}", w);
+  for (const auto& e : res.errors) LOG_EMERG("{}", e.to_string());
+  return res.snapshot;
+}
+
+void Master::reload() {
+  sd_notify(0, "RELOADING=1");
+  LOG_NOTICE("signal 1 (SIGHUP) received, reconfiguring");
+  auto fresh = load_for_reload();
+  if (!fresh) {
+    LOG_ALERT("reload failed, the running configuration is kept");
+  } else if (Status st = runtime_.reload(fresh); !st) {
+    LOG_EMERG("{}", st.message());
+    LOG_ALERT("reload failed, the running configuration is kept");
+  } else {
+    apply_error_logs(*fresh);
+    if (!stopping_) check_health(*fresh);
+    LOG_NOTICE("reconfigured");
+  }
+  sd_notify(0, "READY=1");
+}
+
+void Master::reopen_logs() {
+  LOG_NOTICE("signal 10 (SIGUSR1) received, reopening logs");
+  Logger::instance().reopen();
+  runtime_.snapshot()->log_files.reopen();  // http and stream access logs
+}
+
+void Master::stop(bool graceful) {
+  sd_notify(0, "STOPPING=1");
+  stopping_ = true;
+  checker_.configure({});
+  runtime_.stop(graceful);
+  stop_loop_if_finished();
+}
+
+void Master::stop_loop_if_finished() {
+  if (stopping_ && runtime_.finished()) control_.stop();
+}
+
+void Master::check_health(const Snapshot& snapshot) {
+  // Only the proxy module defines health checks today (http `health_check`).
+  std::vector<std::shared_ptr<const upstream::HealthCheck>> checks;
+  if (const auto* pm = snapshot.http.main_conf<proxy::ProxyMainConf>())
+    checks.assign(pm->health_checks.begin(), pm->health_checks.end());
+  checker_.configure(checks);
+}
+
+}  // namespace portico::server
