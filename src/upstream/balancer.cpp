@@ -6,6 +6,7 @@
 
 #include "upstream/balancers/hash.h"
 #include "upstream/balancers/ip_hash.h"
+#include "upstream/balancers/least_busy.h"
 #include "upstream/balancers/least_conn.h"
 #include "upstream/balancers/random.h"
 #include "upstream/balancers/round_robin.h"
@@ -183,6 +184,8 @@ std::unique_ptr<Balancer> make_balancer(std::shared_ptr<const Group> group, uint
       return std::make_unique<RandomBalancer>(std::move(group), seed, false);
     case Method::kRandomTwo:
       return std::make_unique<RandomBalancer>(std::move(group), seed, true);
+    case Method::kLeastBusy:
+      return std::make_unique<LeastBusyBalancer>(std::move(group));
   }
   return nullptr;
 }

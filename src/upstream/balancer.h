@@ -1,5 +1,6 @@
 // Balancer: chooses a peer of a Group for one attempt of one request, with nginx's algorithms
-// (round robin, least_conn, ip_hash, hash [consistent], random [two]).
+// (round robin, least_conn, ip_hash, hash [consistent], random [two]) and Passenger's
+// least-busy routing for app groups.
 //
 // Ownership and threads: one Balancer per worker thread per Group, built by make_balancer()
 // and owned by that worker's LocalGroup (local_group.h); used only by that worker, so it is

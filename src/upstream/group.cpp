@@ -44,6 +44,8 @@ std::string_view method_name(Method m) {
       return "random";
     case Method::kRandomTwo:
       return "random two least_conn";
+    case Method::kLeastBusy:
+      return "least_busy";
   }
   return "?";
 }

@@ -28,7 +28,8 @@
 
 namespace portico::upstream {
 
-// The load-balancing method: nginx's default round robin or the directive that chose another.
+// The load-balancing method: nginx's default round robin, the directive that chose another,
+// or least_busy for application groups.
 enum class Method {
   kRoundRobin,      // (default)
   kLeastConn,       // least_conn;
@@ -37,6 +38,7 @@ enum class Method {
   kHashConsistent,  // hash KEY consistent;
   kRandom,          // random;
   kRandomTwo,       // random two; == random two least_conn; (the only method nginx has for two)
+  kLeastBusy,       // no directive: app groups (Passenger's lowest-busyness routing)
 };
 
 class MemberList {

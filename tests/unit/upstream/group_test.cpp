@@ -217,8 +217,9 @@ TEST(UpstreamGroupLive, InvalidChangesChangeNothing) {
 }
 
 TEST(UpstreamGroupLive, EmptyGroupPicksNothing) {
-  for (Method m : {Method::kRoundRobin, Method::kLeastConn, Method::kIpHash, Method::kHash,
-                   Method::kHashConsistent, Method::kRandom, Method::kRandomTwo}) {
+  for (Method m :
+       {Method::kRoundRobin, Method::kLeastConn, Method::kIpHash, Method::kHash,
+        Method::kHashConsistent, Method::kRandom, Method::kRandomTwo, Method::kLeastBusy}) {
     SCOPED_TRACE(std::string(method_name(m)));
     auto g = make_group(m, 2);
     auto b = make_balancer(g);

@@ -108,7 +108,7 @@ void worker(Shared& sh, uint64_t seed, uint64_t* versions_seen) {
 }
 
 // The publisher: random changes for `ms` milliseconds.
-void publish(Shared& sh, uint64_t ms, std::vector<std::shared_ptr<PeerState>>& all) {
+void publish(Shared& sh, Method m, uint64_t ms, std::vector<std::shared_ptr<PeerState>>& all) {
   const Group& g = *sh.group;
   std::vector<std::shared_ptr<PeerState>> members, draining, removed;
   for (uint32_t s : g.members().order()) members.push_back(g.peer(s).state);
@@ -125,6 +125,7 @@ void publish(Shared& sh, uint64_t ms, std::vector<std::shared_ptr<PeerState>>& a
       case 1: {
         if (members.size() + draining.size() >= 10) break;
         PeerConfig c = peer_cfg(next_name++, uint32_t(1 + lcg(x) % 3));
+        if (m == Method::kLeastBusy) c.max_conns = 3;
         std::shared_ptr<PeerState> s;
         ASSERT_TRUE(g.add_peer(c, &s).is_ok());
         members.push_back(s);
@@ -184,7 +185,7 @@ void run(Method m) {
   std::vector<PeerConfig> peers;
   for (int i = 0; i < 4; i++) {
     peers.push_back(peer_cfg(i, uint32_t(i + 1)));
-    if (i == 0) peers.back().max_conns = 3;
+    if (i == 0 || m == Method::kLeastBusy) peers.back().max_conns = 3;
   }
   Shared sh;
   sh.group = make_group(m, peers);
@@ -195,7 +196,7 @@ void run(Method m) {
     workers.emplace_back([&, t] { worker(sh, uint64_t(t + 1), &versions[size_t(t)]); });
   }
   std::vector<std::shared_ptr<PeerState>> all;
-  publish(sh, 200, all);
+  publish(sh, m, 200, all);
   sh.stop = true;
   for (auto& w : workers) w.join();
 
@@ -215,8 +216,9 @@ void run(Method m) {
 }
 
 TEST(UpstreamLiveGroupThreads, PublisherWhileWorkersPickAndRelease) {
-  for (Method m : {Method::kRoundRobin, Method::kLeastConn, Method::kIpHash, Method::kHash,
-                   Method::kHashConsistent, Method::kRandom, Method::kRandomTwo}) {
+  for (Method m :
+       {Method::kRoundRobin, Method::kLeastConn, Method::kIpHash, Method::kHash,
+        Method::kHashConsistent, Method::kRandom, Method::kRandomTwo, Method::kLeastBusy}) {
     SCOPED_TRACE(std::string(method_name(m)));
     run(m);
   }
