@@ -2,10 +2,7 @@
 // (Google Benchmark). The cost nginx pays here is the same loop; what matters is that no
 // method allocates or takes a lock and that the linear ones stay cheap at realistic sizes.
 //
-// Build (until CMake wires it), from the repository root, on one line:
-//   g++ -std=c++20 -O2 -Isrc bench/micro/balancer_bench.cpp src/upstream/*.cpp
-//       src/upstream/balancers/*.cpp src/core/strings.cpp -lbenchmark -lpthread
-//       -o /tmp/balancer_bench
+// Built with the tests when Google Benchmark is installed: `ninja -C build balancer_bench`.
 #include <benchmark/benchmark.h>
 
 #include <string>

@@ -112,7 +112,7 @@ struct ContentHandler {
   bool auto_redirect = false;
 };
 
-// Per-worker state of a module (the proxy's recycled buffers and queue). Created by each
+// Per-worker state of a module (the proxy's recycled buffers). Created by each
 // worker for each module that has one; lives on that worker's thread.
 class ModuleWorkerState {
  public:

@@ -1,9 +1,6 @@
 #include "proxy/context.h"
 
-#include <algorithm>
-
 #include "proxy/directives.h"
-#include "proxy/session.h"
 
 namespace portico::proxy {
 
@@ -24,20 +21,6 @@ std::shared_ptr<const upstream::UpstreamConf> Context::dynamic_upstream(const st
   if (dynamic_.size() >= 256) dynamic_.clear();  // bounded; in-flight sessions hold their own
   dynamic_[hostport] = uc;
   return uc;
-}
-
-void Context::dequeue(const upstream::Group* g, Session* s) {
-  auto it = queues_.find(g);
-  if (it == queues_.end()) return;
-  auto& q = it->second;
-  q.erase(std::remove(q.begin(), q.end(), s), q.end());
-  if (q.empty()) queues_.erase(it);
-}
-
-void Context::notify(const upstream::Group* g) {
-  auto it = queues_.find(g);
-  if (it == queues_.end() || it->second.empty()) return;
-  it->second.front()->retry_queued();
 }
 
 }  // namespace portico::proxy

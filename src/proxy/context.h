@@ -1,9 +1,8 @@
 // Context: what the proxy needs from its worker: the loop, the worker's upstream state
-// (balancers, keep-alive pool), the queue, and recycled buffers. Owned by the Worker; worker
-// thread only.
+// (upstream::Local: each group's balancer and wait queue, the keep-alive pool), and recycled
+// buffers. Owned by the Worker; worker thread only.
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -17,8 +16,6 @@
 
 namespace portico::proxy {
 
-class Session;
-
 class Context final : public http::ModuleWorkerState {
  public:
   Context(EventLoop& loop, upstream::Local& upstreams) : loop(loop), upstreams(upstreams) {}
@@ -27,21 +24,6 @@ class Context final : public http::ModuleWorkerState {
   // unix sockets only, as nginx without a `resolver`. Cached per worker, bounded.
   std::shared_ptr<const upstream::UpstreamConf> dynamic_upstream(const std::string& hostport,
                                                                  std::string* error);
-
-  // The upstream queue (`queue N`), FIFO per worker and group.
-  bool enqueue(const upstream::Group* g, Session* s, uint32_t max) {
-    auto& q = queues_[g];
-    if (q.size() >= max) return false;
-    q.push_back(s);
-    return true;
-  }
-  void dequeue(const upstream::Group* g, Session* s);
-  bool is_front(const upstream::Group* g, const Session* s) {
-    auto it = queues_.find(g);
-    return it != queues_.end() && !it->second.empty() && it->second.front() == s;
-  }
-  // A peer of `g` was released on this worker: let the first waiting request try again.
-  void notify(const upstream::Group* g);
 
   // Relay buffers (kBufferSize bytes) recycled per worker: a proxied request allocates none
   // once warm.
@@ -92,7 +74,6 @@ class Context final : public http::ModuleWorkerState {
   std::vector<std::string> free_strings_;
   std::vector<std::vector<http::Header>> free_headers_;
   std::vector<std::unique_ptr<char[]>> free_buffers_;
-  std::unordered_map<const upstream::Group*, std::deque<Session*>> queues_;
   std::unordered_map<std::string, std::shared_ptr<const upstream::UpstreamConf>> dynamic_;
 };
 

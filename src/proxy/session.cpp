@@ -97,6 +97,7 @@ Session::Session(http::Connection* conn, http::Request* r, Context* ctx)
 
 Session::~Session() {
   ctx_->loop.cancel(&timer_);
+  if (group_) group_->dequeue(this);
   close_upstream();
   ctx_->give_string(std::move(head_));
   ctx_->give_string(std::move(out_pre_));
@@ -158,7 +159,7 @@ std::string Session::log_suffix() const {
   std::string s = http::log_context(*r_);
   if (peer_ >= 0 && upstream_) {
     s += ", upstream: \"http://";
-    s += upstream_->group->peer(size_t(peer_)).cfg.name;
+    s += group_->peer(size_t(peer_)).cfg.name;
     s += r_->upstream.uri;
     s += '"';
   }
@@ -345,8 +346,8 @@ void Session::start() {
     state_ = State::kDone;
     return;
   }
-  balancer_ = ctx_->upstreams.balancer(upstream_->group);
-  tried_ = upstream::TriedSet(upstream_->group->size());
+  group_ = ctx_->upstreams.group(upstream_->group);
+  tried_ = upstream::TriedSet(group_->members().size());
   if (!build_request_head()) {
     PORTICO_LOG(LogLevel::kInfo, conn_->id(), "client sent too many fields in \"Connection\"{}",
                 log_suffix());
@@ -378,8 +379,10 @@ void Session::start() {
 void Session::connect_next() {
   const uint64_t now = ctx_->loop.now_ms();
   const uint32_t limit =
-      conf_->next_upstream_tries ? conf_->next_upstream_tries : upstream_->group->max_tries();
-  if (tries_ >= limit) {
+      conf_->next_upstream_tries ? conf_->next_upstream_tries : group_->members().max_tries();
+  // The first attempt always asks the balancer: with no peer available it queues or answers
+  // "no live upstreams", as nginx does.
+  if (tries_ > 0 && tries_ >= limit) {
     state_ = State::kDone;
     conn_->proxy_error(502);
     return;
@@ -395,36 +398,27 @@ void Session::connect_next() {
       pc.hash_key = key;
     }
   }
-  int idx = balancer_->pick(pc, tried_);
+  int idx = group_->pick(pc, tried_);
   if (idx < 0 && tries_ == 0 && upstream_->queue_max) {
-    const auto* g = upstream_->group.get();
-    if (state_ == State::kQueued) {
-      if (now - queued_at_ms_ >= upstream_->queue_timeout_ms) {
-        ctx_->dequeue(g, this);
-        PORTICO_LOG(LogLevel::kError, conn_->id(),
-                    "upstream queue timed out while connecting to upstream{}", log_suffix());
-        state_ = State::kDone;
-        conn_->proxy_error(503);
-        return;
-      }
-      wait(Wait::kQueue, 20);  // other workers free slots too: look again shortly
+    if (state_ == State::kQueued) return;  // woken, but nothing free for us: wait on
+    if (!group_->enqueue(this, upstream_->queue_max)) {
+      PORTICO_LOG(LogLevel::kError, conn_->id(),
+                  "upstream queue is full while connecting to upstream{}", log_suffix());
+      state_ = State::kDone;
+      conn_->proxy_error(503);
       return;
     }
-    if (ctx_->enqueue(g, this, upstream_->queue_max)) {
-      state_ = State::kQueued;
-      queued_at_ms_ = now;
-      wait(Wait::kQueue, 20);
-      return;
-    }
-    PORTICO_LOG(LogLevel::kError, conn_->id(),
-                "upstream queue is full while connecting to upstream{}", log_suffix());
-    state_ = State::kDone;
-    conn_->proxy_error(503);
-    return;
+    state_ = State::kQueued;
+    wait(Wait::kQueue, upstream_->queue_timeout_ms);  // woken by the queue, not by this timer
+    // A peer freed before this request counted as waiting woke nobody: look once more.
+    idx = group_->pick(pc, tried_);
+    if (idx < 0) return;
   }
   if (state_ == State::kQueued) {
-    ctx_->dequeue(upstream_->group.get(), this);
+    group_->dequeue(this);
     state_ = State::kConnecting;
+    wait_ = Wait::kNone;
+    ctx_->loop.cancel(&timer_);
   }
   if (idx < 0) {
     if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
@@ -444,7 +438,7 @@ void Session::connect_next() {
   head_off_ = 0;
   stored_off_ = 0;  // a stored body is sent again from its start
   request_sent_any_ = false;
-  const upstream::Peer& p = upstream_->group->peer(size_t(idx));
+  const upstream::Peer& p = group_->peer(size_t(idx));
   if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
   r_->upstream.addr += p.cfg.name;
 
@@ -667,21 +661,20 @@ void Session::on_timer(Timer* t) {
           Fault::kNone);
       return;
     case Wait::kQueue:
-      // Only the head of the queue may take a freed slot (FIFO); the others just check time.
-      if (s->ctx_->is_front(s->upstream_->group.get(), s) ||
-          s->ctx_->loop.now_ms() - s->queued_at_ms_ >= s->upstream_->queue_timeout_ms) {
-        s->connect_next();
-      } else {
-        s->wait(Wait::kQueue, 20);
-      }
+      s->group_->dequeue(s);
+      PORTICO_LOG(LogLevel::kError, s->conn_->id(),
+                  "upstream queue timed out while connecting to upstream{}", s->log_suffix());
+      s->state_ = State::kDone;
+      s->conn_->proxy_error(503);
       return;
     case Wait::kNone:
       return;
   }
 }
 
-void Session::retry_queued() {
+bool Session::on_wake() {
   if (state_ == State::kQueued) connect_next();
+  return !queued();
 }
 
 void Session::pump() {
@@ -978,7 +971,7 @@ bool Session::read_response_head() {
           const bool failure = status_is_failure(status);
           // Retry where allowed; otherwise this response goes to the client.
           const uint32_t limit = conf_->next_upstream_tries ? conf_->next_upstream_tries
-                                                            : upstream_->group->max_tries();
+                                                            : group_->members().max_tries();
           bool may = tries_ < limit && body_replayable_ &&
                      (idempotent(r_->head.method) || (conf_->next_upstream & kNextNonIdempotent));
           if (conf_->next_upstream_timeout_ms &&
@@ -1515,7 +1508,7 @@ void Session::end_upstream() {
                         connection_reusable(head_in_, framing_) &&
                         up_requests_ + 1 < upstream_->keepalive_requests && conf_->http_minor == 1;
   if (reusable && pconn_) {
-    const upstream::Peer& p = upstream_->group->peer(size_t(peer_));
+    const upstream::Peer& p = group_->peer(size_t(peer_));
     pconn_->requests = up_requests_ + 1;
     ctx_->upstreams.pool.put(pconn_, p.state.get(), upstream_->keepalive,
                              upstream_->keepalive_timeout_ms);
@@ -1630,7 +1623,7 @@ void Session::upstream_failed(uint32_t condition, int status, const std::string&
   // A pooled connection the upstream had closed meanwhile is not the peer's fault, and does
   // not use up a try (nginx: u->peer.cached).
   const bool stale_pooled = pooled_ && condition == kNextError && !response_started_;
-  if (stale_pooled && peer_ >= 0 && tried_.count() >= upstream_->group->size()) {
+  if (stale_pooled && peer_ >= 0 && group_->balancer().all_tried(tried_)) {
     // No other peer to move to (a one-server group): this one may be tried again, on a fresh
     // connection or another pooled one (each bounded by the pool), as nginx does.
     tried_.erase(size_t(peer_));
@@ -1641,7 +1634,7 @@ void Session::upstream_failed(uint32_t condition, int status, const std::string&
   rlen_ = rpos_ = 0;
   parsed_ = 0;
   const uint32_t limit =
-      conf_->next_upstream_tries ? conf_->next_upstream_tries : upstream_->group->max_tries();
+      conf_->next_upstream_tries ? conf_->next_upstream_tries : group_->members().max_tries();
   bool may = (conf_->next_upstream & condition) && tries_ < limit && body_replayable_;
   if (request_sent_any_ && !idempotent(r_->head.method) &&
       !(conf_->next_upstream & kNextNonIdempotent))
@@ -1672,10 +1665,11 @@ void Session::fail_client(const std::string& why, Fault fault, LogLevel level) {
 
 void Session::release_peer(bool failed) {
   if (peer_ < 0) return;
-  balancer_->release(peer_, failed ? upstream::Outcome::kFailure : upstream::Outcome::kSuccess,
-                     ctx_->loop.now_ms());
+  const int slot = peer_;
   peer_ = -1;
-  if (upstream_->queue_max) ctx_->notify(upstream_->group.get());
+  // May hand the peer to a queued request before it returns.
+  group_->release(slot, failed ? upstream::Outcome::kFailure : upstream::Outcome::kSuccess,
+                  ctx_->loop.now_ms());
 }
 
 void Session::close_upstream() {
@@ -1692,7 +1686,7 @@ void Session::close_upstream() {
 
 void Session::abort() {
   if (state_ == State::kDone) return;
-  if (state_ == State::kQueued) ctx_->dequeue(upstream_->group.get(), this);
+  if (state_ == State::kQueued) group_->dequeue(this);
   release_peer(false);
   close_upstream();
   state_ = State::kDone;

@@ -5,7 +5,9 @@
 //
 // Owned by the client Connection (created when the content phase hands the request to the
 // proxy, destroyed when the connection has taken the outcome). Worker thread only. Never
-// blocks; memory is two fixed buffers whatever the body sizes.
+// blocks; memory is two fixed buffers whatever the body sizes. With `queue N`, a request that
+// finds no free peer waits in the group's queue (upstream::LocalGroup) as an upstream::Waiter
+// until a peer frees up (on_wake) or its queue timeout answers 503.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +24,9 @@
 #include "proxy/proxy_conf.h"
 #include "proxy/response_parser.h"
 #include "proxy/spool.h"
+#include "upstream/local_group.h"
 #include "upstream/tried_set.h"
+#include "upstream/wait_queue.h"
 
 namespace portico::http {
 class Connection;
@@ -31,7 +35,7 @@ struct Request;
 
 namespace portico::proxy {
 
-class Session final : public IoHandler, public http::ContentSession {
+class Session final : public IoHandler, public http::ContentSession, public upstream::Waiter {
  public:
   Session(http::Connection* conn, http::Request* r, Context* ctx);
   ~Session() override;
@@ -43,8 +47,9 @@ class Session final : public IoHandler, public http::ContentSession {
   void on_client_io(uint32_t events) override;  // the client socket, forwarded by the Connection
   // The client connection is going away (closed, worker stopping): drop everything now.
   void abort() override;
-  // Queued (`queue N`): a slot may have freed; try to get a peer now.
-  void retry_queued();
+  // upstream::Waiter: queued (`queue N`) and a peer may be free: tries to get one now. Returns
+  // whether it left the queue.
+  bool on_wake() override;
 
  private:
   enum class State : uint8_t {
@@ -134,7 +139,8 @@ class Session final : public IoHandler, public http::ContentSession {
   std::shared_ptr<const upstream::UpstreamConf> dynamic_upstream_;
   bool var_has_uri_ = false;  // proxy_pass with variables and a URI part: sent verbatim
   std::string var_uri_;
-  std::shared_ptr<upstream::Balancer> balancer_;
+  // This worker's side of the group: its balancer (peers by slot), its wait queue.
+  std::shared_ptr<upstream::LocalGroup> group_;
   upstream::TriedSet tried_;
   State state_ = State::kConnecting;
   Wait wait_ = Wait::kNone;
@@ -148,14 +154,13 @@ class Session final : public IoHandler, public http::ContentSession {
   // Upstream connection
   int up_fd_ = -1;
   upstream::Pool::Conn* pconn_ = nullptr;  // up_fd_'s pool registration (upstreams with keepalive)
-  int peer_ = -1;
+  int peer_ = -1;                          // the slot picked for this attempt, until released
   uint32_t up_requests_ = 0;  // requests the connection carried before this one (pooled)
   bool up_readable_ = false;
   bool up_writable_ = false;
   bool up_hup_ = false;  // the upstream half-closed: reads never block again
   uint32_t tries_ = 0;
   uint64_t start_ms_ = 0;
-  uint64_t queued_at_ms_ = 0;
   uint64_t attempt_ms_ = 0;
   uint64_t connect_ms_ = 0;
   uint64_t header_ms_ = UINT64_MAX;  // this attempt's response head arrived after; MAX = not

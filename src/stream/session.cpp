@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "core/access_rule.h"
 #include "core/log.h"
@@ -66,22 +67,22 @@ void Session::start() {
     finish(500);
     return;
   }
-  balancer_ = ctx_->balancer(server_->upstream->group);
-  tried_ = upstream::TriedSet(server_->upstream->group->size());
+  group_ = ctx_->group(server_->upstream->group);
+  tried_ = upstream::TriedSet(group_->members().size());
   connect_next();
 }
 
 void Session::connect_next() {
   const auto& group = *server_->upstream->group;
   const uint32_t limit =
-      server_->next_upstream_tries ? server_->next_upstream_tries : group.max_tries();
+      server_->next_upstream_tries ? server_->next_upstream_tries : group_->members().max_tries();
   if (tries_ >= limit || (tries_ > 0 && !server_->next_upstream)) {
     finish(502);
     return;
   }
   upstream::PickContext pc;
   pc.now_ms = ctx_->loop.now_ms();
-  int idx = balancer_->pick(pc, tried_);
+  int idx = group_->pick(pc, tried_);
   if (idx < 0) {
     PORTICO_LOG(LogLevel::kError, id_, "no live upstreams while connecting to upstream, client: {}",
                 addr_text(client_));
@@ -92,7 +93,7 @@ void Session::connect_next() {
   }
   peer_ = idx;
   ++tries_;
-  const upstream::Peer& p = group.peer(size_t(idx));
+  const upstream::Peer& p = group_->peer(size_t(idx));
   if (!upstream_addr_.empty()) upstream_addr_ += ", ";
   upstream_addr_ += p.cfg.name;
   attempt_ms_ = ctx_->loop.now_ms();
@@ -121,8 +122,7 @@ void Session::connect_next() {
                 errno_text(errno), addr_text(client_), p.cfg.name);
     if (ufd_ >= 0) ::close(ufd_);
     ufd_ = -1;
-    balancer_->release(peer_, upstream::Outcome::kFailure, ctx_->loop.now_ms());
-    peer_ = -1;
+    group_->release(std::exchange(peer_, -1), upstream::Outcome::kFailure, ctx_->loop.now_ms());
     if (!connect_times_.empty()) connect_times_ += ", ";
     connect_times_ += '-';
     connect_next();
@@ -145,12 +145,10 @@ void Session::on_io(bool client, uint32_t ev) {
       PORTICO_LOG(
           LogLevel::kError, id_,
           "connect() failed ({}) while connecting to upstream, client: {}, upstream: \"{}\"",
-          errno_text(err), addr_text(client_),
-          server_->upstream->group->peer(size_t(peer_)).cfg.name);
+          errno_text(err), addr_text(client_), group_->peer(size_t(peer_)).cfg.name);
       ::close(ufd_);
       ufd_ = -1;
-      balancer_->release(peer_, upstream::Outcome::kFailure, ctx_->loop.now_ms());
-      peer_ = -1;
+      group_->release(std::exchange(peer_, -1), upstream::Outcome::kFailure, ctx_->loop.now_ms());
       if (!connect_times_.empty()) connect_times_ += ", ";
       connect_times_ += '-';
       connecting_ = false;
@@ -270,13 +268,12 @@ void Session::on_timer(Timer* t) {
     PORTICO_LOG(LogLevel::kError, s->id_,
                 "upstream timed out (110: Connection timed out) while connecting to upstream, "
                 "client: {}, upstream: \"{}\"",
-                addr_text(s->client_),
-                s->server_->upstream->group->peer(size_t(s->peer_)).cfg.name);
+                addr_text(s->client_), s->group_->peer(size_t(s->peer_)).cfg.name);
     s->ctx_->loop.remove(s->ufd_);
     ::close(s->ufd_);
     s->ufd_ = -1;
-    s->balancer_->release(s->peer_, upstream::Outcome::kFailure, s->ctx_->loop.now_ms());
-    s->peer_ = -1;
+    s->group_->release(std::exchange(s->peer_, -1), upstream::Outcome::kFailure,
+                       s->ctx_->loop.now_ms());
     s->connecting_ = false;
     if (!s->connect_times_.empty()) s->connect_times_ += ", ";
     s->connect_times_ += '-';
@@ -295,8 +292,7 @@ void Session::finish(int status) {
   status_ = status;
   ctx_->loop.cancel(&timer_);
   if (peer_ >= 0) {
-    balancer_->release(peer_, upstream::Outcome::kSuccess, ctx_->loop.now_ms());
-    peer_ = -1;
+    group_->release(std::exchange(peer_, -1), upstream::Outcome::kSuccess, ctx_->loop.now_ms());
   }
   if (ufd_ >= 0) ::close(ufd_);
   ufd_ = -1;

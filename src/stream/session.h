@@ -56,12 +56,12 @@ class Session final : public Deferred {
 
   upstream::Local* ctx_;
   const Server* server_;
-  std::shared_ptr<const void> pin_;  // keeps the snapshot (and server_) alive
-  std::shared_ptr<upstream::Balancer> balancer_;
+  std::shared_ptr<const void> pin_;              // keeps the snapshot (and server_) alive
+  std::shared_ptr<upstream::LocalGroup> group_;  // this worker's side of the upstream group
   upstream::TriedSet tried_;
   int cfd_;
   int ufd_ = -1;
-  int peer_ = -1;
+  int peer_ = -1;  // the slot picked, until released
   uint32_t tries_ = 0;
   SockAddr client_;
   uint64_t id_;

@@ -13,14 +13,15 @@ namespace portico::upstream {
 // deferred deletion, since an epoll event of the current iteration may still name its probe.
 class HealthChecker::PeerCheck final : public Deferred, public ProbeSink {
  public:
-  PeerCheck(EventLoop& loop, std::shared_ptr<const HealthCheck> check, size_t index)
-      : loop_(loop), check_(std::move(check)), index_(index) {
+  PeerCheck(EventLoop& loop, std::shared_ptr<const HealthCheck> check,
+            std::shared_ptr<const MemberList> members, size_t slot)
+      : loop_(loop), check_(std::move(check)), members_(std::move(members)), slot_(slot) {
     probe_ = check_->make_probe(loop_, *this);
     timer_.owner = this;
     timer_.cb = [](Timer* t) { static_cast<CheckTimer*>(t)->owner->on_timer(); };
   }
 
-  const Peer& peer() const { return check_->group->peer(index_); }
+  const Peer& peer() const { return members_->peer(slot_); }
 
   // Takes over the counts and schedule of the same peer's check in the previous
   // configuration, and arms the first check: at once for a new peer, otherwise when the old
@@ -81,13 +82,15 @@ class HealthChecker::PeerCheck final : public Deferred, public ProbeSink {
     if (ok) {
       fails_ = 0;
       // A passing check is first-hand evidence: it also ends a passive failure period.
-      p.state->fails.store(0, std::memory_order_relaxed);
+      bool back = p.state->fails.exchange(0, std::memory_order_relaxed) != 0;
       if (!healthy && ++passes_ >= check_->passes) {
         set_healthy(p, true, now);
         LOG_NOTICE("peer {} of upstream \"{}\" is healthy again", p.cfg.name,
                    check_->group->name());
         passes_ = 0;
+        back = true;
       }
+      if (back) check_->group->wake_waiters();  // requests queued for the group may go on
     } else {
       passes_ = 0;
       if (healthy && ++fails_ >= check_->fails) {
@@ -104,7 +107,9 @@ class HealthChecker::PeerCheck final : public Deferred, public ProbeSink {
 
   EventLoop& loop_;
   std::shared_ptr<const HealthCheck> check_;
-  size_t index_;  // into check_->group->peers()
+  // The group's member list when the checks were configured, and this peer's slot in it.
+  std::shared_ptr<const MemberList> members_;
+  size_t slot_;
   std::unique_ptr<HealthProbe> probe_;
   CheckTimer timer_;
   bool in_flight_ = false;  // probe_ started and has not reported; timer_ is its timeout
@@ -127,8 +132,9 @@ void HealthChecker::configure(const std::vector<std::shared_ptr<const HealthChec
   std::map<const PeerState*, size_t> taken;
   std::vector<PeerCheck*> fresh;
   for (const auto& c : checks) {
-    for (size_t i = 0; i < c->group->size(); ++i) {
-      auto* pc = new PeerCheck(loop_, c, i);
+    std::shared_ptr<const MemberList> members = c->group->current();
+    for (uint32_t slot : members->order()) {
+      auto* pc = new PeerCheck(loop_, c, members, slot);
       const PeerState* state = pc->peer().state.get();
       auto it = old.find(state);
       size_t n = taken[state]++;

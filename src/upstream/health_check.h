@@ -9,7 +9,9 @@
 // HealthChecker and every probe it makes live on one event loop's thread, the control thread's
 // (server/control.h), so there is one probe per peer whatever the worker count. The verdict is
 // the peer's shared atomic PeerState (set_healthy, peer.h), read by every worker's balancer
-// without a lock.
+// without a lock; a peer that passes again wakes the requests queued for its group
+// (Group::wake_waiters). The peers checked are the members of the group's list when
+// configure() ran; peers a publisher adds later are checked from the next configure().
 //
 // Use:
 //

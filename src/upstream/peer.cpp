@@ -8,6 +8,7 @@ namespace portico::upstream {
 namespace {
 
 constexpr auto kRelaxed = std::memory_order_relaxed;
+constexpr auto kSeqCst = std::memory_order_seq_cst;
 
 // True while `now` is within fail_timeout of `checked`. Another worker's clock reading may be a
 // little ahead of ours (checked > now): that is "within" too.
@@ -21,7 +22,7 @@ bool within_fail_timeout(const Peer& p, uint64_t now_ms) {
 bool available(const Peer& p, uint64_t now_ms, bool single) {
   if (p.cfg.down) return false;
   const PeerState& s = *p.state;
-  if (!s.healthy.load(kRelaxed)) return false;
+  if (!s.healthy.load(kRelaxed) || s.draining.load(kRelaxed)) return false;
   if (!single && p.cfg.max_fails != 0 && s.fails.load(kRelaxed) >= p.cfg.max_fails &&
       within_fail_timeout(p, now_ms)) {
     return false;
@@ -33,13 +34,19 @@ bool available(const Peer& p, uint64_t now_ms, bool single) {
 bool try_acquire(const Peer& p) {
   PeerState& s = *p.state;
   if (p.cfg.max_conns == 0) {
-    s.active.fetch_add(1, kRelaxed);
-    return true;
+    s.active.fetch_add(1, kSeqCst);
+  } else {
+    uint32_t cur = s.active.load(kRelaxed);
+    do {
+      if (cur >= p.cfg.max_conns) return false;
+    } while (!s.active.compare_exchange_weak(cur, cur + 1, kSeqCst, kRelaxed));
   }
-  uint32_t cur = s.active.load(kRelaxed);
-  do {
-    if (cur >= p.cfg.max_conns) return false;
-  } while (!s.active.compare_exchange_weak(cur, cur + 1, kRelaxed));
+  // Counted in first, then checked: a publisher that sets `draining` and then reads active == 0
+  // knows that every later attempt sees the flag and backs out (see PeerState::draining).
+  if (s.draining.load(kSeqCst)) [[unlikely]] {
+    s.active.fetch_sub(1, kSeqCst);
+    return false;
+  }
   return true;
 }
 
@@ -48,7 +55,7 @@ void on_connect(const Peer& p) {
 }
 
 void on_release(const Peer& p) {
-  [[maybe_unused]] uint32_t before = p.state->active.fetch_sub(1, kRelaxed);
+  [[maybe_unused]] uint32_t before = p.state->active.fetch_sub(1, kSeqCst);
   assert(before > 0 && "on_release without a matching on_connect");
 }
 
@@ -103,6 +110,14 @@ uint32_t slow_start_permille(const Peer& p, uint64_t now_ms, bool single) {
   uint64_t elapsed = now_ms - since;
   if (elapsed >= span) return 1000;
   return static_cast<uint32_t>(std::max<uint64_t>(1, elapsed * 1000 / span));
+}
+
+uint64_t fail_timeout_ends_ms(const Peer& p, uint64_t now_ms, bool single) {
+  const PeerState& s = *p.state;
+  if (single || p.cfg.max_fails == 0 || s.fails.load(kRelaxed) < p.cfg.max_fails) return 0;
+  uint64_t checked = s.checked_ms.load(kRelaxed);
+  if (now_ms >= checked && now_ms - checked > p.cfg.fail_timeout_ms) return 0;  // already over
+  return checked + p.cfg.fail_timeout_ms + 1;
 }
 
 }  // namespace portico::upstream

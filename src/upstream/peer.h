@@ -6,10 +6,13 @@
 //    max_conns), passive-health failure accounting, the active-health verdict, slow-start time
 //    and counters for `portico status`. Separately allocated and held by shared_ptr so that a
 //    reload can hand a peer's state to the new snapshot (see Group::create's `previous`).
-//    Shared by all worker threads and the control thread; updated with relaxed atomics only,
-//    never a lock. Races between workers are benign by design: a state change is advisory and
-//    at worst one extra request reaches a peer that has just been marked unavailable (nginx
-//    without a `zone` is far looser: every worker process keeps its own counts).
+//    Shared by all worker threads and the control thread; updated with atomics only, never a
+//    lock. Races between workers are benign by design: a state change is advisory and at worst
+//    one extra request reaches a peer that has just been marked unavailable (nginx without a
+//    `zone` is far looser: every worker process keeps its own counts). Two rules are exact:
+//    max_conns (try_acquire) and draining (see PeerState::draining).
+//  - Peer: the two together plus the peer's Membership in one version of its group's member
+//    list (member_list.h). Immutable; a change is a new Peer in a new list.
 //
 // Passive health is nginx's (ngx_http_upstream_round_robin.c), field for field:
 //   fails       consecutive failures not yet forgiven            (peer->fails)
@@ -69,6 +72,12 @@ struct alignas(64) PeerState {
   std::atomic<uint64_t> recovered_at_ms{0};
   // Active health check verdict; true until a checker says otherwise.
   std::atomic<bool> healthy{true};
+  // Set by the group's publisher when it drains or removes the peer, before it publishes the
+  // list that says so, so that it holds on every worker at once, not only once each has adopted
+  // that list. try_acquire re-reads it after counting the request in (both sequentially
+  // consistent), so once a publisher has set it and then read active == 0, no request uses the
+  // peer and none can start: the peer is drained. Cleared when the peer becomes a member again.
+  std::atomic<bool> draining{false};
 
   // Counters for status pages; monotonically increasing.
   std::atomic<uint64_t> requests{0};     // picks
@@ -76,22 +85,40 @@ struct alignas(64) PeerState {
   std::atomic<uint64_t> unavailable{0};  // times max_fails was reached
 };
 
-struct Peer {
-  PeerConfig cfg;
-  std::shared_ptr<PeerState> state;  // never null inside a Group
+// Where a peer stands in its group's member list (Passenger: Process::enabled, ENABLED /
+// DISABLED / DETACHED). A list version holds peers by slot; see member_list.h.
+enum class Membership : uint8_t {
+  kMember,    // a member: balancers may choose it (subject to available())
+  kDraining,  // still a member, keeps its place (hash order) and its requests; takes no new ones
+  kRemoved,   // no longer a member; the slot stays reserved while requests still use the peer
+  kFree,      // an empty slot (state == nullptr)
 };
 
-// Whether a balancer may choose `p` now: not `down`, healthy, not failed out (passive health)
-// and under max_conns. `single` is true when the peer is its group's only server (one primary,
-// no backups): nginx then ignores max_fails/fail_timeout (and slow_start) for it.
+struct Peer {
+  PeerConfig cfg;
+  std::shared_ptr<PeerState> state;  // null only in a kFree slot
+  Membership membership = Membership::kMember;
+
+  // A member of the list (kMember or kDraining): in its group's order and tables.
+  bool listed() const {
+    return state && (membership == Membership::kMember || membership == Membership::kDraining);
+  }
+};
+
+// Whether a balancer may choose `p` now: not `down`, not draining, healthy, not failed out
+// (passive health) and under max_conns. `single` is true when the peer is its group's only server
+// (one primary, no backups): nginx then ignores max_fails/fail_timeout (and slow_start) for it.
 bool available(const Peer& p, uint64_t now_ms, bool single = false);
 
 // Connection accounting (nginx: peer->conns++ in get, -- in free). Balancer::pick/release call
 // these; use them directly only for connections that bypass a balancer.
-// try_acquire: active++ unless that would exceed max_conns; false (and no change) if full.
+// try_acquire: active++ unless that would exceed max_conns or the peer is draining; false (and
+// no change) if so. Never blocks, never allocates.
 bool try_acquire(const Peer& p);
 void on_connect(const Peer& p);  // active++ unconditionally
-void on_release(const Peer& p);  // active--. REQUIRES: a matching on_connect/try_acquire.
+// active--, sequentially consistent so that a request queued on another worker is not missed
+// (LocalGroup::release). REQUIRES: a matching on_connect/try_acquire.
+void on_release(const Peer& p);
 
 // Called for the peer a balancer has chosen: starts a new fail_timeout window once the
 // previous one has passed (nginx: `if (now - best->checked > best->fail_timeout)
@@ -113,5 +140,10 @@ void set_healthy(const Peer& p, bool healthy, uint64_t now_ms);
 // been failed out; active: turned healthy). 1000 when slow_start is off, for a single peer, or
 // when the ramp is over.
 uint32_t slow_start_permille(const Peer& p, uint64_t now_ms, bool single = false);
+
+// When a peer that passive health has failed out may be chosen again (the first millisecond
+// past its fail_timeout), or 0 when it is not failed out. Wait queues arm a timer for it, since
+// nothing else announces that moment.
+uint64_t fail_timeout_ends_ms(const Peer& p, uint64_t now_ms, bool single = false);
 
 }  // namespace portico::upstream

@@ -45,7 +45,7 @@ Pool::Conn* Pool::attach(int fd, IoHandler* owner) {
   return c;
 }
 
-Pool::Conn* Pool::take(const void* key, IoHandler* owner) {
+Pool::Conn* Pool::take(const PeerState* key, IoHandler* owner) {
   auto it = idle_.find(key);
   if (it == idle_.end() || it->second.empty()) return nullptr;
   // Most recently used first: the one least likely to have been closed by the upstream.
@@ -57,7 +57,11 @@ Pool::Conn* Pool::take(const void* key, IoHandler* owner) {
   return c;
 }
 
-void Pool::put(Conn* c, const void* key, uint32_t max_idle, uint64_t timeout_ms) {
+bool Pool::put(Conn* c, const PeerState* key, uint32_t max_idle, uint64_t timeout_ms) {
+  if (key->draining.load(std::memory_order_relaxed)) {
+    close(c);
+    return false;
+  }
   auto& list = idle_[key];
   if (list.size() >= max_idle) {
     Conn* old = list.front();
@@ -73,6 +77,7 @@ void Pool::put(Conn* c, const void* key, uint32_t max_idle, uint64_t timeout_ms)
   loop_.schedule(&c->timer, timeout_ms);
   list.push_back(c);
   ++total_;
+  return true;
 }
 
 void Pool::close(Conn* c) {
@@ -81,6 +86,15 @@ void Pool::close(Conn* c) {
   c->fd = -1;
   c->owner = nullptr;
   retire(c);
+}
+
+void Pool::close_idle(const PeerState* key) {
+  auto it = idle_.find(key);
+  if (it == idle_.end()) return;
+  std::vector<Conn*> list = std::move(it->second);
+  idle_.erase(it);
+  total_ -= list.size();
+  for (Conn* c : list) close(c);
 }
 
 void Pool::drop(Conn* c) {

@@ -5,7 +5,9 @@
 // connection if the upstream closes it or sends anything. Taking and returning a connection
 // therefore costs no system call. Idle connections are keyed by the peer's shared state object,
 // which survives a reload that keeps the peer, so the pool survives it too; each is bounded by
-// keepalive_timeout and by N per upstream and worker. Worker thread only.
+// keepalive_timeout and by N per upstream and worker. A draining or removed peer keeps no idle
+// connection: put() closes instead, and the worker's LocalGroup calls close_idle() when it
+// adopts the list that drains or removes the peer. Worker thread only.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 
 #include "core/event_loop.h"
 #include "core/timer_wheel.h"
+#include "upstream/peer.h"
 
 namespace portico::upstream {
 
@@ -22,7 +25,7 @@ class Pool {
   struct Conn final : IoHandler {
     Pool* pool = nullptr;
     IoHandler* owner = nullptr;  // the session using it; null while idle
-    const void* key = nullptr;
+    const PeerState* key = nullptr;
     int fd = -1;
     uint32_t requests = 0;  // requests carried so far
     struct IdleTimer : Timer {
@@ -40,11 +43,14 @@ class Pool {
   // epoll refused it (fd left open for the caller).
   Conn* attach(int fd, IoHandler* owner);
   // An idle connection to the peer whose state is `key`, now owned by `owner`, or null.
-  Conn* take(const void* key, IoHandler* owner);
-  // Keeps `c` for later (evicting the least recently used when `max_idle` are idle already).
-  void put(Conn* c, const void* key, uint32_t max_idle, uint64_t timeout_ms);
+  Conn* take(const PeerState* key, IoHandler* owner);
+  // Keeps `c` for later (evicting the least recently used when `max_idle` are idle already),
+  // unless the peer is draining or removed: then closes it. Returns whether it was kept.
+  bool put(Conn* c, const PeerState* key, uint32_t max_idle, uint64_t timeout_ms);
   // Closes a connection that will not be reused.
   void close(Conn* c);
+  // Closes every idle connection to `key`'s peer (it drains or left its group).
+  void close_idle(const PeerState* key);
   size_t idle_count() const { return total_; }
 
  private:
@@ -52,7 +58,7 @@ class Pool {
   void retire(Conn* c);  // deletes after the current batch (events may still name it)
 
   EventLoop& loop_;
-  std::unordered_map<const void*, std::vector<Conn*>> idle_;
+  std::unordered_map<const PeerState*, std::vector<Conn*>> idle_;
   size_t total_ = 0;
 };
 

@@ -21,6 +21,14 @@ TriedSet& TriedSet::operator=(const TriedSet& other) {
   return *this;
 }
 
+void TriedSet::grow(size_t capacity) {
+  size_t n = (capacity + 63) / 64;
+  auto heap = std::make_unique<uint64_t[]>(n);
+  std::copy_n(words(), nwords_, heap.get());
+  heap_ = std::move(heap);
+  nwords_ = n;
+}
+
 void TriedSet::clear() {
   std::fill_n(words(), nwords_, 0);
 }

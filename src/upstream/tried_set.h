@@ -1,9 +1,15 @@
-// TriedSet: the peers one request has already been sent to, by index into Group::peers()
-// (nginx: the `tried` bitmap of ngx_http_upstream_rr_peer_data_t). One per request, owned by
-// the proxy code that retries; touched only by that request's worker thread.
+// TriedSet: the peers one request has already been sent to, by slot (member_list.h) (nginx: the
+// `tried` bitmap of ngx_http_upstream_rr_peer_data_t). One per request, owned by the proxy code
+// that retries; touched only by that request's worker thread.
 //
-// Storage: one inline word for up to 64 peers (no allocation, the common case); larger groups
+// Storage: one inline word for up to 64 slots (no allocation, the common case); larger groups
 // get a heap array sized at construction. Any capacity works; Group sizes are not capped.
+//
+// Membership changes during the request's retries: a group that grew past the capacity makes
+// insert() grow the set (the only allocation, and only then); slots beyond it are simply not
+// contained. A slot whose peer was removed and reused by a new peer while the request retries
+// still reads as tried, so that request skips the newcomer once: harmless, and rare, because
+// groups reuse the slot freed longest ago.
 #pragma once
 
 #include <cstddef>
@@ -23,10 +29,16 @@ class TriedSet {
   TriedSet(TriedSet&&) noexcept = default;
   TriedSet& operator=(TriedSet&&) noexcept = default;
 
-  // REQUIRES: i < capacity().
-  void insert(size_t i) { words()[i / 64] |= uint64_t{1} << (i % 64); }
-  // REQUIRES: i < capacity().
-  void erase(size_t i) { words()[i / 64] &= ~(uint64_t{1} << (i % 64)); }
+  // Grows the set first when i >= capacity() (allocates).
+  void insert(size_t i) {
+    if (i >= capacity()) [[unlikely]]
+      grow(i + 1);
+    words()[i / 64] |= uint64_t{1} << (i % 64);
+  }
+  // No-op for any i >= capacity().
+  void erase(size_t i) {
+    if (i < capacity()) words()[i / 64] &= ~(uint64_t{1} << (i % 64));
+  }
   // False for any i >= capacity().
   bool contains(size_t i) const { return i < capacity() && (words()[i / 64] >> (i % 64) & 1) != 0; }
   void clear();
@@ -36,6 +48,7 @@ class TriedSet {
  private:
   uint64_t* words() { return heap_ ? heap_.get() : &inline_; }
   const uint64_t* words() const { return heap_ ? heap_.get() : &inline_; }
+  void grow(size_t capacity);
 
   size_t nwords_ = 1;
   uint64_t inline_ = 0;

@@ -23,7 +23,8 @@ struct UpstreamConf {
   // protocol module reports when it compiles the key.
   std::string hash_file;
   int hash_line = 0;
-  // `queue N timeout=T`: requests wait (FIFO, per worker) when every peer is at max_conns.
+  // `queue N timeout=T`: a request that finds no peer available (all at max_conns, failed out,
+  // unhealthy, draining, or none at all) waits, FIFO per worker, in the group's LocalGroup.
   uint32_t queue_max = 0;
   uint64_t queue_timeout_ms = 60'000;
   std::string file;

@@ -13,7 +13,10 @@ constexpr int kMaxTries = 20;  // nginx: `if (++hp->tries > 20) return get_rr_pe
 }
 
 int HashBalancer::select(const PickContext& ctx, const TriedSet& tried) {
-  if (group().single() || ctx.hash_key.empty()) return round_robin(tried, ctx.now_ms);
+  const MemberList& m = members();
+  if (m.single() || m.primary_weight() == 0 || ctx.hash_key.empty()) {
+    return round_robin(tried, ctx.now_ms);
+  }
   uint32_t hash = 0;
   for (int tries = 0;; tries++) {
     uint32_t crc = kCrc32Init;
@@ -24,20 +27,20 @@ int HashBalancer::select(const PickContext& ctx, const TriedSet& tried) {
     }
     crc = crc32_final(crc32_update(crc, ctx.hash_key));
     hash += (crc >> 16) & 0x7fff;
-    uint32_t i = primary_by_weight(group(), hash % group().primary_weight());
+    uint32_t i = primary_by_weight(m, hash % m.primary_weight());
     if (usable(i, tried, ctx.now_ms)) return int(i);
     if (tries + 1 > kMaxTries) return round_robin(tried, ctx.now_ms);
   }
 }
 
-size_t find_ring_point(const std::vector<Group::RingPoint>& ring, uint32_t hash) {
+size_t find_ring_point(const std::vector<MemberList::RingPoint>& ring, uint32_t hash) {
   auto it = std::lower_bound(ring.begin(), ring.end(), hash,
-                             [](const Group::RingPoint& p, uint32_t h) { return p.hash < h; });
+                             [](const MemberList::RingPoint& p, uint32_t h) { return p.hash < h; });
   return size_t(it - ring.begin());
 }
 
 int ConsistentHashBalancer::select(const PickContext& ctx, const TriedSet& tried) {
-  const Group& g = group();
+  const MemberList& g = members();
   // nginx: `hp->rrp.peers->number < 2 || hp->key.len == 0` -> round robin.
   if (g.primaries().size() < 2 || ctx.hash_key.empty()) return round_robin(tried, ctx.now_ms);
   const auto& ring = g.ring();

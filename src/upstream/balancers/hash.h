@@ -8,7 +8,8 @@
 // rehashes, then round robin. Adding or removing a server remaps most keys.
 //
 // ConsistentHashBalancer, nginx's ketama-like ring (compatible with Cache::Memcached::Fast):
-// each server has 160 * weight points (Group::ring()); a key goes to the first point at or
+// each server has 160 * weight points (MemberList::ring(), built by the publisher with each
+// member list, so a worker adopting a list rebuilds nothing); a key goes to the first point at or
 // after crc32(KEY), wrapping; if that server has no usable peer the next point is tried, up to
 // 20, then round robin. Peers resolved from one `server` share its points and take turns by
 // smooth weighted round robin. Adding one server to N remaps about 1/(N+1) of the keys.
@@ -40,6 +41,6 @@ class ConsistentHashBalancer final : public Balancer {
 
 // The first ring position whose point hash is >= `hash`; ring.size() when there is none (the
 // caller wraps). nginx: ngx_http_upstream_find_chash_point.
-size_t find_ring_point(const std::vector<Group::RingPoint>& ring, uint32_t hash);
+size_t find_ring_point(const std::vector<MemberList::RingPoint>& ring, uint32_t hash);
 
 }  // namespace portico::upstream

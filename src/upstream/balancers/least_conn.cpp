@@ -5,12 +5,18 @@
 namespace portico::upstream {
 
 LeastConnBalancer::LeastConnBalancer(std::shared_ptr<const Group> group)
-    : Balancer(std::move(group)), active_(this->group().size()) {}
+    : Balancer(std::move(group)), active_(members().size()) {}
+
+void LeastConnBalancer::on_peer_event(const PeerChange& change) {
+  Balancer::on_peer_event(change);
+  if (active_.size() != members().size()) active_.resize(members().size());
+}
 
 int LeastConnBalancer::select(const PickContext& ctx, const TriedSet& tried) {
-  if (group().single()) return round_robin(tried, ctx.now_ms);  // nothing to compare
-  int i = select_from(group().primaries(), tried, ctx.now_ms);
-  if (i < 0 && !group().backups().empty()) i = select_from(group().backups(), tried, ctx.now_ms);
+  const MemberList& m = members();
+  if (m.single()) return round_robin(tried, ctx.now_ms);  // nothing to compare
+  int i = select_from(m.primaries(), tried, ctx.now_ms);
+  if (i < 0 && !m.backups().empty()) i = select_from(m.backups(), tried, ctx.now_ms);
   return i;
 }
 

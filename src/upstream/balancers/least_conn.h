@@ -18,11 +18,13 @@ class LeastConnBalancer final : public Balancer {
 
  protected:
   int select(const PickContext& ctx, const TriedSet& tried) override;
+  // Sizes active_ to the new list.
+  void on_peer_event(const PeerChange& change) override;
 
  private:
   int select_from(const std::vector<uint32_t>& list, const TriedSet& tried, uint64_t now_ms);
 
-  // The counts read in the first pass, by peer index, so that ties are judged on the same
+  // The counts read in the first pass, by slot, so that ties are judged on the same
   // numbers in the second pass even while other workers change them.
   std::vector<uint32_t> active_;
 };

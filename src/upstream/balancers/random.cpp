@@ -26,10 +26,11 @@ uint64_t RandomBalancer::next() {
 
 // nginx: ngx_http_upstream_peek_random_peer, a binary search of the cumulative weights.
 uint32_t RandomBalancer::peek_random() {
-  const auto& ranges = group().ranges();
-  uint64_t x = next() % group().primary_weight();
+  const MemberList& m = members();
+  const auto& ranges = m.ranges();
+  uint64_t x = next() % m.primary_weight();
   size_t k = size_t(std::upper_bound(ranges.begin(), ranges.end(), x) - ranges.begin()) - 1;
-  return group().primaries()[k];
+  return m.primaries()[k];
 }
 
 int RandomBalancer::select(const PickContext& ctx, const TriedSet& tried) {
@@ -37,7 +38,7 @@ int RandomBalancer::select(const PickContext& ctx, const TriedSet& tried) {
 }
 
 int RandomBalancer::select_one(const TriedSet& tried, uint64_t now_ms) {
-  if (group().single()) return round_robin(tried, now_ms);
+  if (members().single() || members().primary_weight() == 0) return round_robin(tried, now_ms);
   for (int tries = 0;; tries++) {
     uint32_t i = peek_random();
     if (usable(i, tried, now_ms)) return int(i);
@@ -46,7 +47,7 @@ int RandomBalancer::select_one(const TriedSet& tried, uint64_t now_ms) {
 }
 
 int RandomBalancer::select_two(const TriedSet& tried, uint64_t now_ms) {
-  if (group().primaries().size() < 2) return round_robin(tried, now_ms);
+  if (members().primaries().size() < 2) return round_robin(tried, now_ms);
   int prev = -1;
   uint32_t i = 0;
   for (int tries = 0;; tries++) {

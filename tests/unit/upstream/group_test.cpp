@@ -104,5 +104,143 @@ TEST(UpstreamGroup, ConsistentHashRing) {
   EXPECT_TRUE(make_group(Method::kHash, 3)->ring().empty());
 }
 
+// ---- live membership --------------------------------------------------------------------
+
+using testing::add;
+
+TEST(UpstreamGroupLive, AddDrainResumeRemove) {
+  auto g = make_group(Method::kRoundRobin, 2);
+  EXPECT_EQ(g->members().version(), 1u);
+  auto c = add(*g, 2);
+  EXPECT_EQ(g->members().version(), 2u);
+  ASSERT_EQ(g->size(), 3u);
+  EXPECT_EQ(g->peer(2).state, c);
+  EXPECT_EQ(g->members().order(), (std::vector<uint32_t>{0, 1, 2}));
+  EXPECT_EQ(g->max_tries(), 3u);
+
+  ASSERT_TRUE(g->drain_peer(*c).is_ok());
+  EXPECT_EQ(g->peer(2).membership, Membership::kDraining);
+  EXPECT_TRUE(c->draining.load());
+  EXPECT_EQ(g->primaries(), (std::vector<uint32_t>{0, 1, 2}));  // keeps its place
+  EXPECT_EQ(g->max_tries(), 2u);                                // but is no try
+  EXPECT_FALSE(available(g->peer(2), 0));
+
+  ASSERT_TRUE(g->drain_peer(*c, false).is_ok());
+  EXPECT_EQ(g->peer(2).membership, Membership::kMember);
+  EXPECT_TRUE(available(g->peer(2), 0));
+
+  ASSERT_TRUE(g->remove_peer(*c).is_ok());  // idle: its slot is free at once
+  EXPECT_EQ(g->peer(2).membership, Membership::kFree);
+  EXPECT_EQ(g->peer(2).state, nullptr);
+  EXPECT_EQ(g->members().order(), (std::vector<uint32_t>{0, 1}));
+  EXPECT_TRUE(c->draining.load());  // the handle says it is gone
+  EXPECT_EQ(g->members().version(), 5u);
+}
+
+TEST(UpstreamGroupLive, RemovedPeerKeepsItsSlotWhileInUse) {
+  auto g = make_group(Method::kRoundRobin, 3);
+  std::shared_ptr<PeerState> b = g->peer(1).state;
+  b->active = 1;  // a request is using it
+  ASSERT_TRUE(g->remove_peer(*b).is_ok());
+  EXPECT_EQ(g->peer(1).membership, Membership::kRemoved);
+  EXPECT_EQ(g->peer(1).state, b);  // still named by its slot
+  EXPECT_EQ(g->members().order(), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(g->primaries(), (std::vector<uint32_t>{0, 2}));
+
+  auto d = add(*g, 3);
+  EXPECT_EQ(g->peer(3).state, d);  // a new slot: 1 is still taken
+  EXPECT_EQ(g->reap(), 0u);
+  b->active = 0;  // the request ended
+  EXPECT_EQ(g->reap(), 1u);
+  EXPECT_EQ(g->peer(1).membership, Membership::kFree);
+  auto e = add(*g, 4);
+  EXPECT_EQ(g->peer(1).state, e);  // the freed slot is reused
+  EXPECT_EQ(g->members().order(), (std::vector<uint32_t>{0, 2, 3, 1}));
+}
+
+TEST(UpstreamGroupLive, FreedSlotsAreReusedOldestFirst) {
+  auto g = make_group(Method::kRoundRobin, 4);
+  std::shared_ptr<PeerState> s2 = g->peer(2).state, s0 = g->peer(0).state;
+  ASSERT_TRUE(g->remove_peer(*s2).is_ok());
+  ASSERT_TRUE(g->remove_peer(*s0).is_ok());
+  auto x = add(*g, 7);
+  auto y = add(*g, 8);
+  EXPECT_EQ(g->peer(2).state, x);
+  EXPECT_EQ(g->peer(0).state, y);
+  EXPECT_EQ(g->size(), 4u);
+}
+
+TEST(UpstreamGroupLive, ReplaceMatchesByIdentity) {
+  auto g = make_group(Method::kRoundRobin, 3);
+  std::shared_ptr<PeerState> a = g->peer(0).state, b = g->peer(1).state, c = g->peer(2).state;
+  ASSERT_TRUE(g->drain_peer(*c).is_ok());
+  // c again (now a full member), a with a new weight, a new one; b is gone.
+  ASSERT_TRUE(g->replace_peers({peer_cfg(2), peer_cfg(0, 3), peer_cfg(5)}).is_ok());
+  EXPECT_EQ(g->peer(0).state, a);
+  EXPECT_EQ(g->peer(0).cfg.weight, 3u);
+  EXPECT_EQ(g->peer(2).state, c);
+  EXPECT_EQ(g->peer(2).membership, Membership::kMember);
+  EXPECT_FALSE(c->draining.load());
+  EXPECT_EQ(g->peer(3).cfg.name, testing::addr_name(5));
+  EXPECT_EQ(g->peer(1).membership, Membership::kFree);  // b was idle
+  EXPECT_TRUE(b->draining.load());
+  EXPECT_EQ(g->members().order(), (std::vector<uint32_t>{2, 0, 3}));
+  EXPECT_EQ(g->primary_weight(), 5u);
+}
+
+TEST(UpstreamGroupLive, UpdatePeer) {
+  auto g = make_group(Method::kLeastConn, 2);
+  PeerConfig cfg = g->peer(1).cfg;
+  cfg.weight = 4;
+  cfg.max_conns = 8;
+  cfg.down = true;
+  ASSERT_TRUE(g->update_peer(*g->peer(1).state, cfg).is_ok());
+  EXPECT_EQ(g->peer(1).cfg.max_conns, 8u);
+  EXPECT_EQ(g->primary_weight(), 5u);
+  EXPECT_EQ(g->max_tries(), 1u);
+  cfg.name = testing::addr_name(9);
+  EXPECT_FALSE(g->update_peer(*g->peer(1).state, cfg).is_ok());  // a new address: a new peer
+}
+
+TEST(UpstreamGroupLive, InvalidChangesChangeNothing) {
+  auto g = make_group(Method::kIpHash, 2);
+  PeerConfig backup = peer_cfg(3);
+  backup.backup = true;
+  EXPECT_EQ(g->add_peer(backup).message(),
+            "balancing method does not support parameter \"backup\"");
+  EXPECT_EQ(g->add_peer(peer_cfg(3, 0)).message(), "invalid parameter \"weight=0\"");
+  PeerState stranger;
+  EXPECT_FALSE(g->drain_peer(stranger).is_ok());
+  EXPECT_FALSE(g->remove_peer(stranger).is_ok());
+  EXPECT_EQ(g->members().version(), 1u);
+  EXPECT_EQ(g->size(), 2u);
+}
+
+TEST(UpstreamGroupLive, EmptyGroupPicksNothing) {
+  for (Method m :
+       {Method::kRoundRobin, Method::kLeastConn, Method::kIpHash, Method::kHash,
+        Method::kHashConsistent, Method::kRandom, Method::kRandomTwo, Method::kLeastBusy}) {
+    SCOPED_TRACE(std::string(method_name(m)));
+    auto g = make_group(m, 2);
+    auto b = make_balancer(g);
+    ASSERT_TRUE(g->replace_peers({}).is_ok());
+    EXPECT_EQ(testing::adopt(*b), "-0 -1");
+    EXPECT_EQ(b->members().primary_weight(), 0u);
+    EXPECT_EQ(b->members().max_tries(), 0u);
+    EXPECT_EQ(testing::picks(*b, {"k", ""}), "--");
+    testing::add(*g, 4);
+    EXPECT_EQ(testing::adopt(*b), "+0");
+    EXPECT_EQ(testing::picks(*b, {"k", ""}), "aa");
+  }
+}
+
+TEST(UpstreamGroupLive, ReloadMakesDrainedPeersMembersAgain) {
+  auto old = make_group(Method::kRoundRobin, 2);
+  ASSERT_TRUE(old->drain_peer(*old->peer(1).state).is_ok());
+  auto fresh = make_group(Method::kRoundRobin, {peer_cfg(0), peer_cfg(1)}, old.get());
+  EXPECT_EQ(fresh->peer(1).state, old->peer(1).state);
+  EXPECT_FALSE(fresh->peer(1).state->draining.load());  // configured: a member
+}
+
 }  // namespace
 }  // namespace portico::upstream

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "loop_test_util.h"
+#include "upstream/local_group.h"
 #include "upstream_test_util.h"
 
 namespace portico::upstream {
@@ -251,6 +253,45 @@ TEST_F(HealthCheckerTest, EmptyConfigurationStopsEveryCheck) {
   loop.schedule(&end, 100);
   loop.run();
   EXPECT_EQ(script.starts.size(), n);
+}
+
+// ---- live groups --------------------------------------------------------------------------
+
+// A peer that passes again frees the requests waiting for it, on every worker.
+TEST_F(HealthCheckerTest, PassingPeerWakesQueuedRequests) {
+  auto g = make_group(Method::kRoundRobin, 1);
+  set_healthy(g->peer(0), false, 0);
+  Pool pool(loop);
+  auto lg = LocalGroup::make(g, loop, pool);  // a worker's side (here on the checker's loop)
+  std::string log;
+  testing::TestWaiter w;
+  w.lg = lg.get();
+  w.loop = &loop;
+  w.id = 'w';
+  w.log = &log;
+  ASSERT_TRUE(w.wait(10));
+  EXPECT_EQ(log, "");
+  script.results = {Script::kPass};
+  HealthChecker checker(loop);
+  checker.configure({check_of(g, script, 10)});
+  ASSERT_TRUE(run_until(loop, [&] { return log == "w"; }));
+  lg->release(w.slot, Outcome::kSuccess, loop.now_ms());
+}
+
+// The checker names its peers by the member list it was configured with, so a publisher
+// freeing and reusing slots meanwhile changes nothing for it until the next configure().
+TEST_F(HealthCheckerTest, ChecksTheListItWasConfiguredWith) {
+  auto g = make_group(Method::kRoundRobin, 2);
+  HealthChecker checker(loop);
+  auto check = check_of(g, script, 5);
+  checker.configure({check});
+  ASSERT_TRUE(g->remove_peer(*g->peer(1).state).is_ok());  // slot 1 freed...
+  testing::add(*g, 5);                                     // ...and reused
+  ASSERT_TRUE(run_until(loop, [&] { return script.checks[addr_name(1)] >= 2; }));
+  EXPECT_EQ(script.checks.count(addr_name(5)), 0u);
+  checker.configure({check});
+  ASSERT_TRUE(run_until(loop, [&] { return script.checks[addr_name(5)] >= 1; }));
+  EXPECT_EQ(checker.size(), 2u);
 }
 
 }  // namespace

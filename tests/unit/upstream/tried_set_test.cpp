@@ -54,4 +54,18 @@ TEST(UpstreamTriedSet, CopiesAreIndependent) {
   EXPECT_TRUE(d.contains(7));
 }
 
+// A group that grew during a request's retries: insert() makes room, nothing is lost.
+TEST(UpstreamTriedSet, GrowsOnInsert) {
+  TriedSet t(2);
+  t.insert(5);
+  t.insert(200);
+  EXPECT_GE(t.capacity(), 201u);
+  EXPECT_TRUE(t.contains(5));
+  EXPECT_TRUE(t.contains(200));
+  EXPECT_FALSE(t.contains(199));
+  EXPECT_EQ(t.count(), 2u);
+  t.erase(1000);  // beyond capacity: nothing to erase
+  EXPECT_EQ(t.count(), 2u);
+}
+
 }  // namespace portico::upstream

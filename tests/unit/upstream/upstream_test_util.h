@@ -75,4 +75,30 @@ inline std::vector<int> histogram(const std::string& s, int n) {
   return h;
 }
 
+// The events of one adoption as text, e.g. "+3 -1 d2": + added, - removed, d draining,
+// r resumed, v down, ^ up, w weight; then the slot.
+inline std::string events(const std::vector<PeerChange>& changes) {
+  std::string out;
+  for (const PeerChange& c : changes) {
+    static constexpr char kMark[] = {'+', '-', 'd', 'r', 'v', '^', 'w'};
+    if (!out.empty()) out += ' ';
+    out += kMark[size_t(c.event)];
+    out += std::to_string(c.slot);
+  }
+  return out;
+}
+
+// What a worker does when the group tells it about a new list: adopts the current one.
+inline std::string adopt(Balancer& b) {
+  return events(b.adopt(b.group().current()));
+}
+
+// Adds peer_cfg(i, weight) to a live group and returns its handle.
+inline std::shared_ptr<PeerState> add(const Group& g, int i, uint32_t weight = 1) {
+  std::shared_ptr<PeerState> state;
+  Status s = g.add_peer(peer_cfg(i, weight), &state);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  return state;
+}
+
 }  // namespace portico::upstream::testing

@@ -126,5 +126,44 @@ TEST(UpstreamConsistentHash, Distribution) {
   EXPECT_NEAR(h[2], 10000 / 7, 500);
 }
 
+// ---- live membership --------------------------------------------------------------------
+
+// Adding or removing a peer at run time maps keys as nginx maps them for the resulting static
+// group (checked against nginx above), for both hashes.
+TEST(UpstreamHash, LiveChangesMatchTheStaticGroup) {
+  auto keys = numbered_keys(100);
+  for (Method m : {Method::kHash, Method::kHashConsistent}) {
+    SCOPED_TRACE(std::string(method_name(m)));
+    std::string three = picks(*make_balancer(make_group(m, 3)), keys);
+    std::string four = picks(*make_balancer(make_group(m, 4)), keys);
+    auto g = make_group(m, 3);
+    auto b = make_balancer(g);
+    EXPECT_EQ(picks(*b, keys), three);
+    auto d = testing::add(*g, 3);
+    EXPECT_EQ(testing::adopt(*b), "+3");
+    EXPECT_EQ(picks(*b, keys), four);
+    ASSERT_TRUE(g->remove_peer(*d).is_ok());
+    EXPECT_EQ(testing::adopt(*b), "-3");
+    EXPECT_EQ(picks(*b, keys), three);
+  }
+}
+
+TEST(UpstreamConsistentHash, RemovedServerMovesOnlyItsKeys) {
+  auto g = make_group(Method::kHashConsistent, 4);
+  auto b = make_balancer(g);
+  auto keys = numbered_keys(5000);
+  std::string before = picks(*b, keys);
+  ASSERT_TRUE(g->remove_peer(*g->peer(1).state).is_ok());
+  EXPECT_EQ(testing::adopt(*b), "-1");
+  std::string after = picks(*b, keys);
+  for (size_t k = 0; k < keys.size(); k++) {
+    if (before[k] == 'b') {
+      EXPECT_NE(after[k], 'b');
+    } else {
+      EXPECT_EQ(after[k], before[k]);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace portico::upstream

@@ -142,5 +142,41 @@ TEST(UpstreamIpHash, FallsBackWhenTheHashKeepsMissing) {
   EXPECT_EQ(b->pick({0, key}, tried), -1);
 }
 
+// ---- live membership --------------------------------------------------------------------
+
+// A peer added at run time lands where a `server` line at the end would: the clients map as
+// nginx maps them for the static group (checked against nginx above).
+TEST(UpstreamIpHash, LiveChangesMatchTheStaticGroup) {
+  std::string three = picks(*make_balancer(make_group(Method::kIpHash, 3)), golden_clients());
+  auto g = make_group(Method::kIpHash, 2);
+  auto b = make_balancer(g);
+  testing::add(*g, 2);
+  EXPECT_EQ(testing::adopt(*b), "+2");
+  EXPECT_EQ(picks(*b, golden_clients()), three);
+
+  auto g4 = make_group(Method::kIpHash, 4);
+  auto b4 = make_balancer(g4);
+  ASSERT_TRUE(g4->remove_peer(*g4->peer(3).state).is_ok());
+  EXPECT_EQ(testing::adopt(*b4), "-3");
+  EXPECT_EQ(picks(*b4, golden_clients()), three);
+}
+
+// Draining keeps the peer's place: only its own clients move, as with `down`.
+TEST(UpstreamIpHash, DrainingMovesOnlyItsClients) {
+  auto g = make_group(Method::kIpHash, 3);
+  auto b = make_balancer(g);
+  std::string before = picks(*b, golden_clients());
+  ASSERT_TRUE(g->drain_peer(*g->peer(1).state).is_ok());
+  testing::adopt(*b);
+  std::string after = picks(*b, golden_clients());
+  for (size_t k = 0; k < before.size(); k++) {
+    if (before[k] == 'b') {
+      EXPECT_NE(after[k], 'b');
+    } else {
+      EXPECT_EQ(after[k], before[k]);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace portico::upstream

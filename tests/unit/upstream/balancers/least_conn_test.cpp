@@ -77,5 +77,25 @@ TEST(UpstreamLeastConn, BackupWhenPrimariesAreFull) {
   EXPECT_EQ(b->pick({}, t3), -1);  // backup full too
 }
 
+// ---- live membership --------------------------------------------------------------------
+
+TEST(UpstreamLeastConn, AddedPeerTakesTheLoad) {
+  auto g = make_group(Method::kLeastConn, 2);
+  auto b = make_balancer(g);
+  on_connect(g->peer(0));
+  on_connect(g->peer(1));
+  testing::add(*g, 2);
+  EXPECT_EQ(testing::adopt(*b), "+2");
+  EXPECT_EQ(picks(*b, 3), "ccc");  // the idle newcomer
+  ASSERT_TRUE(g->drain_peer(*g->peer(2).state).is_ok());
+  EXPECT_EQ(testing::adopt(*b), "d2");
+  EXPECT_EQ(histogram(picks(*b, 4), 3), (std::vector<int>{2, 2, 0}));
+  ASSERT_TRUE(g->remove_peer(*g->peer(0).state).is_ok());  // in use (active 1): kept as removed
+  EXPECT_EQ(testing::adopt(*b), "-0");
+  EXPECT_EQ(picks(*b, 3), "bbb");
+  on_release(g->peer(0));
+  on_release(g->peer(1));
+}
+
 }  // namespace
 }  // namespace portico::upstream

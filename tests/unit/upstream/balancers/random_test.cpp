@@ -81,5 +81,27 @@ TEST(UpstreamRandomTwo, OneServerLeftStillServes) {
   EXPECT_EQ(picks(*b, 5), "bbbbb");  // no pair to draw: round robin
 }
 
+// ---- live membership --------------------------------------------------------------------
+
+TEST(UpstreamRandom, AddedAndRemovedPeers) {
+  for (Method m : {Method::kRandom, Method::kRandomTwo}) {
+    SCOPED_TRACE(std::string(method_name(m)));
+    auto g = make_group(m, 2);
+    auto b = make_balancer(g, 3);
+    testing::add(*g, 2, 2);
+    EXPECT_EQ(testing::adopt(*b), "+2");
+    std::vector<int> h = histogram(picks(*b, 8000), 3);
+    if (m == Method::kRandom) {
+      EXPECT_NEAR(h[2], 4000, 250);  // by weight: 2 of 4
+    } else {
+      EXPECT_GT(h[2], 1000);
+    }
+    ASSERT_TRUE(g->remove_peer(*g->peer(0).state).is_ok());
+    ASSERT_TRUE(g->remove_peer(*g->peer(2).state).is_ok());
+    EXPECT_EQ(testing::adopt(*b), "-0 -2");
+    EXPECT_EQ(picks(*b, 5), "bbbbb");  // one primary left: round robin
+  }
+}
+
 }  // namespace
 }  // namespace portico::upstream

@@ -177,5 +177,66 @@ TEST(UpstreamRoundRobin, SlowStartRampsWeight) {
   EXPECT_NEAR(done, 0.5, 0.01);
 }
 
+// ---- live membership --------------------------------------------------------------------
+
+TEST(UpstreamRoundRobin, AddedPeerJoinsTheRotation) {
+  auto g = make_group(Method::kRoundRobin, 3, {5, 1, 1});
+  auto b = make_balancer(g);
+  picks(*b, 5);  // mid-cycle
+  testing::add(*g, 3, 3);
+  EXPECT_EQ(testing::adopt(*b), "+3");
+  std::vector<int> h = histogram(picks(*b, 1000), 4);
+  EXPECT_NEAR(h[0], 500, 2);
+  EXPECT_NEAR(h[1], 100, 2);
+  EXPECT_NEAR(h[2], 100, 2);
+  EXPECT_NEAR(h[3], 300, 2);
+}
+
+TEST(UpstreamRoundRobin, DrainedAndRemovedPeersLeaveTheRotation) {
+  auto g = make_group(Method::kRoundRobin, 3);
+  auto b = make_balancer(g);
+  ASSERT_TRUE(g->drain_peer(*g->peer(0).state).is_ok());
+  EXPECT_EQ(testing::adopt(*b), "d0");
+  EXPECT_EQ(picks(*b, 6), "bcbcbc");
+  ASSERT_TRUE(g->remove_peer(*g->peer(1).state).is_ok());
+  EXPECT_EQ(testing::adopt(*b), "-1");
+  EXPECT_EQ(picks(*b, 3), "ccc");
+  ASSERT_TRUE(g->drain_peer(*g->peer(0).state, false).is_ok());
+  EXPECT_EQ(testing::adopt(*b), "r0");
+  EXPECT_EQ(histogram(picks(*b, 10), 3), (std::vector<int>{5, 0, 5}));
+}
+
+TEST(UpstreamRoundRobin, WeightChangeResetsEffectiveWeight) {
+  std::vector<PeerConfig> peers = {peer_cfg(0, 10), peer_cfg(1, 10)};
+  for (PeerConfig& p : peers) p.max_fails = 4;
+  auto g = make_group(Method::kRoundRobin, peers);
+  auto b = make_balancer(g);
+  TriedSet t(g->size());
+  t.insert(1);
+  ASSERT_EQ(b->pick({}, t), 0);
+  b->release(0, Outcome::kFailure, 0);
+  EXPECT_EQ(b->effective_weight(0), 8);
+  PeerConfig cfg = g->peer(0).cfg;
+  cfg.weight = 30;
+  ASSERT_TRUE(g->update_peer(*g->peer(0).state, cfg).is_ok());
+  EXPECT_EQ(testing::adopt(*b), "w0");
+  EXPECT_EQ(b->effective_weight(0), 30);
+  std::vector<int> h = histogram(picks(*b, 400), 2);
+  EXPECT_NEAR(h[0], 300, 2);
+}
+
+// A backup joins as a backup: only when no primary is available.
+TEST(UpstreamRoundRobin, AddedBackup) {
+  auto g = make_group(Method::kRoundRobin, 1);
+  auto b = make_balancer(g);
+  PeerConfig backup = peer_cfg(1);
+  backup.backup = true;
+  ASSERT_TRUE(g->add_peer(backup).is_ok());
+  EXPECT_EQ(testing::adopt(*b), "+1");
+  EXPECT_EQ(picks(*b, 3), "aaa");
+  set_healthy(g->peer(0), false, 0);
+  EXPECT_EQ(picks(*b, 3), "bbb");
+}
+
 }  // namespace
 }  // namespace portico::upstream
