@@ -14,9 +14,6 @@ using namespace config;  // context constants
 
 namespace {
 
-constexpr uint32_t kHSL = kHttp | kServer | kLocation;
-constexpr uint32_t kHSLI = kHSL | kLocationIf;
-
 void set_access_rule(Level& lv, const Directive& d) {
   if (lv.first_key("allow/deny")) lv.loc.access.clear();
   AccessRule rule;

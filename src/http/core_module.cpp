@@ -16,10 +16,6 @@ using namespace config;  // context constants
 
 namespace {
 
-constexpr uint32_t kHSL = kHttp | kServer | kLocation;
-constexpr uint32_t kHSLI = kHSL | kLocationIf;
-constexpr uint32_t kSL = kServer | kLocation;
-
 void set_root(Level& lv, const Directive& d) {
   const bool alias = d.name == "alias";
   if (alias && lv.loc.name.empty()) {

@@ -14,9 +14,6 @@ using namespace config;  // context constants
 
 namespace {
 
-constexpr uint32_t kHSL = kHttp | kServer | kLocation;
-constexpr uint32_t kHSLI = kHSL | kLocationIf;
-
 // expires [modified] TIME | @TIME-OF-DAY | epoch | max | off (nginx's messages).
 void set_expires(Level& lv, const Directive& d) {
   using Kind = LocationConf::Expires::Kind;

@@ -28,6 +28,11 @@
 
 namespace portico::http {
 
+// The context sets most http directives use: http, server, location (and `if` in a location).
+inline constexpr uint32_t kHSL = config::kHttp | config::kServer | config::kLocation;
+inline constexpr uint32_t kHSLI = kHSL | config::kLocationIf;
+inline constexpr uint32_t kSL = config::kServer | config::kLocation;
+
 // What the builder lends a level (implemented in http/builder.cpp).
 class LevelHost {
  public:

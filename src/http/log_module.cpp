@@ -22,9 +22,6 @@ using namespace config;  // context constants
 
 namespace {
 
-constexpr uint32_t kHSL = kHttp | kServer | kLocation;
-constexpr uint32_t kHSLI = kHSL | kLocationIf;
-
 // Formats by name, while the http{} block is built.
 struct LogMainConf : ModuleConfOf<LogMainConf> {
   static Module& module() { return log_module; }

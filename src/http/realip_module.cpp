@@ -19,8 +19,6 @@ using namespace config;  // context constants
 
 namespace {
 
-constexpr uint32_t kHSL = kHttp | kServer | kLocation;
-
 void set_real_ip_from(Level& lv, const Directive& d) {
   // A level's own list replaces the inherited one, as nginx merges `from`.
   RealIpConf& conf = lv.loc.realip;

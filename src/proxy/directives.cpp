@@ -23,6 +23,7 @@ using config::ConfigError;
 using config::Directive;
 using http::Command;
 using http::HttpConf;
+using http::kHSL;
 using http::Level;
 using http::When;
 using namespace config;  // context constants
@@ -41,8 +42,6 @@ const std::vector<std::string>& default_hide_headers() {
 }
 
 namespace {
-
-constexpr uint32_t kHSL = kHttp | kServer | kLocation;
 
 int proxy_handle(http::Request&) {
   return http::kTakeOver;

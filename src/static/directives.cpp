@@ -12,12 +12,11 @@ namespace portico::static_files {
 using config::BlockKind;
 using config::Directive;
 using http::Command;
+using http::kHSL;
 using http::Level;
 using namespace config;  // context constants
 
 namespace {
-
-constexpr uint32_t kHSL = kHttp | kServer | kLocation;
 
 void set_index(Level& lv, const Directive& d) {
   StaticConf& sc = lv.conf<StaticConf>();
