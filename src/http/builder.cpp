@@ -171,6 +171,7 @@ void Builder::inherit(LocationConf& c, const LocationConf& p, uint32_t context) 
   c.client_body_timeout = p.client_body_timeout;
   c.send_timeout = p.send_timeout;
   c.client_max_body_size = p.client_max_body_size;
+  c.client_body_temp_path = p.client_body_temp_path;
   // The content handler is the location's own (nginx's clcf->handler); an `if` inside it
   // produces the location's content unless it says otherwise.
   c.content = (context & (kServerIf | kLocationIf)) ? p.content : nullptr;

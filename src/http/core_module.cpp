@@ -113,6 +113,17 @@ void set_error_page(Level& lv, const Directive& d) {
   if (lv.value(d, a[last], &ep.uri)) lv.loc.error_pages.push_back(std::move(ep));
 }
 
+// client_body_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]]: portico's temporary files are
+// anonymous (O_TMPFILE), so the levels are validated and otherwise do not matter.
+void set_client_body_temp_path(Level& lv, const Directive& d) {
+  for (size_t i = 1; i < d.args.size(); ++i) {
+    auto l = parse_uint(d.args[i]);
+    if (!l || *l < 1 || *l > 2) lv.error(d, "invalid value \"" + d.args[i] + "\"");
+  }
+  const std::string& path = d.args[0];
+  lv.loc.client_body_temp_path = path[0] == '/' ? path : lv.prefix() + path;
+}
+
 void set_keepalive_requests(Level& lv, const Directive& d) {
   uint64_t v;
   if (lv.number(d, d.args[0], &v)) lv.loc.keepalive_requests = v;
@@ -161,6 +172,7 @@ const Command kCommands[] = {
      set_msec<&LocationConf::send_timeout>},
     {{"client_max_body_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_size<&LocationConf::client_max_body_size>},
+    {{"client_body_temp_path", kHSL, 1, 4, BlockKind::kNone, 0, true}, set_client_body_temp_path},
     {{"server_tokens", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_server_tokens},
     {{"merge_slashes", kHttp | kServer, 1, 1, BlockKind::kNone, 0, true},
      set_flag<&LocationConf::merge_slashes>},

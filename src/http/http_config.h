@@ -170,6 +170,9 @@ struct LocationConf {
   uint64_t client_body_timeout = 60'000;
   uint64_t send_timeout = 60'000;
   uint64_t client_max_body_size = 1 << 20;
+  // client_body_temp_path: where request bodies too large for memory go (anonymous files, so
+  // nginx's `levels` do not matter); empty: PREFIX/client_body_temp.
+  std::string client_body_temp_path;
 
   // Nested locations of this location (nginx allows nesting).
   std::vector<std::unique_ptr<LocationConf>> children;

@@ -113,7 +113,8 @@ Session::~Session() {
 bool Session::store_body(const char* data, size_t n) {
   constexpr size_t kMemoryBody = 64 * 1024;
   if (body_file_ < 0 && stored_size_ + n > kMemoryBody) {
-    std::string dir = r_->http->prefix + "client_body_temp";
+    std::string dir = r_->loc->client_body_temp_path.empty() ? r_->http->prefix + "client_body_temp"
+                                                             : r_->loc->client_body_temp_path;
     ::mkdir(dir.c_str(), 0700);
     body_file_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (body_file_ < 0) body_file_ = ::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
