@@ -28,18 +28,20 @@ constexpr uint64_t kLingeringTimeMs = 30'000;
 
 Connection::Connection(WorkerServices* worker, ListenPoint* listener, int fd, const SockAddr& peer,
                        uint64_t id)
-    : worker_(worker), listener_(listener), fd_(fd), id_(id), peer_(peer) {
+    : worker_(worker), listener_(listener), transport_(fd), id_(id), peer_(peer) {
+  // A deferred accept hands over a connection whose first request is (likely) readable.
+  transport_.set_ready(true, true);
   timer_.cb = &Connection::on_timer;
   timer_.owner = this;
 }
 
 Connection::~Connection() {
-  assert(fd_ < 0 && buf_ == nullptr && req_ == nullptr);
+  assert(!transport_.is_open() && buf_ == nullptr && req_ == nullptr);
 }
 
 void Connection::start() {
   worker_->connection_opened(this);
-  if (!worker_->loop().add(fd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
+  if (!worker_->loop().add(transport_.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
     close();
     return;
   }
@@ -53,7 +55,7 @@ void Connection::start() {
 const SockAddr& Connection::local_addr() {
   if (!local_known_) {
     socklen_t len = sizeof local_;
-    if (getsockname(fd_, &local_.sa, &len) < 0) local_.sa.sa_family = AF_UNSPEC;
+    if (getsockname(transport_.fd(), &local_.sa, &len) < 0) local_.sa.sa_family = AF_UNSPEC;
     local_known_ = true;
   }
   return local_;
@@ -100,9 +102,7 @@ void Connection::on_io(uint32_t events) {
   // Edge-triggered: an edge the session sees is not reported again, so the connection records
   // it too and finds the client's data (or its close) when the session hands back. A stale
   // "ready" costs one recv that says EAGAIN; a lost one would hang the connection.
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_ready_ = true;
-  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hup_ = true;
-  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) write_ready_ = true;
+  transport_.on_events(events);
   if (state_ == State::kProxying) {
     proxy_->on_client_io(events);
     return;
@@ -212,7 +212,7 @@ bool Connection::step_read_head() {
         arm(srv ? srv->client_header_timeout : 60'000);
       }
     }
-    if (!read_ready_) {
+    if (!transport_.readable()) {
       if (state_ == State::kIdle && req_ && len_ == pos_) {
         worker_->release_request(req_);
         req_ = nullptr;
@@ -225,27 +225,20 @@ bool Connection::step_read_head() {
       fail_request(431);
       return true;
     }
-    ssize_t n = ::recv(fd_, buf_ + len_, cap_ - len_, 0);
-    if (n > 0) {
-      // Drained (edge-triggered), unless the peer half-closed: then the next recv is the EOF.
-      if (size_t(n) < cap_ - len_) read_ready_ = hup_;
-      len_ += size_t(n);
+    IoResult rd = transport_.read(buf_ + len_, cap_ - len_);
+    if (rd.progress()) {
+      len_ += rd.bytes();
       continue;
     }
-    if (n == 0) {
+    if (rd.again()) continue;  // loops once more to release idle resources
+    if (rd.eof()) {
       if (len_ > pos_)
         PORTICO_LOG(LogLevel::kInfo, id_,
                     "client prematurely closed connection while reading client request headers");
-      close();
-      return false;
+    } else {
+      PORTICO_LOG(LogLevel::kInfo, id_, "recv() failed ({}) while reading client request headers",
+                  errno_text(rd.err()));
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      read_ready_ = false;
-      continue;  // loops once more to release idle resources
-    }
-    if (errno == EINTR) continue;
-    PORTICO_LOG(LogLevel::kInfo, id_, "recv() failed ({}) while reading client request headers",
-                errno_text(errno));
     close();
     return false;
   }
@@ -281,8 +274,8 @@ void Connection::begin_request(size_t head_len) {
     // here first (a malformed body still gets its 400), answer, then drop the rest.
     if (r.head.expect_continue && r.resp.status < 300) {
       static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      ssize_t w = ::send(fd_, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
-      (void)w;  // best effort: a client that cannot take 25 bytes will time out later
+      // Best effort: a client that cannot take 25 bytes will time out later.
+      (void)transport_.write(kContinue, sizeof kContinue - 1);
     } else if (r.head.expect_continue) {
       keep_alive_ = false;  // the client may never send the body it announced
     }
@@ -349,30 +342,18 @@ bool Connection::step_read_body() {
       len_ = body_pos_ = head_end;  // buffered body consumed: drop it
       from_buf = false;
     }
-    if (!read_ready_) return false;
-    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n > 0) {
-      if (size_t(n) < sizeof tmp) read_ready_ = hup_;
+    if (!transport_.readable()) return false;
+    IoResult rd = transport_.read(tmp, sizeof tmp);
+    if (rd.progress()) {
       data = tmp;
-      avail = size_t(n);
+      avail = rd.bytes();
       arm(r.loc ? r.loc->client_body_timeout : 60'000);
       continue;
     }
-    if (n == 0) {
+    if (rd.again()) return false;
+    if (rd.eof())
       PORTICO_LOG(LogLevel::kInfo, id_,
                   "client prematurely closed connection while reading client request body");
-      log_request(r);
-      close();
-      return false;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      read_ready_ = false;
-      return false;
-    }
-    if (errno == EINTR) {
-      avail = 0;
-      continue;
-    }
     log_request(r);
     close();
     return false;
@@ -454,7 +435,7 @@ bool Connection::step_write() {
   Request& r = *req_;
   const size_t pieces = 1 + r.out.size();
   while (out_idx_ < pieces) {
-    if (!write_ready_) return false;
+    if (!transport_.writable()) return false;
     // Gather consecutive memory pieces into one writev.
     const OutChunk* file_piece = nullptr;
     struct iovec iov[16];
@@ -478,7 +459,7 @@ bool Connection::step_write() {
       ++idx;
       off = 0;
     }
-    ssize_t n;
+    IoResult wr = IoResult::blocked();
     if (file_piece) {
       off_t o = file_piece->offset + off_t(out_off_);
       size_t want = file_piece->len - out_off_;
@@ -491,10 +472,10 @@ bool Connection::step_write() {
           close();
           return false;
         }
-        n = ::send(fd_, tmp, size_t(got), MSG_NOSIGNAL);
+        wr = transport_.write(tmp, size_t(got));
       } else {
-        n = ::sendfile(fd_, file_piece->fd, &o, want);
-        if (n == 0) {
+        wr = transport_.sendfile(file_piece->fd, o, want);
+        if (wr.eof()) {
           // The file shrank under us: the promised length can no longer be delivered.
           PORTICO_LOG(LogLevel::kAlert, id_, "file was truncated while sending response");
           close();
@@ -508,26 +489,19 @@ bool Connection::step_write() {
     } else {
       // More pieces follow (a file): let the kernel coalesce head and data (tcp_nopush spirit).
       bool more = idx < pieces;
-      struct msghdr msg {};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = size_t(iovcnt);
-      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+      wr = transport_.writev(iov, size_t(iovcnt), more);
     }
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        write_ready_ = false;
-        return false;
-      }
-      if (errno == EINTR) continue;
+    if (wr.again()) return false;
+    if (wr.error()) {
       PORTICO_LOG(LogLevel::kInfo, id_, "writev() failed ({}) while sending response to client",
-                  errno_text(errno));
+                  errno_text(wr.err()));
       r.resp.keep_alive = false;
       log_request(r);
       close();
       return false;
     }
     // Advance through pieces by n bytes.
-    size_t left = size_t(n);
+    size_t left = wr.bytes();
     r.bytes_sent += left;
     while (left > 0 && out_idx_ < pieces) {
       size_t piece_len = out_idx_ == 0 ? r.head_buf.size() : r.out[out_idx_ - 1].len;
@@ -589,7 +563,7 @@ void Connection::start_lingering_close() {
   // As nginx's lingering_close: stop sending, read and drop what the client still sends for a
   // while, so our response is not destroyed by a RST caused by unread data.
   state_ = State::kLingering;
-  ::shutdown(fd_, SHUT_WR);
+  (void)transport_.shutdown_write();  // a failure shows in the reads below
   linger_deadline_ = worker_->loop().now_ms() + kLingeringTimeMs;
   arm(kLingeringTimeoutMs);
   step_linger();
@@ -598,16 +572,15 @@ void Connection::start_lingering_close() {
 void Connection::step_linger() {
   char sink[4096];
   for (;;) {
-    ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
-    if (n > 0) {
+    IoResult rd = transport_.read(sink, sizeof sink);
+    if (rd.progress()) {
       if (worker_->loop().now_ms() >= linger_deadline_) break;
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (rd.again()) {
       arm(kLingeringTimeoutMs);
       return;
     }
-    if (n < 0 && errno == EINTR) continue;
     break;
   }
   close();
@@ -619,7 +592,7 @@ void Connection::set_nodelay() {
   if (nodelay_ || !req_ || !req_->loc || !req_->loc->tcp_nodelay || peer_.sa.sa_family == AF_UNIX)
     return;
   int one = 1;
-  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(transport_.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   nodelay_ = true;
 }
 
@@ -733,8 +706,7 @@ void Connection::close() {
     len_ = pos_ = 0;
     release_buffer_if_empty();
   }
-  ::close(fd_);  // also drops it from epoll: no separate EPOLL_CTL_DEL
-  fd_ = -1;
+  transport_.close();  // also drops it from epoll
   worker_->connection_closed(this);
   worker_->loop().defer_delete(this);
 }

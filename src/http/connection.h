@@ -12,6 +12,7 @@
 #include "core/event_loop.h"
 #include "core/sockaddr.h"
 #include "core/timer_wheel.h"
+#include "core/transport.h"
 #include "http/chunked.h"
 #include "http/worker_services.h"
 
@@ -37,7 +38,7 @@ class Connection final : public IoHandler, public Deferred {
   void close();
 
   uint64_t id() const { return id_; }
-  int fd() const { return fd_; }
+  int fd() const { return transport_.fd(); }
   bool idle() const { return state_ == State::kIdle && len_ == pos_; }
   // Waiting for a request with nothing received: may be closed to make room (nginx's
   // reusable connections).
@@ -59,8 +60,8 @@ class Connection final : public IoHandler, public Deferred {
   // --- for content producers that take over the connection's I/O (proxy::Session) ---
   // Request body bytes that arrived with the head and are not consumed yet.
   std::string_view buffered_body() const;
-  bool read_ready() const { return read_ready_; }
-  bool half_closed() const { return hup_; }
+  // The client socket. Content producers use it only through this object (TLS-safe).
+  Transport& transport() { return transport_; }
   void consume_buffered(size_t n);
   // Bytes read past the end of the body: the start of the next pipelined request.
   void stash_pipelined(const char* data, size_t n);
@@ -110,12 +111,9 @@ class Connection final : public IoHandler, public Deferred {
 
   WorkerServices* worker_;
   ListenPoint* listener_;
-  int fd_;
+  Transport transport_;  // edge-triggered readiness: assume readable until a read says drained
   uint64_t id_;
   State state_ = State::kIdle;
-  bool read_ready_ = true;  // edge-triggered: assume readable until recv says EAGAIN
-  bool write_ready_ = true;
-  bool hup_ = false;  // the client half-closed (EPOLLRDHUP): reads never block again
   bool keep_alive_ = true;
   bool body_pending_ = false;  // request body bytes not yet read
   bool local_known_ = false;

@@ -156,6 +156,10 @@ bool Session::write_file(const char* data, size_t n) {
   return true;
 }
 
+Transport& Session::client() {
+  return conn_->transport();
+}
+
 std::string Session::log_suffix() const {
   std::string s = http::log_context(*r_);
   if (peer_ >= 0 && upstream_) {
@@ -341,8 +345,6 @@ bool Session::resolve_target() {
 void Session::start() {
   http::Request& r = *r_;
   start_ms_ = ctx_->loop.now_ms();
-  client_readable_ = conn_->read_ready();
-  client_hup_ = conn_->half_closed();
   if (!resolve_target()) {
     state_ = State::kDone;
     return;
@@ -359,8 +361,7 @@ void Session::start() {
   std::string_view pre = conn_->buffered_body();
   if (r.head.expect_continue && !body_done_ && pre.empty()) {
     static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    ssize_t w = ::send(conn_->fd(), kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
-    (void)w;
+    (void)client().write(kContinue, sizeof kContinue - 1);  // best effort, as the connection
   }
   ubuf_ = ctx_->acquire_buffer();
   rbuf_ = ctx_->acquire_buffer();
@@ -449,10 +450,9 @@ void Session::connect_next() {
   if (pooled) {
     // Still registered in epoll from its first use: no system call to take it.
     pconn_ = pooled;
-    up_fd_ = pooled->fd;
+    up_ = &pooled->transport;
     up_requests_ = pooled->requests;
-    up_readable_ = false;
-    up_writable_ = true;
+    up_->set_ready(false, true);
     connect_ms_ = 0;
     connected();
     return;
@@ -466,7 +466,8 @@ void Session::connect_next() {
     upstream_failed(kNextError, 502, "socket() failed (" + errno_text(errno) + ")");
     return;
   }
-  up_fd_ = fd;
+  own_up_ = Transport(fd);
+  up_ = &own_up_;
   int rc;
   if (family == AF_UNIX) {
     sockaddr_un un{};
@@ -500,8 +501,9 @@ void Session::connect_next() {
   }
   bool registered;
   if (upstream_->keepalive) {
-    pconn_ = ctx_->upstreams.pool.attach(fd, this);
+    pconn_ = ctx_->upstreams.pool.attach(std::move(own_up_), this);
     registered = pconn_ != nullptr;
+    if (pconn_) up_ = &pconn_->transport;
   } else {
     registered = bool(ctx_->loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this));
   }
@@ -509,7 +511,7 @@ void Session::connect_next() {
     upstream_failed(kNextError, 502, "epoll_ctl() failed");
     return;
   }
-  up_readable_ = up_writable_ = false;
+  up_->set_ready(false, false);
   if (rc == 0) {
     connect_ms_ = ctx_->loop.now_ms() - attempt_ms_;
     connected();
@@ -522,41 +524,36 @@ void Session::connect_next() {
 void Session::connected() {
   upstream_progress();
   state_ = State::kSending;
-  up_writable_ = true;
+  up_->set_writable(true);
   pump();
 }
 
 // ---- events ---------------------------------------------------------------------------------
 
 void Session::on_io(uint32_t ev) {
-  if (state_ == State::kDone || up_fd_ < 0) return;
+  if (state_ == State::kDone || !up_) return;
   if (state_ == State::kConnecting) {
     if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
     int err = 0;
     socklen_t len = sizeof err;
-    getsockopt(up_fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    getsockopt(up_->fd(), SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
       upstream_failed(kNextError, 502,
                       "connect() failed (" + errno_text(err) + ") while connecting to upstream");
       return;
     }
     connect_ms_ = ctx_->loop.now_ms() - attempt_ms_;
-    if (ev & EPOLLIN) up_readable_ = true;
-    if (ev & (EPOLLRDHUP | EPOLLHUP)) up_hup_ = up_readable_ = true;
+    up_->on_events(ev);
     connected();
     return;
   }
-  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_readable_ = true;
-  if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_hup_ = true;
-  if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) up_writable_ = true;
+  up_->on_events(ev);
   pump();
 }
 
 void Session::on_client_io(uint32_t ev) {
   if (state_ == State::kDone) return;
-  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
-  if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hup_ = true;
-  if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
+  // The connection recorded the event on the client transport already.
   if ((ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && client_gone()) return;
   pump();
 }
@@ -564,9 +561,8 @@ void Session::on_client_io(uint32_t ev) {
 bool Session::client_gone() {
   // While the body is being read its own recv sees the end; a tunnel relays half-closes.
   if (!body_done_ || state_ == State::kTunnel || conf_->ignore_client_abort) return false;
-  char c;
-  ssize_t n = ::recv(conn_->fd(), &c, 1, MSG_PEEK);
-  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+  IoResult pk = client().peek();
+  if (pk.progress() || pk.again())
     return false;  // a pipelined request, or nothing yet: the client is still there
   const char* during = state_ == State::kRelaying      ? "reading upstream"
                        : state_ == State::kReadingHead ? "reading response header from upstream"
@@ -721,20 +717,18 @@ bool Session::read_client_body(bool* progress) {
     std::memcpy(ubuf_.get(), pre.data(), n);
     from_pre = true;
   } else {
-    if (!client_readable_) {
+    if (!client().readable()) {
       wait(Wait::kClientRead, r_->loc->client_body_timeout);
       return false;
     }
     size_t want = kBufferSize;
     if (!chunked) want = size_t(std::min<uint64_t>(want, body_left_));
-    ssize_t got = ::recv(conn_->fd(), ubuf_.get(), want, 0);
-    if (got < 0 && errno == EINTR) return true;
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      client_readable_ = false;
+    IoResult got = client().read(ubuf_.get(), want);
+    if (got.again()) {
       wait(Wait::kClientRead, r_->loc->client_body_timeout);
       return false;
     }
-    if (got <= 0) {
+    if (!got.progress()) {
       PORTICO_LOG(LogLevel::kInfo, conn_->id(),
                   "client prematurely closed connection while reading client request body{}",
                   log_suffix());
@@ -744,9 +738,8 @@ bool Session::read_client_body(bool* progress) {
       conn_->proxy_abort(499);
       return false;
     }
-    if (size_t(got) < want) client_readable_ = client_hup_;
     client_progress();
-    n = size_t(got);
+    n = got.bytes();
     body_replayable_ = false;  // these bytes exist nowhere else once sent
   }
   r_->request_length += n;
@@ -818,21 +811,20 @@ bool Session::read_client_body(bool* progress) {
   return true;
 }
 
-// A send to the upstream returned -1 (not EINTR): wait for room, or fail the attempt.
-void Session::upstream_send_failed(const char* call) {
-  if (errno == EAGAIN || errno == EWOULDBLOCK) {
-    up_writable_ = false;
+// A send to the upstream made no progress: wait for room, or fail the attempt.
+void Session::upstream_send_failed(const char* call, IoResult res) {
+  if (res.again()) {
     wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
     return;
   }
-  upstream_failed(
-      kNextError, 502,
-      fmt::format("{}() failed ({}) while sending request to upstream", call, errno_text(errno)));
+  upstream_failed(kNextError, 502,
+                  fmt::format("{}() failed ({}) while sending request to upstream", call,
+                              errno_text(res.err())));
 }
 
 // Sends the head and streams the body. Returns true when the state changed.
 bool Session::send_request() {
-  if (up_fd_ < 0) {
+  if (!up_) {
     // A body that must be whole before connecting (see start()).
     while (!body_done_) {
       bool progress;
@@ -851,26 +843,22 @@ bool Session::send_request() {
     // A stored body goes out after the head: from memory, or from its file with sendfile.
     if (body_mode_ == BodyMode::kBuffered && head_off_ == head_.size() &&
         stored_off_ < stored_size_) {
-      if (!up_writable_) {
+      if (!up_->writable()) {
         wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
         return false;
       }
-      ssize_t w;
-      if (body_file_ >= 0) {
-        off_t off = off_t(stored_off_);
-        w = ::sendfile(up_fd_, body_file_, &off, stored_size_ - stored_off_);
-      } else {
-        w = ::send(up_fd_, stored_body_.data() + stored_off_, stored_size_ - stored_off_,
-                   MSG_NOSIGNAL);
-      }
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        upstream_send_failed(body_file_ >= 0 ? "sendfile" : "send");
+      IoResult w = body_file_ >= 0
+                       ? up_->sendfile(body_file_, off_t(stored_off_), stored_size_ - stored_off_)
+                       : up_->write(stored_body_.data() + stored_off_, stored_size_ - stored_off_);
+      if (!w.progress()) {
+        // eof: the body file is shorter than it was written: a failed disk.
+        upstream_send_failed(body_file_ >= 0 ? "sendfile" : "send",
+                             w.eof() ? IoResult::failed(EIO) : w);
         return false;
       }
-      stored_off_ += size_t(w);
+      stored_off_ += w.bytes();
       upstream_progress();
-      r_->upstream.bytes_sent += size_t(w);
+      r_->upstream.bytes_sent += w.bytes();
       continue;
     }
     struct iovec iov[4];
@@ -891,37 +879,32 @@ bool Session::send_request() {
       continue;
     }
     // The upstream may answer before the body is complete (e.g. 413): then stop uploading.
-    if (up_readable_ && request_sent_any_) {
-      char probe;
-      ssize_t pk = ::recv(up_fd_, &probe, 1, MSG_PEEK);
-      if (pk > 0) {
+    if (up_->readable() && request_sent_any_) {
+      IoResult pk = up_->peek();
+      if (pk.progress()) {
         state_ = State::kReadingHead;
         return true;
       }
-      if (pk == 0 || (pk < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      if (!pk.again()) {
         upstream_failed(kNextError, 502,
                         "upstream prematurely closed connection while sending request to upstream");
         return false;
       }
-      up_readable_ = false;
+      up_->set_readable(false);
     }
-    if (!up_writable_) {
+    if (!up_->writable()) {
       wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
       return false;
     }
-    struct msghdr msg {};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = size_t(cnt);
-    ssize_t w = ::sendmsg(up_fd_, &msg, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      upstream_send_failed("writev");
+    IoResult w = up_->writev(iov, size_t(cnt));
+    if (!w.progress()) {
+      upstream_send_failed("writev", w);
       return false;
     }
     request_sent_any_ = true;
     upstream_progress();
-    r_->upstream.bytes_sent += size_t(w);
-    size_t left = size_t(w);
+    r_->upstream.bytes_sent += w.bytes();
+    size_t left = w.bytes();
     auto advance = [&left](size_t& off, size_t len) {
       size_t take = std::min(left, len - off);
       off += take;
@@ -1006,32 +989,27 @@ bool Session::read_response_head() {
     } else {
       rlen_ = rpos_ = 0;
     }
-    if (!up_readable_) {
+    if (!up_->readable()) {
       wait(Wait::kUpstreamRead, conf_->read_timeout_ms);
       return false;
     }
-    ssize_t n = ::recv(up_fd_, rbuf_.get() + rlen_, rcap_ - rlen_, 0);
-    if (n > 0) {
+    IoResult n = up_->read(rbuf_.get() + rlen_, rcap_ - rlen_);
+    if (n.progress()) {
       upstream_progress();
-      r_->upstream.bytes_received += size_t(n);
-      if (size_t(n) < rcap_ - rlen_) up_readable_ = up_hup_;  // a FIN may be pending (ET)
-      rlen_ += size_t(n);
+      r_->upstream.bytes_received += n.bytes();
+      rlen_ += n.bytes();
       continue;
     }
-    if (n == 0) {
+    if (n.again()) continue;
+    if (n.eof()) {
       upstream_failed(
           kNextError, 502,
           "upstream prematurely closed connection while reading response header from upstream");
       return false;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      up_readable_ = false;
-      continue;
-    }
-    if (errno == EINTR) continue;
     upstream_failed(
         kNextError, 502,
-        "recv() failed (" + errno_text(errno) + ") while reading response header from upstream");
+        "recv() failed (" + errno_text(n.err()) + ") while reading response header from upstream");
     return false;
   }
 }
@@ -1238,7 +1216,7 @@ void Session::begin_response() {
 // Writes pending output to the client. Returns false when it must wait (or the session ended).
 bool Session::flush_to_client() {
   while (out_pre_off_ < out_pre_.size() || out_data_len_ > 0 || out_post_off_ < out_post_.size()) {
-    if (!client_writable_) {
+    if (!client().writable()) {
       wait(Wait::kClientWrite, r_->loc->send_timeout);
       return false;
     }
@@ -1249,23 +1227,18 @@ bool Session::flush_to_client() {
     if (out_data_len_ > 0) iov[cnt++] = {const_cast<char*>(out_data_), out_data_len_};
     if (out_post_off_ < out_post_.size())
       iov[cnt++] = {out_post_.data() + out_post_off_, out_post_.size() - out_post_off_};
-    struct msghdr msg {};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = size_t(cnt);
-    ssize_t w = ::sendmsg(conn_->fd(), &msg, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        client_writable_ = false;
-        wait(Wait::kClientWrite, r_->loc->send_timeout);
-        return false;
-      }
-      if (errno == EINTR) continue;
+    IoResult w = client().writev(iov, size_t(cnt));
+    if (w.again()) {
+      wait(Wait::kClientWrite, r_->loc->send_timeout);
+      return false;
+    }
+    if (!w.progress()) {
       // The client went away: nginx logs this at info, it is not the server's fault.
-      fail_client("writev() failed (" + errno_text(errno) + ") while sending to client",
+      fail_client("writev() failed (" + errno_text(w.err()) + ") while sending to client",
                   Fault::kNone, LogLevel::kInfo);
       return false;
     }
-    size_t left = size_t(w);
+    size_t left = w.bytes();
     client_progress();
     count_sent(left);
     size_t take = std::min(left, out_pre_.size() - out_pre_off_);
@@ -1333,20 +1306,17 @@ bool Session::spool_pending() {
 
 // Sends held bytes until the spool is empty or the client blocks. False: the session ended.
 bool Session::write_spool() {
-  while (!spool_.empty() && client_writable_) {
-    ssize_t w = spool_.write_to(conn_->fd());
-    if (w < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        client_writable_ = false;
-        break;
-      }
-      if (errno == EINTR) continue;
-      fail_client("sendfile() failed (" + errno_text(errno) + ") while sending to client",
-                  Fault::kNone, LogLevel::kInfo);
+  while (!spool_.empty() && client().writable()) {
+    IoResult w = spool_.write_to(client());
+    if (w.again()) break;
+    if (!w.progress()) {
+      fail_client(
+          "sendfile() failed (" + errno_text(w.eof() ? EIO : w.err()) + ") while sending to client",
+          Fault::kNone, LogLevel::kInfo);
       return false;
     }
     client_progress();
-    count_sent(size_t(w));
+    count_sent(w.bytes());
   }
   return true;
 }
@@ -1362,7 +1332,7 @@ bool Session::relay_response() {
     const bool attach = spool_.empty() && out_data_len_ == 0 && out_post_off_ >= out_post_.size() &&
                         !resp_done_ && rpos_ < rlen_;
     if (!attach && pending_size() > 0) {
-      if (spool_.empty() && client_writable_ && !flush_to_client()) {
+      if (spool_.empty() && client().writable() && !flush_to_client()) {
         if (state_ == State::kDone) return false;
       }
       // The client is slower than the upstream: hold the rest (proxy_buffering) and read on.
@@ -1463,20 +1433,20 @@ bool Session::relay_response() {
     }
     rlen_ = rpos_ = 0;
   read_more:
-    if (!up_readable_) {
+    if (!up_->readable()) {
       wait(Wait::kUpstreamRead, conf_->read_timeout_ms);
       return false;
     }
     const size_t want = std::min(rcap_ - rlen_, limit);
-    ssize_t got = ::recv(up_fd_, rbuf_.get() + rlen_, want, 0);
-    if (got > 0) {
+    IoResult got = up_->read(rbuf_.get() + rlen_, want);
+    if (got.progress()) {
       upstream_progress();
-      r_->upstream.bytes_received += size_t(got);
-      if (size_t(got) < want) up_readable_ = up_hup_;
-      rlen_ += size_t(got);
+      r_->upstream.bytes_received += got.bytes();
+      rlen_ += got.bytes();
       continue;
     }
-    if (got == 0) {
+    if (got.again()) continue;
+    if (got.eof()) {
       if (framing_ == BodyFraming::kUntilClose) {
         resp_done_ = true;
         if (client_chunked_) {
@@ -1489,12 +1459,8 @@ bool Session::relay_response() {
       fail_client("upstream prematurely closed connection while reading upstream", Fault::kPeer);
       return false;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      up_readable_ = false;
-      continue;
-    }
-    if (errno == EINTR) continue;
-    fail_client("recv() failed (" + errno_text(errno) + ") while reading upstream", Fault::kPeer);
+    fail_client("recv() failed (" + errno_text(got.err()) + ") while reading upstream",
+                Fault::kPeer);
     return false;
   }
 }
@@ -1504,7 +1470,7 @@ void Session::end_upstream() {
   upstream_ended_ = true;
   upstream_progress();  // nothing more to wait for from it
   note_attempt_end(head_in_.status);
-  const bool reusable = up_fd_ >= 0 && upstream_->keepalive > 0 && body_done_ &&
+  const bool reusable = up_ && upstream_->keepalive > 0 && body_done_ &&
                         head_off_ == head_.size() && rpos_ == rlen_ &&
                         connection_reusable(head_in_, framing_) &&
                         up_requests_ + 1 < upstream_->keepalive_requests && conf_->http_minor == 1;
@@ -1514,7 +1480,7 @@ void Session::end_upstream() {
     ctx_->upstreams.pool.put(pconn_, p.state.get(), upstream_->keepalive,
                              upstream_->keepalive_timeout_ms);
     pconn_ = nullptr;
-    up_fd_ = -1;
+    up_ = nullptr;
   }
   release_peer(false);
   close_upstream();
@@ -1530,58 +1496,45 @@ void Session::finish() {
 // ---- tunnel (101 Switching Protocols) -------------------------------------------------------
 
 // Moves bytes one way. Returns true if anything moved.
-bool Session::tunnel_direction(int from, int to, char* buf, size_t cap, size_t& off, size_t& len,
-                               bool& from_readable, bool& to_writable, bool& eof, bool& shut) {
+bool Session::tunnel_direction(Transport& from, Transport& to, char* buf, size_t cap, size_t& off,
+                               size_t& len, bool& eof, bool& shut) {
   bool moved = false;
   for (;;) {
     if (off < len) {
-      if (!to_writable) return moved;
-      ssize_t w = ::send(to, buf + off, len - off, MSG_NOSIGNAL);
-      if (w < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          to_writable = false;
-          return moved;
-        }
-        if (errno == EINTR) continue;
+      if (!to.writable()) return moved;
+      IoResult w = to.write(buf + off, len - off);
+      if (w.again()) return moved;
+      if (!w.progress()) {
         eof = true;  // peer gone: end this direction
         off = len = 0;
         return true;
       }
-      off += size_t(w);
+      off += w.bytes();
       moved = true;
-      if (to == conn_->fd()) {
-        r_->bytes_sent += size_t(w);
-        r_->body_bytes_sent += size_t(w);
+      if (&to == &client()) {
+        r_->bytes_sent += w.bytes();
+        r_->body_bytes_sent += w.bytes();
       }
       continue;
     }
     off = len = 0;
     if (eof) {
       if (!shut) {
-        ::shutdown(to, SHUT_WR);
+        (void)to.shutdown_write();  // a failure shows on the next read of that side
         shut = true;
         moved = true;
       }
       return moved;
     }
-    if (!from_readable) return moved;
-    ssize_t n = ::recv(from, buf, cap, 0);
-    if (n > 0) {
-      len = size_t(n);
+    if (!from.readable()) return moved;
+    IoResult n = from.read(buf, cap);
+    if (n.progress()) {
+      len = n.bytes();
       moved = true;
       continue;
     }
-    if (n == 0) {
-      eof = true;
-      moved = true;
-      continue;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      from_readable = false;
-      return moved;
-    }
-    if (errno == EINTR) continue;
-    eof = true;
+    if (n.again()) return moved;
+    eof = true;  // the end, or an error: this direction is over either way
     moved = true;
   }
 }
@@ -1591,10 +1544,10 @@ bool Session::tunnel() {
   if (!flush_to_client()) return false;
   bool moved = false;
   do {
-    moved = tunnel_direction(up_fd_, conn_->fd(), rbuf_.get(), rcap_, t_u2c_off_, t_u2c_len_,
-                             up_readable_, client_writable_, t_up_eof_, t_client_shut_);
-    moved = tunnel_direction(conn_->fd(), up_fd_, ubuf_.get(), kBufferSize, t_c2u_off_, t_c2u_len_,
-                             client_readable_, up_writable_, t_client_eof_, t_up_shut_) ||
+    moved = tunnel_direction(*up_, client(), rbuf_.get(), rcap_, t_u2c_off_, t_u2c_len_, t_up_eof_,
+                             t_client_shut_);
+    moved = tunnel_direction(client(), *up_, ubuf_.get(), kBufferSize, t_c2u_off_, t_c2u_len_,
+                             t_client_eof_, t_up_shut_) ||
             moved;
   } while (moved && !(t_client_shut_ && t_up_shut_));
   if (t_client_shut_ && t_up_shut_) {
@@ -1674,15 +1627,14 @@ void Session::release_peer(bool failed) {
 }
 
 void Session::close_upstream() {
-  if (up_fd_ < 0) return;
+  if (!up_) return;
   if (pconn_) {
-    ctx_->upstreams.pool.close(pconn_);  // closes the fd
+    ctx_->upstreams.pool.close(pconn_);  // closes the transport
     pconn_ = nullptr;
   } else {
-    ::close(up_fd_);
+    up_->close();
   }
-  up_fd_ = -1;
-  up_readable_ = up_writable_ = up_hup_ = false;
+  up_ = nullptr;
 }
 
 void Session::abort() {

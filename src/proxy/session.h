@@ -17,6 +17,7 @@
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "core/timer_wheel.h"
+#include "core/transport.h"
 #include "http/chunked.h"
 #include "http/module.h"
 #include "proxy/context.h"
@@ -82,7 +83,7 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   void connected();
   void pump();
   bool send_request();
-  void upstream_send_failed(const char* call);
+  void upstream_send_failed(const char* call, IoResult res);
   bool read_client_body(bool* progress);
   bool read_response_head();
   void begin_response();
@@ -102,8 +103,9 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   // The whole response has been read: the upstream connection goes back to the pool (or is
   // closed) and the peer is released, even while the client is still reading.
   void end_upstream();
-  bool tunnel_direction(int from, int to, char* buf, size_t cap, size_t& off, size_t& len,
-                        bool& from_readable, bool& to_writable, bool& eof, bool& shut);
+  bool tunnel_direction(Transport& from, Transport& to, char* buf, size_t cap, size_t& off,
+                        size_t& len, bool& eof, bool& shut);
+  Transport& client();  // the client connection's transport
   void finish();
   // An attempt failed before anything reached the client: retry or answer `status`.
   void upstream_failed(uint32_t condition, int status, const std::string& why);
@@ -151,14 +153,12 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   };
   Deadline client_dl_, up_dl_;
 
-  // Upstream connection
-  int up_fd_ = -1;
-  upstream::Pool::Conn* pconn_ = nullptr;  // up_fd_'s pool registration (upstreams with keepalive)
-  int peer_ = -1;                          // the slot picked for this attempt, until released
+  // Upstream connection: up_ is pconn_'s transport (upstreams with keepalive) or own_up_.
+  Transport* up_ = nullptr;
+  Transport own_up_;
+  upstream::Pool::Conn* pconn_ = nullptr;
+  int peer_ = -1;  // the slot picked for this attempt, until released
   uint32_t up_requests_ = 0;  // requests the connection carried before this one (pooled)
-  bool up_readable_ = false;
-  bool up_writable_ = false;
-  bool up_hup_ = false;  // the upstream half-closed: reads never block again
   uint32_t tries_ = 0;
   uint64_t start_ms_ = 0;
   uint64_t attempt_ms_ = 0;
@@ -187,9 +187,6 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   int body_file_ = -1;       // kBuffered: the whole body, once large (anonymous temp file)
   size_t stored_size_ = 0;
   size_t stored_off_ = 0;  // sent so far in this attempt
-  bool client_readable_ = true;
-  bool client_writable_ = true;
-  bool client_hup_ = false;
 
   // Response from the upstream
   std::unique_ptr<char[]> rbuf_;  // upstream -> client

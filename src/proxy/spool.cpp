@@ -1,8 +1,6 @@
 #include "proxy/spool.h"
 
 #include <fcntl.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -79,28 +77,25 @@ bool Spool::append(const char* data, size_t n, std::string* error) {
   return true;
 }
 
-ssize_t Spool::write_to(int fd) {
+IoResult Spool::write_to(Transport& t) {
   if (ring_len_ > 0) {
     struct iovec iov[2];
     size_t first = std::min(ring_len_, ring_cap_ - ring_head_);
     iov[0] = {ring_.get() + ring_head_, first};
     iov[1] = {ring_.get(), ring_len_ - first};
-    struct msghdr msg {};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = ring_len_ > first ? 2 : 1;
-    ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (w > 0) {
-      ring_head_ = (ring_head_ + size_t(w)) % ring_cap_;
-      ring_len_ -= size_t(w);
+    IoResult w = t.writev(iov, ring_len_ > first ? 2 : 1);
+    if (w.progress()) {
+      ring_head_ = (ring_head_ + w.bytes()) % ring_cap_;
+      ring_len_ -= w.bytes();
       if (ring_len_ == 0) ring_head_ = 0;
     }
     return w;
   }
-  if (file_rd_ == file_wr_) return 0;
-  off_t off = off_t(file_rd_);
-  ssize_t w = ::sendfile(fd, fd_, &off, size_t(std::min<uint64_t>(file_wr_ - file_rd_, 1u << 30)));
-  if (w > 0) {
-    file_rd_ += uint64_t(w);
+  if (file_rd_ == file_wr_) return IoResult::moved(0);
+  IoResult w =
+      t.sendfile(fd_, off_t(file_rd_), size_t(std::min<uint64_t>(file_wr_ - file_rd_, 1u << 30)));
+  if (w.progress()) {
+    file_rd_ += w.bytes();
     if (file_rd_ == file_wr_ && ::ftruncate(fd_, 0) == 0) {
       // Drained: start over at the front. The truncation matters beyond the disk blocks:
       // sendfile's socket buffers may still reference the old pages, and truncating detaches

@@ -16,6 +16,8 @@
 #include <memory>
 #include <string>
 
+#include "core/transport.h"
+
 namespace portico::proxy {
 
 class Spool {
@@ -35,9 +37,10 @@ class Spool {
   // Appends n <= room() bytes. Returns false with *error set if the file cannot be written;
   // the bytes are then lost and the response must be cut.
   bool append(const char* data, size_t n, std::string* error);
-  // Sends from the front to `fd`: one send/sendmsg (ring) or sendfile (file). Returns the bytes
-  // sent, or -1 with errno (EAGAIN when the socket is full).
-  ssize_t write_to(int fd);
+  // Sends from the front to `t`: one writev (ring) or sendfile (file). progress(n): n bytes
+  // left the spool; again when the socket is full; error (or eof: the file shrank) when the
+  // response cannot go on. REQUIRES: !empty().
+  IoResult write_to(Transport& t);
 
  private:
   bool open_file(std::string* error);
