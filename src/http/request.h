@@ -21,6 +21,7 @@
 
 namespace portico::http {
 
+class BodyFilter;
 class Connection;
 struct HttpConf;
 
@@ -37,8 +38,14 @@ struct ResponseHeader {
   std::string value;
 };
 
+// The response head event: what content says about its response, codec-independent. The codec
+// (http1_writer.cpp's serializer for HTTP/1.1) turns it into bytes, adding Server, Date, the
+// framing and Connection, and the location's add_header/expires.
 struct Response {
   int status = 0;
+  // The status line after the version as an upstream sent it ("200 OK", "403.1 Forbidden"),
+  // forwarded verbatim as nginx does; empty: "<status> <reason>".
+  std::string_view status_line;
   std::string_view content_type;  // points into config (types) or a literal
   std::string content_type_buf;   // when built per response (multipart)
   int64_t content_length = -1;
@@ -48,10 +55,17 @@ struct Response {
   std::string content_range;
   std::vector<ResponseHeader> headers;  // add_header and handler extras
   size_t header_count = 0;              // valid entries in `headers` (reused storage)
-  bool header_only = false;             // HEAD, 304, 204
+  // Fields passed through from elsewhere (a proxied response's upstream head), in order, as
+  // views: valid only until the head is serialized, which clears the list (capacity kept).
+  std::vector<Header> fields;
+  bool header_only = false;  // HEAD, 304, 204: no body follows whatever the length says
+  // Set by the codec: the body goes out chunked (its length is unknown, the client takes it).
   bool chunked = false;
   bool keep_alive = true;
   bool accept_ranges = false;
+  bool upgrade = false;      // 101: "Connection: upgrade", then the connection is a tunnel
+  bool omit_server = false;  // an upstream's Server is passed on (proxy_pass_header Server)
+  bool omit_date = false;    // likewise Date
 
   void add(std::string_view name, std::string_view value);
   void clear();
@@ -114,7 +128,10 @@ struct Request {
   std::string body_buf;           // generated response body
   std::vector<OutChunk> out;      // body chunks after the head
   std::string head_buf;           // serialized response head
-  std::string multipart_buf;      // part headers for multipart/byteranges
+  // The response body filter (compression, next; nginx's output filter chain), or null: the
+  // seam between content and the codec. Set before the head is sent.
+  BodyFilter* filter = nullptr;
+  std::string multipart_buf;  // part headers for multipart/byteranges
   Response resp;
   UpstreamVars upstream;
 
