@@ -86,12 +86,15 @@ bool in_list(const std::vector<std::string>& list, std::string_view lname) {
 
 }  // namespace
 
-Session::Session(http::Connection* conn, http::Request* r, Context* ctx)
-    : conn_(conn), r_(r), ctx_(ctx), conf_(&r->loc->conf<ProxyConf>()), pass_(conf_->pass.get()) {
+Session::Session(http::ClientStream* client, http::Request* r, Context* ctx)
+    : client_(client),
+      r_(r),
+      ctx_(ctx),
+      conf_(&r->loc->conf<ProxyConf>()),
+      pass_(conf_->pass.get()) {
   timer_.owner = this;
   timer_.cb = &Session::on_timer;
   head_ = ctx_->take_string();
-  out_pre_ = ctx_->take_string();
   head_in_.headers = ctx_->take_headers();
 }
 
@@ -100,7 +103,6 @@ Session::~Session() {
   if (group_) group_->dequeue(this);
   close_upstream();
   ctx_->give_string(std::move(head_));
-  ctx_->give_string(std::move(out_pre_));
   ctx_->give_headers(std::move(head_in_.headers));
   ctx_->release_buffer(std::move(ubuf_));
   ctx_->release_buffer(std::move(rbuf_));
@@ -119,11 +121,11 @@ bool Session::store_body(const char* data, size_t n) {
     body_file_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (body_file_ < 0) body_file_ = ::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (body_file_ < 0) {
-      PORTICO_LOG(LogLevel::kCrit, conn_->id(),
+      PORTICO_LOG(LogLevel::kCrit, client_->stream_id(),
                   "open() of a temporary file for the request body failed ({}){}",
                   errno_text(errno), log_suffix());
       state_ = State::kDone;
-      conn_->proxy_error(500);
+      client_->content_error(500);
       return false;
     }
     if (!write_file(stored_body_.data(), stored_body_.size())) return false;
@@ -144,20 +146,17 @@ bool Session::write_file(const char* data, size_t n) {
     ssize_t w = ::write(body_file_, data, n);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
-      PORTICO_LOG(LogLevel::kCrit, conn_->id(), "write() to the request body file failed ({}){}",
-                  errno_text(errno), log_suffix());
+      PORTICO_LOG(LogLevel::kCrit, client_->stream_id(),
+                  "write() to the request body file failed ({}){}", errno_text(errno),
+                  log_suffix());
       state_ = State::kDone;
-      conn_->proxy_error(500);
+      client_->content_error(500);
       return false;
     }
     data += w;
     n -= size_t(w);
   }
   return true;
-}
-
-Transport& Session::client() {
-  return conn_->transport();
 }
 
 std::string Session::log_suffix() const {
@@ -307,9 +306,9 @@ bool Session::resolve_target() {
   pass_->url.eval(r, url);
   std::string_view rest = url;
   if (!istarts_with(rest, "http://")) {
-    PORTICO_LOG(LogLevel::kError, conn_->id(), "invalid URL prefix in \"{}\"{}", url,
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(), "invalid URL prefix in \"{}\"{}", url,
                 http::log_context(r));
-    conn_->proxy_error(500);
+    client_->content_error(500);
     return false;
   }
   rest.remove_prefix(7);
@@ -335,15 +334,14 @@ bool Session::resolve_target() {
   dynamic_upstream_ = ctx_->dynamic_upstream(hostport, &error);
   upstream_ = dynamic_upstream_.get();
   if (!upstream_) {
-    PORTICO_LOG(LogLevel::kError, conn_->id(), "{}{}", error, http::log_context(r));
-    conn_->proxy_error(502);
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(), "{}{}", error, http::log_context(r));
+    client_->content_error(502);
     return false;
   }
   return true;
 }
 
 void Session::start() {
-  http::Request& r = *r_;
   start_ms_ = ctx_->loop.now_ms();
   if (!resolve_target()) {
     state_ = State::kDone;
@@ -352,17 +350,13 @@ void Session::start() {
   group_ = ctx_->upstreams.group(upstream_->group);
   tried_ = upstream::TriedSet(group_->members().size());
   if (!build_request_head()) {
-    PORTICO_LOG(LogLevel::kInfo, conn_->id(), "client sent too many fields in \"Connection\"{}",
-                log_suffix());
+    PORTICO_LOG(LogLevel::kInfo, client_->stream_id(),
+                "client sent too many fields in \"Connection\"{}", log_suffix());
     state_ = State::kDone;
-    conn_->proxy_error(400);
+    client_->content_error(400);
     return;
   }
-  std::string_view pre = conn_->buffered_body();
-  if (r.head.expect_continue && !body_done_ && pre.empty()) {
-    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    (void)client().write(kContinue, sizeof kContinue - 1);  // best effort, as the connection
-  }
+  if (!body_done_) client_->want_body();  // 100 Continue, if the client waits for it
   ubuf_ = ctx_->acquire_buffer();
   rbuf_ = ctx_->acquire_buffer();
   rcap_ = kBufferSize;
@@ -386,7 +380,7 @@ void Session::connect_next() {
   // "no live upstreams", as nginx does.
   if (tries_ > 0 && tries_ >= limit) {
     state_ = State::kDone;
-    conn_->proxy_error(502);
+    client_->content_error(502);
     return;
   }
   upstream::PickContext pc;
@@ -404,10 +398,10 @@ void Session::connect_next() {
   if (idx < 0 && tries_ == 0 && upstream_->queue_max) {
     if (state_ == State::kQueued) return;  // woken, but nothing free for us: wait on
     if (!group_->enqueue(this, upstream_->queue_max)) {
-      PORTICO_LOG(LogLevel::kError, conn_->id(),
+      PORTICO_LOG(LogLevel::kError, client_->stream_id(),
                   "upstream queue is full while connecting to upstream{}", log_suffix());
       state_ = State::kDone;
-      conn_->proxy_error(503);
+      client_->content_error(503);
       return;
     }
     state_ = State::kQueued;
@@ -427,10 +421,10 @@ void Session::connect_next() {
     r_->upstream.addr += upstream_->group->name();  // nginx logs the group's name here
     http::UpstreamAttempt& a = r_->upstream.attempts.emplace_back();
     a.status = 502;  // no time: no peer was tried
-    PORTICO_LOG(LogLevel::kError, conn_->id(), "no live upstreams while connecting to upstream{}",
-                log_suffix());
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(),
+                "no live upstreams while connecting to upstream{}", log_suffix());
     state_ = State::kDone;
-    conn_->proxy_error(502);
+    client_->content_error(502);
     return;
   }
   peer_ = idx;
@@ -553,7 +547,7 @@ void Session::on_io(uint32_t ev) {
 
 void Session::on_client_io(uint32_t ev) {
   if (state_ == State::kDone) return;
-  // The connection recorded the event on the client transport already.
+  // The client may take more (resume), sent more, or went away.
   if ((ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && client_gone()) return;
   pump();
 }
@@ -561,9 +555,7 @@ void Session::on_client_io(uint32_t ev) {
 bool Session::client_gone() {
   // While the body is being read its own recv sees the end; a tunnel relays half-closes.
   if (!body_done_ || state_ == State::kTunnel || conf_->ignore_client_abort) return false;
-  IoResult pk = client().peek();
-  if (pk.progress() || pk.again())
-    return false;  // a pipelined request, or nothing yet: the client is still there
+  if (!client_->client_closed()) return false;
   const char* during = state_ == State::kRelaying      ? "reading upstream"
                        : state_ == State::kReadingHead ? "reading response header from upstream"
                        : state_ == State::kSending     ? "sending request to upstream"
@@ -573,12 +565,12 @@ bool Session::client_gone() {
                 LogLevel::kInfo);
     return true;
   }
-  PORTICO_LOG(LogLevel::kInfo, conn_->id(),
+  PORTICO_LOG(LogLevel::kInfo, client_->stream_id(),
               "client prematurely closed connection, so upstream connection is closed too while "
               "{}{}",
               during, log_suffix());
   abort();
-  conn_->proxy_abort(499);
+  client_->content_abort(499);
   return true;
 }
 
@@ -641,12 +633,12 @@ void Session::on_timer(Timer* t) {
                        Fault::kPeer);
       return;
     case Wait::kClientRead:
-      PORTICO_LOG(LogLevel::kInfo, s->conn_->id(),
+      PORTICO_LOG(LogLevel::kInfo, s->client_->stream_id(),
                   "client timed out (110: Connection timed out) while reading client request body");
       s->release_peer(false);
       s->close_upstream();
       s->state_ = State::kDone;
-      s->conn_->proxy_abort(408);
+      s->client_->content_abort(408);
       return;
     case Wait::kClientWrite:
       s->fail_client("client timed out (110: Connection timed out) while sending to client",
@@ -659,10 +651,10 @@ void Session::on_timer(Timer* t) {
       return;
     case Wait::kQueue:
       s->group_->dequeue(s);
-      PORTICO_LOG(LogLevel::kError, s->conn_->id(),
+      PORTICO_LOG(LogLevel::kError, s->client_->stream_id(),
                   "upstream queue timed out while connecting to upstream{}", s->log_suffix());
       s->state_ = State::kDone;
-      s->conn_->proxy_error(503);
+      s->client_->content_error(503);
       return;
     case Wait::kNone:
       return;
@@ -701,88 +693,23 @@ void Session::pump() {
 
 // ---- request body ---------------------------------------------------------------------------
 
-// Reads more client body into ubuf_ (chunked framing decoded in place). Returns false when the
-// caller must stop (waiting, or the session ended). *progress: body bytes became available.
+// Reads more client body into ubuf_ (the codec removes the chunked framing). Returns false when
+// the caller must stop (waiting, or the session ended). *progress: body bytes became available.
 bool Session::read_client_body(bool* progress) {
   *progress = false;
   if (body_done_) return true;
-  const bool chunked = r_->head.chunked;
-  // First the bytes that came with the head, then the socket.
-  std::string_view pre = conn_->buffered_body();
-  size_t n = 0;
-  bool from_pre = false;
-  if (!pre.empty()) {
-    n = std::min(pre.size(), kBufferSize);
-    if (!chunked) n = size_t(std::min<uint64_t>(n, body_left_));
-    std::memcpy(ubuf_.get(), pre.data(), n);
-    from_pre = true;
-  } else {
-    if (!client().readable()) {
-      wait(Wait::kClientRead, r_->loc->client_body_timeout);
-      return false;
-    }
-    size_t want = kBufferSize;
-    if (!chunked) want = size_t(std::min<uint64_t>(want, body_left_));
-    IoResult got = client().read(ubuf_.get(), want);
-    if (got.again()) {
-      wait(Wait::kClientRead, r_->loc->client_body_timeout);
-      return false;
-    }
-    if (!got.progress()) {
-      PORTICO_LOG(LogLevel::kInfo, conn_->id(),
-                  "client prematurely closed connection while reading client request body{}",
-                  log_suffix());
-      release_peer(false);
-      close_upstream();
-      state_ = State::kDone;
-      conn_->proxy_abort(499);
-      return false;
-    }
-    client_progress();
-    n = got.bytes();
-    body_replayable_ = false;  // these bytes exist nowhere else once sent
+  IoResult rd = client_->read_body(ubuf_.get(), kBufferSize);
+  if (rd.again()) {
+    wait(Wait::kClientRead, r_->loc->client_body_timeout);
+    return false;
   }
-  r_->request_length += n;
-  size_t data_len = n;
-  if (!chunked) {
-    if (from_pre) conn_->consume_buffered(n);
-    body_left_ -= n;
-    body_done_ = body_left_ == 0;
-  } else {
-    auto res = req_chunked_.decode(std::string_view(ubuf_.get(), n), ubuf_.get());
-    if (res.error) {
-      if (from_pre) conn_->consume_buffered(n);
-      PORTICO_LOG(LogLevel::kError, conn_->id(), "client sent invalid chunked body{}",
-                  log_suffix());
-      release_peer(false);
-      close_upstream();
-      state_ = State::kDone;
-      if (request_sent_any_)
-        conn_->proxy_abort(400);
-      else
-        conn_->proxy_error(400);
-      return false;
-    }
-    if (from_pre) conn_->consume_buffered(res.done ? res.consumed : n);
-    if (res.done && !from_pre) conn_->stash_pipelined(ubuf_.get() + res.consumed, n - res.consumed);
-    body_done_ = res.done;
-    data_len = res.data_len;
-    const uint64_t max = r_->loc->client_max_body_size;
-    if (max && req_chunked_.total_body() > max) {
-      PORTICO_LOG(LogLevel::kError, conn_->id(),
-                  "client intended to send too large chunked body: {} bytes{}",
-                  req_chunked_.total_body(), log_suffix());
-      release_peer(false);
-      close_upstream();
-      state_ = State::kDone;
-      if (request_sent_any_)
-        conn_->proxy_abort(413);
-      else
-        conn_->proxy_error(413);
-      return false;
-    }
+  if (rd.error()) {
+    client_body_failed(rd.err());
+    return false;
   }
-  if (body_done_) conn_->set_body_done();
+  const size_t data_len = rd.progress() ? rd.bytes() : 0;
+  if (data_len > 0) client_progress();
+  body_done_ = client_->body_complete();
   switch (body_mode_) {
     case BodyMode::kNone:  // proxy_pass_request_body off: read and dropped
       return true;
@@ -792,6 +719,9 @@ bool Session::read_client_body(bool* progress) {
       return true;
     case BodyMode::kLength:
     case BodyMode::kChunked:
+      // Streamed: once sent, these bytes exist nowhere else (nginx does not pass an unbuffered
+      // request to the next upstream once it was sent).
+      if (data_len > 0) body_replayable_ = false;
       break;
   }
   ubuf_off_ = 0;
@@ -809,6 +739,32 @@ bool Session::read_client_body(bool* progress) {
   }
   *progress = true;
   return true;
+}
+
+// The client's body cannot be read on (read_body() failed with `err`): answer or close.
+void Session::client_body_failed(int err) {
+  int status = 499;
+  if (err == http::kBodyMalformed) {
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(), "client sent invalid chunked body{}",
+                log_suffix());
+    status = 400;
+  } else if (err == http::kBodyTooLarge) {
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(),
+                "client intended to send too large chunked body: {} bytes{}",
+                client_->body_received(), log_suffix());
+    status = 413;
+  } else {
+    PORTICO_LOG(LogLevel::kInfo, client_->stream_id(),
+                "client prematurely closed connection while reading client request body{}",
+                log_suffix());
+  }
+  release_peer(false);
+  close_upstream();
+  state_ = State::kDone;
+  if (status != 499 && !request_sent_any_)
+    client_->content_error(status);  // nothing went upstream: error_page applies
+  else
+    client_->content_abort(status);
 }
 
 // A send to the upstream made no progress: wait for room, or fail the attempt.
@@ -1040,7 +996,7 @@ void Session::begin_response() {
         release_peer(false);
         close_upstream();
         state_ = State::kDone;
-        conn_->proxy_error(status);
+        client_->content_error(status);
         return;
       }
     }
@@ -1058,152 +1014,21 @@ void Session::begin_response() {
   if (framing_ == BodyFraming::kLength) resp_left_ = uint64_t(head_in_.content_length);
   if (framing_ == BodyFraming::kChunked) resp_chunked_.reset();
   const bool upgrade = status == 101;
-  const bool client_11 = r.head.version_minor == 1;
-  bool keep_alive = r.head.keep_alive && !upgrade;
-  client_chunked_ = false;
-  if (!head_request &&
-      (framing_ == BodyFraming::kChunked || framing_ == BodyFraming::kUntilClose)) {
-    if (client_11 && r.loc->chunked_transfer_encoding)
-      client_chunked_ = true;
-    else
-      keep_alive = false;  // the end of the body is the end of the connection
-  }
-  r.resp.status = status;
-  r.resp.keep_alive = keep_alive;
-
-  // Status line and headers.
-  std::string& h = out_pre_;
-  h.clear();
-  h += "HTTP/1.1 ";
-  h += head_in_.status_text;
-  h += "\r\n";
-  const bool pass_server = in_list(conf_->pass_headers, "server");
-  const bool pass_date = in_list(conf_->pass_headers, "date");
-  if (!pass_server) {
-    h += "Server: ";
-    h += r.loc->server_tokens ? "portico/" PORTICO_VERSION : "portico";
-    h += "\r\n";
-  }
-  if (!pass_date) {
-    h += "Date: ";
-    h += TimeCache::local().http_date();
-    h += "\r\n";
-  }
-  // `expires` replaces the upstream's Expires and Cache-Control (nginx); `expires modified`
-  // counts from the upstream's Last-Modified.
-  const bool expires = http::expires_applies(r, status);
-  if (expires) {
-    r.resp.last_modified = -1;
-    if (const http::Header* lm = head_in_.find("last-modified"))
-      if (auto t = parse_http_date(lm->value)) r.resp.last_modified = *t;
-  }
-  HopByHop hop;
-  if (!hop.init(head_in_.headers)) {
-    upstream_failed(kNextInvalidHeader, 502,
-                    "upstream sent too many fields in \"Connection\" while reading response header "
-                    "from upstream");
-    return;
-  }
-  for (const auto& hd : head_in_.headers) {
-    if (hop.is_hop(hd.name, upgrade)) continue;
-    if (iequals(hd.name, "content-length") && framing_ != BodyFraming::kLength && !head_request)
-      continue;
-    if (in_list(conf_->hide_headers, hd.name) && !in_list(conf_->pass_headers, hd.name)) continue;
-    if (expires && (iequals(hd.name, "expires") || iequals(hd.name, "cache-control"))) continue;
-    std::string_view value = hd.value;
-    std::string rewritten;
-    if ((iequals(hd.name, "location") || iequals(hd.name, "refresh")) && !conf_->redirect_off) {
-      // proxy_redirect: replace a matching prefix.
-      static const std::vector<Redirect> kDefault = [] {
-        Redirect d;
-        d.is_default = true;
-        return std::vector<Redirect>{d};
-      }();
-      for (const auto& rd : conf_->redirects.empty() ? kDefault : conf_->redirects) {
-        std::string from, to;
-        if (rd.regex) {
-          std::string_view subject = value.substr(at_of(hd.name, value));
-          Captures caps;
-          if (!rd.regex->match(subject, &caps)) continue;
-          r.captures_subject.assign(subject);
-          r.captures = caps;
-          r.captures.subject = r.captures_subject;
-          std::string to;
-          rd.to.eval(r, to);
-          rewritten.assign(value.substr(0, at_of(hd.name, value)));
-          rewritten += to;
-          value = rewritten;
-          break;
-        }
-        if (rd.is_default) {
-          // proxy_redirect default == "proxy_redirect http://HOST:PORT/URI LOCATION;"
-          from = "http://" + pass_->proxy_host + (pass_->has_uri ? pass_->uri : std::string("/"));
-          to = pass_->has_uri ? pass_->location : std::string("/");
-        } else {
-          rd.from.eval(r, from);
-          rd.to.eval(r, to);
-        }
-        size_t at = 0;
-        if (iequals(hd.name, "refresh")) {
-          at = value.find("url=");
-          if (at == std::string_view::npos) continue;
-          at += 4;
-        }
-        if (value.substr(at).substr(0, from.size()) == from && !from.empty()) {
-          rewritten.assign(value.substr(0, at));
-          rewritten += to;
-          rewritten += value.substr(at + from.size());
-          value = rewritten;
-          break;
-        }
-      }
-      if (iequals(hd.name, "location") && !value.empty() && value[0] == '/' &&
-          r.loc->absolute_redirect) {
-        // As nginx's header filter: a relative Location becomes absolute.
-        std::string saved = r.resp.location;
-        http::set_location(r, value);
-        rewritten = r.resp.location;
-        r.resp.location = saved;
-        value = rewritten;
-      }
-    }
-    h += hd.name;
-    h += ": ";
-    h += value;
-    h += "\r\n";
-  }
-  if (upgrade) {
-    h += "Connection: upgrade\r\n";
-    if (const http::Header* up = head_in_.find("upgrade")) {
-      h += "Upgrade: ";
-      h += up->value;
-      h += "\r\n";
-    }
-  } else {
-    if (client_chunked_) h += "Transfer-Encoding: chunked\r\n";
-    h += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
-  }
-  http::append_add_headers(r, status, h);  // add_header applies to proxied responses too
-  h += "\r\n";
-  out_pre_off_ = 0;
-  head_bytes_ = h.size();
+  if (!build_response_fields(upgrade, head_request)) return;
+  // The head event: the codec serializes it (Server, Date, framing, Connection, add_header)
+  // and sends it with the first body bytes.
+  client_->send_head();
   response_started_ = true;
   out_data_ = nullptr;
   out_data_len_ = 0;
-  out_post_.clear();
-  out_post_off_ = 0;
   if (upgrade) {
     state_ = State::kTunnel;
     // Bytes after the 101 head belong to the client side of the tunnel.
     t_u2c_off_ = rpos_;
     t_u2c_len_ = rlen_;
     // Bytes the client sent after its head go to the upstream first.
-    std::string_view pre = conn_->buffered_body();
-    size_t take = std::min(pre.size(), kBufferSize);
-    if (take > 0) std::memcpy(ubuf_.get(), pre.data(), take);
-    conn_->consume_buffered(take);
     t_c2u_off_ = 0;
-    t_c2u_len_ = take;
+    t_c2u_len_ = client_->take_buffered(ubuf_.get(), kBufferSize);
     return;
   }
   if (framing_ == BodyFraming::kNone || (framing_ == BodyFraming::kLength && resp_left_ == 0))
@@ -1211,60 +1036,170 @@ void Session::begin_response() {
   state_ = State::kRelaying;
 }
 
-// ---- relaying -------------------------------------------------------------------------------
-
-// Writes pending output to the client. Returns false when it must wait (or the session ended).
-bool Session::flush_to_client() {
-  while (out_pre_off_ < out_pre_.size() || out_data_len_ > 0 || out_post_off_ < out_post_.size()) {
-    if (!client().writable()) {
-      wait(Wait::kClientWrite, r_->loc->send_timeout);
-      return false;
-    }
-    struct iovec iov[3];
-    int cnt = 0;
-    if (out_pre_off_ < out_pre_.size())
-      iov[cnt++] = {out_pre_.data() + out_pre_off_, out_pre_.size() - out_pre_off_};
-    if (out_data_len_ > 0) iov[cnt++] = {const_cast<char*>(out_data_), out_data_len_};
-    if (out_post_off_ < out_post_.size())
-      iov[cnt++] = {out_post_.data() + out_post_off_, out_post_.size() - out_post_off_};
-    IoResult w = client().writev(iov, size_t(cnt));
-    if (w.again()) {
-      wait(Wait::kClientWrite, r_->loc->send_timeout);
-      return false;
-    }
-    if (!w.progress()) {
-      // The client went away: nginx logs this at info, it is not the server's fault.
-      fail_client("writev() failed (" + errno_text(w.err()) + ") while sending to client",
-                  Fault::kNone, LogLevel::kInfo);
-      return false;
-    }
-    size_t left = w.bytes();
-    client_progress();
-    count_sent(left);
-    size_t take = std::min(left, out_pre_.size() - out_pre_off_);
-    out_pre_off_ += take;
-    left -= take;
-    take = std::min(left, out_data_len_);
-    out_data_ += take;
-    out_data_len_ -= take;
-    left -= take;
-    take = std::min(left, out_post_.size() - out_post_off_);
-    out_post_off_ += take;
+// Fills r.resp from the upstream's head: status line verbatim, the fields to pass on (views into
+// rbuf_, valid until send_head()), the length, and what replaces the upstream's own Server,
+// Date, Expires and Cache-Control. Returns false (after failing the attempt) on a head we will
+// not forward.
+bool Session::build_response_fields(bool upgrade, bool head_request) {
+  http::Request& r = *r_;
+  http::Response& resp = r.resp;
+  const int status = head_in_.status;
+  resp.clear();  // nothing of an earlier attempt or phase
+  resp.status = status;
+  resp.status_line = head_in_.status_text;
+  resp.upgrade = upgrade;
+  if (upgrade) resp.keep_alive = false;
+  // No body follows (HEAD, 1xx, 204, 304); else the length, or -1: the codec chunks it or ends
+  // the connection after it. A HEAD response keeps the length the upstream announced.
+  resp.header_only = framing_ == BodyFraming::kNone;
+  resp.content_length =
+      framing_ == BodyFraming::kLength || head_request ? head_in_.content_length : -1;
+  resp.omit_server = in_list(conf_->pass_headers, "server");
+  resp.omit_date = in_list(conf_->pass_headers, "date");
+  // `expires` replaces the upstream's Expires and Cache-Control (nginx); `expires modified`
+  // counts from the upstream's Last-Modified, which then goes out as ours.
+  const bool expires = http::expires_applies(r, status);
+  resp.last_modified = -1;
+  if (expires) {
+    if (const http::Header* lm = head_in_.find("last-modified"))
+      if (auto t = parse_http_date(lm->value)) resp.last_modified = *t;
   }
-  out_pre_.clear();
-  out_pre_off_ = 0;
-  out_post_.clear();
-  out_post_off_ = 0;
+  HopByHop hop;
+  if (!hop.init(head_in_.headers)) {
+    upstream_failed(kNextInvalidHeader, 502,
+                    "upstream sent too many fields in \"Connection\" while reading response header "
+                    "from upstream");
+    return false;
+  }
+  resp.fields.clear();
+  for (const auto& hd : head_in_.headers) {
+    if (hop.is_hop(hd.name, upgrade)) continue;
+    if (iequals(hd.name, "content-length")) continue;  // resp.content_length
+    if (in_list(conf_->hide_headers, hd.name) && !in_list(conf_->pass_headers, hd.name)) continue;
+    if (expires && (iequals(hd.name, "expires") || iequals(hd.name, "cache-control"))) continue;
+    if (resp.last_modified >= 0 && iequals(hd.name, "last-modified")) continue;
+    if ((iequals(hd.name, "location") || iequals(hd.name, "refresh")) && !conf_->redirect_off) {
+      // A rewritten value is the response's own (it outlives this function).
+      std::string_view value = hd.value;
+      std::string rewritten;
+      if (rewrite_redirect(hd.name, value, rewritten)) {
+        resp.add(hd.name, rewritten);
+        continue;
+      }
+    }
+    resp.fields.push_back(hd);
+  }
   return true;
 }
 
-void Session::count_sent(size_t n) {
-  r_->bytes_sent += n;
-  // nginx: $body_bytes_sent is what was sent after the head (chunk framing included).
-  r_->body_bytes_sent = r_->bytes_sent - std::min<uint64_t>(r_->bytes_sent, head_bytes_);
+// proxy_redirect for a Location or Refresh value, and absolute_redirect for a relative
+// Location. Returns true with the new value in `out` when it changed.
+bool Session::rewrite_redirect(std::string_view name, std::string_view value, std::string& out) {
+  http::Request& r = *r_;
+  bool changed = false;
+  static const std::vector<Redirect> kDefault = [] {
+    Redirect d;
+    d.is_default = true;
+    return std::vector<Redirect>{d};
+  }();
+  for (const auto& rd : conf_->redirects.empty() ? kDefault : conf_->redirects) {
+    std::string from, to;
+    if (rd.regex) {
+      std::string_view subject = value.substr(at_of(name, value));
+      Captures caps;
+      if (!rd.regex->match(subject, &caps)) continue;
+      r.captures_subject.assign(subject);
+      r.captures = caps;
+      r.captures.subject = r.captures_subject;
+      rd.to.eval(r, to);
+      out.assign(value.substr(0, at_of(name, value)));
+      out += to;
+      changed = true;
+      break;
+    }
+    if (rd.is_default) {
+      // proxy_redirect default == "proxy_redirect http://HOST:PORT/URI LOCATION;"
+      from = "http://" + pass_->proxy_host + (pass_->has_uri ? pass_->uri : std::string("/"));
+      to = pass_->has_uri ? pass_->location : std::string("/");
+    } else {
+      rd.from.eval(r, from);
+      rd.to.eval(r, to);
+    }
+    size_t at = 0;
+    if (iequals(name, "refresh")) {
+      at = value.find("url=");
+      if (at == std::string_view::npos) continue;
+      at += 4;
+    }
+    if (value.substr(at).substr(0, from.size()) == from && !from.empty()) {
+      std::string next(value.substr(0, at));
+      next += to;
+      next += value.substr(at + from.size());
+      out = std::move(next);
+      changed = true;
+      break;
+    }
+  }
+  std::string_view v = changed ? std::string_view(out) : value;
+  if (iequals(name, "location") && !v.empty() && v[0] == '/' && r.loc->absolute_redirect) {
+    // As nginx's header filter: a relative Location becomes absolute.
+    std::string saved = r.resp.location;
+    http::set_location(r, v);
+    out = r.resp.location;
+    r.resp.location = saved;
+    changed = true;
+  }
+  return changed;
 }
 
-// Moves the pending output into the spool: the client is not taking it, the upstream goes on.
+// ---- relaying -------------------------------------------------------------------------------
+
+// Sends what the client is owed, oldest first: held bytes (the spool), then the pending piece of
+// rbuf_, and the codec's pending head and framing; the end of the body goes with the final bytes
+// once the upstream's body is complete. Stops when the client is full (waiting for it) or there
+// is nothing to send. Returns false when the session ended (the client failed).
+bool Session::send_to_client() {
+  for (;;) {
+    http::OutChunk pieces[2];
+    size_t n = 0;
+    if (!spool_.empty()) {
+      n = spool_.front(pieces);
+    } else if (out_data_len_ > 0) {
+      pieces[0] = http::OutChunk{out_data_, out_data_len_, -1, 0};
+      n = 1;
+    }
+    uint64_t offered = 0;
+    for (size_t i = 0; i < n; ++i) offered += pieces[i].len;
+    const bool last = resp_done_ && offered == spool_.size() + out_data_len_;
+    if (last ? client_->response_complete() : n == 0 && !client_->output_pending()) return true;
+    if (!client_->can_send()) {
+      wait(Wait::kClientWrite, r_->loc->send_timeout);
+      return true;
+    }
+    IoResult w = client_->send_body(std::span<const http::OutChunk>(pieces, n), last);
+    if (w.again()) {
+      wait(Wait::kClientWrite, r_->loc->send_timeout);
+      return true;
+    }
+    if (!w.progress()) {
+      // The client went away (or a spool file failed): nginx logs this at info.
+      const bool file = n > 0 && pieces[0].fd >= 0;
+      fail_client(fmt::format("{}() failed ({}) while sending to client",
+                              file ? "sendfile" : "writev", errno_text(w.eof() ? EIO : w.err())),
+                  Fault::kNone, LogLevel::kInfo);
+      return false;
+    }
+    client_progress();
+    if (!spool_.empty()) {
+      spool_.consume(w.bytes());
+    } else {
+      out_data_ += w.bytes();
+      out_data_len_ -= w.bytes();
+    }
+  }
+}
+
+// Whether n more bytes can be held now (configures the spool and opens its file on need).
 bool Session::can_spool(size_t n) {
   if (!spool_ready_) {
     const std::string& path = conf_->temp_path;
@@ -1280,23 +1215,18 @@ bool Session::can_spool(size_t n) {
   if (!error.empty()) {
     // No temporary file: memory only from now on, then the client's pace (nginx fails the
     // request instead).
-    PORTICO_LOG(LogLevel::kCrit, conn_->id(), "{} while reading upstream{}", error, log_suffix());
+    PORTICO_LOG(LogLevel::kCrit, client_->stream_id(), "{} while reading upstream{}", error,
+                log_suffix());
   }
   return false;
 }
 
-bool Session::spool_pending() {
+// Moves the pending piece into the spool: the client is not taking it, the upstream goes on.
+bool Session::spool_data() {
   std::string error;
-  bool ok =
-      spool_.append(out_pre_.data() + out_pre_off_, out_pre_.size() - out_pre_off_, &error) &&
-      spool_.append(out_data_, out_data_len_, &error) &&
-      spool_.append(out_post_.data() + out_post_off_, out_post_.size() - out_post_off_, &error);
-  out_pre_.clear();
-  out_pre_off_ = 0;
+  const bool ok = spool_.append(out_data_, out_data_len_, &error);
   out_data_ = nullptr;
   out_data_len_ = 0;
-  out_post_.clear();
-  out_post_off_ = 0;
   if (!ok) {
     fail_client(error + " while reading upstream", Fault::kNone, LogLevel::kCrit);
     return false;
@@ -1304,52 +1234,25 @@ bool Session::spool_pending() {
   return true;
 }
 
-// Sends held bytes until the spool is empty or the client blocks. False: the session ended.
-bool Session::write_spool() {
-  while (!spool_.empty() && client().writable()) {
-    IoResult w = spool_.write_to(client());
-    if (w.again()) break;
-    if (!w.progress()) {
-      fail_client(
-          "sendfile() failed (" + errno_text(w.eof() ? EIO : w.err()) + ") while sending to client",
-          Fault::kNone, LogLevel::kInfo);
+bool Session::relay_response() {
+  for (;;) {
+    // Body bytes already here ride along with a pending head: decode them first, so a small
+    // response leaves in one write.
+    const bool attach = spool_.empty() && out_data_len_ == 0 && !resp_done_ && rpos_ < rlen_;
+    if (!attach && !send_to_client()) return false;
+    if (client_->response_complete()) {
+      finish();
       return false;
     }
-    client_progress();
-    count_sent(w.bytes());
-  }
-  return true;
-}
-
-bool Session::relay_response() {
-  // Room kept in the spool for the chunk framing around one read's worth of data.
-  constexpr uint64_t kFraming = 32;
-  for (;;) {
-    // Output, oldest first: what the spool holds, then the pending piece.
-    if (!spool_.empty() && !write_spool()) return false;
-    // Body bytes already here ride along with a pending head, so a small response leaves in one
-    // write.
-    const bool attach = spool_.empty() && out_data_len_ == 0 && out_post_off_ >= out_post_.size() &&
-                        !resp_done_ && rpos_ < rlen_;
-    if (!attach && pending_size() > 0) {
-      if (spool_.empty() && client().writable() && !flush_to_client()) {
-        if (state_ == State::kDone) return false;
-      }
-      // The client is slower than the upstream: hold the rest (proxy_buffering) and read on.
-      if (pending_size() > 0 && buffering_ && !resp_done_ && can_spool(pending_size()) &&
-          !spool_pending())
-        return false;
-    }
+    // The client is slower than the upstream: hold the rest (proxy_buffering) and read on.
+    if (out_data_len_ > 0 && buffering_ && !resp_done_ && can_spool(out_data_len_) && !spool_data())
+      return false;
     if (resp_done_) {
-      if (spool_.empty() && pending_size() == 0) {
-        finish();
-        return false;
-      }
       end_upstream();  // all of it is here: free the upstream while the client reads
       wait(Wait::kClientWrite, r_->loc->send_timeout);
       return false;
     }
-    if (!attach && pending_size() > 0) {
+    if (out_data_len_ > 0) {
       // The client sets the pace (proxy_buffering off, or the spool is full): the upstream is
       // not being read, so its read timeout does not run.
       upstream_progress();
@@ -1359,12 +1262,13 @@ bool Session::relay_response() {
     size_t limit = rcap_;  // what may be read now
     if (!spool_.empty()) {
       const uint64_t room = spool_.room();
-      if (room < kFraming + 1 + (rlen_ - rpos_) || !can_spool(kFraming + 1 + (rlen_ - rpos_))) {
+      const size_t need = 1 + (rlen_ - rpos_);
+      if (room < need || !can_spool(need)) {
         upstream_progress();  // not reading the upstream until the client takes some
         wait(Wait::kClientWrite, r_->loc->send_timeout);
         return false;
       }
-      limit = size_t(std::min<uint64_t>(rcap_, room - kFraming));
+      limit = size_t(std::min<uint64_t>(rcap_, room));
     }
     if (rpos_ < rlen_) {
       const char* data = rbuf_.get() + rpos_;
@@ -1409,26 +1313,9 @@ bool Session::relay_response() {
       if (n > 0) {
         out_data_ = data;
         out_data_len_ = n;
-        if (client_chunked_) {
-          if (out_pre_off_ >= out_pre_.size()) {
-            out_pre_.clear();  // keep an unsent head in front of the chunk header
-            out_pre_off_ = 0;
-          }
-          append_hex(out_pre_, n);
-          out_pre_ += "\r\n";
-          out_post_ = "\r\n";
-          out_post_off_ = 0;
-        }
-      }
-      if (resp_done_ && client_chunked_) {
-        if (out_post_off_ >= out_post_.size()) {
-          out_post_.clear();
-          out_post_off_ = 0;
-        }
-        out_post_ += "0\r\n\r\n";
       }
       // Behind held bytes, new output joins them (order); rbuf_ is then free for the next read.
-      if (!spool_.empty() && pending_size() > 0 && !spool_pending()) return false;
+      if (!spool_.empty() && out_data_len_ > 0 && !spool_data()) return false;
       continue;
     }
     rlen_ = rpos_ = 0;
@@ -1448,12 +1335,7 @@ bool Session::relay_response() {
     if (got.again()) continue;
     if (got.eof()) {
       if (framing_ == BodyFraming::kUntilClose) {
-        resp_done_ = true;
-        if (client_chunked_) {
-          out_post_ = "0\r\n\r\n";
-          out_post_off_ = 0;
-        }
-        if (!spool_.empty() && !spool_pending()) return false;
+        resp_done_ = true;  // the end of the connection is the end of the body
         continue;
       }
       fail_client("upstream prematurely closed connection while reading upstream", Fault::kPeer);
@@ -1490,7 +1372,7 @@ void Session::finish() {
   end_upstream();
   state_ = State::kDone;
   ctx_->loop.cancel(&timer_);
-  conn_->proxy_done(r_->resp.keep_alive && body_done_);
+  client_->content_done(r_->resp.keep_alive && body_done_);
 }
 
 // ---- tunnel (101 Switching Protocols) -------------------------------------------------------
@@ -1511,7 +1393,7 @@ bool Session::tunnel_direction(Transport& from, Transport& to, char* buf, size_t
       }
       off += w.bytes();
       moved = true;
-      if (&to == &client()) {
+      if (&to == &client_->upgraded_transport()) {
         r_->bytes_sent += w.bytes();
         r_->body_bytes_sent += w.bytes();
       }
@@ -1540,13 +1422,31 @@ bool Session::tunnel_direction(Transport& from, Transport& to, char* buf, size_t
 }
 
 bool Session::tunnel() {
-  // First the 101 head itself.
-  if (!flush_to_client()) return false;
+  // First the 101 head itself, whole: then the connection is a byte stream.
+  if (!client_->response_complete()) {
+    if (!client_->can_send()) {
+      wait(Wait::kClientWrite, r_->loc->send_timeout);
+      return false;
+    }
+    IoResult w = client_->send_body({}, /*last=*/true);
+    if (w.again()) {
+      wait(Wait::kClientWrite, r_->loc->send_timeout);
+      return false;
+    }
+    if (!w.progress()) {
+      fail_client("writev() failed (" + errno_text(w.err()) + ") while sending to client",
+                  Fault::kNone, LogLevel::kInfo);
+      return false;
+    }
+    client_progress();
+    return true;  // again, until the head is out
+  }
+  Transport& client = client_->upgraded_transport();
   bool moved = false;
   do {
-    moved = tunnel_direction(*up_, client(), rbuf_.get(), rcap_, t_u2c_off_, t_u2c_len_, t_up_eof_,
+    moved = tunnel_direction(*up_, client, rbuf_.get(), rcap_, t_u2c_off_, t_u2c_len_, t_up_eof_,
                              t_client_shut_);
-    moved = tunnel_direction(client(), *up_, ubuf_.get(), kBufferSize, t_c2u_off_, t_c2u_len_,
+    moved = tunnel_direction(client, *up_, ubuf_.get(), kBufferSize, t_c2u_off_, t_c2u_len_,
                              t_client_eof_, t_up_shut_) ||
             moved;
   } while (moved && !(t_client_shut_ && t_up_shut_));
@@ -1556,7 +1456,7 @@ bool Session::tunnel() {
     close_upstream();
     state_ = State::kDone;
     ctx_->loop.cancel(&timer_);
-    conn_->proxy_done(false);
+    client_->content_done(false);
     return false;
   }
   wait(Wait::kTunnelIdle, conf_->read_timeout_ms);
@@ -1566,7 +1466,7 @@ bool Session::tunnel() {
 // ---- failures -------------------------------------------------------------------------------
 
 void Session::upstream_failed(uint32_t condition, int status, const std::string& why) {
-  PORTICO_LOG(LogLevel::kError, conn_->id(), "{}{}", why, log_suffix());
+  PORTICO_LOG(LogLevel::kError, client_->stream_id(), "{}{}", why, log_suffix());
   if (response_started_) {
     fail_client(why, Fault::kPeer);
     return;
@@ -1602,11 +1502,11 @@ void Session::upstream_failed(uint32_t condition, int status, const std::string&
   }
   state_ = State::kDone;
   ctx_->loop.cancel(&timer_);
-  conn_->proxy_error(status);
+  client_->content_error(status);
 }
 
 void Session::fail_client(const std::string& why, Fault fault, LogLevel level) {
-  PORTICO_LOG(level, conn_->id(), "{}{}", why, log_suffix());
+  PORTICO_LOG(level, client_->stream_id(), "{}{}", why, log_suffix());
   if (peer_ >= 0) {
     note_attempt_end(head_in_.status ? head_in_.status : 502);
   }
@@ -1614,7 +1514,7 @@ void Session::fail_client(const std::string& why, Fault fault, LogLevel level) {
   close_upstream();
   state_ = State::kDone;
   ctx_->loop.cancel(&timer_);
-  conn_->proxy_abort(0);
+  client_->content_abort(0);
 }
 
 void Session::release_peer(bool failed) {

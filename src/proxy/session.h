@@ -1,13 +1,20 @@
 // Session: one proxied request: pick a peer, connect (or reuse a pooled connection), send the
 // request head and stream the body, read and validate the response head, then stream the body
-// back to the client through one bounded buffer per direction; retry on another peer where
-// proxy_next_upstream allows it; tunnel after a 101 (WebSocket).
+// back to the client; retry on another peer where proxy_next_upstream allows it; tunnel after a
+// 101 (WebSocket).
+//
+// The client side is a ClientStream (the codec): the session reads the request body from it
+// de-chunked, and hands it the response as a head event (r.resp with the upstream's fields),
+// body buffers and an end; it never touches the client socket nor frames HTTP/1 itself. The
+// upstream side is a Transport of its own (or of a pooled connection).
 //
 // Owned by the client Connection (created when the content phase hands the request to the
 // proxy, destroyed when the connection has taken the outcome). Worker thread only. Never
-// blocks; memory is two fixed buffers whatever the body sizes. With `queue N`, a request that
-// finds no free peer waits in the group's queue (upstream::LocalGroup) as an upstream::Waiter
-// until a peer frees up (on_wake) or its queue timeout answers 503.
+// blocks. Memory: one 32 KiB buffer per direction, plus what proxy_buffering holds (the spool:
+// proxy_buffers in memory, then a temporary file) and a buffered request body (memory, then a
+// temporary file). With `queue N`, a request that finds no free peer waits in the group's queue
+// (upstream::LocalGroup) as an upstream::Waiter until a peer frees up (on_wake) or its queue
+// timeout answers 503.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +26,7 @@
 #include "core/timer_wheel.h"
 #include "core/transport.h"
 #include "http/chunked.h"
+#include "http/client_stream.h"
 #include "http/module.h"
 #include "proxy/context.h"
 #include "proxy/hop_by_hop.h"
@@ -30,7 +38,6 @@
 #include "upstream/wait_queue.h"
 
 namespace portico::http {
-class Connection;
 struct Request;
 }  // namespace portico::http
 
@@ -38,14 +45,17 @@ namespace portico::proxy {
 
 class Session final : public IoHandler, public http::ContentSession, public upstream::Waiter {
  public:
-  Session(http::Connection* conn, http::Request* r, Context* ctx);
+  // `client`: the request's client side (the codec); the session reads the body and writes the
+  // response only through it.
+  Session(http::ClientStream* client, http::Request* r, Context* ctx);
   ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   void start() override;
-  void on_io(uint32_t events) override;         // the upstream socket
-  void on_client_io(uint32_t events) override;  // the client socket, forwarded by the Connection
+  void on_io(uint32_t events) override;  // the upstream socket
+  // The client can take more, sent more, or went away (forwarded by the connection).
+  void on_client_io(uint32_t events) override;
   // The client connection is going away (closed, worker stopping): drop everything now.
   void abort() override;
   // upstream::Waiter: queued (`queue N`) and a peer may be free: tries to get one now. Returns
@@ -85,19 +95,17 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   bool send_request();
   void upstream_send_failed(const char* call, IoResult res);
   bool read_client_body(bool* progress);
+  void client_body_failed(int err);
   bool read_response_head();
   void begin_response();
+  bool build_response_fields(bool upgrade, bool head_request);
+  bool rewrite_redirect(std::string_view name, std::string_view value, std::string& out);
   bool relay_response();
   bool tunnel();
-  bool flush_to_client();
-  size_t pending_size() const {
-    return (out_pre_.size() - out_pre_off_) + out_data_len_ + (out_post_.size() - out_post_off_);
-  }
+  bool send_to_client();
   // Whether n more bytes can be held now (configures the spool and opens its file on need).
   bool can_spool(size_t n);
-  bool spool_pending();
-  bool write_spool();
-  void count_sent(size_t n);
+  bool spool_data();
   // The client closed its side while we wait on the upstream (nginx's check_broken_connection).
   bool client_gone();
   // The whole response has been read: the upstream connection goes back to the pool (or is
@@ -105,7 +113,6 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   void end_upstream();
   bool tunnel_direction(Transport& from, Transport& to, char* buf, size_t cap, size_t& off,
                         size_t& len, bool& eof, bool& shut);
-  Transport& client();  // the client connection's transport
   void finish();
   // An attempt failed before anything reached the client: retry or answer `status`.
   void upstream_failed(uint32_t condition, int status, const std::string& why);
@@ -128,7 +135,7 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   std::string log_suffix() const;
   void note_attempt_end(int status);
 
-  http::Connection* conn_;
+  http::ClientStream* client_;
   http::Request* r_;
   Context* ctx_;
   const ProxyConf* conf_;
@@ -180,7 +187,6 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   std::string post_;  // CRLF after chunk data (and the last-chunk)
   size_t post_off_ = 0;
   bool pooled_ = false;  // this attempt reuses a keep-alive connection
-  http::ChunkedDecoder req_chunked_;
   bool store_body(const char* data, size_t n);
   bool write_file(const char* data, size_t n);
   std::string stored_body_;  // kBuffered: the whole body, while small
@@ -197,20 +203,16 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   uint64_t resp_left_ = 0;
   http::ChunkedDecoder resp_chunked_;
   bool resp_done_ = false;
-  bool client_chunked_ = false;
   bool response_started_ = false;
   bool buffering_ = false;       // proxy_buffering for this response (X-Accel-Buffering)
   bool upstream_ended_ = false;  // end_upstream() ran
-  size_t head_bytes_ = 0;        // size of the response head we sent ($body_bytes_sent)
+  // Body bytes the client has not taken, oldest first: the spool (held, proxy_buffering), then
+  // the pending piece of rbuf_ (decoded, never both: new bytes behind held ones join the spool).
+  // The codec frames them on the way out.
   Spool spool_;
   bool spool_ready_ = false;  // configured (on first use)
-  // Pending output to the client: pre (head or chunk header), data, post (chunk CRLF).
-  std::string out_pre_;
-  size_t out_pre_off_ = 0;
   const char* out_data_ = nullptr;
   size_t out_data_len_ = 0;
-  std::string out_post_;
-  size_t out_post_off_ = 0;
 
   // Tunnel (after 101)
   size_t t_c2u_off_ = 0, t_c2u_len_ = 0, t_u2c_off_ = 0, t_u2c_len_ = 0;

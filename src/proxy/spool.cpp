@@ -2,10 +2,10 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 
@@ -77,34 +77,37 @@ bool Spool::append(const char* data, size_t n, std::string* error) {
   return true;
 }
 
-IoResult Spool::write_to(Transport& t) {
+size_t Spool::front(http::OutChunk out[2]) const {
   if (ring_len_ > 0) {
-    struct iovec iov[2];
-    size_t first = std::min(ring_len_, ring_cap_ - ring_head_);
-    iov[0] = {ring_.get() + ring_head_, first};
-    iov[1] = {ring_.get(), ring_len_ - first};
-    IoResult w = t.writev(iov, ring_len_ > first ? 2 : 1);
-    if (w.progress()) {
-      ring_head_ = (ring_head_ + w.bytes()) % ring_cap_;
-      ring_len_ -= w.bytes();
-      if (ring_len_ == 0) ring_head_ = 0;
-    }
-    return w;
+    const size_t first = std::min(ring_len_, ring_cap_ - ring_head_);
+    out[0] = http::OutChunk{ring_.get() + ring_head_, first, -1, 0};
+    if (ring_len_ == first) return 1;
+    out[1] = http::OutChunk{ring_.get(), ring_len_ - first, -1, 0};
+    return 2;
   }
-  if (file_rd_ == file_wr_) return IoResult::moved(0);
-  IoResult w =
-      t.sendfile(fd_, off_t(file_rd_), size_t(std::min<uint64_t>(file_wr_ - file_rd_, 1u << 30)));
-  if (w.progress()) {
-    file_rd_ += w.bytes();
-    if (file_rd_ == file_wr_ && ::ftruncate(fd_, 0) == 0) {
-      // Drained: start over at the front. The truncation matters beyond the disk blocks:
-      // sendfile's socket buffers may still reference the old pages, and truncating detaches
-      // them from the file, so new data never overwrites bytes still queued for the client.
-      // If it fails, writing goes on further into the file instead.
-      file_rd_ = file_wr_ = 0;
-    }
+  if (file_rd_ == file_wr_) return 0;
+  const size_t len = size_t(std::min<uint64_t>(file_wr_ - file_rd_, 1u << 30));
+  out[0] = http::OutChunk{nullptr, len, fd_, off_t(file_rd_)};
+  return 1;
+}
+
+void Spool::consume(size_t n) {
+  if (ring_len_ > 0) {
+    assert(n <= ring_len_);
+    ring_head_ = (ring_head_ + n) % ring_cap_;
+    ring_len_ -= n;
+    if (ring_len_ == 0) ring_head_ = 0;
+    return;
   }
-  return w;
+  assert(n <= file_wr_ - file_rd_);
+  file_rd_ += n;
+  if (file_rd_ == file_wr_ && ::ftruncate(fd_, 0) == 0) {
+    // Drained: start over at the front. The truncation matters beyond the disk blocks:
+    // sendfile's socket buffers may still reference the old pages, and truncating detaches
+    // them from the file, so new data never overwrites bytes still queued for the client.
+    // If it fails, writing goes on further into the file instead.
+    file_rd_ = file_wr_ = 0;
+  }
 }
 
 }  // namespace portico::proxy
