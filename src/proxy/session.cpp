@@ -71,19 +71,6 @@ void append_hex(std::string& out, size_t n) {
   out.append(buf, size_t(len));
 }
 
-// Where the URL starts in a Location or Refresh value.
-size_t at_of(std::string_view name, std::string_view value) {
-  if (!iequals(name, "refresh")) return 0;
-  size_t at = value.find("url=");
-  return at == std::string_view::npos ? value.size() : at + 4;
-}
-
-bool in_list(const std::vector<std::string>& list, std::string_view lname) {
-  for (const auto& s : list)
-    if (iequals(s, lname)) return true;
-  return false;
-}
-
 }  // namespace
 
 Session::Session(http::ClientStream* client, http::Request* r, Context* ctx)
@@ -173,121 +160,10 @@ std::string Session::log_suffix() const {
 // ---- request head ---------------------------------------------------------------------------
 
 bool Session::build_request_head() {
-  http::Request& r = *r_;
-  std::string& h = head_;
-  h.clear();
-  // Method
-  if (conf_->has_method) {
-    conf_->method.eval(r, h);
-  } else {
-    h += r.method_name;
-  }
-  h += ' ';
-  // URI: without a URI part, the original request URI, or the normalised one once changed;
-  // with one, the location's prefix replaced by it (nginx's rules).
-  std::string& uri = r.upstream.uri;
-  uri.clear();
-  // A URI changed by `rewrite ... break` in this location is passed whole (nginx ignores the
-  // proxy_pass URI part then).
-  if (var_has_uri_) {
-    uri = var_uri_;  // with variables, the URI written is the URI sent
-  } else if (!pass_->has_uri || r.uri_changed) {
-    if (!r.uri_changed && !r.is_internal) {
-      std::string_view t = r.head.target;
-      if (!r.head.authority.empty()) {
-        // absolute-form: send origin-form
-        t = r.head.path;
-        uri.assign(t);
-        if (r.head.has_query) {
-          uri += '?';
-          uri += r.head.query;
-        }
-      } else {
-        uri.assign(t);
-      }
-    } else {
-      http::escape_uri(r.uri, uri);
-      if (!r.args.empty()) {
-        uri += '?';
-        uri += r.args;
-      }
-    }
-  } else {
-    uri = pass_->uri;
-    std::string_view rest = r.uri;
-    if (rest.size() >= pass_->location.size())
-      rest.remove_prefix(pass_->location.size());
-    else
-      rest = {};
-    http::escape_uri(rest, uri);
-    if (!r.args.empty()) {
-      uri += '?';
-      uri += r.args;
-    }
-  }
-  h += uri;
-  h += conf_->http_minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n";
-
-  // proxy_set_header (with nginx's defaults merged in), empty values dropped.
-  thread_local std::string value;  // reused: no allocation per request once warm
-  for (const auto& sh : conf_->set_headers) {
-    value.clear();
-    sh.value.eval(r, value);
-    if (value.empty()) continue;
-    h += sh.name;
-    h += ": ";
-    h += value;
-    h += "\r\n";
-  }
-  // Client headers, except those set above, hop-by-hop ones and the framing we redo.
-  if (conf_->pass_request_headers) {
-    HopByHop hop;
-    if (!hop.init(r.head.headers)) return false;  // Connection names too many fields: 400
-    for (const auto& hd : r.head.headers) {
-      if (hop.is_hop(hd.name, false)) continue;
-      // Content-Length is ours to write when we pass the body (nginx keeps the client's when
-      // proxy_pass_request_body is off).
-      if (iequals(hd.name, "content-length") && conf_->pass_request_body) continue;
-      if (iequals(hd.name, "expect")) continue;
-      bool overridden = false;
-      for (const auto& sh : conf_->set_headers)
-        overridden = overridden || iequals(sh.lname, hd.name);
-      if (overridden) continue;
-      h += hd.name;
-      h += ": ";
-      h += hd.value;
-      h += "\r\n";
-    }
-  }
-  // Body framing toward the upstream.
-  const bool has_body = conf_->pass_request_body && (r.head.content_length > 0 || r.head.chunked);
-  if (!has_body) {
-    body_mode_ = BodyMode::kNone;
-    body_done_ = true;
-    if (r.head.content_length > 0 || r.head.chunked) body_done_ = false;  // read and dropped
-  } else if (conf_->request_buffering || (r.head.chunked && !conf_->http_minor)) {
-    // proxy_request_buffering on (nginx's default), or a chunked body for an HTTP/1.0
-    // upstream: read it whole first (memory, then a temporary file), send with its length.
-    body_mode_ = BodyMode::kBuffered;
-    body_done_ = false;
-  } else if (r.head.chunked) {
-    body_mode_ = BodyMode::kChunked;
-    body_done_ = false;
-  } else {
-    body_mode_ = BodyMode::kLength;
-    body_done_ = false;
-  }
-  if (!r.head.chunked && r.head.content_length > 0) body_left_ = uint64_t(r.head.content_length);
-  if (body_mode_ == BodyMode::kLength) {
-    h += "Content-Length: ";
-    h += std::to_string(r.head.content_length);
-    h += "\r\n";
-  } else if (body_mode_ == BodyMode::kChunked) {
-    h += "Transfer-Encoding: chunked\r\n";
-  }
-  // kBuffered adds Content-Length once the whole body is in (see send_request).
-  if (body_mode_ != BodyMode::kBuffered) h += "\r\n";
-  return true;
+  body_mode_ = request_body_mode(r_->head, *conf_);
+  body_done_ = client_->body_complete();  // also when the body is read and dropped (kNone)
+  return proxy::build_request_head(*r_, *conf_, *pass_, var_has_uri_ ? &var_uri_ : nullptr,
+                                   body_mode_, head_);
 }
 
 // ---- connecting -----------------------------------------------------------------------------
@@ -786,11 +662,7 @@ bool Session::send_request() {
       bool progress;
       if (!read_client_body(&progress)) return false;
     }
-    if (body_mode_ == BodyMode::kBuffered) {
-      head_ += "Content-Length: ";
-      head_ += std::to_string(stored_size_);
-      head_ += "\r\n\r\n";
-    }
+    if (body_mode_ == BodyMode::kBuffered) end_buffered_head(head_, stored_size_);
     ctx_->loop.cancel(&timer_);
     connect_next();
     return false;
@@ -1014,7 +886,12 @@ void Session::begin_response() {
   if (framing_ == BodyFraming::kLength) resp_left_ = uint64_t(head_in_.content_length);
   if (framing_ == BodyFraming::kChunked) resp_chunked_.reset();
   const bool upgrade = status == 101;
-  if (!build_response_fields(upgrade, head_request)) return;
+  if (!build_response_head(r, head_in_, framing_, *conf_, *pass_)) {
+    upstream_failed(kNextInvalidHeader, 502,
+                    "upstream sent too many fields in \"Connection\" while reading response header "
+                    "from upstream");
+    return;
+  }
   // The head event: the codec serializes it (Server, Date, framing, Connection, add_header)
   // and sends it with the first body bytes.
   client_->send_head();
@@ -1023,133 +900,16 @@ void Session::begin_response() {
   out_data_len_ = 0;
   if (upgrade) {
     state_ = State::kTunnel;
-    // Bytes after the 101 head belong to the client side of the tunnel.
-    t_u2c_off_ = rpos_;
-    t_u2c_len_ = rlen_;
-    // Bytes the client sent after its head go to the upstream first.
-    t_c2u_off_ = 0;
-    t_c2u_len_ = client_->take_buffered(ubuf_.get(), kBufferSize);
+    // Bytes after the 101 head belong to the client side of the tunnel; bytes the client sent
+    // after its head go to the upstream first.
+    const size_t pre = client_->take_buffered(ubuf_.get(), kBufferSize);
+    tunnel_.start(client_->upgraded_transport(), *up_, {ubuf_.get(), kBufferSize, 0, pre},
+                  {rbuf_.get(), rcap_, rpos_, rlen_});
     return;
   }
   if (framing_ == BodyFraming::kNone || (framing_ == BodyFraming::kLength && resp_left_ == 0))
     resp_done_ = true;
   state_ = State::kRelaying;
-}
-
-// Fills r.resp from the upstream's head: status line verbatim, the fields to pass on (views into
-// rbuf_, valid until send_head()), the length, and what replaces the upstream's own Server,
-// Date, Expires and Cache-Control. Returns false (after failing the attempt) on a head we will
-// not forward.
-bool Session::build_response_fields(bool upgrade, bool head_request) {
-  http::Request& r = *r_;
-  http::Response& resp = r.resp;
-  const int status = head_in_.status;
-  resp.clear();  // nothing of an earlier attempt or phase
-  resp.status = status;
-  resp.status_line = head_in_.status_text;
-  resp.upgrade = upgrade;
-  if (upgrade) resp.keep_alive = false;
-  // No body follows (HEAD, 1xx, 204, 304); else the length, or -1: the codec chunks it or ends
-  // the connection after it. A HEAD response keeps the length the upstream announced.
-  resp.header_only = framing_ == BodyFraming::kNone;
-  resp.content_length =
-      framing_ == BodyFraming::kLength || head_request ? head_in_.content_length : -1;
-  resp.omit_server = in_list(conf_->pass_headers, "server");
-  resp.omit_date = in_list(conf_->pass_headers, "date");
-  // `expires` replaces the upstream's Expires and Cache-Control (nginx); `expires modified`
-  // counts from the upstream's Last-Modified, which then goes out as ours.
-  const bool expires = http::expires_applies(r, status);
-  resp.last_modified = -1;
-  if (expires) {
-    if (const http::Header* lm = head_in_.find("last-modified"))
-      if (auto t = parse_http_date(lm->value)) resp.last_modified = *t;
-  }
-  HopByHop hop;
-  if (!hop.init(head_in_.headers)) {
-    upstream_failed(kNextInvalidHeader, 502,
-                    "upstream sent too many fields in \"Connection\" while reading response header "
-                    "from upstream");
-    return false;
-  }
-  resp.fields.clear();
-  for (const auto& hd : head_in_.headers) {
-    if (hop.is_hop(hd.name, upgrade)) continue;
-    if (iequals(hd.name, "content-length")) continue;  // resp.content_length
-    if (in_list(conf_->hide_headers, hd.name) && !in_list(conf_->pass_headers, hd.name)) continue;
-    if (expires && (iequals(hd.name, "expires") || iequals(hd.name, "cache-control"))) continue;
-    if (resp.last_modified >= 0 && iequals(hd.name, "last-modified")) continue;
-    if ((iequals(hd.name, "location") || iequals(hd.name, "refresh")) && !conf_->redirect_off) {
-      // A rewritten value is the response's own (it outlives this function).
-      std::string_view value = hd.value;
-      std::string rewritten;
-      if (rewrite_redirect(hd.name, value, rewritten)) {
-        resp.add(hd.name, rewritten);
-        continue;
-      }
-    }
-    resp.fields.push_back(hd);
-  }
-  return true;
-}
-
-// proxy_redirect for a Location or Refresh value, and absolute_redirect for a relative
-// Location. Returns true with the new value in `out` when it changed.
-bool Session::rewrite_redirect(std::string_view name, std::string_view value, std::string& out) {
-  http::Request& r = *r_;
-  bool changed = false;
-  static const std::vector<Redirect> kDefault = [] {
-    Redirect d;
-    d.is_default = true;
-    return std::vector<Redirect>{d};
-  }();
-  for (const auto& rd : conf_->redirects.empty() ? kDefault : conf_->redirects) {
-    std::string from, to;
-    if (rd.regex) {
-      std::string_view subject = value.substr(at_of(name, value));
-      Captures caps;
-      if (!rd.regex->match(subject, &caps)) continue;
-      r.captures_subject.assign(subject);
-      r.captures = caps;
-      r.captures.subject = r.captures_subject;
-      rd.to.eval(r, to);
-      out.assign(value.substr(0, at_of(name, value)));
-      out += to;
-      changed = true;
-      break;
-    }
-    if (rd.is_default) {
-      // proxy_redirect default == "proxy_redirect http://HOST:PORT/URI LOCATION;"
-      from = "http://" + pass_->proxy_host + (pass_->has_uri ? pass_->uri : std::string("/"));
-      to = pass_->has_uri ? pass_->location : std::string("/");
-    } else {
-      rd.from.eval(r, from);
-      rd.to.eval(r, to);
-    }
-    size_t at = 0;
-    if (iequals(name, "refresh")) {
-      at = value.find("url=");
-      if (at == std::string_view::npos) continue;
-      at += 4;
-    }
-    if (value.substr(at).substr(0, from.size()) == from && !from.empty()) {
-      std::string next(value.substr(0, at));
-      next += to;
-      next += value.substr(at + from.size());
-      out = std::move(next);
-      changed = true;
-      break;
-    }
-  }
-  std::string_view v = changed ? std::string_view(out) : value;
-  if (iequals(name, "location") && !v.empty() && v[0] == '/' && r.loc->absolute_redirect) {
-    // As nginx's header filter: a relative Location becomes absolute.
-    std::string saved = r.resp.location;
-    http::set_location(r, v);
-    out = r.resp.location;
-    r.resp.location = saved;
-    changed = true;
-  }
-  return changed;
 }
 
 // ---- relaying -------------------------------------------------------------------------------
@@ -1377,50 +1137,6 @@ void Session::finish() {
 
 // ---- tunnel (101 Switching Protocols) -------------------------------------------------------
 
-// Moves bytes one way. Returns true if anything moved.
-bool Session::tunnel_direction(Transport& from, Transport& to, char* buf, size_t cap, size_t& off,
-                               size_t& len, bool& eof, bool& shut) {
-  bool moved = false;
-  for (;;) {
-    if (off < len) {
-      if (!to.writable()) return moved;
-      IoResult w = to.write(buf + off, len - off);
-      if (w.again()) return moved;
-      if (!w.progress()) {
-        eof = true;  // peer gone: end this direction
-        off = len = 0;
-        return true;
-      }
-      off += w.bytes();
-      moved = true;
-      if (&to == &client_->upgraded_transport()) {
-        r_->bytes_sent += w.bytes();
-        r_->body_bytes_sent += w.bytes();
-      }
-      continue;
-    }
-    off = len = 0;
-    if (eof) {
-      if (!shut) {
-        (void)to.shutdown_write();  // a failure shows on the next read of that side
-        shut = true;
-        moved = true;
-      }
-      return moved;
-    }
-    if (!from.readable()) return moved;
-    IoResult n = from.read(buf, cap);
-    if (n.progress()) {
-      len = n.bytes();
-      moved = true;
-      continue;
-    }
-    if (n.again()) return moved;
-    eof = true;  // the end, or an error: this direction is over either way
-    moved = true;
-  }
-}
-
 bool Session::tunnel() {
   // First the 101 head itself, whole: then the connection is a byte stream.
   if (!client_->response_complete()) {
@@ -1441,16 +1157,12 @@ bool Session::tunnel() {
     client_progress();
     return true;  // again, until the head is out
   }
-  Transport& client = client_->upgraded_transport();
-  bool moved = false;
-  do {
-    moved = tunnel_direction(*up_, client, rbuf_.get(), rcap_, t_u2c_off_, t_u2c_len_, t_up_eof_,
-                             t_client_shut_);
-    moved = tunnel_direction(client, *up_, ubuf_.get(), kBufferSize, t_c2u_off_, t_c2u_len_,
-                             t_client_eof_, t_up_shut_) ||
-            moved;
-  } while (moved && !(t_client_shut_ && t_up_shut_));
-  if (t_client_shut_ && t_up_shut_) {
+  const uint64_t before = tunnel_.to_a_bytes();
+  const Tunnel::Result res = tunnel_.pump();
+  const uint64_t to_client = tunnel_.to_a_bytes() - before;
+  r_->bytes_sent += to_client;
+  r_->body_bytes_sent += to_client;
+  if (res == Tunnel::Result::kDone) {
     note_attempt_end(101);
     release_peer(false);
     close_upstream();

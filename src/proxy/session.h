@@ -25,11 +25,12 @@
 #include "core/log.h"
 #include "core/timer_wheel.h"
 #include "core/transport.h"
+#include "core/tunnel.h"
 #include "http/chunked.h"
 #include "http/client_stream.h"
 #include "http/module.h"
 #include "proxy/context.h"
-#include "proxy/hop_by_hop.h"
+#include "proxy/headers.h"
 #include "proxy/proxy_conf.h"
 #include "proxy/response_parser.h"
 #include "proxy/spool.h"
@@ -63,6 +64,15 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   bool on_wake() override;
 
  private:
+  // What is valid in each state:
+  //   kConnecting: peer_ >= 0, up_ set (connect in progress); kQueued: no peer, in ctx_'s queue.
+  //   kSending:    up_ null while a kBuffered/kNone body is read before connecting; else up_
+  //                set and head_/the body go out.
+  //   kReadingHead: the request is out (or the upstream answered early); rbuf_ holds the head.
+  //   kRelaying:   response_started_; the head went to the codec; spool_/out_data_ hold body
+  //                bytes the client has not taken (never both non-empty).
+  //   kTunnel:     after a 101: tunnel_ relays both ways.
+  //   kDone:       the outcome went to the client stream; nothing else is touched.
   enum class State : uint8_t {
     kConnecting,
     kSending,
@@ -72,7 +82,6 @@ class Session final : public IoHandler, public http::ContentSession, public upst
     kQueued,
     kDone
   };
-  enum class BodyMode : uint8_t { kNone, kLength, kChunked, kBuffered };
   enum class Wait : uint8_t {
     kNone,
     kConnect,
@@ -86,44 +95,18 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   struct SessionTimer : Timer {
     Session* owner;
   };
-
-  bool build_request_head();
-  bool resolve_target();
-  void connect_next();
-  void connected();
-  void pump();
-  bool send_request();
-  void upstream_send_failed(const char* call, IoResult res);
-  bool read_client_body(bool* progress);
-  void client_body_failed(int err);
-  bool read_response_head();
-  void begin_response();
-  bool build_response_fields(bool upgrade, bool head_request);
-  bool rewrite_redirect(std::string_view name, std::string_view value, std::string& out);
-  bool relay_response();
-  bool tunnel();
-  bool send_to_client();
-  // Whether n more bytes can be held now (configures the spool and opens its file on need).
-  bool can_spool(size_t n);
-  bool spool_data();
-  // The client closed its side while we wait on the upstream (nginx's check_broken_connection).
-  bool client_gone();
-  // The whole response has been read: the upstream connection goes back to the pool (or is
-  // closed) and the peer is released, even while the client is still reading.
-  void end_upstream();
-  bool tunnel_direction(Transport& from, Transport& to, char* buf, size_t cap, size_t& off,
-                        size_t& len, bool& eof, bool& shut);
-  void finish();
-  // An attempt failed before anything reached the client: retry or answer `status`.
-  void upstream_failed(uint32_t condition, int status, const std::string& why);
   // After the response started: close the client (and the upstream).
   // kPeer: the upstream caused it (timeout, premature close, bad framing) and it counts toward
   // max_fails; a client going away or timing out, or an idle tunnel, does not (nginx counts
   // failures only where it would try the next upstream).
   enum class Fault : uint8_t { kNone, kPeer };
-  void fail_client(const std::string& why, Fault fault, LogLevel level = LogLevel::kError);
-  void release_peer(bool failed);
-  void close_upstream();
+
+  // ---- session.cpp: lifecycle, events, timers, failures ----
+  // Runs the state's step until one makes no progress (each returns true when the state
+  // changed or may move on, false when it waits or the session ended).
+  void pump();
+  // The client closed its side while we wait on the upstream (nginx's check_broken_connection).
+  bool client_gone();
   // Arms the timer for wait `w`. The client and the upstream side each keep a deadline, set
   // when a wait of that kind begins and kept until that side makes progress, so events that
   // move nothing (a client sending bytes while it reads none) never push a timeout back, and
@@ -134,6 +117,47 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   static void on_timer(Timer* t);
   std::string log_suffix() const;
   void note_attempt_end(int status);
+  // An attempt failed before anything reached the client: retry or answer `status`.
+  void upstream_failed(uint32_t condition, int status, const std::string& why);
+  void fail_client(const std::string& why, Fault fault, LogLevel level = LogLevel::kError);
+  void release_peer(bool failed);
+  void close_upstream();
+
+  // ---- session_connect.cpp: target, peer (or the queue), connection ----
+  // Finds the group to use. Returns false (after answering) when there is none.
+  bool resolve_target();
+  void connect_next();
+  void connected();
+
+  // ---- session_request.cpp: request head and body ----
+  bool build_request_head();
+  // Reads more client body from the codec into ubuf_. Returns false when the caller must stop
+  // (waiting, or the session ended). *progress: body bytes became available.
+  bool read_client_body(bool* progress);
+  void client_body_failed(int err);
+  bool store_body(const char* data, size_t n);
+  bool write_file(const char* data, size_t n);
+  // Sends the head and streams the body. Returns true when the state changed.
+  bool send_request();
+  void upstream_send_failed(const char* call, IoResult res);
+
+  // ---- session_response.cpp: response head ----
+  bool read_response_head();
+  void begin_response();
+
+  // ---- session_relay.cpp: response body, spool, tunnel ----
+  bool relay_response();
+  // Sends what the client is owed (spool, pending piece, the codec's head and framing) while it
+  // takes it. Returns false when the session ended.
+  bool send_to_client();
+  // Whether n more bytes can be held now (configures the spool and opens its file on need).
+  bool can_spool(size_t n);
+  bool spool_data();
+  // The whole response has been read: the upstream connection goes back to the pool (or is
+  // closed) and the peer is released, even while the client is still reading.
+  void end_upstream();
+  void finish();
+  bool tunnel();
 
   http::ClientStream* client_;
   http::Request* r_;
@@ -177,7 +201,6 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   std::string head_;  // serialized request head
   size_t head_off_ = 0;
   BodyMode body_mode_ = BodyMode::kNone;
-  uint64_t body_left_ = 0;        // Content-Length bytes still to read from the client
   bool body_done_ = true;         // the whole client body has been read
   bool body_replayable_ = true;   // every body byte sent so far can be sent again
   std::unique_ptr<char[]> ubuf_;  // client -> upstream
@@ -186,9 +209,7 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   size_t frame_off_ = 0;
   std::string post_;  // CRLF after chunk data (and the last-chunk)
   size_t post_off_ = 0;
-  bool pooled_ = false;  // this attempt reuses a keep-alive connection
-  bool store_body(const char* data, size_t n);
-  bool write_file(const char* data, size_t n);
+  bool pooled_ = false;      // this attempt reuses a keep-alive connection
   std::string stored_body_;  // kBuffered: the whole body, while small
   int body_file_ = -1;       // kBuffered: the whole body, once large (anonymous temp file)
   size_t stored_size_ = 0;
@@ -214,9 +235,8 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   const char* out_data_ = nullptr;
   size_t out_data_len_ = 0;
 
-  // Tunnel (after 101)
-  size_t t_c2u_off_ = 0, t_c2u_len_ = 0, t_u2c_off_ = 0, t_u2c_len_ = 0;
-  bool t_client_eof_ = false, t_up_eof_ = false, t_up_shut_ = false, t_client_shut_ = false;
+  // After a 101: the client's stream and up_ relayed both ways through ubuf_ and rbuf_.
+  Tunnel tunnel_;
 };
 
 }  // namespace portico::proxy
