@@ -483,12 +483,22 @@ bool Connection::step_write() {
 
 // The body path's entry: through the request's filter, if any, to the codec.
 IoResult Connection::emit(std::span<const OutChunk> body, size_t skip, bool last) {
-  if (BodyFilter* f = req_->filter) [[unlikely]]
-    return f->write(body, skip, last, *this);
-  return write(body, skip, last);
+  if (BodyFilter* f = req_->filter) [[unlikely]] {
+    // The codec as the filter's next sink: made here, so idle connections carry no vtable
+    // pointer for it.
+    struct CodecSink final : BodySink {
+      Connection* c;
+      explicit CodecSink(Connection* conn) : c(conn) {}
+      IoResult write(std::span<const OutChunk> b, size_t k, bool l) override {
+        return c->write_codec(b, k, l);
+      }
+    } sink(this);
+    return f->write(body, skip, last, sink);
+  }
+  return write_codec(body, skip, last);
 }
 
-IoResult Connection::write(std::span<const OutChunk> body, size_t skip, bool last) {
+IoResult Connection::write_codec(std::span<const OutChunk> body, size_t skip, bool last) {
   // Local content follows the location's `sendfile`; a content session's file pieces are its
   // own temporary files (the proxy's spool), always sent with sendfile.
   const bool use_sendfile = state_ == State::kProxying || !req_->loc || req_->loc->sendfile;
