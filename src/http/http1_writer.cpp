@@ -135,6 +135,42 @@ void Http1Writer::add_frame(const char* data, size_t n) {
   frame_len_ = uint8_t(frame_len_ + n);
 }
 
+// A chunk starts with this write: its size line joins the framing owed before the data. It
+// covers the memory pieces one sendmsg takes, or the file range, at most kMaxChunk.
+void Http1Writer::open_chunk(std::span<const OutChunk> body, size_t idx, size_t off) {
+  uint64_t size = 0;
+  if (body[idx].fd >= 0) {
+    size = body[idx].len - off;
+  } else {
+    for (size_t i = idx, n = 0; i < body.size() && n < kMaxDataPieces && body[i].fd < 0; ++i) {
+      size += body[i].len - (i == idx ? off : 0);
+      n += body[i].len > 0;
+    }
+  }
+  size = std::min(size, kMaxChunk);
+  char line[24];
+  add_frame(line, size_t(snprintf(line, sizeof line, "%llx\r\n", (unsigned long long)size)));
+  chunk_left_ = size;
+}
+
+// A file range with sendfile; nothing of the head or framing is pending. `final`: these are
+// the body's last bytes.
+IoResult Http1Writer::send_file(Request& r, Transport& t, const OutChunk& file, size_t off,
+                                size_t len, bool final) {
+  IoResult w = t.sendfile(file.fd, file.offset + off_t(off), len);
+  if (w.eof()) file_error_ = 0;
+  if (!w.progress()) return w;
+  const size_t n = w.bytes();
+  r.bytes_sent += n;
+  r.body_bytes_sent += n;
+  if (chunked_) {
+    chunk_left_ -= n;
+    if (chunk_left_ == 0) add_frame(kChunkEnd, 2);
+  }
+  if (final && n == len) end_body();
+  return IoResult::moved(n);
+}
+
 void Http1Writer::end_body() {
   if (ended_) return;
   assert(chunk_left_ == 0);  // a chunk whose size went out is owed its data first
@@ -153,22 +189,7 @@ IoResult Http1Writer::write(Request& r, Transport& t, std::span<const OutChunk> 
   if (last && remaining == 0) end_body();
   if (ended_ && remaining > 0) remaining = 0;  // nothing may follow the end (REQUIRES)
 
-  // A chunk starts with this write: its size line joins the framing owed before the data.
-  if (chunked_ && chunk_left_ == 0 && remaining > 0) {
-    uint64_t size = 0;
-    if (body[idx].fd >= 0) {
-      size = body[idx].len - off;
-    } else {
-      for (size_t i = idx, n = 0; i < body.size() && n < kMaxDataPieces && body[i].fd < 0; ++i) {
-        size += body[i].len - (i == idx ? off : 0);
-        n += body[i].len > 0;
-      }
-    }
-    size = std::min(size, kMaxChunk);
-    char line[24];
-    add_frame(line, size_t(snprintf(line, sizeof line, "%llx\r\n", (unsigned long long)size)));
-    chunk_left_ = size;
-  }
+  if (chunked_ && chunk_left_ == 0 && remaining > 0) open_chunk(body, idx, off);
 
   struct iovec iov[2 + kMaxDataPieces + 1];
   size_t cnt = 0;
@@ -213,20 +234,7 @@ IoResult Http1Writer::write(Request& r, Transport& t, std::span<const OutChunk> 
     ++pieces;
   }
 
-  if (file) {
-    IoResult w = t.sendfile(file->fd, file->offset + off_t(file_off), file_len);
-    if (w.eof()) file_error_ = 0;
-    if (!w.progress()) return w;
-    const size_t n = w.bytes();
-    r.bytes_sent += n;
-    r.body_bytes_sent += n;
-    if (chunked_) {
-      chunk_left_ -= n;
-      if (chunk_left_ == 0) add_frame(kChunkEnd, 2);
-    }
-    if (last && n == remaining) end_body();
-    return IoResult::moved(n);
-  }
+  if (file) return send_file(r, t, *file, file_off, file_len, last && file_len == remaining);
 
   // What follows the data if all of it goes: the chunk's CRLF, the end of the body.
   const bool completes = planned > 0 && planned == remaining && last;

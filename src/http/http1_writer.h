@@ -67,6 +67,9 @@ class Http1Writer {
  private:
   void add_frame(const char* data, size_t n);
   void end_body();
+  void open_chunk(std::span<const OutChunk> body, size_t idx, size_t off);
+  IoResult send_file(Request& r, Transport& t, const OutChunk& file, size_t off, size_t len,
+                     bool final);
 
   // Kept small: it lives in every connection (idle ones too).
   uint32_t head_off_ = 0;  // bytes of the request's head_buf written
