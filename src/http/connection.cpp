@@ -254,7 +254,7 @@ void Connection::begin_request(size_t head_len) {
   body_pending_ = r.head.chunked || r.head.content_length > 0;
   body_pos_ = pos_ + head_len;
   body_left_ = r.head.content_length > 0 ? uint64_t(r.head.content_length) : 0;
-  if (r.head.chunked) chunked_.reset();
+  if (r.head.chunked) r.body_chunked.reset();
   continue_sent_ = false;
   keep_alive_ = r.head.keep_alive && !worker_->draining();
 
@@ -347,14 +347,14 @@ IoResult Connection::read_body_from(char* buf, size_t cap, bool enforce_limit) {
       body_left_ -= n;
       body_pending_ = body_left_ > 0;
     } else {
-      auto res = chunked_.decode(std::string_view(buf, n), buf);
+      auto res = r.body_chunked.decode(std::string_view(buf, n), buf);
       if (res.error) return IoResult::failed(kBodyMalformed);
       used = res.done ? res.consumed : n;
       data = res.data_len;
       body_pending_ = !res.done;
       if (res.done && !from_buf) stash_pipelined(buf + used, n - used);
       const uint64_t max = r.loc ? r.loc->client_max_body_size : 0;
-      if (enforce_limit && max && chunked_.total_body() > max)
+      if (enforce_limit && max && r.body_chunked.total_body() > max)
         return IoResult::failed(kBodyTooLarge);
     }
     r.request_length += used;
@@ -611,7 +611,7 @@ IoResult Connection::read_body(char* buf, size_t cap) {
 
 uint64_t Connection::body_received() const {
   const Request& r = *req_;
-  if (r.head.chunked) return chunked_.total_body();
+  if (r.head.chunked) return r.body_chunked.total_body();
   return r.head.content_length > 0 ? uint64_t(r.head.content_length) - body_left_ : 0;
 }
 

@@ -13,7 +13,7 @@
 // State and what is valid in it:
 //   kIdle, kReadingHead: req_ may be null; buf_ holds received bytes [pos_, len_).
 //   kReadingBody: the response is not out yet (discard before answering) or is (response_sent_);
-//                 body_pos_/body_left_/chunked_ describe the body.
+//                 body_pos_/body_left_ (and the request's body_chunked) describe the body.
 //   kWriting:     writer_ holds the response; out_skip_ body bytes of req_->out went out.
 //   kProxying:    content_ (a ContentSession) drives; it reads the body and writes the response
 //                 through the ClientStream calls below and ends with content_done/error/abort.
@@ -29,7 +29,6 @@
 #include "core/timer_wheel.h"
 #include "core/transport.h"
 #include "http/body_filter.h"
-#include "http/chunked.h"
 #include "http/client_stream.h"
 #include "http/http1_writer.h"
 #include "http/worker_services.h"
@@ -165,7 +164,6 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   Request* req_ = nullptr;
   ContentSession* content_ = nullptr;  // the content session while kProxying
   Generation* gen_ = nullptr;
-  ChunkedDecoder chunked_;  // the request body's
   Http1Writer writer_;      // the response's
   SockAddr peer_;
   SockAddr local_{};

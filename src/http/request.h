@@ -14,6 +14,7 @@
 
 #include "core/regex.h"
 #include "core/sockaddr.h"
+#include "http/chunked.h"
 #include "http/http_config.h"
 #include "http/parser.h"
 
@@ -114,6 +115,9 @@ struct Request {
   const ServerConf* server = nullptr;
   const LocationConf* loc = nullptr;
   RequestHead head;
+  // The request body's chunked decoder: request state (nginx keeps it in r->request_body), so
+  // an idle connection does not carry it.
+  ChunkedDecoder body_chunked;
 
   std::string uri;   // $uri: decoded, normalised; rewritten by rewrite/try_files/index
   std::string args;  // $args
