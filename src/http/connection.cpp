@@ -3,9 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cassert>
@@ -28,18 +26,20 @@ constexpr uint64_t kLingeringTimeMs = 30'000;
 
 Connection::Connection(WorkerServices* worker, ListenPoint* listener, int fd, const SockAddr& peer,
                        uint64_t id)
-    : worker_(worker), listener_(listener), fd_(fd), id_(id), peer_(peer) {
+    : worker_(worker), listener_(listener), transport_(fd), id_(id), peer_(peer) {
+  // A deferred accept hands over a connection whose first request is (likely) readable.
+  transport_.set_ready(true, true);
   timer_.cb = &Connection::on_timer;
   timer_.owner = this;
 }
 
 Connection::~Connection() {
-  assert(fd_ < 0 && buf_ == nullptr && req_ == nullptr);
+  assert(!transport_.is_open() && buf_ == nullptr && req_ == nullptr);
 }
 
 void Connection::start() {
   worker_->connection_opened(this);
-  if (!worker_->loop().add(fd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
+  if (!worker_->loop().add(transport_.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
     close();
     return;
   }
@@ -53,7 +53,7 @@ void Connection::start() {
 const SockAddr& Connection::local_addr() {
   if (!local_known_) {
     socklen_t len = sizeof local_;
-    if (getsockname(fd_, &local_.sa, &len) < 0) local_.sa.sa_family = AF_UNSPEC;
+    if (getsockname(transport_.fd(), &local_.sa, &len) < 0) local_.sa.sa_family = AF_UNSPEC;
     local_known_ = true;
   }
   return local_;
@@ -100,11 +100,9 @@ void Connection::on_io(uint32_t events) {
   // Edge-triggered: an edge the session sees is not reported again, so the connection records
   // it too and finds the client's data (or its close) when the session hands back. A stale
   // "ready" costs one recv that says EAGAIN; a lost one would hang the connection.
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) read_ready_ = true;
-  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hup_ = true;
-  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) write_ready_ = true;
+  transport_.on_events(events);
   if (state_ == State::kProxying) {
-    proxy_->on_client_io(events);
+    content_->on_client_io(events);  // resume: the client may take more, or sent more
     return;
   }
   drive();
@@ -212,7 +210,7 @@ bool Connection::step_read_head() {
         arm(srv ? srv->client_header_timeout : 60'000);
       }
     }
-    if (!read_ready_) {
+    if (!transport_.readable()) {
       if (state_ == State::kIdle && req_ && len_ == pos_) {
         worker_->release_request(req_);
         req_ = nullptr;
@@ -225,27 +223,20 @@ bool Connection::step_read_head() {
       fail_request(431);
       return true;
     }
-    ssize_t n = ::recv(fd_, buf_ + len_, cap_ - len_, 0);
-    if (n > 0) {
-      // Drained (edge-triggered), unless the peer half-closed: then the next recv is the EOF.
-      if (size_t(n) < cap_ - len_) read_ready_ = hup_;
-      len_ += size_t(n);
+    IoResult rd = transport_.read(buf_ + len_, cap_ - len_);
+    if (rd.progress()) {
+      len_ += rd.bytes();
       continue;
     }
-    if (n == 0) {
+    if (rd.again()) continue;  // loops once more to release idle resources
+    if (rd.eof()) {
       if (len_ > pos_)
         PORTICO_LOG(LogLevel::kInfo, id_,
                     "client prematurely closed connection while reading client request headers");
-      close();
-      return false;
+    } else {
+      PORTICO_LOG(LogLevel::kInfo, id_, "recv() failed ({}) while reading client request headers",
+                  errno_text(rd.err()));
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      read_ready_ = false;
-      continue;  // loops once more to release idle resources
-    }
-    if (errno == EINTR) continue;
-    PORTICO_LOG(LogLevel::kInfo, id_, "recv() failed ({}) while reading client request headers",
-                errno_text(errno));
     close();
     return false;
   }
@@ -263,7 +254,8 @@ void Connection::begin_request(size_t head_len) {
   body_pending_ = r.head.chunked || r.head.content_length > 0;
   body_pos_ = pos_ + head_len;
   body_left_ = r.head.content_length > 0 ? uint64_t(r.head.content_length) : 0;
-  if (r.head.chunked) chunked_.reset();
+  if (r.head.chunked) r.body_chunked.reset();
+  continue_sent_ = false;
   keep_alive_ = r.head.keep_alive && !worker_->draining();
 
   Outcome out = addr ? process_request(r, *addr) : Outcome::kClose;
@@ -273,16 +265,14 @@ void Connection::begin_request(size_t head_len) {
     return;
   }
   if (out == Outcome::kTakeOver) {
-    start_proxy();
+    start_content();
     return;
   }
   if (body_pending_ && r.resp.keep_alive && keep_alive_) {
     // No handler here consumes a body; as nginx's discard_request_body, drop what is already
     // here first (a malformed body still gets its 400), answer, then drop the rest.
     if (r.head.expect_continue && r.resp.status < 300) {
-      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      ssize_t w = ::send(fd_, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
-      (void)w;  // best effort: a client that cannot take 25 bytes will time out later
+      send_continue();
     } else if (r.head.expect_continue) {
       keep_alive_ = false;  // the client may never send the body it announced
     }
@@ -295,87 +285,85 @@ void Connection::begin_request(size_t head_len) {
   prepare_response();
 }
 
-// Reads and discards the request body (no handler here consumes one yet). Body bytes already in
-// the read buffer are consumed in place; later ones are read into a stack buffer, so the head
-// (still needed for the log) is never moved. Returns true when the state changed.
+// Reads and discards the request body (no local handler consumes one), through the same decoder
+// a content session reads it with. Returns true when the state changed.
 bool Connection::step_read_body() {
   Request& r = *req_;
-  const size_t head_end = pos_ + r.header_bytes;
-  char tmp[16384];
-  // 0 = consumed in place from buf_; otherwise `data` points into tmp.
-  char* data = buf_ + body_pos_;
-  size_t avail = len_ - body_pos_;
-  bool from_buf = true;
+  char sink[16384];
   for (;;) {
-    size_t used = 0;
-    bool done = false;
-    if (r.head.chunked) {
-      auto res = chunked_.decode(std::string_view(data, avail), data);
-      used = res.consumed;
-      if (res.error) {
-        PORTICO_LOG(LogLevel::kError, id_, "client sent invalid chunked body{}", log_context(r));
-        fail_request(400);
-        return true;
-      }
-      done = res.done;
-    } else {
-      used = size_t(std::min<uint64_t>(body_left_, avail));
-      body_left_ -= used;
-      done = body_left_ == 0;
-    }
-    r.request_length += used;
-    if (from_buf) body_pos_ += used;
-    if (done) {
-      body_pending_ = false;
-      size_t rest = avail - used;
-      if (!from_buf && rest > 0) {
-        // Pipelined bytes arrived with the end of the body: keep them for the next request.
-        len_ = body_pos_ = head_end;
-        if (cap_ - len_ >= rest) {
-          std::memcpy(buf_ + len_, data + used, rest);
-          len_ += rest;
-        } else {
-          keep_alive_ = false;
-        }
-      }
-      if (response_sent_) {
-        finish_request();
-      } else {
-        prepare_response();
-      }
-      return true;
-    }
-    if (from_buf) {
-      len_ = body_pos_ = head_end;  // buffered body consumed: drop it
-      from_buf = false;
-    }
-    if (!read_ready_) return false;
-    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n > 0) {
-      if (size_t(n) < sizeof tmp) read_ready_ = hup_;
-      data = tmp;
-      avail = size_t(n);
+    IoResult rd = read_body_from(sink, sizeof sink, /*enforce_limit=*/false);
+    if (rd.progress()) {
+      if (!body_pending_) break;
       arm(r.loc ? r.loc->client_body_timeout : 60'000);
       continue;
     }
-    if (n == 0) {
+    if (rd.eof()) break;
+    if (rd.again()) return false;
+    if (rd.err() == kBodyMalformed) {
+      PORTICO_LOG(LogLevel::kError, id_, "client sent invalid chunked body{}", log_context(r));
+      fail_request(400);
+      return true;
+    }
+    if (rd.err() == kBodyEndedEarly)
       PORTICO_LOG(LogLevel::kInfo, id_,
                   "client prematurely closed connection while reading client request body");
-      log_request(r);
-      close();
-      return false;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      read_ready_ = false;
-      return false;
-    }
-    if (errno == EINTR) {
-      avail = 0;
-      continue;
-    }
     log_request(r);
     close();
     return false;
+  }
+  if (response_sent_) {
+    finish_request();
+  } else {
+    prepare_response();
+  }
+  return true;
+}
+
+// The request body, de-framed: first what arrived with the head (copied out, then dropped from
+// the read buffer so pipelined bytes have room), then from the transport straight into `buf`
+// (a chunked body is decoded in place there). Bytes read past the end of a chunked body are the
+// next pipelined request: they go back into the read buffer.
+IoResult Connection::read_body_from(char* buf, size_t cap, bool enforce_limit) {
+  Request& r = *req_;
+  const bool chunked = r.head.chunked;
+  for (;;) {
+    if (!body_pending_) return IoResult::ended();
+    const bool from_buf = body_pos_ < len_;
+    size_t n;
+    if (from_buf) {
+      n = std::min(len_ - body_pos_, cap);
+      if (!chunked) n = size_t(std::min<uint64_t>(n, body_left_));
+      std::memcpy(buf, buf_ + body_pos_, n);
+    } else {
+      if (!transport_.readable()) return IoResult::blocked();
+      const size_t want = chunked ? cap : size_t(std::min<uint64_t>(cap, body_left_));
+      IoResult rd = transport_.read(buf, want);
+      if (rd.eof()) return IoResult::failed(kBodyEndedEarly);
+      if (!rd.progress()) return rd;
+      n = rd.bytes();
+    }
+    size_t used = n, data = n;
+    if (!chunked) {
+      body_left_ -= n;
+      body_pending_ = body_left_ > 0;
+    } else {
+      auto res = r.body_chunked.decode(std::string_view(buf, n), buf);
+      if (res.error) return IoResult::failed(kBodyMalformed);
+      used = res.done ? res.consumed : n;
+      data = res.data_len;
+      body_pending_ = !res.done;
+      if (res.done && !from_buf) stash_pipelined(buf + used, n - used);
+      const uint64_t max = r.loc ? r.loc->client_max_body_size : 0;
+      if (enforce_limit && max && r.body_chunked.total_body() > max)
+        return IoResult::failed(kBodyTooLarge);
+    }
+    r.request_length += used;
+    if (from_buf) {
+      body_pos_ += used;
+      if (body_pos_ == len_) len_ = body_pos_ = pos_ + r.header_bytes;  // buffered body done
+    }
+    if (data > 0) return IoResult::moved(data);
+    // Only chunk framing so far: read on.
   }
 }
 
@@ -432,119 +420,54 @@ void Connection::fail_request(int status) {
   prepare_response();
 }
 
-void Connection::prepare_response() {
+void Connection::start_response() {
   Request& r = *req_;
   if (!keep_alive_) r.resp.keep_alive = false;
   if (worker_->draining()) r.resp.keep_alive = false;
   if (r.loc && requests_ >= r.loc->keepalive_requests) r.resp.keep_alive = false;
   if (r.loc && r.loc->keepalive_timeout == 0) r.resp.keep_alive = false;
+  if (r.filter) [[unlikely]]
+    r.filter->on_head(r);
+  writer_.start(r);  // may end keep-alive: a body of unknown length that cannot be chunked
   keep_alive_ = r.resp.keep_alive;
   // The connection is being kept alive: from now on a response's last segment must not
   // wait for the ACK of the previous one (nginx's tcp_nodelay applies at the same point).
   if (requests_ >= 2) set_nodelay();
-  serialize_head(r);
-  out_idx_ = 0;
-  out_off_ = 0;
+}
+
+void Connection::prepare_response() {
+  Request& r = *req_;
+  start_response();
+  out_skip_ = 0;
   state_ = State::kWriting;
   arm(r.loc ? r.loc->send_timeout : 60'000);
 }
 
-// Writes the head and body pieces. Returns true when the state changed.
+// Writes the head and the body pieces of local content. Returns true when the state changed.
 bool Connection::step_write() {
   Request& r = *req_;
-  const size_t pieces = 1 + r.out.size();
-  while (out_idx_ < pieces) {
-    if (!write_ready_) return false;
-    // Gather consecutive memory pieces into one writev.
-    const OutChunk* file_piece = nullptr;
-    struct iovec iov[16];
-    int iovcnt = 0;
-    size_t idx = out_idx_;
-    size_t off = out_off_;
-    while (idx < pieces && iovcnt < 16) {
-      if (idx == 0) {
-        iov[iovcnt].iov_base = r.head_buf.data() + off;
-        iov[iovcnt].iov_len = r.head_buf.size() - off;
-      } else {
-        const OutChunk& c = r.out[idx - 1];
-        if (c.fd >= 0) {
-          if (iovcnt == 0) file_piece = &c;
-          break;
-        }
-        iov[iovcnt].iov_base = const_cast<char*>(c.data) + off;
-        iov[iovcnt].iov_len = c.len - off;
-      }
-      if (iov[iovcnt].iov_len > 0) ++iovcnt;
-      ++idx;
-      off = 0;
+  while (!writer_.finished()) {
+    if (!transport_.writable()) return false;
+    IoResult w = emit(r.out, out_skip_, /*last=*/true);
+    if (w.again()) return false;
+    if (w.eof()) {
+      if (const int err = writer_.file_error())
+        PORTICO_LOG(LogLevel::kCrit, id_, "pread() failed ({}) while sending response",
+                    errno_text(err));
+      else  // the promised length can no longer be delivered
+        PORTICO_LOG(LogLevel::kAlert, id_, "file was truncated while sending response");
+      close();
+      return false;
     }
-    ssize_t n;
-    if (file_piece) {
-      off_t o = file_piece->offset + off_t(out_off_);
-      size_t want = file_piece->len - out_off_;
-      if (r.loc && !r.loc->sendfile) {
-        char tmp[16384];
-        ssize_t got = ::pread(file_piece->fd, tmp, std::min(want, sizeof tmp), o);
-        if (got <= 0) {
-          PORTICO_LOG(LogLevel::kCrit, id_, "pread() failed ({}) while sending response",
-                      errno_text(got < 0 ? errno : EIO));
-          close();
-          return false;
-        }
-        n = ::send(fd_, tmp, size_t(got), MSG_NOSIGNAL);
-      } else {
-        n = ::sendfile(fd_, file_piece->fd, &o, want);
-        if (n == 0) {
-          // The file shrank under us: the promised length can no longer be delivered.
-          PORTICO_LOG(LogLevel::kAlert, id_, "file was truncated while sending response");
-          close();
-          return false;
-        }
-      }
-    } else if (iovcnt == 0) {
-      out_idx_ = idx;
-      out_off_ = 0;
-      continue;
-    } else {
-      // More pieces follow (a file): let the kernel coalesce head and data (tcp_nopush spirit).
-      bool more = idx < pieces;
-      struct msghdr msg {};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = size_t(iovcnt);
-      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
-    }
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        write_ready_ = false;
-        return false;
-      }
-      if (errno == EINTR) continue;
+    if (w.error()) {
       PORTICO_LOG(LogLevel::kInfo, id_, "writev() failed ({}) while sending response to client",
-                  errno_text(errno));
+                  errno_text(w.err()));
       r.resp.keep_alive = false;
       log_request(r);
       close();
       return false;
     }
-    // Advance through pieces by n bytes.
-    size_t left = size_t(n);
-    r.bytes_sent += left;
-    while (left > 0 && out_idx_ < pieces) {
-      size_t piece_len = out_idx_ == 0 ? r.head_buf.size() : r.out[out_idx_ - 1].len;
-      size_t rest = piece_len - out_off_;
-      if (left >= rest) {
-        left -= rest;
-        if (out_idx_ > 0) r.body_bytes_sent += rest;
-        ++out_idx_;
-        out_off_ = 0;
-      } else {
-        out_off_ += left;
-        if (out_idx_ > 0) r.body_bytes_sent += left;
-        left = 0;
-      }
-    }
-    // Skip empty pieces.
-    while (out_idx_ < pieces && out_idx_ > 0 && r.out[out_idx_ - 1].len == 0) ++out_idx_;
+    out_skip_ += w.bytes();
     arm(r.loc ? r.loc->send_timeout : 60'000);
   }
   if (body_pending_ && keep_alive_) {
@@ -556,6 +479,30 @@ bool Connection::step_write() {
   }
   finish_request();
   return state_ != State::kClosed && state_ != State::kLingering;
+}
+
+// The body path's entry: through the request's filter, if any, to the codec.
+IoResult Connection::emit(std::span<const OutChunk> body, size_t skip, bool last) {
+  if (BodyFilter* f = req_->filter) [[unlikely]] {
+    // The codec as the filter's next sink: made here, so idle connections carry no vtable
+    // pointer for it.
+    struct CodecSink final : BodySink {
+      Connection* c;
+      explicit CodecSink(Connection* conn) : c(conn) {}
+      IoResult write(std::span<const OutChunk> b, size_t k, bool l) override {
+        return c->write_codec(b, k, l);
+      }
+    } sink(this);
+    return f->write(body, skip, last, sink);
+  }
+  return write_codec(body, skip, last);
+}
+
+IoResult Connection::write_codec(std::span<const OutChunk> body, size_t skip, bool last) {
+  // Local content follows the location's `sendfile`; a content session's file pieces are its
+  // own temporary files (the proxy's spool), always sent with sendfile.
+  const bool use_sendfile = state_ == State::kProxying || !req_->loc || req_->loc->sendfile;
+  return writer_.write(*req_, transport_, body, skip, last, use_sendfile);
 }
 
 void Connection::finish_request() {
@@ -589,7 +536,7 @@ void Connection::start_lingering_close() {
   // As nginx's lingering_close: stop sending, read and drop what the client still sends for a
   // while, so our response is not destroyed by a RST caused by unread data.
   state_ = State::kLingering;
-  ::shutdown(fd_, SHUT_WR);
+  (void)transport_.shutdown_write();  // a failure shows in the reads below
   linger_deadline_ = worker_->loop().now_ms() + kLingeringTimeMs;
   arm(kLingeringTimeoutMs);
   step_linger();
@@ -598,58 +545,95 @@ void Connection::start_lingering_close() {
 void Connection::step_linger() {
   char sink[4096];
   for (;;) {
-    ssize_t n = ::recv(fd_, sink, sizeof sink, 0);
-    if (n > 0) {
+    IoResult rd = transport_.read(sink, sizeof sink);
+    if (rd.progress()) {
       if (worker_->loop().now_ms() >= linger_deadline_) break;
       continue;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (rd.again()) {
       arm(kLingeringTimeoutMs);
       return;
     }
-    if (n < 0 && errno == EINTR) continue;
     break;
   }
   close();
 }
 
-// ---- proxying ------------------------------------------------------------------------------
+// ---- content sessions ------------------------------------------------------------------------
 
 void Connection::set_nodelay() {
   if (nodelay_ || !req_ || !req_->loc || !req_->loc->tcp_nodelay || peer_.sa.sa_family == AF_UNIX)
     return;
   int one = 1;
-  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(transport_.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   nodelay_ = true;
 }
 
-void Connection::start_proxy() {
-  // A proxied response leaves in several writes as the upstream delivers it: without
+void Connection::start_content() {
+  // A streamed response leaves in several writes as the content produces it: without
   // TCP_NODELAY each would wait for the previous one's ACK (delayed ACK: 40 ms).
   set_nodelay();
   state_ = State::kProxying;
   worker_->loop().cancel(&timer_);
-  proxy_ = req_->loc->content->open(this, req_);
-  proxy_->start();  // may finish (proxy_done/proxy_error) before it returns
+  content_ = req_->loc->content->open(this, req_);
+  content_->start();  // may finish (content_done/content_error) before it returns
 }
 
-void Connection::end_proxy() {
-  if (!proxy_) return;
-  worker_->loop().defer_delete(proxy_);  // other events of this batch may still name it
-  proxy_ = nullptr;
+void Connection::end_content() {
+  if (!content_) return;
+  worker_->loop().defer_delete(content_);  // other events of this batch may still name it
+  content_ = nullptr;
 }
 
 ModuleWorkerState* Connection::module_state(const Module& m) {
   return worker_->module_state(m.index);
 }
 
-std::string_view Connection::buffered_body() const {
-  if (!buf_ || body_pos_ >= len_) return {};
-  return std::string_view(buf_ + body_pos_, len_ - body_pos_);
+// ---- ClientStream: the request body and the response of a content session -------------------
+
+void Connection::want_body() {
+  const Request& r = *req_;
+  // Nothing of the body here yet, and the client waits for our word before sending it.
+  if (r.head.expect_continue && body_pending_ && body_pos_ >= len_ && !continue_sent_)
+    send_continue();
 }
 
-void Connection::consume_buffered(size_t n) {
-  body_pos_ = std::min(len_, body_pos_ + n);
+void Connection::send_continue() {
+  static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  continue_sent_ = true;
+  // Best effort: a client that cannot take 25 bytes will time out later.
+  (void)transport_.write(kContinue, sizeof kContinue - 1);
+}
+
+IoResult Connection::read_body(char* buf, size_t cap) {
+  return read_body_from(buf, cap, /*enforce_limit=*/true);
+}
+
+uint64_t Connection::body_received() const {
+  const Request& r = *req_;
+  if (r.head.chunked) return r.body_chunked.total_body();
+  return r.head.content_length > 0 ? uint64_t(r.head.content_length) - body_left_ : 0;
+}
+
+void Connection::send_head() {
+  start_response();
+}
+
+IoResult Connection::send_body(std::span<const OutChunk> body, bool last) {
+  return emit(body, 0, last);
+}
+
+bool Connection::client_closed() {
+  IoResult pk = transport_.peek();
+  return pk.eof() || pk.error();  // data waiting (a pipelined request) or nothing: still there
+}
+
+size_t Connection::take_buffered(char* buf, size_t cap) {
+  if (!buf_ || body_pos_ >= len_) return 0;
+  const size_t n = std::min(cap, len_ - body_pos_);
+  std::memcpy(buf, buf_ + body_pos_, n);
+  body_pos_ += n;
+  return n;
 }
 
 void Connection::stash_pipelined(const char* data, size_t n) {
@@ -662,12 +646,12 @@ void Connection::stash_pipelined(const char* data, size_t n) {
   len_ += n;
 }
 
-void Connection::proxy_done(bool keep_alive) {
-  end_proxy();
+void Connection::content_done(bool keep_alive) {
+  end_content();
   if (!keep_alive) keep_alive_ = false;
   req_->resp.keep_alive = keep_alive_;
   if (body_pending_ && keep_alive_) {
-    // The upstream answered before the body was read whole: drop the rest, then go on.
+    // The response is out before the body was read whole: drop the rest, then go on.
     response_sent_ = true;
     state_ = State::kReadingBody;
     arm(req_->loc ? req_->loc->client_body_timeout : 60'000);
@@ -678,8 +662,8 @@ void Connection::proxy_done(bool keep_alive) {
   drive();
 }
 
-void Connection::proxy_error(int status) {
-  end_proxy();
+void Connection::content_error(int status) {
+  end_content();
   Request& r = *req_;
   Outcome out = respond_with_status(r, status);
   if (out == Outcome::kClose) {
@@ -687,8 +671,8 @@ void Connection::proxy_error(int status) {
     close();
     return;
   }
-  if (out == Outcome::kTakeOver) {  // error_page led to another proxied location
-    start_proxy();
+  if (out == Outcome::kTakeOver) {  // error_page led to another location with a session
+    start_content();
     return;
   }
   if (body_pending_) keep_alive_ = false;  // the session may have read part of it
@@ -696,8 +680,8 @@ void Connection::proxy_error(int status) {
   drive();
 }
 
-void Connection::proxy_abort(int status) {
-  end_proxy();
+void Connection::content_abort(int status) {
+  end_content();
   if (status) req_->resp.status = status;
   if (req_->resp.status == 0) req_->resp.status = 502;
   log_request(*req_);
@@ -715,9 +699,9 @@ void Connection::shutdown_gracefully() {
 
 void Connection::close() {
   if (state_ == State::kClosed) return;
-  if (proxy_) {
-    proxy_->abort();
-    end_proxy();
+  if (content_) {
+    content_->abort();
+    end_content();
   }
   state_ = State::kClosed;
   worker_->loop().cancel(&timer_);
@@ -733,8 +717,7 @@ void Connection::close() {
     len_ = pos_ = 0;
     release_buffer_if_empty();
   }
-  ::close(fd_);  // also drops it from epoll: no separate EPOLL_CTL_DEL
-  fd_ = -1;
+  transport_.close();  // also drops it from epoll
   worker_->connection_closed(this);
   worker_->loop().defer_delete(this);
 }

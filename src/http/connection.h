@@ -1,8 +1,23 @@
-// Connection: one accepted HTTP/1.1 client connection and its request loop
-// (read head -> process -> discard body -> write response -> keep-alive or close).
+// Connection: one accepted HTTP/1.1 client connection: its transport, the HTTP/1.1 codec and
+// its request loop (read head -> process -> body -> write response -> keep-alive or close).
+// It is the one owner of the client side: the head parser and the body decoder read through its
+// transport, and every response (local content or a ContentSession's) goes out through one
+// response path: a head event serialized by Http1Writer, body buffers (memory or file ranges),
+// and an end, framed by the codec. Content that takes over the response (the proxy) sees it as a
+// ClientStream and never touches the socket.
+//
 // Owned by its Worker; lives on that worker's thread only; destroyed through the loop's
 // deferred deletion so a callback never frees the object it is running in.
-// While idle in keep-alive it holds no buffer and no request: only this object (~200 bytes).
+// While idle in keep-alive it holds no buffer and no request: only this object (392 bytes).
+//
+// State and what is valid in it:
+//   kIdle, kReadingHead: req_ may be null; buf_ holds received bytes [pos_, len_).
+//   kReadingBody: the response is not out yet (discard before answering) or is (response_sent_);
+//                 body_pos_/body_left_ (and the request's body_chunked) describe the body.
+//   kWriting:     writer_ holds the response; out_skip_ body bytes of req_->out went out.
+//   kProxying:    content_ (a ContentSession) drives; it reads the body and writes the response
+//                 through the ClientStream calls below and ends with content_done/error/abort.
+//   kLingering, kClosed: no request.
 #pragma once
 
 #include <sys/socket.h>
@@ -12,7 +27,10 @@
 #include "core/event_loop.h"
 #include "core/sockaddr.h"
 #include "core/timer_wheel.h"
-#include "http/chunked.h"
+#include "core/transport.h"
+#include "http/body_filter.h"
+#include "http/client_stream.h"
+#include "http/http1_writer.h"
 #include "http/worker_services.h"
 
 namespace portico::http {
@@ -23,7 +41,7 @@ struct Module;
 class ModuleWorkerState;
 class ContentSession;
 
-class Connection final : public IoHandler, public Deferred {
+class Connection final : public IoHandler, public Deferred, public ClientStream {
  public:
   Connection(WorkerServices* worker, ListenPoint* listener, int fd, const SockAddr& peer,
              uint64_t id);
@@ -37,7 +55,7 @@ class Connection final : public IoHandler, public Deferred {
   void close();
 
   uint64_t id() const { return id_; }
-  int fd() const { return fd_; }
+  int fd() const { return transport_.fd(); }
   bool idle() const { return state_ == State::kIdle && len_ == pos_; }
   // Waiting for a request with nothing received: may be closed to make room (nginx's
   // reusable connections).
@@ -56,21 +74,23 @@ class Connection final : public IoHandler, public Deferred {
   // This worker's state of module `m` (Module::create_worker_state), or null.
   ModuleWorkerState* module_state(const Module& m);
 
-  // --- for content producers that take over the connection's I/O (proxy::Session) ---
-  // Request body bytes that arrived with the head and are not consumed yet.
-  std::string_view buffered_body() const;
-  bool read_ready() const { return read_ready_; }
-  bool half_closed() const { return hup_; }
-  void consume_buffered(size_t n);
-  // Bytes read past the end of the body: the start of the next pipelined request.
-  void stash_pipelined(const char* data, size_t n);
-  void set_body_done() { body_pending_ = false; }
-  // The response went out whole; keep_alive: the connection may serve another request.
-  void proxy_done(bool keep_alive);
-  // Nothing was sent yet: answer `status` (error_page applies).
-  void proxy_error(int status);
-  // The response cannot be completed: log (with `status` if nothing was sent) and close.
-  void proxy_abort(int status);
+  // --- ClientStream: for the content session that produces the response (kProxying) ---
+  uint64_t stream_id() const override { return id_; }
+  void want_body() override;
+  IoResult read_body(char* buf, size_t cap) override;
+  bool body_complete() const override { return !body_pending_; }
+  uint64_t body_received() const override;
+  void send_head() override;
+  IoResult send_body(std::span<const OutChunk> body, bool last) override;
+  bool can_send() const override { return transport_.writable(); }
+  bool output_pending() const override { return writer_.pending(); }
+  bool response_complete() const override { return writer_.finished(); }
+  bool client_closed() override;
+  Transport& upgraded_transport() override { return transport_; }
+  size_t take_buffered(char* buf, size_t cap) override;
+  void content_done(bool keep_alive) override;
+  void content_error(int status) override;
+  void content_abort(int status) override;
 
  private:
   enum class State : uint8_t {
@@ -90,6 +110,16 @@ class Connection final : public IoHandler, public Deferred {
   bool step_read_head();
   bool step_read_body();
   bool step_write();
+  // read_body() for a consumer (limits: client_max_body_size on a chunked body) or for the
+  // discard path (none, as nginx's discard_request_body).
+  IoResult read_body_from(char* buf, size_t cap, bool enforce_limit);
+  void send_continue();
+  // The keep-alive decision and the head, for local and content-session responses alike.
+  void start_response();
+  // The body path: emit() runs the request's BodyFilter, if any, whose output (or the body
+  // itself) goes to write_codec(), the HTTP/1.1 writer. Same results as send_body().
+  IoResult emit(std::span<const OutChunk> body, size_t skip, bool last);
+  IoResult write_codec(std::span<const OutChunk> body, size_t skip, bool last);
   void step_linger();
 
   bool ensure_buffer();
@@ -102,25 +132,25 @@ class Connection final : public IoHandler, public Deferred {
   void prepare_response();
   void finish_request();
   void start_lingering_close();
-  void start_proxy();
+  void start_content();
   void set_nodelay();
-  void end_proxy();
+  void end_content();
+  // Bytes read past the end of a chunked body: the start of the next pipelined request.
+  void stash_pipelined(const char* data, size_t n);
   static void on_timer(Timer* t);
   void arm(uint64_t ms);
 
   WorkerServices* worker_;
   ListenPoint* listener_;
-  int fd_;
+  Transport transport_;  // edge-triggered readiness: assume readable until a read says drained
   uint64_t id_;
   State state_ = State::kIdle;
-  bool read_ready_ = true;  // edge-triggered: assume readable until recv says EAGAIN
-  bool write_ready_ = true;
-  bool hup_ = false;  // the client half-closed (EPOLLRDHUP): reads never block again
   bool keep_alive_ = true;
   bool body_pending_ = false;  // request body bytes not yet read
   bool local_known_ = false;
-  bool response_sent_ = false;
-  bool nodelay_ = false;  // TCP_NODELAY set  // the response went out before the body was discarded
+  bool response_sent_ = false;  // the response went out before the body was discarded
+  bool nodelay_ = false;        // TCP_NODELAY set
+  bool continue_sent_ = false;  // "100 Continue" went out for this request
   uint32_t requests_ = 0;
   ConnTimer timer_;
   char* buf_ = nullptr;  // read buffer: a pooled block or, for large heads, a heap buffer
@@ -130,12 +160,11 @@ class Connection final : public IoHandler, public Deferred {
   size_t parsed_len_ = 0;   // bytes the parser already saw incomplete (picohttpparser's last_len)
   size_t body_pos_ = 0;     // next unread body byte in buf_ (kReadingBody)
   uint64_t body_left_ = 0;  // Content-Length body bytes still to read
-  size_t out_idx_ = 0;      // next output piece (0 = head)
-  size_t out_off_ = 0;      // bytes of that piece already sent
+  size_t out_skip_ = 0;     // body bytes of req_->out written (kWriting)
   Request* req_ = nullptr;
-  ContentSession* proxy_ = nullptr;  // the content session while kProxying
+  ContentSession* content_ = nullptr;  // the content session while kProxying
   Generation* gen_ = nullptr;
-  ChunkedDecoder chunked_;
+  Http1Writer writer_;      // the response's
   SockAddr peer_;
   SockAddr local_{};
   uint64_t linger_deadline_ = 0;

@@ -615,62 +615,6 @@ bool map_uri_to_path(Request& r, std::string_view uri, std::string& out) {
 
 // ---- response head --------------------------------------------------------------------------
 
-void serialize_head(Request& r) {
-  Response& resp = r.resp;
-  std::string& h = r.head_buf;
-  h.clear();
-  if (resp.status == 0) resp.status = 200;
-  h += "HTTP/1.1 ";
-  char num[24];
-  h.append(num, size_t(snprintf(num, sizeof num, "%d ", resp.status)));
-  h += status_reason(resp.status);
-  h += "\r\nServer: ";
-  h += (r.loc && !r.loc->server_tokens) ? "portico" : "portico/" PORTICO_VERSION;
-  h += "\r\nDate: ";
-  h += TimeCache::local().http_date();
-  if (!resp.content_type.empty()) {
-    h += "\r\nContent-Type: ";
-    h += resp.content_type;
-  }
-  if (resp.content_length >= 0) {
-    h += "\r\nContent-Length: ";
-    h.append(num, size_t(snprintf(num, sizeof num, "%lld", (long long)resp.content_length)));
-  }
-  if (resp.last_modified >= 0) {
-    char date[40];
-    h += "\r\nLast-Modified: ";
-    h += format_http_date(resp.last_modified, date);
-  }
-  if (!resp.location.empty()) {
-    h += "\r\nLocation: ";
-    h += resp.location;
-  }
-  h += resp.keep_alive ? "\r\nConnection: keep-alive" : "\r\nConnection: close";
-  if (resp.keep_alive && r.loc && r.loc->keepalive_header >= 0) {
-    h += "\r\nKeep-Alive: timeout=";
-    h.append(num, size_t(snprintf(num, sizeof num, "%lld", (long long)r.loc->keepalive_header)));
-  }
-  if (!resp.etag.empty()) {
-    h += "\r\nETag: ";
-    h += resp.etag;
-  }
-  if (!resp.content_range.empty()) {
-    h += "\r\nContent-Range: ";
-    h += resp.content_range;
-  }
-  if (resp.accept_ranges) h += "\r\nAccept-Ranges: bytes";
-  for (size_t i = 0; i < resp.header_count; ++i) {
-    h += "\r\n";
-    h += resp.headers[i].name;
-    h += ": ";
-    h += resp.headers[i].value;
-  }
-  h += "\r\n";
-  append_add_headers(r, resp.status, h);
-  h += "\r\n";
-  if (resp.header_only) r.out.clear();
-}
-
 namespace {
 
 // add_header and expires apply to these codes (add_header to others with `always`).

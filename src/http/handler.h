@@ -22,8 +22,6 @@ Outcome respond_with_status(Request& r, int status);
 // A request that failed before routing (bad syntax, timeouts): answer `status` from the
 // address's default server.
 void respond_error_early(Request& r, const AddrConf* addr, int status);
-// Serialises the status line and headers into r.head_buf.
-void serialize_head(Request& r);
 // Writes the access log lines of r.loc.
 void log_request(Request& r);
 

@@ -85,14 +85,16 @@ struct Command {
   When when = When::kInOrder;
 };
 
-// Content of a location that takes over the connection's I/O while it produces the response
-// (the proxy). The connection forwards client events to it until it reports the end through
-// the connection's content API, and destroys it through the loop's deferred deletion.
+// Content of a location that produces the response over time (the proxy): it reads the body and
+// writes the response through the connection's ClientStream (http/client_stream.h), never the
+// socket. The connection forwards client events to it (resume: the client can take more, or
+// sent more) until it reports the end through the stream, and destroys it through the loop's
+// deferred deletion.
 class ContentSession : public Deferred {
  public:
   // Begins producing the response; may finish before it returns.
   virtual void start() = 0;
-  // Client socket events while the session runs.
+  // Client events (epoll mask) while the session runs.
   virtual void on_client_io(uint32_t events) = 0;
   // The connection is closing (graceful stop timeout, fatal error): release the upstream side.
   virtual void abort() = 0;

@@ -13,6 +13,7 @@ void Response::add(std::string_view name, std::string_view value) {
 
 void Response::clear() {
   status = 0;
+  status_line = {};
   content_type = {};
   content_type_buf.clear();
   content_length = -1;
@@ -21,10 +22,14 @@ void Response::clear() {
   location.clear();
   content_range.clear();
   header_count = 0;  // keep the strings' capacity
+  fields.clear();
   header_only = false;
   chunked = false;
   keep_alive = true;
   accept_ranges = false;
+  upgrade = false;
+  omit_server = false;
+  omit_date = false;
 }
 
 const SockAddr& Request::client_addr() const {
@@ -50,6 +55,7 @@ void Request::reset() {
   body_buf.clear();
   out.clear();
   head_buf.clear();
+  filter = nullptr;
   multipart_buf.clear();
   resp.clear();
   upstream.clear();

@@ -14,6 +14,7 @@
 
 #include "core/regex.h"
 #include "core/sockaddr.h"
+#include "http/chunked.h"
 #include "http/http_config.h"
 #include "http/parser.h"
 
@@ -21,6 +22,7 @@
 
 namespace portico::http {
 
+class BodyFilter;
 class Connection;
 struct HttpConf;
 
@@ -37,8 +39,14 @@ struct ResponseHeader {
   std::string value;
 };
 
+// The response head event: what content says about its response, codec-independent. The codec
+// (http1_writer.cpp's serializer for HTTP/1.1) turns it into bytes, adding Server, Date, the
+// framing and Connection, and the location's add_header/expires.
 struct Response {
   int status = 0;
+  // The status line after the version as an upstream sent it ("200 OK", "403.1 Forbidden"),
+  // forwarded verbatim as nginx does; empty: "<status> <reason>".
+  std::string_view status_line;
   std::string_view content_type;  // points into config (types) or a literal
   std::string content_type_buf;   // when built per response (multipart)
   int64_t content_length = -1;
@@ -48,10 +56,17 @@ struct Response {
   std::string content_range;
   std::vector<ResponseHeader> headers;  // add_header and handler extras
   size_t header_count = 0;              // valid entries in `headers` (reused storage)
-  bool header_only = false;             // HEAD, 304, 204
+  // Fields passed through from elsewhere (a proxied response's upstream head), in order, as
+  // views: valid only until the head is serialized, which clears the list (capacity kept).
+  std::vector<Header> fields;
+  bool header_only = false;  // HEAD, 304, 204: no body follows whatever the length says
+  // Set by the codec: the body goes out chunked (its length is unknown, the client takes it).
   bool chunked = false;
   bool keep_alive = true;
   bool accept_ranges = false;
+  bool upgrade = false;      // 101: "Connection: upgrade", then the connection is a tunnel
+  bool omit_server = false;  // an upstream's Server is passed on (proxy_pass_header Server)
+  bool omit_date = false;    // likewise Date
 
   void add(std::string_view name, std::string_view value);
   void clear();
@@ -100,6 +115,9 @@ struct Request {
   const ServerConf* server = nullptr;
   const LocationConf* loc = nullptr;
   RequestHead head;
+  // The request body's chunked decoder: request state (nginx keeps it in r->request_body), so
+  // an idle connection does not carry it.
+  ChunkedDecoder body_chunked;
 
   std::string uri;   // $uri: decoded, normalised; rewritten by rewrite/try_files/index
   std::string args;  // $args
@@ -114,7 +132,10 @@ struct Request {
   std::string body_buf;           // generated response body
   std::vector<OutChunk> out;      // body chunks after the head
   std::string head_buf;           // serialized response head
-  std::string multipart_buf;      // part headers for multipart/byteranges
+  // The response body filter (compression, next; nginx's output filter chain), or null: the
+  // seam between content and the codec. Set before the head is sent.
+  BodyFilter* filter = nullptr;
+  std::string multipart_buf;  // part headers for multipart/byteranges
   Response resp;
   UpstreamVars upstream;
 

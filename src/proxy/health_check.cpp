@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/strings.h"
+#include "core/transport.h"
 #include "proxy/response_parser.h"
 
 namespace portico::proxy {
@@ -60,16 +61,18 @@ class HttpProbe final : public upstream::HealthProbe, public IoHandler {
   ~HttpProbe() override { close_fd(); }
 
   void start(const upstream::Peer& peer) override {
-    fd_ = ::socket(peer.cfg.addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) {
+    const int fd =
+        ::socket(peer.cfg.addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
       report(false, "socket() failed");
       return;
     }
+    t_ = Transport(fd);
     if (connect_to(peer) < 0 && errno != EINPROGRESS) {
       report(false, "connect() failed (" + errno_text(errno) + ")");
       return;
     }
-    if (!loop_.add(fd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
+    if (!loop_.add(t_.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
       report(false, "epoll_ctl() failed");
       return;
     }
@@ -83,12 +86,12 @@ class HttpProbe final : public upstream::HealthProbe, public IoHandler {
   void cancel() override { close_fd(); }
 
   void on_io(uint32_t ev) override {
-    if (fd_ < 0) return;  // closed earlier in this loop iteration
+    if (!t_.is_open()) return;  // closed earlier in this loop iteration
     if (connecting_) {
       if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
       int err = 0;
       socklen_t len = sizeof err;
-      getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+      getsockopt(t_.fd(), SOL_SOCKET, SO_ERROR, &err, &len);
       if (err) {
         report(false, "connect() failed (" + errno_text(err) + ")");
         return;
@@ -96,30 +99,30 @@ class HttpProbe final : public upstream::HealthProbe, public IoHandler {
       connecting_ = false;
     }
     while (sent_ < request_.size()) {
-      ssize_t w = ::send(fd_, request_.data() + sent_, request_.size() - sent_, MSG_NOSIGNAL);
-      if (w < 0) {
-        if (errno == EAGAIN) return;
-        report(false, "send() failed (" + errno_text(errno) + ")");
+      IoResult w = t_.write(request_.data() + sent_, request_.size() - sent_);
+      if (w.again()) return;
+      if (!w.progress()) {
+        report(false, "send() failed (" + errno_text(w.err()) + ")");
         return;
       }
-      sent_ += size_t(w);
+      sent_ += w.bytes();
     }
     char buf[16384];
     for (;;) {
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n > 0) {
-        response_.append(buf, std::min<size_t>(size_t(n), kMaxResponse - response_.size()));
+      IoResult n = t_.read(buf, sizeof buf);
+      if (n.progress()) {
+        response_.append(buf, std::min<size_t>(n.bytes(), kMaxResponse - response_.size()));
         if (response_.size() >= kMaxResponse) break;
         continue;
       }
-      if (n < 0 && errno == EAGAIN) return;
+      if (n.again()) return;
       break;  // EOF or error: judge what arrived
     }
     judge();
   }
 
  private:
-  // connect(2) of fd_ to the peer (or to `port` on its address): 0, or -1 with errno
+  // connect(2) of the probe's socket to the peer (or to `port` on its address): 0, or -1 with errno
   // (EINPROGRESS: under way).
   int connect_to(const upstream::Peer& peer) {
     const SockAddr& addr = peer.cfg.addr;
@@ -128,7 +131,7 @@ class HttpProbe final : public upstream::HealthProbe, public IoHandler {
       un.sun_family = AF_UNIX;
       std::string path = peer.cfg.name.substr(5);
       std::memcpy(un.sun_path, path.c_str(), std::min(path.size() + 1, sizeof un.sun_path - 1));
-      return ::connect(fd_, reinterpret_cast<sockaddr*>(&un), socklen_t(sizeof un));
+      return ::connect(t_.fd(), reinterpret_cast<sockaddr*>(&un), socklen_t(sizeof un));
     }
     SockAddr a = addr;
     if (conf_.port) {
@@ -137,7 +140,7 @@ class HttpProbe final : public upstream::HealthProbe, public IoHandler {
       else
         a.v6.sin6_port = htons(uint16_t(conf_.port));
     }
-    return ::connect(fd_, &a.sa,
+    return ::connect(t_.fd(), &a.sa,
                      a.sa.sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
   }
 
@@ -165,15 +168,12 @@ class HttpProbe final : public upstream::HealthProbe, public IoHandler {
     sink_.probe_done(ok, why);
   }
 
-  void close_fd() {
-    if (fd_ >= 0) ::close(fd_);  // also leaves epoll
-    fd_ = -1;
-  }
+  void close_fd() { t_.close(); }  // also leaves epoll
 
   EventLoop& loop_;
   const HealthCheckConf& conf_;  // owned by the checker's PeerCheck, which owns this probe
   upstream::ProbeSink& sink_;
-  int fd_ = -1;
+  Transport t_;  // the check's connection
   bool connecting_ = false;
   std::string request_;
   std::string response_;

@@ -1,97 +1,31 @@
+// proxy::Session: lifecycle, events, timers and failures. The stages live beside it:
+// session_connect.cpp (target, peer, queue, connect), session_request.cpp (request head and
+// body), session_response.cpp (response head), session_relay.cpp (body relay, spool, tunnel).
 #include "proxy/session.h"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cassert>
 #include <cerrno>
 #include <cstring>
 
 #include <fmt/format.h>
 
-#include "core/http_date.h"
 #include "core/log.h"
-#include "core/strings.h"
-#include "core/time_cache.h"
-#include "http/connection.h"
-#include "http/handler.h"
 #include "http/phases.h"
-#include "http/request.h"
-#include "http/uri.h"
-#include "proxy/directives.h"
+#include "proxy/session_internal.h"
 
 namespace portico::proxy {
 
-namespace {
-
-constexpr size_t kBufferSize = Context::kBufferSize;  // each direction
-
-bool idempotent(http::Method m) {
-  return m != http::Method::kPost && m != http::Method::kPatch && m != http::Method::kOther;
-}
-
-uint32_t status_condition(int status) {
-  switch (status) {
-    case 500:
-      return kNextHttp500;
-    case 502:
-      return kNextHttp502;
-    case 503:
-      return kNextHttp503;
-    case 504:
-      return kNextHttp504;
-    case 403:
-      return kNextHttp403;
-    case 404:
-      return kNextHttp404;
-    case 429:
-      return kNextHttp429;
-    default:
-      return 0;
-  }
-}
-
-// nginx counts these as failed attempts only when listed in proxy_next_upstream; 403 and 404
-// never.
-bool status_is_failure(int status) {
-  return status == 500 || status == 502 || status == 503 || status == 504 || status == 429;
-}
-
-void append_hex(std::string& out, size_t n) {
-  char buf[24];
-  int len = snprintf(buf, sizeof buf, "%zx", n);
-  out.append(buf, size_t(len));
-}
-
-// Where the URL starts in a Location or Refresh value.
-size_t at_of(std::string_view name, std::string_view value) {
-  if (!iequals(name, "refresh")) return 0;
-  size_t at = value.find("url=");
-  return at == std::string_view::npos ? value.size() : at + 4;
-}
-
-bool in_list(const std::vector<std::string>& list, std::string_view lname) {
-  for (const auto& s : list)
-    if (iequals(s, lname)) return true;
-  return false;
-}
-
-}  // namespace
-
-Session::Session(http::Connection* conn, http::Request* r, Context* ctx)
-    : conn_(conn), r_(r), ctx_(ctx), conf_(&r->loc->conf<ProxyConf>()), pass_(conf_->pass.get()) {
+Session::Session(http::ClientStream* client, http::Request* r, Context* ctx)
+    : client_(client),
+      r_(r),
+      ctx_(ctx),
+      conf_(&r->loc->conf<ProxyConf>()),
+      pass_(conf_->pass.get()) {
   timer_.owner = this;
   timer_.cb = &Session::on_timer;
   head_ = ctx_->take_string();
-  out_pre_ = ctx_->take_string();
   head_in_.headers = ctx_->take_headers();
 }
 
@@ -100,60 +34,10 @@ Session::~Session() {
   if (group_) group_->dequeue(this);
   close_upstream();
   ctx_->give_string(std::move(head_));
-  ctx_->give_string(std::move(out_pre_));
   ctx_->give_headers(std::move(head_in_.headers));
   ctx_->release_buffer(std::move(ubuf_));
   ctx_->release_buffer(std::move(rbuf_));
   if (body_file_ >= 0) ::close(body_file_);
-}
-
-// Appends body bytes to the stored body: memory up to kMemoryBody, then an anonymous temporary
-// file (client_body_temp under the prefix, as nginx, or /tmp), so a large upload never grows
-// the process. Returns false (after answering) if the file cannot be written.
-bool Session::store_body(const char* data, size_t n) {
-  constexpr size_t kMemoryBody = 64 * 1024;
-  if (body_file_ < 0 && stored_size_ + n > kMemoryBody) {
-    std::string dir = r_->loc->client_body_temp_path.empty() ? r_->http->prefix + "client_body_temp"
-                                                             : r_->loc->client_body_temp_path;
-    ::mkdir(dir.c_str(), 0700);
-    body_file_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (body_file_ < 0) body_file_ = ::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (body_file_ < 0) {
-      PORTICO_LOG(LogLevel::kCrit, conn_->id(),
-                  "open() of a temporary file for the request body failed ({}){}",
-                  errno_text(errno), log_suffix());
-      state_ = State::kDone;
-      conn_->proxy_error(500);
-      return false;
-    }
-    if (!write_file(stored_body_.data(), stored_body_.size())) return false;
-    stored_body_.clear();
-    stored_body_.shrink_to_fit();
-  }
-  if (body_file_ >= 0) {
-    if (!write_file(data, n)) return false;
-  } else {
-    stored_body_.append(data, n);
-  }
-  stored_size_ += n;
-  return true;
-}
-
-bool Session::write_file(const char* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(body_file_, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      PORTICO_LOG(LogLevel::kCrit, conn_->id(), "write() to the request body file failed ({}){}",
-                  errno_text(errno), log_suffix());
-      state_ = State::kDone;
-      conn_->proxy_error(500);
-      return false;
-    }
-    data += w;
-    n -= size_t(w);
-  }
-  return true;
 }
 
 std::string Session::log_suffix() const {
@@ -167,182 +51,8 @@ std::string Session::log_suffix() const {
   return s;
 }
 
-// ---- request head ---------------------------------------------------------------------------
-
-bool Session::build_request_head() {
-  http::Request& r = *r_;
-  std::string& h = head_;
-  h.clear();
-  // Method
-  if (conf_->has_method) {
-    conf_->method.eval(r, h);
-  } else {
-    h += r.method_name;
-  }
-  h += ' ';
-  // URI: without a URI part, the original request URI, or the normalised one once changed;
-  // with one, the location's prefix replaced by it (nginx's rules).
-  std::string& uri = r.upstream.uri;
-  uri.clear();
-  // A URI changed by `rewrite ... break` in this location is passed whole (nginx ignores the
-  // proxy_pass URI part then).
-  if (var_has_uri_) {
-    uri = var_uri_;  // with variables, the URI written is the URI sent
-  } else if (!pass_->has_uri || r.uri_changed) {
-    if (!r.uri_changed && !r.is_internal) {
-      std::string_view t = r.head.target;
-      if (!r.head.authority.empty()) {
-        // absolute-form: send origin-form
-        t = r.head.path;
-        uri.assign(t);
-        if (r.head.has_query) {
-          uri += '?';
-          uri += r.head.query;
-        }
-      } else {
-        uri.assign(t);
-      }
-    } else {
-      http::escape_uri(r.uri, uri);
-      if (!r.args.empty()) {
-        uri += '?';
-        uri += r.args;
-      }
-    }
-  } else {
-    uri = pass_->uri;
-    std::string_view rest = r.uri;
-    if (rest.size() >= pass_->location.size())
-      rest.remove_prefix(pass_->location.size());
-    else
-      rest = {};
-    http::escape_uri(rest, uri);
-    if (!r.args.empty()) {
-      uri += '?';
-      uri += r.args;
-    }
-  }
-  h += uri;
-  h += conf_->http_minor ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n";
-
-  // proxy_set_header (with nginx's defaults merged in), empty values dropped.
-  thread_local std::string value;  // reused: no allocation per request once warm
-  for (const auto& sh : conf_->set_headers) {
-    value.clear();
-    sh.value.eval(r, value);
-    if (value.empty()) continue;
-    h += sh.name;
-    h += ": ";
-    h += value;
-    h += "\r\n";
-  }
-  // Client headers, except those set above, hop-by-hop ones and the framing we redo.
-  if (conf_->pass_request_headers) {
-    HopByHop hop;
-    if (!hop.init(r.head.headers)) return false;  // Connection names too many fields: 400
-    for (const auto& hd : r.head.headers) {
-      if (hop.is_hop(hd.name, false)) continue;
-      // Content-Length is ours to write when we pass the body (nginx keeps the client's when
-      // proxy_pass_request_body is off).
-      if (iequals(hd.name, "content-length") && conf_->pass_request_body) continue;
-      if (iequals(hd.name, "expect")) continue;
-      bool overridden = false;
-      for (const auto& sh : conf_->set_headers)
-        overridden = overridden || iequals(sh.lname, hd.name);
-      if (overridden) continue;
-      h += hd.name;
-      h += ": ";
-      h += hd.value;
-      h += "\r\n";
-    }
-  }
-  // Body framing toward the upstream.
-  const bool has_body = conf_->pass_request_body && (r.head.content_length > 0 || r.head.chunked);
-  if (!has_body) {
-    body_mode_ = BodyMode::kNone;
-    body_done_ = true;
-    if (r.head.content_length > 0 || r.head.chunked) body_done_ = false;  // read and dropped
-  } else if (conf_->request_buffering || (r.head.chunked && !conf_->http_minor)) {
-    // proxy_request_buffering on (nginx's default), or a chunked body for an HTTP/1.0
-    // upstream: read it whole first (memory, then a temporary file), send with its length.
-    body_mode_ = BodyMode::kBuffered;
-    body_done_ = false;
-  } else if (r.head.chunked) {
-    body_mode_ = BodyMode::kChunked;
-    body_done_ = false;
-  } else {
-    body_mode_ = BodyMode::kLength;
-    body_done_ = false;
-  }
-  if (!r.head.chunked && r.head.content_length > 0) body_left_ = uint64_t(r.head.content_length);
-  if (body_mode_ == BodyMode::kLength) {
-    h += "Content-Length: ";
-    h += std::to_string(r.head.content_length);
-    h += "\r\n";
-  } else if (body_mode_ == BodyMode::kChunked) {
-    h += "Transfer-Encoding: chunked\r\n";
-  }
-  // kBuffered adds Content-Length once the whole body is in (see send_request).
-  if (body_mode_ != BodyMode::kBuffered) h += "\r\n";
-  return true;
-}
-
-// ---- connecting -----------------------------------------------------------------------------
-
-// Finds the group to use: the location's, or for a URL with variables the named upstream or
-// the address it evaluates to. Returns false (after answering) when there is none.
-bool Session::resolve_target() {
-  http::Request& r = *r_;
-  if (!pass_->has_variables) {
-    upstream_ = pass_->upstream.get();
-    r.upstream.proxy_host = pass_->proxy_host;
-    r.upstream.proxy_port = pass_->proxy_port;
-    return true;
-  }
-  std::string url;
-  pass_->url.eval(r, url);
-  std::string_view rest = url;
-  if (!istarts_with(rest, "http://")) {
-    PORTICO_LOG(LogLevel::kError, conn_->id(), "invalid URL prefix in \"{}\"{}", url,
-                http::log_context(r));
-    conn_->proxy_error(500);
-    return false;
-  }
-  rest.remove_prefix(7);
-  size_t slash = istarts_with(rest, "unix:") ? rest.find(':', 5) : rest.find('/');
-  std::string hostport(rest.substr(0, slash));
-  if (slash != std::string_view::npos) {
-    var_has_uri_ = true;
-    var_uri_.assign(rest.substr(istarts_with(rest, "unix:") ? slash + 1 : slash));
-  }
-  auto colon = hostport.rfind(':');
-  bool has_port = colon != std::string::npos && hostport.find(']', colon) == std::string::npos &&
-                  !istarts_with(hostport, "unix:");
-  r.upstream.proxy_host = istarts_with(hostport, "unix:") ? std::string("localhost") : hostport;
-  r.upstream.proxy_port = has_port ? hostport.substr(colon + 1) : "80";
-  if (!has_port) {
-    auto it = r.http->upstreams.find(hostport);
-    if (it != r.http->upstreams.end()) {
-      upstream_ = it->second.get();
-      return true;
-    }
-  }
-  std::string error;
-  dynamic_upstream_ = ctx_->dynamic_upstream(hostport, &error);
-  upstream_ = dynamic_upstream_.get();
-  if (!upstream_) {
-    PORTICO_LOG(LogLevel::kError, conn_->id(), "{}{}", error, http::log_context(r));
-    conn_->proxy_error(502);
-    return false;
-  }
-  return true;
-}
-
 void Session::start() {
-  http::Request& r = *r_;
   start_ms_ = ctx_->loop.now_ms();
-  client_readable_ = conn_->read_ready();
-  client_hup_ = conn_->half_closed();
   if (!resolve_target()) {
     state_ = State::kDone;
     return;
@@ -350,18 +60,13 @@ void Session::start() {
   group_ = ctx_->upstreams.group(upstream_->group);
   tried_ = upstream::TriedSet(group_->members().size());
   if (!build_request_head()) {
-    PORTICO_LOG(LogLevel::kInfo, conn_->id(), "client sent too many fields in \"Connection\"{}",
-                log_suffix());
+    PORTICO_LOG(LogLevel::kInfo, client_->stream_id(),
+                "client sent too many fields in \"Connection\"{}", log_suffix());
     state_ = State::kDone;
-    conn_->proxy_error(400);
+    client_->content_error(400);
     return;
   }
-  std::string_view pre = conn_->buffered_body();
-  if (r.head.expect_continue && !body_done_ && pre.empty()) {
-    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    ssize_t w = ::send(conn_->fd(), kContinue, sizeof kContinue - 1, MSG_NOSIGNAL);
-    (void)w;
-  }
+  if (!body_done_) client_->want_body();  // 100 Continue, if the client waits for it
   ubuf_ = ctx_->acquire_buffer();
   rbuf_ = ctx_->acquire_buffer();
   rcap_ = kBufferSize;
@@ -377,186 +82,30 @@ void Session::start() {
   connect_next();
 }
 
-void Session::connect_next() {
-  const uint64_t now = ctx_->loop.now_ms();
-  const uint32_t limit =
-      conf_->next_upstream_tries ? conf_->next_upstream_tries : group_->members().max_tries();
-  // The first attempt always asks the balancer: with no peer available it queues or answers
-  // "no live upstreams", as nginx does.
-  if (tries_ > 0 && tries_ >= limit) {
-    state_ = State::kDone;
-    conn_->proxy_error(502);
-    return;
-  }
-  upstream::PickContext pc;
-  pc.now_ms = now;
-  std::string key;
-  if (upstream_->group->method() == upstream::Method::kIpHash) {
-    pc.hash_key = upstream::ip_hash_key(r_->client_addr());
-  } else if (!upstream_->group->hash_key().empty()) {
-    if (const http::ComplexValue* k = r_->http->hash_key(upstream_->group.get())) {
-      k->eval(*r_, key);
-      pc.hash_key = key;
-    }
-  }
-  int idx = group_->pick(pc, tried_);
-  if (idx < 0 && tries_ == 0 && upstream_->queue_max) {
-    if (state_ == State::kQueued) return;  // woken, but nothing free for us: wait on
-    if (!group_->enqueue(this, upstream_->queue_max)) {
-      PORTICO_LOG(LogLevel::kError, conn_->id(),
-                  "upstream queue is full while connecting to upstream{}", log_suffix());
-      state_ = State::kDone;
-      conn_->proxy_error(503);
-      return;
-    }
-    state_ = State::kQueued;
-    wait(Wait::kQueue, upstream_->queue_timeout_ms);  // woken by the queue, not by this timer
-    // A peer freed before this request counted as waiting woke nobody: look once more.
-    idx = group_->pick(pc, tried_);
-    if (idx < 0) return;
-  }
-  if (state_ == State::kQueued) {
-    group_->dequeue(this);
-    state_ = State::kConnecting;
-    wait_ = Wait::kNone;
-    ctx_->loop.cancel(&timer_);
-  }
-  if (idx < 0) {
-    if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
-    r_->upstream.addr += upstream_->group->name();  // nginx logs the group's name here
-    http::UpstreamAttempt& a = r_->upstream.attempts.emplace_back();
-    a.status = 502;  // no time: no peer was tried
-    PORTICO_LOG(LogLevel::kError, conn_->id(), "no live upstreams while connecting to upstream{}",
-                log_suffix());
-    state_ = State::kDone;
-    conn_->proxy_error(502);
-    return;
-  }
-  peer_ = idx;
-  ++tries_;
-  attempt_ms_ = now;
-  upstream_progress();  // a new attempt: its own timeouts
-  head_off_ = 0;
-  stored_off_ = 0;  // a stored body is sent again from its start
-  request_sent_any_ = false;
-  const upstream::Peer& p = group_->peer(size_t(idx));
-  if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
-  r_->upstream.addr += p.cfg.name;
-
-  upstream::Pool::Conn* pooled =
-      upstream_->keepalive ? ctx_->upstreams.pool.take(p.state.get(), this) : nullptr;
-  pooled_ = pooled != nullptr;
-  if (pooled) {
-    // Still registered in epoll from its first use: no system call to take it.
-    pconn_ = pooled;
-    up_fd_ = pooled->fd;
-    up_requests_ = pooled->requests;
-    up_readable_ = false;
-    up_writable_ = true;
-    connect_ms_ = 0;
-    connected();
-    return;
-  }
-  int fd = -1;
-  connect_ms_ = UINT64_MAX;  // "-" until the connection is established
-  up_requests_ = 0;
-  const int family = p.cfg.addr.sa.sa_family;
-  fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    upstream_failed(kNextError, 502, "socket() failed (" + errno_text(errno) + ")");
-    return;
-  }
-  up_fd_ = fd;
-  int rc;
-  if (family == AF_UNIX) {
-    sockaddr_un un{};
-    un.sun_family = AF_UNIX;
-    std::string path = p.cfg.name.substr(5);
-    std::memcpy(un.sun_path, path.c_str(), std::min(path.size() + 1, sizeof un.sun_path - 1));
-    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&un), socklen_t(sizeof un));
-  } else {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (conf_->socket_keepalive) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-    socklen_t len = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-    if (conf_->has_bind) {
-      // proxy_bind: the upstream sees this local address (nginx fails the attempt when the
-      // families differ, as bind() does).
-      const SockAddr& b = conf_->bind_addr;
-      socklen_t blen = b.sa.sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-      if (::bind(fd, &b.sa, blen) != 0) {
-        upstream_failed(kNextError, 502,
-                        "bind(" + addr_text(b) + ") failed (" + errno_text(errno) +
-                            ") while connecting to upstream");
-        return;
-      }
-    }
-    rc = ::connect(fd, &p.cfg.addr.sa, len);
-  }
-  if (rc < 0 && errno != EINPROGRESS) {
-    upstream_failed(kNextError, 502,
-                    "connect() failed (" + errno_text(errno) + ") while connecting to upstream");
-    return;
-  }
-  bool registered;
-  if (upstream_->keepalive) {
-    pconn_ = ctx_->upstreams.pool.attach(fd, this);
-    registered = pconn_ != nullptr;
-  } else {
-    registered = bool(ctx_->loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this));
-  }
-  if (!registered) {
-    upstream_failed(kNextError, 502, "epoll_ctl() failed");
-    return;
-  }
-  up_readable_ = up_writable_ = false;
-  if (rc == 0) {
-    connect_ms_ = ctx_->loop.now_ms() - attempt_ms_;
-    connected();
-    return;
-  }
-  state_ = State::kConnecting;
-  wait(Wait::kConnect, conf_->connect_timeout_ms);
-}
-
-void Session::connected() {
-  upstream_progress();
-  state_ = State::kSending;
-  up_writable_ = true;
-  pump();
-}
-
-// ---- events ---------------------------------------------------------------------------------
-
 void Session::on_io(uint32_t ev) {
-  if (state_ == State::kDone || up_fd_ < 0) return;
+  if (state_ == State::kDone || !up_) return;
   if (state_ == State::kConnecting) {
     if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
     int err = 0;
     socklen_t len = sizeof err;
-    getsockopt(up_fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    getsockopt(up_->fd(), SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
       upstream_failed(kNextError, 502,
                       "connect() failed (" + errno_text(err) + ") while connecting to upstream");
       return;
     }
     connect_ms_ = ctx_->loop.now_ms() - attempt_ms_;
-    if (ev & EPOLLIN) up_readable_ = true;
-    if (ev & (EPOLLRDHUP | EPOLLHUP)) up_hup_ = up_readable_ = true;
+    up_->on_events(ev);
     connected();
     return;
   }
-  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_readable_ = true;
-  if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) up_hup_ = true;
-  if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) up_writable_ = true;
+  up_->on_events(ev);
   pump();
 }
 
 void Session::on_client_io(uint32_t ev) {
   if (state_ == State::kDone) return;
-  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_readable_ = true;
-  if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) client_hup_ = true;
-  if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) client_writable_ = true;
+  // The client may take more (resume), sent more, or went away.
   if ((ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && client_gone()) return;
   pump();
 }
@@ -564,10 +113,7 @@ void Session::on_client_io(uint32_t ev) {
 bool Session::client_gone() {
   // While the body is being read its own recv sees the end; a tunnel relays half-closes.
   if (!body_done_ || state_ == State::kTunnel || conf_->ignore_client_abort) return false;
-  char c;
-  ssize_t n = ::recv(conn_->fd(), &c, 1, MSG_PEEK);
-  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
-    return false;  // a pipelined request, or nothing yet: the client is still there
+  if (!client_->client_closed()) return false;
   const char* during = state_ == State::kRelaying      ? "reading upstream"
                        : state_ == State::kReadingHead ? "reading response header from upstream"
                        : state_ == State::kSending     ? "sending request to upstream"
@@ -577,12 +123,12 @@ bool Session::client_gone() {
                 LogLevel::kInfo);
     return true;
   }
-  PORTICO_LOG(LogLevel::kInfo, conn_->id(),
+  PORTICO_LOG(LogLevel::kInfo, client_->stream_id(),
               "client prematurely closed connection, so upstream connection is closed too while "
               "{}{}",
               during, log_suffix());
   abort();
-  conn_->proxy_abort(499);
+  client_->content_abort(499);
   return true;
 }
 
@@ -645,12 +191,12 @@ void Session::on_timer(Timer* t) {
                        Fault::kPeer);
       return;
     case Wait::kClientRead:
-      PORTICO_LOG(LogLevel::kInfo, s->conn_->id(),
+      PORTICO_LOG(LogLevel::kInfo, s->client_->stream_id(),
                   "client timed out (110: Connection timed out) while reading client request body");
       s->release_peer(false);
       s->close_upstream();
       s->state_ = State::kDone;
-      s->conn_->proxy_abort(408);
+      s->client_->content_abort(408);
       return;
     case Wait::kClientWrite:
       s->fail_client("client timed out (110: Connection timed out) while sending to client",
@@ -663,19 +209,14 @@ void Session::on_timer(Timer* t) {
       return;
     case Wait::kQueue:
       s->group_->dequeue(s);
-      PORTICO_LOG(LogLevel::kError, s->conn_->id(),
+      PORTICO_LOG(LogLevel::kError, s->client_->stream_id(),
                   "upstream queue timed out while connecting to upstream{}", s->log_suffix());
       s->state_ = State::kDone;
-      s->conn_->proxy_error(503);
+      s->client_->content_error(503);
       return;
     case Wait::kNone:
       return;
   }
-}
-
-bool Session::on_wake() {
-  if (state_ == State::kQueued) connect_next();
-  return !queued();
 }
 
 void Session::pump() {
@@ -703,339 +244,6 @@ void Session::pump() {
   }
 }
 
-// ---- request body ---------------------------------------------------------------------------
-
-// Reads more client body into ubuf_ (chunked framing decoded in place). Returns false when the
-// caller must stop (waiting, or the session ended). *progress: body bytes became available.
-bool Session::read_client_body(bool* progress) {
-  *progress = false;
-  if (body_done_) return true;
-  const bool chunked = r_->head.chunked;
-  // First the bytes that came with the head, then the socket.
-  std::string_view pre = conn_->buffered_body();
-  size_t n = 0;
-  bool from_pre = false;
-  if (!pre.empty()) {
-    n = std::min(pre.size(), kBufferSize);
-    if (!chunked) n = size_t(std::min<uint64_t>(n, body_left_));
-    std::memcpy(ubuf_.get(), pre.data(), n);
-    from_pre = true;
-  } else {
-    if (!client_readable_) {
-      wait(Wait::kClientRead, r_->loc->client_body_timeout);
-      return false;
-    }
-    size_t want = kBufferSize;
-    if (!chunked) want = size_t(std::min<uint64_t>(want, body_left_));
-    ssize_t got = ::recv(conn_->fd(), ubuf_.get(), want, 0);
-    if (got < 0 && errno == EINTR) return true;
-    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      client_readable_ = false;
-      wait(Wait::kClientRead, r_->loc->client_body_timeout);
-      return false;
-    }
-    if (got <= 0) {
-      PORTICO_LOG(LogLevel::kInfo, conn_->id(),
-                  "client prematurely closed connection while reading client request body{}",
-                  log_suffix());
-      release_peer(false);
-      close_upstream();
-      state_ = State::kDone;
-      conn_->proxy_abort(499);
-      return false;
-    }
-    if (size_t(got) < want) client_readable_ = client_hup_;
-    client_progress();
-    n = size_t(got);
-    body_replayable_ = false;  // these bytes exist nowhere else once sent
-  }
-  r_->request_length += n;
-  size_t data_len = n;
-  if (!chunked) {
-    if (from_pre) conn_->consume_buffered(n);
-    body_left_ -= n;
-    body_done_ = body_left_ == 0;
-  } else {
-    auto res = req_chunked_.decode(std::string_view(ubuf_.get(), n), ubuf_.get());
-    if (res.error) {
-      if (from_pre) conn_->consume_buffered(n);
-      PORTICO_LOG(LogLevel::kError, conn_->id(), "client sent invalid chunked body{}",
-                  log_suffix());
-      release_peer(false);
-      close_upstream();
-      state_ = State::kDone;
-      if (request_sent_any_)
-        conn_->proxy_abort(400);
-      else
-        conn_->proxy_error(400);
-      return false;
-    }
-    if (from_pre) conn_->consume_buffered(res.done ? res.consumed : n);
-    if (res.done && !from_pre) conn_->stash_pipelined(ubuf_.get() + res.consumed, n - res.consumed);
-    body_done_ = res.done;
-    data_len = res.data_len;
-    const uint64_t max = r_->loc->client_max_body_size;
-    if (max && req_chunked_.total_body() > max) {
-      PORTICO_LOG(LogLevel::kError, conn_->id(),
-                  "client intended to send too large chunked body: {} bytes{}",
-                  req_chunked_.total_body(), log_suffix());
-      release_peer(false);
-      close_upstream();
-      state_ = State::kDone;
-      if (request_sent_any_)
-        conn_->proxy_abort(413);
-      else
-        conn_->proxy_error(413);
-      return false;
-    }
-  }
-  if (body_done_) conn_->set_body_done();
-  switch (body_mode_) {
-    case BodyMode::kNone:  // proxy_pass_request_body off: read and dropped
-      return true;
-    case BodyMode::kBuffered:
-      if (!store_body(ubuf_.get(), data_len)) return false;
-      *progress = true;
-      return true;
-    case BodyMode::kLength:
-    case BodyMode::kChunked:
-      break;
-  }
-  ubuf_off_ = 0;
-  ubuf_len_ = data_len;
-  frame_.clear();
-  post_.clear();
-  frame_off_ = post_off_ = 0;
-  if (body_mode_ == BodyMode::kChunked) {
-    if (data_len > 0) {
-      append_hex(frame_, data_len);
-      frame_ += "\r\n";
-      post_ = "\r\n";
-    }
-    if (body_done_) post_ += "0\r\n\r\n";
-  }
-  *progress = true;
-  return true;
-}
-
-// A send to the upstream returned -1 (not EINTR): wait for room, or fail the attempt.
-void Session::upstream_send_failed(const char* call) {
-  if (errno == EAGAIN || errno == EWOULDBLOCK) {
-    up_writable_ = false;
-    wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
-    return;
-  }
-  upstream_failed(
-      kNextError, 502,
-      fmt::format("{}() failed ({}) while sending request to upstream", call, errno_text(errno)));
-}
-
-// Sends the head and streams the body. Returns true when the state changed.
-bool Session::send_request() {
-  if (up_fd_ < 0) {
-    // A body that must be whole before connecting (see start()).
-    while (!body_done_) {
-      bool progress;
-      if (!read_client_body(&progress)) return false;
-    }
-    if (body_mode_ == BodyMode::kBuffered) {
-      head_ += "Content-Length: ";
-      head_ += std::to_string(stored_size_);
-      head_ += "\r\n\r\n";
-    }
-    ctx_->loop.cancel(&timer_);
-    connect_next();
-    return false;
-  }
-  for (;;) {
-    // A stored body goes out after the head: from memory, or from its file with sendfile.
-    if (body_mode_ == BodyMode::kBuffered && head_off_ == head_.size() &&
-        stored_off_ < stored_size_) {
-      if (!up_writable_) {
-        wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
-        return false;
-      }
-      ssize_t w;
-      if (body_file_ >= 0) {
-        off_t off = off_t(stored_off_);
-        w = ::sendfile(up_fd_, body_file_, &off, stored_size_ - stored_off_);
-      } else {
-        w = ::send(up_fd_, stored_body_.data() + stored_off_, stored_size_ - stored_off_,
-                   MSG_NOSIGNAL);
-      }
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        upstream_send_failed(body_file_ >= 0 ? "sendfile" : "send");
-        return false;
-      }
-      stored_off_ += size_t(w);
-      upstream_progress();
-      r_->upstream.bytes_sent += size_t(w);
-      continue;
-    }
-    struct iovec iov[4];
-    int cnt = 0;
-    if (head_off_ < head_.size()) iov[cnt++] = {head_.data() + head_off_, head_.size() - head_off_};
-    if (frame_off_ < frame_.size())
-      iov[cnt++] = {frame_.data() + frame_off_, frame_.size() - frame_off_};
-    if (ubuf_off_ < ubuf_len_) iov[cnt++] = {ubuf_.get() + ubuf_off_, ubuf_len_ - ubuf_off_};
-    if (post_off_ < post_.size()) iov[cnt++] = {post_.data() + post_off_, post_.size() - post_off_};
-    if (cnt == 0) {
-      if (body_done_) {
-        state_ = State::kReadingHead;
-        wait(Wait::kUpstreamRead, conf_->read_timeout_ms);
-        return true;
-      }
-      bool progress;
-      if (!read_client_body(&progress)) return false;
-      continue;
-    }
-    // The upstream may answer before the body is complete (e.g. 413): then stop uploading.
-    if (up_readable_ && request_sent_any_) {
-      char probe;
-      ssize_t pk = ::recv(up_fd_, &probe, 1, MSG_PEEK);
-      if (pk > 0) {
-        state_ = State::kReadingHead;
-        return true;
-      }
-      if (pk == 0 || (pk < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        upstream_failed(kNextError, 502,
-                        "upstream prematurely closed connection while sending request to upstream");
-        return false;
-      }
-      up_readable_ = false;
-    }
-    if (!up_writable_) {
-      wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
-      return false;
-    }
-    struct msghdr msg {};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = size_t(cnt);
-    ssize_t w = ::sendmsg(up_fd_, &msg, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      upstream_send_failed("writev");
-      return false;
-    }
-    request_sent_any_ = true;
-    upstream_progress();
-    r_->upstream.bytes_sent += size_t(w);
-    size_t left = size_t(w);
-    auto advance = [&left](size_t& off, size_t len) {
-      size_t take = std::min(left, len - off);
-      off += take;
-      left -= take;
-    };
-    advance(head_off_, head_.size());
-    advance(frame_off_, frame_.size());
-    advance(ubuf_off_, ubuf_len_);
-    advance(post_off_, post_.size());
-  }
-}
-
-// ---- response head --------------------------------------------------------------------------
-
-bool Session::read_response_head() {
-  for (;;) {
-    if (rlen_ > rpos_) {
-      size_t consumed = 0;
-      std::string why;
-      ResponseParseLimits limits;
-      limits.max_head_size = std::max<size_t>(conf_->buffer_size, 1024);
-      ParseStatus st = parse_response_head(std::string_view(rbuf_.get() + rpos_, rlen_ - rpos_),
-                                           limits, head_in_, &consumed, &why, parsed_);
-      if (st == ParseStatus::kError) {
-        upstream_failed(kNextInvalidHeader, 502,
-                        why + " while reading response header from upstream");
-        return false;
-      }
-      if (st == ParseStatus::kComplete) {
-        parsed_ = 0;
-        rpos_ += consumed;
-        if (head_in_.status == 101) {
-          if (r_->head.connection_upgrade) {
-            begin_response();
-            return true;
-          }
-          // A switch nobody asked for: what follows is another protocol, not a head.
-          upstream_failed(kNextInvalidHeader, 502,
-                          "upstream sent 101 Switching Protocols to a request that did not ask for "
-                          "an upgrade while reading response header from upstream");
-          return false;
-        }
-        if (head_in_.is_informational()) continue;  // 100 Continue, 103: not relayed
-        const int status = head_in_.status;
-        header_ms_ = ctx_->loop.now_ms() - attempt_ms_;
-        const uint32_t cond = status_condition(status);
-        if (cond && (conf_->next_upstream & cond)) {
-          const bool failure = status_is_failure(status);
-          // Retry where allowed; otherwise this response goes to the client.
-          const uint32_t limit = conf_->next_upstream_tries ? conf_->next_upstream_tries
-                                                            : group_->members().max_tries();
-          bool may = tries_ < limit && body_replayable_ &&
-                     (idempotent(r_->head.method) || (conf_->next_upstream & kNextNonIdempotent));
-          if (conf_->next_upstream_timeout_ms &&
-              ctx_->loop.now_ms() - start_ms_ >= conf_->next_upstream_timeout_ms)
-            may = false;
-          if (may) {
-            note_attempt_end(status);
-            release_peer(failure);
-            close_upstream();
-            rlen_ = rpos_ = 0;
-            connect_next();
-            return false;
-          }
-        }
-        begin_response();
-        return true;
-      }
-      parsed_ = rlen_ - rpos_;
-      if (rlen_ == rcap_) {
-        // Keep the head at the front so it can grow to the limit.
-        std::memmove(rbuf_.get(), rbuf_.get() + rpos_, rlen_ - rpos_);
-        rlen_ -= rpos_;
-        rpos_ = 0;
-        if (rlen_ == rcap_) {
-          upstream_failed(
-              kNextInvalidHeader, 502,
-              "upstream sent too big header while reading response header from upstream");
-          return false;
-        }
-      }
-    } else {
-      rlen_ = rpos_ = 0;
-    }
-    if (!up_readable_) {
-      wait(Wait::kUpstreamRead, conf_->read_timeout_ms);
-      return false;
-    }
-    ssize_t n = ::recv(up_fd_, rbuf_.get() + rlen_, rcap_ - rlen_, 0);
-    if (n > 0) {
-      upstream_progress();
-      r_->upstream.bytes_received += size_t(n);
-      if (size_t(n) < rcap_ - rlen_) up_readable_ = up_hup_;  // a FIN may be pending (ET)
-      rlen_ += size_t(n);
-      continue;
-    }
-    if (n == 0) {
-      upstream_failed(
-          kNextError, 502,
-          "upstream prematurely closed connection while reading response header from upstream");
-      return false;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      up_readable_ = false;
-      continue;
-    }
-    if (errno == EINTR) continue;
-    upstream_failed(
-        kNextError, 502,
-        "recv() failed (" + errno_text(errno) + ") while reading response header from upstream");
-    return false;
-  }
-}
-
 void Session::note_attempt_end(int status) {
   auto ms = [](uint64_t v) {
     return uint32_t(std::min<uint64_t>(v, http::UpstreamAttempt::kNone - 1));
@@ -1049,571 +257,8 @@ void Session::note_attempt_end(int status) {
   header_ms_ = UINT64_MAX;
 }
 
-void Session::begin_response() {
-  http::Request& r = *r_;
-  const int status = head_in_.status;
-  header_ms_ = ctx_->loop.now_ms() - attempt_ms_;
-  // proxy_intercept_errors: a status >= 300 with an error_page for it is answered by us.
-  if (conf_->intercept_errors && status >= 300) {
-    for (const auto& ep : r.loc->error_pages) {
-      for (int c : ep.codes) {
-        if (c != status) continue;
-        note_attempt_end(status);
-        release_peer(false);
-        close_upstream();
-        state_ = State::kDone;
-        conn_->proxy_error(status);
-        return;
-      }
-    }
-  }
-  const bool head_request = r.head.method == http::Method::kHead;
-  buffering_ = conf_->buffering;
-  if (!conf_->ignore_x_accel_buffering) {
-    // The application may switch buffering per response (nginx's X-Accel-Buffering).
-    if (const http::Header* xb = head_in_.find("x-accel-buffering")) {
-      if (iequals(xb->value, "yes")) buffering_ = true;
-      if (iequals(xb->value, "no")) buffering_ = false;
-    }
-  }
-  framing_ = framing(head_in_, head_request);
-  if (framing_ == BodyFraming::kLength) resp_left_ = uint64_t(head_in_.content_length);
-  if (framing_ == BodyFraming::kChunked) resp_chunked_.reset();
-  const bool upgrade = status == 101;
-  const bool client_11 = r.head.version_minor == 1;
-  bool keep_alive = r.head.keep_alive && !upgrade;
-  client_chunked_ = false;
-  if (!head_request &&
-      (framing_ == BodyFraming::kChunked || framing_ == BodyFraming::kUntilClose)) {
-    if (client_11 && r.loc->chunked_transfer_encoding)
-      client_chunked_ = true;
-    else
-      keep_alive = false;  // the end of the body is the end of the connection
-  }
-  r.resp.status = status;
-  r.resp.keep_alive = keep_alive;
-
-  // Status line and headers.
-  std::string& h = out_pre_;
-  h.clear();
-  h += "HTTP/1.1 ";
-  h += head_in_.status_text;
-  h += "\r\n";
-  const bool pass_server = in_list(conf_->pass_headers, "server");
-  const bool pass_date = in_list(conf_->pass_headers, "date");
-  if (!pass_server) {
-    h += "Server: ";
-    h += r.loc->server_tokens ? "portico/" PORTICO_VERSION : "portico";
-    h += "\r\n";
-  }
-  if (!pass_date) {
-    h += "Date: ";
-    h += TimeCache::local().http_date();
-    h += "\r\n";
-  }
-  // `expires` replaces the upstream's Expires and Cache-Control (nginx); `expires modified`
-  // counts from the upstream's Last-Modified.
-  const bool expires = http::expires_applies(r, status);
-  if (expires) {
-    r.resp.last_modified = -1;
-    if (const http::Header* lm = head_in_.find("last-modified"))
-      if (auto t = parse_http_date(lm->value)) r.resp.last_modified = *t;
-  }
-  HopByHop hop;
-  if (!hop.init(head_in_.headers)) {
-    upstream_failed(kNextInvalidHeader, 502,
-                    "upstream sent too many fields in \"Connection\" while reading response header "
-                    "from upstream");
-    return;
-  }
-  for (const auto& hd : head_in_.headers) {
-    if (hop.is_hop(hd.name, upgrade)) continue;
-    if (iequals(hd.name, "content-length") && framing_ != BodyFraming::kLength && !head_request)
-      continue;
-    if (in_list(conf_->hide_headers, hd.name) && !in_list(conf_->pass_headers, hd.name)) continue;
-    if (expires && (iequals(hd.name, "expires") || iequals(hd.name, "cache-control"))) continue;
-    std::string_view value = hd.value;
-    std::string rewritten;
-    if ((iequals(hd.name, "location") || iequals(hd.name, "refresh")) && !conf_->redirect_off) {
-      // proxy_redirect: replace a matching prefix.
-      static const std::vector<Redirect> kDefault = [] {
-        Redirect d;
-        d.is_default = true;
-        return std::vector<Redirect>{d};
-      }();
-      for (const auto& rd : conf_->redirects.empty() ? kDefault : conf_->redirects) {
-        std::string from, to;
-        if (rd.regex) {
-          std::string_view subject = value.substr(at_of(hd.name, value));
-          Captures caps;
-          if (!rd.regex->match(subject, &caps)) continue;
-          r.captures_subject.assign(subject);
-          r.captures = caps;
-          r.captures.subject = r.captures_subject;
-          std::string to;
-          rd.to.eval(r, to);
-          rewritten.assign(value.substr(0, at_of(hd.name, value)));
-          rewritten += to;
-          value = rewritten;
-          break;
-        }
-        if (rd.is_default) {
-          // proxy_redirect default == "proxy_redirect http://HOST:PORT/URI LOCATION;"
-          from = "http://" + pass_->proxy_host + (pass_->has_uri ? pass_->uri : std::string("/"));
-          to = pass_->has_uri ? pass_->location : std::string("/");
-        } else {
-          rd.from.eval(r, from);
-          rd.to.eval(r, to);
-        }
-        size_t at = 0;
-        if (iequals(hd.name, "refresh")) {
-          at = value.find("url=");
-          if (at == std::string_view::npos) continue;
-          at += 4;
-        }
-        if (value.substr(at).substr(0, from.size()) == from && !from.empty()) {
-          rewritten.assign(value.substr(0, at));
-          rewritten += to;
-          rewritten += value.substr(at + from.size());
-          value = rewritten;
-          break;
-        }
-      }
-      if (iequals(hd.name, "location") && !value.empty() && value[0] == '/' &&
-          r.loc->absolute_redirect) {
-        // As nginx's header filter: a relative Location becomes absolute.
-        std::string saved = r.resp.location;
-        http::set_location(r, value);
-        rewritten = r.resp.location;
-        r.resp.location = saved;
-        value = rewritten;
-      }
-    }
-    h += hd.name;
-    h += ": ";
-    h += value;
-    h += "\r\n";
-  }
-  if (upgrade) {
-    h += "Connection: upgrade\r\n";
-    if (const http::Header* up = head_in_.find("upgrade")) {
-      h += "Upgrade: ";
-      h += up->value;
-      h += "\r\n";
-    }
-  } else {
-    if (client_chunked_) h += "Transfer-Encoding: chunked\r\n";
-    h += keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
-  }
-  http::append_add_headers(r, status, h);  // add_header applies to proxied responses too
-  h += "\r\n";
-  out_pre_off_ = 0;
-  head_bytes_ = h.size();
-  response_started_ = true;
-  out_data_ = nullptr;
-  out_data_len_ = 0;
-  out_post_.clear();
-  out_post_off_ = 0;
-  if (upgrade) {
-    state_ = State::kTunnel;
-    // Bytes after the 101 head belong to the client side of the tunnel.
-    t_u2c_off_ = rpos_;
-    t_u2c_len_ = rlen_;
-    // Bytes the client sent after its head go to the upstream first.
-    std::string_view pre = conn_->buffered_body();
-    size_t take = std::min(pre.size(), kBufferSize);
-    if (take > 0) std::memcpy(ubuf_.get(), pre.data(), take);
-    conn_->consume_buffered(take);
-    t_c2u_off_ = 0;
-    t_c2u_len_ = take;
-    return;
-  }
-  if (framing_ == BodyFraming::kNone || (framing_ == BodyFraming::kLength && resp_left_ == 0))
-    resp_done_ = true;
-  state_ = State::kRelaying;
-}
-
-// ---- relaying -------------------------------------------------------------------------------
-
-// Writes pending output to the client. Returns false when it must wait (or the session ended).
-bool Session::flush_to_client() {
-  while (out_pre_off_ < out_pre_.size() || out_data_len_ > 0 || out_post_off_ < out_post_.size()) {
-    if (!client_writable_) {
-      wait(Wait::kClientWrite, r_->loc->send_timeout);
-      return false;
-    }
-    struct iovec iov[3];
-    int cnt = 0;
-    if (out_pre_off_ < out_pre_.size())
-      iov[cnt++] = {out_pre_.data() + out_pre_off_, out_pre_.size() - out_pre_off_};
-    if (out_data_len_ > 0) iov[cnt++] = {const_cast<char*>(out_data_), out_data_len_};
-    if (out_post_off_ < out_post_.size())
-      iov[cnt++] = {out_post_.data() + out_post_off_, out_post_.size() - out_post_off_};
-    struct msghdr msg {};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = size_t(cnt);
-    ssize_t w = ::sendmsg(conn_->fd(), &msg, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        client_writable_ = false;
-        wait(Wait::kClientWrite, r_->loc->send_timeout);
-        return false;
-      }
-      if (errno == EINTR) continue;
-      // The client went away: nginx logs this at info, it is not the server's fault.
-      fail_client("writev() failed (" + errno_text(errno) + ") while sending to client",
-                  Fault::kNone, LogLevel::kInfo);
-      return false;
-    }
-    size_t left = size_t(w);
-    client_progress();
-    count_sent(left);
-    size_t take = std::min(left, out_pre_.size() - out_pre_off_);
-    out_pre_off_ += take;
-    left -= take;
-    take = std::min(left, out_data_len_);
-    out_data_ += take;
-    out_data_len_ -= take;
-    left -= take;
-    take = std::min(left, out_post_.size() - out_post_off_);
-    out_post_off_ += take;
-  }
-  out_pre_.clear();
-  out_pre_off_ = 0;
-  out_post_.clear();
-  out_post_off_ = 0;
-  return true;
-}
-
-void Session::count_sent(size_t n) {
-  r_->bytes_sent += n;
-  // nginx: $body_bytes_sent is what was sent after the head (chunk framing included).
-  r_->body_bytes_sent = r_->bytes_sent - std::min<uint64_t>(r_->bytes_sent, head_bytes_);
-}
-
-// Moves the pending output into the spool: the client is not taking it, the upstream goes on.
-bool Session::can_spool(size_t n) {
-  if (!spool_ready_) {
-    const std::string& path = conf_->temp_path;
-    std::string dir = path.empty()          ? r_->http->prefix + "proxy_temp"
-                      : path.front() == '/' ? path
-                                            : r_->http->prefix + path;
-    spool_.configure(size_t(conf_->buffers_num) * conf_->buffers_size, conf_->max_temp_file_size,
-                     std::move(dir));
-    spool_ready_ = true;
-  }
-  std::string error;
-  if (spool_.reserve(n, &error)) return true;
-  if (!error.empty()) {
-    // No temporary file: memory only from now on, then the client's pace (nginx fails the
-    // request instead).
-    PORTICO_LOG(LogLevel::kCrit, conn_->id(), "{} while reading upstream{}", error, log_suffix());
-  }
-  return false;
-}
-
-bool Session::spool_pending() {
-  std::string error;
-  bool ok =
-      spool_.append(out_pre_.data() + out_pre_off_, out_pre_.size() - out_pre_off_, &error) &&
-      spool_.append(out_data_, out_data_len_, &error) &&
-      spool_.append(out_post_.data() + out_post_off_, out_post_.size() - out_post_off_, &error);
-  out_pre_.clear();
-  out_pre_off_ = 0;
-  out_data_ = nullptr;
-  out_data_len_ = 0;
-  out_post_.clear();
-  out_post_off_ = 0;
-  if (!ok) {
-    fail_client(error + " while reading upstream", Fault::kNone, LogLevel::kCrit);
-    return false;
-  }
-  return true;
-}
-
-// Sends held bytes until the spool is empty or the client blocks. False: the session ended.
-bool Session::write_spool() {
-  while (!spool_.empty() && client_writable_) {
-    ssize_t w = spool_.write_to(conn_->fd());
-    if (w < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        client_writable_ = false;
-        break;
-      }
-      if (errno == EINTR) continue;
-      fail_client("sendfile() failed (" + errno_text(errno) + ") while sending to client",
-                  Fault::kNone, LogLevel::kInfo);
-      return false;
-    }
-    client_progress();
-    count_sent(size_t(w));
-  }
-  return true;
-}
-
-bool Session::relay_response() {
-  // Room kept in the spool for the chunk framing around one read's worth of data.
-  constexpr uint64_t kFraming = 32;
-  for (;;) {
-    // Output, oldest first: what the spool holds, then the pending piece.
-    if (!spool_.empty() && !write_spool()) return false;
-    // Body bytes already here ride along with a pending head, so a small response leaves in one
-    // write.
-    const bool attach = spool_.empty() && out_data_len_ == 0 && out_post_off_ >= out_post_.size() &&
-                        !resp_done_ && rpos_ < rlen_;
-    if (!attach && pending_size() > 0) {
-      if (spool_.empty() && client_writable_ && !flush_to_client()) {
-        if (state_ == State::kDone) return false;
-      }
-      // The client is slower than the upstream: hold the rest (proxy_buffering) and read on.
-      if (pending_size() > 0 && buffering_ && !resp_done_ && can_spool(pending_size()) &&
-          !spool_pending())
-        return false;
-    }
-    if (resp_done_) {
-      if (spool_.empty() && pending_size() == 0) {
-        finish();
-        return false;
-      }
-      end_upstream();  // all of it is here: free the upstream while the client reads
-      wait(Wait::kClientWrite, r_->loc->send_timeout);
-      return false;
-    }
-    if (!attach && pending_size() > 0) {
-      // The client sets the pace (proxy_buffering off, or the spool is full): the upstream is
-      // not being read, so its read timeout does not run.
-      upstream_progress();
-      wait(Wait::kClientWrite, r_->loc->send_timeout);
-      return false;
-    }
-    size_t limit = rcap_;  // what may be read now
-    if (!spool_.empty()) {
-      const uint64_t room = spool_.room();
-      if (room < kFraming + 1 + (rlen_ - rpos_) || !can_spool(kFraming + 1 + (rlen_ - rpos_))) {
-        upstream_progress();  // not reading the upstream until the client takes some
-        wait(Wait::kClientWrite, r_->loc->send_timeout);
-        return false;
-      }
-      limit = size_t(std::min<uint64_t>(rcap_, room - kFraming));
-    }
-    if (rpos_ < rlen_) {
-      const char* data = rbuf_.get() + rpos_;
-      size_t avail = rlen_ - rpos_;
-      size_t n = 0;
-      switch (framing_) {
-        case BodyFraming::kLength:
-          n = size_t(std::min<uint64_t>(avail, resp_left_));
-          rpos_ += n;
-          resp_left_ -= n;
-          if (resp_left_ == 0) resp_done_ = true;
-          break;
-        case BodyFraming::kUntilClose:
-          n = avail;
-          rpos_ += n;
-          break;
-        case BodyFraming::kChunked: {
-          char* out = rbuf_.get() + rpos_;
-          auto res = resp_chunked_.decode(std::string_view(data, avail), out);
-          if (res.error) {
-            fail_client("upstream sent invalid chunked response while reading upstream",
-                        Fault::kPeer);
-            return false;
-          }
-          rpos_ += res.consumed;
-          n = res.data_len;
-          data = out;
-          if (res.done) resp_done_ = true;
-          if (res.consumed == 0 && !res.done) {
-            // An incomplete chunk line at the end of the buffer: keep it, read more.
-            std::memmove(rbuf_.get(), rbuf_.get() + rpos_, avail);
-            rlen_ = avail;
-            rpos_ = 0;
-            goto read_more;
-          }
-          break;
-        }
-        case BodyFraming::kNone:
-          resp_done_ = true;
-          break;
-      }
-      if (n > 0) {
-        out_data_ = data;
-        out_data_len_ = n;
-        if (client_chunked_) {
-          if (out_pre_off_ >= out_pre_.size()) {
-            out_pre_.clear();  // keep an unsent head in front of the chunk header
-            out_pre_off_ = 0;
-          }
-          append_hex(out_pre_, n);
-          out_pre_ += "\r\n";
-          out_post_ = "\r\n";
-          out_post_off_ = 0;
-        }
-      }
-      if (resp_done_ && client_chunked_) {
-        if (out_post_off_ >= out_post_.size()) {
-          out_post_.clear();
-          out_post_off_ = 0;
-        }
-        out_post_ += "0\r\n\r\n";
-      }
-      // Behind held bytes, new output joins them (order); rbuf_ is then free for the next read.
-      if (!spool_.empty() && pending_size() > 0 && !spool_pending()) return false;
-      continue;
-    }
-    rlen_ = rpos_ = 0;
-  read_more:
-    if (!up_readable_) {
-      wait(Wait::kUpstreamRead, conf_->read_timeout_ms);
-      return false;
-    }
-    const size_t want = std::min(rcap_ - rlen_, limit);
-    ssize_t got = ::recv(up_fd_, rbuf_.get() + rlen_, want, 0);
-    if (got > 0) {
-      upstream_progress();
-      r_->upstream.bytes_received += size_t(got);
-      if (size_t(got) < want) up_readable_ = up_hup_;
-      rlen_ += size_t(got);
-      continue;
-    }
-    if (got == 0) {
-      if (framing_ == BodyFraming::kUntilClose) {
-        resp_done_ = true;
-        if (client_chunked_) {
-          out_post_ = "0\r\n\r\n";
-          out_post_off_ = 0;
-        }
-        if (!spool_.empty() && !spool_pending()) return false;
-        continue;
-      }
-      fail_client("upstream prematurely closed connection while reading upstream", Fault::kPeer);
-      return false;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      up_readable_ = false;
-      continue;
-    }
-    if (errno == EINTR) continue;
-    fail_client("recv() failed (" + errno_text(errno) + ") while reading upstream", Fault::kPeer);
-    return false;
-  }
-}
-
-void Session::end_upstream() {
-  if (upstream_ended_) return;
-  upstream_ended_ = true;
-  upstream_progress();  // nothing more to wait for from it
-  note_attempt_end(head_in_.status);
-  const bool reusable = up_fd_ >= 0 && upstream_->keepalive > 0 && body_done_ &&
-                        head_off_ == head_.size() && rpos_ == rlen_ &&
-                        connection_reusable(head_in_, framing_) &&
-                        up_requests_ + 1 < upstream_->keepalive_requests && conf_->http_minor == 1;
-  if (reusable && pconn_) {
-    const upstream::Peer& p = group_->peer(size_t(peer_));
-    pconn_->requests = up_requests_ + 1;
-    ctx_->upstreams.pool.put(pconn_, p.state.get(), upstream_->keepalive,
-                             upstream_->keepalive_timeout_ms);
-    pconn_ = nullptr;
-    up_fd_ = -1;
-  }
-  release_peer(false);
-  close_upstream();
-}
-
-void Session::finish() {
-  end_upstream();
-  state_ = State::kDone;
-  ctx_->loop.cancel(&timer_);
-  conn_->proxy_done(r_->resp.keep_alive && body_done_);
-}
-
-// ---- tunnel (101 Switching Protocols) -------------------------------------------------------
-
-// Moves bytes one way. Returns true if anything moved.
-bool Session::tunnel_direction(int from, int to, char* buf, size_t cap, size_t& off, size_t& len,
-                               bool& from_readable, bool& to_writable, bool& eof, bool& shut) {
-  bool moved = false;
-  for (;;) {
-    if (off < len) {
-      if (!to_writable) return moved;
-      ssize_t w = ::send(to, buf + off, len - off, MSG_NOSIGNAL);
-      if (w < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-          to_writable = false;
-          return moved;
-        }
-        if (errno == EINTR) continue;
-        eof = true;  // peer gone: end this direction
-        off = len = 0;
-        return true;
-      }
-      off += size_t(w);
-      moved = true;
-      if (to == conn_->fd()) {
-        r_->bytes_sent += size_t(w);
-        r_->body_bytes_sent += size_t(w);
-      }
-      continue;
-    }
-    off = len = 0;
-    if (eof) {
-      if (!shut) {
-        ::shutdown(to, SHUT_WR);
-        shut = true;
-        moved = true;
-      }
-      return moved;
-    }
-    if (!from_readable) return moved;
-    ssize_t n = ::recv(from, buf, cap, 0);
-    if (n > 0) {
-      len = size_t(n);
-      moved = true;
-      continue;
-    }
-    if (n == 0) {
-      eof = true;
-      moved = true;
-      continue;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      from_readable = false;
-      return moved;
-    }
-    if (errno == EINTR) continue;
-    eof = true;
-    moved = true;
-  }
-}
-
-bool Session::tunnel() {
-  // First the 101 head itself.
-  if (!flush_to_client()) return false;
-  bool moved = false;
-  do {
-    moved = tunnel_direction(up_fd_, conn_->fd(), rbuf_.get(), rcap_, t_u2c_off_, t_u2c_len_,
-                             up_readable_, client_writable_, t_up_eof_, t_client_shut_);
-    moved = tunnel_direction(conn_->fd(), up_fd_, ubuf_.get(), kBufferSize, t_c2u_off_, t_c2u_len_,
-                             client_readable_, up_writable_, t_client_eof_, t_up_shut_) ||
-            moved;
-  } while (moved && !(t_client_shut_ && t_up_shut_));
-  if (t_client_shut_ && t_up_shut_) {
-    note_attempt_end(101);
-    release_peer(false);
-    close_upstream();
-    state_ = State::kDone;
-    ctx_->loop.cancel(&timer_);
-    conn_->proxy_done(false);
-    return false;
-  }
-  wait(Wait::kTunnelIdle, conf_->read_timeout_ms);
-  return false;
-}
-
-// ---- failures -------------------------------------------------------------------------------
-
 void Session::upstream_failed(uint32_t condition, int status, const std::string& why) {
-  PORTICO_LOG(LogLevel::kError, conn_->id(), "{}{}", why, log_suffix());
+  PORTICO_LOG(LogLevel::kError, client_->stream_id(), "{}{}", why, log_suffix());
   if (response_started_) {
     fail_client(why, Fault::kPeer);
     return;
@@ -1649,11 +294,11 @@ void Session::upstream_failed(uint32_t condition, int status, const std::string&
   }
   state_ = State::kDone;
   ctx_->loop.cancel(&timer_);
-  conn_->proxy_error(status);
+  client_->content_error(status);
 }
 
 void Session::fail_client(const std::string& why, Fault fault, LogLevel level) {
-  PORTICO_LOG(level, conn_->id(), "{}{}", why, log_suffix());
+  PORTICO_LOG(level, client_->stream_id(), "{}{}", why, log_suffix());
   if (peer_ >= 0) {
     note_attempt_end(head_in_.status ? head_in_.status : 502);
   }
@@ -1661,7 +306,7 @@ void Session::fail_client(const std::string& why, Fault fault, LogLevel level) {
   close_upstream();
   state_ = State::kDone;
   ctx_->loop.cancel(&timer_);
-  conn_->proxy_abort(0);
+  client_->content_abort(0);
 }
 
 void Session::release_peer(bool failed) {
@@ -1674,15 +319,14 @@ void Session::release_peer(bool failed) {
 }
 
 void Session::close_upstream() {
-  if (up_fd_ < 0) return;
+  if (!up_) return;
   if (pconn_) {
-    ctx_->upstreams.pool.close(pconn_);  // closes the fd
+    ctx_->upstreams.pool.close(pconn_);  // closes the transport
     pconn_ = nullptr;
   } else {
-    ::close(up_fd_);
+    up_->close();
   }
-  up_fd_ = -1;
-  up_readable_ = up_writable_ = up_hup_ = false;
+  up_ = nullptr;
 }
 
 void Session::abort() {

@@ -1,13 +1,20 @@
 // Session: one proxied request: pick a peer, connect (or reuse a pooled connection), send the
 // request head and stream the body, read and validate the response head, then stream the body
-// back to the client through one bounded buffer per direction; retry on another peer where
-// proxy_next_upstream allows it; tunnel after a 101 (WebSocket).
+// back to the client; retry on another peer where proxy_next_upstream allows it; tunnel after a
+// 101 (WebSocket).
+//
+// The client side is a ClientStream (the codec): the session reads the request body from it
+// de-chunked, and hands it the response as a head event (r.resp with the upstream's fields),
+// body buffers and an end; it never touches the client socket nor frames HTTP/1 itself. The
+// upstream side is a Transport of its own (or of a pooled connection).
 //
 // Owned by the client Connection (created when the content phase hands the request to the
 // proxy, destroyed when the connection has taken the outcome). Worker thread only. Never
-// blocks; memory is two fixed buffers whatever the body sizes. With `queue N`, a request that
-// finds no free peer waits in the group's queue (upstream::LocalGroup) as an upstream::Waiter
-// until a peer frees up (on_wake) or its queue timeout answers 503.
+// blocks. Memory: one 32 KiB buffer per direction, plus what proxy_buffering holds (the spool:
+// proxy_buffers in memory, then a temporary file) and a buffered request body (memory, then a
+// temporary file). With `queue N`, a request that finds no free peer waits in the group's queue
+// (upstream::LocalGroup) as an upstream::Waiter until a peer frees up (on_wake) or its queue
+// timeout answers 503.
 #pragma once
 
 #include <cstdint>
@@ -17,10 +24,13 @@
 #include "core/event_loop.h"
 #include "core/log.h"
 #include "core/timer_wheel.h"
+#include "core/transport.h"
+#include "core/tunnel.h"
 #include "http/chunked.h"
+#include "http/client_stream.h"
 #include "http/module.h"
 #include "proxy/context.h"
-#include "proxy/hop_by_hop.h"
+#include "proxy/headers.h"
 #include "proxy/proxy_conf.h"
 #include "proxy/response_parser.h"
 #include "proxy/spool.h"
@@ -29,7 +39,6 @@
 #include "upstream/wait_queue.h"
 
 namespace portico::http {
-class Connection;
 struct Request;
 }  // namespace portico::http
 
@@ -37,14 +46,17 @@ namespace portico::proxy {
 
 class Session final : public IoHandler, public http::ContentSession, public upstream::Waiter {
  public:
-  Session(http::Connection* conn, http::Request* r, Context* ctx);
+  // `client`: the request's client side (the codec); the session reads the body and writes the
+  // response only through it.
+  Session(http::ClientStream* client, http::Request* r, Context* ctx);
   ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   void start() override;
-  void on_io(uint32_t events) override;         // the upstream socket
-  void on_client_io(uint32_t events) override;  // the client socket, forwarded by the Connection
+  void on_io(uint32_t events) override;  // the upstream socket
+  // The client can take more, sent more, or went away (forwarded by the connection).
+  void on_client_io(uint32_t events) override;
   // The client connection is going away (closed, worker stopping): drop everything now.
   void abort() override;
   // upstream::Waiter: queued (`queue N`) and a peer may be free: tries to get one now. Returns
@@ -52,6 +64,15 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   bool on_wake() override;
 
  private:
+  // What is valid in each state:
+  //   kConnecting: peer_ >= 0, up_ set (connect in progress); kQueued: no peer, in ctx_'s queue.
+  //   kSending:    up_ null while a kBuffered/kNone body is read before connecting; else up_
+  //                set and head_/the body go out.
+  //   kReadingHead: the request is out (or the upstream answered early); rbuf_ holds the head.
+  //   kRelaying:   response_started_; the head went to the codec; spool_/out_data_ hold body
+  //                bytes the client has not taken (never both non-empty).
+  //   kTunnel:     after a 101: tunnel_ relays both ways.
+  //   kDone:       the outcome went to the client stream; nothing else is touched.
   enum class State : uint8_t {
     kConnecting,
     kSending,
@@ -61,7 +82,6 @@ class Session final : public IoHandler, public http::ContentSession, public upst
     kQueued,
     kDone
   };
-  enum class BodyMode : uint8_t { kNone, kLength, kChunked, kBuffered };
   enum class Wait : uint8_t {
     kNone,
     kConnect,
@@ -75,46 +95,18 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   struct SessionTimer : Timer {
     Session* owner;
   };
-
-  bool build_request_head();
-  bool resolve_target();
-  void connect_next();
-  void connected();
-  void pump();
-  bool send_request();
-  void upstream_send_failed(const char* call);
-  bool read_client_body(bool* progress);
-  bool read_response_head();
-  void begin_response();
-  bool relay_response();
-  bool tunnel();
-  bool flush_to_client();
-  size_t pending_size() const {
-    return (out_pre_.size() - out_pre_off_) + out_data_len_ + (out_post_.size() - out_post_off_);
-  }
-  // Whether n more bytes can be held now (configures the spool and opens its file on need).
-  bool can_spool(size_t n);
-  bool spool_pending();
-  bool write_spool();
-  void count_sent(size_t n);
-  // The client closed its side while we wait on the upstream (nginx's check_broken_connection).
-  bool client_gone();
-  // The whole response has been read: the upstream connection goes back to the pool (or is
-  // closed) and the peer is released, even while the client is still reading.
-  void end_upstream();
-  bool tunnel_direction(int from, int to, char* buf, size_t cap, size_t& off, size_t& len,
-                        bool& from_readable, bool& to_writable, bool& eof, bool& shut);
-  void finish();
-  // An attempt failed before anything reached the client: retry or answer `status`.
-  void upstream_failed(uint32_t condition, int status, const std::string& why);
   // After the response started: close the client (and the upstream).
   // kPeer: the upstream caused it (timeout, premature close, bad framing) and it counts toward
   // max_fails; a client going away or timing out, or an idle tunnel, does not (nginx counts
   // failures only where it would try the next upstream).
   enum class Fault : uint8_t { kNone, kPeer };
-  void fail_client(const std::string& why, Fault fault, LogLevel level = LogLevel::kError);
-  void release_peer(bool failed);
-  void close_upstream();
+
+  // ---- session.cpp: lifecycle, events, timers, failures ----
+  // Runs the state's step until one makes no progress (each returns true when the state
+  // changed or may move on, false when it waits or the session ended).
+  void pump();
+  // The client closed its side while we wait on the upstream (nginx's check_broken_connection).
+  bool client_gone();
   // Arms the timer for wait `w`. The client and the upstream side each keep a deadline, set
   // when a wait of that kind begins and kept until that side makes progress, so events that
   // move nothing (a client sending bytes while it reads none) never push a timeout back, and
@@ -125,8 +117,49 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   static void on_timer(Timer* t);
   std::string log_suffix() const;
   void note_attempt_end(int status);
+  // An attempt failed before anything reached the client: retry or answer `status`.
+  void upstream_failed(uint32_t condition, int status, const std::string& why);
+  void fail_client(const std::string& why, Fault fault, LogLevel level = LogLevel::kError);
+  void release_peer(bool failed);
+  void close_upstream();
 
-  http::Connection* conn_;
+  // ---- session_connect.cpp: target, peer (or the queue), connection ----
+  // Finds the group to use. Returns false (after answering) when there is none.
+  bool resolve_target();
+  void connect_next();
+  void connected();
+
+  // ---- session_request.cpp: request head and body ----
+  bool build_request_head();
+  // Reads more client body from the codec into ubuf_. Returns false when the caller must stop
+  // (waiting, or the session ended). *progress: body bytes became available.
+  bool read_client_body(bool* progress);
+  void client_body_failed(int err);
+  bool store_body(const char* data, size_t n);
+  bool write_file(const char* data, size_t n);
+  // Sends the head and streams the body. Returns true when the state changed.
+  bool send_request();
+  void upstream_send_failed(const char* call, IoResult res);
+
+  // ---- session_response.cpp: response head ----
+  bool read_response_head();
+  void begin_response();
+
+  // ---- session_relay.cpp: response body, spool, tunnel ----
+  bool relay_response();
+  // Sends what the client is owed (spool, pending piece, the codec's head and framing) while it
+  // takes it. Returns false when the session ended.
+  bool send_to_client();
+  // Whether n more bytes can be held now (configures the spool and opens its file on need).
+  bool can_spool(size_t n);
+  bool spool_data();
+  // The whole response has been read: the upstream connection goes back to the pool (or is
+  // closed) and the peer is released, even while the client is still reading.
+  void end_upstream();
+  void finish();
+  bool tunnel();
+
+  http::ClientStream* client_;
   http::Request* r_;
   Context* ctx_;
   const ProxyConf* conf_;
@@ -151,14 +184,12 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   };
   Deadline client_dl_, up_dl_;
 
-  // Upstream connection
-  int up_fd_ = -1;
-  upstream::Pool::Conn* pconn_ = nullptr;  // up_fd_'s pool registration (upstreams with keepalive)
-  int peer_ = -1;                          // the slot picked for this attempt, until released
+  // Upstream connection: up_ is pconn_'s transport (upstreams with keepalive) or own_up_.
+  Transport* up_ = nullptr;
+  Transport own_up_;
+  upstream::Pool::Conn* pconn_ = nullptr;
+  int peer_ = -1;  // the slot picked for this attempt, until released
   uint32_t up_requests_ = 0;  // requests the connection carried before this one (pooled)
-  bool up_readable_ = false;
-  bool up_writable_ = false;
-  bool up_hup_ = false;  // the upstream half-closed: reads never block again
   uint32_t tries_ = 0;
   uint64_t start_ms_ = 0;
   uint64_t attempt_ms_ = 0;
@@ -170,7 +201,6 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   std::string head_;  // serialized request head
   size_t head_off_ = 0;
   BodyMode body_mode_ = BodyMode::kNone;
-  uint64_t body_left_ = 0;        // Content-Length bytes still to read from the client
   bool body_done_ = true;         // the whole client body has been read
   bool body_replayable_ = true;   // every body byte sent so far can be sent again
   std::unique_ptr<char[]> ubuf_;  // client -> upstream
@@ -179,17 +209,11 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   size_t frame_off_ = 0;
   std::string post_;  // CRLF after chunk data (and the last-chunk)
   size_t post_off_ = 0;
-  bool pooled_ = false;  // this attempt reuses a keep-alive connection
-  http::ChunkedDecoder req_chunked_;
-  bool store_body(const char* data, size_t n);
-  bool write_file(const char* data, size_t n);
+  bool pooled_ = false;      // this attempt reuses a keep-alive connection
   std::string stored_body_;  // kBuffered: the whole body, while small
   int body_file_ = -1;       // kBuffered: the whole body, once large (anonymous temp file)
   size_t stored_size_ = 0;
   size_t stored_off_ = 0;  // sent so far in this attempt
-  bool client_readable_ = true;
-  bool client_writable_ = true;
-  bool client_hup_ = false;
 
   // Response from the upstream
   std::unique_ptr<char[]> rbuf_;  // upstream -> client
@@ -200,24 +224,19 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   uint64_t resp_left_ = 0;
   http::ChunkedDecoder resp_chunked_;
   bool resp_done_ = false;
-  bool client_chunked_ = false;
   bool response_started_ = false;
   bool buffering_ = false;       // proxy_buffering for this response (X-Accel-Buffering)
   bool upstream_ended_ = false;  // end_upstream() ran
-  size_t head_bytes_ = 0;        // size of the response head we sent ($body_bytes_sent)
+  // Body bytes the client has not taken, oldest first: the spool (held, proxy_buffering), then
+  // the pending piece of rbuf_ (decoded, never both: new bytes behind held ones join the spool).
+  // The codec frames them on the way out.
   Spool spool_;
   bool spool_ready_ = false;  // configured (on first use)
-  // Pending output to the client: pre (head or chunk header), data, post (chunk CRLF).
-  std::string out_pre_;
-  size_t out_pre_off_ = 0;
   const char* out_data_ = nullptr;
   size_t out_data_len_ = 0;
-  std::string out_post_;
-  size_t out_post_off_ = 0;
 
-  // Tunnel (after 101)
-  size_t t_c2u_off_ = 0, t_c2u_len_ = 0, t_u2c_off_ = 0, t_u2c_len_ = 0;
-  bool t_client_eof_ = false, t_up_eof_ = false, t_up_shut_ = false, t_client_shut_ = false;
+  // After a 101: the client's stream and up_ relayed both ways through ubuf_ and rbuf_.
+  Tunnel tunnel_;
 };
 
 }  // namespace portico::proxy

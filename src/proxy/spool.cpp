@@ -1,13 +1,11 @@
 #include "proxy/spool.h"
 
 #include <fcntl.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 
@@ -79,37 +77,37 @@ bool Spool::append(const char* data, size_t n, std::string* error) {
   return true;
 }
 
-ssize_t Spool::write_to(int fd) {
+size_t Spool::front(http::OutChunk out[2]) const {
   if (ring_len_ > 0) {
-    struct iovec iov[2];
-    size_t first = std::min(ring_len_, ring_cap_ - ring_head_);
-    iov[0] = {ring_.get() + ring_head_, first};
-    iov[1] = {ring_.get(), ring_len_ - first};
-    struct msghdr msg {};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = ring_len_ > first ? 2 : 1;
-    ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (w > 0) {
-      ring_head_ = (ring_head_ + size_t(w)) % ring_cap_;
-      ring_len_ -= size_t(w);
-      if (ring_len_ == 0) ring_head_ = 0;
-    }
-    return w;
+    const size_t first = std::min(ring_len_, ring_cap_ - ring_head_);
+    out[0] = http::OutChunk{ring_.get() + ring_head_, first, -1, 0};
+    if (ring_len_ == first) return 1;
+    out[1] = http::OutChunk{ring_.get(), ring_len_ - first, -1, 0};
+    return 2;
   }
   if (file_rd_ == file_wr_) return 0;
-  off_t off = off_t(file_rd_);
-  ssize_t w = ::sendfile(fd, fd_, &off, size_t(std::min<uint64_t>(file_wr_ - file_rd_, 1u << 30)));
-  if (w > 0) {
-    file_rd_ += uint64_t(w);
-    if (file_rd_ == file_wr_ && ::ftruncate(fd_, 0) == 0) {
-      // Drained: start over at the front. The truncation matters beyond the disk blocks:
-      // sendfile's socket buffers may still reference the old pages, and truncating detaches
-      // them from the file, so new data never overwrites bytes still queued for the client.
-      // If it fails, writing goes on further into the file instead.
-      file_rd_ = file_wr_ = 0;
-    }
+  const size_t len = size_t(std::min<uint64_t>(file_wr_ - file_rd_, 1u << 30));
+  out[0] = http::OutChunk{nullptr, len, fd_, off_t(file_rd_)};
+  return 1;
+}
+
+void Spool::consume(size_t n) {
+  if (ring_len_ > 0) {
+    assert(n <= ring_len_);
+    ring_head_ = (ring_head_ + n) % ring_cap_;
+    ring_len_ -= n;
+    if (ring_len_ == 0) ring_head_ = 0;
+    return;
   }
-  return w;
+  assert(n <= file_wr_ - file_rd_);
+  file_rd_ += n;
+  if (file_rd_ == file_wr_ && ::ftruncate(fd_, 0) == 0) {
+    // Drained: start over at the front. The truncation matters beyond the disk blocks:
+    // sendfile's socket buffers may still reference the old pages, and truncating detaches
+    // them from the file, so new data never overwrites bytes still queued for the client.
+    // If it fails, writing goes on further into the file instead.
+    file_rd_ = file_wr_ = 0;
+  }
 }
 
 }  // namespace portico::proxy

@@ -1,7 +1,9 @@
 // Spool: the part of a proxied response the client has not taken yet, when the upstream is
 // faster than the client (proxy_buffering on). Bytes are held in order in a memory ring of
 // proxy_buffers' total size, then in an anonymous temporary file of at most
-// proxy_max_temp_file_size, and leave with send (ring) or sendfile (file). Holding them lets the
+// proxy_max_temp_file_size, and leave as body pieces for the client stream: memory (ring) or a
+// file range (sendfile). It holds body bytes only: the codec frames them on the way out. It does
+// no socket I/O. Holding them lets the
 // upstream connection finish, go back to the keep-alive pool and serve another request while a
 // slow client is still reading: the point of nginx's response buffering for app servers.
 //
@@ -15,6 +17,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+
+#include "http/request.h"
 
 namespace portico::proxy {
 
@@ -35,9 +39,12 @@ class Spool {
   // Appends n <= room() bytes. Returns false with *error set if the file cannot be written;
   // the bytes are then lost and the response must be cut.
   bool append(const char* data, size_t n, std::string* error);
-  // Sends from the front to `fd`: one send/sendmsg (ring) or sendfile (file). Returns the bytes
-  // sent, or -1 with errno (EAGAIN when the socket is full).
-  ssize_t write_to(int fd);
+  // The held bytes at the front, oldest first: the ring's (one or two memory pieces, it may
+  // wrap) or, once the ring is empty, a range of the file (at most 1 GiB). Returns the number
+  // of pieces in out (0 when empty). They stay valid until consume().
+  size_t front(http::OutChunk out[2]) const;
+  // The first n bytes of front() went out. A drained file starts over at its front.
+  void consume(size_t n);
 
  private:
   bool open_file(std::string* error);

@@ -15,6 +15,7 @@
 #include "core/access_rule.h"
 #include "core/log.h"
 #include "core/time_cache.h"
+#include "core/transport.h"
 
 namespace portico::stream {
 
@@ -35,11 +36,12 @@ Session::Session(upstream::Local* ctx, const Server* server, std::shared_ptr<con
     : ctx_(ctx),
       server_(server),
       pin_(std::move(pin)),
-      cfd_(fd),
+      client_t_(fd),
       client_(peer),
       id_(id),
       on_close_(on_close),
       on_close_arg_(arg) {
+  client_t_.set_ready(true, true);  // until a splice says otherwise
   client_end_.s = up_end_.s = this;
   client_end_.client = true;
   up_end_.client = false;
@@ -63,7 +65,7 @@ void Session::start() {
     finish(403);
     return;
   }
-  if (!ctx_->loop.add(cfd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &client_end_)) {
+  if (!ctx_->loop.add(client_t_.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &client_end_)) {
     finish(500);
     return;
   }
@@ -99,29 +101,29 @@ void Session::connect_next() {
   attempt_ms_ = ctx_->loop.now_ms();
   connect_ms_ = -1;
   const int family = p.cfg.addr.sa.sa_family;
-  ufd_ = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int ufd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (ufd >= 0) up_t_ = Transport(ufd);
   int rc = -1;
-  if (ufd_ >= 0) {
+  if (ufd >= 0) {
     if (family == AF_UNIX) {
       sockaddr_un un{};
       un.sun_family = AF_UNIX;
       std::string path = p.cfg.name.substr(5);
       std::memcpy(un.sun_path, path.c_str(), std::min(path.size() + 1, sizeof un.sun_path - 1));
-      rc = ::connect(ufd_, reinterpret_cast<sockaddr*>(&un), socklen_t(sizeof un));
+      rc = ::connect(ufd, reinterpret_cast<sockaddr*>(&un), socklen_t(sizeof un));
     } else {
       int one = 1;
-      setsockopt(ufd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      rc = ::connect(ufd_, &p.cfg.addr.sa,
+      setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      rc = ::connect(ufd, &p.cfg.addr.sa,
                      family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
     }
   }
-  if (ufd_ < 0 || (rc < 0 && errno != EINPROGRESS) ||
-      !ctx_->loop.add(ufd_, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &up_end_)) {
+  if (ufd < 0 || (rc < 0 && errno != EINPROGRESS) ||
+      !ctx_->loop.add(ufd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &up_end_)) {
     PORTICO_LOG(LogLevel::kError, id_,
                 "connect() failed ({}) while connecting to upstream, client: {}, upstream: \"{}\"",
                 errno_text(errno), addr_text(client_), p.cfg.name);
-    if (ufd_ >= 0) ::close(ufd_);
-    ufd_ = -1;
+    up_t_.close();
     group_->release(std::exchange(peer_, -1), upstream::Outcome::kFailure, ctx_->loop.now_ms());
     if (!connect_times_.empty()) connect_times_ += ", ";
     connect_times_ += '-';
@@ -129,7 +131,7 @@ void Session::connect_next() {
     return;
   }
   connecting_ = true;
-  u_readable_ = u_writable_ = false;
+  up_t_.set_ready(false, false);
   ctx_->loop.schedule(&timer_, server_->connect_timeout_ms);
   if (rc == 0) on_io(false, EPOLLOUT);
 }
@@ -140,14 +142,13 @@ void Session::on_io(bool client, uint32_t ev) {
     if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
     int err = 0;
     socklen_t len = sizeof err;
-    getsockopt(ufd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    getsockopt(up_t_.fd(), SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
       PORTICO_LOG(
           LogLevel::kError, id_,
           "connect() failed ({}) while connecting to upstream, client: {}, upstream: \"{}\"",
           errno_text(err), addr_text(client_), group_->peer(size_t(peer_)).cfg.name);
-      ::close(ufd_);
-      ufd_ = -1;
+      up_t_.close();
       group_->release(std::exchange(peer_, -1), upstream::Outcome::kFailure, ctx_->loop.now_ms());
       if (!connect_times_.empty()) connect_times_ += ", ";
       connect_times_ += '-';
@@ -159,8 +160,8 @@ void Session::on_io(bool client, uint32_t ev) {
     connect_ms_ = int64_t(ctx_->loop.now_ms() - attempt_ms_);
     if (!connect_times_.empty()) connect_times_ += ", ";
     append_ms(connect_times_, uint64_t(connect_ms_));
-    u_writable_ = true;
-    u_readable_ = (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) != 0;
+    up_t_.on_events(ev);
+    up_t_.set_writable(true);
     // Pipes only once connected: a refused or denied session never pays for them.
     int p1[2], p2[2];
     if (pipe2(p1, O_NONBLOCK | O_CLOEXEC) < 0) {
@@ -178,65 +179,49 @@ void Session::on_io(bool client, uint32_t ev) {
     pump();
     return;
   }
-  if (client) {
-    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c_readable_ = true;
-    if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) c_writable_ = true;
-  } else {
-    if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) u_readable_ = true;
-    if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) u_writable_ = true;
-  }
+  (client ? client_t_ : up_t_).on_events(ev);
   if (connecting_) return;  // client events before the upstream is there: wait
   pump();
 }
 
 // Moves what it can from `from` to `to` through the direction's pipe. Returns true if any
 // byte moved or an end was reached.
-bool Session::move(int from, int to, Dir& d, bool& from_readable, bool& to_writable) {
+bool Session::move(Transport& from, Transport& to, Dir& d) {
   bool moved = false;
   for (int rounds = 0; rounds < 64; ++rounds) {
-    if (d.in_pipe > 0 && to_writable) {
-      ssize_t n =
-          ::splice(d.pipe_r, nullptr, to, nullptr, d.in_pipe, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-      if (n > 0) {
-        d.in_pipe -= size_t(n);
-        d.bytes += uint64_t(n);
+    if (d.in_pipe > 0 && to.writable()) {
+      IoResult n = to.splice_from_pipe(d.pipe_r, d.in_pipe);
+      if (n.progress() && n.bytes() > 0) {
+        d.in_pipe -= n.bytes();
+        d.bytes += n.bytes();
         moved = true;
         continue;
       }
-      if (n < 0 && errno == EAGAIN) {
-        to_writable = false;
-      } else if (n < 0 && errno != EINTR) {
+      if (n.error()) {
         d.eof = true;  // the destination is gone
         d.in_pipe = 0;
         return true;
       }
     }
-    if (d.eof || !from_readable || d.in_pipe >= kChunk) break;
-    ssize_t n = ::splice(from, nullptr, d.pipe_w, nullptr, kChunk - d.in_pipe,
-                         SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-    if (n > 0) {
-      d.in_pipe += size_t(n);
+    if (d.eof || !from.readable() || d.in_pipe >= kChunk) break;
+    IoResult n = from.splice_to_pipe(d.pipe_w, kChunk - d.in_pipe);
+    if (n.progress()) {
+      d.in_pipe += n.bytes();
       moved = true;
       continue;
     }
-    if (n == 0) {
-      d.eof = true;
-      moved = true;
-      break;
-    }
-    if (errno == EAGAIN) {
+    if (n.again()) {
       // With an empty pipe the source is drained; with bytes in the pipe it may be the pipe
       // that is full, so keep trying once they have moved on.
-      if (d.in_pipe == 0) from_readable = false;
+      if (d.in_pipe == 0) from.set_readable(false);
       break;
     }
-    if (errno == EINTR) continue;
-    d.eof = true;
+    d.eof = true;  // the end, or an error
     moved = true;
     break;
   }
   if (d.eof && d.in_pipe == 0 && !d.shut) {
-    ::shutdown(to, SHUT_WR);
+    (void)to.shutdown_write();
     d.shut = true;
     moved = true;
   }
@@ -246,8 +231,8 @@ bool Session::move(int from, int to, Dir& d, bool& from_readable, bool& to_writa
 void Session::pump() {
   bool any = false;
   for (;;) {
-    bool a = move(cfd_, ufd_, c2u_, c_readable_, u_writable_);
-    bool b = move(ufd_, cfd_, u2c_, u_readable_, c_writable_);
+    bool a = move(client_t_, up_t_, c2u_);
+    bool b = move(up_t_, client_t_, u2c_);
     if (!a && !b) break;
     any = true;
     if (!server_->half_close && (c2u_.shut || u2c_.shut)) break;
@@ -269,9 +254,7 @@ void Session::on_timer(Timer* t) {
                 "upstream timed out (110: Connection timed out) while connecting to upstream, "
                 "client: {}, upstream: \"{}\"",
                 addr_text(s->client_), s->group_->peer(size_t(s->peer_)).cfg.name);
-    s->ctx_->loop.remove(s->ufd_);
-    ::close(s->ufd_);
-    s->ufd_ = -1;
+    s->up_t_.close();  // also leaves epoll
     s->group_->release(std::exchange(s->peer_, -1), upstream::Outcome::kFailure,
                        s->ctx_->loop.now_ms());
     s->connecting_ = false;
@@ -294,11 +277,9 @@ void Session::finish(int status) {
   if (peer_ >= 0) {
     group_->release(std::exchange(peer_, -1), upstream::Outcome::kSuccess, ctx_->loop.now_ms());
   }
-  if (ufd_ >= 0) ::close(ufd_);
-  ufd_ = -1;
+  up_t_.close();
   log();
-  ::close(cfd_);
-  cfd_ = -1;
+  client_t_.close();
   on_close_(on_close_arg_, this);
   ctx_->loop.defer_delete(this);
 }
@@ -317,9 +298,9 @@ void Session::log() {
   SockAddr local{};
   bool local_known = false;
   auto local_addr = [&]() -> const SockAddr& {
-    if (!local_known && cfd_ >= 0) {
+    if (!local_known && client_t_.is_open()) {
       socklen_t len = sizeof local;
-      getsockname(cfd_, &local.sa, &len);
+      getsockname(client_t_.fd(), &local.sa, &len);
       local_known = true;
     }
     return local;

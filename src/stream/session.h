@@ -1,9 +1,8 @@
 // Session: one proxied TCP connection of a stream{} server. Picks a peer with the server's
 // upstream group (retrying others while connecting fails), then relays both directions with
-// splice(2) through a pipe each (zero-copy), honouring proxy_half_close and the idle
-// proxy_timeout, and writes the stream access log at the end.
-// Owned by its Worker; lives on that worker's thread; deleted through the loop's deferred
-// deletion.
+// splice(2) through a pipe each (zero-copy: both transports are plain, can_splice()), honouring
+// proxy_half_close and the idle proxy_timeout, and writes the stream access log at the end. Owned
+// by its Worker; lives on that worker's thread; deleted through the loop's deferred deletion.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +12,7 @@
 #include "core/event_loop.h"
 #include "core/sockaddr.h"
 #include "core/timer_wheel.h"
+#include "core/transport.h"
 #include "stream/stream_conf.h"
 #include "upstream/local.h"
 #include "upstream/tried_set.h"
@@ -49,7 +49,7 @@ class Session final : public Deferred {
   void connect_next();
   void on_io(bool client, uint32_t ev);
   void pump();
-  bool move(int from, int to, Dir& d, bool& from_readable, bool& to_writable);
+  bool move(Transport& from, Transport& to, Dir& d);
   void finish(int status);
   static void on_timer(Timer* t);
   void log();
@@ -59,8 +59,8 @@ class Session final : public Deferred {
   std::shared_ptr<const void> pin_;              // keeps the snapshot (and server_) alive
   std::shared_ptr<upstream::LocalGroup> group_;  // this worker's side of the upstream group
   upstream::TriedSet tried_;
-  int cfd_;
-  int ufd_ = -1;
+  Transport client_t_;
+  Transport up_t_;
   int peer_ = -1;  // the slot picked, until released
   uint32_t tries_ = 0;
   SockAddr client_;
@@ -68,7 +68,6 @@ class Session final : public Deferred {
   End client_end_, up_end_;
   bool connecting_ = false;
   bool done_ = false;
-  bool c_readable_ = true, c_writable_ = true, u_readable_ = false, u_writable_ = false;
   Dir c2u_, u2c_;
   SessionTimer timer_;
   struct timespec start_ {};

@@ -1,14 +1,13 @@
 #include "upstream/pool.h"
 
 #include <sys/epoll.h>
-#include <unistd.h>
 
 #include <algorithm>
 
 namespace portico::upstream {
 
 void Pool::Conn::on_io(uint32_t ev) {
-  if (fd < 0) return;  // closed earlier in this batch
+  if (!transport.is_open()) return;  // closed earlier in this batch
   if (owner) {
     owner->on_io(ev);
   } else if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
@@ -22,26 +21,25 @@ Pool::~Pool() {
   for (auto& [key, list] : idle_) {
     for (Conn* c : list) {
       loop_.cancel(&c->timer);
-      ::close(c->fd);
-      delete c;
+      delete c;  // closes its transport
     }
   }
 }
 
-Pool::Conn* Pool::attach(int fd, IoHandler* owner) {
+Pool::Conn* Pool::attach(Transport&& conn, IoHandler* owner) {
   auto* c = new Conn();
   c->pool = this;
   c->owner = owner;
-  c->fd = fd;
   c->timer.conn = c;
   c->timer.cb = [](Timer* t) {
     Conn* self = static_cast<Conn::IdleTimer*>(t)->conn;
     self->pool->drop(self);
   };
-  if (!loop_.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, c)) {
+  if (!loop_.add(conn.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, c)) {
     delete c;
     return nullptr;
   }
+  c->transport = std::move(conn);
   return c;
 }
 
@@ -68,8 +66,7 @@ bool Pool::put(Conn* c, const PeerState* key, uint32_t max_idle, uint64_t timeou
     list.erase(list.begin());
     --total_;
     loop_.cancel(&old->timer);
-    ::close(old->fd);  // also leaves epoll
-    old->fd = -1;
+    old->transport.close();  // also leaves epoll
     retire(old);
   }
   c->owner = nullptr;
@@ -82,8 +79,7 @@ bool Pool::put(Conn* c, const PeerState* key, uint32_t max_idle, uint64_t timeou
 
 void Pool::close(Conn* c) {
   loop_.cancel(&c->timer);
-  ::close(c->fd);
-  c->fd = -1;
+  c->transport.close();
   c->owner = nullptr;
   retire(c);
 }

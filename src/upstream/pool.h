@@ -16,6 +16,7 @@
 
 #include "core/event_loop.h"
 #include "core/timer_wheel.h"
+#include "core/transport.h"
 #include "upstream/peer.h"
 
 namespace portico::upstream {
@@ -26,7 +27,7 @@ class Pool {
     Pool* pool = nullptr;
     IoHandler* owner = nullptr;  // the session using it; null while idle
     const PeerState* key = nullptr;
-    int fd = -1;
+    Transport transport;  // closed once the connection ends
     uint32_t requests = 0;  // requests carried so far
     struct IdleTimer : Timer {
       Conn* conn;
@@ -39,9 +40,9 @@ class Pool {
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  // Registers a freshly connected fd (edge-triggered, both directions) for `owner`. Null if
-  // epoll refused it (fd left open for the caller).
-  Conn* attach(int fd, IoHandler* owner);
+  // Takes a freshly connected transport and registers its socket (edge-triggered, both
+  // directions) for `owner`. Null if epoll refused it (the transport is left with the caller).
+  Conn* attach(Transport&& t, IoHandler* owner);
   // An idle connection to the peer whose state is `key`, now owned by `owner`, or null.
   Conn* take(const PeerState* key, IoHandler* owner);
   // Keeps `c` for later (evicting the least recently used when `max_idle` are idle already),

@@ -42,7 +42,7 @@ class UpstreamLocalGroup : public ::testing::Test {
   int pool_idle(const std::shared_ptr<PeerState>& state) {
     int sv[2];
     EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-    Pool::Conn* c = pool.attach(sv[0], &no_owner);
+    Pool::Conn* c = pool.attach(Transport(sv[0]), &no_owner);
     EXPECT_TRUE(pool.put(c, state.get(), 8, 60000));
     upstream_ends.push_back(sv[1]);
     return sv[0];

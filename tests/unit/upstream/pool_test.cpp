@@ -21,7 +21,7 @@ Pool::Conn* idle_conn(Pool& pool, const PeerState* key, int* other_end) {
   int sv[2];
   EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
   static NoOwner owner;
-  Pool::Conn* c = pool.attach(sv[0], &owner);
+  Pool::Conn* c = pool.attach(Transport(sv[0]), &owner);
   EXPECT_NE(c, nullptr);
   EXPECT_TRUE(pool.put(c, key, 8, 60000));
   *other_end = sv[1];
@@ -34,9 +34,9 @@ TEST(UpstreamPool, CloseIdleClosesOnlyThatPeer) {
   Pool pool(loop);
   PeerState a, b;
   int ea1, ea2, eb;
-  int fa1 = idle_conn(pool, &a, &ea1)->fd;
-  int fa2 = idle_conn(pool, &a, &ea2)->fd;
-  int fb = idle_conn(pool, &b, &eb)->fd;
+  int fa1 = idle_conn(pool, &a, &ea1)->transport.fd();
+  int fa2 = idle_conn(pool, &a, &ea2)->transport.fd();
+  int fb = idle_conn(pool, &b, &eb)->transport.fd();
   EXPECT_EQ(pool.idle_count(), 3u);
   pool.close_idle(&a);
   EXPECT_EQ(pool.idle_count(), 1u);
@@ -58,7 +58,7 @@ TEST(UpstreamPool, DrainingPeerKeepsNoIdleConnection) {
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
   NoOwner owner;
-  Pool::Conn* c = pool.attach(sv[0], &owner);
+  Pool::Conn* c = pool.attach(Transport(sv[0]), &owner);
   ASSERT_NE(c, nullptr);
   EXPECT_FALSE(pool.put(c, &p, 8, 60000));
   EXPECT_EQ(pool.idle_count(), 0u);

@@ -1,0 +1,225 @@
+// proxy::Session, connecting: the target of proxy_pass, a peer from the balancer (or the queue),
+// a pooled keep-alive connection or a new one.
+#include "proxy/session.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "core/strings.h"
+#include "http/phases.h"
+#include "proxy/session_internal.h"
+
+namespace portico::proxy {
+
+// Finds the group to use: the location's, or for a URL with variables the named upstream or
+// the address it evaluates to. Returns false (after answering) when there is none.
+bool Session::resolve_target() {
+  http::Request& r = *r_;
+  if (!pass_->has_variables) {
+    upstream_ = pass_->upstream.get();
+    r.upstream.proxy_host = pass_->proxy_host;
+    r.upstream.proxy_port = pass_->proxy_port;
+    return true;
+  }
+  std::string url;
+  pass_->url.eval(r, url);
+  std::string_view rest = url;
+  if (!istarts_with(rest, "http://")) {
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(), "invalid URL prefix in \"{}\"{}", url,
+                http::log_context(r));
+    client_->content_error(500);
+    return false;
+  }
+  rest.remove_prefix(7);
+  size_t slash = istarts_with(rest, "unix:") ? rest.find(':', 5) : rest.find('/');
+  std::string hostport(rest.substr(0, slash));
+  if (slash != std::string_view::npos) {
+    var_has_uri_ = true;
+    var_uri_.assign(rest.substr(istarts_with(rest, "unix:") ? slash + 1 : slash));
+  }
+  auto colon = hostport.rfind(':');
+  bool has_port = colon != std::string::npos && hostport.find(']', colon) == std::string::npos &&
+                  !istarts_with(hostport, "unix:");
+  r.upstream.proxy_host = istarts_with(hostport, "unix:") ? std::string("localhost") : hostport;
+  r.upstream.proxy_port = has_port ? hostport.substr(colon + 1) : "80";
+  if (!has_port) {
+    auto it = r.http->upstreams.find(hostport);
+    if (it != r.http->upstreams.end()) {
+      upstream_ = it->second.get();
+      return true;
+    }
+  }
+  std::string error;
+  dynamic_upstream_ = ctx_->dynamic_upstream(hostport, &error);
+  upstream_ = dynamic_upstream_.get();
+  if (!upstream_) {
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(), "{}{}", error, http::log_context(r));
+    client_->content_error(502);
+    return false;
+  }
+  return true;
+}
+
+void Session::connect_next() {
+  const uint64_t now = ctx_->loop.now_ms();
+  const uint32_t limit =
+      conf_->next_upstream_tries ? conf_->next_upstream_tries : group_->members().max_tries();
+  // The first attempt always asks the balancer: with no peer available it queues or answers
+  // "no live upstreams", as nginx does.
+  if (tries_ > 0 && tries_ >= limit) {
+    state_ = State::kDone;
+    client_->content_error(502);
+    return;
+  }
+  upstream::PickContext pc;
+  pc.now_ms = now;
+  std::string key;
+  if (upstream_->group->method() == upstream::Method::kIpHash) {
+    pc.hash_key = upstream::ip_hash_key(r_->client_addr());
+  } else if (!upstream_->group->hash_key().empty()) {
+    if (const http::ComplexValue* k = r_->http->hash_key(upstream_->group.get())) {
+      k->eval(*r_, key);
+      pc.hash_key = key;
+    }
+  }
+  int idx = group_->pick(pc, tried_);
+  if (idx < 0 && tries_ == 0 && upstream_->queue_max) {
+    if (state_ == State::kQueued) return;  // woken, but nothing free for us: wait on
+    if (!group_->enqueue(this, upstream_->queue_max)) {
+      PORTICO_LOG(LogLevel::kError, client_->stream_id(),
+                  "upstream queue is full while connecting to upstream{}", log_suffix());
+      state_ = State::kDone;
+      client_->content_error(503);
+      return;
+    }
+    state_ = State::kQueued;
+    wait(Wait::kQueue, upstream_->queue_timeout_ms);  // woken by the queue, not by this timer
+    // A peer freed before this request counted as waiting woke nobody: look once more.
+    idx = group_->pick(pc, tried_);
+    if (idx < 0) return;
+  }
+  if (state_ == State::kQueued) {
+    group_->dequeue(this);
+    state_ = State::kConnecting;
+    wait_ = Wait::kNone;
+    ctx_->loop.cancel(&timer_);
+  }
+  if (idx < 0) {
+    if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
+    r_->upstream.addr += upstream_->group->name();  // nginx logs the group's name here
+    http::UpstreamAttempt& a = r_->upstream.attempts.emplace_back();
+    a.status = 502;  // no time: no peer was tried
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(),
+                "no live upstreams while connecting to upstream{}", log_suffix());
+    state_ = State::kDone;
+    client_->content_error(502);
+    return;
+  }
+  peer_ = idx;
+  ++tries_;
+  attempt_ms_ = now;
+  upstream_progress();  // a new attempt: its own timeouts
+  head_off_ = 0;
+  stored_off_ = 0;  // a stored body is sent again from its start
+  request_sent_any_ = false;
+  const upstream::Peer& p = group_->peer(size_t(idx));
+  if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
+  r_->upstream.addr += p.cfg.name;
+
+  upstream::Pool::Conn* pooled =
+      upstream_->keepalive ? ctx_->upstreams.pool.take(p.state.get(), this) : nullptr;
+  pooled_ = pooled != nullptr;
+  if (pooled) {
+    // Still registered in epoll from its first use: no system call to take it.
+    pconn_ = pooled;
+    up_ = &pooled->transport;
+    up_requests_ = pooled->requests;
+    up_->set_ready(false, true);
+    connect_ms_ = 0;
+    connected();
+    return;
+  }
+  int fd = -1;
+  connect_ms_ = UINT64_MAX;  // "-" until the connection is established
+  up_requests_ = 0;
+  const int family = p.cfg.addr.sa.sa_family;
+  fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    upstream_failed(kNextError, 502, "socket() failed (" + errno_text(errno) + ")");
+    return;
+  }
+  own_up_ = Transport(fd);
+  up_ = &own_up_;
+  int rc;
+  if (family == AF_UNIX) {
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    std::string path = p.cfg.name.substr(5);
+    std::memcpy(un.sun_path, path.c_str(), std::min(path.size() + 1, sizeof un.sun_path - 1));
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&un), socklen_t(sizeof un));
+  } else {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (conf_->socket_keepalive) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    socklen_t len = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    if (conf_->has_bind) {
+      // proxy_bind: the upstream sees this local address (nginx fails the attempt when the
+      // families differ, as bind() does).
+      const SockAddr& b = conf_->bind_addr;
+      socklen_t blen = b.sa.sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+      if (::bind(fd, &b.sa, blen) != 0) {
+        upstream_failed(kNextError, 502,
+                        "bind(" + addr_text(b) + ") failed (" + errno_text(errno) +
+                            ") while connecting to upstream");
+        return;
+      }
+    }
+    rc = ::connect(fd, &p.cfg.addr.sa, len);
+  }
+  if (rc < 0 && errno != EINPROGRESS) {
+    upstream_failed(kNextError, 502,
+                    "connect() failed (" + errno_text(errno) + ") while connecting to upstream");
+    return;
+  }
+  bool registered;
+  if (upstream_->keepalive) {
+    pconn_ = ctx_->upstreams.pool.attach(std::move(own_up_), this);
+    registered = pconn_ != nullptr;
+    if (pconn_) up_ = &pconn_->transport;
+  } else {
+    registered = bool(ctx_->loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this));
+  }
+  if (!registered) {
+    upstream_failed(kNextError, 502, "epoll_ctl() failed");
+    return;
+  }
+  up_->set_ready(false, false);
+  if (rc == 0) {
+    connect_ms_ = ctx_->loop.now_ms() - attempt_ms_;
+    connected();
+    return;
+  }
+  state_ = State::kConnecting;
+  wait(Wait::kConnect, conf_->connect_timeout_ms);
+}
+
+void Session::connected() {
+  upstream_progress();
+  state_ = State::kSending;
+  up_->set_writable(true);
+  pump();
+}
+
+bool Session::on_wake() {
+  if (state_ == State::kQueued) connect_next();
+  return !queued();
+}
+
+}  // namespace portico::proxy

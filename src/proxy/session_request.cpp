@@ -1,0 +1,265 @@
+// proxy::Session, the request: its head (proxy/headers.cpp builds it), the client's body read
+// from the codec, buffered (memory, then a temporary file) or streamed, and sending both.
+#include "proxy/session.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "http/client_stream.h"
+#include "proxy/headers.h"
+#include "proxy/session_internal.h"
+
+namespace portico::proxy {
+
+namespace {
+
+void append_hex(std::string& out, size_t n) {
+  char buf[24];
+  int len = snprintf(buf, sizeof buf, "%zx", n);
+  out.append(buf, size_t(len));
+}
+
+}  // namespace
+
+// Appends body bytes to the stored body: memory up to kMemoryBody, then an anonymous temporary
+// file (client_body_temp under the prefix, as nginx, or /tmp), so a large upload never grows
+// the process. Returns false (after answering) if the file cannot be written.
+bool Session::store_body(const char* data, size_t n) {
+  constexpr size_t kMemoryBody = 64 * 1024;
+  if (body_file_ < 0 && stored_size_ + n > kMemoryBody) {
+    std::string dir = r_->loc->client_body_temp_path.empty() ? r_->http->prefix + "client_body_temp"
+                                                             : r_->loc->client_body_temp_path;
+    ::mkdir(dir.c_str(), 0700);
+    body_file_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (body_file_ < 0) body_file_ = ::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (body_file_ < 0) {
+      PORTICO_LOG(LogLevel::kCrit, client_->stream_id(),
+                  "open() of a temporary file for the request body failed ({}){}",
+                  errno_text(errno), log_suffix());
+      state_ = State::kDone;
+      client_->content_error(500);
+      return false;
+    }
+    if (!write_file(stored_body_.data(), stored_body_.size())) return false;
+    stored_body_.clear();
+    stored_body_.shrink_to_fit();
+  }
+  if (body_file_ >= 0) {
+    if (!write_file(data, n)) return false;
+  } else {
+    stored_body_.append(data, n);
+  }
+  stored_size_ += n;
+  return true;
+}
+
+bool Session::write_file(const char* data, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(body_file_, data, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      PORTICO_LOG(LogLevel::kCrit, client_->stream_id(),
+                  "write() to the request body file failed ({}){}", errno_text(errno),
+                  log_suffix());
+      state_ = State::kDone;
+      client_->content_error(500);
+      return false;
+    }
+    data += w;
+    n -= size_t(w);
+  }
+  return true;
+}
+
+bool Session::build_request_head() {
+  body_mode_ = request_body_mode(r_->head, *conf_);
+  body_done_ = client_->body_complete();  // also when the body is read and dropped (kNone)
+  return proxy::build_request_head(*r_, *conf_, *pass_, var_has_uri_ ? &var_uri_ : nullptr,
+                                   body_mode_, head_);
+}
+
+// Reads more client body into ubuf_ (the codec removes the chunked framing). Returns false when
+// the caller must stop (waiting, or the session ended). *progress: body bytes became available.
+bool Session::read_client_body(bool* progress) {
+  *progress = false;
+  if (body_done_) return true;
+  IoResult rd = client_->read_body(ubuf_.get(), kBufferSize);
+  if (rd.again()) {
+    wait(Wait::kClientRead, r_->loc->client_body_timeout);
+    return false;
+  }
+  if (rd.error()) {
+    client_body_failed(rd.err());
+    return false;
+  }
+  const size_t data_len = rd.progress() ? rd.bytes() : 0;
+  if (data_len > 0) client_progress();
+  body_done_ = client_->body_complete();
+  switch (body_mode_) {
+    case BodyMode::kNone:  // proxy_pass_request_body off: read and dropped
+      return true;
+    case BodyMode::kBuffered:
+      if (!store_body(ubuf_.get(), data_len)) return false;
+      *progress = true;
+      return true;
+    case BodyMode::kLength:
+    case BodyMode::kChunked:
+      // Streamed: once sent, these bytes exist nowhere else (nginx does not pass an unbuffered
+      // request to the next upstream once it was sent).
+      if (data_len > 0) body_replayable_ = false;
+      break;
+  }
+  ubuf_off_ = 0;
+  ubuf_len_ = data_len;
+  frame_.clear();
+  post_.clear();
+  frame_off_ = post_off_ = 0;
+  if (body_mode_ == BodyMode::kChunked) {
+    if (data_len > 0) {
+      append_hex(frame_, data_len);
+      frame_ += "\r\n";
+      post_ = "\r\n";
+    }
+    if (body_done_) post_ += "0\r\n\r\n";
+  }
+  *progress = true;
+  return true;
+}
+
+// The client's body cannot be read on (read_body() failed with `err`): answer or close.
+void Session::client_body_failed(int err) {
+  int status = 499;
+  if (err == http::kBodyMalformed) {
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(), "client sent invalid chunked body{}",
+                log_suffix());
+    status = 400;
+  } else if (err == http::kBodyTooLarge) {
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(),
+                "client intended to send too large chunked body: {} bytes{}",
+                client_->body_received(), log_suffix());
+    status = 413;
+  } else {
+    PORTICO_LOG(LogLevel::kInfo, client_->stream_id(),
+                "client prematurely closed connection while reading client request body{}",
+                log_suffix());
+  }
+  release_peer(false);
+  close_upstream();
+  state_ = State::kDone;
+  if (status != 499 && !request_sent_any_)
+    client_->content_error(status);  // nothing went upstream: error_page applies
+  else
+    client_->content_abort(status);
+}
+
+// A send to the upstream made no progress: wait for room, or fail the attempt.
+void Session::upstream_send_failed(const char* call, IoResult res) {
+  if (res.again()) {
+    wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
+    return;
+  }
+  upstream_failed(kNextError, 502,
+                  fmt::format("{}() failed ({}) while sending request to upstream", call,
+                              errno_text(res.err())));
+}
+
+// Sends the head and streams the body. Returns true when the state changed.
+bool Session::send_request() {
+  if (!up_) {
+    // A body that must be whole before connecting (see start()).
+    while (!body_done_) {
+      bool progress;
+      if (!read_client_body(&progress)) return false;
+    }
+    if (body_mode_ == BodyMode::kBuffered) end_buffered_head(head_, stored_size_);
+    ctx_->loop.cancel(&timer_);
+    connect_next();
+    return false;
+  }
+  for (;;) {
+    // A stored body goes out after the head: from memory, or from its file with sendfile.
+    if (body_mode_ == BodyMode::kBuffered && head_off_ == head_.size() &&
+        stored_off_ < stored_size_) {
+      if (!up_->writable()) {
+        wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
+        return false;
+      }
+      IoResult w = body_file_ >= 0
+                       ? up_->sendfile(body_file_, off_t(stored_off_), stored_size_ - stored_off_)
+                       : up_->write(stored_body_.data() + stored_off_, stored_size_ - stored_off_);
+      if (!w.progress()) {
+        // eof: the body file is shorter than it was written: a failed disk.
+        upstream_send_failed(body_file_ >= 0 ? "sendfile" : "send",
+                             w.eof() ? IoResult::failed(EIO) : w);
+        return false;
+      }
+      stored_off_ += w.bytes();
+      upstream_progress();
+      r_->upstream.bytes_sent += w.bytes();
+      continue;
+    }
+    struct iovec iov[4];
+    int cnt = 0;
+    if (head_off_ < head_.size()) iov[cnt++] = {head_.data() + head_off_, head_.size() - head_off_};
+    if (frame_off_ < frame_.size())
+      iov[cnt++] = {frame_.data() + frame_off_, frame_.size() - frame_off_};
+    if (ubuf_off_ < ubuf_len_) iov[cnt++] = {ubuf_.get() + ubuf_off_, ubuf_len_ - ubuf_off_};
+    if (post_off_ < post_.size()) iov[cnt++] = {post_.data() + post_off_, post_.size() - post_off_};
+    if (cnt == 0) {
+      if (body_done_) {
+        state_ = State::kReadingHead;
+        wait(Wait::kUpstreamRead, conf_->read_timeout_ms);
+        return true;
+      }
+      bool progress;
+      if (!read_client_body(&progress)) return false;
+      continue;
+    }
+    // The upstream may answer before the body is complete (e.g. 413): then stop uploading.
+    if (up_->readable() && request_sent_any_) {
+      IoResult pk = up_->peek();
+      if (pk.progress()) {
+        state_ = State::kReadingHead;
+        return true;
+      }
+      if (!pk.again()) {
+        upstream_failed(kNextError, 502,
+                        "upstream prematurely closed connection while sending request to upstream");
+        return false;
+      }
+      up_->set_readable(false);
+    }
+    if (!up_->writable()) {
+      wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
+      return false;
+    }
+    IoResult w = up_->writev(iov, size_t(cnt));
+    if (!w.progress()) {
+      upstream_send_failed("writev", w);
+      return false;
+    }
+    request_sent_any_ = true;
+    upstream_progress();
+    r_->upstream.bytes_sent += w.bytes();
+    size_t left = w.bytes();
+    auto advance = [&left](size_t& off, size_t len) {
+      size_t take = std::min(left, len - off);
+      off += take;
+      left -= take;
+    };
+    advance(head_off_, head_.size());
+    advance(frame_off_, frame_.size());
+    advance(ubuf_off_, ubuf_len_);
+    advance(post_off_, post_.size());
+  }
+}
+
+}  // namespace portico::proxy
