@@ -1,10 +1,13 @@
 // The access module's directives (nginx's ngx_http_access_module): allow and deny, checked
-// first-match in the access phase (http/handler.cpp).
+// first-match in the access phase (check_access, below).
 #include <fmt/format.h>
 
+#include "core/log.h"
 #include "core/strings.h"
+#include "http/connection.h"
 #include "http/http_modules.h"
 #include "http/level.h"
+#include "http/phase_internal.h"
 
 namespace portico::http {
 
@@ -31,6 +34,18 @@ const Command kCommands[] = {
 };
 
 }  // namespace
+
+// The access phase: the first rule that matches the client decides.
+Step check_access(Request& r) {
+  for (const auto& rule : r.loc->access) {
+    if (access_rule_matches(rule, r.client_addr())) {
+      if (rule.allow) return Step::next();
+      PORTICO_LOG(LogLevel::kError, r.conn->id(), "access forbidden by rule{}", log_context(r));
+      return Step::status(403);
+    }
+  }
+  return Step::next();
+}
 
 Module access_module = {.name = "access", .commands = kCommands};
 

@@ -1,5 +1,5 @@
 // The headers module's directives (nginx's ngx_http_headers_module): add_header and expires,
-// applied to local and proxied responses (http/handler.cpp append_add_headers).
+// applied to local and proxied responses (http/response.cpp append_add_headers).
 #include <fmt/format.h>
 
 #include "core/strings.h"

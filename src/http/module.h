@@ -34,6 +34,7 @@
 #include "config/ast.h"
 #include "config/registry.h"
 #include "core/event_loop.h"
+#include "http/step.h"
 #include "http/variables.h"
 
 namespace portico::upstream {
@@ -104,10 +105,10 @@ class ContentSession : public Deferred {
 // default; a module's directive (proxy_pass, passenger_enabled ...) sets Level::loc's content.
 struct ContentHandler {
   std::string_view name;
-  // Runs the content phase for r: an HTTP status (error_page applies), kHandled when r.resp is
-  // ready, a redirect code of http/phases.h, or kTakeOver: `open` then produces the response.
-  int (*handle)(Request& r) = nullptr;
-  // For kTakeOver: the session that produces the response on connection `c`.
+  // Runs the content phase for r: Step::respond() when r.resp is ready, a status (error_page
+  // applies), an internal redirect, or Step::take_over(): `open` then produces the response.
+  Step (*handle)(Request& r) = nullptr;
+  // For Step::take_over(): the session that produces the response on connection `c`.
   ContentSession* (*open)(Connection* c, Request* r) = nullptr;
   // nginx's clcf->auto_redirect: a request for a prefix location's name without its trailing
   // '/' ("/app" for `location /app/`) is redirected there (301) instead of going elsewhere.

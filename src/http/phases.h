@@ -1,18 +1,13 @@
-// Internal interface between the pipeline (handler.cpp) and content handlers.
+// What content handlers share with the pipeline (http/phases.cpp): the Step they return and
+// the helpers they use.
 #pragma once
 
 #include <string_view>
 
 #include "http/request.h"
+#include "http/step.h"
 
 namespace portico::http {
-
-// Return values of content handlers and script steps besides an HTTP status.
-constexpr int kHandled = 0;             // resp/out are ready
-constexpr int kInternalRedirect = -1;   // r.uri/r.args changed: restart at server rewrite
-constexpr int kNamedRedirect = -2;      // r.loc set to a named location: restart at rewrite
-constexpr int kCloseConnection = -444;  // return 444
-constexpr int kTakeOver = -3;           // the content handler's session produces the response
 
 // Maps r.uri to a file path under the location's root/alias into `out`; sets r.filename too.
 // `uri` may differ from r.uri (try_files candidates). Returns false if root evaluation failed.

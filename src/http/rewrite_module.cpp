@@ -1,6 +1,6 @@
 // The rewrite module's directives (nginx's ngx_http_rewrite_module): return, rewrite, set,
 // break and if, compiled into the level's RewriteScript in file order. The script runs in the
-// server-rewrite and rewrite phases (http/handler.cpp).
+// server-rewrite and rewrite phases (run by http/rewrite.cpp).
 #include <fmt/format.h>
 
 #include "core/strings.h"

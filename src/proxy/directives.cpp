@@ -43,8 +43,8 @@ const std::vector<std::string>& default_hide_headers() {
 
 namespace {
 
-int proxy_handle(http::Request&) {
-  return http::kTakeOver;
+http::Step proxy_handle(http::Request&) {
+  return http::Step::take_over();
 }
 
 http::ContentSession* proxy_open(http::Connection* c, http::Request* r) {

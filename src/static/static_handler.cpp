@@ -72,8 +72,8 @@ std::string_view content_type_for(const Request& r, std::string_view uri) {
   return r.loc->default_type;
 }
 
-// The index module: the URI ends with '/'. Returns kInternalRedirect, or a status.
-int serve_index(Request& r) {
+// The index module: the URI ends with '/'. An internal redirect to the index file, or a status.
+http::Step serve_index(Request& r) {
   std::string path, candidate;
   for (const auto& idx : r.loc->conf<StaticConf>().index) {
     candidate.clear();
@@ -81,7 +81,7 @@ int serve_index(Request& r) {
     if (!candidate.empty() && candidate[0] == '/') {
       // An absolute index is the last resort: redirect to it unconditionally (nginx).
       r.uri = candidate;
-      return http::kInternalRedirect;
+      return http::Step::internal_redirect();
     }
     http::map_uri_to_path(r, r.uri, path);
     path += candidate;
@@ -89,11 +89,11 @@ int serve_index(Request& r) {
     if (::stat(path.c_str(), &st) == 0) {
       if (S_ISDIR(st.st_mode)) continue;
       r.uri += candidate;
-      return http::kInternalRedirect;
+      return http::Step::internal_redirect();
     }
     if (errno != ENOENT && errno != ENOTDIR) {
       log_open_error(r, "stat", path, errno);
-      return open_error_status(errno);
+      return http::Step::status(open_error_status(errno));
     }
   }
   // No index file: is the directory there at all?
@@ -102,7 +102,7 @@ int serve_index(Request& r) {
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     PORTICO_LOG(LogLevel::kError, r.conn->id(), "directory index of \"{}\" is forbidden{}", path,
                 http::log_context(r));
-    return 403;
+    return http::Step::status(403);
   }
   std::string first;
   if (!r.loc->conf<StaticConf>().index.empty()) r.loc->conf<StaticConf>().index[0].eval(r, first);
@@ -110,10 +110,10 @@ int serve_index(Request& r) {
     PORTICO_LOG(LogLevel::kError, r.conn->id(),
                 "\"{}{}\" is not found (2: No such file or directory){}", path, first,
                 http::log_context(r));
-  return 404;
+  return http::Step::status(404);
 }
 
-int redirect_to_directory(Request& r) {
+http::Step redirect_to_directory(Request& r) {
   std::string url;
   http::escape_uri(r.uri, url);
   url += '/';
@@ -122,21 +122,21 @@ int redirect_to_directory(Request& r) {
     url += r.args;
   }
   http::set_location(r, url);
-  return 301;
+  return http::Step::status(301);
 }
 
 }  // namespace
 
-int serve(Request& r) {
+http::Step serve(Request& r) {
   if (!r.uri.empty() && r.uri.back() == '/') {
     if (r.head.method != http::Method::kGet && r.head.method != http::Method::kHead &&
         r.head.method != http::Method::kPost)
-      return 405;
+      return http::Step::status(405);
     return serve_index(r);
   }
   if (r.head.method != http::Method::kGet && r.head.method != http::Method::kHead &&
       r.head.method != http::Method::kPost)
-    return 405;
+    return http::Step::status(405);
 
   std::string& mapped = r.filename;  // reused buffer: no allocation per request
   http::map_uri_to_path(r, r.uri, mapped);
@@ -144,7 +144,7 @@ int serve(Request& r) {
   CachedFile* f = r.file_cache->open(mapped, &err);
   if (!f) {
     log_open_error(r, "open", mapped, err);
-    return open_error_status(err);
+    return http::Step::status(open_error_status(err));
   }
   const struct stat& st = f->st;
   if (S_ISDIR(st.st_mode)) {
@@ -154,11 +154,11 @@ int serve(Request& r) {
   if (!S_ISREG(st.st_mode)) {
     r.file_cache->release(f);
     PORTICO_LOG(LogLevel::kCrit, r.conn->id(), "\"{}\" is not a regular file", mapped);
-    return 404;
+    return http::Step::status(404);
   }
   if (r.head.method == http::Method::kPost) {
     r.file_cache->release(f);
-    return 405;
+    return http::Step::status(405);
   }
   r.file = f;
   const int fd = f->fd;
@@ -189,12 +189,12 @@ int serve(Request& r) {
       resp.content_type = {};
       resp.content_length = -1;
       resp.header_only = true;
-      return http::kHandled;
+      return http::Step::respond();
     }
     if (pc == Precondition::kFailed) {
       resp.etag.clear();
       resp.last_modified = -1;
-      return 412;
+      return http::Step::status(412);
     }
     std::string_view range = header_value(r, "range");
     std::string_view if_range = header_value(r, "if-range");
@@ -206,7 +206,7 @@ int serve(Request& r) {
       if (spec.result == RangeResult::kUnsatisfiable) {
         char buf[kContentRangeMaxLen];
         resp.content_range.assign(format_unsatisfied_range(size, buf));
-        return 416;
+        return http::Step::status(416);
       }
       if (spec.result == RangeResult::kPartial && spec.count <= kInlineRanges) {
         resp.status = 206;
@@ -215,7 +215,7 @@ int serve(Request& r) {
           resp.content_range.assign(format_content_range(ranges[0], size, buf));
           resp.content_length = int64_t(ranges[0].length());
           r.out.push_back(piece(ranges[0].start, ranges[0].length()));
-          return http::kHandled;
+          return http::Step::respond();
         }
         MultipartRanges mp(MultipartRanges::next_boundary(), resp.content_type, size);
         std::span<const ByteRange> rs(ranges, spec.count);
@@ -236,7 +236,7 @@ int serve(Request& r) {
         std::string_view tr = mp.trailer();
         std::copy(tr.begin(), tr.end(), p);
         r.out.push_back(OutChunk{p, tr.size(), -1, 0});
-        return http::kHandled;
+        return http::Step::respond();
       }
     }
   }
@@ -244,7 +244,7 @@ int serve(Request& r) {
   resp.accept_ranges = r.loc->conf<StaticConf>().max_ranges != 0 && resp.status == 200;
   resp.content_length = int64_t(size);
   if (size > 0) r.out.push_back(piece(0, size));
-  return http::kHandled;
+  return http::Step::respond();
 }
 
 }  // namespace portico::static_files

@@ -4,11 +4,12 @@
 #pragma once
 
 #include "http/request.h"
+#include "http/step.h"
 
 namespace portico::static_files {
 
-// Returns http::kHandled with r.resp/r.out ready, http::kInternalRedirect (index found), or an
-// HTTP status for the pipeline to finalise (301 with Location set, 403, 404, 405, 500).
-int serve(http::Request& r);
+// Step::respond() with r.resp/r.out ready, Step::internal_redirect() (an index file was found),
+// or a status for the pipeline to finalise (301 with Location set, 403, 404, 405, 412, 416, 500).
+http::Step serve(http::Request& r);
 
 }  // namespace portico::static_files

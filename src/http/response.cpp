@@ -1,0 +1,329 @@
+// The response side of the pipeline: error_page and nginx's special pages, the redirect
+// Location, and the header lines the headers module adds (expires, add_header).
+#include <cassert>
+
+#include "core/http_date.h"
+#include "core/log.h"
+#include "core/time_cache.h"
+#include "http/connection.h"
+#include "http/handler.h"
+#include "http/phase_internal.h"
+
+namespace portico::http {
+
+namespace {
+
+const char* kErrorTail = "</h1></center>\r\n<hr><center>";
+
+void build_special_body(Request& r, int status) {
+  std::string& b = r.body_buf;
+  b.clear();
+  if (status < 300 || status == 304) return;
+  const char* reason = status_reason(status);
+  b += "<html>\r\n<head><title>";
+  b += std::to_string(status);
+  b += ' ';
+  b += reason;
+  b += "</title></head>\r\n<body>\r\n<center><h1>";
+  b += std::to_string(status);
+  b += ' ';
+  b += reason;
+  b += kErrorTail;
+  b += (r.loc && !r.loc->server_tokens) ? "portico" : "portico/" PORTICO_VERSION;
+  b += "</center>\r\n</body>\r\n</html>\r\n";
+}
+
+}  // namespace
+
+void respond_special(Request& r, int status) {
+  r.resp.status = status;
+  r.out.clear();
+  r.release_file();
+  build_special_body(r, status);
+  if (status == 204 || status == 304 || status < 200) {
+    r.resp.content_length = -1;
+    r.resp.header_only = true;
+    r.resp.content_type = {};
+    return;
+  }
+  r.resp.content_type = "text/html";
+  r.resp.content_length = int64_t(r.body_buf.size());
+  if (!r.body_buf.empty()) r.out.push_back(OutChunk{r.body_buf.data(), r.body_buf.size(), -1, 0});
+  if (status == 400 || status == 408 || status == 413 || status == 414 || status == 431 ||
+      status == 500 || status == 501 || status == 505)
+    r.resp.keep_alive = false;
+}
+
+Step finalize(Request& r, Step s) {
+  if (!s.is(Step::Kind::kStatus)) {
+    assert(s.is(Step::Kind::kRespond) || s.is(Step::Kind::kClose));
+    return s;
+  }
+  const int status = s.code();
+  const LocationConf* loc = r.loc ? r.loc : r.server->loc;
+  if (status >= 300 && (!r.error_page_done || loc->recursive_error_pages)) {
+    for (const ErrorPage& ep : loc->error_pages) {
+      bool hit = false;
+      for (int c : ep.codes) hit = hit || c == status;
+      if (!hit) continue;
+      r.error_page_done = true;
+      std::string uri;
+      ep.uri.eval(r, uri);
+      int new_status = ep.overwrite > 0 ? ep.overwrite : status;
+      if (ep.overwrite == 0) new_status = 0;  // the page's own status
+      if (uri.find("://") != std::string::npos ||
+          (!uri.empty() && uri[0] != '/' && uri[0] != '@')) {
+        const int code = is_redirect_status(ep.overwrite) ? ep.overwrite : 302;
+        set_location(r, uri);
+        respond_special(r, code);
+        return Step::respond();
+      }
+      r.err_status = new_status;
+      if (r.head.method != Method::kHead) r.method_name = "GET";
+      r.resp.clear();
+      if (uri[0] == '@') {
+        const void* named = r.server->matcher.find_named(uri);
+        if (!named) {
+          PORTICO_LOG(LogLevel::kError, r.conn->id(), "could not find named location \"{}\"", uri);
+          respond_special(r, 500);
+          return Step::respond();
+        }
+        r.loc = static_cast<const LocationConf*>(named);
+        return Step::named_redirect();
+      }
+      r.args.clear();
+      split_uri_args(r, uri, false);
+      r.uri = std::move(uri);
+      return Step::internal_redirect();
+    }
+  }
+  // (`return 301` without a URL: nginx sends the page without Location.)
+  respond_special(r, status);
+  return Step::respond();
+}
+
+std::string log_context(const Request& r) {
+  std::string s = ", client: ";
+  append_addr_text(r.client_addr(), s);
+  s += ", server: ";
+  if (r.server) s += r.server->primary_name;
+  if (!r.head.request_line.empty()) {
+    s += ", request: \"";
+    s += r.head.request_line;
+    s += '"';
+  }
+  if (const Header* h = r.head.find("host")) {
+    s += ", host: \"";
+    s += h->value;
+    s += '"';
+  }
+  return s;
+}
+
+void respond_text(Request& r, int status, std::string_view text) {
+  r.resp.status = status;
+  r.body_buf.assign(text);
+  r.resp.content_type = r.loc->default_type;
+  r.resp.content_length = int64_t(r.body_buf.size());
+  r.out.clear();
+  if (!r.body_buf.empty()) r.out.push_back(OutChunk{r.body_buf.data(), r.body_buf.size(), -1, 0});
+}
+
+void set_location(Request& r, std::string_view url) {
+  std::string& loc = r.resp.location;
+  loc.clear();
+  if (!url.empty() && url[0] == '/' && r.loc && r.loc->absolute_redirect) {
+    // nginx: scheme://host[:port] + url, host from server_name_in_redirect or Host.
+    loc += "http://";
+    if (r.loc->server_name_in_redirect || r.host.empty()) {
+      loc += r.server->primary_name;
+    } else {
+      loc += r.host;
+    }
+    int port = addr_port(r.conn->local_addr());
+    if (r.loc->port_in_redirect && port != 80 && port != 0) {
+      loc += ':';
+      loc += std::to_string(port);
+    }
+  }
+  loc += url;
+}
+
+// ---- response head --------------------------------------------------------------------------
+
+namespace {
+
+// add_header and expires apply to these codes (add_header to others with `always`).
+bool headers_module_code(int status) {
+  return status == 200 || status == 201 || status == 204 || status == 206 || status == 301 ||
+         status == 302 || status == 303 || status == 304 || status == 307 || status == 308;
+}
+
+// nginx's ngx_http_set_expires: Expires and Cache-Control from `expires`.
+void append_expires(const Request& r, std::string& h) {
+  using Kind = LocationConf::Expires::Kind;
+  const LocationConf::Expires& e = r.loc->expires;
+  const time_t now = TimeCache::local().unix_time();
+  time_t at = 0;
+  int64_t max_age = 0;
+  switch (e.kind) {
+    case Kind::kOff:
+      return;
+    case Kind::kEpoch:
+      h += "Expires: Thu, 01 Jan 1970 00:00:01 GMT\r\nCache-Control: no-cache\r\n";
+      return;
+    case Kind::kMax:
+      h += "Expires: Thu, 31 Dec 2037 23:55:55 GMT\r\nCache-Control: max-age=315360000\r\n";
+      return;
+    case Kind::kAccess:
+      at = now + e.seconds;
+      max_age = e.seconds;
+      break;
+    case Kind::kModified: {
+      const time_t since = r.resp.last_modified != -1 ? r.resp.last_modified : now;
+      at = since + e.seconds;
+      max_age = int64_t(at - now);
+      break;
+    }
+    case Kind::kDaily: {
+      // The next time the local clock shows that time of day.
+      const long gmtoff = TimeCache::local().gmtoff();
+      const time_t day = (now + gmtoff) / 86400 * 86400 - gmtoff;
+      at = day + e.seconds;
+      if (at <= now) at += 86400;
+      max_age = int64_t(at - now);
+      break;
+    }
+  }
+  char date[kHttpDateLen];
+  h += "Expires: ";
+  h += format_http_date(at, date);
+  h += "\r\nCache-Control: ";
+  if (max_age < 0) {
+    h += "no-cache";
+  } else {
+    h += "max-age=";
+    h += std::to_string(max_age);
+  }
+  h += "\r\n";
+}
+
+}  // namespace
+
+bool expires_applies(const Request& r, int status) {
+  return r.loc && r.loc->expires.kind != LocationConf::Expires::Kind::kOff &&
+         headers_module_code(status);
+}
+
+void append_add_headers(Request& r, int status, std::string& h) {
+  if (!r.loc) return;
+  const bool ok_code = headers_module_code(status);
+  if (ok_code) append_expires(r, h);
+  if (r.loc->add_headers.empty()) return;
+  thread_local std::string value;  // reused: no allocation per response once warm
+  for (const auto& ah : r.loc->add_headers) {
+    if (!ok_code && !ah.always) continue;
+    value.clear();
+    ah.value.eval(r, value);
+    if (value.empty()) continue;
+    h += ah.name;
+    h += ": ";
+    h += value;
+    h += "\r\n";
+  }
+}
+
+const char* status_reason(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Moved Temporarily";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 402:
+      return "Payment Required";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Time-out";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Request Entity Too Large";
+    case 414:
+      return "Request-URI Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Requested Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 421:
+      return "Misdirected Request";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 494:
+      return "Request Header Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Temporarily Unavailable";
+    case 504:
+      return "Gateway Time-out";
+    case 505:
+      return "HTTP Version Not Supported";
+    case 507:
+      return "Insufficient Storage";
+    default:
+      return status < 200   ? "Informational"
+             : status < 300 ? "OK"
+             : status < 400 ? "Redirect"
+             : status < 500 ? "Error"
+                            : "Server Error";
+  }
+}
+
+}  // namespace portico::http
