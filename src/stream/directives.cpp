@@ -14,33 +14,6 @@ using config::ConfigError;
 using config::Directive;
 using namespace config;  // context constants
 
-void register_directives(Registry& r) {
-  constexpr uint32_t kSS = kStream | kStreamServer;
-  r.add({
-      {"stream", kMain, 0, 0, BlockKind::kBlock, kStream, true},
-      {"upstream", kStream, 1, 1, BlockKind::kBlock, kStreamUpstream, false},
-      {"server", kStreamUpstream, 1, kAnyArgs, BlockKind::kNone, 0, false},
-      {"server", kStream, 0, 0, BlockKind::kBlock, kStreamServer, false},
-      {"least_conn", kStreamUpstream, 0, 0, BlockKind::kNone, 0, true},
-      {"hash", kStreamUpstream, 1, 2, BlockKind::kNone, 0, true},
-      {"random", kStreamUpstream, 0, 2, BlockKind::kNone, 0, true},
-      {"zone", kStreamUpstream, 1, 2, BlockKind::kNone, 0, true},
-      {"listen", kStreamServer, 1, kAnyArgs, BlockKind::kNone, 0, false},
-      {"proxy_pass", kStreamServer, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_connect_timeout", kSS, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_timeout", kSS, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_half_close", kSS, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_next_upstream", kSS, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_next_upstream_tries", kSS, 1, 1, BlockKind::kNone, 0, true},
-      {"proxy_next_upstream_timeout", kSS, 1, 1, BlockKind::kNone, 0, true},
-      {"allow", kSS, 1, 1, BlockKind::kNone, 0, false},
-      {"deny", kSS, 1, 1, BlockKind::kNone, 0, false},
-      {"log_format", kStream, 2, kAnyArgs, BlockKind::kNone, 0, false},
-      {"access_log", kSS, 1, kAnyArgs, BlockKind::kNone, 0, false},
-      {"error_log", kSS, 1, kAnyArgs, BlockKind::kNone, 0, false},
-  });
-}
-
 namespace {
 
 void err(std::vector<ConfigError>& errors, const Directive& d, std::string msg) {
@@ -51,6 +24,7 @@ bool compile_format(const std::string& text, LogFormat* out, std::string* error)
   using V = LogFormat::Var;
   static const std::pair<std::string_view, V> kVars[] = {
       {"remote_addr", V::kRemoteAddr},
+      {"binary_remote_addr", V::kBinaryRemoteAddr},
       {"remote_port", V::kRemotePort},
       {"server_addr", V::kServerAddr},
       {"server_port", V::kServerPort},
@@ -114,10 +88,73 @@ struct Inherited {
   bool half_close = false;
   bool next_upstream = true;
   uint32_t tries = 0;
+  uint64_t next_upstream_timeout_ms = 0;
   std::vector<AccessRule> access;
   std::vector<AccessLog> logs;
   bool logs_given = false;
 };
+
+class Builder;
+
+// What a directive's setter writes to: the settings inherited at this level, and the server
+// being built (null at stream level).
+struct Level {
+  Builder& b;
+  Inherited& in;
+  Server* srv;
+  bool top;  // stream level
+};
+
+// One row per directive: where it may stand, its arguments, and what sets it. A null setter:
+// the directive is read elsewhere (blocks; upstream{} and its contents by
+// upstream::build_upstreams; log_format in the first pass, before any access_log uses it).
+struct Command {
+  DirectiveSpec spec;
+  void (*set)(Level&, const Directive&) = nullptr;
+};
+
+void set_connect_timeout(Level& lv, const Directive& d);
+void set_timeout(Level& lv, const Directive& d);
+void set_half_close(Level& lv, const Directive& d);
+void set_next_upstream(Level& lv, const Directive& d);
+void set_tries(Level& lv, const Directive& d);
+void set_next_upstream_timeout(Level& lv, const Directive& d);
+void set_access_rule(Level& lv, const Directive& d);
+void set_access_log(Level& lv, const Directive& d);
+void set_listen(Level& lv, const Directive& d);
+void set_proxy_pass(Level& lv, const Directive& d);
+
+constexpr uint32_t kSS = kStream | kStreamServer;
+const Command kCommands[] = {
+    {{"stream", kMain, 0, 0, BlockKind::kBlock, kStream, true}},
+    {{"upstream", kStream, 1, 1, BlockKind::kBlock, kStreamUpstream, false}},
+    {{"server", kStreamUpstream, 1, kAnyArgs, BlockKind::kNone, 0, false}},
+    {{"least_conn", kStreamUpstream, 0, 0, BlockKind::kNone, 0, true}},
+    {{"hash", kStreamUpstream, 1, 2, BlockKind::kNone, 0, true}},
+    {{"random", kStreamUpstream, 0, 2, BlockKind::kNone, 0, true}},
+    {{"zone", kStreamUpstream, 1, 2, BlockKind::kNone, 0, true}},
+    {{"server", kStream, 0, 0, BlockKind::kBlock, kStreamServer, false}},
+    {{"log_format", kStream, 2, kAnyArgs, BlockKind::kNone, 0, false}},
+    {{"listen", kStreamServer, 1, kAnyArgs, BlockKind::kNone, 0, false}, set_listen},
+    {{"proxy_pass", kStreamServer, 1, 1, BlockKind::kNone, 0, true}, set_proxy_pass},
+    {{"proxy_connect_timeout", kSS, 1, 1, BlockKind::kNone, 0, true}, set_connect_timeout},
+    {{"proxy_timeout", kSS, 1, 1, BlockKind::kNone, 0, true}, set_timeout},
+    {{"proxy_half_close", kSS, 1, 1, BlockKind::kNone, 0, true}, set_half_close},
+    {{"proxy_next_upstream", kSS, 1, 1, BlockKind::kNone, 0, true}, set_next_upstream},
+    {{"proxy_next_upstream_tries", kSS, 1, 1, BlockKind::kNone, 0, true}, set_tries},
+    {{"proxy_next_upstream_timeout", kSS, 1, 1, BlockKind::kNone, 0, true},
+     set_next_upstream_timeout},
+    {{"allow", kSS, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
+    {{"deny", kSS, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
+    {{"access_log", kSS, 1, kAnyArgs, BlockKind::kNone, 0, false}, set_access_log},
+    {{"error_log", kSS, 1, kAnyArgs, BlockKind::kNone, 0, false}},
+};
+
+const Command* find_command(std::string_view name, uint32_t context) {
+  for (const Command& c : kCommands)
+    if (c.spec.name == name && (c.spec.contexts & context)) return &c;
+  return nullptr;
+}
 
 class Builder {
  public:
@@ -135,9 +172,81 @@ class Builder {
     for (const auto& d : block.block)
       if (d.name == "log_format") build_format(d);
     Inherited top;
-    for (const auto& d : block.block) apply(d, top, true);
+    Level lv{*this, top, nullptr, true};
+    for (const auto& d : block.block) apply(lv, d, kStream);
     for (const auto& d : block.block)
       if (d.name == "server") build_server(d, top);
+  }
+
+  void error(const Directive& d, std::string msg) { err(errors_, d, std::move(msg)); }
+
+  bool time_ms(const Directive& d, uint64_t* out) {
+    auto v = parse_time_ms(d.args[0]);
+    if (!v) {
+      error(d, fmt::format("\"{}\" directive invalid value", d.name));
+      return false;
+    }
+    *out = *v;
+    return true;
+  }
+
+  bool flag(const Directive& d, bool* out) {
+    if (d.args[0] != "on" && d.args[0] != "off") {
+      error(d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
+                           d.args[0], d.name));
+      return false;
+    }
+    *out = d.args[0] == "on";
+    return true;
+  }
+
+  const LogFormat* find_format(const std::string& name) {
+    for (const auto& f : sc_.log_formats)
+      if (f->name == name) return f.get();
+    return nullptr;
+  }
+
+  std::shared_ptr<LogFile> log_file(const Directive& d, const std::string& path) {
+    std::string e;
+    auto file = log_files_.get(config::resolve_path(prefix_, path), 0, workers_, &e);
+    if (!file) error(d, e);
+    return file;
+  }
+
+  // proxy_pass: an upstream{} by name, or an address that becomes an implicit group (kept
+  // across reloads under "\x01ADDRESS", so its peers keep their state).
+  void proxy_pass(Server& srv, const Directive& x) {
+    const std::string& target = x.args[0];
+    srv.target = target;
+    auto it = sc_.upstreams.find(target);
+    if (it != sc_.upstreams.end()) {
+      srv.upstream = it->second;
+      return;
+    }
+    std::vector<upstream::PeerConfig> peers;
+    std::string e;
+    if (!upstream::resolve_peers(target, 0, false, &peers, &e) ||
+        (!istarts_with(target, "unix:") && target.find(':') == std::string::npos)) {
+      error(x, e.empty() ? fmt::format("no port in upstream \"{}\"", target) : e);
+      return;
+    }
+    upstream::GroupConfig gc;
+    gc.name = target;
+    gc.peers = std::move(peers);
+    auto uc = std::make_shared<upstream::UpstreamConf>();
+    uc->implicit = true;
+    const upstream::Group* prev = nullptr;
+    if (previous_) {
+      auto p = previous_->find("\x01" + target);
+      if (p != previous_->end()) prev = p->second->group.get();
+    }
+    Status st = upstream::Group::create(std::move(gc), prev, &uc->group);
+    if (!st) {
+      error(x, st.message());
+      return;
+    }
+    sc_.upstreams["\x01" + target] = uc;
+    srv.upstream = std::move(uc);
   }
 
  private:
@@ -148,88 +257,14 @@ class Builder {
     for (size_t i = 1; i < d.args.size(); ++i) text += d.args[i];
     std::string e;
     if (!compile_format(text, f.get(), &e)) {
-      err(errors_, d, e);
+      error(d, e);
       return;
     }
     sc_.log_formats.push_back(std::move(f));
   }
 
-  const LogFormat* find_format(const std::string& name) {
-    for (const auto& f : sc_.log_formats)
-      if (f->name == name) return f.get();
-    return nullptr;
-  }
-
-  bool time_ms(const Directive& d, uint64_t* out) {
-    auto v = parse_time_ms(d.args[0]);
-    if (!v) {
-      err(errors_, d, fmt::format("\"{}\" directive invalid value", d.name));
-      return false;
-    }
-    *out = *v;
-    return true;
-  }
-
-  // Settings valid at stream and server level.
-  void apply(const Directive& d, Inherited& in, bool top) {
-    const auto& a = d.args;
-    if (d.name == "proxy_connect_timeout") {
-      time_ms(d, &in.connect_timeout_ms);
-    } else if (d.name == "proxy_timeout") {
-      time_ms(d, &in.timeout_ms);
-    } else if (d.name == "proxy_half_close" || d.name == "proxy_next_upstream") {
-      bool v = a[0] == "on";
-      if (a[0] != "on" && a[0] != "off") {
-        err(errors_, d,
-            fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
-                        a[0], d.name));
-        return;
-      }
-      if (d.name == "proxy_half_close")
-        in.half_close = v;
-      else
-        in.next_upstream = v;
-    } else if (d.name == "proxy_next_upstream_tries") {
-      auto v = parse_uint(a[0]);
-      if (!v)
-        err(errors_, d, fmt::format("invalid number \"{}\"", a[0]));
-      else
-        in.tries = uint32_t(*v);
-    } else if (d.name == "allow" || d.name == "deny") {
-      AccessRule rule;
-      rule.allow = d.name == "allow";
-      if (!parse_access_rule(a[0], rule)) {
-        err(errors_, d, fmt::format("invalid parameter \"{}\"", a[0]));
-        return;
-      }
-      in.access.push_back(rule);
-    } else if (d.name == "access_log") {
-      if (!in.logs_given || top) {
-        if (!in.logs_given) in.logs.clear();
-        in.logs_given = true;
-      }
-      if (a[0] == "off") {
-        in.logs.clear();
-        return;
-      }
-      if (a.size() < 2) {
-        err(errors_, d, "invalid number of arguments in \"access_log\" directive");
-        return;
-      }
-      const LogFormat* f = find_format(a[1]);
-      if (!f) {
-        err(errors_, d, fmt::format("unknown log format \"{}\"", a[1]));
-        return;
-      }
-      std::string path = config::resolve_path(prefix_, a[0]);
-      std::string e;
-      auto file = log_files_.get(path, 0, workers_, &e);
-      if (!file) {
-        err(errors_, d, e);
-        return;
-      }
-      in.logs.push_back(AccessLog{file, f});
-    }
+  static void apply(Level& lv, const Directive& d, uint32_t context) {
+    if (const Command* c = find_command(d.name, context); c && c->set) c->set(lv, d);
   }
 
   void build_server(const Directive& d, const Inherited& parent) {
@@ -238,68 +273,42 @@ class Builder {
     srv->line = d.line;
     Inherited in = parent;
     in.access.clear();  // array directives replace the inherited ones when given
-    bool access_given = false;
     in.logs_given = false;
-    for (const auto& x : d.block) {
-      if (x.name == "allow" || x.name == "deny") access_given = true;
-      apply(x, in, false);
-    }
-    if (!access_given) in.access = parent.access;
-    for (const auto& x : d.block) {
-      if (x.name == "listen") {
-        config::ListenAddr la;
-        bool def = false;
-        std::string e;
-        if (!config::parse_listen(x, &la, &def, &e)) {
-          err(errors_, x, e);
-          continue;
-        }
-        la.deferred = false;  // a server-first protocol (SMTP, MySQL) must be accepted at once
-        srv->listens.push_back(la);
-      } else if (x.name == "proxy_pass") {
-        const std::string& target = x.args[0];
-        srv->target = target;
-        auto it = sc_.upstreams.find(target);
-        if (it != sc_.upstreams.end()) {
-          srv->upstream = it->second;
-          continue;
-        }
-        std::vector<upstream::PeerConfig> peers;
-        std::string e;
-        if (!upstream::resolve_peers(target, 0, false, &peers, &e) ||
-            (!istarts_with(target, "unix:") && target.find(':') == std::string::npos)) {
-          err(errors_, x, e.empty() ? fmt::format("no port in upstream \"{}\"", target) : e);
-          continue;
-        }
-        upstream::GroupConfig gc;
-        gc.name = target;
-        gc.peers = std::move(peers);
-        auto uc = std::make_shared<upstream::UpstreamConf>();
-        uc->implicit = true;
-        const upstream::Group* prev = nullptr;
-        if (previous_) {
-          auto p = previous_->find("\x01" + target);
-          if (p != previous_->end()) prev = p->second->group.get();
-        }
-        Status st = upstream::Group::create(std::move(gc), prev, &uc->group);
-        if (!st) {
-          err(errors_, x, st.message());
-          continue;
-        }
-        sc_.upstreams["\x01" + target] = uc;
-        srv->upstream = std::move(uc);
-      }
-    }
-    if (srv->listens.empty()) err(errors_, d, "no \"listen\" is defined for server");
-    if (!srv->upstream) err(errors_, d, "no \"proxy_pass\" is defined for server");
+    Level lv{*this, in, srv.get(), false};
+    for (const auto& x : d.block) apply(lv, x, kStreamServer);
+    if (!access_given(d)) in.access = parent.access;
+    if (srv->listens.empty()) error(d, "no \"listen\" is defined for server");
+    if (!srv->upstream) error(d, "no \"proxy_pass\" is defined for server");
+    if (srv->upstream) compile_hash_key(*srv);
     srv->connect_timeout_ms = in.connect_timeout_ms;
     srv->timeout_ms = in.timeout_ms;
     srv->half_close = in.half_close;
     srv->next_upstream = in.next_upstream;
     srv->next_upstream_tries = in.tries;
+    srv->next_upstream_timeout_ms = in.next_upstream_timeout_ms;
     srv->access = std::move(in.access);
     srv->access_logs = in.logs;
     sc_.servers.push_back(std::move(srv));
+  }
+
+  static bool access_given(const Directive& d) {
+    for (const auto& x : d.block)
+      if (x.name == "allow" || x.name == "deny") return true;
+    return false;
+  }
+
+  // `hash KEY` of the server's upstream, compiled with the stream variables (nginx evaluates it
+  // per session); an error names the `hash` line.
+  void compile_hash_key(Server& srv) {
+    const std::string& text = srv.upstream->group->hash_key();
+    if (text.empty()) return;
+    auto key = std::make_unique<LogFormat>();
+    std::string e;
+    if (!compile_format(text, key.get(), &e)) {
+      errors_.push_back({std::move(e), srv.upstream->hash_file, srv.upstream->hash_line});
+      return;
+    }
+    srv.hash_key = std::move(key);
   }
 
   const std::string& prefix_;
@@ -310,7 +319,88 @@ class Builder {
   const upstream::UpstreamMap* previous_;
 };
 
+void set_connect_timeout(Level& lv, const Directive& d) {
+  lv.b.time_ms(d, &lv.in.connect_timeout_ms);
+}
+
+void set_timeout(Level& lv, const Directive& d) {
+  lv.b.time_ms(d, &lv.in.timeout_ms);
+}
+
+void set_half_close(Level& lv, const Directive& d) {
+  lv.b.flag(d, &lv.in.half_close);
+}
+
+void set_next_upstream(Level& lv, const Directive& d) {
+  lv.b.flag(d, &lv.in.next_upstream);
+}
+
+void set_tries(Level& lv, const Directive& d) {
+  auto v = parse_uint(d.args[0]);
+  if (!v)
+    lv.b.error(d, fmt::format("invalid number \"{}\"", d.args[0]));
+  else
+    lv.in.tries = uint32_t(*v);
+}
+
+void set_next_upstream_timeout(Level& lv, const Directive& d) {
+  lv.b.time_ms(d, &lv.in.next_upstream_timeout_ms);
+}
+
+void set_access_rule(Level& lv, const Directive& d) {
+  AccessRule rule;
+  rule.allow = d.name == "allow";
+  if (!parse_access_rule(d.args[0], rule)) {
+    lv.b.error(d, fmt::format("invalid parameter \"{}\"", d.args[0]));
+    return;
+  }
+  lv.in.access.push_back(rule);
+}
+
+void set_access_log(Level& lv, const Directive& d) {
+  const auto& a = d.args;
+  Inherited& in = lv.in;
+  if (!in.logs_given || lv.top) {
+    if (!in.logs_given) in.logs.clear();
+    in.logs_given = true;
+  }
+  if (a[0] == "off") {
+    in.logs.clear();
+    return;
+  }
+  if (a.size() < 2) {
+    lv.b.error(d, "invalid number of arguments in \"access_log\" directive");
+    return;
+  }
+  const LogFormat* f = lv.b.find_format(a[1]);
+  if (!f) {
+    lv.b.error(d, fmt::format("unknown log format \"{}\"", a[1]));
+    return;
+  }
+  if (auto file = lv.b.log_file(d, a[0])) in.logs.push_back(AccessLog{std::move(file), f});
+}
+
+void set_listen(Level& lv, const Directive& d) {
+  config::ListenAddr la;
+  bool def = false;
+  std::string e;
+  if (!config::parse_listen(d, &la, &def, &e)) {
+    lv.b.error(d, e);
+    return;
+  }
+  la.deferred = false;  // a server-first protocol (SMTP, MySQL) must be accepted at once
+  lv.srv->listens.push_back(la);
+}
+
+void set_proxy_pass(Level& lv, const Directive& d) {
+  lv.b.proxy_pass(*lv.srv, d);
+}
+
 }  // namespace
+
+void register_directives(Registry& r) {
+  for (const Command& c : kCommands) r.add(c.spec);
+}
 
 void build_stream(const Directive& block, const std::string& prefix, int workers,
                   const StreamConf* previous, StreamConf& out, LogFiles& log_files,

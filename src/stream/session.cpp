@@ -28,6 +28,14 @@ void append_ms(std::string& out, uint64_t ms) {
                    (unsigned long long)(ms % 1000));
   out.append(buf, size_t(n));
 }
+
+// $binary_remote_addr: the address bytes (4 for IPv4, 16 for IPv6), as nginx.
+void append_binary_addr(const SockAddr& a, std::string& out) {
+  if (a.sa.sa_family == AF_INET)
+    out.append(reinterpret_cast<const char*>(&a.v4.sin_addr), 4);
+  else if (a.sa.sa_family == AF_INET6)
+    out.append(reinterpret_cast<const char*>(&a.v6.sin6_addr), 16);
+}
 }  // namespace
 
 Session::Session(upstream::Local* ctx, const Server* server, std::shared_ptr<const void> pin,
@@ -78,12 +86,22 @@ void Session::connect_next() {
   const auto& group = *server_->upstream->group;
   const uint32_t limit =
       server_->next_upstream_tries ? server_->next_upstream_tries : group_->members().max_tries();
-  if (tries_ >= limit || (tries_ > 0 && !server_->next_upstream)) {
+  const uint64_t now = ctx_->loop.now_ms();
+  if (tries_ == 0) first_try_ms_ = now;
+  const uint64_t budget = server_->next_upstream_timeout_ms;
+  if (tries_ >= limit || (tries_ > 0 && !server_->next_upstream) ||
+      (tries_ > 0 && budget && now - first_try_ms_ >= budget)) {
     finish(502);
     return;
   }
   upstream::PickContext pc;
-  pc.now_ms = ctx_->loop.now_ms();
+  pc.now_ms = now;
+  thread_local std::string key;  // reused: no allocation per session once warm
+  if (server_->hash_key) {
+    key.clear();
+    append_value(*server_->hash_key, key);
+    pc.hash_key = key;
+  }
   int idx = group_->pick(pc, tried_);
   if (idx < 0) {
     PORTICO_LOG(LogLevel::kError, id_, "no live upstreams while connecting to upstream, client: {}",
@@ -288,97 +306,104 @@ void Session::close_now() {
   if (!done_) finish(200);
 }
 
+const SockAddr& Session::local_addr() {
+  if (!local_known_ && client_t_.is_open()) {
+    socklen_t len = sizeof local_;
+    getsockname(client_t_.fd(), &local_.sa, &len);
+    local_known_ = true;
+  }
+  return local_;
+}
+
+void Session::append_value(const LogFormat& f, std::string& out) {
+  using V = LogFormat::Var;
+  for (const auto& p : f.parts) {
+    switch (p.var) {
+      case V::kLiteral:
+        out += p.text;
+        break;
+      case V::kRemoteAddr:
+        append_addr_text(client_, out);
+        break;
+      case V::kBinaryRemoteAddr:
+        append_binary_addr(client_, out);
+        break;
+      case V::kRemotePort:
+        out += std::to_string(addr_port(client_));
+        break;
+      case V::kServerAddr:
+        append_addr_text(local_addr(), out);
+        break;
+      case V::kServerPort:
+        out += std::to_string(addr_port(local_addr()));
+        break;
+      case V::kUpstreamAddr:
+        out += upstream_addr_.empty() ? "-" : upstream_addr_;
+        break;
+      case V::kBytesSent:
+        out += std::to_string(u2c_.bytes);
+        break;
+      case V::kBytesReceived:
+        out += std::to_string(c2u_.bytes);
+        break;
+      case V::kUpstreamBytesSent:
+        out += std::to_string(c2u_.bytes);
+        break;
+      case V::kUpstreamBytesReceived:
+        out += std::to_string(u2c_.bytes);
+        break;
+      case V::kSessionTime: {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        const int64_t ms =
+            (now.tv_sec - start_.tv_sec) * 1000 + (now.tv_nsec - start_.tv_nsec) / 1000000;
+        append_ms(out, uint64_t(ms < 0 ? 0 : ms));
+        break;
+      }
+      case V::kStatus:
+        out += std::to_string(status_);
+        break;
+      case V::kTimeLocal:
+        out += TimeCache::local().time_local();
+        break;
+      case V::kTimeIso8601:
+        out += TimeCache::local().time_iso8601();
+        break;
+      case V::kMsec:
+        out += TimeCache::local().msec();
+        break;
+      case V::kConnection:
+        out += std::to_string(id_);
+        break;
+      case V::kProtocol:
+        out += "TCP";
+        break;
+      case V::kUpstreamConnectTime:
+        out += connect_times_.empty() ? "-" : connect_times_;
+        break;
+      case V::kPid:
+        out += std::to_string(getpid());
+        break;
+      case V::kHostname: {
+        char buf[256];
+        if (gethostname(buf, sizeof buf) == 0) out += buf;
+        break;
+      }
+      case V::kNginxVersion:
+        out += PORTICO_VERSION;
+        break;
+    }
+  }
+}
+
 void Session::log() {
   if (server_->access_logs.empty()) return;
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  int64_t ms = (now.tv_sec - start_.tv_sec) * 1000 + (now.tv_nsec - start_.tv_nsec) / 1000000;
   std::string line;
-  using V = LogFormat::Var;
-  SockAddr local{};
-  bool local_known = false;
-  auto local_addr = [&]() -> const SockAddr& {
-    if (!local_known && client_t_.is_open()) {
-      socklen_t len = sizeof local;
-      getsockname(client_t_.fd(), &local.sa, &len);
-      local_known = true;
-    }
-    return local;
-  };
   for (const auto& al : server_->access_logs) {
     line.clear();
-    for (const auto& p : al.format->parts) {
-      switch (p.var) {
-        case V::kLiteral:
-          line += p.text;
-          break;
-        case V::kRemoteAddr:
-          append_addr_text(client_, line);
-          break;
-        case V::kRemotePort:
-          line += std::to_string(addr_port(client_));
-          break;
-        case V::kServerAddr:
-          append_addr_text(local_addr(), line);
-          break;
-        case V::kServerPort:
-          line += std::to_string(addr_port(local_addr()));
-          break;
-        case V::kUpstreamAddr:
-          line += upstream_addr_.empty() ? "-" : upstream_addr_;
-          break;
-        case V::kBytesSent:
-          line += std::to_string(u2c_.bytes);
-          break;
-        case V::kBytesReceived:
-          line += std::to_string(c2u_.bytes);
-          break;
-        case V::kUpstreamBytesSent:
-          line += std::to_string(c2u_.bytes);
-          break;
-        case V::kUpstreamBytesReceived:
-          line += std::to_string(u2c_.bytes);
-          break;
-        case V::kSessionTime:
-          append_ms(line, uint64_t(ms < 0 ? 0 : ms));
-          break;
-        case V::kStatus:
-          line += std::to_string(status_);
-          break;
-        case V::kTimeLocal:
-          line += TimeCache::local().time_local();
-          break;
-        case V::kTimeIso8601:
-          line += TimeCache::local().time_iso8601();
-          break;
-        case V::kMsec:
-          line += TimeCache::local().msec();
-          break;
-        case V::kConnection:
-          line += std::to_string(id_);
-          break;
-        case V::kProtocol:
-          line += "TCP";
-          break;
-        case V::kUpstreamConnectTime:
-          line += connect_times_.empty() ? "-" : connect_times_;
-          break;
-        case V::kPid:
-          line += std::to_string(getpid());
-          break;
-        case V::kHostname: {
-          char buf[256];
-          if (gethostname(buf, sizeof buf) == 0) line += buf;
-          break;
-        }
-        case V::kNginxVersion:
-          line += PORTICO_VERSION;
-          break;
-      }
-    }
+    append_value(*al.format, line);
     line += '\n';
     al.file->write_line(-1, line);
   }
 }
-
 }  // namespace portico::stream

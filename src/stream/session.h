@@ -53,6 +53,9 @@ class Session final : public Deferred {
   void finish(int status);
   static void on_timer(Timer* t);
   void log();
+  // Appends a compiled value (a log line, the `hash` key) with this session's variables.
+  void append_value(const LogFormat& f, std::string& out);
+  const SockAddr& local_addr();  // getsockname, once
 
   upstream::Local* ctx_;
   const Server* server_;
@@ -64,6 +67,9 @@ class Session final : public Deferred {
   int peer_ = -1;  // the slot picked, until released
   uint32_t tries_ = 0;
   SockAddr client_;
+  SockAddr local_{};
+  bool local_known_ = false;
+  uint64_t first_try_ms_ = 0;  // proxy_next_upstream_timeout counts from here
   uint64_t id_;
   End client_end_, up_end_;
   bool connecting_ = false;

@@ -15,11 +15,13 @@
 
 namespace portico::stream {
 
-// A stream log_format, compiled: literal text and the variables the stream module knows.
+// A stream log_format (or another value with variables: a `hash` key), compiled: literal text
+// and the variables the stream module knows.
 struct LogFormat {
   enum class Var : uint8_t {
     kLiteral,
     kRemoteAddr,
+    kBinaryRemoteAddr,
     kRemotePort,
     kServerAddr,
     kServerPort,
@@ -61,7 +63,10 @@ struct Server {
   uint64_t timeout_ms = 600'000;  // proxy_timeout: idle time between two transfers
   bool half_close = false;        // proxy_half_close
   uint32_t next_upstream_tries = 0;
+  uint64_t next_upstream_timeout_ms = 0;  // 0: no limit on the time spent trying servers
   bool next_upstream = true;
+  // The upstream's `hash KEY`, compiled with the stream variables; null when it has none.
+  std::unique_ptr<const LogFormat> hash_key;
   std::vector<AccessRule> access;
   std::vector<AccessLog> access_logs;
   std::string file;

@@ -76,6 +76,26 @@ stream {
         proxy_pass withdead;
         proxy_half_close on;
     }
+    upstream hashed {
+        hash $remote_addr;
+        server 127.0.0.1:@E1@;
+        server 127.0.0.1:@E2@;
+    }
+    upstream hashed_fixed {
+        hash "k-$server_port" consistent;
+        server 127.0.0.1:@E1@;
+        server 127.0.0.1:@E2@;
+    }
+    server {
+        listen 127.0.0.1:{port_hash};
+        proxy_pass hashed;
+        proxy_half_close on;
+    }
+    server {
+        listen 127.0.0.1:{port_hash_fixed};
+        proxy_pass hashed_fixed;
+        proxy_half_close on;
+    }
 }
 """
 
@@ -235,6 +255,15 @@ class StreamTest(unittest.TestCase):
                                     for _ in range(10))
         self.assertEqual(names, {"e1": 5, "e2": 5})
 
+    def test_hash_by_remote_addr_sticks(self):
+        # every session comes from 127.0.0.1: `hash $remote_addr` sends all to one server
+        # (the key used to be ignored: round robin spread them 5/5)
+        for port_name in ("port_hash", "port_hash_fixed"):
+            names = collections.Counter(self.session_name(self.srv.port(port_name))
+                                        for _ in range(10))
+            self.assertEqual(len(names), 1, (port_name, names))
+            self.assertEqual(sum(names.values()), 10)
+
     def test_refused_peer_retried(self):
         for _ in range(4):
             self.assertEqual(self.session_name(self.srv.port("port_retry")), "e1")
@@ -338,6 +367,55 @@ stream {
 
 
 @requires_stream
+@requires_stream
+class NextUpstreamTimeoutTest(unittest.TestCase):
+    """proxy_next_upstream_timeout bounds the time spent trying servers: three servers that
+    never answer a SYN, 1 s connect timeout each; 1.5 s allowed: two tries, not three."""
+
+    def test_gives_up_after_the_time_allowed(self):
+        holes = [FullBacklog() for _ in range(3)]
+        try:
+            if not all(h.ok for h in holes):
+                self.skipTest("could not fill the accept queues")
+            # max_fails=0: the harness's readiness probe (a session too) must not mark them down
+            servers = "".join(f"        server 127.0.0.1:{h.port} max_fails=0;\n" for h in holes)
+            cfg = ("events {}\nstream {\n    upstream holes {\n" + servers + "    }\n"
+                   "    server {\n        listen 127.0.0.1:{port};\n"
+                   "        proxy_pass holes;\n        proxy_connect_timeout 1s;\n"
+                   "        proxy_next_upstream_timeout 1500ms;\n    }\n}\n")
+            with Server(stream_prelude() + cfg, default_access_log=False) as srv:
+                t0 = time.monotonic()
+                with connect(srv.port()) as s:
+                    self.assertEqual(recv_until_eof(s, 10), b"")
+                elapsed = time.monotonic() - t0
+                # two connect timeouts (2 s), then the 1.5 s budget is spent; three would be 3 s
+                self.assertGreater(elapsed, 1.8)
+                self.assertLess(elapsed, 2.9)
+                srv.wait_error_log(r"upstream timed out")
+        finally:
+            for h in holes:
+                h.close()
+
+
+class StreamConfigTest(unittest.TestCase):
+    """A stream `hash` key with an unknown variable is refused at the hash line."""
+
+    @requires_stream
+    def test_unknown_variable_in_hash_key(self):
+        cfg = ("events {}\nstream {\n    upstream u {\n        hash $no_such_thing;\n"
+               "        server 127.0.0.1:1;\n    }\n    server {\n"
+               "        listen 127.0.0.1:{port};\n        proxy_pass u;\n    }\n}\n")
+        srv = Server(stream_prelude() + cfg, start=False, default_access_log=False)
+        try:
+            line = srv.line_of("hash $no_such_thing")
+            r = srv.run_cli("-t")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertRegex(r.stderr, r"\[emerg\] (\d+#\d+: )?" + re.escape(
+                f'unknown "no_such_thing" variable in {srv.conf_path}:{line}'))
+        finally:
+            srv.stop()
+
+
 class LogReopenTest(unittest.TestCase):
     """USR1 (logrotate's postrotate) reopens every log file: the stream access log too, not
     only http's."""
