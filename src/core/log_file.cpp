@@ -24,7 +24,7 @@ void write_all(int fd, const char* p, size_t n) {
 }  // namespace
 
 std::shared_ptr<LogFile> LogFile::open(const std::string& path, size_t buffer_size, int workers,
-                                       std::string* error) {
+                                       std::string* error, uint64_t flush_ms) {
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     *error = fmt::format("open() \"{}\" failed ({})", path, errno_text(errno));
@@ -34,6 +34,7 @@ std::shared_ptr<LogFile> LogFile::open(const std::string& path, size_t buffer_si
   f->path_ = path;
   f->fd_ = fd;
   f->buffer_size_ = buffer_size;
+  if (buffer_size > 0) f->flush_ms_ = flush_ms;
   if (buffer_size > 0) f->buffers_.resize(size_t(workers));
   return f;
 }
@@ -77,10 +78,11 @@ void LogFile::reopen() {
 }
 
 std::shared_ptr<LogFile> LogFiles::get(const std::string& path, size_t buffer_size, int workers,
-                                       std::string* error) {
+                                       std::string* error, uint64_t flush_ms) {
+  if (flush_ms && buffer_size && (flush_ms_ == 0 || flush_ms < flush_ms_)) flush_ms_ = flush_ms;
   for (const auto& f : files_)
     if (f->path() == path) return f;
-  auto f = LogFile::open(path, buffer_size, workers, error);
+  auto f = LogFile::open(path, buffer_size, workers, error, flush_ms);
   if (f) files_.push_back(f);
   return f;
 }
@@ -91,6 +93,11 @@ void LogFiles::reopen() const {
 
 void LogFiles::flush(int worker) const {
   for (const auto& f : files_) f->flush(worker);
+}
+
+void LogFiles::flush_timed(int worker) const {
+  for (const auto& f : files_)
+    if (f->flush_ms()) f->flush(worker);
 }
 
 }  // namespace portico

@@ -29,9 +29,10 @@ struct LogMainConf : ModuleConfOf<LogMainConf> {
 };
 
 // One LogFile per path for the whole snapshot (several access_log lines may name it).
-std::shared_ptr<LogFile> log_file(Level& lv, const std::string& path, size_t buffer) {
+std::shared_ptr<LogFile> log_file(Level& lv, const std::string& path, size_t buffer,
+                                  uint64_t flush_ms = 0) {
   std::string e;
-  return lv.host().log_files().get(path, buffer, lv.workers(), &e);
+  return lv.host().log_files().get(path, buffer, lv.workers(), &e, flush_ms);
 }
 
 void build_log_format(Level& lv, LogMainConf& mc, const Directive& d) {
@@ -77,20 +78,23 @@ void set_access_log(Level& lv, const Directive& d) {
     return;
   }
   al.format = it->second;
-  uint64_t buffer = 0;
+  uint64_t buffer = 0, flush_ms = 0;
   for (size_t i = 2; i < a.size(); ++i) {
     if (a[i].rfind("buffer=", 0) == 0) {
       if (!lv.size(d, std::string_view(a[i]).substr(7), &buffer)) return;
     } else if (a[i].rfind("flush=", 0) == 0) {
-      uint64_t t;
-      if (!lv.msec(d, std::string_view(a[i]).substr(6), &t)) return;
+      if (!lv.msec(d, std::string_view(a[i]).substr(6), &flush_ms)) return;
     } else {
       lv.error(d, fmt::format("invalid parameter \"{}\"", a[i]));
       return;
     }
   }
+  if (flush_ms && !buffer) {
+    lv.error(d, fmt::format("no buffer is defined for access_log \"{}\"", a[0]));
+    return;
+  }
   std::string path = config::resolve_path(lv.prefix(), a[0]);
-  al.file = log_file(lv, path, buffer);
+  al.file = log_file(lv, path, buffer, flush_ms);
   if (!al.file) {
     lv.error(d, fmt::format("open() \"{}\" failed ({})", path, errno_text(errno)));
     return;

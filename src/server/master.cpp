@@ -131,7 +131,11 @@ std::shared_ptr<const Snapshot> Master::load_for_reload() {
 }
 
 void Master::reload() {
-  sd_notify(0, "RELOADING=1");
+  // systemd (Type=notify-reload) wants the CLOCK_MONOTONIC time the reload began beside it.
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+             (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
   LOG_NOTICE("signal 1 (SIGHUP) received, reconfiguring");
   auto fresh = load_for_reload();
   if (!fresh) {

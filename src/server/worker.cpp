@@ -47,6 +47,13 @@ Worker::Worker(int index, std::shared_ptr<const Snapshot> snapshot,
   current_ = new Generation(std::move(snapshot));
   accept_timer_.cb = [](Timer* t) { static_cast<AcceptTimer*>(t)->worker->resume_accepting(); };
   accept_timer_.worker = this;
+  flush_timer_.cb = [](Timer* t) {
+    Worker* w = static_cast<AcceptTimer*>(t)->worker;
+    w->current_->snapshot->log_files.flush_timed(w->index_);
+    for (Generation* g : w->old_generations_) g->snapshot->log_files.flush_timed(w->index_);
+    w->arm_flush_timer();
+  };
+  flush_timer_.worker = this;
   for (http::Module* m : http::modules()) {
     module_states_.resize(http::modules().size());
     if (m->create_worker_state)
@@ -87,8 +94,9 @@ void Worker::run() {
   char name[16];
   snprintf(name, sizeof name, "portico-w%d", index_);
   pthread_setname_np(pthread_self(), name);
-  // Flush buffered access logs every second (nginx's access_log flush= default behaviour is
-  // "when the buffer is full"; a periodic flush keeps tail -f useful).
+  // Buffered access logs are written when a buffer fills, on reload, on exit, and every
+  // `flush=` interval (nginx's access_log flush=).
+  arm_flush_timer();
   loop_.run();
   current_->snapshot->log_files.flush(index_);
   finished_.store(true, std::memory_order_release);
@@ -315,10 +323,18 @@ void Worker::post_reload(std::shared_ptr<const Snapshot> snapshot,
   });
 }
 
+void Worker::arm_flush_timer() {
+  if (const uint64_t ms = current_->snapshot->log_files.flush_interval_ms())
+    loop_.schedule(&flush_timer_, ms);
+  else
+    loop_.cancel(&flush_timer_);
+}
+
 void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot,
                           std::vector<ListenerSocket> added, std::vector<std::string> removed) {
   Generation* old = current_;
   current_ = new Generation(std::move(snapshot));
+  arm_flush_timer();
   if (old->refs == 0) {
     old->snapshot->log_files.flush(index_);
     delete old;

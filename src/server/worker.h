@@ -163,7 +163,8 @@ class Worker final : public http::WorkerServices {
   bool accept_paused_ = false;
   struct AcceptTimer : Timer {
     Worker* worker = nullptr;
-  } accept_timer_, shutdown_timer_;
+  } accept_timer_, shutdown_timer_, flush_timer_;
+  void arm_flush_timer();  // every access_log flush= interval of the current snapshot
   std::atomic<bool> finished_{false};
 };
 

@@ -1,10 +1,11 @@
 """access_log / log_format / error_log: line shapes and variable values."""
 
 import re
+import signal
 import time
 import unittest
 
-from harness import RawConn, Server, build_request, request
+from harness import RawConn, Server, build_request, eventually, request
 
 COMBINED = re.compile(
     r'^(?P<addr>\S+) - (?P<user>\S+) \[(?P<time>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} '
@@ -41,6 +42,14 @@ http {
         }
         location /ret/ {
             return 200 "fixed body\n";
+        }
+        location /buffered/ {
+            access_log logs/buffered.log custom buffer=64k;
+            return 200 "b\n";
+        }
+        location /flushed/ {
+            access_log logs/flushed.log custom buffer=64k flush=300ms;
+            return 200 "f\n";
         }
     }
 }
@@ -160,6 +169,40 @@ class AccessLogTest(unittest.TestCase):
         m = COMBINED.match(line)
         self.assertTrue(m, line)
         self.assertEqual((m["request"], m["status"]), ("GARBAGE", "400"))
+
+
+class BufferedAccessLogTest(unittest.TestCase):
+    """access_log buffer=SIZE flush=TIME: a buffered line waits for a full buffer, the exit or
+    the flush interval, whichever comes first (nginx)."""
+
+    def test_flush_interval_writes_buffered_lines(self):
+        with Server(CONFIG, FILES) as srv:
+            self.assertEqual(request(srv.port(), "/flushed/x").status, 200)
+            self.assertEqual(request(srv.port(), "/buffered/x").status, 200)
+            # flush=300ms: the line is on disk well within the wait, while the server runs
+            lines = eventually(lambda: srv.access_log("logs/flushed.log"), 5,
+                               message="flushed.log gets its line while the server runs")
+            self.assertEqual(len(lines), 1, lines)
+            self.assertIn("|/flushed/x|", lines[0])
+            # buffer= without flush=: still in the worker's buffer (64 KiB is far from full) ...
+            self.assertEqual(srv.access_log("logs/buffered.log"), [])
+            # ... and written when the worker exits
+            srv.signal(signal.SIGQUIT)
+            self.assertTrue(srv.wait_exit(10))
+            self.assertEqual(len(srv.access_log("logs/buffered.log")), 1)
+
+    def test_flush_without_buffer_is_refused(self):
+        srv = Server(CONFIG.replace("access_log logs/custom.log custom;",
+                                    "access_log logs/custom.log custom flush=1s;"),
+                     FILES, start=False)
+        try:
+            line = srv.line_of("flush=1s")
+            r = srv.run_cli("-t")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f'no buffer is defined for access_log "logs/custom.log" in '
+                          f'{srv.conf_path}:{line}', r.stderr)
+        finally:
+            srv.stop()
 
 
 class ErrorLogTest(unittest.TestCase):

@@ -4,12 +4,14 @@ added and removed on reload, in-flight transfers finish on reload and on gracefu
 import hashlib
 import os
 import signal
+import socket
+import tempfile
 import threading
 import time
 import unittest
 
 from harness import (ConnectionClosed, RawConn, Server, build_request, eventually,
-                     port_accepts, request)
+                     port_accepts, portico_only, request)
 
 
 def versioned(body, extra_listen=""):
@@ -237,6 +239,50 @@ class GracefulTest(unittest.TestCase):
             self.assertTrue(c.closed_within(10))
             self.assertEqual(c.buf, b"")
         self.assertTrue(self.srv.wait_exit(10))
+
+
+@portico_only
+class SystemdNotifyTest(unittest.TestCase):
+    """sd_notify as systemd's Type=notify-reload expects: READY=1 with MAINPID, RELOADING=1
+    with MONOTONIC_USEC (the clock the reload began), READY=1 again, STOPPING=1."""
+
+    def test_ready_reloading_stopping(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="portico-notify-"), "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        old = os.environ.get("NOTIFY_SOCKET")
+        os.environ["NOTIFY_SOCKET"] = path
+        srv = None
+        try:
+            srv = Server("http {\n server { listen 127.0.0.1:{port}; return 200; }\n}\n")
+
+            def next_message(timeout=10):
+                sock.settimeout(timeout)
+                return sock.recv(4096).decode()
+
+            ready = next_message()
+            self.assertIn("READY=1", ready.split("\n"))
+            self.assertIn(f"MAINPID={srv.pid}", ready.split("\n"))
+            before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+            srv.signal(signal.SIGHUP)
+            reloading = dict(l.split("=", 1) for l in next_message().split("\n") if "=" in l)
+            after = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+            self.assertEqual(reloading.get("RELOADING"), "1", reloading)
+            self.assertIn("MONOTONIC_USEC", reloading)
+            self.assertTrue(before <= int(reloading["MONOTONIC_USEC"]) <= after, reloading)
+            self.assertIn("READY=1", next_message().split("\n"))
+            srv.signal(signal.SIGQUIT)
+            self.assertIn("STOPPING=1", next_message().split("\n"))
+        finally:
+            if old is None:
+                os.environ.pop("NOTIFY_SOCKET", None)
+            else:
+                os.environ["NOTIFY_SOCKET"] = old
+            if srv:
+                srv.stop()
+            sock.close()
+            os.unlink(path)
+            os.rmdir(os.path.dirname(path))
 
 
 if __name__ == "__main__":

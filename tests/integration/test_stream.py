@@ -460,10 +460,6 @@ class LogReopenTest(unittest.TestCase):
             e1.stop()
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 SHUTDOWN_CONFIG = r"""
 worker_shutdown_timeout 1s;
 events {}
@@ -501,3 +497,7 @@ class GracefulStopTest(unittest.TestCase):
                 srv.stop()
         finally:
             e1.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
