@@ -4,6 +4,8 @@
 
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "config/parser.h"
 #include "config/path.h"
 #include "core/strings.h"
@@ -38,27 +40,157 @@ Write <code>/etc/portico/portico.conf</code> (nginx syntax) or start it with <co
 }
 )";
 
+namespace {
+
+// The main and events contexts' directives: one row each, spec and setter together (http's
+// and stream's are in their modules). A null setter: a block read elsewhere, or a directive
+// accepted for nginx compatibility with nothing to do in portico (see the row's comment).
+struct MainLevel {
+  Snapshot& s;
+  std::vector<ConfigError>& errors;
+  void error(const Directive& d, std::string msg) {
+    errors.push_back({std::move(msg), d.file, d.line});
+  }
+  bool flag(const Directive& d, bool* out) {
+    if (d.args[0] != "on" && d.args[0] != "off") {
+      error(d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
+                           d.args[0], d.name));
+      return false;
+    }
+    *out = d.args[0] == "on";
+    return true;
+  }
+};
+
+struct MainCommand {
+  DirectiveSpec spec;
+  void (*set)(MainLevel&, const Directive&) = nullptr;
+};
+
+void set_worker_processes(MainLevel& lv, const Directive& d) {
+  if (d.args[0] == "auto") {
+    lv.s.main.worker_processes = int(std::max(1u, std::thread::hardware_concurrency()));
+  } else if (auto v = parse_uint(d.args[0]); v && *v > 0 && *v <= 1024) {
+    lv.s.main.worker_processes = int(*v);
+  } else {
+    lv.error(d, fmt::format("invalid value \"{}\" in \"worker_processes\" directive", d.args[0]));
+  }
+}
+
+void set_pid(MainLevel& lv, const Directive& d) {
+  lv.s.main.pid_path = d.args[0] == "off" ? "" : resolve_path(lv.s.prefix, d.args[0]);
+}
+
+void set_daemon(MainLevel& lv, const Directive& d) {
+  lv.flag(d, &lv.s.main.daemon);
+}
+
+// portico is one process with worker threads: the flag is checked and has no other effect.
+void set_master_process(MainLevel& lv, const Directive& d) {
+  bool ignored;
+  lv.flag(d, &ignored);
+}
+
+void set_rlimit_nofile(MainLevel& lv, const Directive& d) {
+  auto v = parse_uint(d.args[0]);
+  if (!v || *v == 0)
+    lv.error(d, fmt::format("invalid number \"{}\"", d.args[0]));
+  else
+    lv.s.main.rlimit_nofile = *v;
+}
+
+void set_shutdown_timeout(MainLevel& lv, const Directive& d) {
+  auto v = parse_time_ms(d.args[0]);
+  if (!v)
+    lv.error(
+        d, fmt::format("invalid value \"{}\" in \"worker_shutdown_timeout\" directive", d.args[0]));
+  else
+    lv.s.main.worker_shutdown_timeout = *v;
+}
+
+// Debian's nginx.conf includes modules-enabled/*.conf: the stream module is built into portico,
+// so loading it is a no-op; any other module's directives would not exist.
+void set_load_module(MainLevel& lv, const Directive& d) {
+  std::string_view file = d.args[0];
+  if (size_t slash = file.rfind('/'); slash != std::string_view::npos)
+    file.remove_prefix(slash + 1);
+  if (file != "ngx_stream_module.so")
+    lv.error(d, fmt::format("module \"{}\" is not available in portico (only the stream module, "
+                            "which is built in)",
+                            d.args[0]));
+}
+
+void set_error_log(MainLevel& lv, const Directive& d) {
+  LogTarget t;
+  t.path = resolve_path(lv.s.prefix, d.args[0]);
+  t.level = LogLevel::kError;
+  if (d.args.size() > 1 && !parse_log_level(d.args[1], &t.level))
+    lv.error(d, fmt::format("invalid log level \"{}\"", d.args[1]));
+  lv.s.main.error_logs.push_back(t);
+}
+
+void set_worker_connections(MainLevel& lv, const Directive& d) {
+  auto v = parse_uint(d.args[0]);
+  if (!v || *v < 1 || *v > 10'000'000)
+    lv.error(d, fmt::format("invalid number \"{}\"", d.args[0]));
+  else
+    lv.s.main.worker_connections = int(*v);
+}
+
+void set_use(MainLevel& lv, const Directive& d) {
+  if (d.args[0] != "epoll") lv.error(d, fmt::format("invalid event type \"{}\"", d.args[0]));
+}
+
+const MainCommand kMainCommands[] = {
+    {{"worker_processes", kMain, 1, 1, BlockKind::kNone, 0, true}, set_worker_processes},
+    {{"pid", kMain, 1, 1, BlockKind::kNone, 0, true}, set_pid},
+    {{"daemon", kMain, 1, 1, BlockKind::kNone, 0, true}, set_daemon},
+    {{"master_process", kMain, 1, 1, BlockKind::kNone, 0, true}, set_master_process},
+    {{"worker_rlimit_nofile", kMain, 1, 1, BlockKind::kNone, 0, true}, set_rlimit_nofile},
+    {{"worker_shutdown_timeout", kMain, 1, 1, BlockKind::kNone, 0, true}, set_shutdown_timeout},
+    // PCRE2's JIT is always used where the library has it.
+    {{"pcre_jit", kMain, 1, 1, BlockKind::kNone, 0, true}},
+    {{"load_module", kMain, 1, 1, BlockKind::kNone, 0, false}, set_load_module},
+    // Accepted, not applied yet: portico runs as the user that starts it (see
+    // docs/ARCHITECTURE.md).
+    {{"user", kMain, 1, 2, BlockKind::kNone, 0, true}},
+    {{"error_log", kMain, 1, kAnyArgs, BlockKind::kNone, 0, false}, set_error_log},
+    {{"events", kMain, 0, 0, BlockKind::kBlock, kEvents, true}},
+    {{"worker_connections", kEvents, 1, 1, BlockKind::kNone, 0, true}, set_worker_connections},
+    {{"use", kEvents, 1, 1, BlockKind::kNone, 0, true}, set_use},
+    // Each worker accepts until its listening socket's queue is drained, with no accept mutex:
+    // both behaviours are built in.
+    {{"multi_accept", kEvents, 1, 1, BlockKind::kNone, 0, true}},
+    {{"accept_mutex", kEvents, 1, 1, BlockKind::kNone, 0, true}},
+    {{"http", kMain, 0, 0, BlockKind::kBlock, kHttp, true}},
+};
+
+void apply_main(MainLevel& lv, const std::vector<Directive>& block, uint32_t context) {
+  for (const auto& d : block) {
+    for (const MainCommand& c : kMainCommands) {
+      if (c.spec.name != d.name || !(c.spec.contexts & context)) continue;
+      if (c.set) c.set(lv, d);
+      if (c.spec.block == BlockKind::kBlock && c.spec.block_context == kEvents)
+        apply_main(lv, d.block, kEvents);
+      break;
+    }
+  }
+}
+
+void build_main(const std::vector<Directive>& top, Snapshot& s, std::vector<ConfigError>& errors) {
+  s.main.pid_path = resolve_path(s.prefix, "logs/portico.pid");
+  MainLevel lv{s, errors};
+  apply_main(lv, top, kMain);
+  if (s.main.error_logs.empty())
+    s.main.error_logs.push_back({resolve_path(s.prefix, "logs/error.log"), LogLevel::kError, -1});
+}
+
+}  // namespace
+
 const Registry& registry() {
   static const Registry* reg = [] {
     auto* r = new Registry();
-    r->add({
-        {"worker_processes", kMain, 1, 1, BlockKind::kNone, 0, true},
-        {"pid", kMain, 1, 1, BlockKind::kNone, 0, true},
-        {"daemon", kMain, 1, 1, BlockKind::kNone, 0, true},
-        {"master_process", kMain, 1, 1, BlockKind::kNone, 0, true},
-        {"worker_rlimit_nofile", kMain, 1, 1, BlockKind::kNone, 0, true},
-        {"worker_shutdown_timeout", kMain, 1, 1, BlockKind::kNone, 0, true},
-        {"pcre_jit", kMain, 1, 1, BlockKind::kNone, 0, true},
-        {"load_module", kMain, 1, 1, BlockKind::kNone, 0, false},
-        {"user", kMain, 1, 2, BlockKind::kNone, 0, true},
-        {"error_log", kMain, 1, kAnyArgs, BlockKind::kNone, 0, false},
-        {"events", kMain, 0, 0, BlockKind::kBlock, kEvents, true},
-        {"worker_connections", kEvents, 1, 1, BlockKind::kNone, 0, true},
-        {"use", kEvents, 1, 1, BlockKind::kNone, 0, true},
-        {"multi_accept", kEvents, 1, 1, BlockKind::kNone, 0, true},
-        {"accept_mutex", kEvents, 1, 1, BlockKind::kNone, 0, true},
-        {"http", kMain, 0, 0, BlockKind::kBlock, kHttp, true},
-    });
+    for (const MainCommand& c : kMainCommands) r->add(c.spec);
     register_http_modules();
     http::register_directives(*r);
     stream::register_directives(*r);
@@ -66,91 +198,6 @@ const Registry& registry() {
   }();
   return *reg;
 }
-
-namespace {
-
-bool parse_flag(const Directive& d, bool* out, std::vector<ConfigError>& errors) {
-  if (d.args[0] == "on") {
-    *out = true;
-  } else if (d.args[0] == "off") {
-    *out = false;
-  } else {
-    errors.push_back(
-        {fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
-                     d.args[0], d.name),
-         d.file, d.line});
-    return false;
-  }
-  return true;
-}
-
-void build_main(const std::vector<Directive>& top, Snapshot& s, std::vector<ConfigError>& errors) {
-  MainConf& m = s.main;
-  m.pid_path = resolve_path(s.prefix, "logs/portico.pid");
-  for (const auto& d : top) {
-    const std::string& n = d.name;
-    if (n == "worker_processes") {
-      if (d.args[0] == "auto") {
-        m.worker_processes = int(std::max(1u, std::thread::hardware_concurrency()));
-      } else if (auto v = parse_uint(d.args[0]); v && *v > 0 && *v <= 1024) {
-        m.worker_processes = int(*v);
-      } else {
-        errors.push_back(
-            {fmt::format("invalid value \"{}\" in \"worker_processes\" directive", d.args[0]),
-             d.file, d.line});
-      }
-    } else if (n == "pid") {
-      m.pid_path = d.args[0] == "off" ? "" : resolve_path(s.prefix, d.args[0]);
-    } else if (n == "daemon") {
-      parse_flag(d, &m.daemon, errors);
-    } else if (n == "load_module") {
-      // Debian's nginx.conf includes modules-enabled/*.conf: the stream module is built into
-      // portico, so loading it is a no-op; any other module's directives would not exist.
-      std::string_view file = d.args[0];
-      if (size_t slash = file.rfind('/'); slash != std::string_view::npos)
-        file.remove_prefix(slash + 1);
-      if (file != "ngx_stream_module.so")
-        errors.push_back({fmt::format("module \"{}\" is not available in portico (only the "
-                                      "stream module, which is built in)",
-                                      d.args[0]),
-                          d.file, d.line});
-    } else if (n == "master_process") {
-      bool ignored;
-      parse_flag(d, &ignored, errors);
-    } else if (n == "worker_shutdown_timeout") {
-      auto v = parse_time_ms(d.args[0]);
-      if (!v)
-        errors.push_back(
-            {"invalid value \"" + d.args[0] + "\" in \"worker_shutdown_timeout\" directive", d.file,
-             d.line});
-      else
-        m.worker_shutdown_timeout = *v;
-    } else if (n == "error_log") {
-      LogTarget t;
-      t.path = resolve_path(s.prefix, d.args[0]);
-      t.level = LogLevel::kError;
-      if (d.args.size() > 1 && !parse_log_level(d.args[1], &t.level))
-        errors.push_back({fmt::format("invalid log level \"{}\"", d.args[1]), d.file, d.line});
-      m.error_logs.push_back(t);
-    } else if (n == "events") {
-      for (const auto& e : d.block) {
-        if (e.name == "worker_connections") {
-          auto v = parse_uint(e.args[0]);
-          if (!v || *v < 1 || *v > 10'000'000)
-            errors.push_back({fmt::format("invalid number \"{}\"", e.args[0]), e.file, e.line});
-          else
-            m.worker_connections = int(*v);
-        } else if (e.name == "use" && e.args[0] != "epoll") {
-          errors.push_back({fmt::format("invalid event type \"{}\"", e.args[0]), e.file, e.line});
-        }
-      }
-    }
-  }
-  if (m.error_logs.empty())
-    m.error_logs.push_back({resolve_path(s.prefix, "logs/error.log"), LogLevel::kError, -1});
-}
-
-}  // namespace
 
 LoadResult load(const LoadOptions& opts) {
   LoadResult res;

@@ -1,6 +1,7 @@
 #include "server/master.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -47,6 +48,33 @@ bool apply_error_logs(const Snapshot& s) {
   return true;
 }
 
+namespace {
+
+// worker_rlimit_nofile N sets the descriptor limit (soft and, where allowed, hard); without it
+// the soft limit is raised to the hard one: portico uses epoll, never select(), so systemd's
+// 1024 soft default only gets in the way of worker_connections.
+void apply_rlimit_nofile(const MainConf& m) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  struct rlimit want = rl;
+  if (m.rlimit_nofile) {
+    want.rlim_cur = rlim_t(m.rlimit_nofile);
+    if (want.rlim_max != RLIM_INFINITY && want.rlim_cur > want.rlim_max)
+      want.rlim_max = want.rlim_cur;
+  } else {
+    want.rlim_cur = rl.rlim_max;
+  }
+  if (want.rlim_cur == rl.rlim_cur && want.rlim_max == rl.rlim_max) return;
+  if (setrlimit(RLIMIT_NOFILE, &want) != 0) {
+    if (m.rlimit_nofile)
+      LOG_ALERT("setrlimit(RLIMIT_NOFILE, {}) failed ({}), the limit is {}", m.rlimit_nofile,
+                errno_text(errno), (unsigned long long)rl.rlim_cur);
+    return;
+  }
+}
+
+}  // namespace
+
 int Master::run(std::shared_ptr<const Snapshot> snapshot) {
   signal(SIGPIPE, SIG_IGN);
   // Before the workers start: they inherit the signal mask set here.
@@ -60,6 +88,7 @@ int Master::run(std::shared_ptr<const Snapshot> snapshot) {
   }
   runtime_.set_worker_exit_hook(
       [this] { control_.loop().post([this] { stop_loop_if_finished(); }); });
+  apply_rlimit_nofile(snapshot->main);
   if (Status st = runtime_.start(snapshot); !st) {
     LOG_EMERG("{}", st.message());
     runtime_.stop(false);  // workers that did start
@@ -145,6 +174,7 @@ void Master::reload() {
     LOG_ALERT("reload failed, the running configuration is kept");
   } else {
     apply_error_logs(*fresh);
+    apply_rlimit_nofile(fresh->main);
     if (!stopping_) check_health(*fresh);
     LOG_NOTICE("reconfigured");
   }

@@ -21,6 +21,7 @@ struct MainConf {
   std::vector<LogTarget> error_logs;
   int worker_connections = 512;
   uint64_t worker_shutdown_timeout = 0;  // 0 = wait for in-flight requests forever, as nginx
+  uint64_t rlimit_nofile = 0;  // worker_rlimit_nofile; 0: the soft limit is raised to the hard one
 };
 
 struct Snapshot {

@@ -322,5 +322,42 @@ class SignalTest(unittest.TestCase):
                    message="root html relative to prefix")
 
 
+def open_files_limits(pid):
+    """(soft, hard) "Max open files" of a process, from /proc."""
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return soft, hard
+    raise AssertionError("no Max open files line")
+
+
+@portico_only
+class RlimitTest(unittest.TestCase):
+    """worker_rlimit_nofile sets the descriptor limit; without it the soft limit is raised to the
+    hard one (portico uses epoll, so the 1024 soft default only caps worker_connections). portico
+    is one process, so its own limits are the workers'."""
+
+    def test_directive_sets_the_limit(self):
+        with Server("worker_rlimit_nofile 4000;\n" + good()) as srv:
+            self.assertEqual(open_files_limits(srv.pid)[0], "4000")
+            self.assertEqual(request(srv.port(), "/").status, 200)
+
+    def test_default_raises_soft_to_hard(self):
+        with Server(good()) as srv:
+            soft, hard = open_files_limits(srv.pid)
+            self.assertEqual(soft, hard)
+
+    def test_invalid_value_is_refused(self):
+        srv = Server("worker_rlimit_nofile lots;\n" + good(), start=False)
+        try:
+            line = srv.line_of("worker_rlimit_nofile")
+            r = srv.run_cli("-t")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f'invalid number "lots" in {srv.conf_path}:{line}', r.stderr)
+        finally:
+            srv.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
