@@ -1,6 +1,7 @@
-"""bench/report.py's table, with and without a --baseline server, and run.sh's
-refusal of inconsistent --baseline/--servers arguments (checked before it touches
-anything: no servers are started, nothing is installed)."""
+"""bench/report.py's table, with and without a --baseline server, and run.sh's handling
+of --baseline: its argument checks (done before it touches anything: no server is
+started, nothing is installed), where baseline goes in the server list and the round
+order (run.sh's own functions, sourced from the file, on made-up input)."""
 import json
 import os
 import subprocess
@@ -121,6 +122,43 @@ class RunArguments(unittest.TestCase):
             r = self.run_sh("--baseline", f.name, "--rows", "1")
         self.assertEqual(r.returncode, 1)
         self.assertIn(f"--baseline {f.name}: not an executable file", r.stderr)
+
+    def shell(self, script, *funcs):
+        """Runs script after defining run.sh's functions funcs (taken from the file)."""
+        with open(os.path.join(BENCH, "run.sh")) as f:
+            src = f.read().splitlines()
+        defs = []
+        for name in funcs:
+            start = next(i for i, ln in enumerate(src) if ln.startswith(name + "() {"))
+            end = next(i for i in range(start, len(src)) if src[i] == "}" or src[i].endswith("; }"))
+            defs += src[start:end + 1]
+        r = subprocess.run(["bash", "-c", "\n".join(defs) + "\n" + script], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def test_baseline_is_added_right_after_portico(self):
+        exe = sys.executable
+        script = ('PORTICO_BIN=x; PORT_BASE=28400; ROUNDS=1; DURATION=1; IDLE_CONNS=1; WAIT_QUIET=0; '
+                  'ROWS=1; SERVERS_WANTED=portico,nginx,h2o,haproxy; '
+                  f'parse_args "$@"; echo "$SERVERS_WANTED $BASELINE_BIN"')
+        funcs = ("log", "die", "usage", "parse_args")
+        cases = [([], "portico,baseline,nginx,h2o,haproxy"),
+                 (["--servers", "nginx,portico"], "nginx,portico,baseline"),
+                 (["--servers", "nginx"], "baseline,nginx"),
+                 (["--servers", "baseline,portico"], "baseline,portico")]
+        for args, want in cases:
+            out = self.shell(f'set -- --baseline {exe} {" ".join(args)}; ' + script, *funcs)
+            self.assertEqual(out.split(), [want, exe], args)
+        out = self.shell('set -- --servers portico,nginx; BASELINE_BIN=""; ' + script, *funcs)
+        self.assertEqual(out.split(), ["portico,nginx"], "no baseline, list unchanged")
+
+    def test_portico_and_baseline_swap_places_every_other_round(self):
+        orders = self.shell('ROW_RUN=(portico baseline nginx h2o); for r in 1 2 3 4; do round_order $r; done; '
+                            'ROW_RUN=(portico nginx); round_order 2', "round_order")
+        self.assertEqual(orders.splitlines(), ["portico baseline nginx h2o", "baseline portico nginx h2o",
+                                               "portico baseline nginx h2o", "baseline portico nginx h2o",
+                                               "portico nginx"])
 
     def test_help_documents_baseline(self):
         r = self.run_sh("--help")
