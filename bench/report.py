@@ -2,7 +2,9 @@
 """Helpers for bench/run.sh: parse wrk output, record results, print the table.
 
 Results live in one JSON-lines file per run. Record types:
-  {"type": "meta", ...}                          run settings (date, rounds, ...)
+  {"type": "meta", ...}                          run settings (date, rounds, ...; with
+                                                 --baseline also "baseline" and "portico":
+                                                 the two binaries' paths)
   {"type": "row", "row": 1, "kind": "wrk"|"mem", "title": ...}
   {"type": "result", "row": 1, "server": "nginx", "round": 1, ...metrics}
   {"type": "fail", "row": 1, "server": "nginx", "round": 1, "error": "..."}
@@ -31,7 +33,9 @@ import statistics
 import sys
 import time
 
-SERVERS = ["portico", "nginx", "h2o", "haproxy"]
+# "baseline" is the second portico build of a before/after run (run.sh --baseline): its
+# column and its ratio come first among the peers when a run has one.
+SERVERS = ["portico", "baseline", "nginx", "h2o", "haproxy"]
 
 TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 ** 4}
@@ -280,6 +284,11 @@ def header_lines(recs):
              f"servers alternated each round, median shown. Server pinned to CPU "
              f"{meta.get('server_cpu', '?')}, load generator to CPU {meta.get('client_cpu', '?')}. "
              f"{meta.get('host', '')}", ""]
+    if meta.get("baseline"):
+        lines += [f"**Before/after:** `baseline` is {meta['baseline']}, `portico` is "
+                  f"{meta.get('portico', '?')}: the same config, alternated in the same rounds "
+                  "(portico and baseline swap places every other round). portico/baseline is "
+                  "the change: > 1 in req/s means the new build is faster.", ""]
     lines += [f"- {r['server']}: {r['info']}" for r in recs if r["type"] == "server"]
     lines += [f"- {r['server']}: not available ({r.get('reason', '')})" for r in recs
               if r["type"] == "unavailable" and "row" not in r]
@@ -298,7 +307,7 @@ def header_lines(recs):
 
 
 def shown_servers(recs):
-    """portico plus every peer this run involved (run, probed or unavailable)."""
+    """portico plus every peer this run involved (run, probed or unavailable), baseline first."""
     seen = {r.get("server") for r in recs if r["type"] in ("server", "unavailable", "result", "fail")}
     return ["portico"] + [s for s in SERVERS[1:] if s in seen]
 

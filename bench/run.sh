@@ -5,16 +5,22 @@
 # One worker each, same files, same settings, server pinned to one CPU and the
 # load generator (and, for rows 5-7, the origin) to another, servers alternated
 # round by round, median per server, ratios portico/peer. See bench/README.md.
+# With --baseline OLD_BINARY, a second portico build runs as the server "baseline"
+# wherever portico runs, alternated with the others in the same rounds (before/after).
 #
 # Usage: bench/run.sh [options] [PORTICO_BINARY]
+#   --baseline BINARY  also run this portico binary as server "baseline" (same config
+#                      as portico, its own port and prefix); the table gets a
+#                      portico/baseline ratio
 #   --quick            1 round of 3 s (default: 3 rounds of 10 s)
 #   --rounds N         rounds per row
 #   --duration S       seconds per wrk run
 #   --rows LIST        comma-separated rows to run (default 1,2,3,4,5,6,7)
-#   --servers LIST     comma-separated subset of portico,nginx,h2o,haproxy
+#   --servers LIST     comma-separated subset of portico,nginx,h2o,haproxy (and
+#                      baseline, which --baseline adds by itself)
 #   --idle-conns N     connections for the memory row (default 10000)
 #   --port-base P      first port to try (default 28400; 28000-29990; the run
-#                      uses 5 ports from P+1 up, within P's thousand)
+#                      uses 5 ports (6 with --baseline) from P+1 up, within P's thousand)
 #   --wait-quiet S     before each measurement wait up to S s for the machine to be
 #                      idle (other processes < 0.1 CPU); default 0 = don't wait
 #   --keep             keep the temp dir (configs, wrk outputs, logs)
@@ -24,6 +30,7 @@ set -uo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PORTICO_BIN="$(cd "$BENCH_DIR/.." && pwd)/build/portico"
+BASELINE_BIN=""     # --baseline: the "before" portico binary ("" = no baseline server)
 ROUNDS=3
 DURATION=10
 WARMUP=1
@@ -46,6 +53,7 @@ parse_args() {
     while (($#)); do
         case "$1" in
             --quick) quick=1 ;;
+            --baseline) BASELINE_BIN=${2:-}; shift ;;
             --rounds) rounds=${2:-}; shift ;;
             --duration) duration=${2:-}; shift ;;
             --rows) ROWS=${2:-}; shift ;;
@@ -68,6 +76,22 @@ parse_args() {
         die "bad --idle-conns/--wait-quiet/--port-base"
     ((PORT_BASE >= 28000 && PORT_BASE <= 29990)) || die "--port-base must be in 28000-29990"
     if [[ $PORTICO_BIN != /* ]]; then PORTICO_BIN="$PWD/$PORTICO_BIN"; fi
+    if [[ -n $BASELINE_BIN ]]; then
+        [[ $BASELINE_BIN == /* ]] || BASELINE_BIN="$PWD/$BASELINE_BIN"
+        [[ -f $BASELINE_BIN && -x $BASELINE_BIN ]] || die "--baseline $BASELINE_BIN: not an executable file"
+        # baseline runs right after portico in each round (or first if portico is not run).
+        if [[ ,$SERVERS_WANTED, != *,baseline,* ]]; then
+            local with="" s
+            [[ ,$SERVERS_WANTED, == *,portico,* ]] || with=",baseline"
+            for s in ${SERVERS_WANTED//,/ }; do
+                with+=",$s"
+                [[ $s == portico ]] && with+=",baseline"
+            done
+            SERVERS_WANTED=${with#,}
+        fi
+    elif [[ ,$SERVERS_WANTED, == *,baseline,* ]]; then
+        die "--servers names baseline but no --baseline BINARY is given"
+    fi
 }
 
 # ------------------------------------------------------------------ cleanup
@@ -219,10 +243,11 @@ check_cpus() {
 
 port_in_use() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
 
-# One port per server plus the origin of rows 5-7, all within PORT_BASE's thousand
-# (28xxx or 29xxx).
+# One port per server plus the origin of rows 5-7 (and the baseline last, so that the
+# others keep their ports), all within PORT_BASE's thousand (28xxx or 29xxx).
 pick_ports() {
     local i=1 s p names=(portico nginx h2o haproxy origin) hi=$((PORT_BASE / 1000 * 1000 + 999))
+    [[ -n $BASELINE_BIN ]] && names+=(baseline)
     for s in "${names[@]}"; do
         p=$((PORT_BASE + i))
         while port_in_use "$p"; do
@@ -239,6 +264,7 @@ make_files() {
     # nginx workers and h2o drop to nobody when started as root: docroot must be readable.
     chmod 755 "$TMP"
     mkdir -p "$TMP/www" "$TMP/nginx" "$TMP/h2o" "$TMP/haproxy" "$TMP/origin" "$TMP/portico/logs" "$TMP/runs"
+    [[ -n $BASELINE_BIN ]] && mkdir -p "$TMP/baseline/logs"
     chmod 755 "$TMP/www"
     head -c 1024 /dev/urandom >"$TMP/www/1k.bin"
     head -c $((1024 * 1024)) /dev/urandom >"$TMP/www/1m.bin"
@@ -250,16 +276,21 @@ make_files() {
     : >"$RESULTS"
 }
 
-# The run uses a copy of the portico binary taken at the start, so that a rebuild of
-# build/portico during the run (by someone else) cannot mix two binaries in one table.
-PORTICO_EXE=""
-PORTICO_STAMP=""
-snapshot_portico() {
-    PORTICO_EXE="$TMP/portico/portico.bin"
-    if [[ -x $PORTICO_BIN ]] && cp "$PORTICO_BIN" "$PORTICO_EXE"; then
-        PORTICO_STAMP="copied at start; built $(date -r "$PORTICO_BIN" '+%Y-%m-%d %H:%M:%S'), sha256 $(sha256sum "$PORTICO_EXE" | cut -c1-12)"
-    else
-        PORTICO_EXE=""
+# The run uses a copy of the portico binary (and of the baseline) taken at the start,
+# so that a rebuild of build/portico during the run (by someone else) cannot mix two
+# binaries in one table. SNAP_EXE[s] is the copy ("" if there is none), SNAP_STAMP[s]
+# when it was built, its hash and, if it sits in a git checkout, that checkout's commit
+# (the tree it was probably built from; the build time tells whether it is older).
+declare -A SNAP_BIN=() SNAP_EXE=() SNAP_STAMP=()
+snapshot_portico() { # SERVER (portico|baseline) BINARY
+    local s=$1 bin=$2 exe="$TMP/$1/portico.bin" rev
+    SNAP_BIN[$s]=$bin
+    SNAP_EXE[$s]=""
+    if [[ -x $bin ]] && cp "$bin" "$exe"; then
+        SNAP_EXE[$s]=$exe
+        SNAP_STAMP[$s]="copied at start; built $(date -r "$bin" '+%Y-%m-%d %H:%M:%S'), sha256 $(sha256sum "$exe" | cut -c1-12)"
+        rev=$(git -C "$(dirname "$bin")" describe --always --dirty 2>/dev/null) &&
+            SNAP_STAMP[$s]+="; in a git checkout at $rev"
     fi
 }
 
@@ -331,6 +362,13 @@ write_configs() {
         echo "worker_processes 1;"
         $block "${SRV_PORT[portico]}"
     } >"$TMP/portico/portico.conf"
+    # The baseline: the same config on its own port.
+    if [[ -n $BASELINE_BIN ]]; then
+        {
+            echo "worker_processes 1;"
+            $block "${SRV_PORT[baseline]}"
+        } >"$TMP/baseline/portico.conf"
+    fi
 
     cat >"$TMP/h2o/h2o.conf" <<EOF
 num-threads: 1
@@ -438,7 +476,7 @@ origin_start() {
 server_log() {
     case $1 in
         nginx|origin) echo "$TMP/$1/error.log $TMP/$1/stdout.log" ;;
-        portico) echo "$TMP/portico/stdout.log $TMP/portico/logs/error.log" ;;
+        portico|baseline) echo "$TMP/$1/stdout.log $TMP/$1/logs/error.log" ;;
         *) echo "$TMP/$1/stdout.log" ;;
     esac
 }
@@ -468,13 +506,13 @@ server_start() {
             taskset -c "$SERVER_CPU" haproxy -db -f "$TMP/haproxy/haproxy.cfg" \
                 >"$TMP/haproxy/stdout.log" 2>&1 &
             ;;
-        portico)
-            if [[ ! -x $PORTICO_EXE ]]; then
-                START_ERROR="no executable at $PORTICO_BIN"
+        portico|baseline)
+            if [[ ! -x ${SNAP_EXE[$s]} ]]; then
+                START_ERROR="no executable at ${SNAP_BIN[$s]}"
                 return 1
             fi
-            taskset -c "$SERVER_CPU" "$PORTICO_EXE" -p "$TMP/portico/" -c "$TMP/portico/portico.conf" \
-                >"$TMP/portico/stdout.log" 2>&1 &
+            taskset -c "$SERVER_CPU" "${SNAP_EXE[$s]}" -p "$TMP/$s/" -c "$TMP/$s/portico.conf" \
+                >"$TMP/$s/stdout.log" 2>&1 &
             ;;
     esac
     pid=$!
@@ -549,7 +587,7 @@ probe_servers() {
     local s info
     SERVERS=()
     for s in ${SERVERS_WANTED//,/ }; do
-        case $s in portico|nginx|h2o|haproxy) ;; *) die "unknown server $s" ;; esac
+        case $s in portico|baseline|nginx|h2o|haproxy) ;; *) die "unknown server $s" ;; esac
         wanted "$s" || continue
         if [[ $s == haproxy ]]; then
             START_ERROR="haproxy is not installed"
@@ -606,18 +644,18 @@ server_version() {
         nginx) nginx -v 2>&1 | sed 's/^nginx version: //' ;;
         h2o) h2o --version 2>&1 | head -n 1 ;;
         haproxy) haproxy -v 2>&1 | head -n 1 | sed 's/ - https.*//' ;;
-        portico) echo "$PORTICO_BIN ($PORTICO_STAMP); $(portico_build_info)" ;;
+        portico|baseline) echo "${SNAP_BIN[$1]} (${SNAP_STAMP[$1]}); $(portico_build_info "${SNAP_EXE[$1]}")" ;;
     esac
 }
 
-# Compiler flags of the portico binary (from DWARF), with a warning for
+# Compiler flags of a portico binary (from DWARF), with a warning for
 # unoptimized or sanitizer builds, which would not be a fair comparison.
-portico_build_info() {
-    local producer flags="" warn=""
-    producer=$(readelf --debug-dump=info "$PORTICO_EXE" 2>/dev/null | grep -m1 DW_AT_producer |
+portico_build_info() { # EXE
+    local exe=$1 producer flags="" warn=""
+    producer=$(readelf --debug-dump=info "$exe" 2>/dev/null | grep -m1 DW_AT_producer |
         sed 's/.*DW_AT_producer *: *\(([^)]*): *\)\{0,1\}//')
     [[ -n $producer ]] && flags="built with: $producer"
-    if nm "$PORTICO_EXE" 2>/dev/null | grep -q -m1 -E '__asan_init|__ubsan_handle|__tsan_init'; then
+    if nm "$exe" 2>/dev/null | grep -q -m1 -E '__asan_init|__ubsan_handle|__tsan_init'; then
         warn="sanitizer build"
     elif [[ -n $producer && ! $producer =~ -O[123s] ]]; then
         warn="not optimized (no -O2/-O3)"
@@ -833,6 +871,24 @@ row7_setup() { proxy_rows_setup stream; }
 row7_run() { wrk_measure 7 "$1" "$2" 8 /1m.bin; }
 row7_teardown() { proxy_rows_teardown; }
 
+# The --baseline portico runs wherever portico runs (only if it is in --servers).
+for n in "${!ROW_SERVERS[@]}"; do ROW_SERVERS[$n]=${ROW_SERVERS[$n]/portico/portico baseline}; done
+unset n
+
+# The servers of ROW_RUN in the order round $1 runs them. portico and baseline swap
+# places on even rounds (portico, baseline, ... then baseline, portico, ...), so a drift
+# of the machine within a round does not always favour the same build.
+round_order() {
+    local s out=()
+    for s in "${ROW_RUN[@]}"; do
+        if (($1 % 2 == 0)) && [[ " ${ROW_RUN[*]} " == *" portico "* && " ${ROW_RUN[*]} " == *" baseline "* ]]; then
+            case $s in portico) s=baseline ;; baseline) s=portico ;; esac
+        fi
+        out+=("$s")
+    done
+    echo "${out[*]}"
+}
+
 run_row() {
     local n=$1 round s
     declare -F "row${n}_run" >/dev/null || die "no such row $n"
@@ -849,7 +905,7 @@ run_row() {
     if ((${#ROW_RUN[@]})); then
         log "row $n: servers ${ROW_RUN[*]}"
         for ((round = 1; round <= ROUNDS; round++)); do
-            for s in "${ROW_RUN[@]}"; do
+            for s in $(round_order "$round"); do
                 "row${n}_run" "$s" "$round"
             done
         done
@@ -871,14 +927,21 @@ main() {
     raise_limits
     check_cpus
     make_files
-    snapshot_portico
+    snapshot_portico portico "$PORTICO_BIN"
+    if [[ -n $BASELINE_BIN ]]; then
+        snapshot_portico baseline "$BASELINE_BIN"
+        if [[ -n ${SNAP_EXE[portico]} ]] && cmp -s "${SNAP_EXE[portico]}" "${SNAP_EXE[baseline]}"; then
+            log "warning: --baseline $BASELINE_BIN is the same file content as $PORTICO_BIN"
+        fi
+    fi
     build_helpers
     pick_ports
     write_configs
     python3 "$BENCH_DIR/report.py" add-json "$RESULTS" \
-        "$(python3 -c 'import json,sys; print(json.dumps({"type":"meta","date":sys.argv[1],"rounds":int(sys.argv[2]),"duration":int(sys.argv[3]),"server_cpu":sys.argv[4],"client_cpu":sys.argv[5],"host":sys.argv[6]}))' \
+        "$(python3 -c 'import json,sys; a=sys.argv; print(json.dumps({"type":"meta","date":a[1],"rounds":int(a[2]),"duration":int(a[3]),"server_cpu":a[4],"client_cpu":a[5],"host":a[6],**({"baseline":a[7],"portico":a[8]} if a[7] else {})}))' \
             "$(date '+%Y-%m-%d %H:%M:%S %Z')" "$ROUNDS" "$DURATION" "$SERVER_CPU" "$CLIENT_CPU" \
-            "Host: $(nproc) CPUs, $(uname -r); $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(h2o --version 2>&1 | head -n 1)$(command -v haproxy >/dev/null && wanted haproxy && echo "; $(server_version haproxy)"); wrk -t1 --latency; open files limit $(ulimit -n).$(rows_include 5 6 7 && echo " Rows 5-7: the origin (one nginx worker) runs on CPU $CLIENT_CPU with wrk.")")"
+            "Host: $(nproc) CPUs, $(uname -r); $(nginx -v 2>&1 | sed 's/^nginx version: //'); $(h2o --version 2>&1 | head -n 1)$(command -v haproxy >/dev/null && wanted haproxy && echo "; $(server_version haproxy)"); wrk -t1 --latency; open files limit $(ulimit -n).$(rows_include 5 6 7 && echo " Rows 5-7: the origin (one nginx worker) runs on CPU $CLIENT_CPU with wrk.")" \
+            "$BASELINE_BIN" "$PORTICO_BIN")"
     probe_servers
     log "servers: ${SERVERS[*]}; rows: $ROWS; $ROUNDS round(s) of ${DURATION}s"
 
