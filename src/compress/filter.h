@@ -72,7 +72,9 @@ class FilterPool final : public http::ModuleWorkerState {
   ~FilterPool() override;
 
  private:
-  static constexpr size_t kMaxFree = 64;
+  // A warm filter keeps its coder (a zstd context can hold a few MiB): a burst leaves at most
+  // this many behind.
+  static constexpr size_t kMaxFree = 16;
   std::vector<CompressFilter*> free_;
 };
 
