@@ -5,13 +5,16 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "core/log.h"
+
 namespace portico::compress {
 
 namespace {
 constexpr size_t kInBuffer = 32 * 1024;  // a file piece is read in parts of this size
 }  // namespace
 
-bool CompressFilter::begin(CoderKind kind, const CoderParams& p, size_t out_cap) {
+bool CompressFilter::begin(CoderKind kind, const CoderParams& p, size_t out_cap, uint64_t log_id) {
+  log_id_ = log_id;
   auto& slot = coders_[int(kind)];
   if (!slot) slot = make_coder(kind);
   coder_ = slot.get();
@@ -35,7 +38,7 @@ void CompressFilter::release() {
 IoResult CompressFilter::run(const uint8_t* in, size_t len, bool finish, size_t* consumed) {
   const CoderStep s = coder_->run(in, len, out_.data(), out_cap_, finish);
   // No progress with room to make it is a coder that cannot go on (corrupt gzip input).
-  if (s.error || (!s.done && s.in == 0 && s.out == 0)) return IoResult::failed(EBADMSG);
+  if (s.error || (!s.done && s.in == 0 && s.out == 0)) return coder_failed();
   *consumed = s.in;
   out_off_ = 0;
   out_len_ = s.out;
@@ -44,6 +47,16 @@ IoResult CompressFilter::run(const uint8_t* in, size_t len, bool finish, size_t*
   done_ = s.done;
   if (s.in > 0) unflushed_ = true;
   return IoResult::moved(0);
+}
+
+// The response cannot go on (a corrupt gzip body for gunzip; a library failure): logged as
+// nginx does, and the connection ends (the response is cut short).
+IoResult CompressFilter::coder_failed() {
+  static constexpr const char* kWhat[kCoderKinds] = {"deflate", "BrotliEncoderCompressStream",
+                                                     "ZSTD_compressStream2", "inflate"};
+  PORTICO_LOG(LogLevel::kError, log_id_, "{}() failed{}", kWhat[int(kind_)],
+              kind_ == CoderKind::kGunzip ? ": the gzip body is corrupt" : "");
+  return IoResult::failed(EBADMSG);
 }
 
 // Input is taken in three ways: memory pieces straight into the coder (taken: what it
@@ -103,7 +116,7 @@ IoResult CompressFilter::write(std::span<const http::OutChunk> body, size_t skip
       if (unflushed_) {
         // Nothing more to code for now: what was coded goes out decodable.
         const CoderStep s = coder_->flush(out_.data(), out_cap_);
-        if (s.error) return IoResult::failed(EBADMSG);
+        if (s.error) return coder_failed();
         out_off_ = 0;
         out_len_ = s.out;
         total_out_ += s.out;

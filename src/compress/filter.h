@@ -34,8 +34,9 @@ class CompressFilter final : public http::BodyFilter {
  public:
   explicit CompressFilter(FilterPool& pool) : pool_(pool) {}
 
-  // Arms the filter for one response. False: the coder could not start (out of memory).
-  bool begin(CoderKind kind, const CoderParams& p, size_t out_cap);
+  // Arms the filter for one response of connection `log_id` (for the error log). False: the
+  // coder could not start (out of memory).
+  bool begin(CoderKind kind, const CoderParams& p, size_t out_cap, uint64_t log_id = 0);
 
   void on_head(http::Request&) override {}
   IoResult write(std::span<const http::OutChunk> body, size_t skip, bool last,
@@ -49,11 +50,13 @@ class CompressFilter final : public http::BodyFilter {
 
  private:
   IoResult run(const uint8_t* in, size_t len, bool finish, size_t* consumed);
+  IoResult coder_failed();
 
   FilterPool& pool_;
   std::unique_ptr<Coder> coders_[kCoderKinds];
   Coder* coder_ = nullptr;
   CoderKind kind_ = CoderKind::kGzip;
+  uint64_t log_id_ = 0;
   std::vector<uint8_t> out_;  // capacity kept across responses
   size_t out_cap_ = 0;
   size_t out_off_ = 0, out_len_ = 0;

@@ -131,7 +131,7 @@ bool proxied_ok(const Request& r, uint16_t p) {
       if (!t) return false;
       date = *t;
     }
-    return *e <= date;
+    return *e < date;  // already expired (nginx: equal is not)
   }
   std::string_view cc = resp_field(resp, "cache-control");
   if (!cc.empty()) {
@@ -172,7 +172,7 @@ FilterPool& pool_of(Request& r) {
 http::BodyFilter* start_filter(Request& r, CoderKind kind, const CoderParams& p, size_t out_cap) {
   FilterPool& pool = pool_of(r);
   CompressFilter* f = pool.acquire();
-  if (!f->begin(kind, p, out_cap)) {
+  if (!f->begin(kind, p, out_cap, r.conn->id())) {
     f->release();
     return nullptr;
   }

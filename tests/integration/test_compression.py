@@ -21,7 +21,7 @@ import time
 import unittest
 import zlib
 
-from harness import IS_NGINX, RawConn, Server, build_request, portico_only, request, \
+from harness import IS_NGINX, ConnectionClosed, RawConn, Server, build_request, portico_only, request, \
     requires_proxy
 from upstreams import Upstream, gen_bytes
 
@@ -51,6 +51,7 @@ http {
         location /pc/ { proxy_pass http://127.0.0.1:@CHUNKED@/; }
         location /enc/ { proxy_pass http://127.0.0.1:@ENCODED@/; }
         location /ps/ { proxy_pass http://127.0.0.1:@SLOW@/; proxy_buffering off; }
+        location /bad/ { gunzip on; proxy_pass http://127.0.0.1:@BAD@/; }
         location /gunzip/ {
             gunzip on;
             proxy_pass http://127.0.0.1:{port_back}/gz/;
@@ -162,23 +163,27 @@ class GzipTest(unittest.TestCase):
                                "Content-Encoding: br", "--body", "x" * 500, name="enc")
         cls.slow = Upstream("slow", "--chunked", "--chunks", "2", "--chunk-size", "3000",
                             "--chunk-delay", "6", name="slow")
+        # A gzip header, then bytes that are no deflate stream.
+        cls.bad = Upstream("fixed", "--header", "Content-Type: text/plain", "--header",
+                           "Content-Encoding: gzip", "--body",
+                           "\\x1f\\x8b\\x08\\x00\\x00\\x00\\x00\\x00\\x00\\x03" + "\\xff" * 64,
+                           name="bad")
         try:
             cfg = CONFIG.replace("@CHUNKED@", str(cls.chunked.port)).replace(
-                "@ENCODED@", str(cls.encoded.port)).replace("@SLOW@", str(cls.slow.port))
+                "@ENCODED@", str(cls.encoded.port)).replace("@SLOW@", str(cls.slow.port)).replace(
+                "@BAD@", str(cls.bad.port))
             cls.srv = Server(cfg, files=files())
         except BaseException:
-            cls.chunked.stop()
-            cls.encoded.stop()
-            cls.slow.stop()
+            for u in (cls.chunked, cls.encoded, cls.slow, cls.bad):
+                u.stop()
             raise
         cls.port = cls.srv.port()
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.chunked.stop()
-        cls.encoded.stop()
-        cls.slow.stop()
+        for u in (cls.chunked, cls.encoded, cls.slow, cls.bad):
+            u.stop()
 
     def get(self, path, headers=None, method="GET", version="HTTP/1.1"):
         return request(self.port, path, method=method, headers=headers, version=version)
@@ -365,6 +370,17 @@ class GzipTest(unittest.TestCase):
             self.assertLess(time.monotonic() - start, 5)
         finally:
             sock.close()
+
+    @requires_proxy
+    def test_gunzip_corrupt_body(self):
+        # The head is out before the body proves corrupt: the response is cut short (no last
+        # chunk), logged, and the server keeps serving.
+        with RawConn(self.port) as c:
+            c.send(build_request("GET", "/bad/x"))
+            with self.assertRaises(ConnectionClosed):
+                c.read_response()
+        self.srv.wait_error_log(r"inflate\(\) failed")
+        self.assert_gzipped(self.get("/small.txt", ae("gzip")), SMALL)
 
     @requires_proxy
     def test_proxied_already_encoded(self):
