@@ -86,6 +86,11 @@ http {
         gzip_vary on;
         location /nobr/ { brotli off; }
         location /bs/ { brotli_static on; zstd_static on; gzip_static on; }
+        location /p/ { proxy_pass http://127.0.0.1:{port_back}/; }
+    }
+    server {
+        listen 127.0.0.1:{port_back};
+        root html;
     }
 }
 """
@@ -478,6 +483,14 @@ class BrotliZstdTest(unittest.TestCase):
                     self.assertIsNone(r.header("Content-Length"))
                     self.assertEqual(r.headers_all("Vary"), ["Accept-Encoding"])
                     self.assertEqual(decode(want, r.body), body)
+
+    @requires_proxy
+    def test_proxied(self):
+        for value in ("br", "zstd"):
+            with self.subTest(value=value):
+                r = self.get("/p/big.txt", value)
+                self.assertEqual(r.header("Content-Encoding"), value, r)
+                self.assertEqual(decode(value, r.body), BIG)
 
     def test_none_accepted(self):
         r = self.get("/small.txt", "br;q=0")
