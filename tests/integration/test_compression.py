@@ -535,6 +535,27 @@ class ConfigErrorTest(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_debian_nginx_conf_lines(self):
+        # Debian's /etc/nginx/nginx.conf: `gzip on;` and the lines users uncomment.
+        cfg = """http {
+    gzip on;
+    gzip_vary on;
+    gzip_proxied any;
+    gzip_comp_level 6;
+    gzip_buffers 16 8k;
+    gzip_http_version 1.1;
+    gzip_types text/plain text/css application/json application/javascript text/xml application/xml application/xml+rss text/javascript;
+    gzip_disable "msie6";
+    server { listen 127.0.0.1:{port}; }
+}
+"""
+        srv = Server(cfg, start=False)
+        try:
+            res = srv.run_cli("-t")
+            self.assertEqual(res.returncode, 0, res.stderr)
+        finally:
+            srv.stop()
+
     def test_errors(self):
         self.check_refused("gzip_comp_level 10;", "value must be between 1 and 9")
         self.check_refused("gzip_proxied sometimes;", 'invalid value "sometimes"')
