@@ -34,7 +34,7 @@ BASELINE_BIN=""     # --baseline: the "before" portico binary ("" = no baseline 
 ROUNDS=3
 DURATION=10
 WARMUP=1
-ROWS="1,2,3,4,5,6,7"
+ROWS="1,2,3,4,5,6,7,8"
 SERVERS_WANTED="portico,nginx,h2o,haproxy"
 IDLE_CONNS=10000
 PORT_BASE=28400
@@ -870,6 +870,35 @@ ROW_SERVERS[7]="portico nginx haproxy"; ROW_FEATURE[7]="stream"
 row7_setup() { proxy_rows_setup stream; }
 row7_run() { wrk_measure 7 "$1" "$2" 8 /1m.bin; }
 row7_teardown() { proxy_rows_teardown; }
+
+# Row 8: on-the-fly gzip of a 100 KiB text file (HTML-like words), level 6 for both (Debian's
+# nginx.conf suggests gzip_comp_level 6; the research's reference setups use it). CPU per
+# uncompressed MiB = 1 / (req per server CPU-second x 100/1024).
+ROW_TITLE[8]="gzip'd 100 KiB text (gzip_comp_level 6), keep-alive, 16 conns"; ROW_KIND[8]=wrk; ROW_MIBPS[8]=0
+ROW_SERVERS[8]="portico nginx"; ROW_FEATURE[8]="gzip"
+row8_setup() {
+    python3 -c 'import random, sys
+r = random.Random(8)
+words = ["<div>", "</div>", "<p class=\"item\">", "portico", "server", "static", "proxy",
+         "compression", "the", "of", "and", "a", "to", "in", "is", "for", "with", "\n"]
+out = []
+n = 0
+while n < 100 * 1024:
+    w = r.choice(words) + " "
+    out.append(w)
+    n += len(w)
+sys.stdout.write("".join(out)[:100 * 1024])' >"$TMP/www/100k.txt"
+    chmod 644 "$TMP/www/100k.txt"
+    NGINX_EXTRA="        gzip on;
+        gzip_comp_level 6;
+        gzip_types text/plain;"
+    write_configs
+}
+row8_run() { wrk_measure 8 "$1" "$2" 16 /100k.txt -H 'Accept-Encoding: gzip'; }
+row8_teardown() {
+    NGINX_EXTRA=""
+    write_configs
+}
 
 # The --baseline portico runs wherever portico runs (only if it is in --servers).
 for n in "${!ROW_SERVERS[@]}"; do ROW_SERVERS[$n]=${ROW_SERVERS[$n]/portico/portico baseline}; done

@@ -3,10 +3,11 @@
 # Usage: scripts/deps.sh [build|test|bench]   (each level includes the previous ones)
 set -euo pipefail
 level=${1:-build}
-pkgs=(cmake ninja-build g++ pkg-config libssl-dev libpcre2-dev zlib1g-dev libfmt-dev
+pkgs=(cmake ninja-build g++ pkg-config libssl-dev libpcre2-dev zlib1g-dev libbrotli-dev libzstd-dev libfmt-dev
       nlohmann-json3-dev libsystemd-dev curl python3)
 if [ "$level" = test ] || [ "$level" = bench ]; then
-  pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format)
+  pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format
+        brotli zstd)
 fi
 if [ "$level" = bench ]; then
   pkgs+=(nginx-light h2o wrk util-linux)

@@ -426,6 +426,7 @@ void Connection::start_response() {
   if (worker_->draining()) r.resp.keep_alive = false;
   if (r.loc && requests_ >= r.loc->keepalive_requests) r.resp.keep_alive = false;
   if (r.loc && r.loc->keepalive_timeout == 0) r.resp.keep_alive = false;
+  if (!r.filter) r.filter = find_body_filter(r);
   if (r.filter) [[unlikely]]
     r.filter->on_head(r);
   writer_.start(r);  // may end keep-alive: a body of unknown length that cannot be chunked

@@ -83,7 +83,9 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   void send_head() override;
   IoResult send_body(std::span<const OutChunk> body, bool last) override;
   bool can_send() const override { return transport_.writable(); }
-  bool output_pending() const override { return writer_.pending(); }
+  bool output_pending() const override {
+    return writer_.pending() || (req_ && req_->filter && req_->filter->pending());
+  }
   bool response_complete() const override { return writer_.finished(); }
   bool client_closed() override;
   Transport& upgraded_transport() override { return transport_; }

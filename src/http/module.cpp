@@ -14,6 +14,12 @@ std::vector<Module*>& registered() {
 
 const ContentHandler* default_handler = nullptr;
 
+// The modules that offer body filters: the response path asks only these.
+std::vector<Module*>& filter_modules() {
+  static std::vector<Module*> list;
+  return list;
+}
+
 }  // namespace
 
 const ContentHandler& default_content() {
@@ -33,7 +39,14 @@ void register_module(Module& m) {
   for (Module* x : registered()) assert(x != &m && "module registered twice");
   m.index = int(registered().size());
   registered().push_back(&m);
+  if (m.body_filter) filter_modules().push_back(&m);
   register_variables(m.variables);
+}
+
+BodyFilter* find_body_filter(Request& r) {
+  for (const Module* m : filter_modules())
+    if (BodyFilter* f = m->body_filter(r)) return f;
+  return nullptr;
 }
 
 const Command* find_command(std::string_view name, uint32_t context) {

@@ -48,6 +48,7 @@ struct HttpConf;
 class Level;
 struct Request;
 class Connection;
+class BodyFilter;
 
 // A module's location-level settings (nginx's loc_conf of one module).
 class ModuleConf {
@@ -141,6 +142,10 @@ struct Module {
   // Per-worker state (Connection::module_state); null when the module has none.
   std::unique_ptr<ModuleWorkerState> (*create_worker_state)(EventLoop& loop,
                                                             upstream::Local& upstreams) = nullptr;
+  // A response body filter for r (compression), asked when r.resp is complete and its head is
+  // about to be serialized; null: none. The filter's on_head runs next; it is released when
+  // the request ends (BodyFilter::release).
+  BodyFilter* (*body_filter)(Request& r) = nullptr;
   // Slot of this module's ModuleConf in LocationConf; set when registered.
   int index = -1;
 };
@@ -155,6 +160,8 @@ void set_default_content(const ContentHandler& h);
 // Registers `m` (assigns m.index). REQUIRES: called before any configuration is built, from
 // one thread.
 void register_module(Module& m);
+// The first body filter a registered module offers for r (Module::body_filter), or null.
+BodyFilter* find_body_filter(Request& r);
 // The command named `name` allowed in `context`, or null.
 const Command* find_command(std::string_view name, uint32_t context);
 // Adds every registered module's directives to `r` (validation).

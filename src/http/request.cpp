@@ -1,5 +1,6 @@
 #include "http/request.h"
 
+#include "http/body_filter.h"
 #include "http/connection.h"
 
 namespace portico::http {
@@ -55,6 +56,7 @@ void Request::reset() {
   body_buf.clear();
   out.clear();
   head_buf.clear();
+  if (filter) filter->release();
   filter = nullptr;
   multipart_buf.clear();
   resp.clear();

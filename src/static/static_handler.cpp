@@ -113,6 +113,33 @@ http::Step serve_index(Request& r) {
   return http::Step::status(404);
 }
 
+PrecompressedLookup precompressed = nullptr;
+
+// gzip_static and friends: the first variant of the file the client may have that exists, or
+// null. *vary: a variant exists (the response varies by Accept-Encoding).
+CachedFile* open_precompressed(Request& r, const std::string& mapped, std::string_view* encoding,
+                               bool* vary) {
+  PrecompressedChoice choice;
+  precompressed(r, choice);
+  for (size_t i = 0; i < choice.count; ++i) {
+    const PrecompressedChoice::Variant& v = choice.variants[i];
+    r.scratch.assign(mapped);
+    r.scratch += v.suffix;
+    int err = 0;
+    CachedFile* f = r.file_cache->open(r.scratch, &err);
+    if (!f) continue;  // no such variant (or unreadable): the next, or the file itself
+    const bool regular = S_ISREG(f->st.st_mode);
+    if (regular && choice.vary) *vary = true;
+    if (!regular || !v.serve) {
+      r.file_cache->release(f);
+      continue;
+    }
+    *encoding = v.encoding;
+    return f;
+  }
+  return nullptr;
+}
+
 http::Step redirect_to_directory(Request& r) {
   std::string url;
   http::escape_uri(r.uri, url);
@@ -141,7 +168,10 @@ http::Step serve(Request& r) {
   std::string& mapped = r.filename;  // reused buffer: no allocation per request
   http::map_uri_to_path(r, r.uri, mapped);
   int err = 0;
-  CachedFile* f = r.file_cache->open(mapped, &err);
+  std::string_view encoding;  // of a precompressed variant served instead of the file
+  bool vary = false;
+  CachedFile* f = precompressed ? open_precompressed(r, mapped, &encoding, &vary) : nullptr;
+  if (!f) f = r.file_cache->open(mapped, &err);
   if (!f) {
     log_open_error(r, "open", mapped, err);
     return http::Step::status(open_error_status(err));
@@ -172,6 +202,8 @@ http::Step serve(Request& r) {
   resp.status = r.err_status > 0 ? r.err_status : 200;
   resp.content_type = content_type_for(r, r.uri);
   resp.last_modified = st.st_mtime;
+  if (!encoding.empty()) resp.add("Content-Encoding", encoding);
+  if (vary) resp.add("Vary", "Accept-Encoding");
   if (r.loc->conf<StaticConf>().etag) {
     char buf[48];
     resp.etag.assign(format_etag(st.st_mtime, size, buf));
@@ -245,6 +277,10 @@ http::Step serve(Request& r) {
   resp.content_length = int64_t(size);
   if (size > 0) r.out.push_back(piece(0, size));
   return http::Step::respond();
+}
+
+void set_precompressed_lookup(PrecompressedLookup lookup) {
+  precompressed = lookup;
 }
 
 }  // namespace portico::static_files

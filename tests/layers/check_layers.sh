@@ -40,6 +40,10 @@ static server/worker.h static/range.h
 proxy server/worker.h http/request.h
 proxy static/static_module.h http/level.h
 proxy stream/session.h upstream/local.h
+http compress/compress_module.h http/body_filter.h
+static compress/filter.h static/static_module.h
+compress proxy/session.h static/static_module.h
+compress server/worker.h http/body_filter.h
 LIST
 [ $fail -eq 0 ] && echo "layers: every wrong-way include refused, every allowed one compiles"
 exit $fail

@@ -58,11 +58,12 @@ TEST(Modules, PorticoRegistry) {
         "http_upstream_least_conn_module", "http_upstream_random_module",
         "http_upstream_keepalive_module", "http_upstream_zone_module", "stream_access_module",
         "stream_upstream_hash_module", "stream_upstream_least_conn_module",
-        "stream_upstream_random_module", "stream_upstream_zone_module"})
+        "stream_upstream_random_module", "stream_upstream_zone_module", "http_gzip_module"})
     EXPECT_FALSE(has(args, std::string("--without-") + built)) << built << ": " << args;
   EXPECT_TRUE(has(args, "--with-stream")) << args;
   EXPECT_TRUE(has(args, "--with-http_realip_module")) << args;
-  EXPECT_TRUE(has(args, "--without-http_gzip_module")) << args;
+  EXPECT_TRUE(has(args, "--with-http_gzip_static_module")) << args;
+  EXPECT_TRUE(has(args, "--with-http_gunzip_module")) << args;
   EXPECT_TRUE(has(args, "--without-http_fastcgi_module")) << args;
   // Test::Nginx's has_module('http_ssl') is a plain substring match, and a dynamic stream
   // module would make it load_module one.
