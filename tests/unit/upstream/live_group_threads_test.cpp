@@ -48,6 +48,10 @@ struct Shared {
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> picks{0};
   Drained drained;
+  // Progress the publisher waits for (a slow or loaded machine gets more time, not a failure).
+  static constexpr int kWorkers = 3;
+  std::atomic<uint64_t> live_picks{0};
+  std::array<std::atomic<uint64_t>, kWorkers> live_versions{};
 };
 
 uint64_t lcg(uint64_t& x) {
@@ -55,7 +59,7 @@ uint64_t lcg(uint64_t& x) {
   return x >> 33;
 }
 
-void worker(Shared& sh, uint64_t seed, uint64_t* versions_seen) {
+void worker(Shared& sh, int index, uint64_t seed, uint64_t* versions_seen) {
   EventLoop loop;
   ASSERT_TRUE(loop.init().is_ok());
   Pool pool(loop);
@@ -65,7 +69,7 @@ void worker(Shared& sh, uint64_t seed, uint64_t* versions_seen) {
     std::shared_ptr<PeerState> state;
   };
   std::vector<Held> held;
-  uint64_t x = seed, last_version = 0, picked = 0;
+  uint64_t x = seed, last_version = 0, picked = 0, reported = 0;
   auto steps = [&] {
     for (int k = 0; k < 64; k++) {
       if (held.size() < 8 && lcg(x) % 3 != 0) {
@@ -89,6 +93,9 @@ void worker(Shared& sh, uint64_t seed, uint64_t* versions_seen) {
     uint64_t v = lg->members().version();
     ASSERT_GE(v, last_version);
     last_version = v;
+    sh.live_versions[size_t(index)].store(v);
+    sh.live_picks.fetch_add(picked - reported, std::memory_order_relaxed);
+    reported = picked;
   };
   std::function<void()> batch = [&] {
     steps();
@@ -107,7 +114,17 @@ void worker(Shared& sh, uint64_t seed, uint64_t* versions_seen) {
   *versions_seen = last_version;
 }
 
-// The publisher: random changes for `ms` milliseconds.
+// The run has shown what the test checks: many published lists, each worker adopted some,
+// many picks.
+bool enough(const Shared& sh) {
+  if (sh.group->members().version() <= 20 || sh.live_picks.load() <= 1000) return false;
+  for (const auto& v : sh.live_versions)
+    if (v.load() <= 1) return false;
+  return true;
+}
+
+// The publisher: random changes for at least `ms` milliseconds and until enough() (bounded by
+// a generous cap: a stuck worker fails the expectations below instead of hanging).
 void publish(Shared& sh, Method m, uint64_t ms, std::vector<std::shared_ptr<PeerState>>& all) {
   const Group& g = *sh.group;
   std::vector<std::shared_ptr<PeerState>> members, draining, removed;
@@ -118,8 +135,12 @@ void publish(Shared& sh, Method m, uint64_t ms, std::vector<std::shared_ptr<Peer
   auto confirm = [&](const std::shared_ptr<PeerState>& p) {
     if (p->active.load() == 0) sh.drained.add(p.get());  // read after the flag was set
   };
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < end && !sh.stop.load()) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto min_end = start + std::chrono::milliseconds(ms);
+  const auto cap = start + std::chrono::seconds(30);
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    if (sh.stop.load() || now >= cap || (now >= min_end && enough(sh))) break;
     switch (lcg(x) % 7) {
       case 0:
       case 1: {
@@ -189,11 +210,11 @@ void run(Method m) {
   }
   Shared sh;
   sh.group = make_group(m, peers);
-  constexpr int kWorkers = 3;
+  constexpr int kWorkers = Shared::kWorkers;
   std::array<uint64_t, kWorkers> versions{};
   std::vector<std::thread> workers;
   for (int t = 0; t < kWorkers; t++) {
-    workers.emplace_back([&, t] { worker(sh, uint64_t(t + 1), &versions[size_t(t)]); });
+    workers.emplace_back([&, t] { worker(sh, t, uint64_t(t + 1), &versions[size_t(t)]); });
   }
   std::vector<std::shared_ptr<PeerState>> all;
   publish(sh, m, 200, all);
