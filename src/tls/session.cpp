@@ -36,7 +36,54 @@ Session::~Session() {
 void Session::install_callbacks(SSL_CTX* ctx) {
   if (g_session_index < 0)  // first called from Context::build on the control thread
     g_session_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  SSL_CTX_set_client_hello_cb(ctx, &Session::on_client_hello, nullptr);
   SSL_CTX_set_tlsext_servername_callback(ctx, &Session::on_servername);
+}
+
+// The server name from the ClientHello's server_name extension (RFC 6066 3), or "".
+static std::string_view hello_server_name(SSL* ssl) {
+  const unsigned char* p = nullptr;
+  size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 5)
+    return {};
+  const size_t list = (size_t(p[0]) << 8) | p[1];
+  if (list + 2 != len || p[2] != TLSEXT_NAMETYPE_host_name) return {};
+  const size_t n = (size_t(p[3]) << 8) | p[4];
+  if (n == 0 || n + 5 > len) return {};
+  return {reinterpret_cast<const char*>(p + 5), n};
+}
+
+// SNI is resolved here, before OpenSSL looks up a session to resume: a session is then checked
+// against the named server's context, so one server's session never resumes on another's
+// (TLS 1.2 would otherwise resume it under the default server's context).
+int Session::on_client_hello(SSL* ssl, int* alert, void*) {
+  auto* s = static_cast<Session*>(SSL_get_ex_data(ssl, g_session_index));
+  if (!s) return SSL_CLIENT_HELLO_SUCCESS;
+  std::string_view name = hello_server_name(ssl);
+  if (!name.empty()) s->use_server_name(ssl, name);
+  const Context* now = s->sni_ctx_ ? s->sni_ctx_.get() : s->ctx_.get();
+  if (now->settings().reject_handshake) {
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
+  return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+void Session::use_server_name(SSL* ssl, std::string_view name) {
+  server_name_.assign(name);
+  for (char& c : server_name_) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (!sni_) return;
+  const Context* now = sni_ctx_ ? sni_ctx_.get() : ctx_.get();
+  std::shared_ptr<const Context> c = sni_(sni_arg_, server_name_);
+  if (!c || c.get() == now) return;
+  SSL_CTX* n = c->native();
+  SSL_set_SSL_CTX(ssl, n);
+  // As nginx: the named server's verification and options apply to this connection.
+  SSL_set_verify(ssl, SSL_CTX_get_verify_mode(n), SSL_CTX_get_verify_callback(n));
+  SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(n));
+  SSL_clear_options(ssl, SSL_get_options(ssl) & ~SSL_CTX_get_options(n));
+  SSL_set_options(ssl, SSL_CTX_get_options(n));
+  sni_ctx_ = std::move(c);
 }
 
 bool Session::attach(Transport& t) {
@@ -60,26 +107,10 @@ int Session::on_servername(SSL* ssl, int* alert, void*) {
     *alert = SSL_AD_NO_RENEGOTIATION;
     return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
+  // The client hello callback chose the context already; this acknowledges the name.
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (name && *name && s->server_name_.empty()) s->use_server_name(ssl, name);
   const Context* now = s->sni_ctx_ ? s->sni_ctx_.get() : s->ctx_.get();
-  if (name && *name) {
-    s->server_name_.assign(name);
-    for (char& c : s->server_name_) c = char(std::tolower(static_cast<unsigned char>(c)));
-    if (s->sni_) {
-      std::shared_ptr<const Context> c = s->sni_(s->sni_arg_, s->server_name_);
-      if (c && c.get() != now) {
-        SSL_CTX* n = c->native();
-        SSL_set_SSL_CTX(ssl, n);
-        // As nginx: the named server's verification and options apply to this connection.
-        SSL_set_verify(ssl, SSL_CTX_get_verify_mode(n), SSL_CTX_get_verify_callback(n));
-        SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(n));
-        SSL_clear_options(ssl, SSL_get_options(ssl) & ~SSL_CTX_get_options(n));
-        SSL_set_options(ssl, SSL_CTX_get_options(n));
-        s->sni_ctx_ = std::move(c);
-        now = s->sni_ctx_.get();
-      }
-    }
-  }
   if (now->settings().reject_handshake) {
     *alert = SSL_AD_UNRECOGNIZED_NAME;
     return SSL_TLSEXT_ERR_ALERT_FATAL;

@@ -66,7 +66,9 @@ class Session final : public Transport::Layer {
   // Maps an SSL_get_error result after an operation that returned n <= 0.
   IoResult result(Transport& t, int n, bool reading, const char* op);
   IoResult write_bytes(Transport& t, const char* data, size_t len);
+  static int on_client_hello(SSL* ssl, int* alert, void* arg);
   static int on_servername(SSL* ssl, int* alert, void* arg);
+  void use_server_name(SSL* ssl, std::string_view name);
 
   std::shared_ptr<const Context> ctx_;
   std::shared_ptr<const Context> sni_ctx_;  // the context SNI switched to, kept alive
