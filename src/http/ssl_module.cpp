@@ -6,6 +6,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -116,7 +117,13 @@ void set_conf_command(Level& lv, const Directive& d) {
     s.conf_commands.clear();
     s.conf_commands_at.clear();
   }
-  s.conf_commands.emplace_back(d.args[0], d.args[1]);
+  // File arguments are taken from the prefix, as nginx does for its own file directives.
+  static constexpr std::string_view kFileCommands[] = {
+      "Certificate", "PrivateKey", "ChainCAFile", "ChainCAPath", "VerifyCAFile",
+      "VerifyCAPath", "RequestCAFile", "ClientCAFile", "DHParameters"};
+  bool is_file = false;
+  for (std::string_view k : kFileCommands) is_file = is_file || d.args[0] == k;
+  s.conf_commands.emplace_back(d.args[0], is_file ? path_of(lv, d.args[1]) : d.args[1]);
   s.conf_commands_at.push_back(at(d));
 }
 
@@ -255,13 +262,14 @@ const Command kCommands[] = {
 
 // ---- building the contexts ------------------------------------------------------------------
 
-// The server's context from its settings; errors in nginx's words at the server's file:line.
-void build_server_context(Level& lv, ServerConf& srv, bool on_ssl_addr) {
+// The server's context from its settings, when it has certificates or rejects handshakes;
+// errors in nginx's words at the directive's (or the server's) file:line.
+void build_server_context(Level& lv, ServerConf& srv) {
   SslConf& c = static_cast<SslConf&>(*srv.own_loc->mods[size_t(ssl_module.index)]);
   if (c.s.certs.empty() && !c.s.reject_handshake) {
-    if (on_ssl_addr || c.enable)
-      lv.host().error(srv.file, srv.line,
-                      "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive");
+    if (c.enable)
+      lv.host().error(c.enable_at.file, c.enable_at.line,
+                      "no \"ssl_certificate\" is defined for the \"ssl\" directive");
     return;
   }
   if (c.keys.size() < c.s.certs.size()) {
@@ -283,21 +291,36 @@ void build_server_context(Level& lv, ServerConf& srv, bool on_ssl_addr) {
   }
 }
 
+const SslConf& ssl_conf(const ServerConf* s) {
+  return s->loc->conf<SslConf>();
+}
+
+// nginx's ngx_http_ssl_init: a TLS address needs a default server with certificates; one that
+// only rejects handshakes needs every server of the address to have either.
+void check_address(Level& lv, const AddrConf& a) {
+  const ServerConf* def = a.default_server;
+  const SslConf& dc = ssl_conf(def);
+  if (!dc.s.certs.empty()) return;
+  const char* msg = "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive";
+  if (!dc.s.reject_handshake) return lv.host().error(def->file, def->line, msg);
+  for (const ServerConf* s : a.servers) {
+    const SslConf& sc = ssl_conf(s);
+    if (sc.s.certs.empty() && !sc.s.reject_handshake)
+      return lv.host().error(s->file, s->line, msg);
+  }
+}
+
 void end_http(Level& lv) {
   HttpConf& h = lv.http();
-  for (auto& srv : h.servers) {
-    bool on_ssl = false;
-    for (const auto& a : h.addrs)
-      for (const ServerConf* s : a->servers) on_ssl = on_ssl || (s == srv.get() && a->listen.ssl);
-    build_server_context(lv, *srv, on_ssl);
-  }
+  for (auto& srv : h.servers) build_server_context(lv, *srv);
   for (auto& a : h.addrs) {
     const ServerConf* def = a->default_server;
     if (!def) continue;
-    const SslConf& dc = def->loc->conf<SslConf>();
     // The obsolete `ssl on` makes the default server's addresses TLS, as nginx 1.22 did.
-    if (dc.enable) a->listen.ssl = true;
-    if (a->listen.ssl) a->tls = dc.ctx;
+    if (ssl_conf(def).enable) a->listen.ssl = true;
+    if (!a->listen.ssl) continue;
+    check_address(lv, *a);
+    a->tls = ssl_conf(def).ctx;
   }
 }
 
@@ -441,6 +464,117 @@ bool pem_of(Request& r, std::string& out) {
   return true;
 }
 
+bool var_ciphers(Request& r, const VarRef&, std::string& out) {
+  SSL* s = ssl_of(r);
+  if (!s) return false;
+  STACK_OF(SSL_CIPHER)* list = SSL_get_client_ciphers(s);
+  for (int i = 0; list && i < sk_SSL_CIPHER_num(list); ++i) {
+    if (i) out += ':';
+    out += SSL_CIPHER_get_name(sk_SSL_CIPHER_value(list, i));
+  }
+  return true;
+}
+
+void append_group(int nid, std::string& out) {
+  const char* name = nid & TLSEXT_nid_unknown ? nullptr : OBJ_nid2sn(nid);
+  if (name)
+    out += name;
+  else
+    out += fmt::format("0x{:04x}", nid & 0xffff);
+}
+
+bool var_curves(Request& r, const VarRef&, std::string& out) {
+  SSL* s = ssl_of(r);
+  if (!s) return false;
+  const int n = SSL_get1_curves(s, nullptr);
+  if (n <= 0) return true;
+  int ids[128];
+  if (n > 128) return false;
+  SSL_get1_curves(s, ids);
+  for (int i = 0; i < n; ++i) {
+    if (i) out += ':';
+    append_group(ids[i], out);
+  }
+  return true;
+}
+
+bool var_curve(Request& r, const VarRef&, std::string& out) {
+  SSL* s = ssl_of(r);
+  if (!s) return false;
+  const int nid = SSL_get_negotiated_group(s);
+  if (nid) append_group(nid, out);
+  return true;
+}
+
+bool legacy_name(X509_NAME* n, std::string& out) {
+  char* p = X509_NAME_oneline(n, nullptr, 0);
+  if (!p) return false;
+  out += p;
+  OPENSSL_free(p);
+  return true;
+}
+
+bool var_client_s_dn_legacy(Request& r, const VarRef&, std::string& out) {
+  SSL* s = ssl_of(r);
+  Cert c{s ? SSL_get1_peer_certificate(s) : nullptr};
+  return !c.x || legacy_name(X509_get_subject_name(c.x), out);
+}
+
+bool var_client_i_dn_legacy(Request& r, const VarRef&, std::string& out) {
+  SSL* s = ssl_of(r);
+  Cert c{s ? SSL_get1_peer_certificate(s) : nullptr};
+  return !c.x || legacy_name(X509_get_issuer_name(c.x), out);
+}
+
+bool time_text(const ASN1_TIME* t, std::string& out) {
+  BIO* b = BIO_new(BIO_s_mem());
+  ASN1_TIME_print(b, t);
+  char* p = nullptr;
+  long len = BIO_get_mem_data(b, &p);
+  out.append(p, size_t(len));
+  BIO_free(b);
+  return true;
+}
+
+bool var_client_v_start(Request& r, const VarRef&, std::string& out) {
+  SSL* s = ssl_of(r);
+  Cert c{s ? SSL_get1_peer_certificate(s) : nullptr};
+  return !c.x || time_text(X509_get0_notBefore(c.x), out);
+}
+
+bool var_client_v_end(Request& r, const VarRef&, std::string& out) {
+  SSL* s = ssl_of(r);
+  Cert c{s ? SSL_get1_peer_certificate(s) : nullptr};
+  return !c.x || time_text(X509_get0_notAfter(c.x), out);
+}
+
+// Days until the client certificate expires (0 once it has).
+bool var_client_v_remain(Request& r, const VarRef&, std::string& out) {
+  SSL* s = ssl_of(r);
+  Cert c{s ? SSL_get1_peer_certificate(s) : nullptr};
+  if (!c.x) return true;
+  int days = 0, secs = 0;
+  if (ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(c.x)) != 1) return false;
+  if (days < 0 || (days == 0 && secs < 0)) days = 0;
+  out += std::to_string(days);
+  return true;
+}
+
+bool var_early_data(Request& r, const VarRef&, std::string&) {
+  (void)r;  // 0-RTT data is not accepted yet: never "1"
+  return true;
+}
+
+bool var_alpn_protocol(Request& r, const VarRef&, std::string& out) {
+  SSL* s = ssl_of(r);
+  if (!s) return false;
+  const unsigned char* p = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(s, &p, &len);
+  out.append(reinterpret_cast<const char*>(p), len);
+  return true;
+}
+
 bool var_client_raw_cert(Request& r, const VarRef&, std::string& out) {
   if (!pem_of(r, out)) out.clear();
   return true;
@@ -458,7 +592,35 @@ bool var_client_cert(Request& r, const VarRef&, std::string& out) {
   return true;
 }
 
+// The PEM, URL-encoded (nginx's $ssl_client_escaped_cert).
+bool var_client_escaped_cert(Request& r, const VarRef&, std::string& out) {
+  std::string pem;
+  if (!pem_of(r, pem)) return true;
+  static const char* kHex = "0123456789ABCDEF";
+  for (unsigned char ch : pem) {
+    if (std::isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+      out += char(ch);
+    } else {
+      out += '%';
+      out += kHex[ch >> 4];
+      out += kHex[ch & 15];
+    }
+  }
+  return true;
+}
+
 const VariableDef kVariables[] = {
+    {"ssl_ciphers", var_ciphers},
+    {"ssl_curves", var_curves},
+    {"ssl_curve", var_curve},
+    {"ssl_client_s_dn_legacy", var_client_s_dn_legacy},
+    {"ssl_client_i_dn_legacy", var_client_i_dn_legacy},
+    {"ssl_client_v_start", var_client_v_start},
+    {"ssl_client_v_end", var_client_v_end},
+    {"ssl_client_v_remain", var_client_v_remain},
+    {"ssl_client_escaped_cert", var_client_escaped_cert},
+    {"ssl_early_data", var_early_data},
+    {"ssl_alpn_protocol", var_alpn_protocol},
     {"https", var_https},
     {"ssl_protocol", var_protocol},
     {"ssl_cipher", var_cipher},
@@ -495,6 +657,14 @@ int ssl_check_request(Request& r) {
   }
   const tls::Settings& s = r.server->loc->conf<SslConf>().s;
   if (s.verify == tls::Settings::Verify::kOff) return 0;
+  // nginx's ngx_http_set_virtual_server: a client certificate was checked for the server named
+  // in SNI; a request for another name that wants client certificates is misdirected.
+  if (!t->server_name().empty() && !r.host.empty() && r.host != t->server_name()) {
+    PORTICO_LOG(LogLevel::kInfo, r.conn->id(),
+                "client attempted to request the server name different from the one that was "
+                "negotiated");
+    return 421;
+  }
   SSL* ssl = t->native();
   const long rc = SSL_get_verify_result(ssl);
   const bool optional_error = rc == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||

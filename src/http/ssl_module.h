@@ -31,7 +31,8 @@ struct SslConf : ModuleConfOf<SslConf> {
 extern Module ssl_module;
 
 // The request-time check of a request that arrived on a TLS address (nginx's part of
-// ngx_http_process_request): 497 for plain HTTP on a TLS port, 495 when the client certificate
+// ngx_http_process_request): 421 when Host names another server than SNI and that server
+// verifies client certificates, 497 for plain HTTP on a TLS port, 495 when the client certificate
 // did not verify, 496 when a required one is missing; 0 when the request may go on. The three
 // are answered as nginx does: 400 with their own text, unless error_page catches them.
 int ssl_check_request(Request& r);

@@ -430,7 +430,8 @@ bool Context::load(std::vector<BuildError>* errors) {
       break;
     case Settings::Cache::kNone:
       // As nginx: say sessions may be reused (some clients misbehave otherwise), keep none.
-      SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_SERVER);
+      SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR |
+                                               SSL_SESS_CACHE_NO_INTERNAL_STORE);
       SSL_CTX_sess_set_cache_size(ctx_, 1);
       break;
     case Settings::Cache::kBuiltin:
