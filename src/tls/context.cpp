@@ -331,6 +331,84 @@ Context::~Context() {
   SSL_CTX_free(ctx_);
 }
 
+std::shared_ptr<const Context> Context::build_client(const Settings& s,
+                                                     std::vector<BuildError>* errors) {
+  init_globals();
+  std::shared_ptr<Context> c(new Context());
+  c->settings_ = s;
+  c->client_ = true;
+  if (!c->load_client(errors)) return nullptr;
+  return c;
+}
+
+bool Context::load_client(std::vector<BuildError>* errors) {
+  const Settings& s = settings_;
+  const size_t before = errors->size();
+  ERR_clear_error();
+  ctx_ = SSL_CTX_new_ex(nullptr, nullptr, TLS_client_method());
+  if (!ctx_) {
+    errors->push_back({fmt::format("SSL_CTX_new() failed{}", ssl_error_text()), {}});
+    return false;
+  }
+  SSL_CTX_set_ex_data(ctx_, g_ctx_index, this);
+  SSL_CTX_set_options(ctx_, SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION |
+                                SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_clear_options(ctx_, SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 |
+                                  SSL_OP_NO_TLSv1_3);
+  if (!(s.protocols & kTLSv1)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1);
+  if (!(s.protocols & kTLSv1_1)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_1);
+  if (!(s.protocols & kTLSv1_2)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_2);
+  if (!(s.protocols & kTLSv1_3)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_3);
+  SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  for (const CertKey& ck : s.certs)
+    if (!load_cert_pair(ctx_, ck, s.passwords, errors)) return false;
+  const Origin at = s.certs.empty() ? s.verify_at : s.certs[0].at;
+  if (SSL_CTX_set_cipher_list(ctx_, s.ciphers.c_str()) != 1)
+    errors->push_back(err_at(at, fmt::format("SSL_CTX_set_cipher_list(\"{}\") failed{}",
+                                             s.ciphers, ssl_error_text())));
+  if (!s.trusted_certificate.empty() &&
+      SSL_CTX_load_verify_locations(ctx_, s.trusted_certificate.c_str(), nullptr) != 1)
+    errors->push_back(err_at(s.verify_at, fmt::format("SSL_CTX_load_verify_locations(\"{}\") "
+                                                      "failed{}",
+                                                      s.trusted_certificate, ssl_error_text())));
+  if (!s.crl.empty()) {
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx_);
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (!lookup || X509_LOOKUP_load_file(lookup, s.crl.c_str(), X509_FILETYPE_PEM) != 1)
+      errors->push_back(err_at(s.verify_at, fmt::format("X509_LOOKUP_load_file(\"{}\") failed{}",
+                                                        s.crl, ssl_error_text())));
+    else
+      X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  }
+  SSL_CTX_set_verify_depth(ctx_, s.verify_depth);
+  // Sessions to reuse are kept per upstream peer by the caller (Session's reuse slot).
+  SSL_CTX_set_session_cache_mode(ctx_, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  Session::install_client_callbacks(ctx_);
+  apply_conf_commands(errors, at);
+  ERR_clear_error();
+  return errors->size() == before;
+}
+
+void Context::apply_conf_commands(std::vector<BuildError>* errors, const Origin& at) {
+  const Settings& s = settings_;
+  if (s.conf_commands.empty()) return;
+  SSL_CONF_CTX* cctx = SSL_CONF_CTX_new();
+  SSL_CONF_CTX_set_flags(cctx, SSL_CONF_FLAG_FILE | (client_ ? SSL_CONF_FLAG_CLIENT
+                                                             : SSL_CONF_FLAG_SERVER) |
+                                   SSL_CONF_FLAG_CERTIFICATE | SSL_CONF_FLAG_SHOW_ERRORS);
+  SSL_CONF_CTX_set_ssl_ctx(cctx, ctx_);
+  for (size_t i = 0; i < s.conf_commands.size(); ++i) {
+    const auto& [k, v] = s.conf_commands[i];
+    if (SSL_CONF_cmd(cctx, k.c_str(), v.c_str()) <= 0)
+      errors->push_back(err_at(i < s.conf_commands_at.size() ? s.conf_commands_at[i] : at,
+                               fmt::format("SSL_CONF_cmd(\"{}\", \"{}\") failed{}", k, v,
+                                           ssl_error_text())));
+  }
+  SSL_CONF_CTX_finish(cctx);
+  SSL_CONF_CTX_free(cctx);
+}
+
 std::shared_ptr<const Context> Context::build(const Settings& s, const void* owner,
                                               std::vector<BuildError>* errors) {
   init_globals();
@@ -462,21 +540,7 @@ bool Context::load(std::vector<BuildError>* errors) {
   Session::install_callbacks(ctx_);
 
   // ssl_conf_command last, so it overrides what the directives set (as nginx).
-  if (!s.conf_commands.empty()) {
-    SSL_CONF_CTX* cctx = SSL_CONF_CTX_new();
-    SSL_CONF_CTX_set_flags(cctx, SSL_CONF_FLAG_FILE | SSL_CONF_FLAG_SERVER |
-                                     SSL_CONF_FLAG_CERTIFICATE | SSL_CONF_FLAG_SHOW_ERRORS);
-    SSL_CONF_CTX_set_ssl_ctx(cctx, ctx_);
-    for (size_t i = 0; i < s.conf_commands.size(); ++i) {
-      const auto& [k, v] = s.conf_commands[i];
-      if (SSL_CONF_cmd(cctx, k.c_str(), v.c_str()) <= 0)
-        errors->push_back(err_at(i < s.conf_commands_at.size() ? s.conf_commands_at[i] : at,
-                                 fmt::format("SSL_CONF_cmd(\"{}\", \"{}\") failed{}", k, v,
-                                             ssl_error_text())));
-    }
-    SSL_CONF_CTX_finish(cctx);
-    SSL_CONF_CTX_free(cctx);
-  }
+  apply_conf_commands(errors, at);
   ERR_clear_error();
   return errors->size() == before;
 }

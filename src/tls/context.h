@@ -40,6 +40,11 @@ class Context {
   // `owner` is an opaque pointer the protocol module uses to find its server again.
   static std::shared_ptr<const Context> build(const Settings& s, const void* owner,
                                               std::vector<BuildError>* errors);
+  // A client context (proxy_ssl_*: to TLS upstreams): protocols, ciphers, a client certificate,
+  // trusted CAs and CRL for verification, conf commands; sessions are kept by the caller.
+  static std::shared_ptr<const Context> build_client(const Settings& s,
+                                                     std::vector<BuildError>* errors);
+  bool is_client() const { return client_; }
 
   SSL_CTX* native() const { return ctx_; }
   const Settings& settings() const { return settings_; }
@@ -60,10 +65,13 @@ class Context {
  private:
   Context() = default;
   bool load(std::vector<BuildError>* errors);
+  bool load_client(std::vector<BuildError>* errors);
+  void apply_conf_commands(std::vector<BuildError>* errors, const Origin& at);
 
   SSL_CTX* ctx_ = nullptr;
   Settings settings_;
   const void* owner_ = nullptr;
+  bool client_ = false;
   std::vector<TicketKey> ticket_keys_;
   std::string stapling_;  // DER OCSP response (ssl_stapling_file)
 };

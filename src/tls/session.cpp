@@ -86,6 +86,55 @@ void Session::use_server_name(SSL* ssl, std::string_view name) {
   sni_ctx_ = std::move(c);
 }
 
+void Session::install_client_callbacks(SSL_CTX* ctx) {
+  if (g_session_index < 0)
+    g_session_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  SSL_CTX_sess_set_new_cb(ctx, &Session::on_new_session);
+}
+
+// A session (TLS 1.2) or ticket (TLS 1.3) from the upstream: kept for the next connection.
+int Session::on_new_session(SSL* ssl, SSL_SESSION* sess) {
+  auto* s = static_cast<Session*>(SSL_get_ex_data(ssl, g_session_index));
+  if (!s || !s->reuse_) return 0;
+  if (*s->reuse_) SSL_SESSION_free(*s->reuse_);
+  *s->reuse_ = sess;
+  return 1;  // we hold the reference now
+}
+
+bool Session::attach_client(Transport& t, const ClientOptions& o) {
+  ssl_ = SSL_new(ctx_->native());
+  if (!ssl_ || SSL_set_fd(ssl_, t.fd()) != 1) {
+    PORTICO_LOG(LogLevel::kAlert, conn_id_, "SSL_new() failed{}", ssl_error_text());
+    return false;
+  }
+  SSL_set_ex_data(ssl_, g_session_index, this);
+  SSL_set_connect_state(ssl_);
+  checked_ = true;  // the peer is a TLS server: no plain-HTTP look
+  if (!o.sni.empty()) {
+    std::string name(o.sni);
+    SSL_set_tlsext_host_name(ssl_, name.c_str());
+  }
+  if (o.verify) {
+    SSL_set_verify(ssl_, SSL_VERIFY_PEER, nullptr);
+    if (!o.verify_name.empty()) {
+      std::string name(o.verify_name);
+      SSL_set1_host(ssl_, name.c_str());
+    }
+  }
+  reuse_ = o.reuse;
+  if (reuse_ && *reuse_) {
+    // A copy: an OpenSSL 3 client marks a TLS 1.3 session it resumed as used up, and the
+    // upstream may send no new ticket on resumption; the kept one stays offerable (as nginx).
+    SSL_SESSION* copy = SSL_SESSION_dup(*reuse_);
+    if (copy) {
+      SSL_set_session(ssl_, copy);
+      SSL_SESSION_free(copy);
+    }
+  }
+  t.set_layer(this);
+  return true;
+}
+
 bool Session::attach(Transport& t) {
   ssl_ = SSL_new(ctx_->native());
   if (!ssl_ || SSL_set_fd(ssl_, t.fd()) != 1) {
@@ -232,6 +281,7 @@ IoResult Session::write_bytes(Transport& t, const char* data, size_t len) {
   size_t n = 0;
   if (SSL_write_ex(ssl_, data, len, &n) == 1) {
     write_wants_read_ = false;
+    done_ = true;  // a client's first write ran its handshake
     return IoResult::moved(n);
   }
   IoResult r = result(t, 0, /*reading=*/false, "SSL_write");
@@ -291,15 +341,19 @@ IoResult Session::shutdown_write(Transport& t) {
 }
 
 void Session::close(Transport&) {
-  if (!ssl_) return;
-  if (!plain_ && done_ && !failed_ && !shut_) {
-    // A close_notify, best effort: the socket is non-blocking, so this never waits.
-    ERR_clear_error();
-    SSL_set_quiet_shutdown(ssl_, 0);
-    SSL_shutdown(ssl_);
-    ERR_clear_error();
-    shut_ = true;
+  if (!ssl_ || plain_ || !done_) return;
+  if (failed_ || shut_) {
+    // As nginx's ngx_ssl_shutdown: mark the shutdown done, so OpenSSL does not take a failed
+    // connection's session for a bad one (it would drop it from the cache and from reuse).
+    SSL_set_quiet_shutdown(ssl_, 1);
+    SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    return;
   }
+  // A close_notify, best effort: the socket is non-blocking, so this never waits.
+  ERR_clear_error();
+  if (SSL_shutdown(ssl_) < 0) SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  ERR_clear_error();
+  shut_ = true;
 }
 
 }  // namespace portico::tls

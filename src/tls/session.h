@@ -41,6 +41,18 @@ class Session final : public Transport::Layer {
   // Creates the SSL object on t's socket and installs the layer. False (logged) on failure.
   bool attach(Transport& t);
 
+  // To an upstream (a client context): `sni` is sent as server_name unless empty; with
+  // `verify`, the peer's certificate must chain to the context's trusted CAs and name
+  // `verify_name`. `reuse` (may be null) holds the session to offer and receives the new one;
+  // it must outlive the session (a per-worker table).
+  struct ClientOptions {
+    std::string_view sni;
+    bool verify = false;
+    std::string_view verify_name;
+    SSL_SESSION** reuse = nullptr;
+  };
+  bool attach_client(Transport& t, const ClientOptions& o);
+
   bool plain_http() const { return plain_; }
   bool handshake_done() const { return done_; }
   SSL* native() const { return ssl_; }
@@ -59,6 +71,7 @@ class Session final : public Transport::Layer {
 
   // Sets the callbacks every server context needs (SNI). Called by Context::build.
   static void install_callbacks(SSL_CTX* ctx);
+  static void install_client_callbacks(SSL_CTX* ctx);
 
  private:
   // Runs the handshake: progress(0) when done, else again / eof / error.
@@ -67,6 +80,7 @@ class Session final : public Transport::Layer {
   IoResult result(Transport& t, int n, bool reading, const char* op);
   IoResult write_bytes(Transport& t, const char* data, size_t len);
   static int on_client_hello(SSL* ssl, int* alert, void* arg);
+  static int on_new_session(SSL* ssl, SSL_SESSION* sess);
   static int on_servername(SSL* ssl, int* alert, void* arg);
   void use_server_name(SSL* ssl, std::string_view name);
 
@@ -84,6 +98,7 @@ class Session final : public Transport::Layer {
   bool read_wants_write_ = false;
   bool write_wants_read_ = false;
   bool shut_ = false;             // close_notify sent
+  SSL_SESSION** reuse_ = nullptr;  // client: where a new session goes
 };
 
 }  // namespace portico::tls
