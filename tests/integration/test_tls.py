@@ -135,6 +135,34 @@ http {
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header Host $host;
         }
+        # TLS to the upstream: b.test's server on this same port, verified by name.
+        location /tls-upstream/ {
+            proxy_pass https://127.0.0.1:{port}/;
+            proxy_ssl_server_name on;
+            proxy_ssl_name b.test;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate PKI/root.crt;
+            proxy_set_header Host b.test;
+        }
+        location /tls-upstream-wrong-name/ {
+            proxy_pass https://127.0.0.1:{port}/;
+            proxy_ssl_server_name on;
+            proxy_ssl_name c.test;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate PKI/root.crt;
+        }
+        location /tls-upstream-pooled/ {
+            proxy_pass https://tlspool/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_ssl_server_name on;
+            proxy_ssl_name b.test;
+            proxy_set_header Host b.test;
+        }
+    }
+    upstream tlspool {
+        server 127.0.0.1:{port};
+        keepalive 4;
     }
     server {
         listen 127.0.0.1:{port} ssl;
@@ -142,6 +170,7 @@ http {
         ssl_certificate PKI/b.crt;
         ssl_certificate_key PKI/b.key;
         location / { return 200 "VARS"; }
+        location /conn { return 200 "conn=$connection reqs=$connection_requests reused=$ssl_session_reused sni=$ssl_server_name\n"; }
     }
     server {
         listen 127.0.0.1:{port_plain};
@@ -420,6 +449,32 @@ class TlsTest(unittest.TestCase):
                            input=data, capture_output=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn(b"uri=/post", p.stdout)
+
+
+    def test_proxy_to_a_tls_upstream_verified_by_name(self):
+        for i in range(3):
+            body = self.curl(f"https://a.test:{self.port()}/tls-upstream/").decode()
+            self.assertIn("server=b.test", body)
+            self.assertIn("sni=b.test", body)
+            self.assertIn("scheme=https", body)
+            if i > 0:  # proxy_ssl_session_reuse (on by default)
+                self.assertIn("reused=r", body)
+        p = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+                            pki("root.crt"), "--resolve", f"a.test:{self.port()}:127.0.0.1",
+                            f"https://a.test:{self.port()}/tls-upstream-wrong-name/"],
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.stdout, b"502")
+
+    def test_pooled_tls_upstream_connections_are_reused(self):
+        seen = set()
+        for _ in range(4):
+            body = self.curl(f"https://a.test:{self.port()}/tls-upstream-pooled/conn").decode()
+            m = re.search(r"conn=(\d+) reqs=(\d+)", body)
+            self.assertIsNotNone(m, body)
+            seen.add(m.group(1))
+            last_reqs = int(m.group(2))
+        self.assertEqual(len(seen), 1, "one pooled upstream connection carried every request")
+        self.assertEqual(last_reqs, 4)
 
 
 class TlsReloadTest(unittest.TestCase):
