@@ -51,9 +51,12 @@ void print_version(bool full) {
   fprintf(stderr, "built with %s (running with %s)\n", OPENSSL_VERSION_TEXT,
           OpenSSL_version(OPENSSL_VERSION));
   // Derived from this binary: the directive registry says which modules are built.
+  const std::string modules = config::module_arguments(server::registry());
+  if (modules.find("--with-http_ssl_module") != std::string::npos)
+    fprintf(stderr, "TLS SNI support enabled\n");
   fprintf(stderr, "configure arguments: --prefix=%s --conf-path=%s%s %s\n", PORTICO_PREFIX_DEFAULT,
           PORTICO_CONF_PATH_DEFAULT, Regex::jit_supported() ? " --with-pcre-jit" : "",
-          config::module_arguments(server::registry()).c_str());
+          modules.c_str());
 }
 
 std::string absolute(const std::string& path, const std::string& base) {

@@ -12,7 +12,8 @@
 
 namespace portico::config {
 
-bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std::string* error) {
+bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std::string* error,
+                  bool allow_ssl) {
   const std::string& spec = d.args[0];
   *default_server = false;
   if (spec.rfind("unix:", 0) == 0) {
@@ -118,6 +119,8 @@ bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std
       out->ipv6only = true;
     else if (o == "ipv6only=off")
       out->ipv6only = false;
+    else if (o == "ssl" && allow_ssl)
+      out->ssl = true;
     else if (o == "bind" || o == "deferred" || o.rfind("so_keepalive=", 0) == 0) {
       // accepted: portico binds every address it listens on
     } else if (o == "ssl" || o == "http2" || o == "quic" || o == "proxy_protocol") {

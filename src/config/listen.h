@@ -22,11 +22,13 @@ struct ListenAddr {
   int backlog = 511;
   bool ipv6only = true;
   bool deferred = true;  // TCP_DEFER_ACCEPT; see Runtime
+  bool ssl = false;       // `listen ... ssl`: connections start with a TLS handshake
 };
 
 // Parses a `listen` directive's address and parameters (http and stream share the syntax).
 // Returns false with nginx's message in *error. A host name is resolved (blocking: config
-// time only).
-bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std::string* error);
+// time only). `ssl` is accepted where the caller terminates TLS (allow_ssl).
+bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std::string* error,
+                  bool allow_ssl = false);
 
 }  // namespace portico::config

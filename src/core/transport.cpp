@@ -37,6 +37,8 @@ void Transport::on_events(uint32_t ev) {
   if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
   if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) rdhup_ = true;
   if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writable_ = true;
+  if (layer_) [[unlikely]]
+    layer_->on_events(*this, ev);
 }
 
 IoResult Transport::read(char* buf, size_t len) {
@@ -54,6 +56,20 @@ IoResult Transport::raw_read(char* buf, size_t len) {
       if (size_t(n) < len) readable_ = rdhup_;
       return IoResult::moved(size_t(n));
     }
+    if (n == 0) return IoResult::ended();
+    if (errno == EINTR) continue;
+    if (would_block(errno)) {
+      readable_ = false;
+      return IoResult::blocked();
+    }
+    return IoResult::failed(errno);
+  }
+}
+
+IoResult Transport::raw_peek(char* buf, size_t len) {
+  for (;;) {
+    ssize_t n = ::recv(fd_, buf, len, MSG_PEEK);
+    if (n > 0) return IoResult::moved(size_t(n));
     if (n == 0) return IoResult::ended();
     if (errno == EINTR) continue;
     if (would_block(errno)) {

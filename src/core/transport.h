@@ -3,8 +3,8 @@
 // socket goes through here, and so does every EINTR/EAGAIN ladder: callers see one tri-state
 // result (HAProxy's rule: error / no progress / progress) and never errno games.
 //
-// A plain socket today. A secure layer (TLS: OpenSSL, SSL_sendfile with kTLS, else pread+write)
-// plugs in behind the same calls through Transport::Layer; the plain path stays a direct,
+// A plain socket, or a secure layer (TLS: src/tls/session.h; SSL_sendfile with kTLS, else
+// pread + SSL_write) plugged in behind the same calls through Transport::Layer; the plain path stays a direct,
 // non-virtual call (one predictable branch on a null pointer), so it costs nothing.
 //
 // Readiness is tracked here too, edge-triggered as the event loop registers every socket: the
@@ -79,6 +79,9 @@ class Transport {
     virtual IoResult sendfile(Transport& t, int file_fd, off_t offset, size_t len) = 0;
     virtual IoResult shutdown_write(Transport& t) = 0;
     virtual void close(Transport& t) = 0;  // before the descriptor is closed (close_notify)
+    // After on_events() recorded an epoll mask: a layer whose read waits for the socket to be
+    // writable (a TLS handshake) or whose write waits for it to be readable adjusts readiness.
+    virtual void on_events(Transport&, uint32_t) {}
 
    protected:
     ~Layer() = default;
@@ -152,6 +155,8 @@ class Transport {
 
   // For layers: the plain system calls under them.
   IoResult raw_read(char* buf, size_t len);
+  // Looks at up to len bytes without consuming them (MSG_PEEK): progress, again, eof, error.
+  IoResult raw_peek(char* buf, size_t len);
   IoResult raw_writev(const struct iovec* iov, size_t cnt, bool more);
 
  private:

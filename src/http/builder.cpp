@@ -430,7 +430,7 @@ std::unique_ptr<LocationConf> Builder::build_location(const Directive& d,
 
 bool Builder::parse_listen(const Directive& d, config::ListenAddr* out, bool* default_server) {
   std::string e;
-  if (config::parse_listen(d, out, default_server, &e)) return true;
+  if (config::parse_listen(d, out, default_server, &e, /*allow_ssl=*/true)) return true;
   error(d.file, d.line, e);
   return false;
 }
@@ -452,6 +452,7 @@ void Builder::bind_servers() {
         ac->listen.reuseport = ac->listen.reuseport || pl.addr.reuseport;
       }
     }
+    ac->listen.ssl = ac->listen.ssl || pl.addr.ssl;  // as nginx: one `ssl` makes the address TLS
     if (pl.default_server) {
       if (ac->default_server && ac->default_server != ac->servers.front()) {
         // fallthrough to duplicate check below

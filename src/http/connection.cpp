@@ -15,7 +15,10 @@
 #include "http/module.h"
 #include "http/phases.h"
 #include "http/request.h"
+#include "http/ssl_module.h"
+#include "http/uri.h"
 #include "http/worker_services.h"
+#include "tls/session.h"
 
 namespace portico::http {
 
@@ -47,7 +50,30 @@ void Connection::start() {
   // The first request gets client_header_timeout from accept (nginx: post_accept_timeout).
   arm(addr && addr->default_server ? addr->default_server->client_header_timeout : 60'000);
   state_ = State::kReadingHead;
+  if (addr && addr->tls && !start_tls()) {
+    close();
+    return;
+  }
   drive();
+}
+
+// SNI: the server named in the ClientHello on this connection's address lends its context.
+static std::shared_ptr<const tls::Context> sni_lookup(const void* arg, std::string_view name) {
+  const AddrConf* addr = static_cast<const ListenPoint*>(arg)->addr;
+  thread_local std::string host;  // reused: no allocation per handshake once warm
+  if (!addr || !validate_host(name, host)) return nullptr;
+  const void* srv = addr->names.lookup(host, nullptr).payload;
+  if (!srv) return nullptr;
+  return static_cast<const ServerConf*>(srv)->loc->conf<SslConf>().ctx;
+}
+
+bool Connection::start_tls() {
+  tls_ = std::make_unique<tls::Session>(listener_->addr->tls, id_, &sni_lookup, listener_);
+  return tls_->attach(transport_);
+}
+
+bool Connection::secure() const {
+  return tls_ && !tls_->plain_http();
 }
 
 const SockAddr& Connection::local_addr() {

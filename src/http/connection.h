@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <memory>
 
 #include "core/event_loop.h"
 #include "core/sockaddr.h"
@@ -32,6 +33,10 @@
 #include "http/client_stream.h"
 #include "http/http1_writer.h"
 #include "http/worker_services.h"
+
+namespace portico::tls {
+class Session;
+}
 
 namespace portico::http {
 
@@ -70,6 +75,11 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   ListenPoint* listener() const { return listener_; }
   // Local address of the socket ($server_addr/$server_port); fetched lazily.
   const SockAddr& local_addr();
+
+  // The TLS layer of a connection accepted on a `listen ... ssl` address, else null.
+  tls::Session* tls() const { return tls_.get(); }
+  // The connection speaks TLS (not a plain request on a TLS port): $scheme is https.
+  bool secure() const;
 
   // This worker's state of module `m` (Module::create_worker_state), or null.
   ModuleWorkerState* module_state(const Module& m);
@@ -135,6 +145,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   void finish_request();
   void start_lingering_close();
   void start_content();
+  bool start_tls();
   void set_nodelay();
   void end_content();
   // Bytes read past the end of a chunked body: the start of the next pipelined request.
@@ -145,6 +156,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   WorkerServices* worker_;
   ListenPoint* listener_;
   Transport transport_;  // edge-triggered readiness: assume readable until a read says drained
+  std::unique_ptr<tls::Session> tls_;  // the transport's layer on a TLS address
   uint64_t id_;
   State state_ = State::kIdle;
   bool keep_alive_ = true;

@@ -26,6 +26,10 @@
 #include "http/variables.h"
 #include "upstream/upstream_conf.h"
 
+namespace portico::tls {
+class Context;
+}
+
 namespace portico::http {
 
 struct LocationConf;
@@ -200,6 +204,8 @@ struct AddrConf {
   const ServerConf* default_server = nullptr;
   ServerNameMatcher names;
   std::vector<const ServerConf*> servers;
+  // `listen ... ssl`: the default server's TLS context (SNI may pick another server's).
+  std::shared_ptr<const tls::Context> tls;
 };
 
 struct HttpConf {

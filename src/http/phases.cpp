@@ -13,6 +13,7 @@
 #include "http/module.h"
 #include "http/phase_internal.h"
 #include "http/realip.h"
+#include "http/ssl_module.h"
 #include "http/uri.h"
 
 namespace portico::http {
@@ -250,6 +251,13 @@ Outcome process_request(Request& r, const AddrConf& addr) {
     r.loc = r.server->loc;
     respond_special(r, status);
     return Outcome::kRespond;
+  }
+  if (r.conn && r.conn->tls()) [[unlikely]] {
+    // A TLS address: plain HTTP, or a client certificate that fails (error_page may catch them).
+    if (int s = ssl_check_request(r)) {
+      r.loc = r.server->loc;
+      return drive(r, Step::status(s));
+    }
   }
   apply_realip(r, r.server->loc->realip);  // post-read: the server's settings
   return drive(r, run_phases(r, true, false));

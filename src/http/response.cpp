@@ -15,20 +15,42 @@ namespace {
 
 const char* kErrorTail = "</h1></center>\r\n<hr><center>";
 
+// nginx's pages for its internal TLS codes, answered as 400 (ngx_http_error_49x_page).
+const char* tls_error_text(int status) {
+  switch (status) {
+    case 495:
+      return "The SSL certificate error";
+    case 496:
+      return "No required SSL certificate was sent";
+    case 497:
+      return "The plain HTTP request was sent to HTTPS port";
+    default:
+      return nullptr;
+  }
+}
+
 void build_special_body(Request& r, int status) {
   std::string& b = r.body_buf;
   b.clear();
   if (status < 300 || status == 304) return;
-  const char* reason = status_reason(status);
-  b += "<html>\r\n<head><title>";
-  b += std::to_string(status);
-  b += ' ';
-  b += reason;
-  b += "</title></head>\r\n<body>\r\n<center><h1>";
-  b += std::to_string(status);
-  b += ' ';
-  b += reason;
-  b += kErrorTail;
+  if (const char* text = tls_error_text(status)) {
+    b += "<html>\r\n<head><title>400 ";
+    b += text;
+    b += "</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>";
+    b += text;
+    b += "</center>\r\n<hr><center>";
+  } else {
+    const char* reason = status_reason(status);
+    b += "<html>\r\n<head><title>";
+    b += std::to_string(status);
+    b += ' ';
+    b += reason;
+    b += "</title></head>\r\n<body>\r\n<center><h1>";
+    b += std::to_string(status);
+    b += ' ';
+    b += reason;
+    b += kErrorTail;
+  }
   b += (r.loc && !r.loc->server_tokens) ? "portico" : "portico/" PORTICO_VERSION;
   b += "</center>\r\n</body>\r\n</html>\r\n";
 }
@@ -36,10 +58,14 @@ void build_special_body(Request& r, int status) {
 }  // namespace
 
 void respond_special(Request& r, int status) {
-  r.resp.status = status;
   r.out.clear();
   r.release_file();
   build_special_body(r, status);
+  if (tls_error_text(status)) {
+    status = 400;  // 495-497 are nginx's internal codes: the client sees (and the log says) 400
+    r.resp.keep_alive = false;
+  }
+  r.resp.status = status;
   if (status == 204 || status == 304 || status < 200) {
     r.resp.content_length = -1;
     r.resp.header_only = true;

@@ -189,8 +189,8 @@ extern const VariableDef kCoreVariables[] = {
        return true;
      }},
     {"scheme",
-     [](Request&, Ref, std::string& out) {
-       out += "http";
+     [](Request& r, Ref, std::string& out) {
+       out += r.conn && r.conn->secure() ? "https" : "http";
        return true;
      }},
     {"server_name",

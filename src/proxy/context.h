@@ -75,6 +75,29 @@ class Context final : public http::ModuleWorkerState {
   std::vector<std::vector<http::Header>> free_headers_;
   std::vector<std::unique_ptr<char[]>> free_buffers_;
   std::unordered_map<std::string, std::shared_ptr<const upstream::UpstreamConf>> dynamic_;
+
+ public:
+  // proxy_ssl_session_reuse: the last TLS session of each upstream peer (by its state object)
+  // on this worker, offered to the next connection. Owns the references.
+  // Keyed by the name too: a session verified for one name is never offered for another.
+  // Bounded: names may come from variables.
+  SSL_SESSION** tls_session_slot(const void* peer, std::string_view name) {
+    std::string key(reinterpret_cast<const char*>(&peer), sizeof peer);
+    key += name;
+    if (tls_sessions_.size() >= 4096 && !tls_sessions_.count(key)) {
+      for (auto& [k, s] : tls_sessions_)
+        if (s) SSL_SESSION_free(s);
+      tls_sessions_.clear();
+    }
+    return &tls_sessions_[key];
+  }
+  ~Context() override {
+    for (auto& [k, s] : tls_sessions_)
+      if (s) SSL_SESSION_free(s);
+  }
+
+ private:
+  std::unordered_map<std::string, SSL_SESSION*> tls_sessions_;
 };
 
 }  // namespace portico::proxy

@@ -14,6 +14,7 @@
 #include "http/level.h"
 #include "http/phases.h"
 #include "proxy/session.h"
+#include "proxy/ssl_directives.h"
 #include "proxy/variables.h"
 
 namespace portico::proxy {
@@ -78,14 +79,15 @@ std::unique_ptr<ProxyPass> build_proxy_pass(Level& lv, const Directive& d) {
   if (url.find('$') != std::string::npos) {
     if (!lv.value(d, url, &pp->url)) return nullptr;
     pp->has_variables = true;
+    pp->ssl = !istarts_with(url, "http://");  // may be https: the context is built
     return pp;
   }
   std::string rest;
   if (istarts_with(url, "http://")) {
     rest = url.substr(7);
   } else if (istarts_with(url, "https://")) {
-    lv.error(d, "https upstreams are not supported by portico yet");
-    return nullptr;
+    rest = url.substr(8);
+    pp->ssl = true;
   } else {
     lv.error(d, "invalid URL prefix");
     return nullptr;
@@ -123,7 +125,11 @@ std::unique_ptr<ProxyPass> build_proxy_pass(Level& lv, const Directive& d) {
   auto colon = hostport.rfind(':');
   bool has_port = colon != std::string::npos && hostport.find(']', colon) == std::string::npos &&
                   !istarts_with(hostport, "unix:");
-  pp->proxy_port = has_port ? hostport.substr(colon + 1) : "80";
+  pp->proxy_port = has_port ? hostport.substr(colon + 1) : pp->ssl ? "443" : "80";
+  // An https group without a port is another group than the http one of the same host.
+  const std::string key = !has_port && pp->ssl && !istarts_with(hostport, "unix:")
+                              ? hostport + ":443"
+                              : hostport;
   // An upstream block of that name (without a port) wins, as nginx.
   if (!has_port) {
     auto it = upstreams.find(hostport);
@@ -132,15 +138,15 @@ std::unique_ptr<ProxyPass> build_proxy_pass(Level& lv, const Directive& d) {
       return pp;
     }
   }
-  auto it = implicit.find(hostport);
+  auto it = implicit.find(key);
   if (it != implicit.end()) {
     pp->upstream = it->second;
     return pp;
   }
   upstream::GroupConfig gc;
-  gc.name = hostport;
+  gc.name = key;
   std::string e;
-  if (!upstream::resolve_peers(hostport, 80, false, &gc.peers, &e)) {
+  if (!upstream::resolve_peers(hostport, pp->ssl ? 443 : 80, false, &gc.peers, &e)) {
     lv.error(d, e);
     return nullptr;
   }
@@ -150,7 +156,7 @@ std::unique_ptr<ProxyPass> build_proxy_pass(Level& lv, const Directive& d) {
   uc->line = d.line;
   const upstream::Group* prev = nullptr;
   if (previous) {
-    auto p = previous->find("\x01" + hostport);
+    auto p = previous->find("\x01" + key);
     if (p != previous->end()) prev = p->second->group.get();
   }
   Status st = upstream::Group::create(std::move(gc), prev, &uc->group);
@@ -158,7 +164,7 @@ std::unique_ptr<ProxyPass> build_proxy_pass(Level& lv, const Directive& d) {
     lv.error(d, st.message());
     return nullptr;
   }
-  implicit[hostport] = uc;
+  implicit[key] = uc;
   pp->upstream = std::move(uc);
   return pp;
 }
@@ -325,6 +331,7 @@ void finish_level(Level& lv) {
     for (const auto& x : pc.hide_headers) present = present || x == d;
     if (!present) pc.hide_headers.push_back(d);
   }
+  build_ssl_context(lv, pc);
 }
 
 void set_pass(Level& lv, const Directive& d) {
@@ -619,6 +626,24 @@ const Command kCommands[] = {
     {{"proxy_intercept_errors", kHSL, 1, 1, BlockKind::kNone, 0, true},
      http::set_flag<&ProxyConf::intercept_errors>},
     {{"proxy_redirect", kHSL, 1, 2, BlockKind::kNone, 0, false}, set_redirect},
+    {{"proxy_ssl_protocols", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, true}, set_ssl_protocols},
+    {{"proxy_ssl_ciphers", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_ssl_ciphers},
+    {{"proxy_ssl_server_name", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_flag<&ProxyConf::ssl_server_name>},
+    {{"proxy_ssl_name", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_ssl_name},
+    {{"proxy_ssl_verify", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_flag<&ProxyConf::ssl_verify>},
+    {{"proxy_ssl_verify_depth", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_ssl_verify_depth},
+    {{"proxy_ssl_trusted_certificate", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_ssl_trusted_certificate},
+    {{"proxy_ssl_crl", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_ssl_crl},
+    {{"proxy_ssl_session_reuse", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_flag<&ProxyConf::ssl_session_reuse>},
+    {{"proxy_ssl_certificate", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_ssl_certificate},
+    {{"proxy_ssl_certificate_key", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_ssl_certificate_key},
+    {{"proxy_ssl_password_file", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_ssl_password_file},
+    {{"proxy_ssl_conf_command", kHSL, 2, 2, BlockKind::kNone, 0, false}, set_ssl_conf_command},
     {{"health_check", kLocation, 0, kAnyArgs, BlockKind::kNone, 0, false},
      set_health_check,
      When::kAfter},

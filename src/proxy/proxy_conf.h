@@ -11,6 +11,8 @@
 #include "core/sockaddr.h"
 #include "http/module.h"
 #include "http/variables.h"
+#include "tls/context.h"
+#include "tls/settings.h"
 #include "upstream/upstream_conf.h"
 
 namespace portico::proxy {
@@ -85,6 +87,17 @@ struct ProxyConf : http::ModuleConfOf<ProxyConf> {
   bool intercept_errors = false;
   bool redirect_off = false;
   std::vector<Redirect> redirects;  // empty + !off = default
+
+  // proxy_ssl_*: TLS to the upstream (proxy_pass https://).
+  tls::Settings ssl{.protocols = tls::kTLSv1_2 | tls::kTLSv1_3, .ciphers = "DEFAULT"};
+  std::vector<std::string> ssl_keys;  // proxy_ssl_certificate_key
+  bool ssl_server_name = false;       // send SNI
+  bool ssl_verify = false;
+  bool ssl_session_reuse = true;
+  bool has_ssl_name = false;
+  http::ComplexValue ssl_name;  // proxy_ssl_name; default: the host of $proxy_host
+  // Built for a location whose proxy_pass may be https.
+  std::shared_ptr<const tls::Context> ssl_ctx;
 };
 
 // A location's `proxy_pass`.
@@ -92,6 +105,7 @@ struct ProxyPass {
   std::shared_ptr<const upstream::UpstreamConf> upstream;  // null when the URL has variables
   http::ComplexValue url;  // the URL with variables (evaluated per request)
   bool has_variables = false;
+  bool ssl = false;  // https:// (with variables: the URL decides per request)
   std::string proxy_host;  // $proxy_host: "host:port" as written ("backend" for an upstream)
   std::string proxy_port;  // $proxy_port
   bool has_uri = false;    // a URI part was given ("http://b/app/" has "/app/")

@@ -177,9 +177,11 @@ void Session::on_timer(Timer* t) {
           "upstream timed out (110: Connection timed out) while connecting to upstream");
       return;
     case Wait::kUpstreamWrite:
-      s->upstream_failed(
-          kNextTimeout, 504,
-          "upstream timed out (110: Connection timed out) while sending request to upstream");
+      s->upstream_failed(kNextTimeout, 504,
+                         s->handshaking() ? "upstream timed out (110: Connection timed out) while "
+                                            "SSL handshaking to upstream"
+                                          : "upstream timed out (110: Connection timed out) while "
+                                            "sending request to upstream");
       return;
     case Wait::kUpstreamRead:
       if (s->state_ == State::kReadingHead || s->state_ == State::kSending)

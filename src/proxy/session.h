@@ -38,6 +38,10 @@
 #include "upstream/tried_set.h"
 #include "upstream/wait_queue.h"
 
+namespace portico::tls {
+class Session;
+}
+
 namespace portico::http {
 struct Request;
 }  // namespace portico::http
@@ -126,6 +130,12 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   // ---- session_connect.cpp: target, peer (or the queue), connection ----
   // Finds the group to use. Returns false (after answering) when there is none.
   bool resolve_target();
+  bool start_upstream_tls(const upstream::Peer& p);
+  // The TLS handshake with the upstream is not done yet: it runs under proxy_connect_timeout.
+  bool handshaking() const;
+  uint64_t send_timeout_ms() const {
+    return handshaking() ? conf_->connect_timeout_ms : conf_->send_timeout_ms;
+  }
   void connect_next();
   void connected();
 
@@ -186,6 +196,10 @@ class Session final : public IoHandler, public http::ContentSession, public upst
 
   // Upstream connection: up_ is pconn_'s transport (upstreams with keepalive) or own_up_.
   Transport* up_ = nullptr;
+  // The TLS layer of own_up_ (proxy_pass https://); declared first, so it outlives the
+  // transport that closes through it. A pooled connection shares it.
+  std::shared_ptr<tls::Session> up_tls_;
+  bool ssl_ = false;  // this request's upstream speaks TLS
   Transport own_up_;
   upstream::Pool::Conn* pconn_ = nullptr;
   int peer_ = -1;  // the slot picked for this attempt, until released

@@ -2,6 +2,7 @@
 // a pooled keep-alive connection or a new one.
 #include "proxy/session.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -15,6 +16,8 @@
 #include "core/strings.h"
 #include "http/phases.h"
 #include "proxy/session_internal.h"
+#include "proxy/ssl_directives.h"
+#include "tls/session.h"
 
 namespace portico::proxy {
 
@@ -23,6 +26,7 @@ namespace portico::proxy {
 bool Session::resolve_target() {
   http::Request& r = *r_;
   if (!pass_->has_variables) {
+    ssl_ = pass_->ssl;
     upstream_ = pass_->upstream.get();
     r.upstream.proxy_host = pass_->proxy_host;
     r.upstream.proxy_port = pass_->proxy_port;
@@ -31,13 +35,14 @@ bool Session::resolve_target() {
   std::string url;
   pass_->url.eval(r, url);
   std::string_view rest = url;
-  if (!istarts_with(rest, "http://")) {
+  ssl_ = istarts_with(rest, "https://") && conf_->ssl_ctx;
+  if (!ssl_ && !istarts_with(rest, "http://")) {
     PORTICO_LOG(LogLevel::kError, client_->stream_id(), "invalid URL prefix in \"{}\"{}", url,
                 http::log_context(r));
     client_->content_error(500);
     return false;
   }
-  rest.remove_prefix(7);
+  rest.remove_prefix(ssl_ ? 8 : 7);
   size_t slash = istarts_with(rest, "unix:") ? rest.find(':', 5) : rest.find('/');
   std::string hostport(rest.substr(0, slash));
   if (slash != std::string_view::npos) {
@@ -48,7 +53,7 @@ bool Session::resolve_target() {
   bool has_port = colon != std::string::npos && hostport.find(']', colon) == std::string::npos &&
                   !istarts_with(hostport, "unix:");
   r.upstream.proxy_host = istarts_with(hostport, "unix:") ? std::string("localhost") : hostport;
-  r.upstream.proxy_port = has_port ? hostport.substr(colon + 1) : "80";
+  r.upstream.proxy_port = has_port ? hostport.substr(colon + 1) : ssl_ ? "443" : "80";
   if (!has_port) {
     auto it = r.http->upstreams.find(hostport);
     if (it != r.http->upstreams.end()) {
@@ -57,6 +62,7 @@ bool Session::resolve_target() {
     }
   }
   std::string error;
+  if (ssl_ && !has_port && !istarts_with(hostport, "unix:")) hostport += ":443";
   dynamic_upstream_ = ctx_->dynamic_upstream(hostport, &error);
   upstream_ = dynamic_upstream_.get();
   if (!upstream_) {
@@ -155,8 +161,10 @@ void Session::connect_next() {
     upstream_failed(kNextError, 502, "socket() failed (" + errno_text(errno) + ")");
     return;
   }
-  own_up_ = Transport(fd);
+  own_up_ = Transport(fd);  // closes the previous attempt's (through its TLS layer, if any)
   up_ = &own_up_;
+  up_tls_.reset();
+  if (ssl_ && !start_upstream_tls(p)) return;
   int rc;
   if (family == AF_UNIX) {
     sockaddr_un un{};
@@ -192,7 +200,10 @@ void Session::connect_next() {
   if (upstream_->keepalive) {
     pconn_ = ctx_->upstreams.pool.attach(std::move(own_up_), this);
     registered = pconn_ != nullptr;
-    if (pconn_) up_ = &pconn_->transport;
+    if (pconn_) {
+      up_ = &pconn_->transport;
+      pconn_->layer_owner = up_tls_;  // a pooled connection keeps its TLS layer
+    }
   } else {
     registered = bool(ctx_->loop.add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this));
   }
@@ -208,6 +219,38 @@ void Session::connect_next() {
   }
   state_ = State::kConnecting;
   wait(Wait::kConnect, conf_->connect_timeout_ms);
+}
+
+// proxy_pass https://: the TLS layer on the new upstream socket; the handshake runs with the
+// first write of the request. SNI (proxy_ssl_server_name), verification (proxy_ssl_verify with
+// proxy_ssl_name) and the session to resume (proxy_ssl_session_reuse) as nginx.
+bool Session::start_upstream_tls(const upstream::Peer& p) {
+  if (!conf_->ssl_ctx) {
+    upstream_failed(kNextError, 502, "no TLS context for an https upstream");
+    return false;
+  }
+  std::string name;
+  ssl_name(*r_, *conf_, name);
+  in6_addr a6;
+  const bool literal = inet_pton(AF_INET, name.c_str(), &a6) == 1 ||
+                       inet_pton(AF_INET6, name.c_str(), &a6) == 1;
+  tls::Session::ClientOptions o;
+  if (conf_->ssl_server_name && !literal) o.sni = name;  // never an address in SNI (RFC 6066)
+  o.verify = conf_->ssl_verify;
+  o.verify_name = name;
+  if (conf_->ssl_session_reuse) o.reuse = ctx_->tls_session_slot(p.state.get(), name);
+  up_tls_ = std::make_shared<tls::Session>(conf_->ssl_ctx, client_->stream_id(), nullptr,
+                                           nullptr);
+  if (!up_tls_->attach_client(own_up_, o)) {
+    upstream_failed(kNextError, 502, "SSL_new() failed");
+    return false;
+  }
+  return true;
+}
+
+bool Session::handshaking() const {
+  // Only TLS layers are installed on upstream transports.
+  return up_ && up_->layer() && !static_cast<tls::Session*>(up_->layer())->handshake_done();
 }
 
 void Session::connected() {

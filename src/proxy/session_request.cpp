@@ -163,7 +163,7 @@ void Session::client_body_failed(int err) {
 // A send to the upstream made no progress: wait for room, or fail the attempt.
 void Session::upstream_send_failed(const char* call, IoResult res) {
   if (res.again()) {
-    wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
+    wait(Wait::kUpstreamWrite, send_timeout_ms());
     return;
   }
   upstream_failed(kNextError, 502,
@@ -189,7 +189,7 @@ bool Session::send_request() {
     if (body_mode_ == BodyMode::kBuffered && head_off_ == head_.size() &&
         stored_off_ < stored_size_) {
       if (!up_->writable()) {
-        wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
+        wait(Wait::kUpstreamWrite, send_timeout_ms());
         return false;
       }
       IoResult w = body_file_ >= 0
@@ -238,7 +238,7 @@ bool Session::send_request() {
       up_->set_readable(false);
     }
     if (!up_->writable()) {
-      wait(Wait::kUpstreamWrite, conf_->send_timeout_ms);
+      wait(Wait::kUpstreamWrite, send_timeout_ms());
       return false;
     }
     IoResult w = up_->writev(iov, size_t(cnt));

@@ -62,7 +62,8 @@ bool Session::read_response_head() {
         parsed_ = 0;
         rpos_ += consumed;
         if (head_in_.status == 101) {
-          if (r_->head.connection_upgrade) {
+          // As nginx (r->headers_in.upgrade): the client's Upgrade header asked for it.
+          if (r_->head.find("upgrade") != nullptr) {
             begin_response();
             return true;
           }

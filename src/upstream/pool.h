@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -27,6 +28,9 @@ class Pool {
     Pool* pool = nullptr;
     IoHandler* owner = nullptr;  // the session using it; null while idle
     const PeerState* key = nullptr;
+    // The transport's layer (TLS to the upstream), kept as long as the connection: declared
+    // before `transport`, so it is destroyed after the transport closed through it.
+    std::shared_ptr<void> layer_owner;
     Transport transport;  // closed once the connection ends
     uint32_t requests = 0;  // requests carried so far
     struct IdleTimer : Timer {

@@ -25,6 +25,10 @@ core config/parser.h core/log.h
 core upstream/group.h core/event_loop.h
 config http/request.h config/registry.h
 config upstream/group.h config/listen.h
+config tls/context.h config/listen.h
+tls http/request.h tls/session.h
+tls upstream/group.h core/transport.h
+http proxy/session.h tls/context.h
 upstream http/request.h upstream/balancer.h
 upstream proxy/session.h config/listen.h
 upstream server/worker.h upstream/pool.h
