@@ -1,9 +1,10 @@
 #include "http/level.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "config/values.h"
 #include "core/strings.h"
 
 namespace portico::http {
@@ -19,16 +20,10 @@ bool Level::used(std::string_view key) const {
 }
 
 bool Level::flag(const config::Directive& d, bool* out) {
-  if (d.args[0] == "on") {
-    *out = true;
-  } else if (d.args[0] == "off") {
-    *out = false;
-  } else {
-    error(d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
-                         d.args[0], d.name));
-    return false;
-  }
-  return true;
+  std::string e;
+  if (config::parse_flag(d, out, &e)) return true;
+  error(d, std::move(e));
+  return false;
 }
 
 bool Level::msec(const config::Directive& d, std::string_view text, uint64_t* out) {

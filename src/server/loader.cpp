@@ -8,6 +8,7 @@
 
 #include "config/parser.h"
 #include "config/path.h"
+#include "config/values.h"
 #include "core/strings.h"
 #include "http/builder.h"
 #include "http/module.h"
@@ -52,13 +53,10 @@ struct MainLevel {
     errors.push_back({std::move(msg), d.file, d.line});
   }
   bool flag(const Directive& d, bool* out) {
-    if (d.args[0] != "on" && d.args[0] != "off") {
-      error(d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
-                           d.args[0], d.name));
-      return false;
-    }
-    *out = d.args[0] == "on";
-    return true;
+    std::string e;
+    if (config::parse_flag(d, out, &e)) return true;
+    error(d, std::move(e));
+    return false;
   }
 };
 

@@ -4,6 +4,7 @@
 
 #include "config/listen.h"
 #include "config/path.h"
+#include "config/values.h"
 #include "core/strings.h"
 #include "upstream/directives.h"
 
@@ -191,13 +192,10 @@ class Builder {
   }
 
   bool flag(const Directive& d, bool* out) {
-    if (d.args[0] != "on" && d.args[0] != "off") {
-      error(d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
-                           d.args[0], d.name));
-      return false;
-    }
-    *out = d.args[0] == "on";
-    return true;
+    std::string e;
+    if (config::parse_flag(d, out, &e)) return true;
+    error(d, std::move(e));
+    return false;
   }
 
   const LogFormat* find_format(const std::string& name) {
