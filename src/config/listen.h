@@ -22,7 +22,7 @@ struct ListenAddr {
   int backlog = 511;
   bool ipv6only = true;
   bool deferred = true;  // TCP_DEFER_ACCEPT; see Runtime
-  bool ssl = false;       // `listen ... ssl`: connections start with a TLS handshake
+  bool ssl = false;      // `listen ... ssl`: connections start with a TLS handshake
 };
 
 // Parses a `listen` directive's address and parameters (http and stream share the syntax).

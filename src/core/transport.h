@@ -4,8 +4,8 @@
 // result (HAProxy's rule: error / no progress / progress) and never errno games.
 //
 // A plain socket, or a secure layer (TLS: src/tls/session.h; SSL_sendfile with kTLS, else
-// pread + SSL_write) plugged in behind the same calls through Transport::Layer; the plain path stays a direct,
-// non-virtual call (one predictable branch on a null pointer), so it costs nothing.
+// pread + SSL_write) plugged in behind the same calls through Transport::Layer; the plain path
+// stays a direct, non-virtual call (one predictable branch on a null pointer), so it costs nothing.
 //
 // Readiness is tracked here too, edge-triggered as the event loop registers every socket: the
 // owner feeds epoll events to on_events(), and a read that returns less than asked, or EAGAIN,

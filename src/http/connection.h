@@ -178,7 +178,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   Request* req_ = nullptr;
   ContentSession* content_ = nullptr;  // the content session while kProxying
   Generation* gen_ = nullptr;
-  Http1Writer writer_;      // the response's
+  Http1Writer writer_;  // the response's
   SockAddr peer_;
   SockAddr local_{};
   uint64_t linger_deadline_ = 0;

@@ -41,9 +41,10 @@ void set_enable(Level& lv, const Directive& d) {
   SslConf& c = lv.conf<SslConf>();
   if (!lv.flag(d, &c.enable)) return;
   c.enable_at = at(d);
-  lv.warn(fmt::format("the \"ssl\" directive is deprecated, use the \"listen ... ssl\" directive "
-                      "instead in {}:{}",
-                      d.file, d.line));
+  lv.warn(
+      fmt::format("the \"ssl\" directive is deprecated, use the \"listen ... ssl\" directive "
+                  "instead in {}:{}",
+                  d.file, d.line));
 }
 
 void set_certificate(Level& lv, const Directive& d) {
@@ -119,7 +120,7 @@ void set_conf_command(Level& lv, const Directive& d) {
   }
   // File arguments are taken from the prefix, as nginx does for its own file directives.
   static constexpr std::string_view kFileCommands[] = {
-      "Certificate", "PrivateKey", "ChainCAFile", "ChainCAPath", "VerifyCAFile",
+      "Certificate",  "PrivateKey",    "ChainCAFile",  "ChainCAPath", "VerifyCAFile",
       "VerifyCAPath", "RequestCAFile", "ClientCAFile", "DHParameters"};
   bool is_file = false;
   for (std::string_view k : kFileCommands) is_file = is_file || d.args[0] == k;
@@ -153,8 +154,7 @@ void set_session_cache(Level& lv, const Directive& d) {
       if (colon == std::string::npos || colon == 7 ||
           !lv.size(d, std::string_view(a).substr(colon + 1), &size))
         return lv.error(d, fmt::format("invalid session cache \"{}\"", a));
-      if (size < 8192)
-        return lv.error(d, fmt::format("session cache \"{}\" is too small", a));
+      if (size < 8192) return lv.error(d, fmt::format("session cache \"{}\" is too small", a));
       s.cache = tls::Settings::Cache::kShared;
       // nginx: about 4000 sessions per megabyte.
       s.cache_sessions = std::max<uint64_t>(s.cache_sessions, size / 256);
@@ -274,9 +274,9 @@ void build_server_context(Level& lv, ServerConf& srv) {
   }
   if (c.keys.size() < c.s.certs.size()) {
     const tls::CertKey& ck = c.s.certs[c.keys.size()];
-    lv.host().error(ck.at.file, ck.at.line,
-                    fmt::format("no \"ssl_certificate_key\" is defined for certificate \"{}\"",
-                                ck.cert));
+    lv.host().error(
+        ck.at.file, ck.at.line,
+        fmt::format("no \"ssl_certificate_key\" is defined for certificate \"{}\"", ck.cert));
     return;
   }
   for (size_t i = 0; i < c.s.certs.size(); ++i) c.s.certs[i].key = c.keys[i];
@@ -305,8 +305,7 @@ void check_address(Level& lv, const AddrConf& a) {
   if (!dc.s.reject_handshake) return lv.host().error(def->file, def->line, msg);
   for (const ServerConf* s : a.servers) {
     const SslConf& sc = ssl_conf(s);
-    if (sc.s.certs.empty() && !sc.s.reject_handshake)
-      return lv.host().error(s->file, s->line, msg);
+    if (sc.s.certs.empty() && !sc.s.reject_handshake) return lv.host().error(s->file, s->line, msg);
   }
 }
 
@@ -667,13 +666,11 @@ int ssl_check_request(Request& r) {
   }
   SSL* ssl = t->native();
   const long rc = SSL_get_verify_result(ssl);
-  const bool optional_error = rc == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
-                              rc == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
-                              rc == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
-                              rc == X509_V_ERR_CERT_UNTRUSTED ||
-                              rc == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
-  if (rc != X509_V_OK &&
-      (s.verify != tls::Settings::Verify::kOptionalNoCa || !optional_error)) {
+  const bool optional_error =
+      rc == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || rc == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+      rc == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT || rc == X509_V_ERR_CERT_UNTRUSTED ||
+      rc == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
+  if (rc != X509_V_OK && (s.verify != tls::Settings::Verify::kOptionalNoCa || !optional_error)) {
     PORTICO_LOG(LogLevel::kInfo, r.conn->id(), "client SSL certificate verify error: ({}:{})", rc,
                 X509_verify_cert_error_string(rc));
     return 495;

@@ -22,7 +22,7 @@ struct SslConf : ModuleConfOf<SslConf> {
   tls::Settings s;
   std::vector<std::string> keys;  // ssl_certificate_key, paired with s.certs by position
   std::vector<tls::Origin> keys_at;
-  bool enable = false;            // the obsolete `ssl on`
+  bool enable = false;  // the obsolete `ssl on`
   tls::Origin enable_at;
   // Built at the end of http{} for a server that has certificates or rejects handshakes.
   std::shared_ptr<const tls::Context> ctx;

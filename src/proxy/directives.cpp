@@ -127,9 +127,8 @@ std::unique_ptr<ProxyPass> build_proxy_pass(Level& lv, const Directive& d) {
                   !istarts_with(hostport, "unix:");
   pp->proxy_port = has_port ? hostport.substr(colon + 1) : pp->ssl ? "443" : "80";
   // An https group without a port is another group than the http one of the same host.
-  const std::string key = !has_port && pp->ssl && !istarts_with(hostport, "unix:")
-                              ? hostport + ":443"
-                              : hostport;
+  const std::string key =
+      !has_port && pp->ssl && !istarts_with(hostport, "unix:") ? hostport + ":443" : hostport;
   // An upstream block of that name (without a port) wins, as nginx.
   if (!has_port) {
     auto it = upstreams.find(hostport);
@@ -640,8 +639,7 @@ const Command kCommands[] = {
     {{"proxy_ssl_session_reuse", kHSL, 1, 1, BlockKind::kNone, 0, true},
      http::set_flag<&ProxyConf::ssl_session_reuse>},
     {{"proxy_ssl_certificate", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_ssl_certificate},
-    {{"proxy_ssl_certificate_key", kHSL, 1, 1, BlockKind::kNone, 0, true},
-     set_ssl_certificate_key},
+    {{"proxy_ssl_certificate_key", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_ssl_certificate_key},
     {{"proxy_ssl_password_file", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_ssl_password_file},
     {{"proxy_ssl_conf_command", kHSL, 2, 2, BlockKind::kNone, 0, false}, set_ssl_conf_command},
     {{"health_check", kLocation, 0, kAnyArgs, BlockKind::kNone, 0, false},

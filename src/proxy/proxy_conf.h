@@ -105,7 +105,7 @@ struct ProxyPass {
   std::shared_ptr<const upstream::UpstreamConf> upstream;  // null when the URL has variables
   http::ComplexValue url;  // the URL with variables (evaluated per request)
   bool has_variables = false;
-  bool ssl = false;  // https:// (with variables: the URL decides per request)
+  bool ssl = false;        // https:// (with variables: the URL decides per request)
   std::string proxy_host;  // $proxy_host: "host:port" as written ("backend" for an upstream)
   std::string proxy_port;  // $proxy_port
   bool has_uri = false;    // a URI part was given ("http://b/app/" has "/app/")

@@ -202,7 +202,7 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   bool ssl_ = false;  // this request's upstream speaks TLS
   Transport own_up_;
   upstream::Pool::Conn* pconn_ = nullptr;
-  int peer_ = -1;  // the slot picked for this attempt, until released
+  int peer_ = -1;             // the slot picked for this attempt, until released
   uint32_t up_requests_ = 0;  // requests the connection carried before this one (pooled)
   uint32_t tries_ = 0;
   uint64_t start_ms_ = 0;

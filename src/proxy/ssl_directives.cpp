@@ -145,8 +145,8 @@ void ssl_name(http::Request& r, const ProxyConf& pc, std::string& out) {
   if (!out.empty() && out[0] == '[') {
     const size_t close = out.find(']');
     out = out.substr(1, close == std::string::npos ? std::string::npos : close - 1);
-  } else if (const size_t colon = out.rfind(':'); colon != std::string::npos &&
-                                                  out.find(':') == colon) {
+  } else if (const size_t colon = out.rfind(':');
+             colon != std::string::npos && out.find(':') == colon) {
     out.resize(colon);
   }
 }

@@ -129,8 +129,8 @@ bool load_cert_pair(SSL_CTX* ctx, const CertKey& ck, const std::vector<std::stri
   const int ok = SSL_CTX_use_PrivateKey(ctx, key);
   EVP_PKEY_free(key);
   if (ok != 1) {
-    errors->push_back(err_at(ck.at, fmt::format("SSL_CTX_use_PrivateKey(\"{}\") failed{}",
-                                                ck.key, ssl_error_text())));
+    errors->push_back(err_at(
+        ck.at, fmt::format("SSL_CTX_use_PrivateKey(\"{}\") failed{}", ck.key, ssl_error_text())));
     return false;
   }
   return true;
@@ -180,8 +180,8 @@ int alpn_select(SSL*, const unsigned char** out, unsigned char* outlen, const un
 int status_cb(SSL* ssl, void*) {
   const Context* c = context_of(ssl);
   if (!c || c->stapling().empty()) return SSL_TLSEXT_ERR_NOACK;
-  unsigned char* p = static_cast<unsigned char*>(OPENSSL_memdup(c->stapling().data(),
-                                                                c->stapling().size()));
+  unsigned char* p =
+      static_cast<unsigned char*>(OPENSSL_memdup(c->stapling().data(), c->stapling().size()));
   if (!p) return SSL_TLSEXT_ERR_NOACK;
   SSL_set_tlsext_status_ocsp_resp(ssl, p, long(c->stapling().size()));
   return SSL_TLSEXT_ERR_OK;
@@ -227,11 +227,10 @@ int ticket_cb(SSL* ssl, unsigned char name[16], unsigned char iv[16], EVP_CIPHER
   }
   const EVP_CIPHER* cipher = key->aes_len == 16 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
   OSSL_PARAM params[3];
-  params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
-                                                const_cast<unsigned char*>(key->hmac),
-                                                key->hmac_len);
-  params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                               const_cast<char*>("SHA256"), 0);
+  params[0] = OSSL_PARAM_construct_octet_string(
+      OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key->hmac), key->hmac_len);
+  params[1] =
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0);
   params[2] = OSSL_PARAM_construct_end();
   if (EVP_MAC_CTX_set_params(hctx, params) != 1) return -1;
   if (enc) {
@@ -260,8 +259,8 @@ bool load_ticket_key_file(const std::string& path, const Origin& at, Context::Ti
                           std::vector<BuildError>* errors) {
   std::string data;
   if (!read_file(path, &data)) {
-    errors->push_back(err_at(at, fmt::format("open() \"{}\" failed ({})", path,
-                                             std::strerror(errno))));
+    errors->push_back(
+        err_at(at, fmt::format("open() \"{}\" failed ({})", path, std::strerror(errno))));
     return false;
   }
   if (data.size() != 48 && data.size() != 80) {
@@ -353,8 +352,8 @@ bool Context::load_client(std::vector<BuildError>* errors) {
   SSL_CTX_set_ex_data(ctx_, g_ctx_index, this);
   SSL_CTX_set_options(ctx_, SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION |
                                 SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-  SSL_CTX_clear_options(ctx_, SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 |
-                                  SSL_OP_NO_TLSv1_3);
+  SSL_CTX_clear_options(
+      ctx_, SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3);
   if (!(s.protocols & kTLSv1)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1);
   if (!(s.protocols & kTLSv1_1)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_1);
   if (!(s.protocols & kTLSv1_2)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_2);
@@ -365,8 +364,8 @@ bool Context::load_client(std::vector<BuildError>* errors) {
     if (!load_cert_pair(ctx_, ck, s.passwords, errors)) return false;
   const Origin at = s.certs.empty() ? s.verify_at : s.certs[0].at;
   if (SSL_CTX_set_cipher_list(ctx_, s.ciphers.c_str()) != 1)
-    errors->push_back(err_at(at, fmt::format("SSL_CTX_set_cipher_list(\"{}\") failed{}",
-                                             s.ciphers, ssl_error_text())));
+    errors->push_back(err_at(
+        at, fmt::format("SSL_CTX_set_cipher_list(\"{}\") failed{}", s.ciphers, ssl_error_text())));
   if (!s.trusted_certificate.empty() &&
       SSL_CTX_load_verify_locations(ctx_, s.trusted_certificate.c_str(), nullptr) != 1)
     errors->push_back(err_at(s.verify_at, fmt::format("SSL_CTX_load_verify_locations(\"{}\") "
@@ -394,16 +393,16 @@ void Context::apply_conf_commands(std::vector<BuildError>* errors, const Origin&
   const Settings& s = settings_;
   if (s.conf_commands.empty()) return;
   SSL_CONF_CTX* cctx = SSL_CONF_CTX_new();
-  SSL_CONF_CTX_set_flags(cctx, SSL_CONF_FLAG_FILE | (client_ ? SSL_CONF_FLAG_CLIENT
-                                                             : SSL_CONF_FLAG_SERVER) |
+  SSL_CONF_CTX_set_flags(cctx, SSL_CONF_FLAG_FILE |
+                                   (client_ ? SSL_CONF_FLAG_CLIENT : SSL_CONF_FLAG_SERVER) |
                                    SSL_CONF_FLAG_CERTIFICATE | SSL_CONF_FLAG_SHOW_ERRORS);
   SSL_CONF_CTX_set_ssl_ctx(cctx, ctx_);
   for (size_t i = 0; i < s.conf_commands.size(); ++i) {
     const auto& [k, v] = s.conf_commands[i];
     if (SSL_CONF_cmd(cctx, k.c_str(), v.c_str()) <= 0)
-      errors->push_back(err_at(i < s.conf_commands_at.size() ? s.conf_commands_at[i] : at,
-                               fmt::format("SSL_CONF_cmd(\"{}\", \"{}\") failed{}", k, v,
-                                           ssl_error_text())));
+      errors->push_back(
+          err_at(i < s.conf_commands_at.size() ? s.conf_commands_at[i] : at,
+                 fmt::format("SSL_CONF_cmd(\"{}\", \"{}\") failed{}", k, v, ssl_error_text())));
   }
   SSL_CONF_CTX_finish(cctx);
   SSL_CONF_CTX_free(cctx);
@@ -433,8 +432,8 @@ bool Context::load(std::vector<BuildError>* errors) {
   // Options as nginx's ngx_ssl_create / ngx_ssl_ciphers.
   SSL_CTX_set_options(ctx_, SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION |
                                 SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-  SSL_CTX_clear_options(ctx_, SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 |
-                                  SSL_OP_NO_TLSv1_3);
+  SSL_CTX_clear_options(
+      ctx_, SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3);
   if (!(s.protocols & kTLSv1)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1);
   if (!(s.protocols & kTLSv1_1)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_1);
   if (!(s.protocols & kTLSv1_2)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_2);
@@ -450,8 +449,8 @@ bool Context::load(std::vector<BuildError>* errors) {
 
   const Origin at = s.certs.empty() ? Origin{} : s.certs[0].at;
   if (SSL_CTX_set_cipher_list(ctx_, s.ciphers.c_str()) != 1)
-    errors->push_back(err_at(at, fmt::format("SSL_CTX_set_cipher_list(\"{}\") failed{}",
-                                             s.ciphers, ssl_error_text())));
+    errors->push_back(err_at(
+        at, fmt::format("SSL_CTX_set_cipher_list(\"{}\") failed{}", s.ciphers, ssl_error_text())));
   if (s.ecdh_curve != "auto" && SSL_CTX_set1_groups_list(ctx_, s.ecdh_curve.c_str()) != 1)
     errors->push_back(err_at(at, fmt::format("SSL_CTX_set1_curves_list(\"{}\") failed{}",
                                              s.ecdh_curve, ssl_error_text())));
@@ -533,8 +532,8 @@ bool Context::load(std::vector<BuildError>* errors) {
   if (!s.alpn.empty()) SSL_CTX_set_alpn_select_cb(ctx_, alpn_select, this);
   if (!s.stapling_file.empty()) {
     if (!read_file(s.stapling_file, &stapling_))
-      errors->push_back(err_at(at, fmt::format("open(\"{}\") failed ({})", s.stapling_file,
-                                               std::strerror(errno))));
+      errors->push_back(err_at(
+          at, fmt::format("open(\"{}\") failed ({})", s.stapling_file, std::strerror(errno))));
     SSL_CTX_set_tlsext_status_cb(ctx_, status_cb);
   }
   Session::install_callbacks(ctx_);

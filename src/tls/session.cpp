@@ -44,8 +44,7 @@ void Session::install_callbacks(SSL_CTX* ctx) {
 static std::string_view hello_server_name(SSL* ssl) {
   const unsigned char* p = nullptr;
   size_t len = 0;
-  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 5)
-    return {};
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len) != 1 || len < 5) return {};
   const size_t list = (size_t(p[0]) << 8) | p[1];
   if (list + 2 != len || p[2] != TLSEXT_NAMETYPE_host_name) return {};
   const size_t n = (size_t(p[3]) << 8) | p[4];

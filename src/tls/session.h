@@ -32,8 +32,7 @@ class Session final : public Transport::Layer {
   // The context for a server name from the ClientHello, or null to keep the current one.
   using SniLookup = std::shared_ptr<const Context> (*)(const void* arg, std::string_view name);
 
-  Session(std::shared_ptr<const Context> ctx, uint64_t conn_id, SniLookup sni,
-          const void* sni_arg);
+  Session(std::shared_ptr<const Context> ctx, uint64_t conn_id, SniLookup sni, const void* sni_arg);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -91,13 +90,13 @@ class Session final : public Transport::Layer {
   const void* sni_arg_ = nullptr;
   uint64_t conn_id_;
   std::string server_name_;
-  bool checked_ = false;          // the first byte was looked at
-  bool plain_ = false;            // not TLS: bytes pass through
-  bool done_ = false;             // handshake complete
-  bool failed_ = false;           // a fatal error: no close_notify
+  bool checked_ = false;  // the first byte was looked at
+  bool plain_ = false;    // not TLS: bytes pass through
+  bool done_ = false;     // handshake complete
+  bool failed_ = false;   // a fatal error: no close_notify
   bool read_wants_write_ = false;
   bool write_wants_read_ = false;
-  bool shut_ = false;             // close_notify sent
+  bool shut_ = false;              // close_notify sent
   SSL_SESSION** reuse_ = nullptr;  // client: where a new session goes
 };
 

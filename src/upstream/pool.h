@@ -31,7 +31,7 @@ class Pool {
     // The transport's layer (TLS to the upstream), kept as long as the connection: declared
     // before `transport`, so it is destroyed after the transport closed through it.
     std::shared_ptr<void> layer_owner;
-    Transport transport;  // closed once the connection ends
+    Transport transport;    // closed once the connection ends
     uint32_t requests = 0;  // requests carried so far
     struct IdleTimer : Timer {
       Conn* conn;

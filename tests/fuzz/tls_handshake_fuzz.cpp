@@ -43,8 +43,8 @@ std::string write_self_signed(const char* dir) {
   X509_gmtime_adj(X509_getm_notAfter(x), 86400);
   X509_set_pubkey(x, k);
   X509_NAME* n = X509_get_subject_name(x);
-  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("a"),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("a"), -1,
+                             -1, 0);
   X509_set_issuer_name(x, n);
   X509_sign(x, k, EVP_sha256());
   std::string base = std::string(dir) + "/c";

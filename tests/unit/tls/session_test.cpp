@@ -112,9 +112,10 @@ struct Link {
     while (std::chrono::steady_clock::now() < deadline) {
       if (!client_done) {
         int rc = SSL_do_handshake(client);
-        if (rc == 1) client_done = true;
-        else if (int e = SSL_get_error(client, rc); e != SSL_ERROR_WANT_READ &&
-                                                    e != SSL_ERROR_WANT_WRITE)
+        if (rc == 1)
+          client_done = true;
+        else if (int e = SSL_get_error(client, rc);
+                 e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
           return false;
       }
       t.set_ready(true, true);  // a socket pair has no epoll here: poll both ways
