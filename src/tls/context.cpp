@@ -330,6 +330,31 @@ Context::~Context() {
   SSL_CTX_free(ctx_);
 }
 
+// The SSL_CTX both sides start from: nginx's options (ngx_ssl_create), the protocols of the
+// settings, and partial writes into moving buffers; idle connections give their 34 KiB of
+// record buffers back.
+bool Context::create(const SSL_METHOD* method, std::vector<BuildError>* errors) {
+  ERR_clear_error();
+  ctx_ = SSL_CTX_new_ex(nullptr, nullptr, method);
+  if (!ctx_) {
+    errors->push_back({fmt::format("SSL_CTX_new() failed{}", ssl_error_text()), {}});
+    return false;
+  }
+  SSL_CTX_set_ex_data(ctx_, g_ctx_index, this);
+  const uint32_t p = settings_.protocols;
+  SSL_CTX_set_options(ctx_, SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION |
+                                SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_clear_options(
+      ctx_, SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3);
+  if (!(p & kTLSv1)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1);
+  if (!(p & kTLSv1_1)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_1);
+  if (!(p & kTLSv1_2)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_2);
+  if (!(p & kTLSv1_3)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_3);
+  SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  return true;
+}
+
 std::shared_ptr<const Context> Context::build_client(const Settings& s,
                                                      std::vector<BuildError>* errors) {
   init_globals();
@@ -343,23 +368,7 @@ std::shared_ptr<const Context> Context::build_client(const Settings& s,
 bool Context::load_client(std::vector<BuildError>* errors) {
   const Settings& s = settings_;
   const size_t before = errors->size();
-  ERR_clear_error();
-  ctx_ = SSL_CTX_new_ex(nullptr, nullptr, TLS_client_method());
-  if (!ctx_) {
-    errors->push_back({fmt::format("SSL_CTX_new() failed{}", ssl_error_text()), {}});
-    return false;
-  }
-  SSL_CTX_set_ex_data(ctx_, g_ctx_index, this);
-  SSL_CTX_set_options(ctx_, SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION |
-                                SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-  SSL_CTX_clear_options(
-      ctx_, SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3);
-  if (!(s.protocols & kTLSv1)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1);
-  if (!(s.protocols & kTLSv1_1)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_1);
-  if (!(s.protocols & kTLSv1_2)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_2);
-  if (!(s.protocols & kTLSv1_3)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_3);
-  SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (!create(TLS_client_method(), errors)) return false;
   for (const CertKey& ck : s.certs)
     if (!load_cert_pair(ctx_, ck, s.passwords, errors)) return false;
   const Origin at = s.certs.empty() ? s.verify_at : s.certs[0].at;
@@ -421,27 +430,8 @@ std::shared_ptr<const Context> Context::build(const Settings& s, const void* own
 bool Context::load(std::vector<BuildError>* errors) {
   const Settings& s = settings_;
   const size_t before = errors->size();
-  ERR_clear_error();
-  ctx_ = SSL_CTX_new_ex(nullptr, nullptr, TLS_server_method());
-  if (!ctx_) {
-    errors->push_back({fmt::format("SSL_CTX_new() failed{}", ssl_error_text()), {}});
-    return false;
-  }
-  SSL_CTX_set_ex_data(ctx_, g_ctx_index, this);
-
-  // Options as nginx's ngx_ssl_create / ngx_ssl_ciphers.
-  SSL_CTX_set_options(ctx_, SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_COMPRESSION |
-                                SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-  SSL_CTX_clear_options(
-      ctx_, SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_TLSv1_2 | SSL_OP_NO_TLSv1_3);
-  if (!(s.protocols & kTLSv1)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1);
-  if (!(s.protocols & kTLSv1_1)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_1);
-  if (!(s.protocols & kTLSv1_2)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_2);
-  if (!(s.protocols & kTLSv1_3)) SSL_CTX_set_options(ctx_, SSL_OP_NO_TLSv1_3);
+  if (!create(TLS_server_method(), errors)) return false;
   if (s.prefer_server_ciphers) SSL_CTX_set_options(ctx_, SSL_OP_CIPHER_SERVER_PREFERENCE);
-  // Idle keep-alive connections give their 34 KiB of record buffers back.
-  SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_read_ahead(ctx_, 1);
 
   for (const CertKey& ck : s.certs)

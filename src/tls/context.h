@@ -64,6 +64,7 @@ class Context {
 
  private:
   Context() = default;
+  bool create(const SSL_METHOD* method, std::vector<BuildError>* errors);
   bool load(std::vector<BuildError>* errors);
   bool load_client(std::vector<BuildError>* errors);
   void apply_conf_commands(std::vector<BuildError>* errors, const Origin& at);
