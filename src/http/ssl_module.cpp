@@ -84,19 +84,8 @@ void set_password_file(Level& lv, const Directive& d) {
 
 void set_protocols(Level& lv, const Directive& d) {
   uint32_t p = 0;
-  for (const std::string& a : d.args) {
-    if (a == "SSLv2" || a == "SSLv3") continue;  // accepted, never enabled (OpenSSL 3)
-    if (a == "TLSv1")
-      p |= tls::kTLSv1;
-    else if (a == "TLSv1.1")
-      p |= tls::kTLSv1_1;
-    else if (a == "TLSv1.2")
-      p |= tls::kTLSv1_2;
-    else if (a == "TLSv1.3")
-      p |= tls::kTLSv1_3;
-    else
-      return lv.error(d, fmt::format("invalid value \"{}\"", a));
-  }
+  for (const std::string& a : d.args)
+    if (!tls::add_protocol(a, &p)) return lv.error(d, fmt::format("invalid value \"{}\"", a));
   lv.conf<SslConf>().s.protocols = p;
 }
 

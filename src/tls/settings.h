@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,6 +17,23 @@ inline constexpr uint32_t kTLSv1 = 1u << 0;
 inline constexpr uint32_t kTLSv1_1 = 1u << 1;
 inline constexpr uint32_t kTLSv1_2 = 1u << 2;
 inline constexpr uint32_t kTLSv1_3 = 1u << 3;
+
+// One name of `ssl_protocols` / `proxy_ssl_protocols` ORed into *bits. SSLv2 and SSLv3 are
+// accepted and never enabled (OpenSSL 3 has neither). False for a name nginx does not know.
+inline bool add_protocol(std::string_view name, uint32_t* bits) {
+  if (name == "SSLv2" || name == "SSLv3") return true;
+  if (name == "TLSv1")
+    *bits |= kTLSv1;
+  else if (name == "TLSv1.1")
+    *bits |= kTLSv1_1;
+  else if (name == "TLSv1.2")
+    *bits |= kTLSv1_2;
+  else if (name == "TLSv1.3")
+    *bits |= kTLSv1_3;
+  else
+    return false;
+  return true;
+}
 
 // Where a setting was written, for errors in nginx's words with file:line.
 struct Origin {
