@@ -157,6 +157,9 @@ class Session final : public IoHandler, public http::ContentSession, public upst
 
   // ---- session_relay.cpp: response body, spool, tunnel ----
   bool relay_response();
+  // An app group in its crash backoff (Group::unavailable_retry_after): 503 with Retry-After
+  // at once, produced here since the codec's error pages carry no extra fields.
+  void respond_unavailable(uint32_t retry_after_s);
   // Sends what the client is owed (spool, pending piece, the codec's head and framing) while it
   // takes it. Returns false when the session ended.
   bool send_to_client();
