@@ -259,7 +259,9 @@ void finish_level(Level& lv) {
   std::string root = pc.app_root;
   if (root.empty()) {
     if (!lv.loc.root.is_literal()) {
-      lv.host().error("", 0, "\"passenger_enabled\" needs \"passenger_app_root\" when \"root\" has variables");
+      lv.host().error(pc.enabled_file, pc.enabled_line,
+                      "\"passenger_enabled\" needs \"passenger_app_root\" when \"root\" has "
+                      "variables");
       return;
     }
     root = parent_dir(config::resolve_path(lv.prefix(), lv.loc.root.literal()));
@@ -303,7 +305,7 @@ void finish_level(Level& lv) {
       if (p != lv.previous()->upstreams.end()) prev = p->second->group.get();
     }
     if (Status st = upstream::Group::create(std::move(gc), prev, &u->group); !st) {
-      lv.host().error("", 0, st.message());
+      lv.host().error(pc.enabled_file, pc.enabled_line, st.message());
       return;
     }
     c->groups.push_back(u->group);
@@ -332,6 +334,13 @@ void finish_level(Level& lv) {
 void end_http(Level& lv) {
   for (const auto& [name, uc] : lv.main_conf<AppsMainConf>().passenger_upstreams)
     lv.http().upstreams["\x02" + name] = uc;
+}
+
+void set_enabled(Level& lv, const Directive& d) {
+  PassengerConf& c = lv.conf<PassengerConf>();
+  lv.flag(d, &c.enabled);
+  c.enabled_file = d.file;
+  c.enabled_line = d.line;
 }
 
 void set_app_type(Level& lv, const Directive& d) {
@@ -386,8 +395,7 @@ void set_max_pool_size(Level& lv, const Directive& d) {
 
 const Command kCommands[] = {
     {{"app", kHttp, 1, 1, BlockKind::kFreeform, kMap, false}, nullptr, When::kBuilder},
-    {{"passenger_enabled", kHSL, 1, 1, BlockKind::kNone, 0, true},
-     http::set_flag<&PassengerConf::enabled>},
+    {{"passenger_enabled", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_enabled},
     {{"passenger_app_root", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_string<&PassengerConf::app_root>},
     {{"passenger_app_type", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_app_type},

@@ -22,6 +22,8 @@ extern http::Module apps_module;
 struct PassengerConf : http::ModuleConfOf<PassengerConf> {
   static http::Module& module() { return apps_module; }
   bool enabled = false;
+  std::string enabled_file;  // where passenger_enabled stands, for messages
+  int enabled_line = 0;
   std::string app_root;  // empty: the parent of `root`
   AppType type = AppType::kNode;
   bool type_set = false;

@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -22,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "apps/loaders.h"
+#include "apps/spawn.h"
 #include "core/log.h"
 #include "core/time_cache.h"
 
@@ -126,7 +126,8 @@ class Supervisor::Process final : public IoHandler, public Deferred {
   void on_exit(const ChildExit& e);
   void drain_then_stop();
   void stop(uint64_t kill_after_ms);
-  void publish(const AppConf& conf);  // add_peer to every group of conf not yet holding it
+  void publish(const AppConf& conf);  // add_peer to every group of conf; forget other groups
+  void join(const AppConf& conf);     // add_peer to every group of conf; keep the others
   void unpublish();                   // remove_peer from every group
 
   pid_t pid() const { return pid_; }
@@ -143,7 +144,7 @@ class Supervisor::Process final : public IoHandler, public Deferred {
   void close_probe();
   void probe_failed();
   void became_ready();
-  void read_pipe(int fd, int stream);
+  bool read_pipe(int fd, int stream);  // false: nothing more to read now (or the end)
   void write_line(int stream, std::string_view line);
   void close_pipes();
 
@@ -383,53 +384,54 @@ Status Supervisor::Process::spawn(const std::set<int>& avoid) {
   port_ = pick_port(avoid);
   if (port_ < 0) return Status::error("no free loopback port (" + errno_text(errno) + ")");
 
-  // Everything the child needs, made before fork: after it only system calls.
   std::string cmd;
   switch (c.type) {
     case AppType::kGeneric:
-      cmd = "exec " + c.command;
+      cmd = c.command;
       break;
     case AppType::kNode:
-      cmd = "exec node --require " + shell_quote(sv->node_shim()) + " " +
-            shell_quote(c.startup_file);
+      cmd = "node --require " + shell_quote(sv->node_shim()) + " " + shell_quote(c.startup_file);
       break;
     case AppType::kPython:
-      cmd = "exec python3 " + shell_quote(sv->wsgi_loader()) + " " + shell_quote(c.startup_file);
+      cmd = "python3 " + shell_quote(sv->wsgi_loader()) + " " + shell_quote(c.startup_file);
       break;
   }
-  std::vector<std::string> env_store;
-  auto set = [&env_store](const std::string& k, const std::string& v) {
+  SpawnSpec spec;
+  spec.command = std::move(cmd);
+  spec.root = c.root;
+  auto set = [&spec](const std::string& k, const std::string& v) {
     const std::string prefix = k + "=";
-    for (auto& e : env_store)
+    for (auto& e : spec.env)
       if (e.compare(0, prefix.size(), prefix) == 0) {
         e = prefix + v;
         return;
       }
-    env_store.push_back(prefix + v);
+    spec.env.push_back(prefix + v);
   };
-  for (char** e = environ; e && *e; ++e) env_store.emplace_back(*e);
+  for (char** e = environ; e && *e; ++e) spec.env.emplace_back(*e);
   set("PORT", std::to_string(port_));
   set("PASSENGER_APP_ENV", c.app_env);
   if (c.type == AppType::kNode) set("NODE_ENV", c.app_env);
   set("PORTICO_APP", c.name);
   for (const auto& [k, v] : c.env) set(k, v);
-  std::vector<char*> envp;
-  for (auto& e : env_store) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  const char* argv[] = {"/bin/sh", "-c", cmd.c_str(), nullptr};
 
-  uid_t uid = uid_t(-1);
-  gid_t gid = gid_t(-1);
   if (!c.user.empty()) {
     passwd* pw = ::getpwnam(c.user.c_str());
     if (!pw) return Status::error("unknown user \"" + c.user + "\"");
-    uid = pw->pw_uid;
-    gid = pw->pw_gid;
+    spec.uid = pw->pw_uid;
+    spec.gid = pw->pw_gid;
+    int n = 64;
+    spec.groups.resize(size_t(n));
+    if (::getgrouplist(c.user.c_str(), spec.gid, spec.groups.data(), &n) < 0) {
+      spec.groups.resize(size_t(n));
+      ::getgrouplist(c.user.c_str(), spec.gid, spec.groups.data(), &n);
+    }
+    spec.groups.resize(size_t(std::max(n, 0)));
   }
   if (!c.group.empty()) {
     group* gr = ::getgrnam(c.group.c_str());
     if (!gr) return Status::error("unknown group \"" + c.group + "\"");
-    gid = gr->gr_gid;
+    spec.gid = gr->gr_gid;
   }
 
   int out[2], err[2];
@@ -439,44 +441,16 @@ Status Supervisor::Process::spawn(const std::set<int>& avoid) {
     ::close(out[1]);
     return Status::error("pipe2() failed (" + errno_text(errno) + ")");
   }
-  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const pid_t parent = ::getpid();
-  const char* root = c.root.c_str();
-  const bool switch_user = uid != uid_t(-1);
-  const char* user = c.user.c_str();
-
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    // The child: async-signal-safe calls only (the parent has other threads).
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int s = 1; s < NSIG; ++s)
-      if (s != SIGKILL && s != SIGSTOP) ::signal(s, SIG_DFL);  // SIGPIPE was ignored
-    ::setsid();
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);  // portico died before the line above
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    if (::chdir(root) != 0) {
-      static const char msg[] = "portico: cannot change to the app root\n";
-      (void)!::write(2, msg, sizeof msg - 1);
-      ::_exit(127);
-    }
-    if (gid != gid_t(-1) && ::setgid(gid) != 0) ::_exit(126);
-    if (switch_user && (::initgroups(user, gid) != 0 || ::setuid(uid) != 0)) ::_exit(126);
-    ::execve("/bin/sh", const_cast<char* const*>(argv), envp.data());
-    ::_exit(127);
-  }
-  const int fork_errno = errno;
-  if (devnull >= 0) ::close(devnull);
+  spec.out_fd = out[1];
+  spec.err_fd = err[1];
+  pid_t pid = -1;
+  Status st = spawn_process(spec, &pid);
   ::close(out[1]);
   ::close(err[1]);
-  if (pid < 0) {
+  if (!st) {
     ::close(out[0]);
     ::close(err[0]);
-    return Status::error("fork() failed (" + errno_text(fork_errno) + ")");
+    return st;
   }
   pid_ = pid;
   started_ms_ = app_->loop().now_ms();
@@ -507,19 +481,20 @@ Status Supervisor::Process::spawn(const std::set<int>& avoid) {
   return Status::ok();
 }
 
-void Supervisor::Process::read_pipe(int fd, int stream) {
+bool Supervisor::Process::read_pipe(int fd, int stream) {
+  if (fd < 0) return false;
   char buf[16384];
   ssize_t n = ::read(fd, buf, sizeof buf);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
   if (n <= 0) {
     if (!partial_[stream].empty()) {
       write_line(stream, partial_[stream]);
       partial_[stream].clear();
     }
-    app_->host().unwatch_pipe(fd);
+    host_.unwatch_pipe(fd);
     ::close(fd);
     (stream == 0 ? out_fd_ : err_fd_) = -1;
-    return;
+    return false;
   }
   std::string_view data(buf, size_t(n));
   std::string& part = partial_[stream];
@@ -542,6 +517,7 @@ void Supervisor::Process::read_pipe(int fd, int stream) {
     }
     data.remove_prefix(nl + 1);
   }
+  return true;
 }
 
 void Supervisor::Process::write_line(int stream, std::string_view line) {
@@ -668,6 +644,16 @@ void Supervisor::Process::became_ready() {
 }
 
 void Supervisor::Process::publish(const AppConf& conf) {
+  join(conf);
+  // Groups of an older snapshot are forgotten (they go away with it).
+  std::erase_if(peers_, [&](const auto& e) {
+    for (const auto& g : conf.groups)
+      if (g == e.first) return false;
+    return true;
+  });
+}
+
+void Supervisor::Process::join(const AppConf& conf) {
   if (state_ != State::kReady) return;
   for (const auto& g : conf.groups) {
     bool have = false;
@@ -689,12 +675,6 @@ void Supervisor::Process::publish(const AppConf& conf) {
     }
     peers_.emplace_back(g, std::move(state));
   }
-  // Groups of an older snapshot are forgotten (they go away with it).
-  std::erase_if(peers_, [&](const auto& e) {
-    for (const auto& g : conf.groups)
-      if (g == e.first) return false;
-    return true;
-  });
 }
 
 void Supervisor::Process::unpublish() {
@@ -754,15 +734,14 @@ void Supervisor::Process::on_exit(const ChildExit& e) {
   app_->loop().cancel(&drain_timer_);
   close_probe();
   unpublish();
-  // The app's own children may still hold the pipes: what is left is read now, then closed.
-  for (int s = 0; s < 2; ++s) {
-    int fd = s == 0 ? out_fd_ : err_fd_;
-    for (int i = 0; i < 64 && fd >= 0; ++i) {
-      read_pipe(fd, s);
-      fd = s == 0 ? out_fd_ : err_fd_;
-      char probe;
-      if (fd >= 0 && ::recv(fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN) break;
+  // What the process wrote last is read now (bounded: its own children may still hold the
+  // pipes and write on), then the pipes are closed.
+  for (int s = 0; s < 2; ++s)
+    for (int i = 0; i < 64 && read_pipe(s == 0 ? out_fd_ : err_fd_, s); ++i) {
     }
+  for (int s = 0; s < 2; ++s) {
+    if (!partial_[s].empty()) write_line(s, partial_[s]);
+    partial_[s].clear();
   }
   close_pipes();
   ::kill(-pid_, SIGKILL);  // whatever the app left behind in its process group
@@ -826,12 +805,11 @@ const std::string& Supervisor::wsgi_loader() {
 }
 
 void Supervisor::prepare(const std::vector<std::shared_ptr<const AppConf>>& apps) {
+  // Changed apps too: their current processes serve until their replacements are ready.
   for (const auto& c : apps) {
     auto it = apps_.find(c->name);
-    if (it == apps_.end() || it->second->retiring() || !it->second->conf().same_processes(*c))
-      continue;
-    for (auto& p : it->second->procs())
-      if (p->generation() == it->second->generation()) p->publish(*c);
+    if (it == apps_.end() || it->second->retiring()) continue;
+    for (auto& p : it->second->procs()) p->join(*c);
   }
 }
 

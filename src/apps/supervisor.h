@@ -2,11 +2,11 @@
 // through the ChildHost it is given (server::Control): Passenger's ApplicationPool with the
 // Enterprise parts free.
 //
-//   spawn      fork + exec of `/bin/sh -c "exec COMMAND"` (generic), node with portico's listen
-//              shim, or python with portico's WSGI loader; in the app root, in a session and
-//              process group of its own, with PORT (a free loopback port) and the app's
-//              environment; PR_SET_PDEATHSIG(SIGKILL), so no process outlives portico, even
-//              after a kill -9 of portico.
+//   spawn      `/bin/sh -c "exec COMMAND"` (generic), node with portico's listen shim, or
+//              python with portico's WSGI loader, through apps/spawn.h (never a plain fork:
+//              see there); in the app root, in a session and process group of its own, with
+//              PORT (a free loopback port) and the app's environment; PR_SET_PDEATHSIG(SIGKILL),
+//              so no process outlives portico, even after a kill -9 of portico.
 //   output     stdout and stderr through pipes into the app's log (or the error log), one line
 //              at a time with the pid and the stream; never blocking (partial lines are
 //              bounded); reopen_logs() on USR1.

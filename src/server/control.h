@@ -1,8 +1,9 @@
 // Control: the control thread's event loop and its event sources. Everything portico does that
 // is not a request runs here: signals (reload, stop, reopen: server/master.h), active health
-// checks (upstream/health_check.h), and next the app supervisor (spawn, readiness, SIGCHLD,
-// the apps' stdout/stderr), DNS re-resolution and status. It is the same EventLoop a worker
-// runs (epoll, timer wheel, posted tasks), with three more kinds of source:
+// checks (upstream/health_check.h), the app supervisor (apps/supervisor.h, through the
+// ChildHost interface of core/child_host.h: child exits, the apps' stdout/stderr), next DNS
+// re-resolution and status. It is the same EventLoop a worker runs (epoll, timer wheel, posted
+// tasks), with three more kinds of source:
 //
 //  - signals, through a signalfd: a signal is handled by a plain callback on this thread, so
 //    handlers may do anything (parse a config, log, post to workers), unlike in a handler of
