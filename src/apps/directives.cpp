@@ -2,6 +2,8 @@
 // and the binding of `server app:NAME` upstreams to their app. One Command row per directive.
 #include "apps/directives.h"
 
+#include <sys/stat.h>
+
 #include <cctype>
 
 #include <fmt/format.h>
@@ -9,6 +11,7 @@
 #include "config/path.h"
 #include "core/strings.h"
 #include "http/level.h"
+#include "http/request.h"
 #include "proxy/directives.h"
 #include "proxy/proxy_conf.h"
 
@@ -212,6 +215,32 @@ std::vector<std::shared_ptr<const AppConf>> configured_apps(const http::HttpConf
 
 namespace {
 
+http::Step passenger_handle(http::Request& r) {
+  // Static files under root are the web server's (GET and HEAD of an existing regular file).
+  const http::LocationConf& loc = *r.loc;
+  if ((r.head.method == http::Method::kGet || r.head.method == http::Method::kHead) &&
+      !loc.alias && !r.uri.empty() && r.uri.back() != '/') {
+    std::string path;
+    loc.root.eval(r, path);
+    path += r.uri;
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      return http::default_content().handle(r);
+  }
+  return http::Step::take_over();
+}
+
+http::ContentSession* passenger_open(http::Connection* c, http::Request* r) {
+  return proxy::kProxyContent.open(c, r);
+}
+
+}  // namespace
+
+const http::ContentHandler kPassengerContent = {
+    .name = "passenger", .handle = passenger_handle, .open = passenger_open};
+
+namespace {
+
 // Before the servers (after the proxy module built the upstreams): `app` blocks, then every
 // `server app:NAME` upstream joins its app.
 void begin_http(Level& lv, const Directive& http) {
@@ -250,10 +279,14 @@ std::string parent_dir(std::string p) {
 // After a level: a passenger_enabled location proxies to its app's processes (one app per
 // distinct app root, shared by every location naming it).
 void finish_level(Level& lv) {
-  const PassengerConf& pc = lv.conf<PassengerConf>();
+  PassengerConf& pc = lv.conf<PassengerConf>();
+  proxy::ProxyConf& xc = lv.conf<proxy::ProxyConf>();
+  if (lv.loc.content == &kPassengerContent && pc.pass) {
+    xc.pass = pc.pass;  // an `if` inside a passenger location
+    return;
+  }
   if (!pc.enabled || (lv.context != kLocation && lv.context != kServer)) return;
   if (lv.loc.content && lv.loc.content != &proxy::kProxyContent) return;  // claimed elsewhere
-  proxy::ProxyConf& xc = lv.conf<proxy::ProxyConf>();
   if (lv.loc.content == &proxy::kProxyContent && xc.pass) return;  // its own proxy_pass
   AppsMainConf& mc = lv.main_conf<AppsMainConf>();
   std::string root = pc.app_root;
@@ -319,8 +352,9 @@ void finish_level(Level& lv) {
   pp->proxy_host = "127.0.0.1";
   pp->proxy_port = "80";
   pp->location = std::string(lv.location);
-  xc.pass = std::move(pp);
-  lv.loc.content = &proxy::kProxyContent;
+  xc.pass = pp;
+  pc.pass = std::move(pp);
+  lv.loc.content = &kPassengerContent;
   // The app sees the client's Host, as under Passenger (not the loopback address).
   for (auto& h : xc.set_headers) {
     if (h.lname == "host" && h.value.source() == "$proxy_host") {

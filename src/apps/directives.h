@@ -12,6 +12,7 @@
 
 #include "apps/app_conf.h"
 #include "http/module.h"
+#include "proxy/proxy_conf.h"
 #include "upstream/upstream_conf.h"
 
 namespace portico::apps {
@@ -40,7 +41,15 @@ struct PassengerConf : http::ModuleConfOf<PassengerConf> {
   ReadyCheck ready;
   bool ready_set = false;
   std::string user, group;
+  // Set where passenger_enabled made the location's content the app: kept here because the
+  // proxy module drops ProxyConf::pass at levels whose content is not its own (an `if` inside
+  // the location inherits it from here).
+  std::shared_ptr<const proxy::ProxyPass> pass;
 };
+
+// The content of a passenger_enabled location: a file under `root` is served as a static file
+// (Passenger leaves public/ to the web server); anything else goes to the app's processes.
+extern const http::ContentHandler kPassengerContent;
 
 // http-wide: every app of the configuration (`app` blocks first, then one per distinct
 // passenger app root), with the groups they publish into.

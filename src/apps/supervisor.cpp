@@ -524,7 +524,9 @@ void Supervisor::Process::write_line(int stream, std::string_view line) {
   const char* name = stream == 0 ? "stdout" : "stderr";
   const int fd = app_->log_fd();
   if (fd < 0) {
-    LOG_NOTICE("[app {} pid {} {}] {}", app_->conf().name, pid_, name, line);
+    // Without a log of its own: the error log, stderr at warn, stdout at notice.
+    PORTICO_LOG(stream == 0 ? LogLevel::kNotice : LogLevel::kWarn, 0, "[app {} pid {} {}] {}",
+                app_->conf().name, pid_, name, line);
     return;
   }
   char ts[32];

@@ -377,19 +377,23 @@ class AppAddedByReloadTest(unittest.TestCase):
             self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
 
 
+# DESIGN.md's site B as written (passenger at server level), plus two processes and a log.
 SITE_B = """
 http {
     server {
         listen 127.0.0.1:{port};
         server_name app-b.example;
         root {prefix}/app-b/public;
-        location / {
-            passenger_enabled on;
-            passenger_app_type node;
-            passenger_startup_file {prefix}/app-b/app.js;
-            passenger_min_instances 2;
-            passenger_env_var GREETING hello;
-            passenger_app_log_file logs/app-b.log;
+        passenger_enabled on;
+        passenger_app_type node;
+        passenger_startup_file {prefix}/app-b/app.js;
+        passenger_min_instances 2;
+        passenger_env_var GREETING hello;
+        passenger_app_log_file logs/app-b.log;
+        location /api/ {
+            if ($arg_x) {
+                add_header X-Seen-X $arg_x;
+            }
         }
     }
 }
@@ -408,7 +412,7 @@ class PassengerTest(unittest.TestCase):
             holder.close()
             holder = None
         try:
-            with Server(SITE_B, {"app-b/app.js": NODE_APP, "app-b/public/.keep": ""},
+            with Server(SITE_B, {"app-b/app.js": NODE_APP, "app-b/public/style.css": "body{}\n"},
                         error_log_level="notice") as srv:
                 pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 15,
                                   message="two ready node processes")
@@ -417,6 +421,14 @@ class PassengerTest(unittest.TestCase):
                 m = re.match(r"node pid=(\d+) env=production greeting=hello", r.text)
                 self.assertTrue(m, r.text)
                 self.assertIn(int(m.group(1)), pids)
+                # Static files under root are portico's; the rest is the app's, also in a
+                # nested location and inside an `if` there.
+                r = request(srv.port(), "/style.css", host="app-b.example")
+                self.assertEqual((r.status, r.text), (200, "body{}\n"))
+                self.assertRegex(request(srv.port(), "/missing.css").text, r"^node pid=")
+                r = request(srv.port(), "/api/x?x=1", host="app-b.example")
+                self.assertRegex(r.text, r"^node pid=")
+                self.assertEqual(r.header("X-Seen-X"), "1")
                 log = srv.path("logs/app-b.log")
                 eventually(lambda: open(log).read().count("stdout] listening on 3000") == 2, 5,
                            message="both processes' output in the app log")

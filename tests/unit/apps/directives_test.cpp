@@ -141,11 +141,41 @@ TEST_F(AppsConfigTest, PassengerLocationMakesAnApp) {
   for (const auto& l : s.locations)
     if (l->name == "/") loc = l.get();
   ASSERT_NE(loc, nullptr);
-  EXPECT_EQ(loc->content, &proxy::kProxyContent);
+  EXPECT_EQ(loc->content, &kPassengerContent);
   const auto& pc = static_cast<const proxy::ProxyConf&>(*loc->mods[size_t(proxy::proxy_module.index)]);
   ASSERT_TRUE(pc.pass);
   EXPECT_EQ(pc.pass->upstream->group, a.groups[0]);
   EXPECT_EQ(pc.pass->upstream->queue_max, 7u);
+}
+
+TEST_F(AppsConfigTest, PassengerAtServerLevelAsInTheReferenceSetup) {
+  // DESIGN.md's site B: no location at all.
+  auto apps = load(R"(
+    server {
+      listen 127.0.0.1:8080;
+      server_name ec2-203-0-113-10.compute.example.com;
+      root /var/www/app-b/public;
+      passenger_enabled on;
+      passenger_app_type node;
+      passenger_startup_file /var/www/app-b/app.js;
+      location /nested/ { }
+    }
+  )");
+  ASSERT_EQ(apps.size(), 1u) << errors();
+  EXPECT_EQ(apps[0]->root, "/var/www/app-b");
+  EXPECT_EQ(apps[0]->startup_file, "/var/www/app-b/app.js");
+  const http::ServerConf& s = *result_.snapshot->http.servers.at(0);
+  EXPECT_EQ(s.loc->content, &kPassengerContent);
+  auto pass_of = [](const http::LocationConf* l) {
+    return static_cast<const proxy::ProxyConf&>(*l->mods[size_t(proxy::proxy_module.index)])
+        .pass.get();
+  };
+  ASSERT_NE(pass_of(s.loc), nullptr);
+  for (const auto& l : s.locations) {  // a nested location is the same app's too
+    EXPECT_EQ(l->content, &kPassengerContent) << l->name;
+    ASSERT_NE(pass_of(l.get()), nullptr);
+    EXPECT_EQ(pass_of(l.get())->upstream->group, apps[0]->groups[0]);
+  }
 }
 
 TEST_F(AppsConfigTest, PassengerStartCommandIsGeneric) {
