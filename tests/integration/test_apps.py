@@ -9,8 +9,10 @@ portico only: nginx has no app server."""
 
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -473,6 +475,72 @@ http {
         with Server(config, {"app/app.py": PY_APP}, error_log_level="notice") as srv:
             eventually(lambda: ready_pids(srv), 10, message="a ready process")
             self.assertRegex(request(srv.port(), "/").text, r"^pid=\d+")
+
+
+JAVA_APP = r"""
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetSocketAddress;
+
+public class App {
+    public static void main(String[] args) throws Exception {
+        int port = Integer.parseInt(args[0].replace("--server.port=", ""));
+        Thread.sleep(500);  // a slow boot, as Spring's
+        HttpServer s = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 64);
+        s.createContext("/", ex -> {
+            byte[] b = ("java pid=" + ProcessHandle.current().pid() + "\n").getBytes();
+            ex.sendResponseHeaders(200, b.length);
+            ex.getResponseBody().write(b);
+            ex.close();
+        });
+        s.createContext("/health", ex -> {
+            ex.sendResponseHeaders(200, -1);
+            ex.close();
+        });
+        s.start();
+        System.out.println("started on " + port);
+    }
+}
+"""
+
+
+@portico_only
+@unittest.skipUnless(shutil.which("javac") and shutil.which("java"), "no JDK")
+class JavaAppTest(unittest.TestCase):
+    def test_site_a_java_app_as_a_managed_upstream(self):
+        """Site A's `java -jar` app managed by portico: `server app:spring` in the upstream
+        the location already proxies to, readiness by an HTTP check."""
+        config = """
+http {
+    app spring {
+        command "java -cp classes App --server.port=$PORT";
+        root {prefix}/spring;
+        instances 2;
+        ready_check http /health;
+        start_timeout 30s;
+        log logs/spring.log;
+    }
+    upstream spring { server app:spring; }
+    server {
+        listen 127.0.0.1:{port};
+        location / {
+            proxy_pass http://spring;
+            proxy_set_header X-Real-IP $remote_addr;
+        }
+    }
+}
+"""
+        with Server(config, {"spring/App.java": JAVA_APP}, error_log_level="notice",
+                    start=False) as srv:
+            build = subprocess.run(["javac", "-d", srv.path("spring/classes"),
+                                    srv.path("spring/App.java")], capture_output=True, timeout=120)
+            self.assertEqual(build.returncode, 0, build.stderr)
+            srv.start()
+            # A request sent before any process is ready waits for one (the app's queue).
+            r = request(srv.port(), "/", timeout=30)
+            self.assertEqual(r.status, 200, r.text)
+            self.assertRegex(r.text, r"^java pid=\d+")
+            eventually(lambda: len(ready_pids(srv)) == 2, 30, message="two ready JVMs")
+            self.assertIn("stdout] started on", open(srv.path("logs/spring.log")).read())
 
 
 if __name__ == "__main__":
