@@ -171,7 +171,7 @@ void Master::reload() {
              (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
   LOG_NOTICE("signal 1 (SIGHUP) received, reconfiguring");
   auto fresh = load_for_reload();
-  // Unchanged apps' ready processes join the new groups before the snapshot goes live.
+  // Apps' ready processes join the new groups before the snapshot goes live.
   if (fresh) apps_.prepare(apps::configured_apps(fresh->http));
   if (!fresh) {
     LOG_ALERT("reload failed, the running configuration is kept");
