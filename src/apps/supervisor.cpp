@@ -290,7 +290,10 @@ class Supervisor::App {
                 was_ready ? fmt::format("after {} ms ready", up) : std::string("before it was ready"));
       failures_ = next_failures(conf_->backoff, failures_, was_ready, up);
       last_start_failed_ = !was_ready;
-      const uint64_t delay = backoff_delay_ms(conf_->backoff, failures_);
+      // A process that had been serving is replaced at once; the wait starts with a second
+      // failure in a row (a crash loop), or with a process that never became ready.
+      const uint64_t delay =
+          was_ready && failures_ == 1 ? 0 : backoff_delay_ms(conf_->backoff, failures_);
       next_start_ms_ = now + delay;
       if (failures_ > 1) LOG_NOTICE("app \"{}\": next start in {} ms", conf_->name, delay);
     } else {
