@@ -386,6 +386,7 @@ Status Supervisor::Process::spawn(const std::set<int>& avoid) {
   Supervisor* sv = app_->supervisor();
   port_ = pick_port(avoid);
   if (port_ < 0) return Status::error("no free loopback port (" + errno_text(errno) + ")");
+  set_descriptors_shared();  // before the first child exists: workers now unregister on close
 
   std::string cmd;
   switch (c.type) {
