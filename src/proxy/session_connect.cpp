@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -75,10 +76,14 @@ bool Session::resolve_target() {
   return true;
 }
 
+uint32_t Session::try_limit() {
+  tries_seen_ = std::max(tries_seen_, group_->members().max_tries());
+  return conf_->next_upstream_tries ? conf_->next_upstream_tries : tries_seen_;
+}
+
 void Session::connect_next() {
   const uint64_t now = ctx_->loop.now_ms();
-  const uint32_t limit =
-      conf_->next_upstream_tries ? conf_->next_upstream_tries : group_->members().max_tries();
+  const uint32_t limit = try_limit();
   // The first attempt always asks the balancer: with no peer available it queues or answers
   // "no live upstreams", as nginx does.
   if (tries_ > 0 && tries_ >= limit) {

@@ -17,7 +17,7 @@ import threading
 import time
 import unittest
 
-from harness import Server, eventually, portico_only, request
+from harness import RawConn, Server, build_request, eventually, portico_only, request
 
 PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
 
@@ -124,6 +124,39 @@ class Load(threading.Thread):
                     self.failures.append(r.status)
             except Exception as e:  # noqa: BLE001 - every failure counts
                 self.failures.append(repr(e))
+
+
+class KeepAliveLoad(Load):
+    """Like Load, but every request of the thread on one keep-alive connection (a new one only
+    after a response that says Connection: close, counted in `closes`)."""
+
+    closes = 0
+
+    def run(self):
+        end = time.monotonic() + self.backstop
+        conn = None
+        while not self._halt.is_set() and time.monotonic() < end:
+            try:
+                if conn is None:
+                    conn = RawConn(self.port, timeout=10)
+                conn.send(build_request("GET", self.path, close=False))
+                r = conn.read_response()
+                if r.status == 200:
+                    self.ok += 1
+                    self.bodies.append(r.text)
+                else:
+                    self.failures.append(r.status)
+                if (r.header("connection") or "").lower() == "close":
+                    self.closes += 1
+                    conn.close()
+                    conn = None
+            except Exception as e:  # noqa: BLE001 - every failure counts
+                self.failures.append(repr(e))
+                if conn:
+                    conn.close()
+                conn = None
+        if conn:
+            conn.close()
 
 
 def run_load(port, n=2, path="/"):
@@ -345,6 +378,46 @@ class AppReloadTest(unittest.TestCase):
             first_new_ready = min(log.find(f"process {p} ready") for p in new)
             first_old_stop = min(log.find(f"process {p} killed by signal 15") for p in old)
             self.assertLess(first_new_ready, first_old_stop)
+
+
+    def test_repeated_restarts_and_kills_under_keepalive_and_new_connections(self):
+        """Several generations replaced in a row while clients keep connections open and open
+        new ones, with a kill -9 in each: spawning children while workers open and close
+        sockets must never let an event reach a closed connection (it once crashed a worker)."""
+        with Server(app_config(tag="g0"), {"app/app.py": PY_APP},
+                    error_log_level="notice") as srv:
+            eventually(lambda: len(ready_pids(srv)) == 2, 10, message="two ready processes")
+            loads = run_load(srv.port(), 2, "/slow?ms=5")
+            loads += [KeepAliveLoad(srv.port(), "/slow?ms=5") for _ in range(2)]
+            for t in loads[2:]:
+                t.start()
+            generations = 0
+            try:
+                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+                end = time.monotonic() + 25
+                while generations < 5 and time.monotonic() < end:
+                    generations += 1
+                    tag = f"g{generations}"
+                    old = ready_pids(srv)
+                    srv.reload(app_config(tag=tag))
+                    eventually(lambda: all(not alive(p) for p in old), 15,
+                               message=f"generation {generations - 1} stopped")
+                    current = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv),
+                                         10, message="two ready processes")
+                    os.kill(current[0], signal.SIGKILL)
+                    eventually(lambda: len(ready_pids(srv)) == 2
+                               and current[0] not in ready_pids(srv), 5,
+                               message="a replacement for the killed process")
+                    eventually(lambda: all(t.bodies[-1:] and f"tag={tag}" in t.bodies[-1]
+                                           for t in loads), 10, message=f"clients on {tag}")
+                self.assertTrue(srv.running())
+            finally:
+                total, failures = stop_load(self, loads)
+            self.assertGreaterEqual(generations, 2)
+            self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+            # Only keepalive_requests (1000) closes a client's connection; a retried request
+            # does not.
+            self.assertEqual([t.closes for t in loads[2:]], [t.ok // 1000 for t in loads[2:]])
 
 
 @portico_only
