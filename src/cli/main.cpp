@@ -14,6 +14,7 @@
 #include <fstream>
 #include <string>
 
+#include "apps/spawn.h"
 #include "cli/options.h"
 #include "config/modules.h"
 #include "core/log.h"
@@ -150,6 +151,9 @@ int serve(const cli::Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // portico as the helper that starts an app process (apps/spawn.h).
+  if (argc > 1 && std::strcmp(argv[1], apps::kSpawnHelperFlag) == 0)
+    return apps::spawn_helper_main(argc, argv);
   cli::Options o;
   std::string error;
   if (!cli::parse_options(argc, argv, &o, &error)) {

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 
 #include "core/log.h"
@@ -85,8 +86,27 @@ void EventLoop::run_posted() {
   for (auto& t : tasks) t();
 }
 
+namespace {
+std::atomic<bool> g_descriptors_shared{false};
+thread_local EventLoop* tl_current = nullptr;
+}  // namespace
+
+void set_descriptors_shared() {
+  g_descriptors_shared.store(true, std::memory_order_release);
+}
+
+bool descriptors_shared() {
+  return g_descriptors_shared.load(std::memory_order_relaxed);
+}
+
+EventLoop* EventLoop::current() {
+  return tl_current;
+}
+
 void EventLoop::run() {
   running_ = true;
+  EventLoop* const outer = tl_current;
+  tl_current = this;
   constexpr int kMaxEvents = 512;
   struct epoll_event events[kMaxEvents];
   while (running_) {
@@ -119,6 +139,7 @@ void EventLoop::run() {
     }
     if (iteration_hook_) iteration_hook_(iteration_arg_);
   }
+  tl_current = outer;
 }
 
 }  // namespace portico

@@ -31,6 +31,14 @@ class Deferred {
   virtual ~Deferred() = default;
 };
 
+// Once a process spawns children (the app supervisor), a child can hold a copy of a socket's
+// file description for a moment (between fork/clone and the close-on-exec inside execve). A
+// close() then no longer removes the socket from epoll, and its next event would reach a freed
+// object. From the first spawn on, Transport::close removes the socket from the calling
+// thread's loop first (one epoll_ctl per close; nothing when no child is ever spawned).
+void set_descriptors_shared();
+bool descriptors_shared();
+
 class EventLoop {
  public:
   EventLoop();
@@ -40,6 +48,8 @@ class EventLoop {
 
   Status init();
   Status add(int fd, uint32_t events, IoHandler* handler);
+  // The loop running on the calling thread (inside run()), or null.
+  static EventLoop* current();
   Status modify(int fd, uint32_t events, IoHandler* handler);
   void remove(int fd);
 

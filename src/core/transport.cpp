@@ -8,6 +8,8 @@
 
 #include <cerrno>
 
+#include "core/event_loop.h"
+
 namespace portico {
 
 namespace {
@@ -169,7 +171,11 @@ IoResult Transport::splice_from_pipe(int pipe_r, size_t len) {
 void Transport::close() {
   if (fd_ < 0) return;
   if (layer_) layer_->close(*this);
-  ::close(fd_);  // also drops it from epoll: no separate EPOLL_CTL_DEL
+  // close() drops the socket from epoll unless a spawned child holds a copy of it for a moment;
+  // once children exist, remove it explicitly (see set_descriptors_shared).
+  if (descriptors_shared()) [[unlikely]]
+    if (EventLoop* loop = EventLoop::current()) loop->remove(fd_);
+  ::close(fd_);
   fd_ = -1;
   readable_ = writable_ = rdhup_ = false;
 }

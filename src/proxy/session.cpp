@@ -281,8 +281,7 @@ void Session::upstream_failed(uint32_t condition, int status, const std::string&
   close_upstream();
   rlen_ = rpos_ = 0;
   parsed_ = 0;
-  const uint32_t limit =
-      conf_->next_upstream_tries ? conf_->next_upstream_tries : group_->members().max_tries();
+  const uint32_t limit = try_limit();
   bool may = (conf_->next_upstream & condition) && tries_ < limit && body_replayable_;
   if (request_sent_any_ && !idempotent(r_->head.method) &&
       !(conf_->next_upstream & kNextNonIdempotent))

@@ -137,6 +137,10 @@ class Session final : public IoHandler, public http::ContentSession, public upst
     return handshaking() ? conf_->connect_timeout_ms : conf_->send_timeout_ms;
   }
   void connect_next();
+  // proxy_next_upstream_tries, else the most tries any member list this request has seen
+  // allowed: a group that shrinks under a retry (an app process died, another drains) must not
+  // end the tries before the peers not yet tried.
+  uint32_t try_limit();
   void connected();
 
   // ---- session_request.cpp: request head and body ----
@@ -157,6 +161,9 @@ class Session final : public IoHandler, public http::ContentSession, public upst
 
   // ---- session_relay.cpp: response body, spool, tunnel ----
   bool relay_response();
+  // An app group in its crash backoff (Group::unavailable_retry_after): 503 with Retry-After
+  // at once, produced here since the codec's error pages carry no extra fields.
+  void respond_unavailable(uint32_t retry_after_s);
   // Sends what the client is owed (spool, pending piece, the codec's head and framing) while it
   // takes it. Returns false when the session ended.
   bool send_to_client();
@@ -205,6 +212,7 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   int peer_ = -1;             // the slot picked for this attempt, until released
   uint32_t up_requests_ = 0;  // requests the connection carried before this one (pooled)
   uint32_t tries_ = 0;
+  uint32_t tries_seen_ = 0;  // see try_limit()
   uint64_t start_ms_ = 0;
   uint64_t attempt_ms_ = 0;
   uint64_t connect_ms_ = 0;

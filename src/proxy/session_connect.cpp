@@ -9,8 +9,11 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include "core/log.h"
 #include "core/strings.h"
@@ -73,10 +76,14 @@ bool Session::resolve_target() {
   return true;
 }
 
+uint32_t Session::try_limit() {
+  tries_seen_ = std::max(tries_seen_, group_->members().max_tries());
+  return conf_->next_upstream_tries ? conf_->next_upstream_tries : tries_seen_;
+}
+
 void Session::connect_next() {
   const uint64_t now = ctx_->loop.now_ms();
-  const uint32_t limit =
-      conf_->next_upstream_tries ? conf_->next_upstream_tries : group_->members().max_tries();
+  const uint32_t limit = try_limit();
   // The first attempt always asks the balancer: with no peer available it queues or answers
   // "no live upstreams", as nginx does.
   if (tries_ > 0 && tries_ >= limit) {
@@ -96,6 +103,12 @@ void Session::connect_next() {
     }
   }
   int idx = group_->pick(pc, tried_);
+  if (idx < 0 && tries_ == 0) {
+    if (uint32_t retry = upstream_->group->unavailable_retry_after()) {
+      respond_unavailable(retry);
+      return;
+    }
+  }
   if (idx < 0 && tries_ == 0 && upstream_->queue_max) {
     if (state_ == State::kQueued) return;  // woken, but nothing free for us: wait on
     if (!group_->enqueue(this, upstream_->queue_max)) {
@@ -257,6 +270,40 @@ void Session::connected() {
   state_ = State::kSending;
   up_->set_writable(true);
   pump();
+}
+
+void Session::respond_unavailable(uint32_t retry_after_s) {
+  static constexpr std::string_view kBody =
+      "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+      "<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n"
+      "<hr><center>portico</center>\r\n</body>\r\n</html>\r\n";
+  if (state_ == State::kQueued) {
+    group_->dequeue(this);
+    ctx_->loop.cancel(&timer_);
+    wait_ = Wait::kNone;
+  }
+  PORTICO_LOG(LogLevel::kError, client_->stream_id(),
+              "app processes are not available (restarting after failures) while connecting to "
+              "upstream{}",
+              log_suffix());
+  if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
+  r_->upstream.addr += upstream_->group->name();
+  http::Request& r = *r_;
+  r.resp.status = 503;
+  r.resp.content_type = "text/html";
+  r.resp.content_length = int64_t(kBody.size());
+  r.resp.header_only = r.head.method == http::Method::kHead;
+  char num[16];
+  auto len = fmt::format_to_n(num, sizeof num, "{}", retry_after_s).size;
+  r.resp.add("Retry-After", std::string_view(num, len));
+  client_->send_head();
+  response_started_ = true;
+  upstream_ended_ = true;  // there is none
+  resp_done_ = true;
+  out_data_ = r.resp.header_only ? nullptr : kBody.data();
+  out_data_len_ = r.resp.header_only ? 0 : kBody.size();
+  state_ = State::kRelaying;
+  relay_response();
 }
 
 bool Session::on_wake() {

@@ -80,8 +80,7 @@ bool Session::read_response_head() {
         if (cond && (conf_->next_upstream & cond)) {
           const bool failure = status_is_failure(status);
           // Retry where allowed; otherwise this response goes to the client.
-          const uint32_t limit = conf_->next_upstream_tries ? conf_->next_upstream_tries
-                                                            : group_->members().max_tries();
+          const uint32_t limit = try_limit();
           bool may = tries_ < limit && body_replayable_ &&
                      (idempotent(r_->head.method) || (conf_->next_upstream & kNextNonIdempotent));
           if (conf_->next_upstream_timeout_ms &&

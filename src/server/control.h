@@ -1,8 +1,9 @@
 // Control: the control thread's event loop and its event sources. Everything portico does that
 // is not a request runs here: signals (reload, stop, reopen: server/master.h), active health
-// checks (upstream/health_check.h), and next the app supervisor (spawn, readiness, SIGCHLD,
-// the apps' stdout/stderr), DNS re-resolution and status. It is the same EventLoop a worker
-// runs (epoll, timer wheel, posted tasks), with three more kinds of source:
+// checks (upstream/health_check.h), the app supervisor (apps/supervisor.h, through the
+// ChildHost interface of core/child_host.h: child exits, the apps' stdout/stderr), next DNS
+// re-resolution and status. It is the same EventLoop a worker runs (epoll, timer wheel, posted
+// tasks), with three more kinds of source:
 //
 //  - signals, through a signalfd: a signal is handled by a plain callback on this thread, so
 //    handlers may do anything (parse a config, log, post to workers), unlike in a handler of
@@ -37,29 +38,17 @@
 #include <map>
 #include <memory>
 
+#include "core/child_host.h"
 #include "core/event_loop.h"
 #include "core/status.h"
 
 namespace portico::server {
 
-// How a watched child ended (from waitid(2) on its pidfd).
-struct ChildExit {
-  enum class How : uint8_t {
-    kExited,  // returned from main or called exit(): `code` is the exit status
-    kKilled,  // killed by signal `code`
-    kDumped,  // killed by signal `code`, with a core dump
-    kLost,    // could not be reaped (someone else waited for it): `code` is the errno
-  };
-  pid_t pid = 0;
-  How how = How::kExited;
-  int code = 0;
-};
+using portico::ChildExit;
 
-class Control {
+class Control final : public ChildHost {
  public:
   using SignalHandler = std::function<void(const signalfd_siginfo&)>;
-  using ChildHandler = std::function<void(const ChildExit&)>;
-  using PipeHandler = std::function<void(int fd)>;
 
   Control();
   ~Control();  // closes its pidfds and signalfd; leaves watched pipes' fds to their owners
@@ -70,7 +59,7 @@ class Control {
   Status init();
 
   // The loop, for timers (schedule/cancel) and for posting to this thread from others.
-  EventLoop& loop() { return loop_; }
+  EventLoop& loop() override { return loop_; }
 
   // From now on `signo` is handled by `fn` on this thread (replacing an earlier handler); an
   // empty fn consumes the signal and does nothing. Blocks `signo` in the calling thread: every
@@ -86,16 +75,16 @@ class Control {
   // A child inherits the blocked signal mask of the thread that forked it, i.e. every signal
   // on_signal took: a spawner must reset it (posix_spawnattr_setsigmask), or a SIGTERM sent
   // to the child stays pending.
-  Status watch_child(pid_t pid, ChildHandler fn);
+  Status watch_child(pid_t pid, ChildHandler fn) override;
 
   // Calls `fn(fd)` on this thread whenever `fd` (a pipe's read end, preferably O_NONBLOCK) is
   // readable or hung up, until unwatch_pipe(fd). Level-triggered: fn need not drain it all, but
   // at end of file (read returns 0) it must unwatch_pipe, or it is called again at once. The
   // fd stays the caller's to close, after unwatch_pipe. Never blocks (fn should not either:
   // it runs on the control thread).
-  Status watch_pipe(int fd, PipeHandler fn);
+  Status watch_pipe(int fd, PipeHandler fn) override;
   // Stops watching `fd`; safe from inside its own handler. A no-op for an unwatched fd.
-  void unwatch_pipe(int fd);
+  void unwatch_pipe(int fd) override;
 
   // Blocks, running the loop (callbacks, timers, posted tasks) until stop(); returns after the
   // iteration in which stop() was called.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/directives.h"
 #include "core/log.h"
 #include "http/access_log.h"
 #include "proxy/directives.h"
@@ -86,6 +87,8 @@ int Master::run(std::shared_ptr<const Snapshot> snapshot) {
     LOG_EMERG("{}", st.message());
     return 1;
   }
+  const auto apps = apps::configured_apps(snapshot->http);
+  apps_.prepare(apps);
   runtime_.set_worker_exit_hook(
       [this] { control_.loop().post([this] { stop_loop_if_finished(); }); });
   apply_rlimit_nofile(snapshot->main);
@@ -104,6 +107,7 @@ int Master::run(std::shared_ptr<const Snapshot> snapshot) {
   LOG_NOTICE("portico/{} started, {} worker(s)", PORTICO_VERSION, snapshot->main.worker_processes);
   sd_notifyf(0, "READY=1\nMAINPID=%lu\nSTATUS=serving", (unsigned long)getpid());
   check_health(*snapshot);
+  apps_.configure(apps);
 
   control_.run();
 
@@ -167,6 +171,8 @@ void Master::reload() {
              (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
   LOG_NOTICE("signal 1 (SIGHUP) received, reconfiguring");
   auto fresh = load_for_reload();
+  // Apps' ready processes join the new groups before the snapshot goes live.
+  if (fresh) apps_.prepare(apps::configured_apps(fresh->http));
   if (!fresh) {
     LOG_ALERT("reload failed, the running configuration is kept");
   } else if (Status st = runtime_.reload(fresh); !st) {
@@ -176,6 +182,7 @@ void Master::reload() {
     apply_error_logs(*fresh);
     apply_rlimit_nofile(fresh->main);
     if (!stopping_) check_health(*fresh);
+    if (!stopping_) apps_.configure(apps::configured_apps(fresh->http));
     LOG_NOTICE("reconfigured");
   }
   sd_notify(0, "READY=1");
@@ -185,18 +192,36 @@ void Master::reopen_logs() {
   LOG_NOTICE("signal 10 (SIGUSR1) received, reopening logs");
   Logger::instance().reopen();
   runtime_.snapshot()->log_files.reopen();  // http and stream access logs
+  apps_.reopen_logs();
 }
 
 void Master::stop(bool graceful) {
   sd_notify(0, "STOPPING=1");
+  const bool again = stopping_;
   stopping_ = true;
   checker_.configure({});
   runtime_.stop(graceful);
+  // The apps stop once the workers are done with them (requests in flight finish); a fast
+  // stop (or a second signal) stops them at once.
+  if (!graceful || again) apps_stop(false);
   stop_loop_if_finished();
 }
 
+void Master::apps_stop(bool graceful) {
+  apps_stopping_ = true;
+  apps_.stop(graceful, [this] {
+    apps_stopped_ = true;
+    stop_loop_if_finished();
+  });
+}
+
 void Master::stop_loop_if_finished() {
-  if (stopping_ && runtime_.finished()) control_.stop();
+  if (!stopping_ || !runtime_.finished()) return;
+  if (!apps_stopped_ && !apps_stopping_) {
+    apps_stopping_ = true;
+    apps_stop(true);  // may finish at once
+  }
+  if (apps_stopped_) control_.stop();
 }
 
 void Master::check_health(const Snapshot& snapshot) {

@@ -16,6 +16,7 @@
 
 #include <memory>
 
+#include "apps/supervisor.h"
 #include "core/status.h"
 #include "server/control.h"
 #include "server/loader.h"
@@ -49,6 +50,7 @@ class Master {
   void reopen_logs();
   void stop(bool graceful);
   void stop_loop_if_finished();
+  void apps_stop(bool graceful);
   void check_health(const Snapshot& snapshot);
   std::shared_ptr<const Snapshot> load_for_reload();
 
@@ -56,6 +58,9 @@ class Master {
   Control control_;  // first: the loop outlives the runtime's exit hook and the checker
   Runtime runtime_;
   upstream::HealthChecker checker_{control_.loop()};
+  apps::Supervisor apps_{control_};  // the managed apps' processes (apps/supervisor.h)
+  bool apps_stopped_ = false;
+  bool apps_stopping_ = false;
   bool stopping_ = false;
 };
 

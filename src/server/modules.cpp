@@ -1,5 +1,6 @@
 #include "server/modules.h"
 
+#include "apps/directives.h"
 #include "compress/compress_module.h"
 #include "http/http_modules.h"
 #include "http/ssl_module.h"
@@ -15,7 +16,8 @@ void register_http_modules() {
     for (http::Module* m :
          {&http::core_module, &http::log_module, &http::map_module, &http::rewrite_module,
           &http::access_module, &http::realip_module, &http::headers_module, &http::ssl_module,
-          &static_files::static_module, &proxy::proxy_module, &compress::compress_module})
+          &static_files::static_module, &proxy::proxy_module, &compress::compress_module,
+          &apps::apps_module})
       http::register_module(*m);
     http::set_default_content(static_files::kStaticContent);
     static_files::set_precompressed_lookup(compress::precompressed_lookup);

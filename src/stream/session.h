@@ -47,6 +47,10 @@ class Session final : public Deferred {
   };
 
   void connect_next();
+  // proxy_next_upstream_tries (stream), else the most tries any member list this request has seen
+  // allowed: a group that shrinks under a retry (an app process died, another drains) must not
+  // end the tries before the peers not yet tried.
+  uint32_t try_limit();
   void on_io(bool client, uint32_t ev);
   void pump();
   bool move(Transport& from, Transport& to, Dir& d);
@@ -66,6 +70,7 @@ class Session final : public Deferred {
   Transport up_t_;
   int peer_ = -1;  // the slot picked, until released
   uint32_t tries_ = 0;
+  uint32_t tries_seen_ = 0;  // see try_limit()
   SockAddr client_;
   SockAddr local_{};
   bool local_known_ = false;

@@ -146,8 +146,25 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, Upstrea
   GroupConfig gc;
   gc.name = name;
   bool ok = true;
+  bool explicit_method = false;
+  size_t servers = 0;
   for (const auto& x : d.block) {
     const auto& a = x.args;
+    if (x.name == "server") ++servers;
+    if (x.name == "server" && istarts_with(a[0], "app:")) {
+      // A managed app's processes (apps/): its members are published while running.
+      if (a[0].size() == 4 || a.size() > 1) {
+        err(errors, x, a.size() > 1 ? fmt::format("invalid parameter \"{}\"", a[1])
+                                    : fmt::format("no app name in \"{}\"", a[0]));
+        ok = false;
+        continue;
+      }
+      uc->app = a[0].substr(4);
+      uc->file = x.file;
+      uc->line = x.line;
+      gc.live = true;
+      continue;
+    }
     if (x.name == "server") {
       std::vector<PeerConfig> peers;
       std::string e;
@@ -213,9 +230,12 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, Upstrea
       }
     } else if (x.name == "least_conn") {
       gc.method = Method::kLeastConn;
+      explicit_method = true;
     } else if (x.name == "ip_hash") {
       gc.method = Method::kIpHash;
+      explicit_method = true;
     } else if (x.name == "hash") {
+      explicit_method = true;
       gc.hash_key = a[0];
       uc->hash_file = x.file;
       uc->hash_line = x.line;
@@ -228,6 +248,7 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, Upstrea
         gc.method = Method::kHashConsistent;
       }
     } else if (x.name == "random") {
+      explicit_method = true;
       gc.method = Method::kRandom;
       if (!a.empty()) {
         if (a[0] != "two" || (a.size() == 2 && a[1] != "least_conn")) {
@@ -270,6 +291,15 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, Upstrea
     }
     // zone: accepted; portico's peer state is shared by all workers without one.
   }
+  if (!uc->app.empty() && servers > 1) {
+    err(errors, d, fmt::format("\"server app:{}\" must be the only server in upstream \"{}\"",
+                               uc->app, name));
+    ok = false;
+  }
+  // An app's processes are balanced by how busy they are (Passenger), unless told otherwise.
+  if (!uc->app.empty() && !explicit_method) gc.method = Method::kLeastBusy;
+  // While no process is ready (starting, replaced) requests wait (Passenger's queue of 100).
+  if (!uc->app.empty() && uc->queue_max == 0) uc->queue_max = 100;
   if (!ok) return;
   Status st = Group::create(std::move(gc), previous_group(previous, name), &uc->group);
   if (!st) {

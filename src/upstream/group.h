@@ -70,6 +70,9 @@ struct GroupConfig {
   // passes the result in PickContext::hash_key; the balancer never sees variables.
   std::string hash_key;
   std::vector<PeerConfig> peers;
+  // The members come from a publisher (an app's processes, `server app:NAME`): the group may
+  // start with none.
+  bool live = false;
 };
 
 class Group {
@@ -179,6 +182,16 @@ class Group {
   // Requests waiting in any worker's queue for this group (LocalGroup keeps it).
   std::atomic<uint32_t>& waiting() const { return waiting_; }
 
+  // An app group whose publisher knows no member will come soon (a crash loop in its backoff):
+  // a request that finds no peer is answered 503 with `Retry-After: N` at once instead of
+  // waiting in the queue. 0 (the default) = not so. Set by the publisher, read by workers.
+  void set_unavailable(uint32_t retry_after_s) const {
+    retry_after_s_.store(retry_after_s, std::memory_order_relaxed);
+  }
+  uint32_t unavailable_retry_after() const {
+    return retry_after_s_.load(std::memory_order_relaxed);
+  }
+
  private:
   // A copy of the current list being edited by one publishing call.
   struct Draft {
@@ -208,6 +221,7 @@ class Group {
   mutable std::vector<Subscriber*> subscribers_;  // guarded by mu_
   // Read by every release on every worker; written only while requests queue.
   alignas(64) mutable std::atomic<uint32_t> waiting_{0};
+  mutable std::atomic<uint32_t> retry_after_s_{0};
 };
 
 }  // namespace portico::upstream

@@ -27,6 +27,9 @@ struct UpstreamConf {
   // unhealthy, draining, or none at all) waits, FIFO per worker, in the group's LocalGroup.
   uint32_t queue_max = 0;
   uint64_t queue_timeout_ms = 60'000;
+  // `server app:NAME`: the group's members are the ready processes of managed app NAME
+  // (apps/), published while running; the group starts empty.
+  std::string app;
   std::string file;
   int line = 0;
 };

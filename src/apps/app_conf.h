@@ -1,0 +1,68 @@
+// AppConf: one managed application as the configuration describes it: an `app NAME { ... }`
+// block, or the app behind a `passenger_enabled on` location (apps/directives.cpp). Built with
+// the snapshot on the control thread and read-only afterwards; the supervisor
+// (apps/supervisor.h) runs its processes and publishes them into `groups`.
+#pragma once
+
+#include <csignal>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "apps/backoff.h"
+#include "upstream/group.h"
+
+namespace portico::apps {
+
+enum class AppType : uint8_t {
+  kGeneric,  // `command` (passenger_app_start_command): any program that listens on $PORT
+  kNode,     // node with portico's listen shim: app.listen(3000) listens on $PORT
+  kPython,   // portico's WSGI loader serving passenger_wsgi.py's `application`
+};
+
+struct ReadyCheck {
+  enum class Kind : uint8_t { kTcp, kHttp };
+  Kind kind = Kind::kTcp;
+  std::string uri;  // kHttp: GET this; a 2xx or 3xx answer means ready
+};
+
+struct AppConf {
+  std::string name;  // `app NAME`, or "passenger:<app root>"
+  AppType type = AppType::kGeneric;
+  std::string command;       // kGeneric: run by /bin/sh with $PORT in the environment
+  std::string startup_file;  // kNode, kPython: relative to root unless absolute
+  std::string root;          // the processes' working directory
+  std::string app_env = "production";
+  std::vector<std::pair<std::string, std::string>> env;  // in order; later ones win
+  std::string user, group;                               // empty: portico's own
+  uint32_t min_instances = 1;
+  uint32_t max_instances = 0;  // 0: min_instances (no scaling yet)
+  uint32_t concurrency = 0;    // requests per process at once (max_conns); 0 = unlimited
+  uint64_t start_timeout_ms = 90'000;
+  ReadyCheck ready;
+  int stop_signal = SIGTERM;
+  uint64_t stop_timeout_ms = 30'000;
+  uint64_t drain_timeout_ms = 30'000;
+  BackoffPolicy backoff;
+  std::string log_path;  // empty: the error log
+  // Where it was defined, for messages.
+  std::string file;
+  int line = 0;
+
+  // The upstream groups the app's ready processes are published into (its own, for a
+  // passenger location, and every `upstream` with `server app:NAME`). Not part of the app's
+  // identity: a reload that only rebuilds the groups keeps the processes.
+  std::vector<std::shared_ptr<const upstream::Group>> groups;
+
+  // Whether `o` runs the same processes (everything but where it was written and its groups):
+  // a reload keeps the processes of an app whose settings did not change.
+  bool same_processes(const AppConf& o) const;
+};
+
+// The signal named `name` ("TERM", "SIGTERM", "INT", "QUIT", "HUP", "KILL", "USR1", "USR2"),
+// or 0.
+int signal_by_name(const std::string& name);
+
+}  // namespace portico::apps

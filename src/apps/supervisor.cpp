@@ -1,0 +1,896 @@
+#include "apps/supervisor.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "apps/loaders.h"
+#include "apps/spawn.h"
+#include "core/log.h"
+#include "core/time_cache.h"
+
+extern char** environ;
+
+namespace portico::apps {
+
+namespace {
+
+constexpr uint64_t kProbeIntervalMs = 50;
+constexpr uint64_t kDrainPollMs = 50;
+constexpr size_t kMaxLine = 4096;  // a longer line is written in pieces of this size
+
+// A timer that calls a std::function (the wheel's callback is a plain function pointer).
+struct FnTimer : Timer {
+  std::function<void()> fn;
+  FnTimer() {
+    cb = [](Timer* t) { static_cast<FnTimer*>(t)->fn(); };
+  }
+};
+
+// A free loopback port: bound to port 0, read back, closed (Passenger's way; the app binds it a
+// moment later). `avoid`: ports our own processes hold or are about to.
+int pick_port(const std::set<int>& avoid) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+      port = ntohs(a.sin_port);
+    ::close(fd);
+    if (port > 0 && !avoid.count(port)) return port;
+  }
+  return -1;
+}
+
+std::string exit_text(const ChildExit& e) {
+  switch (e.how) {
+    case ChildExit::How::kExited:
+      return fmt::format("exited with code {}", e.code);
+    case ChildExit::How::kKilled:
+      return fmt::format("killed by signal {}", e.code);
+    case ChildExit::How::kDumped:
+      return fmt::format("killed by signal {} (core dumped)", e.code);
+    case ChildExit::How::kLost:
+      return fmt::format("lost ({})", errno_text(e.code));
+  }
+  return "ended";
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+bool AppConf::same_processes(const AppConf& o) const {
+  return name == o.name && type == o.type && command == o.command &&
+         startup_file == o.startup_file && root == o.root && app_env == o.app_env &&
+         env == o.env && user == o.user && group == o.group &&
+         min_instances == o.min_instances && max_instances == o.max_instances &&
+         concurrency == o.concurrency && start_timeout_ms == o.start_timeout_ms &&
+         ready.kind == o.ready.kind && ready.uri == o.ready.uri && stop_signal == o.stop_signal &&
+         stop_timeout_ms == o.stop_timeout_ms && drain_timeout_ms == o.drain_timeout_ms &&
+         backoff == o.backoff && log_path == o.log_path;
+}
+
+int signal_by_name(const std::string& name) {
+  std::string n = name;
+  if (n.rfind("SIG", 0) == 0) n = n.substr(3);
+  static const std::pair<const char*, int> kSignals[] = {
+      {"TERM", SIGTERM}, {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"HUP", SIGHUP},
+      {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}};
+  for (const auto& [s, v] : kSignals)
+    if (n == s) return v;
+  return 0;
+}
+
+// ---- Process -------------------------------------------------------------------------------
+
+class Supervisor::Process final : public IoHandler, public Deferred {
+ public:
+  enum class State : uint8_t { kSpawning, kReady, kDraining, kStopping, kExited };
+
+  Process(App* app, uint64_t generation);
+  ~Process() override;
+
+  Status spawn(const std::set<int>& avoid);
+  void on_io(uint32_t events) override;  // the readiness probe's socket
+  void on_exit(const ChildExit& e);
+  void drain_then_stop();
+  void stop(uint64_t kill_after_ms);
+  void publish(const AppConf& conf);  // add_peer to every group of conf; forget other groups
+  void join(const AppConf& conf);     // add_peer to every group of conf; keep the others
+  void unpublish();                   // remove_peer from every group
+
+  pid_t pid() const { return pid_; }
+  State state() const { return state_; }
+  uint64_t generation() const { return generation_; }
+  int port() const { return port_; }
+  bool alive() const { return state_ != State::kExited; }
+  // Spawning or ready (counts towards the app's instances).
+  bool serving_or_starting() const { return state_ == State::kSpawning || state_ == State::kReady; }
+
+ private:
+  friend class App;
+  void start_probe();
+  void close_probe();
+  void probe_failed();
+  void became_ready();
+  bool read_pipe(int fd, int stream);  // false: nothing more to read now (or the end)
+  void write_line(int stream, std::string_view line);
+  void close_pipes();
+
+  App* app_;  // valid while the process is alive (an app outlives its processes' exits)
+  EventLoop& loop_;
+  ChildHost& host_;
+  uint64_t generation_;
+  pid_t pid_ = -1;
+  int port_ = -1;
+  State state_ = State::kSpawning;
+  uint64_t started_ms_ = 0, ready_ms_ = 0;
+  bool stop_requested_ = false;
+  int out_fd_ = -1, err_fd_ = -1;
+  std::string partial_[2];
+  int probe_fd_ = -1;
+  bool probe_sent_ = false;
+  std::string probe_buf_;
+  FnTimer probe_timer_, start_timer_, kill_timer_, drain_timer_;
+  uint64_t drain_started_ms_ = 0;
+  // Where this process is a peer: one entry per group it was added to.
+  std::vector<std::pair<std::shared_ptr<const upstream::Group>, std::shared_ptr<upstream::PeerState>>>
+      peers_;
+};
+
+// ---- App -----------------------------------------------------------------------------------
+
+class Supervisor::App {
+ public:
+  App(Supervisor* sv, std::shared_ptr<const AppConf> conf) : sv_(sv), conf_(std::move(conf)) {
+    restart_timer_.fn = [this] { reconcile(); };
+    open_log();
+  }
+  ~App() {
+    loop().cancel(&restart_timer_);
+    if (log_fd_ >= 0) ::close(log_fd_);
+  }
+
+  EventLoop& loop() { return sv_->host_.loop(); }
+  ChildHost& host() { return sv_->host_; }
+  const AppConf& conf() const { return *conf_; }
+  Supervisor* supervisor() { return sv_; }
+
+  void set_conf(std::shared_ptr<const AppConf> c, bool new_generation) {
+    const bool log_changed = c->log_path != conf_->log_path;
+    conf_ = std::move(c);
+    if (new_generation) {
+      ++generation_;
+      failures_ = 0;
+      next_start_ms_ = 0;
+    }
+    if (log_changed) open_log();
+  }
+
+  void open_log() {
+    if (log_fd_ >= 0) ::close(log_fd_);
+    log_fd_ = -1;
+    if (conf_->log_path.empty()) return;
+    log_fd_ = ::open(conf_->log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (log_fd_ < 0)
+      LOG_ALERT("open() \"{}\" failed ({}), app \"{}\" logs to the error log", conf_->log_path,
+                errno_text(errno), conf_->name);
+  }
+
+  // Brings the processes towards what the configuration asks for. Called after every event.
+  void reconcile() {
+    if (retiring_) {
+      for (auto& p : procs_)
+        if (p->serving_or_starting()) p->stop(conf_->stop_timeout_ms);
+      return;
+    }
+    const uint64_t now = loop().now_ms();
+    uint32_t cur_alive = 0, cur_ready = 0, cur_spawning = 0, old_ready = 0;
+    for (auto& p : procs_) {
+      if (!p->serving_or_starting()) continue;
+      if (p->generation() == generation_) {
+        ++cur_alive;
+        if (p->state() == Process::State::kReady)
+          ++cur_ready;
+        else
+          ++cur_spawning;
+      } else if (p->state() == Process::State::kReady) {
+        ++old_ready;
+      } else {
+        p->stop(0);  // an old process still starting serves nobody
+      }
+    }
+    const uint32_t target = std::max<uint32_t>(conf_->min_instances, 1);
+    // Rolling replacement: an old process retires only when a new one took its place.
+    if (old_ready > 0) {
+      uint32_t keep_old = cur_ready >= target ? 0 : target - cur_ready;
+      for (auto& p : procs_) {
+        if (old_ready <= keep_old) break;
+        if (p->generation() != generation_ && p->state() == Process::State::kReady) {
+          p->drain_then_stop();
+          --old_ready;
+        }
+      }
+    }
+    // Start processes: all missing at once, except during a rolling replacement (one at a time).
+    uint32_t want = cur_alive < target ? target - cur_alive : 0;
+    if (old_ready > 0 && want > 0) want = cur_spawning > 0 ? 0 : 1;
+    if (want > 0) {
+      if (now < next_start_ms_) {
+        if (!restart_timer_.armed()) loop().schedule(&restart_timer_, next_start_ms_ - now);
+      } else {
+        for (uint32_t i = 0; i < want; ++i) start_one();
+      }
+    }
+    update_availability();
+  }
+
+  void start_one() {
+    auto p = std::make_unique<Process>(this, generation_);
+    std::set<int> avoid;
+    for (auto& q : procs_)
+      if (q->alive()) avoid.insert(q->port());
+    Process* raw = p.get();
+    procs_.push_back(std::move(p));
+    if (Status st = raw->spawn(avoid); !st) {
+      LOG_ALERT("app \"{}\": could not start a process: {}", conf_->name, st.message());
+      procs_.pop_back();
+      failed_start();
+    }
+  }
+
+  void failed_start() {
+    failures_ = next_failures(conf_->backoff, failures_, false, 0);
+    last_start_failed_ = true;
+    next_start_ms_ = loop().now_ms() + backoff_delay_ms(conf_->backoff, failures_);
+    loop().cancel(&restart_timer_);
+    update_availability();
+    if (!sv_->stopping_) loop().schedule(&restart_timer_, next_start_ms_ - loop().now_ms());
+  }
+
+  // A process of this app ended (already unpublished).
+  void process_ended(Process* p, const ChildExit& e) {
+    const uint64_t now = loop().now_ms();
+    const bool expected = p->stop_requested_;
+    const bool was_ready = p->ready_ms_ != 0;
+    if (!expected && p->generation() == generation_ && !retiring_ && !sv_->stopping_) {
+      const uint64_t up = was_ready ? now - p->ready_ms_ : 0;
+      LOG_ERROR("app \"{}\" process {} {} {}", conf_->name, p->pid(), exit_text(e),
+                was_ready ? fmt::format("after {} ms ready", up) : std::string("before it was ready"));
+      failures_ = next_failures(conf_->backoff, failures_, was_ready, up);
+      last_start_failed_ = !was_ready;
+      // A process that had been serving is replaced at once; the wait starts with a second
+      // failure in a row (a crash loop), or with a process that never became ready.
+      const uint64_t delay =
+          was_ready && failures_ == 1 ? 0 : backoff_delay_ms(conf_->backoff, failures_);
+      next_start_ms_ = now + delay;
+      if (failures_ > 1) LOG_NOTICE("app \"{}\": next start in {} ms", conf_->name, delay);
+    } else {
+      LOG_NOTICE("app \"{}\" process {} {}", conf_->name, p->pid(), exit_text(e));
+    }
+    for (auto it = procs_.begin(); it != procs_.end(); ++it) {
+      if (it->get() == p) {
+        loop().defer_delete(it->release());
+        procs_.erase(it);
+        break;
+      }
+    }
+    if (sv_->stopping_ || retiring_) {
+      sv_->maybe_done();
+      return;
+    }
+    reconcile();
+  }
+
+  void process_ready(Process*) {
+    last_start_failed_ = false;
+    reconcile();
+  }
+
+  // No process ready and the last start failed: requests are answered 503 at once.
+  void update_availability() {
+    bool any_ready = false;
+    for (auto& p : procs_) any_ready = any_ready || p->state() == Process::State::kReady;
+    uint32_t retry_after = 0;
+    if (!any_ready && last_start_failed_ && !sv_->stopping_) {
+      const uint64_t now = loop().now_ms();
+      const uint64_t wait = next_start_ms_ > now ? next_start_ms_ - now : 0;
+      retry_after = uint32_t(std::max<uint64_t>(1, (wait + 999) / 1000));
+    }
+    for (const auto& g : conf_->groups) {
+      const bool was = g->unavailable_retry_after() != 0;
+      g->set_unavailable(retry_after);
+      if (retry_after && !was) g->wake_waiters();  // queued requests get their 503 now
+    }
+  }
+
+  void stop_all(uint64_t kill_after_ms) {
+    loop().cancel(&restart_timer_);
+    for (const auto& g : conf_->groups) g->set_unavailable(0);
+    for (auto& p : procs_)
+      if (p->alive()) p->stop(kill_after_ms);
+  }
+
+  void retire() {
+    retiring_ = true;
+    stop_all(conf_->stop_timeout_ms);
+  }
+
+  bool empty() const { return procs_.empty(); }
+  bool retiring() const { return retiring_; }
+  std::vector<std::unique_ptr<Process>>& procs() { return procs_; }
+  int log_fd() const { return log_fd_; }
+  uint64_t generation() const { return generation_; }
+
+ private:
+  Supervisor* sv_;
+  std::shared_ptr<const AppConf> conf_;
+  std::vector<std::unique_ptr<Process>> procs_;
+  uint64_t generation_ = 1;
+  uint32_t failures_ = 0;
+  bool last_start_failed_ = false;
+  uint64_t next_start_ms_ = 0;
+  bool retiring_ = false;
+  int log_fd_ = -1;
+  FnTimer restart_timer_;
+};
+
+// ---- Process implementation ----------------------------------------------------------------
+
+Supervisor::Process::Process(App* app, uint64_t generation)
+    : app_(app), loop_(app->loop()), host_(app->host()), generation_(generation) {}
+
+// May run after the app is gone (deferred deletion): touches only the loop and the host.
+Supervisor::Process::~Process() {
+  loop_.cancel(&probe_timer_);
+  loop_.cancel(&start_timer_);
+  loop_.cancel(&kill_timer_);
+  loop_.cancel(&drain_timer_);
+  close_probe();
+  close_pipes();
+}
+
+Status Supervisor::Process::spawn(const std::set<int>& avoid) {
+  const AppConf& c = app_->conf();
+  Supervisor* sv = app_->supervisor();
+  port_ = pick_port(avoid);
+  if (port_ < 0) return Status::error("no free loopback port (" + errno_text(errno) + ")");
+  set_descriptors_shared();  // before the first child exists: workers now unregister on close
+
+  std::string cmd;
+  switch (c.type) {
+    case AppType::kGeneric:
+      cmd = c.command;
+      break;
+    case AppType::kNode:
+      cmd = "node --require " + shell_quote(sv->node_shim()) + " " + shell_quote(c.startup_file);
+      break;
+    case AppType::kPython:
+      cmd = "python3 " + shell_quote(sv->wsgi_loader()) + " " + shell_quote(c.startup_file);
+      break;
+  }
+  SpawnSpec spec;
+  spec.command = std::move(cmd);
+  spec.root = c.root;
+  auto set = [&spec](const std::string& k, const std::string& v) {
+    const std::string prefix = k + "=";
+    for (auto& e : spec.env)
+      if (e.compare(0, prefix.size(), prefix) == 0) {
+        e = prefix + v;
+        return;
+      }
+    spec.env.push_back(prefix + v);
+  };
+  for (char** e = environ; e && *e; ++e) spec.env.emplace_back(*e);
+  set("PORT", std::to_string(port_));
+  set("PASSENGER_APP_ENV", c.app_env);
+  if (c.type == AppType::kNode) set("NODE_ENV", c.app_env);
+  set("PORTICO_APP", c.name);
+  for (const auto& [k, v] : c.env) set(k, v);
+
+  if (!c.user.empty()) {
+    passwd* pw = ::getpwnam(c.user.c_str());
+    if (!pw) return Status::error("unknown user \"" + c.user + "\"");
+    spec.uid = pw->pw_uid;
+    spec.gid = pw->pw_gid;
+    int n = 64;
+    spec.groups.resize(size_t(n));
+    if (::getgrouplist(c.user.c_str(), spec.gid, spec.groups.data(), &n) < 0) {
+      spec.groups.resize(size_t(n));
+      ::getgrouplist(c.user.c_str(), spec.gid, spec.groups.data(), &n);
+    }
+    spec.groups.resize(size_t(std::max(n, 0)));
+  }
+  if (!c.group.empty()) {
+    group* gr = ::getgrnam(c.group.c_str());
+    if (!gr) return Status::error("unknown group \"" + c.group + "\"");
+    spec.gid = gr->gr_gid;
+  }
+
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return Status::error("pipe2() failed (" + errno_text(errno) + ")");
+  if (::pipe2(err, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    return Status::error("pipe2() failed (" + errno_text(errno) + ")");
+  }
+  spec.out_fd = out[1];
+  spec.err_fd = err[1];
+  pid_t pid = -1;
+  Status st = spawn_process(spec, &pid);
+  ::close(out[1]);
+  ::close(err[1]);
+  if (!st) {
+    ::close(out[0]);
+    ::close(err[0]);
+    return st;
+  }
+  pid_ = pid;
+  started_ms_ = app_->loop().now_ms();
+  out_fd_ = out[0];
+  err_fd_ = err[0];
+  ::fcntl(out_fd_, F_SETFL, O_NONBLOCK);
+  ::fcntl(err_fd_, F_SETFL, O_NONBLOCK);
+  ChildHost& host = app_->host();
+  if (Status st = host.watch_child(pid, [this](const ChildExit& e) { on_exit(e); }); !st) {
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    return st;  // the zombie stays: without a pidfd nothing can reap it safely
+  }
+  (void)host.watch_pipe(out_fd_, [this](int fd) { read_pipe(fd, 0); });
+  (void)host.watch_pipe(err_fd_, [this](int fd) { read_pipe(fd, 1); });
+  LOG_NOTICE("app \"{}\": started process {} on port {}", c.name, pid_, port_);
+  start_timer_.fn = [this] {
+    if (state_ != State::kSpawning) return;
+    LOG_ERROR("app \"{}\" process {} not ready after {} ms, killed", app_->conf().name, pid_,
+              app_->conf().start_timeout_ms);
+    close_probe();
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+  };
+  app_->loop().schedule(&start_timer_, c.start_timeout_ms);
+  probe_timer_.fn = [this] { start_probe(); };
+  app_->loop().schedule(&probe_timer_, kProbeIntervalMs);
+  return Status::ok();
+}
+
+bool Supervisor::Process::read_pipe(int fd, int stream) {
+  if (fd < 0) return false;
+  char buf[16384];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
+  if (n <= 0) {
+    if (!partial_[stream].empty()) {
+      write_line(stream, partial_[stream]);
+      partial_[stream].clear();
+    }
+    host_.unwatch_pipe(fd);
+    ::close(fd);
+    (stream == 0 ? out_fd_ : err_fd_) = -1;
+    return false;
+  }
+  std::string_view data(buf, size_t(n));
+  std::string& part = partial_[stream];
+  while (!data.empty()) {
+    size_t nl = data.find('\n');
+    if (nl == std::string_view::npos) {
+      part.append(data);
+      while (part.size() >= kMaxLine) {  // bounded: a line without end goes out in pieces
+        write_line(stream, std::string_view(part).substr(0, kMaxLine));
+        part.erase(0, kMaxLine);
+      }
+      break;
+    }
+    if (part.empty()) {
+      write_line(stream, data.substr(0, nl));
+    } else {
+      part.append(data.substr(0, nl));
+      write_line(stream, part);
+      part.clear();
+    }
+    data.remove_prefix(nl + 1);
+  }
+  return true;
+}
+
+void Supervisor::Process::write_line(int stream, std::string_view line) {
+  const char* name = stream == 0 ? "stdout" : "stderr";
+  const int fd = app_->log_fd();
+  if (fd < 0) {
+    // Without a log of its own: the error log, stderr at warn, stdout at notice.
+    PORTICO_LOG(stream == 0 ? LogLevel::kNotice : LogLevel::kWarn, 0, "[app {} pid {} {}] {}",
+                app_->conf().name, pid_, name, line);
+    return;
+  }
+  char ts[32];
+  time_t now = ::time(nullptr);
+  tm t;
+  ::localtime_r(&now, &t);
+  size_t tl = ::strftime(ts, sizeof ts, "%Y/%m/%d %H:%M:%S", &t);
+  std::string s = fmt::format("{} [pid {} {}] {}\n", std::string_view(ts, tl), pid_, name, line);
+  // A regular file: the write does not wait for a reader. Errors are dropped (like a full disk
+  // for the error log); the app never waits for its log.
+  (void)!::write(fd, s.data(), s.size());
+}
+
+void Supervisor::Process::close_pipes() {
+  for (int* fd : {&out_fd_, &err_fd_}) {
+    if (*fd < 0) continue;
+    host_.unwatch_pipe(*fd);
+    ::close(*fd);
+    *fd = -1;
+  }
+}
+
+void Supervisor::Process::start_probe() {
+  if (state_ != State::kSpawning) return;
+  close_probe();
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    probe_failed();
+    return;
+  }
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(uint16_t(port_));
+  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  if (rc < 0 && errno != EINPROGRESS) {
+    ::close(fd);
+    probe_failed();
+    return;
+  }
+  probe_fd_ = fd;
+  probe_sent_ = false;
+  probe_buf_.clear();
+  if (!app_->loop().add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
+    close_probe();
+    probe_failed();
+  }
+}
+
+void Supervisor::Process::close_probe() {
+  if (probe_fd_ < 0) return;
+  loop_.remove(probe_fd_);
+  ::close(probe_fd_);
+  probe_fd_ = -1;
+}
+
+void Supervisor::Process::probe_failed() {
+  close_probe();
+  if (state_ == State::kSpawning) app_->loop().schedule(&probe_timer_, kProbeIntervalMs);
+}
+
+void Supervisor::Process::on_io(uint32_t events) {
+  if (probe_fd_ < 0 || state_ != State::kSpawning) return;
+  if (!probe_sent_) {
+    if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(probe_fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) {
+      probe_failed();
+      return;
+    }
+    const ReadyCheck& rc = app_->conf().ready;
+    if (rc.kind == ReadyCheck::Kind::kTcp) {
+      close_probe();
+      became_ready();
+      return;
+    }
+    std::string req = fmt::format(
+        "GET {} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nUser-Agent: portico-ready-check\r\n\r\n",
+        rc.uri, port_);
+    if (::send(probe_fd_, req.data(), req.size(), MSG_NOSIGNAL) != ssize_t(req.size())) {
+      probe_failed();
+      return;
+    }
+    probe_sent_ = true;
+  }
+  char buf[512];
+  for (;;) {
+    ssize_t n = ::recv(probe_fd_, buf, sizeof buf, 0);
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) break;
+    probe_buf_.append(buf, size_t(n));
+    if (probe_buf_.find("\r\n") != std::string::npos || probe_buf_.size() > 1024) break;
+  }
+  // "HTTP/1.x NNN ..."
+  bool ok = probe_buf_.size() >= 12 && probe_buf_.compare(0, 5, "HTTP/") == 0 &&
+            (probe_buf_[9] == '2' || probe_buf_[9] == '3');
+  if (ok) {
+    close_probe();
+    became_ready();
+  } else {
+    probe_failed();
+  }
+}
+
+void Supervisor::Process::became_ready() {
+  state_ = State::kReady;
+  ready_ms_ = app_->loop().now_ms();
+  if (ready_ms_ == 0) ready_ms_ = 1;
+  app_->loop().cancel(&start_timer_);
+  app_->loop().cancel(&probe_timer_);
+  LOG_NOTICE("app \"{}\" process {} ready on port {} after {} ms", app_->conf().name, pid_, port_,
+             ready_ms_ - started_ms_);
+  publish(app_->conf());
+  app_->process_ready(this);
+}
+
+void Supervisor::Process::publish(const AppConf& conf) {
+  join(conf);
+  // Groups of an older snapshot are forgotten (they go away with it).
+  std::erase_if(peers_, [&](const auto& e) {
+    for (const auto& g : conf.groups)
+      if (g == e.first) return false;
+    return true;
+  });
+}
+
+void Supervisor::Process::join(const AppConf& conf) {
+  if (state_ != State::kReady) return;
+  for (const auto& g : conf.groups) {
+    bool have = false;
+    for (const auto& [pg, ps] : peers_) have = have || pg == g;
+    if (have) continue;
+    upstream::PeerConfig pc;
+    pc.server = "app:" + conf.name;
+    pc.name = fmt::format("127.0.0.1:{}", port_);
+    pc.addr.v4.sin_family = AF_INET;
+    pc.addr.v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    pc.addr.v4.sin_port = htons(uint16_t(port_));
+    pc.max_fails = 0;  // the supervisor knows when a process is gone
+    pc.max_conns = conf.concurrency;
+    std::shared_ptr<upstream::PeerState> state;
+    if (Status st = g->add_peer(pc, &state); !st) {
+      LOG_ALERT("app \"{}\": adding process {} to upstream \"{}\" failed: {}", conf.name, pid_,
+                g->name(), st.message());
+      continue;
+    }
+    peers_.emplace_back(g, std::move(state));
+  }
+}
+
+void Supervisor::Process::unpublish() {
+  for (const auto& [g, state] : peers_) (void)g->remove_peer(*state);
+  peers_.clear();
+}
+
+void Supervisor::Process::drain_then_stop() {
+  if (state_ != State::kReady) return;
+  state_ = State::kDraining;
+  stop_requested_ = true;
+  for (const auto& [g, state] : peers_) (void)g->drain_peer(*state);
+  drain_started_ms_ = app_->loop().now_ms();
+  drain_timer_.fn = [this] {
+    uint32_t active = 0;
+    for (const auto& [g, state] : peers_) active += state->active.load();
+    if (active == 0 || app_->loop().now_ms() - drain_started_ms_ >= app_->conf().drain_timeout_ms) {
+      stop(app_->conf().stop_timeout_ms);
+      return;
+    }
+    app_->loop().schedule(&drain_timer_, kDrainPollMs);
+  };
+  app_->loop().schedule(&drain_timer_, 0);
+}
+
+void Supervisor::Process::stop(uint64_t kill_after_ms) {
+  if (state_ == State::kExited) return;
+  const bool again = state_ == State::kStopping;
+  stop_requested_ = true;
+  state_ = State::kStopping;
+  close_probe();
+  app_->loop().cancel(&probe_timer_);
+  app_->loop().cancel(&start_timer_);
+  app_->loop().cancel(&drain_timer_);
+  unpublish();
+  if (!again) {
+    const int sig = kill_after_ms == 0 ? SIGKILL : app_->conf().stop_signal;
+    ::kill(-pid_, sig);
+    ::kill(pid_, sig);
+  }
+  // A later stop() may shorten the wait (fast stop after a graceful one), never lengthen it.
+  const uint64_t due = app_->loop().now_ms() + kill_after_ms;
+  if (kill_timer_.armed() && kill_timer_.expire_ms <= due) return;
+  kill_timer_.fn = [this] {
+    LOG_WARN("app \"{}\" process {} did not stop, sending SIGKILL", app_->conf().name, pid_);
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+  };
+  app_->loop().schedule(&kill_timer_, kill_after_ms);
+}
+
+void Supervisor::Process::on_exit(const ChildExit& e) {
+  state_ = State::kExited;
+  app_->loop().cancel(&probe_timer_);
+  app_->loop().cancel(&start_timer_);
+  app_->loop().cancel(&kill_timer_);
+  app_->loop().cancel(&drain_timer_);
+  close_probe();
+  unpublish();
+  // What the process wrote last is read now (bounded: its own children may still hold the
+  // pipes and write on), then the pipes are closed.
+  for (int s = 0; s < 2; ++s)
+    for (int i = 0; i < 64 && read_pipe(s == 0 ? out_fd_ : err_fd_, s); ++i) {
+    }
+  for (int s = 0; s < 2; ++s) {
+    if (!partial_[s].empty()) write_line(s, partial_[s]);
+    partial_[s].clear();
+  }
+  close_pipes();
+  ::kill(-pid_, SIGKILL);  // whatever the app left behind in its process group
+  app_->process_ended(this, e);
+}
+
+// ---- Supervisor ----------------------------------------------------------------------------
+
+Supervisor::Supervisor(ChildHost& host) : host_(host) {}
+
+Supervisor::~Supervisor() {
+  for (auto& [name, app] : apps_)
+    for (auto& p : app->procs())
+      if (p->alive() && p->pid() > 0) {
+        ::kill(-p->pid(), SIGKILL);
+        ::kill(p->pid(), SIGKILL);
+      }
+  apps_.clear();
+  if (!loader_dir_.empty()) {
+    if (!node_shim_path_.empty()) ::unlink(node_shim_path_.c_str());
+    if (!wsgi_loader_path_.empty()) ::unlink(wsgi_loader_path_.c_str());
+    ::rmdir(loader_dir_.c_str());
+  }
+}
+
+namespace {
+
+bool write_file(const std::string& path, std::string_view text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size());
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+const std::string& Supervisor::node_shim() {
+  if (node_shim_path_.empty()) {
+    if (loader_dir_.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/portico-apps-XXXXXX";
+      if (::mkdtemp(tmpl.data())) {
+        ::chmod(tmpl.c_str(), 0755);  // apps may run as another user
+        loader_dir_ = tmpl;
+      }
+    }
+    std::string path = loader_dir_ + "/node-listen-shim.js";
+    if (!loader_dir_.empty() && write_file(path, kNodeShim)) node_shim_path_ = path;
+  }
+  return node_shim_path_;
+}
+
+const std::string& Supervisor::wsgi_loader() {
+  if (wsgi_loader_path_.empty()) {
+    node_shim();  // makes the directory
+    std::string path = loader_dir_ + "/wsgi-loader.py";
+    if (!loader_dir_.empty() && write_file(path, kWsgiLoader)) wsgi_loader_path_ = path;
+  }
+  return wsgi_loader_path_;
+}
+
+void Supervisor::prepare(const std::vector<std::shared_ptr<const AppConf>>& apps) {
+  // Changed apps too: their current processes serve until their replacements are ready.
+  for (const auto& c : apps) {
+    auto it = apps_.find(c->name);
+    if (it == apps_.end() || it->second->retiring()) continue;
+    for (auto& p : it->second->procs()) p->join(*c);
+  }
+}
+
+void Supervisor::configure(const std::vector<std::shared_ptr<const AppConf>>& apps) {
+  if (stopping_) return;
+  std::set<std::string> names;
+  for (const auto& c : apps) {
+    names.insert(c->name);
+    auto it = apps_.find(c->name);
+    if (it != apps_.end() && it->second->retiring()) {
+      // Still stopping from an earlier reload: let it finish under another key.
+      auto app = std::move(it->second);
+      apps_.erase(it);
+      apps_.emplace("\x01" + c->name + std::to_string(uintptr_t(app.get())), std::move(app));
+      it = apps_.end();
+    }
+    if (it == apps_.end()) {
+      LOG_NOTICE("app \"{}\": starting {} process(es)", c->name, std::max<uint32_t>(c->min_instances, 1));
+      auto app = std::make_unique<App>(this, c);
+      App* raw = app.get();
+      apps_.emplace(c->name, std::move(app));
+      raw->reconcile();
+      continue;
+    }
+    App& app = *it->second;
+    const bool same = app.conf().same_processes(*c);
+    if (!same) LOG_NOTICE("app \"{}\" changed: replacing its processes one at a time", c->name);
+    app.set_conf(c, !same);
+    for (auto& p : app.procs()) p->publish(*c);  // ready ones join the new groups
+    app.reconcile();
+  }
+  for (auto& [name, app] : apps_) {
+    if (names.count(name) || app->retiring()) continue;
+    LOG_NOTICE("app \"{}\" removed from the configuration: stopping it", name);
+    app->retire();
+  }
+  std::erase_if(apps_, [](const auto& e) { return e.second->retiring() && e.second->empty(); });
+}
+
+void Supervisor::stop(bool graceful, std::function<void()> done) {
+  done_ = std::move(done);
+  stopping_ = true;
+  for (auto& [name, app] : apps_)
+    app->stop_all(graceful ? app->conf().stop_timeout_ms
+                           : std::min<uint64_t>(app->conf().stop_timeout_ms, 1000));
+  maybe_done();
+}
+
+void Supervisor::maybe_done() {
+  std::erase_if(apps_, [](const auto& e) { return e.second->retiring() && e.second->empty(); });
+  if (!stopping_ || !done_) return;
+  for (auto& [name, app] : apps_)
+    if (!app->empty()) return;
+  auto fn = std::move(done_);
+  done_ = nullptr;
+  fn();
+}
+
+void Supervisor::reopen_logs() {
+  for (auto& [name, app] : apps_) app->open_log();
+}
+
+std::vector<int> Supervisor::ready_pids(const std::string& name) const {
+  std::vector<int> out;
+  auto it = apps_.find(name);
+  if (it == apps_.end()) return out;
+  for (auto& p : it->second->procs())
+    if (p->state() == Process::State::kReady) out.push_back(p->pid());
+  return out;
+}
+
+size_t Supervisor::process_count() const {
+  size_t n = 0;
+  for (auto& [name, app] : apps_) n += app->procs().size();
+  return n;
+}
+
+}  // namespace portico::apps

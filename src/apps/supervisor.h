@@ -1,0 +1,88 @@
+// Supervisor: runs the processes of the managed apps (apps/app_conf.h) on the control thread,
+// through the ChildHost it is given (server::Control): Passenger's ApplicationPool with the
+// Enterprise parts free.
+//
+//   spawn      `/bin/sh -c "exec COMMAND"` (generic), node with portico's listen shim, or
+//              python with portico's WSGI loader, through apps/spawn.h (never a plain fork:
+//              see there); in the app root, in a session and process group of its own, with
+//              PORT (a free loopback port) and the app's environment; PR_SET_PDEATHSIG(SIGKILL),
+//              so no process outlives portico, even after a kill -9 of portico.
+//   output     stdout and stderr through pipes into the app's log (or the error log), one line
+//              at a time with the pid and the stream; never blocking (partial lines are
+//              bounded); reopen_logs() on USR1.
+//   ready      TCP connect to the port, or `GET uri` answered 2xx/3xx, retried every 50 ms
+//              until start_timeout (then SIGKILL): only then is the process add_peer()ed to
+//              the app's groups.
+//   death      noticed at once (pidfd): its peers are removed and a replacement started,
+//              after the crash backoff (apps/backoff.h). While no process is ready and the
+//              last start failed, the groups say so (Group::set_unavailable) and requests get
+//              503 with Retry-After instead of waiting.
+//   reload     configure(): an app whose settings did not change keeps its processes (they are
+//              published into the new snapshot's groups before it goes live); a changed app is
+//              replaced one process at a time (new one ready and added, then an old one drained
+//              and stopped), so its capacity never drops; if the new version never becomes
+//              ready the old processes keep serving; removed apps stop.
+//   stop       stop(): peers drained, the stop signal to each process group, SIGKILL after
+//              stop_timeout; `done` runs once every process has been reaped.
+//
+// Threads: the host's thread only. Publishing into groups is the upstream layer's publisher API
+// (group.h), the only thing workers see of the supervisor.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "apps/app_conf.h"
+#include "core/child_host.h"
+
+namespace portico::apps {
+
+class Supervisor {
+ public:
+  explicit Supervisor(ChildHost& host);
+  // SIGKILLs the process group of every process still running and reaps nothing (the host
+  // goes away too); stop() first for a graceful end.
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Phase one of a (re)configuration, before the snapshot holding `apps` goes live: every ready
+  // process of an app that stays unchanged is published into that app's new groups, so the
+  // new snapshot never sees them empty. Harmless if the snapshot is then dropped.
+  void prepare(const std::vector<std::shared_ptr<const AppConf>>& apps);
+  // Phase two, once the snapshot is live: starts new apps (min_instances at once), replaces
+  // changed ones one process at a time, stops removed ones.
+  void configure(const std::vector<std::shared_ptr<const AppConf>>& apps);
+  // Stops every app (graceful: the stop signal, then SIGKILL after each app's stop_timeout;
+  // fast: the stop signal, then SIGKILL after 1 s at most); `done` runs on the host thread once
+  // no process is left (at once if there is none).
+  void stop(bool graceful, std::function<void()> done);
+  // USR1: reopens every app log file.
+  void reopen_logs();
+
+  // For tests and status: the pids of an app's processes that are ready.
+  std::vector<int> ready_pids(const std::string& app) const;
+  size_t process_count() const;
+
+  class App;
+  class Process;
+
+ private:
+  friend class App;
+  friend class Process;
+  void maybe_done();
+  const std::string& node_shim();
+  const std::string& wsgi_loader();
+
+  ChildHost& host_;
+  std::map<std::string, std::unique_ptr<App>> apps_;
+  bool stopping_ = false;
+  std::function<void()> done_;
+  std::string loader_dir_;  // private directory with the node shim and the WSGI loader
+  std::string node_shim_path_, wsgi_loader_path_;
+};
+
+}  // namespace portico::apps

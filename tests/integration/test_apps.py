@@ -1,0 +1,620 @@
+"""The application server (issue 9): portico starts the apps' processes, waits until each is
+ready, balances requests over them, replaces the ones that die (with a crash backoff), keeps
+or replaces them on reload, and leaves none behind when it stops or is killed.
+
+Real processes only: Python apps (http.server, and a WSGI app through portico's loader) and
+Node apps (through portico's listen shim). Every wait is a poll with a deadline; load comes
+from client threads that run until the test has seen what it waits for (bounded by time).
+portico only: nginx has no app server."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import RawConn, Server, build_request, eventually, portico_only, request
+
+PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
+
+# A generic app: answers its pid; /slow?ms=N sleeps first. Prints a line at start.
+PY_APP = r"""
+import http.server, os, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    def do_GET(self):
+        if self.path.startswith("/slow"):
+            time.sleep(int(self.path.split("=")[1]) / 1000)
+        b = ("pid=%d tag=%s\n" % (os.getpid(), os.environ.get("TAG", ""))).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+print("listening on", os.environ["PORT"], flush=True)
+print("to stderr", file=sys.stderr, flush=True)
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"""
+
+# Site B's app as written for Passenger: a hard-coded port.
+NODE_APP = r"""
+const http = require('http');
+const server = http.createServer((req, res) => {
+  res.end(`node pid=${process.pid} env=${process.env.NODE_ENV} greeting=${process.env.GREETING}\n`);
+});
+server.listen(3000, () => console.log('listening on 3000'));
+"""
+
+WSGI_APP = r"""
+import os
+def application(environ, start_response):
+    body = ("wsgi pid=%d path=%s\n" % (os.getpid(), environ["PATH_INFO"])).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+"""
+
+
+def app_config(instances=2, tag="v1", extra=""):
+    return """
+http {
+    app pyapp {
+        command PYTHON app/app.py;
+        root {prefix};
+        instances INSTANCES;
+        env TAG TAGV;
+        log logs/pyapp.log;
+        backoff initial=100ms max=2s;
+        stop_timeout 5s;
+        EXTRA
+    }
+    upstream backend { server app:pyapp; }
+    server {
+        listen 127.0.0.1:{port};
+        location / { proxy_pass http://backend; }
+    }
+}
+""".replace("PYTHON", PYTHON).replace("INSTANCES", str(instances)).replace("TAGV", tag) \
+        .replace("EXTRA", extra)
+
+
+def ready_pids(srv):
+    """pids the error log says became ready, minus those it says ended."""
+    log = srv.error_log()
+    ready = [int(p) for p in re.findall(r"process (\d+) ready on port", log)]
+    ended = {int(p) for p in re.findall(r"process (\d+) (?:exited|killed|lost)", log)}
+    return [p for p in ready if p not in ended]
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+class Load(threading.Thread):
+    """GET `path` on new connections in a loop until stop() (or `backstop` seconds)."""
+
+    def __init__(self, port, path="/", backstop=60):
+        super().__init__(daemon=True)
+        self.port, self.path, self.backstop = port, path, backstop
+        self.ok = 0
+        self.failures = []
+        self.bodies = []
+        self._halt = threading.Event()
+
+    def stop(self):
+        self._halt.set()
+
+    def run(self):
+        end = time.monotonic() + self.backstop
+        while not self._halt.is_set() and time.monotonic() < end:
+            try:
+                r = request(self.port, self.path, timeout=10)
+                if r.status == 200:
+                    self.ok += 1
+                    self.bodies.append(r.text)
+                else:
+                    self.failures.append(r.status)
+            except Exception as e:  # noqa: BLE001 - every failure counts
+                self.failures.append(repr(e))
+
+
+class KeepAliveLoad(Load):
+    """Like Load, but every request of the thread on one keep-alive connection (a new one only
+    after a response that says Connection: close, counted in `closes`)."""
+
+    closes = 0
+
+    def run(self):
+        end = time.monotonic() + self.backstop
+        conn = None
+        while not self._halt.is_set() and time.monotonic() < end:
+            try:
+                if conn is None:
+                    conn = RawConn(self.port, timeout=10)
+                conn.send(build_request("GET", self.path, close=False))
+                r = conn.read_response()
+                if r.status == 200:
+                    self.ok += 1
+                    self.bodies.append(r.text)
+                else:
+                    self.failures.append(r.status)
+                if (r.header("connection") or "").lower() == "close":
+                    self.closes += 1
+                    conn.close()
+                    conn = None
+            except Exception as e:  # noqa: BLE001 - every failure counts
+                self.failures.append(repr(e))
+                if conn:
+                    conn.close()
+                conn = None
+        if conn:
+            conn.close()
+
+
+def run_load(port, n=2, path="/"):
+    loads = [Load(port, path) for _ in range(n)]
+    for t in loads:
+        t.start()
+    return loads
+
+
+def stop_load(testcase, loads):
+    for t in loads:
+        t.stop()
+    for t in loads:
+        t.join(15)
+    testcase.assertFalse(any(t.is_alive() for t in loads), "a load thread did not stop")
+    return sum(t.ok for t in loads), [f for t in loads for f in t.failures]
+
+
+@portico_only
+class AppServesTest(unittest.TestCase):
+    def test_app_starts_serves_and_logs(self):
+        with Server(app_config(), {"app/app.py": PY_APP}, error_log_level="notice") as srv:
+            pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                              message="two ready processes")
+            r = request(srv.port(), "/")
+            self.assertEqual(r.status, 200)
+            m = re.match(r"pid=(\d+) tag=v1", r.text)
+            self.assertTrue(m, r.text)
+            self.assertIn(int(m.group(1)), pids)
+            # Both processes serve when requests overlap (least busy first).
+            seen = set()
+
+            def both():
+                out = []
+                ts = [threading.Thread(target=lambda: out.append(request(srv.port(), "/slow?ms=300")))
+                      for _ in range(2)]
+                for t in ts:
+                    t.start()
+                for t in ts:
+                    t.join(10)
+                for x in out:
+                    seen.add(int(re.match(r"pid=(\d+)", x.text).group(1)))
+                return len(seen) == 2
+            eventually(both, 10, message="requests spread over both processes")
+            # stdout and stderr reach the app's log, a line each, with pid and stream.
+            log = lambda: open(srv.path("logs/pyapp.log")).read()  # noqa: E731
+            for pid in pids:
+                eventually(lambda: f"[pid {pid} stdout] listening on" in log()
+                           and f"[pid {pid} stderr] to stderr" in log(), 5,
+                           message=f"log lines of {pid}")
+            # Each process got its own PORT; none of them is portico's listener.
+            ports = re.findall(r"ready on port (\d+)", srv.error_log())
+            self.assertEqual(len(set(ports)), 2)
+            self.assertNotIn(str(srv.port()), ports)
+
+    def test_log_reopened_on_usr1(self):
+        with Server(app_config(instances=1), {"app/app.py": PY_APP},
+                    error_log_level="notice") as srv:
+            eventually(lambda: ready_pids(srv), 10, message="a ready process")
+            log = srv.path("logs/pyapp.log")
+            eventually(lambda: "listening on" in open(log).read(), 5)
+            os.rename(log, log + ".1")
+            srv.signal(signal.SIGUSR1)
+            eventually(lambda: os.path.exists(log), 5, message="log reopened")
+            pid = ready_pids(srv)[0]
+            os.kill(pid, signal.SIGKILL)  # the replacement writes to the new file
+            eventually(lambda: "listening on" in open(log).read(), 10,
+                       message="the new process's line in the reopened log")
+
+
+@portico_only
+class AppFailureTest(unittest.TestCase):
+    def test_kill_one_of_two_under_load(self):
+        with Server(app_config(), {"app/app.py": PY_APP}, error_log_level="notice") as srv:
+            pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                              message="two ready processes")
+            loads = run_load(srv.port(), 2, "/slow?ms=20")
+            try:
+                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+                victim = pids[0]
+                killed_at = time.monotonic()
+                os.kill(victim, signal.SIGKILL)
+                replacement = eventually(
+                    lambda: [p for p in ready_pids(srv) if p not in pids], 5,
+                    interval=0.01, message="a ready replacement")
+                took = time.monotonic() - killed_at
+                before = sum(t.ok for t in loads)
+                eventually(lambda: sum(t.ok for t in loads) > before + 20, 10,
+                           message="load going on after the replacement")
+            finally:
+                total, failures = stop_load(self, loads)
+            self.assertEqual(failures, [], f"{len(failures)} failed of {total + len(failures)}")
+            self.assertLess(took, 1.0, f"replacement ready after {took:.3f}s")
+            self.assertEqual(len(replacement), 1)
+            self.assertTrue(alive(pids[1]))
+            self.assertFalse(alive(victim))
+
+    def test_crash_loop_backs_off_and_answers_503(self):
+        config = """
+http {
+    app crashy {
+        command PYTHON -c "import sys; print('boom', flush=True); sys.exit(3)";
+        backoff initial=100ms max=1600ms;
+    }
+    upstream backend { server app:crashy; }
+    server {
+        listen 127.0.0.1:{port};
+        location / { proxy_pass http://backend; }
+    }
+}
+""".replace("PYTHON", PYTHON)
+        with Server(config, error_log_level="notice") as srv:
+            eventually(lambda: len(re.findall(r"exited with code 3", srv.error_log())) >= 3, 10,
+                       message="three failed starts")
+            t0 = time.monotonic()
+            r = request(srv.port(), "/")
+            self.assertLess(time.monotonic() - t0, 0.5)
+            self.assertEqual(r.status, 503)
+            self.assertTrue(r.header("Retry-After", "").isdigit(), r.headers)
+            self.assertGreaterEqual(int(r.header("Retry-After")), 1)
+            # The waits grow: 100, 200, 400, 800, 1600 ms, then stay at the cap (never give up).
+            eventually(lambda: "next start in 1600 ms" in srv.error_log(), 10,
+                       message="backoff reaching its cap")
+            delays = [int(x) for x in re.findall(r"next start in (\d+) ms", srv.error_log())]
+            self.assertEqual(delays[:4], [200, 400, 800, 1600])
+            self.assertIn("[app crashy pid", srv.error_log())  # its stdout, in the error log
+
+    def test_start_timeout_kills_a_process_that_never_gets_ready(self):
+        config = """
+http {
+    app sleepy {
+        command sleep 30;
+        start_timeout 300ms;
+        backoff initial=5s;
+    }
+    upstream backend { server app:sleepy; }
+    server { listen 127.0.0.1:{port}; location / { proxy_pass http://backend; } }
+}
+"""
+        with Server(config, error_log_level="notice") as srv:
+            m = eventually(lambda: re.search(r"process (\d+) not ready after 300 ms, killed",
+                                             srv.error_log()), 5, message="start timeout")
+            eventually(lambda: not alive(int(m.group(1))), 5, message="the process gone")
+            r = request(srv.port(), "/")
+            self.assertEqual(r.status, 503)
+
+
+@portico_only
+class AppStopTest(unittest.TestCase):
+    def test_no_app_process_survives_quit(self):
+        srv = Server(app_config(), {"app/app.py": PY_APP}, error_log_level="notice")
+        try:
+            pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                              message="two ready processes")
+            r = srv.run_cli("-s", "quit")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(srv.wait_exit(10), "portico did not exit")
+            for pid in pids:
+                self.assertFalse(alive(pid), f"app process {pid} outlived portico")
+            self.assertIn("killed by signal 15", srv.error_log())
+        finally:
+            srv.stop()
+
+    def test_no_app_process_survives_kill_9(self):
+        srv = Server(app_config(), {"app/app.py": PY_APP}, error_log_level="notice")
+        try:
+            pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                              message="two ready processes")
+            srv.signal(signal.SIGKILL)
+            self.assertTrue(srv.wait_exit(10))
+            eventually(lambda: not any(alive(p) for p in pids), 5,
+                       message="app processes gone after kill -9 of portico")
+        finally:
+            srv.stop()
+
+
+@portico_only
+class AppReloadTest(unittest.TestCase):
+    def test_reload_keeps_an_unchanged_app(self):
+        with Server(app_config(), {"app/app.py": PY_APP}, error_log_level="notice") as srv:
+            pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                              message="two ready processes")
+            loads = run_load(srv.port())
+            try:
+                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+                srv.reload(app_config())
+                srv.wait_error_log(r"reconfigured", 10)
+                before = sum(t.ok for t in loads)
+                eventually(lambda: sum(t.ok for t in loads) > before + 20, 10,
+                           message="load going on after the reload")
+            finally:
+                total, failures = stop_load(self, loads)
+            self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+            self.assertEqual(sorted(ready_pids(srv)), sorted(pids))
+            self.assertEqual(len(re.findall(r"started process", srv.error_log())), 2)
+
+    def test_changed_app_is_replaced_one_at_a_time_without_failures(self):
+        with Server(app_config(tag="v1"), {"app/app.py": PY_APP},
+                    error_log_level="notice") as srv:
+            old = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                             message="two ready processes")
+            loads = run_load(srv.port(), 2, "/slow?ms=10")
+            try:
+                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+                srv.reload(app_config(tag="v2"))
+                eventually(lambda: all(not alive(p) for p in old), 15,
+                           message="old processes stopped")
+                eventually(lambda: all(t.bodies[-1:] and "tag=v2" in t.bodies[-1] for t in loads),
+                           10, message="clients seeing v2")
+            finally:
+                total, failures = stop_load(self, loads)
+            self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+            new = ready_pids(srv)
+            self.assertEqual(len(new), 2)
+            self.assertFalse(set(new) & set(old))
+            # One at a time: a new process became ready before the first old one was told to
+            # stop, so the app never served with fewer than two processes.
+            log = srv.error_log()
+            first_new_ready = min(log.find(f"process {p} ready") for p in new)
+            first_old_stop = min(log.find(f"process {p} killed by signal 15") for p in old)
+            self.assertLess(first_new_ready, first_old_stop)
+
+
+    def test_repeated_restarts_and_kills_under_keepalive_and_new_connections(self):
+        """Several generations replaced in a row while clients keep connections open and open
+        new ones, with a kill -9 in each: spawning children while workers open and close
+        sockets must never let an event reach a closed connection (it once crashed a worker)."""
+        with Server(app_config(tag="g0"), {"app/app.py": PY_APP},
+                    error_log_level="notice") as srv:
+            eventually(lambda: len(ready_pids(srv)) == 2, 10, message="two ready processes")
+            loads = run_load(srv.port(), 2, "/slow?ms=5")
+            loads += [KeepAliveLoad(srv.port(), "/slow?ms=5") for _ in range(2)]
+            for t in loads[2:]:
+                t.start()
+            generations = 0
+            try:
+                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+                end = time.monotonic() + 25
+                while generations < 5 and time.monotonic() < end:
+                    generations += 1
+                    tag = f"g{generations}"
+                    old = ready_pids(srv)
+                    srv.reload(app_config(tag=tag))
+                    eventually(lambda: all(not alive(p) for p in old), 15,
+                               message=f"generation {generations - 1} stopped")
+                    current = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv),
+                                         10, message="two ready processes")
+                    os.kill(current[0], signal.SIGKILL)
+                    eventually(lambda: len(ready_pids(srv)) == 2
+                               and current[0] not in ready_pids(srv), 5,
+                               message="a replacement for the killed process")
+                    eventually(lambda: all(t.bodies[-1:] and f"tag={tag}" in t.bodies[-1]
+                                           for t in loads), 10, message=f"clients on {tag}")
+                self.assertTrue(srv.running())
+            finally:
+                total, failures = stop_load(self, loads)
+            self.assertGreaterEqual(generations, 2)
+            self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+            # Only keepalive_requests (1000) closes a client's connection; a retried request
+            # does not.
+            self.assertEqual([t.closes for t in loads[2:]], [t.ok // 1000 for t in loads[2:]])
+
+
+@portico_only
+class AppAddedByReloadTest(unittest.TestCase):
+    def test_requests_wait_for_a_new_app_then_reach_it(self):
+        """A reload adds an app: its group is empty until the first process is ready, so
+        requests wait in its queue and are answered once the process is added."""
+        added = app_config(instances=1).replace("location / {", """location /new {
+            proxy_pass http://newb;
+        }
+        location / {""").replace("upstream backend", """app newapp {
+        command PYTHON app/slow_start.py;
+        root {prefix};
+    }
+    upstream newb { server app:newapp; }
+    upstream backend""").replace("PYTHON", PYTHON)
+        files = {"app/app.py": PY_APP,
+                 "app/slow_start.py": "import time; time.sleep(0.5)\n"
+                                      "exec(open('app/app.py').read())\n"}
+        with Server(app_config(instances=1), files, error_log_level="notice") as srv:
+            first = eventually(lambda: ready_pids(srv), 10, message="a ready process")[0]
+            loads = run_load(srv.port(), 2, "/new")
+            try:
+                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+                srv.reload(added)
+                srv.wait_error_log(r"reconfigured", 10)
+                eventually(lambda: all(t.bodies[-1:] and f"pid={first} " not in t.bodies[-1]
+                                       for t in loads), 15,
+                           message="requests answered by the new app")
+            finally:
+                total, failures = stop_load(self, loads)
+            self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+
+
+# DESIGN.md's site B as written (passenger at server level), plus two processes and a log.
+SITE_B = """
+http {
+    server {
+        listen 127.0.0.1:{port};
+        server_name app-b.example;
+        root {prefix}/app-b/public;
+        passenger_enabled on;
+        passenger_app_type node;
+        passenger_startup_file {prefix}/app-b/app.js;
+        passenger_min_instances 2;
+        passenger_env_var GREETING hello;
+        passenger_app_log_file logs/app-b.log;
+        location /api/ {
+            if ($arg_x) {
+                add_header X-Seen-X $arg_x;
+            }
+        }
+    }
+}
+"""
+
+
+@portico_only
+class PassengerTest(unittest.TestCase):
+    def test_site_b_node_app_with_hard_coded_port_runs_twice(self):
+        holder = socket.socket()
+        try:
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            holder.bind(("127.0.0.1", 3000))
+            holder.listen(1)  # even with port 3000 taken, the app runs
+        except OSError:
+            holder.close()
+            holder = None
+        try:
+            with Server(SITE_B, {"app-b/app.js": NODE_APP, "app-b/public/style.css": "body{}\n"},
+                        error_log_level="notice") as srv:
+                pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 15,
+                                  message="two ready node processes")
+                r = request(srv.port(), "/", host="app-b.example")
+                self.assertEqual(r.status, 200, r.text)
+                m = re.match(r"node pid=(\d+) env=production greeting=hello", r.text)
+                self.assertTrue(m, r.text)
+                self.assertIn(int(m.group(1)), pids)
+                # Static files under root are portico's; the rest is the app's, also in a
+                # nested location and inside an `if` there.
+                r = request(srv.port(), "/style.css", host="app-b.example")
+                self.assertEqual((r.status, r.text), (200, "body{}\n"))
+                self.assertRegex(request(srv.port(), "/missing.css").text, r"^node pid=")
+                r = request(srv.port(), "/api/x?x=1", host="app-b.example")
+                self.assertRegex(r.text, r"^node pid=")
+                self.assertEqual(r.header("X-Seen-X"), "1")
+                log = srv.path("logs/app-b.log")
+                eventually(lambda: open(log).read().count("stdout] listening on 3000") == 2, 5,
+                           message="both processes' output in the app log")
+        finally:
+            if holder:
+                holder.close()
+
+    def test_python_wsgi_app(self):
+        config = """
+http {
+    server {
+        listen 127.0.0.1:{port};
+        root {prefix}/pyapp/public;
+        location / {
+            passenger_enabled on;
+            passenger_app_type python;
+        }
+    }
+}
+"""
+        with Server(config, {"pyapp/passenger_wsgi.py": WSGI_APP, "pyapp/public/.keep": ""},
+                    error_log_level="notice") as srv:
+            eventually(lambda: ready_pids(srv), 15, message="a ready WSGI process")
+            r = request(srv.port(), "/hello")
+            self.assertEqual(r.status, 200, r.text)
+            self.assertRegex(r.text, r"^wsgi pid=\d+ path=/hello")
+
+    def test_start_command_generic_app(self):
+        config = """
+http {
+    server {
+        listen 127.0.0.1:{port};
+        location / {
+            passenger_enabled on;
+            passenger_app_root {prefix}/app;
+            passenger_app_start_command "PYTHON app.py --port=$PORT";
+            app_ready_check http /;
+        }
+    }
+}
+""".replace("PYTHON", PYTHON)
+        with Server(config, {"app/app.py": PY_APP}, error_log_level="notice") as srv:
+            eventually(lambda: ready_pids(srv), 10, message="a ready process")
+            self.assertRegex(request(srv.port(), "/").text, r"^pid=\d+")
+
+
+JAVA_APP = r"""
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetSocketAddress;
+
+public class App {
+    public static void main(String[] args) throws Exception {
+        int port = Integer.parseInt(args[0].replace("--server.port=", ""));
+        Thread.sleep(500);  // a slow boot, as Spring's
+        HttpServer s = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 64);
+        s.createContext("/", ex -> {
+            byte[] b = ("java pid=" + ProcessHandle.current().pid() + "\n").getBytes();
+            ex.sendResponseHeaders(200, b.length);
+            ex.getResponseBody().write(b);
+            ex.close();
+        });
+        s.createContext("/health", ex -> {
+            ex.sendResponseHeaders(200, -1);
+            ex.close();
+        });
+        s.start();
+        System.out.println("started on " + port);
+    }
+}
+"""
+
+
+@portico_only
+@unittest.skipUnless(shutil.which("javac") and shutil.which("java"), "no JDK")
+class JavaAppTest(unittest.TestCase):
+    def test_site_a_java_app_as_a_managed_upstream(self):
+        """Site A's `java -jar` app managed by portico: `server app:spring` in the upstream
+        the location already proxies to, readiness by an HTTP check."""
+        config = """
+http {
+    app spring {
+        command "java -cp classes App --server.port=$PORT";
+        root {prefix}/spring;
+        instances 2;
+        ready_check http /health;
+        start_timeout 30s;
+        log logs/spring.log;
+    }
+    upstream spring { server app:spring; }
+    server {
+        listen 127.0.0.1:{port};
+        location / {
+            proxy_pass http://spring;
+            proxy_set_header X-Real-IP $remote_addr;
+        }
+    }
+}
+"""
+        with Server(config, {"spring/App.java": JAVA_APP}, error_log_level="notice",
+                    start=False) as srv:
+            build = subprocess.run(["javac", "-d", srv.path("spring/classes"),
+                                    srv.path("spring/App.java")], capture_output=True, timeout=120)
+            self.assertEqual(build.returncode, 0, build.stderr)
+            srv.start()
+            # A request sent before any process is ready waits for one (the app's queue).
+            r = request(srv.port(), "/", timeout=30)
+            self.assertEqual(r.status, 200, r.text)
+            self.assertRegex(r.text, r"^java pid=\d+")
+            eventually(lambda: len(ready_pids(srv)) == 2, 30, message="two ready JVMs")
+            self.assertIn("stdout] started on", open(srv.path("logs/spring.log")).read())
+
+
+if __name__ == "__main__":
+    unittest.main()

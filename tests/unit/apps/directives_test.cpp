@@ -1,0 +1,225 @@
+// Config text -> the apps the supervisor runs: `app` blocks, `server app:NAME` upstreams and
+// the Passenger directives, loaded as -t does; and the errors, with file:line.
+#include "apps/directives.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "proxy/directives.h"
+#include "proxy/proxy_conf.h"
+#include "server/loader.h"
+
+namespace portico::apps {
+namespace {
+
+class AppsConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/portico-apps-conf-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Loads `http_body` as the http{} block; returns its apps (empty on errors, in errors()).
+  std::vector<std::shared_ptr<const AppConf>> load(const std::string& http_body) {
+    path_ = dir_ + "/portico.conf";
+    std::ofstream(path_) << "pid off;\nhttp {\naccess_log off;\n" << http_body << "\n}\n";
+    server::LoadOptions o;
+    o.prefix = dir_ + "/";
+    o.conf_path = path_;
+    o.workers_hint = 1;
+    result_ = server::load(o);
+    if (!result_.snapshot) return {};
+    return configured_apps(result_.snapshot->http);
+  }
+  std::string errors() const {
+    std::string s;
+    for (const auto& e : result_.errors) s += e.to_string() + "\n";
+    return s;
+  }
+
+  std::string dir_, path_;
+  server::LoadResult result_;
+};
+
+TEST_F(AppsConfigTest, AppBlockSettings) {
+  auto apps = load(R"(
+    app spring {
+      command "java -jar app.jar --server.port=$PORT";
+      root /opt/spring;
+      instances 2 4;
+      env JAVA_OPTS -Xmx256m;
+      env GREETING "hello world";
+      start_timeout 30s;
+      ready_check http /actuator/health;
+      stop_signal INT;
+      stop_timeout 5s;
+      backoff initial=50ms max=5s factor=3 reset_after=10s;
+      concurrency 8;
+      log logs/spring.log;
+    }
+    upstream backend { server app:spring; }
+    server { listen 127.0.0.1:8080; location / { proxy_pass http://backend; } }
+  )");
+  ASSERT_EQ(apps.size(), 1u) << errors();
+  const AppConf& a = *apps[0];
+  EXPECT_EQ(a.name, "spring");
+  EXPECT_EQ(a.type, AppType::kGeneric);
+  EXPECT_EQ(a.command, "java -jar app.jar --server.port=$PORT");
+  EXPECT_EQ(a.root, "/opt/spring");
+  EXPECT_EQ(a.min_instances, 2u);
+  EXPECT_EQ(a.max_instances, 4u);
+  ASSERT_EQ(a.env.size(), 2u);
+  EXPECT_EQ(a.env[1].second, "hello world");
+  EXPECT_EQ(a.start_timeout_ms, 30'000u);
+  EXPECT_EQ(a.ready.kind, ReadyCheck::Kind::kHttp);
+  EXPECT_EQ(a.ready.uri, "/actuator/health");
+  EXPECT_EQ(a.stop_signal, SIGINT);
+  EXPECT_EQ(a.stop_timeout_ms, 5'000u);
+  EXPECT_EQ(a.backoff.initial_ms, 50u);
+  EXPECT_EQ(a.backoff.max_ms, 5'000u);
+  EXPECT_EQ(a.backoff.factor, 3.0);
+  EXPECT_EQ(a.backoff.reset_after_ms, 10'000u);
+  EXPECT_EQ(a.concurrency, 8u);
+  EXPECT_EQ(a.log_path, dir_ + "/logs/spring.log");
+  // The upstream is the app's: live, empty until a process is ready, least busy first.
+  ASSERT_EQ(a.groups.size(), 1u);
+  EXPECT_EQ(a.groups[0]->name(), "backend");
+  EXPECT_EQ(a.groups[0]->size(), 0u);
+  EXPECT_EQ(a.groups[0]->method(), upstream::Method::kLeastBusy);
+  const auto& uc = result_.snapshot->http.upstreams.at("backend");
+  EXPECT_EQ(uc->app, "spring");
+  EXPECT_EQ(uc->queue_max, 100u);
+}
+
+TEST_F(AppsConfigTest, CommandWordsKeepTheirArguments) {
+  EXPECT_EQ(shell_words({"python3 app.py --port=$PORT"}), "python3 app.py --port=$PORT");
+  EXPECT_EQ(shell_words({"python3", "-c", "import sys; sys.exit(3)"}),
+            "python3 -c \"import sys; sys.exit(3)\"");
+  EXPECT_EQ(shell_words({"echo", "a\"b", "$PORT"}), "echo \"a\\\"b\" $PORT");
+}
+
+TEST_F(AppsConfigTest, PassengerLocationMakesAnApp) {
+  auto apps = load(R"(
+    server {
+      listen 127.0.0.1:8080;
+      root /var/www/app-b/public;
+      location / {
+        passenger_enabled on;
+        passenger_app_type node;
+        passenger_startup_file app.js;
+        passenger_min_instances 2;
+        passenger_env_var GREETING hi;
+        passenger_app_env staging;
+        passenger_start_timeout 20;
+        passenger_max_request_queue_size 7;
+        passenger_app_log_file logs/app-b.log;
+      }
+      location /static/ { }
+    }
+  )");
+  ASSERT_EQ(apps.size(), 1u) << errors();
+  const AppConf& a = *apps[0];
+  EXPECT_EQ(a.root, "/var/www/app-b");  // the parent of `root`, as Passenger
+  EXPECT_EQ(a.type, AppType::kNode);
+  EXPECT_EQ(a.startup_file, "app.js");
+  EXPECT_EQ(a.min_instances, 2u);
+  EXPECT_EQ(a.app_env, "staging");
+  ASSERT_EQ(a.env.size(), 1u);
+  EXPECT_EQ(a.env[0].first, "GREETING");
+  EXPECT_EQ(a.start_timeout_ms, 20'000u);
+  EXPECT_EQ(a.log_path, dir_ + "/logs/app-b.log");
+  ASSERT_EQ(a.groups.size(), 1u);
+  // The location's content is the proxy to the app's group, with the queue size asked for.
+  const http::ServerConf& s = *result_.snapshot->http.servers.at(0);
+  const http::LocationConf* loc = nullptr;
+  for (const auto& l : s.locations)
+    if (l->name == "/") loc = l.get();
+  ASSERT_NE(loc, nullptr);
+  EXPECT_EQ(loc->content, &kPassengerContent);
+  const auto& pc = static_cast<const proxy::ProxyConf&>(*loc->mods[size_t(proxy::proxy_module.index)]);
+  ASSERT_TRUE(pc.pass);
+  EXPECT_EQ(pc.pass->upstream->group, a.groups[0]);
+  EXPECT_EQ(pc.pass->upstream->queue_max, 7u);
+}
+
+TEST_F(AppsConfigTest, PassengerAtServerLevelAsInTheReferenceSetup) {
+  // DESIGN.md's site B: no location at all.
+  auto apps = load(R"(
+    server {
+      listen 127.0.0.1:8080;
+      server_name ec2-203-0-113-10.compute.example.com;
+      root /var/www/app-b/public;
+      passenger_enabled on;
+      passenger_app_type node;
+      passenger_startup_file /var/www/app-b/app.js;
+      location /nested/ { }
+    }
+  )");
+  ASSERT_EQ(apps.size(), 1u) << errors();
+  EXPECT_EQ(apps[0]->root, "/var/www/app-b");
+  EXPECT_EQ(apps[0]->startup_file, "/var/www/app-b/app.js");
+  const http::ServerConf& s = *result_.snapshot->http.servers.at(0);
+  EXPECT_EQ(s.loc->content, &kPassengerContent);
+  auto pass_of = [](const http::LocationConf* l) {
+    return static_cast<const proxy::ProxyConf&>(*l->mods[size_t(proxy::proxy_module.index)])
+        .pass.get();
+  };
+  ASSERT_NE(pass_of(s.loc), nullptr);
+  for (const auto& l : s.locations) {  // a nested location is the same app's too
+    EXPECT_EQ(l->content, &kPassengerContent) << l->name;
+    ASSERT_NE(pass_of(l.get()), nullptr);
+    EXPECT_EQ(pass_of(l.get())->upstream->group, apps[0]->groups[0]);
+  }
+}
+
+TEST_F(AppsConfigTest, PassengerStartCommandIsGeneric) {
+  auto apps = load(R"(
+    server {
+      listen 127.0.0.1:8080;
+      location / {
+        passenger_enabled on;
+        passenger_app_root /opt/spring;
+        passenger_app_start_command "java -jar app.jar --server.port=$PORT";
+        app_ready_check http /ready;
+      }
+    }
+  )");
+  ASSERT_EQ(apps.size(), 1u) << errors();
+  EXPECT_EQ(apps[0]->type, AppType::kGeneric);
+  EXPECT_EQ(apps[0]->root, "/opt/spring");
+  EXPECT_EQ(apps[0]->command, "java -jar app.jar --server.port=$PORT");
+  EXPECT_EQ(apps[0]->ready.uri, "/ready");
+}
+
+TEST_F(AppsConfigTest, Errors) {
+  load("upstream u { server app:nosuch; }\nserver { listen 127.0.0.1:8080; }");
+  EXPECT_NE(errors().find("unknown app \"nosuch\" in upstream \"u\" in " + dir_ + "/portico.conf:4"),
+            std::string::npos)
+      << errors();
+  load("app a { root /tmp; }\nserver { listen 127.0.0.1:8080; }");
+  EXPECT_NE(errors().find("no \"command\" in app \"a\" in " + dir_ + "/portico.conf:4"),
+            std::string::npos)
+      << errors();
+  load("app a { command x; instances 0; bogus 1; }\nserver { listen 127.0.0.1:8080; }");
+  EXPECT_NE(errors().find("invalid value \"0\" in \"instances\" directive"), std::string::npos)
+      << errors();
+  EXPECT_NE(errors().find("unknown directive \"bogus\" in app"), std::string::npos) << errors();
+  load("app a { command x; }\nupstream u { server app:a; server 127.0.0.1:9; }\n"
+       "server { listen 127.0.0.1:8080; }");
+  EXPECT_NE(errors().find("\"server app:a\" must be the only server in upstream \"u\""),
+            std::string::npos)
+      << errors();
+  load("server { listen 127.0.0.1:8080; location / { passenger_app_type ruby; } }");
+  EXPECT_NE(errors().find("invalid value \"ruby\" in \"passenger_app_type\" directive"),
+            std::string::npos)
+      << errors();
+}
+
+}  // namespace
+}  // namespace portico::apps
