@@ -7,7 +7,7 @@ pkgs=(cmake ninja-build g++ pkg-config libssl-dev libpcre2-dev zlib1g-dev libbro
       nlohmann-json3-dev libsystemd-dev curl python3)
 if [ "$level" = test ] || [ "$level" = bench ]; then
   pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format
-        brotli zstd openssl)
+        brotli zstd openssl nodejs openjdk-17-jdk-headless)
 fi
 if [ "$level" = bench ]; then
   pkgs+=(nginx-light h2o wrk util-linux)
