@@ -39,6 +39,10 @@ void TimerWheel::run(uint64_t now_ms) {
   // Visit at most one revolution; older ticks share slots with newer ones anyway.
   uint64_t first = last_tick_ + 1;
   if (now_tick >= first + kSlots) first = now_tick - kSlots + 1;
+  // Before any callback runs: a timer a callback arms (even one due at once) goes to a slot
+  // after now_tick and fires in a later run, never in this slot or an earlier one already
+  // visited, where it would wait a whole revolution (16 s). That stalled app drains.
+  last_tick_ = now_tick;
   for (uint64_t tick = first; tick <= now_tick && count_ > 0; ++tick) {
     Timer& head = slots_[tick % kSlots];
     // Detach due timers onto a local list first, so callbacks that re-arm into this same slot
@@ -66,7 +70,6 @@ void TimerWheel::run(uint64_t now_ms) {
       t->cb(t);
     }
   }
-  last_tick_ = now_tick;
 }
 
 int TimerWheel::next_timeout_ms(uint64_t now_ms) const {

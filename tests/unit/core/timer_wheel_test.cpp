@@ -109,5 +109,32 @@ TEST(TimerWheel, CallbackRearmsItself) {
   EXPECT_EQ(s.count, 2);
 }
 
+// A callback that arms another timer due at once, at a time that is a multiple of the tick (the
+// slot being run is the one that timer maps to): it fires on the next run, not a revolution
+// (16 s) later. This stalled an app process's drain for a revolution.
+TEST(TimerWheel, TimerArmedDueNowFromACallbackFiresOnTheNextRun) {
+  TimerWheel w;
+  w.start(0);
+  std::vector<int> fired;
+  Probe b = make(2, &fired);
+  struct Arming : Timer {
+    TimerWheel* wheel;
+    Timer* other;
+    uint64_t now;
+  } a;
+  a.wheel = &w;
+  a.other = &b;
+  a.now = 25 * TimerWheel::kTickMs;  // a tick boundary
+  a.cb = [](Timer* t) {
+    auto* me = static_cast<Arming*>(t);
+    me->wheel->schedule(me->other, me->now, 0);
+  };
+  w.schedule(&a, 0, a.now);
+  w.run(a.now);
+  EXPECT_FALSE(a.armed());
+  w.run(a.now + TimerWheel::kTickMs);
+  EXPECT_EQ(fired, std::vector<int>{2});
+}
+
 }  // namespace
 }  // namespace portico
