@@ -38,7 +38,7 @@ struct AppConf {
   std::vector<std::pair<std::string, std::string>> env;  // in order; later ones win
   std::string user, group;                               // empty: portico's own
   uint32_t min_instances = 1;
-  uint32_t max_instances = 0;  // 0: min_instances (no scaling yet)
+  uint32_t max_instances = 0;  // 0: min_instances; above it: scaled by load (apps/pool.h)
   uint32_t concurrency = 0;    // requests per process at once (max_conns); 0 = unlimited
   uint64_t start_timeout_ms = 90'000;
   ReadyCheck ready;
@@ -47,6 +47,14 @@ struct AppConf {
   uint64_t drain_timeout_ms = 30'000;
   BackoffPolicy backoff;
   std::string log_path;  // empty: the error log
+  // Recycling and restarts (not part of the processes' identity: a reload that changes only
+  // these applies them to the running processes).
+  uint64_t max_requests = 0;        // passenger_max_requests: replaced after this many; 0 = never
+  uint64_t memory_limit_kb = 0;     // passenger_memory_limit (MB): replaced above this PSS
+  uint64_t max_lifetime_ms = 0;     // app_max_lifetime: replaced after this long ready
+  uint64_t idle_time_ms = 300'000;  // passenger_pool_idle_time: processes above min stop
+  bool rolling_restarts = true;     // passenger_rolling_restarts
+  std::string restart_file;  // passenger_restart_dir/restart.txt: a new mtime restarts the app
   // Where it was defined, for messages.
   std::string file;
   int line = 0;

@@ -80,7 +80,8 @@ bool parse_backoff(const std::vector<std::string>& a, BackoffPolicy* p, std::str
   for (const auto& s : a) {
     auto eq = s.find('=');
     std::string key = s.substr(0, eq);
-    std::string_view val = eq == std::string::npos ? std::string_view() : std::string_view(s).substr(eq + 1);
+    std::string_view val =
+        eq == std::string::npos ? std::string_view() : std::string_view(s).substr(eq + 1);
     bool ok = eq != std::string::npos;
     if (ok && key == "initial")
       ok = parse_ms(val, &p->initial_ms) && p->initial_ms > 0;
@@ -107,6 +108,25 @@ bool parse_backoff(const std::vector<std::string>& a, BackoffPolicy* p, std::str
 }
 
 }  // namespace
+
+bool parse_memory_limit(std::string_view v, uint64_t* kb) {
+  if (auto n = parse_uint(v)) {
+    *kb = *n * 1024;  // Passenger: megabytes
+    return *n < (uint64_t(1) << 40);
+  }
+  auto bytes = parse_size(v);
+  if (!bytes) return false;
+  *kb = *bytes / 1024;
+  return true;
+}
+
+std::string restart_file(const std::string& root, const std::string& dir) {
+  // Passenger: APP_ROOT/tmp/restart.txt; a relative passenger_restart_dir is under the app root.
+  std::string d = dir.empty() ? "tmp" : dir;
+  if (d[0] != '/') d = (root == "/" ? std::string() : root) + "/" + d;
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  return d + "/restart.txt";
+}
 
 std::string shell_words(const std::vector<std::string>& args) {
   // One argument is a shell command line as written; several are words, each kept whole
@@ -140,6 +160,7 @@ void parse_app_block(const Directive& d, const std::string& prefix, AppConf* c,
   c->line = d.line;
   c->type = AppType::kGeneric;
   bool has_command = false, has_root = false;
+  std::string restart_dir;
   for (const auto& x : d.block) {
     const auto& a = x.args;
     auto invalid = [&](const std::string& v) {
@@ -164,8 +185,8 @@ void parse_app_block(const Directive& d, const std::string& prefix, AppConf* c,
     } else if (x.name == "instances") {
       if (!nargs(1, 2)) continue;
       if (!parse_count(a[0], &c->min_instances, false)) invalid(a[0]);
-      if (a.size() == 2 && (!parse_count(a[1], &c->max_instances, false) ||
-                            c->max_instances < c->min_instances))
+      if (a.size() == 2 &&
+          (!parse_count(a[1], &c->max_instances, false) || c->max_instances < c->min_instances))
         invalid(a[1]);
     } else if (x.name == "concurrency") {
       if (nargs(1, 1) && !parse_count(a[0], &c->concurrency)) invalid(a[0]);
@@ -177,8 +198,7 @@ void parse_app_block(const Directive& d, const std::string& prefix, AppConf* c,
       if (nargs(1, 1)) c->user = a[0];
     } else if (x.name == "group") {
       if (nargs(1, 1)) c->group = a[0];
-    } else if (x.name == "start_timeout" || x.name == "stop_timeout" ||
-               x.name == "drain_timeout") {
+    } else if (x.name == "start_timeout" || x.name == "stop_timeout" || x.name == "drain_timeout") {
       if (!nargs(1, 1)) continue;
       uint64_t* f = x.name == "start_timeout"  ? &c->start_timeout_ms
                     : x.name == "stop_timeout" ? &c->stop_timeout_ms
@@ -195,6 +215,26 @@ void parse_app_block(const Directive& d, const std::string& prefix, AppConf* c,
         err(errors, x, fmt::format("invalid parameter \"{}\"", bad));
     } else if (x.name == "log") {
       if (nargs(1, 1)) c->log_path = config::resolve_path(prefix, a[0]);
+    } else if (x.name == "max_requests") {
+      auto n = nargs(1, 1) ? parse_uint(a[0]) : std::nullopt;
+      if (a.size() == 1 && !n) invalid(a[0]);
+      if (n) c->max_requests = *n;
+    } else if (x.name == "memory_limit") {
+      // A size ("512m"), or Passenger's plain number of megabytes.
+      if (!nargs(1, 1)) continue;
+      if (!parse_memory_limit(a[0], &c->memory_limit_kb)) invalid(a[0]);
+    } else if (x.name == "max_lifetime" || x.name == "idle_time") {
+      if (!nargs(1, 1)) continue;
+      if (!parse_ms(a[0], x.name == "idle_time" ? &c->idle_time_ms : &c->max_lifetime_ms))
+        invalid(a[0]);
+    } else if (x.name == "rolling_restarts") {
+      if (!nargs(1, 1)) continue;
+      if (a[0] == "on" || a[0] == "off")
+        c->rolling_restarts = a[0] == "on";
+      else
+        invalid(a[0]);
+    } else if (x.name == "restart_dir") {
+      if (nargs(1, 1)) restart_dir = a[0];
     } else {
       err(errors, x, fmt::format("unknown directive \"{}\" in app", x.name));
     }
@@ -204,12 +244,12 @@ void parse_app_block(const Directive& d, const std::string& prefix, AppConf* c,
   if (c->type != AppType::kGeneric && c->startup_file.empty())
     c->startup_file = c->type == AppType::kNode ? "app.js" : "passenger_wsgi.py";
   if (!has_root) c->root = prefix.empty() ? std::string("/") : prefix;
+  c->restart_file = restart_file(c->root, restart_dir);
 }
 
 std::vector<std::shared_ptr<const AppConf>> configured_apps(const http::HttpConf& http) {
   std::vector<std::shared_ptr<const AppConf>> out;
-  if (const auto* mc = http.main_conf<AppsMainConf>())
-    out.assign(mc->apps.begin(), mc->apps.end());
+  if (const auto* mc = http.main_conf<AppsMainConf>()) out.assign(mc->apps.begin(), mc->apps.end());
   return out;
 }
 
@@ -218,8 +258,8 @@ namespace {
 http::Step passenger_handle(http::Request& r) {
   // Static files under root are the web server's (GET and HEAD of an existing regular file).
   const http::LocationConf& loc = *r.loc;
-  if ((r.head.method == http::Method::kGet || r.head.method == http::Method::kHead) &&
-      !loc.alias && !r.uri.empty() && r.uri.back() != '/') {
+  if ((r.head.method == http::Method::kGet || r.head.method == http::Method::kHead) && !loc.alias &&
+      !r.uri.empty() && r.uri.back() != '/') {
     std::string path;
     loc.root.eval(r, path);
     path += r.uri;
@@ -262,7 +302,8 @@ void begin_http(Level& lv, const Directive& http) {
     if (uc->app.empty()) continue;
     auto it = mc.by_name.find(uc->app);
     if (it == mc.by_name.end()) {
-      lv.host().error(uc->file, uc->line, fmt::format("unknown app \"{}\" in upstream \"{}\"", uc->app, name));
+      lv.host().error(uc->file, uc->line,
+                      fmt::format("unknown app \"{}\" in upstream \"{}\"", uc->app, name));
       continue;
     }
     mc.apps[it->second]->groups.push_back(uc->group);
@@ -287,7 +328,7 @@ void finish_level(Level& lv) {
   }
   if (!pc.enabled || (lv.context != kLocation && lv.context != kServer)) return;
   if (lv.loc.content && lv.loc.content != &proxy::kProxyContent) return;  // claimed elsewhere
-  if (lv.loc.content == &proxy::kProxyContent && xc.pass) return;  // its own proxy_pass
+  if (lv.loc.content == &proxy::kProxyContent && xc.pass) return;         // its own proxy_pass
   AppsMainConf& mc = lv.main_conf<AppsMainConf>();
   std::string root = pc.app_root;
   if (root.empty()) {
@@ -319,6 +360,12 @@ void finish_level(Level& lv) {
   c->start_timeout_ms = pc.start_timeout_ms;
   c->ready = pc.ready;
   c->log_path = pc.app_log_file.empty() ? "" : config::resolve_path(lv.prefix(), pc.app_log_file);
+  c->max_requests = pc.max_requests;
+  c->memory_limit_kb = pc.memory_limit_kb;
+  c->max_lifetime_ms = pc.max_lifetime_ms;
+  c->idle_time_ms = pc.idle_time_ms;
+  c->rolling_restarts = pc.rolling_restarts;
+  c->restart_file = restart_file(root, pc.restart_dir);
   std::shared_ptr<const upstream::UpstreamConf> uc;
   auto it = mc.by_name.find(c->name);
   if (it != mc.by_name.end()) {
@@ -332,6 +379,7 @@ void finish_level(Level& lv) {
     auto u = std::make_shared<upstream::UpstreamConf>();
     u->app = c->name;
     u->queue_max = pc.max_request_queue_size ? pc.max_request_queue_size : kUnlimitedQueue;
+    if (pc.queue_time_ms) u->queue_timeout_ms = pc.queue_time_ms;
     const upstream::Group* prev = nullptr;
     if (lv.previous()) {
       auto p = lv.previous()->upstreams.find("\x02" + c->name);
@@ -420,6 +468,29 @@ void set_ready_check(Level& lv, const Directive& d) {
   c.ready_set = true;
 }
 
+template <uint64_t PassengerConf::*F>
+void set_number(Level& lv, const Directive& d) {
+  uint64_t v;
+  if (lv.number(d, d.args[0], &v)) lv.conf<PassengerConf>().*F = v;
+}
+
+template <bool PassengerConf::*F>
+void set_flag(Level& lv, const Directive& d) {
+  lv.flag(d, &(lv.conf<PassengerConf>().*F));
+}
+
+// Passenger's values are seconds ("300"); a unit ("5m") is taken too.
+template <uint64_t PassengerConf::*F>
+void set_seconds(Level& lv, const Directive& d) {
+  uint64_t ms;
+  if (lv.msec(d, d.args[0], &ms)) lv.conf<PassengerConf>().*F = ms;
+}
+
+void set_memory_limit(Level& lv, const Directive& d) {
+  if (!parse_memory_limit(d.args[0], &lv.conf<PassengerConf>().memory_limit_kb))
+    lv.error(d, fmt::format("invalid value \"{}\" in \"{}\" directive", d.args[0], d.name));
+}
+
 void set_max_pool_size(Level& lv, const Directive& d) {
   uint64_t v;
   if (!lv.number(d, d.args[0], &v) || v == 0)
@@ -441,8 +512,7 @@ const Command kCommands[] = {
      set_count<&PassengerConf::min_instances>},
     {{"passenger_max_instances", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_count<&PassengerConf::max_instances>},
-    {{"passenger_force_max_concurrent_requests_per_process", kHSL, 1, 1, BlockKind::kNone, 0,
-      true},
+    {{"passenger_force_max_concurrent_requests_per_process", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_count<&PassengerConf::concurrency>},
     {{"passenger_max_pool_size", kHttp, 1, 1, BlockKind::kNone, 0, true}, set_max_pool_size},
     {{"passenger_env_var", kHSL, 2, 2, BlockKind::kNone, 0, false}, set_env_var},
@@ -454,9 +524,23 @@ const Command kCommands[] = {
     {{"passenger_app_log_file", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_string<&PassengerConf::app_log_file>},
     {{"passenger_user", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_string<&PassengerConf::user>},
-    {{"passenger_group", kHSL, 1, 1, BlockKind::kNone, 0, true},
-     set_string<&PassengerConf::group>},
+    {{"passenger_group", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_string<&PassengerConf::group>},
     {{"app_ready_check", kHSL, 1, 2, BlockKind::kNone, 0, true}, set_ready_check},
+    {{"passenger_max_requests", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_number<&PassengerConf::max_requests>},
+    {{"passenger_memory_limit", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_memory_limit},
+    {{"app_max_lifetime", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_seconds<&PassengerConf::max_lifetime_ms>},
+    {{"passenger_pool_idle_time", kHttp, 1, 1, BlockKind::kNone, 0, true},
+     set_seconds<&PassengerConf::idle_time_ms>},
+    {{"passenger_max_request_queue_time", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_seconds<&PassengerConf::queue_time_ms>},
+    {{"passenger_rolling_restarts", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&PassengerConf::rolling_restarts>},
+    {{"passenger_resist_deployment_errors", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&PassengerConf::resist_deployment_errors>},
+    {{"passenger_restart_dir", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_string<&PassengerConf::restart_dir>},
 };
 
 }  // namespace

@@ -41,6 +41,14 @@ struct PassengerConf : http::ModuleConfOf<PassengerConf> {
   ReadyCheck ready;
   bool ready_set = false;
   std::string user, group;
+  uint64_t max_requests = 0;             // passenger_max_requests
+  uint64_t memory_limit_kb = 0;          // passenger_memory_limit (MB)
+  uint64_t max_lifetime_ms = 0;          // app_max_lifetime
+  uint64_t idle_time_ms = 300'000;       // passenger_pool_idle_time
+  uint64_t queue_time_ms = 0;            // passenger_max_request_queue_time; 0 = the default
+  bool rolling_restarts = true;          // passenger_rolling_restarts
+  bool resist_deployment_errors = true;  // passenger_resist_deployment_errors
+  std::string restart_dir;               // passenger_restart_dir; empty: APP_ROOT/tmp
   // Set where passenger_enabled made the location's content the app: kept here because the
   // proxy module drops ProxyConf::pass at levels whose content is not its own (an `if` inside
   // the location inherits it from here).
@@ -63,6 +71,11 @@ struct AppsMainConf : http::ModuleConfOf<AppsMainConf> {
 
 // The apps of a built configuration, for the supervisor (empty without any).
 std::vector<std::shared_ptr<const AppConf>> configured_apps(const http::HttpConf& http);
+
+// passenger_memory_limit / memory_limit: a size ("512m") or a plain number of megabytes.
+bool parse_memory_limit(std::string_view v, uint64_t* kb);
+// The restart file of an app: DIR/restart.txt, DIR relative to the app root, default "tmp".
+std::string restart_file(const std::string& root, const std::string& dir);
 
 // The shell command line of `command ARGS...` (see directives.cpp).
 std::string shell_words(const std::vector<std::string>& args);

@@ -21,7 +21,8 @@ if (port > 0) {
 }
 )JS";
 
-const std::string_view kWsgiLoader = R"PY(# portico's WSGI loader: serves STARTUP_FILE's `application` on 127.0.0.1:$PORT.
+const std::string_view kWsgiLoader =
+    R"PY(# portico's WSGI loader: serves STARTUP_FILE's `application` on 127.0.0.1:$PORT.
 import importlib.util
 import os
 import signal

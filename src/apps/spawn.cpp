@@ -54,16 +54,17 @@ Status spawn_process(const SpawnSpec& s, pid_t* out) {
   std::string groups;
   for (gid_t g : s.groups) groups += (groups.empty() ? "" : ",") + std::to_string(g);
   if (groups.empty()) groups = "-";
-  std::vector<std::string> args = {"portico",
-                                   kSpawnHelperFlag,
-                                   std::to_string(s.out_fd),
-                                   std::to_string(s.err_fd),
-                                   std::to_string(::getpid()),
-                                   std::to_string(int64_t(s.uid == uid_t(-1) ? -1 : int64_t(s.uid))),
-                                   std::to_string(int64_t(s.gid == gid_t(-1) ? -1 : int64_t(s.gid))),
-                                   groups,
-                                   s.root,
-                                   s.command};
+  std::vector<std::string> args = {
+      "portico",
+      kSpawnHelperFlag,
+      std::to_string(s.out_fd),
+      std::to_string(s.err_fd),
+      std::to_string(::getpid()),
+      std::to_string(int64_t(s.uid == uid_t(-1) ? -1 : int64_t(s.uid))),
+      std::to_string(int64_t(s.gid == gid_t(-1) ? -1 : int64_t(s.gid))),
+      groups,
+      s.root,
+      s.command};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -11,8 +11,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -21,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "apps/loaders.h"
+#include "apps/pool.h"
 #include "apps/spawn.h"
 #include "core/log.h"
 #include "core/time_cache.h"
@@ -33,6 +36,25 @@ namespace {
 
 constexpr uint64_t kProbeIntervalMs = 50;
 constexpr uint64_t kDrainPollMs = 50;
+// The pool's tick: scaling and request-count recycling; every kSlowTicks-th tick also reads
+// /proc (memory, CPU) and the restart file.
+constexpr uint64_t kTickMs = 250;
+constexpr uint32_t kSlowTicks = 4;
+
+// The whole of a small /proc file (bounded), or "" if it cannot be read.
+std::string read_small_file(const char* path) {
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string out;
+  char buf[4096];
+  for (int i = 0; i < 4; ++i) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, size_t(n));
+  }
+  ::close(fd);
+  return out;
+}
 constexpr size_t kMaxLine = 4096;  // a longer line is written in pieces of this size
 
 // A timer that calls a std::function (the wheel's callback is a plain function pointer).
@@ -92,11 +114,11 @@ std::string shell_quote(const std::string& s) {
 
 bool AppConf::same_processes(const AppConf& o) const {
   return name == o.name && type == o.type && command == o.command &&
-         startup_file == o.startup_file && root == o.root && app_env == o.app_env &&
-         env == o.env && user == o.user && group == o.group &&
-         min_instances == o.min_instances && max_instances == o.max_instances &&
-         concurrency == o.concurrency && start_timeout_ms == o.start_timeout_ms &&
-         ready.kind == o.ready.kind && ready.uri == o.ready.uri && stop_signal == o.stop_signal &&
+         startup_file == o.startup_file && root == o.root && app_env == o.app_env && env == o.env &&
+         user == o.user && group == o.group && min_instances == o.min_instances &&
+         max_instances == o.max_instances && concurrency == o.concurrency &&
+         start_timeout_ms == o.start_timeout_ms && ready.kind == o.ready.kind &&
+         ready.uri == o.ready.uri && stop_signal == o.stop_signal &&
          stop_timeout_ms == o.stop_timeout_ms && drain_timeout_ms == o.drain_timeout_ms &&
          backoff == o.backoff && log_path == o.log_path;
 }
@@ -137,6 +159,14 @@ class Supervisor::Process final : public IoHandler, public Deferred {
   bool alive() const { return state_ != State::kExited; }
   // Spawning or ready (counts towards the app's instances).
   bool serving_or_starting() const { return state_ == State::kSpawning || state_ == State::kReady; }
+  // Ready and not being replaced: counts towards the current generation's instances.
+  bool current_of(uint64_t generation) const {
+    return generation_ == generation && recycle_ == nullptr;
+  }
+  // Requests picked for it in every group, including groups it has left.
+  uint64_t requests() const;
+  uint32_t active() const;
+  void sample();  // memory and CPU from /proc
 
  private:
   friend class App;
@@ -164,8 +194,13 @@ class Supervisor::Process final : public IoHandler, public Deferred {
   std::string probe_buf_;
   FnTimer probe_timer_, start_timer_, kill_timer_, drain_timer_;
   uint64_t drain_started_ms_ = 0;
+  const char* recycle_ = nullptr;  // why it is being replaced (it serves until then)
+  uint64_t requests_left_ = 0;     // requests counted in groups it has left
+  uint64_t rss_kb_ = 0, pss_kb_ = 0, cpu_ticks_ = 0;
+  uint64_t seen_requests_ = 0, idle_since_ms_ = 0;
   // Where this process is a peer: one entry per group it was added to.
-  std::vector<std::pair<std::shared_ptr<const upstream::Group>, std::shared_ptr<upstream::PeerState>>>
+  std::vector<
+      std::pair<std::shared_ptr<const upstream::Group>, std::shared_ptr<upstream::PeerState>>>
       peers_;
 };
 
@@ -175,10 +210,15 @@ class Supervisor::App {
  public:
   App(Supervisor* sv, std::shared_ptr<const AppConf> conf) : sv_(sv), conf_(std::move(conf)) {
     restart_timer_.fn = [this] { reconcile(); };
+    tick_timer_.fn = [this] { tick(); };
+    target_ = min_instances();
+    restart_mtime_ = restart_file_mtime();
     open_log();
+    loop().schedule(&tick_timer_, kTickMs);
   }
   ~App() {
     loop().cancel(&restart_timer_);
+    loop().cancel(&tick_timer_);
     if (log_fd_ >= 0) ::close(log_fd_);
   }
 
@@ -189,13 +229,133 @@ class Supervisor::App {
 
   void set_conf(std::shared_ptr<const AppConf> c, bool new_generation) {
     const bool log_changed = c->log_path != conf_->log_path;
+    const bool restart_file_changed = c->restart_file != conf_->restart_file;
     conf_ = std::move(c);
     if (new_generation) {
       ++generation_;
       failures_ = 0;
       next_start_ms_ = 0;
+      scale_min_ = 0;
+      target_ = min_instances();
     }
+    target_ = std::clamp(target_, min_instances(), max_instances());
+    if (restart_file_changed) restart_mtime_ = restart_file_mtime();
     if (log_changed) open_log();
+  }
+
+  // At least one; `portico app scale` overrides the configured minimum until the app changes.
+  uint32_t min_instances() const {
+    return std::max<uint32_t>(scale_min_ ? scale_min_ : conf_->min_instances, 1);
+  }
+  uint32_t max_instances() const { return std::max(conf_->max_instances, min_instances()); }
+
+  // A new generation replaces every process: one at a time (new one ready, then an old one
+  // drained and stopped) with rolling restarts, else all stopped first (requests wait).
+  void restart(std::string_view why) {
+    LOG_NOTICE("app \"{}\": restarting ({}), {}", conf_->name, why,
+               conf_->rolling_restarts ? "one process at a time" : "all processes at once");
+    ++generation_;
+    failures_ = 0;
+    next_start_ms_ = 0;
+    last_start_failed_ = false;
+    if (!conf_->rolling_restarts)
+      for (auto& p : procs_) p->drain_then_stop();
+    reconcile();
+  }
+
+  // `portico app scale NAME N`: N processes from now on (N becomes the minimum; the maximum
+  // still bounds scaling up). Returns the new target.
+  uint32_t scale(uint32_t n) {
+    scale_min_ = std::max<uint32_t>(n, 1);
+    const uint32_t before = target_;
+    target_ = min_instances();
+    LOG_NOTICE("app \"{}\": scaled from {} to {} process(es)", conf_->name, before, target_);
+    // Above the new target: the idlest current processes go first.
+    uint32_t current = 0;
+    for (auto& p : procs_)
+      if (p->serving_or_starting() && p->current_of(generation_)) ++current;
+    for (auto it = procs_.rbegin(); it != procs_.rend() && current > target_; ++it) {
+      Process& p = **it;
+      if (!p.serving_or_starting() || !p.current_of(generation_)) continue;
+      if (p.state() == Process::State::kSpawning)
+        p.stop(0);
+      else
+        p.drain_then_stop();
+      --current;
+    }
+    reconcile();
+    return target_;
+  }
+
+  // The pool's periodic look (kTickMs): recycling by request count, lifetime and memory,
+  // scaling up under queued requests, idle processes above the minimum stopped, restart.txt.
+  void tick() {
+    loop().schedule(&tick_timer_, kTickMs);
+    if (retiring_ || sv_->stopping_) return;
+    const uint64_t now = loop().now_ms();
+    const bool slow = ++ticks_ % kSlowTicks == 0;
+    if (slow && !conf_->restart_file.empty()) {
+      const int64_t m = restart_file_mtime();
+      const bool touched = m != 0 && m != restart_mtime_;
+      restart_mtime_ = m;
+      if (touched) {
+        restart(conf_->restart_file);
+        return;
+      }
+    }
+    bool changed = false;
+    PoolFigures pf;
+    pf.target = target_;
+    for (auto& p : procs_) {
+      if (slow && p->state() == Process::State::kReady) p->sample();
+      if (!p->serving_or_starting() || !p->current_of(generation_)) continue;
+      if (p->state() == Process::State::kSpawning) {
+        ++pf.starting;
+        continue;
+      }
+      ++pf.ready;
+      const uint32_t active = p->active();
+      if (conf_->concurrency && active >= conf_->concurrency) ++pf.busy;
+      const ProcessFigures f{p->requests(), p->pss_kb_, now - p->ready_ms_};
+      if (active > 0 || f.requests != p->seen_requests_ || p->idle_since_ms_ == 0) {
+        p->seen_requests_ = f.requests;
+        p->idle_since_ms_ = now;
+      }
+      if (const char* why = recycle_reason(*conf_, f)) {
+        LOG_NOTICE("app \"{}\" process {} is replaced ({}: {} requests, {} kB PSS, {} ms)",
+                   conf_->name, p->pid(), why, f.requests, f.pss_kb, f.ready_for_ms);
+        p->recycle_ = why;
+        changed = true;
+      }
+    }
+    for (const auto& g : conf_->groups) pf.waiting += g->waiting().load(std::memory_order_relaxed);
+    const uint32_t t = next_target(*conf_, min_instances(), pf);
+    if (t > target_) {
+      LOG_NOTICE("app \"{}\": {} request(s) waiting, scaling up to {} process(es)", conf_->name,
+                 pf.waiting, t);
+      target_ = t;
+      changed = true;
+    }
+    // One idle process above the minimum at a time stops (Passenger's pool idle time).
+    if (target_ > min_instances() && conf_->idle_time_ms && pf.waiting == 0) {
+      for (auto& p : procs_) {
+        if (p->state() != Process::State::kReady || !p->current_of(generation_)) continue;
+        if (now - p->idle_since_ms_ < conf_->idle_time_ms) continue;
+        LOG_NOTICE("app \"{}\" process {} idle for {} ms: stopping it ({} -> {} processes)",
+                   conf_->name, p->pid(), now - p->idle_since_ms_, target_, target_ - 1);
+        --target_;
+        p->drain_then_stop();
+        changed = true;
+        break;
+      }
+    }
+    if (changed) reconcile();
+  }
+
+  int64_t restart_file_mtime() const {
+    struct stat st;
+    if (conf_->restart_file.empty() || ::stat(conf_->restart_file.c_str(), &st) != 0) return 0;
+    return int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   }
 
   void open_log() {
@@ -219,7 +379,7 @@ class Supervisor::App {
     uint32_t cur_alive = 0, cur_ready = 0, cur_spawning = 0, old_ready = 0;
     for (auto& p : procs_) {
       if (!p->serving_or_starting()) continue;
-      if (p->generation() == generation_) {
+      if (p->current_of(generation_)) {
         ++cur_alive;
         if (p->state() == Process::State::kReady)
           ++cur_ready;
@@ -231,13 +391,13 @@ class Supervisor::App {
         p->stop(0);  // an old process still starting serves nobody
       }
     }
-    const uint32_t target = std::max<uint32_t>(conf_->min_instances, 1);
+    const uint32_t target = target_;
     // Rolling replacement: an old process retires only when a new one took its place.
     if (old_ready > 0) {
       uint32_t keep_old = cur_ready >= target ? 0 : target - cur_ready;
       for (auto& p : procs_) {
         if (old_ready <= keep_old) break;
-        if (p->generation() != generation_ && p->state() == Process::State::kReady) {
+        if (!p->current_of(generation_) && p->state() == Process::State::kReady) {
           p->drain_then_stop();
           --old_ready;
         }
@@ -286,8 +446,9 @@ class Supervisor::App {
     const bool was_ready = p->ready_ms_ != 0;
     if (!expected && p->generation() == generation_ && !retiring_ && !sv_->stopping_) {
       const uint64_t up = was_ready ? now - p->ready_ms_ : 0;
-      LOG_ERROR("app \"{}\" process {} {} {}", conf_->name, p->pid(), exit_text(e),
-                was_ready ? fmt::format("after {} ms ready", up) : std::string("before it was ready"));
+      LOG_ERROR(
+          "app \"{}\" process {} {} {}", conf_->name, p->pid(), exit_text(e),
+          was_ready ? fmt::format("after {} ms ready", up) : std::string("before it was ready"));
       failures_ = next_failures(conf_->backoff, failures_, was_ready, up);
       last_start_failed_ = !was_ready;
       // A process that had been serving is replaced at once; the wait starts with a second
@@ -337,6 +498,7 @@ class Supervisor::App {
 
   void stop_all(uint64_t kill_after_ms) {
     loop().cancel(&restart_timer_);
+    loop().cancel(&tick_timer_);
     for (const auto& g : conf_->groups) g->set_unavailable(0);
     for (auto& p : procs_)
       if (p->alive()) p->stop(kill_after_ms);
@@ -363,7 +525,11 @@ class Supervisor::App {
   uint64_t next_start_ms_ = 0;
   bool retiring_ = false;
   int log_fd_ = -1;
-  FnTimer restart_timer_;
+  FnTimer restart_timer_, tick_timer_;
+  uint32_t target_ = 1;     // processes wanted now (min..max; scaling moves it)
+  uint32_t scale_min_ = 0;  // `portico app scale`; 0: the configured minimum
+  uint32_t ticks_ = 0;
+  int64_t restart_mtime_ = 0;  // of the restart file when last looked at; 0: none
 };
 
 // ---- Process implementation ----------------------------------------------------------------
@@ -439,7 +605,8 @@ Status Supervisor::Process::spawn(const std::set<int>& avoid) {
   }
 
   int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return Status::error("pipe2() failed (" + errno_text(errno) + ")");
+  if (::pipe2(out, O_CLOEXEC) != 0)
+    return Status::error("pipe2() failed (" + errno_text(errno) + ")");
   if (::pipe2(err, O_CLOEXEC) != 0) {
     ::close(out[0]);
     ::close(out[1]);
@@ -610,8 +777,8 @@ void Supervisor::Process::on_io(uint32_t events) {
       return;
     }
     std::string req = fmt::format(
-        "GET {} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nUser-Agent: portico-ready-check\r\n\r\n",
-        rc.uri, port_);
+        "GET {} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nUser-Agent: portico-ready-check\r\n\r\n", rc.uri,
+        port_);
     if (::send(probe_fd_, req.data(), req.size(), MSG_NOSIGNAL) != ssize_t(req.size())) {
       probe_failed();
       return;
@@ -655,6 +822,7 @@ void Supervisor::Process::publish(const AppConf& conf) {
   std::erase_if(peers_, [&](const auto& e) {
     for (const auto& g : conf.groups)
       if (g == e.first) return false;
+    requests_left_ += e.second->requests.load(std::memory_order_relaxed);
     return true;
   });
 }
@@ -684,8 +852,31 @@ void Supervisor::Process::join(const AppConf& conf) {
 }
 
 void Supervisor::Process::unpublish() {
-  for (const auto& [g, state] : peers_) (void)g->remove_peer(*state);
+  for (const auto& [g, state] : peers_) {
+    (void)g->remove_peer(*state);
+    requests_left_ += state->requests.load(std::memory_order_relaxed);
+  }
   peers_.clear();
+}
+
+uint64_t Supervisor::Process::requests() const {
+  uint64_t n = requests_left_;
+  for (const auto& [g, state] : peers_) n += state->requests.load(std::memory_order_relaxed);
+  return n;
+}
+
+uint32_t Supervisor::Process::active() const {
+  uint32_t n = 0;
+  for (const auto& [g, state] : peers_) n += state->active.load(std::memory_order_relaxed);
+  return n;
+}
+
+void Supervisor::Process::sample() {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/smaps_rollup", int(pid_));
+  (void)parse_smaps_rollup(read_small_file(path), &rss_kb_, &pss_kb_);
+  std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid_));
+  (void)parse_stat_cpu_ticks(read_small_file(path), &cpu_ticks_);
 }
 
 void Supervisor::Process::drain_then_stop() {
@@ -697,10 +888,17 @@ void Supervisor::Process::drain_then_stop() {
   drain_timer_.fn = [this] {
     uint32_t active = 0;
     for (const auto& [g, state] : peers_) active += state->active.load();
-    if (active == 0 || app_->loop().now_ms() - drain_started_ms_ >= app_->conf().drain_timeout_ms) {
+    const uint64_t took = app_->loop().now_ms() - drain_started_ms_;
+    if (active == 0 || took >= app_->conf().drain_timeout_ms) {
+      if (active)
+        LOG_WARN("app \"{}\" process {}: drain_timeout with {} request(s) in flight",
+                 app_->conf().name, pid_, active);
       stop(app_->conf().stop_timeout_ms);
       return;
     }
+    if (took / 1000 != (took - kDrainPollMs) / 1000 && took >= 1000)
+      LOG_INFO("app \"{}\" process {} draining: {} request(s) in flight", app_->conf().name, pid_,
+               active);
     app_->loop().schedule(&drain_timer_, kDrainPollMs);
   };
   app_->loop().schedule(&drain_timer_, 0);
@@ -833,7 +1031,8 @@ void Supervisor::configure(const std::vector<std::shared_ptr<const AppConf>>& ap
       it = apps_.end();
     }
     if (it == apps_.end()) {
-      LOG_NOTICE("app \"{}\": starting {} process(es)", c->name, std::max<uint32_t>(c->min_instances, 1));
+      LOG_NOTICE("app \"{}\": starting {} process(es)", c->name,
+                 std::max<uint32_t>(c->min_instances, 1));
       auto app = std::make_unique<App>(this, c);
       App* raw = app.get();
       apps_.emplace(c->name, std::move(app));
@@ -885,6 +1084,23 @@ std::vector<int> Supervisor::ready_pids(const std::string& name) const {
   for (auto& p : it->second->procs())
     if (p->state() == Process::State::kReady) out.push_back(p->pid());
   return out;
+}
+
+Status Supervisor::restart(const std::string& name) {
+  auto it = apps_.find(name);
+  if (it == apps_.end() || it->second->retiring()) return Status::error("no app \"" + name + "\"");
+  if (stopping_) return Status::error("stopping");
+  it->second->restart("portico app restart");
+  return Status::ok();
+}
+
+Status Supervisor::scale(const std::string& name, uint32_t n) {
+  auto it = apps_.find(name);
+  if (it == apps_.end() || it->second->retiring()) return Status::error("no app \"" + name + "\"");
+  if (stopping_) return Status::error("stopping");
+  if (n == 0 || n > 10000) return Status::error("invalid number of processes");
+  it->second->scale(n);
+  return Status::ok();
 }
 
 size_t Supervisor::process_count() const {

@@ -22,6 +22,11 @@
 //              replaced one process at a time (new one ready and added, then an old one drained
 //              and stopped), so its capacity never drops; if the new version never becomes
 //              ready the old processes keep serving; removed apps stop.
+//   recycle    every 250 ms (tick): a process past max_requests, memory_limit (PSS from
+//              /proc, read each second) or max_lifetime is replaced like a changed one (new
+//              one first); requests waiting for the app scale it up towards max_instances;
+//              a process above the minimum idle for idle_time stops; a new mtime of the
+//              restart file (restart.txt) restarts the app (apps/pool.h decides, pure).
 //   stop       stop(): peers drained, the stop signal to each process group, SIGKILL after
 //              stop_timeout; `done` runs once every process has been reaped.
 //
@@ -37,6 +42,7 @@
 
 #include "apps/app_conf.h"
 #include "core/child_host.h"
+#include "core/status.h"
 
 namespace portico::apps {
 
@@ -62,6 +68,12 @@ class Supervisor {
   void stop(bool graceful, std::function<void()> done);
   // USR1: reopens every app log file.
   void reopen_logs();
+  // `portico app restart NAME` (and a touched restart.txt): a new generation replaces every
+  // process, one at a time unless rolling restarts are off.
+  Status restart(const std::string& name);
+  // `portico app scale NAME N`: N processes from now on (the new minimum; max still bounds
+  // scaling up) until the app's configuration changes.
+  Status scale(const std::string& name, uint32_t n);
 
   // For tests and status: the pids of an app's processes that are ready.
   std::vector<int> ready_pids(const std::string& app) const;

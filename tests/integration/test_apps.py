@@ -24,11 +24,14 @@ PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "pyth
 # A generic app: answers its pid; /slow?ms=N sleeps first. Prints a line at start.
 PY_APP = r"""
 import http.server, os, sys, time
+GROWN = []
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
     def do_GET(self):
         if self.path.startswith("/slow"):
             time.sleep(int(self.path.split("=")[1]) / 1000)
+        if self.path.startswith("/grow"):  # keeps N MB of touched memory
+            GROWN.append(bytearray(b"x" * (int(self.path.split("=")[1]) << 20)))
         b = ("pid=%d tag=%s\n" % (os.getpid(), os.environ.get("TAG", ""))).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(b)))
@@ -418,6 +421,116 @@ class AppReloadTest(unittest.TestCase):
             # Only keepalive_requests (1000) closes a client's connection; a retried request
             # does not.
             self.assertEqual([t.closes for t in loads[2:]], [t.ok // 1000 for t in loads[2:]])
+
+
+@portico_only
+class AppRecycleTest(unittest.TestCase):
+    """Restarts and recycling replace processes the way a changed app is replaced: the new
+    process first, then the old one drained, with no failed request."""
+
+    def replaced_under_load(self, srv, trigger, path="/slow?ms=5"):
+        old = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                         message="two ready processes")
+        loads = run_load(srv.port(), 2, path)
+        try:
+            eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+            trigger(old)
+            eventually(lambda: all(not alive(p) for p in old), 15,
+                       message="the old processes replaced")
+            new = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                             message="two ready processes again")
+            before = sum(t.ok for t in loads)
+            eventually(lambda: sum(t.ok for t in loads) > before + 10, 10,
+                       message="load going on after the replacement")
+        finally:
+            total, failures = stop_load(self, loads)
+        self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+        self.assertFalse(set(new) & set(old))
+        return old, new
+
+    def test_touching_restart_txt_restarts_the_app(self):
+        with Server(app_config(), {"app/app.py": PY_APP, "tmp/keep": ""},
+                    error_log_level="notice") as srv:
+            def touch(_):
+                with open(srv.path("tmp/restart.txt"), "w") as f:
+                    f.write("")
+            self.replaced_under_load(srv, touch)
+            self.assertIn("restarting (" + srv.path("tmp/restart.txt"), srv.error_log())
+            # The same mtime does not restart it again.
+            gen = ready_pids(srv)
+            time.sleep(1.5)  # two looks at the file (one a second) that must change nothing
+            self.assertEqual(ready_pids(srv), gen)
+
+    def test_restart_txt_present_at_start_does_not_restart(self):
+        with Server(app_config(), {"app/app.py": PY_APP, "tmp/restart.txt": ""},
+                    error_log_level="notice") as srv:
+            first = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                               message="two ready processes")
+            time.sleep(1.5)  # two looks at the file
+            self.assertEqual(ready_pids(srv), first)
+            self.assertNotIn("restarting", srv.error_log())
+
+    def test_max_requests_recycles_without_failures(self):
+        with Server(app_config(extra="max_requests 40;"), {"app/app.py": PY_APP},
+                    error_log_level="notice") as srv:
+            self.replaced_under_load(srv, lambda old: None)
+            self.assertRegex(srv.error_log(), r"is replaced \(max_requests: \d+ requests")
+
+    def test_memory_limit_recycles_the_process_that_grew(self):
+        with Server(app_config(extra="memory_limit 100m;"), {"app/app.py": PY_APP},
+                    error_log_level="notice") as srv:
+            pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                              message="two ready processes")
+            time.sleep(1.2)  # sampled once below the limit: no process is replaced for idling
+            self.assertEqual(sorted(ready_pids(srv)), sorted(pids))
+            r = request(srv.port(), "/grow?mb=150")
+            self.assertEqual(r.status, 200)
+            grown = int(re.search(r"pid=(\d+)", r.text).group(1))
+            eventually(lambda: not alive(grown), 10, message="the grown process replaced")
+            eventually(lambda: len(ready_pids(srv)) == 2, 10, message="two ready processes")
+            other = [p for p in pids if p != grown]
+            self.assertTrue(alive(other[0]), "the other process was left alone")
+            self.assertRegex(srv.error_log(),
+                             rf"process {grown} is replaced \(memory_limit: \d+ requests, "
+                             r"\d+ kB PSS")
+
+
+@portico_only
+class AppScalingTest(unittest.TestCase):
+    def test_scales_up_when_requests_wait_and_down_when_idle(self):
+        config = """
+http {
+    app pyapp {
+        command PYTHON app/app.py;
+        root {prefix};
+        instances 1 3;
+        concurrency 1;
+        idle_time 1s;
+    }
+    upstream backend { server app:pyapp; queue 100 timeout=30s; }
+    server {
+        listen 127.0.0.1:{port};
+        location / { proxy_pass http://backend; }
+    }
+}
+""".replace("PYTHON", PYTHON)
+        with Server(config, {"app/app.py": PY_APP}, error_log_level="notice") as srv:
+            eventually(lambda: len(ready_pids(srv)) == 1, 10, message="one ready process")
+            loads = run_load(srv.port(), 3, "/slow?ms=100")
+            try:
+                eventually(lambda: len(ready_pids(srv)) == 3, 20, message="scaled up to 3")
+                before = sum(t.ok for t in loads)
+                eventually(lambda: sum(t.ok for t in loads) > before + 10, 10,
+                           message="load served by three")
+            finally:
+                total, failures = stop_load(self, loads)
+            self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+            self.assertIn("waiting, scaling up to 2 process(es)", srv.error_log())
+            # Idle: back to the minimum, one process at a time, none below it.
+            eventually(lambda: len(ready_pids(srv)) == 1, 15, message="scaled down to 1")
+            self.assertEqual(request(srv.port(), "/").status, 200)
+            time.sleep(1.5)  # more than idle_time: the last process stays
+            self.assertEqual(len(ready_pids(srv)), 1)
 
 
 @portico_only

@@ -29,9 +29,9 @@ TEST(BackoffTest, FactorAndBounds) {
 TEST(BackoffTest, StreakResetsOnlyAfterAStableRun) {
   BackoffPolicy p;
   p.reset_after_ms = 60'000;
-  EXPECT_EQ(next_failures(p, 0, false, 0), 1u);   // died before ready
-  EXPECT_EQ(next_failures(p, 4, false, 0), 5u);   // a crash loop grows
-  EXPECT_EQ(next_failures(p, 4, true, 2'000), 5u);  // ready, but died soon after
+  EXPECT_EQ(next_failures(p, 0, false, 0), 1u);      // died before ready
+  EXPECT_EQ(next_failures(p, 4, false, 0), 5u);      // a crash loop grows
+  EXPECT_EQ(next_failures(p, 4, true, 2'000), 5u);   // ready, but died soon after
   EXPECT_EQ(next_failures(p, 7, true, 60'000), 1u);  // served long enough: a new streak
   EXPECT_EQ(next_failures(p, UINT32_MAX, false, 0), UINT32_MAX);
 }

@@ -142,7 +142,8 @@ TEST_F(AppsConfigTest, PassengerLocationMakesAnApp) {
     if (l->name == "/") loc = l.get();
   ASSERT_NE(loc, nullptr);
   EXPECT_EQ(loc->content, &kPassengerContent);
-  const auto& pc = static_cast<const proxy::ProxyConf&>(*loc->mods[size_t(proxy::proxy_module.index)]);
+  const auto& pc =
+      static_cast<const proxy::ProxyConf&>(*loc->mods[size_t(proxy::proxy_module.index)]);
   ASSERT_TRUE(pc.pass);
   EXPECT_EQ(pc.pass->upstream->group, a.groups[0]);
   EXPECT_EQ(pc.pass->upstream->queue_max, 7u);
@@ -199,8 +200,9 @@ TEST_F(AppsConfigTest, PassengerStartCommandIsGeneric) {
 
 TEST_F(AppsConfigTest, Errors) {
   load("upstream u { server app:nosuch; }\nserver { listen 127.0.0.1:8080; }");
-  EXPECT_NE(errors().find("unknown app \"nosuch\" in upstream \"u\" in " + dir_ + "/portico.conf:4"),
-            std::string::npos)
+  EXPECT_NE(
+      errors().find("unknown app \"nosuch\" in upstream \"u\" in " + dir_ + "/portico.conf:4"),
+      std::string::npos)
       << errors();
   load("app a { root /tmp; }\nserver { listen 127.0.0.1:8080; }");
   EXPECT_NE(errors().find("no \"command\" in app \"a\" in " + dir_ + "/portico.conf:4"),
@@ -210,8 +212,9 @@ TEST_F(AppsConfigTest, Errors) {
   EXPECT_NE(errors().find("invalid value \"0\" in \"instances\" directive"), std::string::npos)
       << errors();
   EXPECT_NE(errors().find("unknown directive \"bogus\" in app"), std::string::npos) << errors();
-  load("app a { command x; }\nupstream u { server app:a; server 127.0.0.1:9; }\n"
-       "server { listen 127.0.0.1:8080; }");
+  load(
+      "app a { command x; }\nupstream u { server app:a; server 127.0.0.1:9; }\n"
+      "server { listen 127.0.0.1:8080; }");
   EXPECT_NE(errors().find("\"server app:a\" must be the only server in upstream \"u\""),
             std::string::npos)
       << errors();
@@ -219,6 +222,68 @@ TEST_F(AppsConfigTest, Errors) {
   EXPECT_NE(errors().find("invalid value \"ruby\" in \"passenger_app_type\" directive"),
             std::string::npos)
       << errors();
+}
+
+TEST_F(AppsConfigTest, RecyclingAndRestartSettings) {
+  auto apps = load(R"(
+    passenger_pool_idle_time 120;
+    app spring {
+      command "java -jar app.jar";
+      root /srv/spring;
+      instances 1 4;
+      max_requests 1000;
+      memory_limit 512m;
+      max_lifetime 1h;
+      idle_time 30s;
+      rolling_restarts off;
+      restart_dir /run/spring;
+    }
+    server {
+      listen 127.0.0.1:8080;
+      root /var/www/app-b/public;
+      passenger_enabled on;
+      passenger_max_requests 500;
+      passenger_memory_limit 300;
+      passenger_max_request_queue_time 5;
+      app_max_lifetime 3600;
+      passenger_resist_deployment_errors on;
+    }
+  )");
+  ASSERT_EQ(apps.size(), 2u) << errors();
+  const AppConf& a = *apps[0];
+  EXPECT_EQ(a.max_instances, 4u);
+  EXPECT_EQ(a.max_requests, 1000u);
+  EXPECT_EQ(a.memory_limit_kb, 512u * 1024);
+  EXPECT_EQ(a.max_lifetime_ms, 3'600'000u);
+  EXPECT_EQ(a.idle_time_ms, 30'000u);
+  EXPECT_FALSE(a.rolling_restarts);
+  EXPECT_EQ(a.restart_file, "/run/spring/restart.txt");
+  const AppConf& b = *apps[1];
+  EXPECT_EQ(b.max_requests, 500u);
+  EXPECT_EQ(b.memory_limit_kb, 300u * 1024);  // Passenger: megabytes
+  EXPECT_EQ(b.max_lifetime_ms, 3'600'000u);
+  EXPECT_EQ(b.idle_time_ms, 120'000u);  // http level, inherited
+  EXPECT_TRUE(b.rolling_restarts);
+  EXPECT_EQ(b.restart_file, "/var/www/app-b/tmp/restart.txt");  // Passenger's default
+}
+
+TEST(AppsRestartFile, RelativeToTheAppRoot) {
+  EXPECT_EQ(restart_file("/srv/a", ""), "/srv/a/tmp/restart.txt");
+  EXPECT_EQ(restart_file("/srv/a", "run/"), "/srv/a/run/restart.txt");
+  EXPECT_EQ(restart_file("/srv/a", "/var/run/a"), "/var/run/a/restart.txt");
+  EXPECT_EQ(restart_file("/", ""), "/tmp/restart.txt");
+}
+
+TEST(AppsMemoryLimit, MegabytesOrASize) {
+  uint64_t kb = 0;
+  EXPECT_TRUE(parse_memory_limit("300", &kb));
+  EXPECT_EQ(kb, 300u * 1024);
+  EXPECT_TRUE(parse_memory_limit("1g", &kb));
+  EXPECT_EQ(kb, 1024u * 1024);
+  EXPECT_TRUE(parse_memory_limit("64k", &kb));
+  EXPECT_EQ(kb, 64u);
+  EXPECT_FALSE(parse_memory_limit("lots", &kb));
+  EXPECT_FALSE(parse_memory_limit("-1", &kb));
 }
 
 }  // namespace
