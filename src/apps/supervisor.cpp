@@ -18,9 +18,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <set>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "apps/loaders.h"
 #include "apps/pool.h"
@@ -446,9 +448,11 @@ class Supervisor::App {
     const bool was_ready = p->ready_ms_ != 0;
     if (!expected && p->generation() == generation_ && !retiring_ && !sv_->stopping_) {
       const uint64_t up = was_ready ? now - p->ready_ms_ : 0;
-      LOG_ERROR(
-          "app \"{}\" process {} {} {}", conf_->name, p->pid(), exit_text(e),
+      last_error_ = fmt::format(
+          "process {} {} {}", p->pid(), exit_text(e),
           was_ready ? fmt::format("after {} ms ready", up) : std::string("before it was ready"));
+      LOG_ERROR("app \"{}\" {}", conf_->name, last_error_);
+      ++restarts_;
       failures_ = next_failures(conf_->backoff, failures_, was_ready, up);
       last_start_failed_ = !was_ready;
       // A process that had been serving is replaced at once; the wait starts with a second
@@ -509,6 +513,53 @@ class Supervisor::App {
     stop_all(conf_->stop_timeout_ms);
   }
 
+  void note_error(std::string text) { last_error_ = std::move(text); }
+
+  // The last lines the app's processes wrote to stderr (for status: why a deploy failed).
+  void note_stderr(std::string_view line) {
+    if (stderr_tail_.size() == kStderrTail) stderr_tail_.pop_front();
+    stderr_tail_.emplace_back(line.substr(0, 512));
+  }
+
+  nlohmann::json status() const {
+    nlohmann::json a;
+    a["name"] = conf_->name;
+    a["state"] = retiring_ ? "stopping" : last_start_failed_ ? "failing" : "running";
+    a["generation"] = generation_;
+    a["processes_wanted"] = target_;
+    a["min_instances"] = min_instances();
+    a["max_instances"] = max_instances();
+    uint32_t waiting = 0;
+    for (const auto& g : conf_->groups) waiting += g->waiting().load(std::memory_order_relaxed);
+    a["requests_waiting"] = waiting;
+    a["restarts"] = restarts_;
+    a["consecutive_failures"] = failures_;
+    a["last_error"] = last_error_;
+    a["stderr_tail"] = stderr_tail_;
+    const uint64_t now = sv_->host_.loop().now_ms();
+    static const long kTicks = ::sysconf(_SC_CLK_TCK);
+    nlohmann::json procs = nlohmann::json::array();
+    for (const auto& p : procs_) {
+      static const char* const kStates[] = {"starting", "ready", "draining", "stopping", "exited"};
+      nlohmann::json j;
+      j["pid"] = p->pid();
+      j["state"] = kStates[int(p->state())];
+      j["generation"] = p->generation();
+      j["port"] = p->port();
+      j["requests_in_flight"] = p->active();
+      j["requests"] = p->requests();
+      j["rss_kb"] = p->rss_kb_;
+      j["pss_kb"] = p->pss_kb_;
+      j["cpu_seconds"] = kTicks > 0 ? double(p->cpu_ticks_) / double(kTicks) : 0.0;
+      j["uptime_ms"] = now - p->started_ms_;
+      j["ready_ms"] = p->ready_ms_ ? now - p->ready_ms_ : 0;
+      j["recycle_reason"] = p->recycle_ ? p->recycle_ : "";
+      procs.push_back(std::move(j));
+    }
+    a["processes"] = std::move(procs);
+    return a;
+  }
+
   bool empty() const { return procs_.empty(); }
   bool retiring() const { return retiring_; }
   std::vector<std::unique_ptr<Process>>& procs() { return procs_; }
@@ -530,6 +581,10 @@ class Supervisor::App {
   uint32_t scale_min_ = 0;  // `portico app scale`; 0: the configured minimum
   uint32_t ticks_ = 0;
   int64_t restart_mtime_ = 0;  // of the restart file when last looked at; 0: none
+  static constexpr size_t kStderrTail = 10;
+  std::deque<std::string> stderr_tail_;
+  std::string last_error_;
+  uint64_t restarts_ = 0;  // processes that ended unasked
 };
 
 // ---- Process implementation ----------------------------------------------------------------
@@ -642,6 +697,8 @@ Status Supervisor::Process::spawn(const std::set<int>& avoid) {
     if (state_ != State::kSpawning) return;
     LOG_ERROR("app \"{}\" process {} not ready after {} ms, killed", app_->conf().name, pid_,
               app_->conf().start_timeout_ms);
+    app_->note_error(
+        fmt::format("process {} not ready after {} ms", pid_, app_->conf().start_timeout_ms));
     close_probe();
     ::kill(-pid_, SIGKILL);
     ::kill(pid_, SIGKILL);
@@ -693,6 +750,7 @@ bool Supervisor::Process::read_pipe(int fd, int stream) {
 
 void Supervisor::Process::write_line(int stream, std::string_view line) {
   const char* name = stream == 0 ? "stdout" : "stderr";
+  if (stream == 1) app_->note_stderr(line);
   const int fd = app_->log_fd();
   if (fd < 0) {
     // Without a log of its own: the error log, stderr at warn, stdout at notice.
@@ -1101,6 +1159,43 @@ Status Supervisor::scale(const std::string& name, uint32_t n) {
   if (n == 0 || n > 10000) return Status::error("invalid number of processes");
   it->second->scale(n);
   return Status::ok();
+}
+
+std::string Supervisor::status_json() const {
+  nlohmann::json apps = nlohmann::json::array();
+  for (const auto& [name, app] : apps_)
+    if (!app->retiring()) apps.push_back(app->status());
+  nlohmann::json out;
+  out["apps"] = std::move(apps);
+  return out.dump(2) + "\n";
+}
+
+std::string Supervisor::status_text() const {
+  std::string out;
+  for (const auto& [name, app] : apps_) {
+    if (app->retiring()) continue;
+    const nlohmann::json a = app->status();
+    out += fmt::format(
+        "app {}: {}, generation {}, {} process(es) wanted ({}..{}), {} waiting, {} restart(s)\n",
+        a["name"].get<std::string>(), a["state"].get<std::string>(),
+        a["generation"].get<uint64_t>(), a["processes_wanted"].get<uint32_t>(),
+        a["min_instances"].get<uint32_t>(), a["max_instances"].get<uint32_t>(),
+        a["requests_waiting"].get<uint32_t>(), a["restarts"].get<uint64_t>());
+    if (!a["last_error"].get<std::string>().empty())
+      out += "  last error: " + a["last_error"].get<std::string>() + "\n";
+    out += fmt::format("  {:>8} {:>9} {:>4} {:>6} {:>9} {:>10} {:>9} {:>8} {:>9}  {}\n", "pid",
+                       "state", "gen", "port", "in flight", "requests", "PSS kB", "CPU s",
+                       "uptime s", "recycle");
+    for (const auto& p : a["processes"])
+      out += fmt::format(
+          "  {:>8} {:>9} {:>4} {:>6} {:>9} {:>10} {:>9} {:>8.2f} {:>9}  {}\n", p["pid"].get<int>(),
+          p["state"].get<std::string>(), p["generation"].get<uint64_t>(), p["port"].get<int>(),
+          p["requests_in_flight"].get<uint32_t>(), p["requests"].get<uint64_t>(),
+          p["pss_kb"].get<uint64_t>(), p["cpu_seconds"].get<double>(),
+          p["uptime_ms"].get<uint64_t>() / 1000, p["recycle_reason"].get<std::string>());
+  }
+  if (out.empty()) out = "no apps\n";
+  return out;
 }
 
 size_t Supervisor::process_count() const {

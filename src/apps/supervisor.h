@@ -75,6 +75,14 @@ class Supervisor {
   // scaling up) until the app's configuration changes.
   Status scale(const std::string& name, uint32_t n);
 
+  // `portico status --json`: every app (state, generation, target, waiting requests, restarts,
+  // the last start failure with the tail of its stderr) and each of its processes (pid, state,
+  // generation, port, requests in flight and processed, RSS/PSS, CPU seconds, uptime, why it
+  // is being replaced).
+  std::string status_json() const;
+  // The same, as a table for people (`portico status`).
+  std::string status_text() const;
+
   // For tests and status: the pids of an app's processes that are ready.
   std::vector<int> ready_pids(const std::string& app) const;
   size_t process_count() const;

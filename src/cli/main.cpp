@@ -19,6 +19,7 @@
 #include "config/modules.h"
 #include "core/log.h"
 #include "core/regex.h"
+#include "server/control_socket.h"
 #include "server/loader.h"
 #include "server/master.h"
 
@@ -29,7 +30,9 @@ namespace {
 void print_usage() {
   fprintf(stderr,
           "Usage: portico [-?hvVtTq] [-s signal] [-p prefix]\n"
-          "               [-e filename] [-c filename] [-g directives]\n\n"
+          "               [-e filename] [-c filename] [-g directives]\n"
+          "       portico [-p prefix] [-c filename] status [--json]\n"
+          "       portico [-p prefix] [-c filename] app restart NAME | app scale NAME N\n\n"
           "Options:\n"
           "  -?,-h         : this help\n"
           "  -v            : show version and exit\n"
@@ -123,6 +126,33 @@ int send_signal(const cli::Options& o) {
   return 0;
 }
 
+// `portico status`, `portico app ...`: one line to the running server's control socket; its
+// answer's first line is "ok" or "error: ...", the rest is printed.
+int send_command(const cli::Options& o) {
+  auto snap = load_or_report(o);
+  if (!snap) return 1;
+  if (snap->main.control_socket.empty()) {
+    emerg("no control socket (\"control_socket off\" or \"pid off\")");
+    return 1;
+  }
+  std::string line;
+  for (const auto& w : o.command) line += (line.empty() ? "" : " ") + w;
+  std::string answer;
+  if (Status st = server::control_request(snap->main.control_socket, line, 10'000, &answer); !st) {
+    emerg(st.message());
+    return 1;
+  }
+  const size_t nl = answer.find('\n');
+  const std::string first = answer.substr(0, nl);
+  const std::string rest = nl == std::string::npos ? "" : answer.substr(nl + 1);
+  if (first != "ok") {
+    fprintf(stderr, "portico: %s\n", first.c_str());
+    return 1;
+  }
+  fputs(rest.c_str(), stdout);
+  return 0;
+}
+
 int serve(const cli::Options& o) {
   auto snap = load_or_report(o);
   if (!snap) return 1;
@@ -213,5 +243,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!o.signal.empty()) return send_signal(o);
+  if (!o.command.empty()) return send_command(o);
   return serve(o);
 }

@@ -9,6 +9,10 @@ namespace portico::cli {
 bool parse_options(int argc, char** argv, Options* o, std::string* error) {
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
+    if (a == "status" || a == "app") {
+      o->command.assign(argv + i, argv + argc);
+      return true;
+    }
     if (a.size() < 2 || a[0] != '-') {
       *error = "invalid option: \"" + std::string(a) + "\"";
       return false;

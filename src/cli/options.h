@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace portico::cli {
 
@@ -18,6 +19,9 @@ struct Options {
   bool version = false;       // -v
   bool version_full = false;  // -V
   bool help = false;          // -h / -?
+  // A command for the running server, after the options: `status [--json]`,
+  // `app restart NAME`, `app scale NAME N` (sent over the control socket).
+  std::vector<std::string> command;
 };
 
 // Parses argv; on error returns false with *error set (nginx: "invalid option: ...").

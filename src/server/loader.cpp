@@ -79,6 +79,11 @@ void set_pid(MainLevel& lv, const Directive& d) {
   lv.s.main.pid_path = d.args[0] == "off" ? "" : resolve_path(lv.s.prefix, d.args[0]);
 }
 
+void set_control_socket(MainLevel& lv, const Directive& d) {
+  lv.s.main.control_socket = d.args[0] == "off" ? "" : resolve_path(lv.s.prefix, d.args[0]);
+  lv.s.main.control_socket_set = true;
+}
+
 void set_daemon(MainLevel& lv, const Directive& d) {
   lv.flag(d, &lv.s.main.daemon);
 }
@@ -143,6 +148,7 @@ const MainCommand kMainCommands[] = {
     {{"worker_processes", kMain, 1, 1, BlockKind::kNone, 0, true}, set_worker_processes},
     {{"pid", kMain, 1, 1, BlockKind::kNone, 0, true}, set_pid},
     {{"daemon", kMain, 1, 1, BlockKind::kNone, 0, true}, set_daemon},
+    {{"control_socket", kMain, 1, 1, BlockKind::kNone, 0, true}, set_control_socket},
     {{"master_process", kMain, 1, 1, BlockKind::kNone, 0, true}, set_master_process},
     {{"worker_rlimit_nofile", kMain, 1, 1, BlockKind::kNone, 0, true}, set_rlimit_nofile},
     {{"worker_shutdown_timeout", kMain, 1, 1, BlockKind::kNone, 0, true}, set_shutdown_timeout},
@@ -179,6 +185,11 @@ void build_main(const std::vector<Directive>& top, Snapshot& s, std::vector<Conf
   s.main.pid_path = resolve_path(s.prefix, "logs/portico.pid");
   MainLevel lv{s, errors};
   apply_main(lv, top, kMain);
+  if (!s.main.control_socket_set && !s.main.pid_path.empty()) {
+    std::string p = s.main.pid_path;
+    if (p.size() > 4 && p.compare(p.size() - 4, 4, ".pid") == 0) p.resize(p.size() - 4);
+    s.main.control_socket = p + ".sock";
+  }
   if (s.main.error_logs.empty())
     s.main.error_logs.push_back({resolve_path(s.prefix, "logs/error.log"), LogLevel::kError, -1});
 }

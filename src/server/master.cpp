@@ -12,6 +12,7 @@
 
 #include "apps/directives.h"
 #include "core/log.h"
+#include "core/strings.h"
 #include "http/access_log.h"
 #include "proxy/directives.h"
 
@@ -108,14 +109,42 @@ int Master::run(std::shared_ptr<const Snapshot> snapshot) {
   sd_notifyf(0, "READY=1\nMAINPID=%lu\nSTATUS=serving", (unsigned long)getpid());
   check_health(*snapshot);
   apps_.configure(apps);
+  if (Status st = control_socket_.open(snapshot->main.control_socket); !st)
+    LOG_ALERT("{}: `portico status` and `portico app` will not reach this server", st.message());
 
   control_.run();
+  control_socket_.close();
 
   checker_.configure({});
   runtime_.join();
   if (!pid_path.empty()) ::unlink(pid_path.c_str());
   LOG_NOTICE("exit");
   return 0;
+}
+
+std::string Master::command(std::string_view line) {
+  std::vector<std::string> w;
+  for (size_t i = 0; i < line.size();) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    size_t j = line.find(' ', i);
+    if (j == std::string_view::npos) j = line.size();
+    if (j > i) w.emplace_back(line.substr(i, j - i));
+    i = j;
+  }
+  auto answer = [](const Status& st, std::string out = {}) {
+    return st ? "ok\n" + out : "error: " + st.message() + "\n";
+  };
+  if (w.size() == 1 && w[0] == "status") return answer(Status::ok(), apps_.status_text());
+  if (w.size() == 2 && w[0] == "status" && w[1] == "--json")
+    return answer(Status::ok(), apps_.status_json());
+  if (w.size() == 3 && w[0] == "app" && w[1] == "restart") return answer(apps_.restart(w[2]));
+  if (w.size() == 4 && w[0] == "app" && w[1] == "scale") {
+    auto n = parse_uint(w[3]);
+    if (!n) return answer(Status::error("invalid number \"" + w[3] + "\""));
+    return answer(apps_.scale(w[2], uint32_t(std::min<uint64_t>(*n, UINT32_MAX))));
+  }
+  return answer(Status::error("unknown command \"" + std::string(line) +
+                              "\" (status [--json], app restart NAME, app scale NAME N)"));
 }
 
 Status Master::handle_signals() {

@@ -19,6 +19,7 @@
 #include "apps/supervisor.h"
 #include "core/status.h"
 #include "server/control.h"
+#include "server/control_socket.h"
 #include "server/loader.h"
 #include "server/runtime.h"
 #include "server/snapshot.h"
@@ -51,6 +52,7 @@ class Master {
   void stop(bool graceful);
   void stop_loop_if_finished();
   void apps_stop(bool graceful);
+  std::string command(std::string_view line);  // one control socket command
   void check_health(const Snapshot& snapshot);
   std::shared_ptr<const Snapshot> load_for_reload();
 
@@ -59,6 +61,8 @@ class Master {
   Runtime runtime_;
   upstream::HealthChecker checker_{control_.loop()};
   apps::Supervisor apps_{control_};  // the managed apps' processes (apps/supervisor.h)
+  // `portico status`, `portico app restart|scale` (server/control_socket.h).
+  ControlSocket control_socket_{control_.loop(), [this](std::string_view l) { return command(l); }};
   bool apps_stopped_ = false;
   bool apps_stopping_ = false;
   bool stopping_ = false;

@@ -18,6 +18,10 @@ struct MainConf {
   int worker_processes = 1;
   bool daemon = false;  // portico stays in the foreground unless told otherwise
   std::string pid_path;
+  // control_socket: the command channel (server/control_socket.h); by default the pid file's
+  // path with ".sock" for ".pid"; empty ("off", or no pid file): none.
+  std::string control_socket;
+  bool control_socket_set = false;
   std::vector<LogTarget> error_logs;
   int worker_connections = 512;
   uint64_t worker_shutdown_timeout = 0;  // 0 = wait for in-flight requests forever, as nginx

@@ -7,6 +7,7 @@ Node apps (through portico's listen shim). Every wait is a poll with a deadline;
 from client threads that run until the test has seen what it waits for (bounded by time).
 portico only: nginx has no app server."""
 
+import json
 import os
 import re
 import shutil
@@ -531,6 +532,68 @@ http {
             self.assertEqual(request(srv.port(), "/").status, 200)
             time.sleep(1.5)  # more than idle_time: the last process stays
             self.assertEqual(len(ready_pids(srv)), 1)
+
+
+@portico_only
+class AppControlTest(unittest.TestCase):
+    """`portico status`, `portico app restart`, `portico app scale` against the running server
+    (its control socket)."""
+
+    def test_status_restart_and_scale(self):
+        with Server(app_config(), {"app/app.py": PY_APP}, error_log_level="notice") as srv:
+            old = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                             message="two ready processes")
+            for _ in range(5):
+                self.assertEqual(request(srv.port(), "/").status, 200)
+            st = eventually(lambda: (lambda r: r.returncode == 0 and json.loads(r.stdout))(
+                srv.run_cli("status", "--json")), 5, message="status --json")
+            app = st["apps"][0]
+            self.assertEqual(app["name"], "pyapp")
+            self.assertEqual(sorted(p["pid"] for p in app["processes"]), sorted(old))
+            self.assertEqual(sum(p["requests"] for p in app["processes"]), 5)
+            self.assertTrue(all(p["state"] == "ready" for p in app["processes"]))
+            eventually(lambda: all(p["pss_kb"] > 0 for p in json.loads(
+                srv.run_cli("status", "--json").stdout)["apps"][0]["processes"]), 5,
+                message="memory sampled")
+            text = srv.run_cli("status")
+            self.assertEqual(text.returncode, 0, text.stderr)
+            self.assertIn("app pyapp: running", text.stdout)
+            for pid in old:
+                self.assertIn(str(pid), text.stdout)
+
+            # Restart under load: every process replaced, nothing fails.
+            loads = run_load(srv.port(), 2, "/slow?ms=5")
+            try:
+                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+                r = srv.run_cli("app", "restart", "pyapp")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                eventually(lambda: all(not alive(p) for p in old), 15,
+                           message="old processes replaced")
+                eventually(lambda: len(ready_pids(srv)) == 2, 10, message="two ready again")
+            finally:
+                total, failures = stop_load(self, loads)
+            self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+
+            r = srv.run_cli("app", "scale", "pyapp", "3")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            eventually(lambda: len(ready_pids(srv)) == 3, 10, message="scaled to 3")
+            r = srv.run_cli("app", "scale", "pyapp", "1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            eventually(lambda: len(ready_pids(srv)) == 1, 10, message="scaled to 1")
+            self.assertEqual(request(srv.port(), "/").status, 200)
+
+            bad = srv.run_cli("app", "restart", "nosuch")
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn('no app "nosuch"', bad.stderr)
+            bad = srv.run_cli("app", "frobnicate")
+            self.assertEqual(bad.returncode, 1)
+            self.assertIn("unknown command", bad.stderr)
+
+    def test_status_when_no_server_runs(self):
+        with Server(app_config(), {"app/app.py": PY_APP}, start=False) as srv:
+            r = srv.run_cli("status")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("is portico running?", r.stderr)
 
 
 @portico_only
