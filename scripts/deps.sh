@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages portico needs to build, test and benchmark, if missing.
-# Usage: scripts/deps.sh [build|test|bench]   (each level includes the previous ones)
+# Usage: scripts/deps.sh [build|demo|test|bench]   (each level includes the previous ones)
 set -euo pipefail
 level=${1:-build}
 pkgs=(cmake ninja-build g++ pkg-config libssl-dev libpcre2-dev zlib1g-dev libbrotli-dev libzstd-dev libfmt-dev
       nlohmann-json3-dev libsystemd-dev curl python3)
+if [ "$level" != build ]; then
+  pkgs+=(nodejs openjdk-17-jdk-headless)  # the demo's and the tests' apps
+fi
 if [ "$level" = test ] || [ "$level" = bench ]; then
   pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format
-        brotli zstd openssl nodejs openjdk-17-jdk-headless)
+        brotli zstd openssl)
 fi
 if [ "$level" = bench ]; then
   pkgs+=(nginx-light h2o wrk util-linux)

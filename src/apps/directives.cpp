@@ -256,13 +256,16 @@ std::vector<std::shared_ptr<const AppConf>> configured_apps(const http::HttpConf
 namespace {
 
 http::Step passenger_handle(http::Request& r) {
-  // Static files under root are the web server's (GET and HEAD of an existing regular file).
+  // Static files under root are the web server's (GET and HEAD of an existing regular file),
+  // and so is a directory's index.html: Passenger's nginx module serves public/index.html for
+  // "/" itself.
   const http::LocationConf& loc = *r.loc;
-  if ((r.head.method == http::Method::kGet || r.head.method == http::Method::kHead) && !loc.alias &&
-      !r.uri.empty() && r.uri.back() != '/') {
+  if ((r.head.method == http::Method::kGet || r.head.method == http::Method::kHead) &&
+      !loc.alias && !r.uri.empty()) {
     std::string path;
     loc.root.eval(r, path);
     path += r.uri;
+    if (r.uri.back() == '/') path += "index.html";
     struct stat st;
     if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
       return http::default_content().handle(r);
