@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -476,11 +477,13 @@ class Supervisor::App {
       return;
     }
     reconcile();
+    sv_->publish_status();
   }
 
   void process_ready(Process*) {
     last_start_failed_ = false;
     reconcile();
+    sv_->publish_status();
   }
 
   // No process ready and the last start failed: requests are answered 503 at once.
@@ -1012,9 +1015,36 @@ void Supervisor::Process::on_exit(const ChildExit& e) {
 
 // ---- Supervisor ----------------------------------------------------------------------------
 
-Supervisor::Supervisor(ChildHost& host) : host_(host) {}
+namespace {
+std::atomic<std::shared_ptr<const nlohmann::json>> g_published_status;
+}  // namespace
+
+Supervisor::Supervisor(ChildHost& host) : host_(host) {
+  publish_timer_.owner = this;
+  publish_timer_.cb = [](Timer* t) { static_cast<PublishTimer*>(t)->owner->publish_status(); };
+}
+
+std::shared_ptr<const nlohmann::json> Supervisor::published_status() {
+  return g_published_status.load();
+}
+
+nlohmann::json Supervisor::status_object() const {
+  nlohmann::json apps = nlohmann::json::array();
+  for (const auto& [name, app] : apps_)
+    if (!app->retiring()) apps.push_back(app->status());
+  nlohmann::json out;
+  out["apps"] = std::move(apps);
+  return out;
+}
+
+void Supervisor::publish_status() {
+  g_published_status.store(std::make_shared<const nlohmann::json>(status_object()));
+  if (!stopping_ && !apps_.empty() && !publish_timer_.armed())
+    host_.loop().schedule(&publish_timer_, 1000);
+}
 
 Supervisor::~Supervisor() {
+  host_.loop().cancel(&publish_timer_);
   for (auto& [name, app] : apps_)
     for (auto& p : app->procs())
       if (p->alive() && p->pid() > 0) {
@@ -1110,6 +1140,7 @@ void Supervisor::configure(const std::vector<std::shared_ptr<const AppConf>>& ap
     app->retire();
   }
   std::erase_if(apps_, [](const auto& e) { return e.second->retiring() && e.second->empty(); });
+  publish_status();
 }
 
 void Supervisor::stop(bool graceful, std::function<void()> done) {
@@ -1162,12 +1193,7 @@ Status Supervisor::scale(const std::string& name, uint32_t n) {
 }
 
 std::string Supervisor::status_json() const {
-  nlohmann::json apps = nlohmann::json::array();
-  for (const auto& [name, app] : apps_)
-    if (!app->retiring()) apps.push_back(app->status());
-  nlohmann::json out;
-  out["apps"] = std::move(apps);
-  return out.dump(2) + "\n";
+  return status_object().dump(2) + "\n";
 }
 
 std::string Supervisor::status_text() const {

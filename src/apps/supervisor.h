@@ -40,6 +40,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "apps/app_conf.h"
 #include "core/child_host.h"
 #include "core/status.h"
@@ -82,6 +84,9 @@ class Supervisor {
   std::string status_json() const;
   // The same, as a table for people (`portico status`).
   std::string status_text() const;
+  // The last status (as status_json's object) the supervisor published (once a second while
+  // it runs apps), for status pages on worker threads; null before the first.
+  static std::shared_ptr<const nlohmann::json> published_status();
 
   // For tests and status: the pids of an app's processes that are ready.
   std::vector<int> ready_pids(const std::string& app) const;
@@ -96,6 +101,13 @@ class Supervisor {
   void maybe_done();
   const std::string& node_shim();
   const std::string& wsgi_loader();
+
+  nlohmann::json status_object() const;  // {"apps": [...]}
+  void publish_status();
+  struct PublishTimer : Timer {
+    Supervisor* owner = nullptr;
+  };
+  PublishTimer publish_timer_;
 
   ChildHost& host_;
   std::map<std::string, std::unique_ptr<App>> apps_;

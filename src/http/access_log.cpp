@@ -47,8 +47,10 @@ void format_line(const LogFormat& fmt, Request& r, std::string& out) {
 }
 
 void log_request(Request& r) {
-  if (r.log_done || !r.loc) return;
+  if (r.log_done) return;
   r.log_done = true;
+  r.conn->worker()->stats().count_response(r.resp.status);
+  if (!r.loc) return;
   if (r.loc->access_logs.empty()) return;
   static thread_local std::string line;  // reused: no allocation per logged request
   int worker = r.conn->worker()->index();

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "core/event_loop.h"
+#include "http/worker_stats.h"
 
 namespace portico::http {
 
@@ -50,6 +51,8 @@ class WorkerServices {
 
   virtual void connection_opened(Connection* c) = 0;
   virtual void connection_closed(Connection* c) = 0;
+  // This worker's traffic counters (single writer: this thread).
+  virtual WorkerStats& stats() = 0;
   // This worker's state of the http module with index `i`, or null.
   virtual ModuleWorkerState* module_state(int i) = 0;
 

@@ -1,4 +1,5 @@
 #include "server/runtime.h"
+#include "server/status_module.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -145,6 +146,9 @@ Status Runtime::start(std::shared_ptr<const Snapshot> snapshot) {
     workers_.push_back(std::make_unique<Worker>(i, snapshot, std::move(mine)));
     workers_.back()->set_exit_hook(exit_hook_);
   }
+  std::vector<const http::WorkerStats*> stats;
+  for (auto& w : workers_) stats.push_back(&w->stats());
+  publish_worker_stats(std::move(stats));
   for (auto& w : workers_)
     if (Status st = w->start(); !st) return st;
   // Workers own their TCP sockets now; only unix sockets stay ours (shared).

@@ -296,6 +296,8 @@ Listener* listener_of(http::Connection* c) {
 
 void Worker::connection_opened(http::Connection* c) {
   ++active_connections_;
+  http::WorkerStats::bump(stats_.accepted);
+  http::WorkerStats::bump(stats_.active);
   ++listener_of(c)->connections;
   c->slot = uint32_t(connections_.size());
   connections_.push_back(c);
@@ -303,6 +305,7 @@ void Worker::connection_opened(http::Connection* c) {
 
 void Worker::connection_closed(http::Connection* c) {
   --active_connections_;
+  http::WorkerStats::bump(stats_.active, -1);
   --listener_of(c)->connections;
   assert(c->slot < connections_.size() && connections_[c->slot] == c);
   http::Connection* last = connections_.back();

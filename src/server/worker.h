@@ -110,6 +110,8 @@ class Worker final : public http::WorkerServices {
   // --- worker thread only (http::WorkerServices) ---
   EventLoop& loop() override { return loop_; }
   http::ModuleWorkerState* module_state(int i) override { return module_states_[size_t(i)].get(); }
+  http::WorkerStats& stats() override { return stats_; }
+  const http::WorkerStats& stats() const { return stats_; }
   int index() const override { return index_; }
   Generation* acquire_generation() override;
   void release_generation(http::Generation* g) override;
@@ -158,6 +160,7 @@ class Worker final : public http::WorkerServices {
   std::vector<std::unique_ptr<http::ModuleWorkerState>> module_states_;
   std::function<void()> on_exit_;
   uint32_t active_connections_ = 0;
+  http::WorkerStats stats_;  // http connections and requests, for status pages
   bool draining_ = false;
   bool stopping_ = false;
   bool accept_paused_ = false;

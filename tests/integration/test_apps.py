@@ -589,6 +589,59 @@ class AppControlTest(unittest.TestCase):
             self.assertEqual(bad.returncode, 1)
             self.assertIn("unknown command", bad.stderr)
 
+    def test_status_and_metrics_pages(self):
+        pages = """
+        location = /status { portico_status; allow 127.0.0.1; deny all; }
+        location = /metrics { portico_metrics; allow 127.0.0.1; deny all; }
+        location /"""
+        config = app_config().replace("\n        location /", pages, 1)
+        with Server(config, {"app/app.py": PY_APP}, error_log_level="notice") as srv:
+            pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                              message="two ready processes")
+            for _ in range(3):
+                self.assertEqual(request(srv.port(), "/").status, 200)
+            self.assertEqual(request(srv.port(), "/nope/../../x").status, 400)
+
+            def page():
+                r = request(srv.port(), "/status")
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.header("content-type"), "application/json")
+                return json.loads(r.text)
+            # The apps' figures are published once a second.
+            st = eventually(lambda: (lambda j: j["apps"] and j)(page()), 5,
+                            message="apps in the status page")
+            self.assertGreaterEqual(st["requests"]["total"], 4)
+            self.assertGreaterEqual(st["requests"]["responses"]["2xx"], 3)
+            self.assertEqual(st["requests"]["responses"]["4xx"], 1)
+            self.assertGreaterEqual(st["connections"]["accepted"], 5)
+            self.assertEqual(st["connections"]["active"], 1)  # this request's
+            peers = st["upstreams"]["backend"]
+            self.assertEqual(len(peers), 2)
+            self.assertEqual(sum(p["requests"] for p in peers), 3)
+            self.assertTrue(all(p["server"] == "app:pyapp" and p["state"] == "member"
+                                for p in peers))
+            self.assertEqual(sorted(p["pid"] for p in st["apps"][0]["processes"]), sorted(pids))
+
+            # PSS is sampled once a second.
+            r = eventually(lambda: (lambda r: "pss_bytes" in r.text and not re.search(
+                r"(?m)^portico_app_process_pss_bytes\{[^}]*\} 0$", r.text) and r)(
+                request(srv.port(), "/metrics")), 5, message="sampled memory in the metrics")
+            self.assertEqual(r.status, 200)
+            self.assertTrue(r.header("content-type").startswith("text/plain; version=0.0.4"))
+            m = r.text
+            self.assertRegex(m, r"(?m)^portico_http_responses_total\{code=\"4xx\"\} 1$")
+            self.assertRegex(m, r"(?m)^# TYPE portico_upstream_peer_requests_total counter$")
+            self.assertEqual(sum(int(v) for v in re.findall(
+                r'(?m)^portico_upstream_peer_requests_total\{upstream="backend",peer="[^"]+"\} '
+                r'(\d+)$', m)), 3)
+            for pid in pids:
+                self.assertRegex(m, rf'(?m)^portico_app_process_pss_bytes\{{app="pyapp",'
+                                    rf'pid="{pid}",state="ready"\}} \d')
+            # Every sample line is NAME{labels} VALUE or NAME VALUE (the text format).
+            for line in m.splitlines():
+                if line and not line.startswith("#"):
+                    self.assertRegex(line, r'^[a-z_]+(\{[^}]*\})? -?[0-9.e+]+$')
+
     def test_status_when_no_server_runs(self):
         with Server(app_config(), {"app/app.py": PY_APP}, start=False) as srv:
             r = srv.run_cli("status")
