@@ -28,6 +28,21 @@ struct ReadyCheck {
   std::string uri;  // kHttp: GET this; a 2xx or 3xx answer means ready
 };
 
+// A ready process is checked every `interval`; `fails` checks in a row that fail or get no
+// answer within `timeout` mean it hangs: it is stopped and replaced (app_liveness_check).
+struct LivenessCheck {
+  bool on = false;
+  ReadyCheck check;
+  uint64_t interval_ms = 10'000;
+  uint64_t timeout_ms = 5'000;
+  uint32_t fails = 3;
+  bool enabled() const { return on; }
+  bool operator==(const LivenessCheck& o) const {
+    return on == o.on && check.kind == o.check.kind && check.uri == o.check.uri &&
+           interval_ms == o.interval_ms && timeout_ms == o.timeout_ms && fails == o.fails;
+  }
+};
+
 struct AppConf {
   std::string name;  // `app NAME`, or "passenger:<app root>"
   AppType type = AppType::kGeneric;
@@ -42,6 +57,7 @@ struct AppConf {
   uint32_t concurrency = 0;    // requests per process at once (max_conns); 0 = unlimited
   uint64_t start_timeout_ms = 90'000;
   ReadyCheck ready;
+  LivenessCheck liveness;  // off unless configured
   int stop_signal = SIGTERM;
   uint64_t stop_timeout_ms = 30'000;
   uint64_t drain_timeout_ms = 30'000;

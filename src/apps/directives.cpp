@@ -63,6 +63,42 @@ bool parse_ready(const std::vector<std::string>& a, size_t from, ReadyCheck* out
   return false;
 }
 
+// `liveness_check tcp|http URI [interval=T] [timeout=T] [fails=N]` | `liveness_check off`
+bool parse_liveness(const std::vector<std::string>& a, LivenessCheck* out, std::string* bad) {
+  if (a.size() == 1 && a[0] == "off") {
+    out->on = false;
+    return true;
+  }
+  size_t n = a.size();
+  while (n > 0 && a[n - 1].find('=') != std::string::npos) --n;
+  if (!parse_ready(std::vector<std::string>(a.begin(), a.begin() + long(n)), 0, &out->check)) {
+    *bad = a.empty() ? std::string() : a[0];
+    return false;
+  }
+  for (size_t i = n; i < a.size(); ++i) {
+    const std::string& s = a[i];
+    const size_t eq = s.find('=');
+    const std::string key = s.substr(0, eq);
+    const std::string_view val = std::string_view(s).substr(eq + 1);
+    bool ok = false;
+    if (key == "interval") {
+      ok = parse_ms(val, &out->interval_ms) && out->interval_ms > 0;
+    } else if (key == "timeout") {
+      ok = parse_ms(val, &out->timeout_ms) && out->timeout_ms > 0;
+    } else if (key == "fails") {
+      auto f = parse_uint(val);
+      ok = f && *f > 0 && *f <= 1000;
+      if (ok) out->fails = uint32_t(*f);
+    }
+    if (!ok) {
+      *bad = s;
+      return false;
+    }
+  }
+  out->on = true;
+  return true;
+}
+
 bool parse_type(std::string_view v, AppType* out) {
   if (v == "node" || v == "nodejs")
     *out = AppType::kNode;
@@ -204,6 +240,10 @@ void parse_app_block(const Directive& d, const std::string& prefix, AppConf* c,
                     : x.name == "stop_timeout" ? &c->stop_timeout_ms
                                                : &c->drain_timeout_ms;
       if (!parse_ms(a[0], f)) invalid(a[0]);
+    } else if (x.name == "liveness_check") {
+      std::string bad;
+      if (!parse_liveness(a, &c->liveness, &bad))
+        err(errors, x, fmt::format("invalid parameter \"{}\" in \"liveness_check\"", bad));
     } else if (x.name == "ready_check") {
       if (!parse_ready(a, 0, &c->ready))
         err(errors, x, "invalid \"ready_check\", expected \"tcp\" or \"http /URI\"");
@@ -260,8 +300,8 @@ http::Step passenger_handle(http::Request& r) {
   // and so is a directory's index.html: Passenger's nginx module serves public/index.html for
   // "/" itself.
   const http::LocationConf& loc = *r.loc;
-  if ((r.head.method == http::Method::kGet || r.head.method == http::Method::kHead) &&
-      !loc.alias && !r.uri.empty()) {
+  if ((r.head.method == http::Method::kGet || r.head.method == http::Method::kHead) && !loc.alias &&
+      !r.uri.empty()) {
     std::string path;
     loc.root.eval(r, path);
     path += r.uri;
@@ -363,6 +403,7 @@ void finish_level(Level& lv) {
   c->start_timeout_ms = pc.start_timeout_ms;
   c->ready = pc.ready;
   c->log_path = pc.app_log_file.empty() ? "" : config::resolve_path(lv.prefix(), pc.app_log_file);
+  c->liveness = pc.liveness;
   c->max_requests = pc.max_requests;
   c->memory_limit_kb = pc.memory_limit_kb;
   c->max_lifetime_ms = pc.max_lifetime_ms;
@@ -494,6 +535,12 @@ void set_memory_limit(Level& lv, const Directive& d) {
     lv.error(d, fmt::format("invalid value \"{}\" in \"{}\" directive", d.args[0], d.name));
 }
 
+void set_liveness_check(Level& lv, const Directive& d) {
+  std::string bad;
+  if (!parse_liveness(d.args, &lv.conf<PassengerConf>().liveness, &bad))
+    lv.error(d, fmt::format("invalid parameter \"{}\" in \"{}\" directive", bad, d.name));
+}
+
 void set_max_pool_size(Level& lv, const Directive& d) {
   uint64_t v;
   if (!lv.number(d, d.args[0], &v) || v == 0)
@@ -532,6 +579,7 @@ const Command kCommands[] = {
     {{"passenger_max_requests", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_number<&PassengerConf::max_requests>},
     {{"passenger_memory_limit", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_memory_limit},
+    {{"app_liveness_check", kHSL, 1, 5, BlockKind::kNone, 0, true}, set_liveness_check},
     {{"app_max_lifetime", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_seconds<&PassengerConf::max_lifetime_ms>},
     {{"passenger_pool_idle_time", kHttp, 1, 1, BlockKind::kNone, 0, true},

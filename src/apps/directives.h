@@ -40,6 +40,7 @@ struct PassengerConf : http::ModuleConfOf<PassengerConf> {
   std::string app_log_file;
   ReadyCheck ready;
   bool ready_set = false;
+  LivenessCheck liveness;  // app_liveness_check
   std::string user, group;
   uint64_t max_requests = 0;             // passenger_max_requests
   uint64_t memory_limit_kb = 0;          // passenger_memory_limit (MB)

@@ -176,6 +176,9 @@ class Supervisor::Process final : public IoHandler, public Deferred {
   void start_probe();
   void close_probe();
   void probe_failed();
+  void probe_passed();
+  const ReadyCheck& check() const;
+  bool probing() const;
   void became_ready();
   bool read_pipe(int fd, int stream);  // false: nothing more to read now (or the end)
   void write_line(int stream, std::string_view line);
@@ -195,7 +198,8 @@ class Supervisor::Process final : public IoHandler, public Deferred {
   int probe_fd_ = -1;
   bool probe_sent_ = false;
   std::string probe_buf_;
-  FnTimer probe_timer_, start_timer_, kill_timer_, drain_timer_;
+  FnTimer probe_timer_, start_timer_, kill_timer_, drain_timer_, live_timeout_timer_;
+  uint32_t live_fails_ = 0;  // liveness checks failed in a row
   uint64_t drain_started_ms_ = 0;
   const char* recycle_ = nullptr;  // why it is being replaced (it serves until then)
   uint64_t requests_left_ = 0;     // requests counted in groups it has left
@@ -517,6 +521,7 @@ class Supervisor::App {
   }
 
   void note_error(std::string text) { last_error_ = std::move(text); }
+  void count_restart() { ++restarts_; }
 
   // The last lines the app's processes wrote to stderr (for status: why a deploy failed).
   void note_stderr(std::string_view line) {
@@ -708,6 +713,7 @@ Status Supervisor::Process::spawn(const std::set<int>& avoid) {
   };
   app_->loop().schedule(&start_timer_, c.start_timeout_ms);
   probe_timer_.fn = [this] { start_probe(); };
+  live_timeout_timer_.fn = [this] { probe_failed(); };
   app_->loop().schedule(&probe_timer_, kProbeIntervalMs);
   return Status::ok();
 }
@@ -781,9 +787,20 @@ void Supervisor::Process::close_pipes() {
   }
 }
 
+// The check a probe runs: the readiness check while starting, the liveness check once ready.
+const ReadyCheck& Supervisor::Process::check() const {
+  return state_ == State::kSpawning ? app_->conf().ready : app_->conf().liveness.check;
+}
+
+bool Supervisor::Process::probing() const {
+  return state_ == State::kSpawning || (state_ == State::kReady && app_->conf().liveness.enabled());
+}
+
 void Supervisor::Process::start_probe() {
-  if (state_ != State::kSpawning) return;
+  if (!probing()) return;
   close_probe();
+  if (state_ == State::kReady)  // a liveness probe gets an answer in time or fails
+    app_->loop().schedule(&live_timeout_timer_, app_->conf().liveness.timeout_ms);
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     probe_failed();
@@ -809,6 +826,7 @@ void Supervisor::Process::start_probe() {
 }
 
 void Supervisor::Process::close_probe() {
+  loop_.cancel(&live_timeout_timer_);
   if (probe_fd_ < 0) return;
   loop_.remove(probe_fd_);
   ::close(probe_fd_);
@@ -817,11 +835,40 @@ void Supervisor::Process::close_probe() {
 
 void Supervisor::Process::probe_failed() {
   close_probe();
-  if (state_ == State::kSpawning) app_->loop().schedule(&probe_timer_, kProbeIntervalMs);
+  if (state_ == State::kSpawning) {
+    app_->loop().schedule(&probe_timer_, kProbeIntervalMs);
+    return;
+  }
+  if (state_ != State::kReady) return;
+  const LivenessCheck& lc = app_->conf().liveness;
+  if (++live_fails_ < lc.fails) {
+    app_->loop().schedule(&probe_timer_, lc.interval_ms);
+    return;
+  }
+  // Hung: no new requests, and stopped now (SIGKILL after stop_timeout); requests in flight on
+  // it fail and idempotent ones are retried elsewhere. The pool starts its replacement at once.
+  const std::string why =
+      fmt::format("process {} failed {} liveness check(s) in a row, replaced", pid_, live_fails_);
+  LOG_ERROR("app \"{}\" {}", app_->conf().name, why);
+  app_->note_error(why);
+  app_->count_restart();
+  stop(app_->conf().stop_timeout_ms);
+  app_->reconcile();
+}
+
+void Supervisor::Process::probe_passed() {
+  close_probe();
+  if (state_ == State::kSpawning) {
+    became_ready();
+    return;
+  }
+  live_fails_ = 0;
+  if (state_ == State::kReady)
+    app_->loop().schedule(&probe_timer_, app_->conf().liveness.interval_ms);
 }
 
 void Supervisor::Process::on_io(uint32_t events) {
-  if (probe_fd_ < 0 || state_ != State::kSpawning) return;
+  if (probe_fd_ < 0 || !probing()) return;
   if (!probe_sent_) {
     if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
     int err = 0;
@@ -831,15 +878,14 @@ void Supervisor::Process::on_io(uint32_t events) {
       probe_failed();
       return;
     }
-    const ReadyCheck& rc = app_->conf().ready;
+    const ReadyCheck& rc = check();
     if (rc.kind == ReadyCheck::Kind::kTcp) {
-      close_probe();
-      became_ready();
+      probe_passed();
       return;
     }
-    std::string req = fmt::format(
-        "GET {} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nUser-Agent: portico-ready-check\r\n\r\n", rc.uri,
-        port_);
+    std::string req =
+        fmt::format("GET {} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nUser-Agent: portico-{}-check\r\n\r\n",
+                    rc.uri, port_, state_ == State::kSpawning ? "ready" : "liveness");
     if (::send(probe_fd_, req.data(), req.size(), MSG_NOSIGNAL) != ssize_t(req.size())) {
       probe_failed();
       return;
@@ -857,12 +903,10 @@ void Supervisor::Process::on_io(uint32_t events) {
   // "HTTP/1.x NNN ..."
   bool ok = probe_buf_.size() >= 12 && probe_buf_.compare(0, 5, "HTTP/") == 0 &&
             (probe_buf_[9] == '2' || probe_buf_[9] == '3');
-  if (ok) {
-    close_probe();
-    became_ready();
-  } else {
+  if (ok)
+    probe_passed();
+  else
     probe_failed();
-  }
 }
 
 void Supervisor::Process::became_ready() {
@@ -873,6 +917,8 @@ void Supervisor::Process::became_ready() {
   app_->loop().cancel(&probe_timer_);
   LOG_NOTICE("app \"{}\" process {} ready on port {} after {} ms", app_->conf().name, pid_, port_,
              ready_ms_ - started_ms_);
+  if (app_->conf().liveness.enabled())
+    app_->loop().schedule(&probe_timer_, app_->conf().liveness.interval_ms);
   publish(app_->conf());
   app_->process_ready(this);
 }

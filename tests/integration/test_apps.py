@@ -258,6 +258,32 @@ class AppFailureTest(unittest.TestCase):
             self.assertTrue(alive(pids[1]))
             self.assertFalse(alive(victim))
 
+    def test_liveness_check_replaces_a_hung_process(self):
+        # SIGSTOP: the kernel still accepts connections for it, nothing answers.
+        extra = "liveness_check http / interval=200ms timeout=300ms fails=2; stop_timeout 1s;"
+        with Server(app_config(extra=extra), {"app/app.py": PY_APP},
+                    error_log_level="notice") as srv:
+            pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                              message="two ready processes")
+            loads = run_load(srv.port(), 2, "/slow?ms=5")
+            try:
+                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+                hung = pids[0]
+                os.kill(hung, signal.SIGSTOP)
+                eventually(lambda: not alive(hung), 10, message="the hung process killed")
+                eventually(lambda: len([p for p in ready_pids(srv) if p != hung]) == 2, 10,
+                           message="a ready replacement")
+                before = sum(t.ok for t in loads)
+                eventually(lambda: sum(t.ok for t in loads) > before + 10, 10,
+                           message="load going on after the replacement")
+            finally:
+                total, failures = stop_load(self, loads)
+            # Requests caught on the hung process were retried elsewhere once it was killed.
+            self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+            self.assertIn(f"process {hung} failed 2 liveness check(s) in a row, replaced",
+                          srv.error_log())
+            self.assertTrue(alive(pids[1]), "the healthy process was left alone")
+
     def test_crash_loop_backs_off_and_answers_503(self):
         config = """
 http {

@@ -218,6 +218,18 @@ TEST_F(AppsConfigTest, Errors) {
   EXPECT_NE(errors().find("\"server app:a\" must be the only server in upstream \"u\""),
             std::string::npos)
       << errors();
+  load(
+      "app a { command x; liveness_check http /h fails=0; max_requests lots; }\n"
+      "server { listen 127.0.0.1:8080; }");
+  EXPECT_NE(errors().find("invalid parameter \"fails=0\" in \"liveness_check\""), std::string::npos)
+      << errors();
+  EXPECT_NE(errors().find("invalid value \"lots\" in \"max_requests\""), std::string::npos)
+      << errors();
+  load("server { listen 127.0.0.1:8080; location / { passenger_memory_limit big; } }");
+  EXPECT_NE(errors().find("invalid value \"big\" in \"passenger_memory_limit\" directive in " +
+                          dir_ + "/portico.conf:4"),
+            std::string::npos)
+      << errors();
   load("server { listen 127.0.0.1:8080; location / { passenger_app_type ruby; } }");
   EXPECT_NE(errors().find("invalid value \"ruby\" in \"passenger_app_type\" directive"),
             std::string::npos)
@@ -237,6 +249,7 @@ TEST_F(AppsConfigTest, RecyclingAndRestartSettings) {
       idle_time 30s;
       rolling_restarts off;
       restart_dir /run/spring;
+      liveness_check http /health interval=5s timeout=2s fails=4;
     }
     server {
       listen 127.0.0.1:8080;
@@ -247,6 +260,7 @@ TEST_F(AppsConfigTest, RecyclingAndRestartSettings) {
       passenger_max_request_queue_time 5;
       app_max_lifetime 3600;
       passenger_resist_deployment_errors on;
+      app_liveness_check tcp;
     }
   )");
   ASSERT_EQ(apps.size(), 2u) << errors();
@@ -258,6 +272,12 @@ TEST_F(AppsConfigTest, RecyclingAndRestartSettings) {
   EXPECT_EQ(a.idle_time_ms, 30'000u);
   EXPECT_FALSE(a.rolling_restarts);
   EXPECT_EQ(a.restart_file, "/run/spring/restart.txt");
+  EXPECT_TRUE(a.liveness.enabled());
+  EXPECT_EQ(a.liveness.check.kind, ReadyCheck::Kind::kHttp);
+  EXPECT_EQ(a.liveness.check.uri, "/health");
+  EXPECT_EQ(a.liveness.interval_ms, 5000u);
+  EXPECT_EQ(a.liveness.timeout_ms, 2000u);
+  EXPECT_EQ(a.liveness.fails, 4u);
   const AppConf& b = *apps[1];
   EXPECT_EQ(b.max_requests, 500u);
   EXPECT_EQ(b.memory_limit_kb, 300u * 1024);  // Passenger: megabytes
@@ -265,6 +285,9 @@ TEST_F(AppsConfigTest, RecyclingAndRestartSettings) {
   EXPECT_EQ(b.idle_time_ms, 120'000u);  // http level, inherited
   EXPECT_TRUE(b.rolling_restarts);
   EXPECT_EQ(b.restart_file, "/var/www/app-b/tmp/restart.txt");  // Passenger's default
+  EXPECT_TRUE(b.liveness.enabled());
+  EXPECT_EQ(b.liveness.check.kind, ReadyCheck::Kind::kTcp);
+  EXPECT_EQ(b.liveness.interval_ms, 10'000u);  // defaults
 }
 
 TEST(AppsRestartFile, RelativeToTheAppRoot) {
