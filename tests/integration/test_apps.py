@@ -253,7 +253,10 @@ class AppFailureTest(unittest.TestCase):
             finally:
                 total, failures = stop_load(self, loads)
             self.assertEqual(failures, [], f"{len(failures)} failed of {total + len(failures)}")
-            self.assertLess(took, 1.0, f"replacement ready after {took:.3f}s")
+            # The bound, for the normal build; ASan+UBSan slow portico and the app's
+            # start alike.
+            bound = 3.0 if os.environ.get("PORTICO_SANITIZED") == "1" else 1.0
+            self.assertLess(took, bound, f"replacement ready after {took:.3f}s")
             self.assertEqual(len(replacement), 1)
             self.assertTrue(alive(pids[1]))
             self.assertFalse(alive(victim))
