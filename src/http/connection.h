@@ -11,6 +11,8 @@
 // While idle in keep-alive it holds no buffer and no request: only this object (392 bytes).
 //
 // State and what is valid in it:
+//   kReadingProxy: a `listen ... proxy_protocol` connection before its header; nothing read yet
+//                 (the header is peeked, then exactly its bytes are consumed).
 //   kIdle, kReadingHead: req_ may be null; buf_ holds received bytes [pos_, len_).
 //   kReadingBody: the response is not out yet (discard before answering) or is (response_sent_);
 //                 body_pos_/body_left_ (and the request's body_chunked) describe the body.
@@ -26,6 +28,7 @@
 #include <memory>
 
 #include "core/event_loop.h"
+#include "core/proxy_protocol.h"
 #include "core/sockaddr.h"
 #include "core/timer_wheel.h"
 #include "core/transport.h"
@@ -81,6 +84,11 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   // The connection speaks TLS (not a plain request on a TLS port): $scheme is https.
   bool secure() const;
 
+  // What the PROXY protocol header said on a `listen ... proxy_protocol` address, when it
+  // carried addresses (v1 TCP4/TCP6, v2 PROXY over TCP); null otherwise, as nginx's
+  // c->proxy_protocol.
+  const ProxyHeader* proxy_protocol() const { return proxy_.get(); }
+
   // This worker's state of module `m` (Module::create_worker_state), or null.
   ModuleWorkerState* module_state(const Module& m);
 
@@ -106,6 +114,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
 
  private:
   enum class State : uint8_t {
+    kReadingProxy,  // a PROXY protocol header, before anything else (TLS included)
     kIdle,
     kReadingHead,
     kReadingBody,
@@ -119,6 +128,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   };
 
   void drive();
+  bool step_read_proxy();
   bool step_read_head();
   bool step_read_body();
   bool step_write();
@@ -157,6 +167,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   ListenPoint* listener_;
   Transport transport_;  // edge-triggered readiness: assume readable until a read says drained
   std::unique_ptr<tls::Session> tls_;  // the transport's layer on a TLS address
+  std::unique_ptr<ProxyHeader> proxy_;  // see proxy_protocol()
   uint64_t id_;
   State state_ = State::kIdle;
   bool keep_alive_ = true;

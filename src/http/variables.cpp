@@ -72,6 +72,41 @@ extern const VariableDef kCoreVariables[] = {
        append_port(out, client_addr_for_variable(r, kAddrVarRemotePort));
        return true;
      }},
+    // The PROXY protocol header's addresses (nginx: not found without a header that had them).
+    {"proxy_protocol_addr",
+     [](Request& r, Ref, std::string& out) {
+       const ProxyHeader* pp = r.conn->proxy_protocol();
+       if (pp) out += pp->src_text;
+       return pp != nullptr;
+     }},
+    {"proxy_protocol_port",
+     [](Request& r, Ref, std::string& out) {
+       const ProxyHeader* pp = r.conn->proxy_protocol();
+       if (pp) append_uint(out, pp->src_port);
+       return pp != nullptr;
+     }},
+    {"proxy_protocol_server_addr",
+     [](Request& r, Ref, std::string& out) {
+       const ProxyHeader* pp = r.conn->proxy_protocol();
+       if (pp) out += pp->dst_text;
+       return pp != nullptr;
+     }},
+    {"proxy_protocol_server_port",
+     [](Request& r, Ref, std::string& out) {
+       const ProxyHeader* pp = r.conn->proxy_protocol();
+       if (pp) append_uint(out, pp->dst_port);
+       return pp != nullptr;
+     }},
+    {"proxy_protocol_tlv_",
+     [](Request& r, Ref ref, std::string& out) {
+       const ProxyHeader* pp = r.conn->proxy_protocol();
+       thread_local std::string num;
+       std::string_view v;
+       if (!pp || !find_proxy_tlv(pp->tlvs, ref.param, &v, &num)) return false;
+       out += v;
+       return true;
+     },
+     /*prefix=*/true},
     {"binary_remote_addr",
      [](Request& r, Ref, std::string& out) {
        const SockAddr& a = client_addr_for_variable(r, kAddrVarBinaryRemoteAddr);

@@ -44,7 +44,14 @@ bool compile_format(const std::string& text, LogFormat* out, std::string* error)
       {"upstream_connect_time", V::kUpstreamConnectTime},
       {"pid", V::kPid},
       {"hostname", V::kHostname},
-      {"nginx_version", V::kNginxVersion}};
+      {"nginx_version", V::kNginxVersion},
+      {"proxy_protocol_addr", V::kProxyProtocolAddr},
+      {"proxy_protocol_port", V::kProxyProtocolPort},
+      {"proxy_protocol_server_addr", V::kProxyProtocolServerAddr},
+      {"proxy_protocol_server_port", V::kProxyProtocolServerPort},
+      {"realip_remote_addr", V::kRealipRemoteAddr},
+      {"realip_remote_port", V::kRealipRemotePort}};
+  constexpr std::string_view kTlvPrefix = "proxy_protocol_tlv_";
   std::string lit;
   size_t i = 0;
   while (i < text.size()) {
@@ -66,6 +73,12 @@ bool compile_format(const std::string& text, LogFormat* out, std::string* error)
       ++i;
     }
     bool found = false;
+    if (name.size() > kTlvPrefix.size() && name.substr(0, kTlvPrefix.size()) == kTlvPrefix) {
+      if (!lit.empty()) out->parts.push_back({V::kLiteral, std::move(lit)});
+      lit.clear();
+      out->parts.push_back({V::kProxyProtocolTlv, std::string(name.substr(kTlvPrefix.size()))});
+      continue;
+    }
     for (const auto& [n, v] : kVars) {
       if (n != name) continue;
       if (!lit.empty()) out->parts.push_back({V::kLiteral, std::move(lit)});
@@ -90,6 +103,9 @@ struct Inherited {
   bool next_upstream = true;
   uint32_t tries = 0;
   uint64_t next_upstream_timeout_ms = 0;
+  bool proxy_protocol = false;
+  uint64_t proxy_protocol_timeout_ms = 30'000;
+  std::vector<AccessRule> realip_from;
   std::vector<AccessRule> access;
   std::vector<AccessLog> logs;
   bool logs_given = false;
@@ -121,6 +137,9 @@ void set_next_upstream(Level& lv, const Directive& d);
 void set_tries(Level& lv, const Directive& d);
 void set_next_upstream_timeout(Level& lv, const Directive& d);
 void set_access_rule(Level& lv, const Directive& d);
+void set_proxy_protocol(Level& lv, const Directive& d);
+void set_proxy_protocol_timeout(Level& lv, const Directive& d);
+void set_real_ip_from(Level& lv, const Directive& d);
 void set_access_log(Level& lv, const Directive& d);
 void set_listen(Level& lv, const Directive& d);
 void set_proxy_pass(Level& lv, const Directive& d);
@@ -145,6 +164,10 @@ const Command kCommands[] = {
     {{"proxy_next_upstream_tries", kSS, 1, 1, BlockKind::kNone, 0, true}, set_tries},
     {{"proxy_next_upstream_timeout", kSS, 1, 1, BlockKind::kNone, 0, true},
      set_next_upstream_timeout},
+    {{"proxy_protocol", kSS, 1, 1, BlockKind::kNone, 0, true}, set_proxy_protocol},
+    {{"proxy_protocol_timeout", kSS, 1, 1, BlockKind::kNone, 0, true},
+     set_proxy_protocol_timeout},
+    {{"set_real_ip_from", kSS, 1, 1, BlockKind::kNone, 0, false}, set_real_ip_from},
     {{"allow", kSS, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
     {{"deny", kSS, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
     {{"access_log", kSS, 1, kAnyArgs, BlockKind::kNone, 0, false}, set_access_log},
@@ -271,10 +294,12 @@ class Builder {
     srv->line = d.line;
     Inherited in = parent;
     in.access.clear();  // array directives replace the inherited ones when given
+    in.realip_from.clear();
     in.logs_given = false;
     Level lv{*this, in, srv.get(), false};
     for (const auto& x : d.block) apply(lv, x, kStreamServer);
     if (!access_given(d)) in.access = parent.access;
+    if (!given(d, "set_real_ip_from")) in.realip_from = parent.realip_from;
     if (srv->listens.empty()) error(d, "no \"listen\" is defined for server");
     if (!srv->upstream) error(d, "no \"proxy_pass\" is defined for server");
     if (srv->upstream) compile_hash_key(*srv);
@@ -284,9 +309,18 @@ class Builder {
     srv->next_upstream = in.next_upstream;
     srv->next_upstream_tries = in.tries;
     srv->next_upstream_timeout_ms = in.next_upstream_timeout_ms;
+    srv->proxy_protocol = in.proxy_protocol;
+    srv->proxy_protocol_timeout_ms = in.proxy_protocol_timeout_ms;
+    srv->realip_from = std::move(in.realip_from);
     srv->access = std::move(in.access);
     srv->access_logs = in.logs;
     sc_.servers.push_back(std::move(srv));
+  }
+
+  static bool given(const Directive& d, std::string_view name) {
+    for (const auto& x : d.block)
+      if (x.name == name) return true;
+    return false;
   }
 
   static bool access_given(const Directive& d) {
@@ -353,6 +387,24 @@ void set_access_rule(Level& lv, const Directive& d) {
     return;
   }
   lv.in.access.push_back(rule);
+}
+
+void set_proxy_protocol(Level& lv, const Directive& d) {
+  lv.b.flag(d, &lv.in.proxy_protocol);
+}
+
+void set_proxy_protocol_timeout(Level& lv, const Directive& d) {
+  lv.b.time_ms(d, &lv.in.proxy_protocol_timeout_ms);
+}
+
+void set_real_ip_from(Level& lv, const Directive& d) {
+  AccessRule rule;
+  rule.allow = true;
+  if (d.args[0] == "all" || !parse_access_rule(d.args[0], rule)) {
+    lv.b.error(d, fmt::format("invalid parameter \"{}\"", d.args[0]));
+    return;
+  }
+  lv.in.realip_from.push_back(rule);
 }
 
 void set_access_log(Level& lv, const Directive& d) {

@@ -40,7 +40,14 @@ struct LogFormat {
     kUpstreamConnectTime,
     kPid,
     kHostname,
-    kNginxVersion
+    kNginxVersion,
+    kProxyProtocolAddr,
+    kProxyProtocolPort,
+    kProxyProtocolServerAddr,
+    kProxyProtocolServerPort,
+    kProxyProtocolTlv,  // text: the TLV's name
+    kRealipRemoteAddr,
+    kRealipRemotePort
   };
   struct Part {
     Var var;
@@ -69,6 +76,12 @@ struct Server {
   std::unique_ptr<const LogFormat> hash_key;
   std::vector<AccessRule> access;
   std::vector<AccessLog> access_logs;
+  bool proxy_protocol = false;  // send a PROXY protocol v1 header to the upstream
+  // Reading a `listen ... proxy_protocol` header (nginx's stream proxy_protocol_timeout).
+  uint64_t proxy_protocol_timeout_ms = 30'000;
+  // set_real_ip_from (nginx's stream realip module): from these peers the PROXY protocol
+  // header's source becomes the client address. Only `allow` matters in these rules.
+  std::vector<AccessRule> realip_from;
   std::string file;
   int line = 0;
 };
