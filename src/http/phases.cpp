@@ -142,7 +142,7 @@ Step run_phases(Request& r, bool from_server_rewrite, bool named) {
       continue;  // find the location again, without the server rewrite phase
     }
     apply_realip(r, r.loc->realip);  // preaccess: the location's settings
-    if (const Step a = check_access(r); !a.is(Step::Kind::kNext)) return a;
+    if (const Step a = run_access_phase(r); !a.is(Step::Kind::kNext)) return a;
     if (r.loc->try_files) {
       const Step t = run_try_files(r);
       if (t.redirects()) {

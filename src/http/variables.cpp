@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/strings.h"
+#include "http/basic_credentials.h"
 #include "core/time_cache.h"
 #include "http/connection.h"
 #include "http/http_config.h"
@@ -343,7 +344,13 @@ extern const VariableDef kCoreVariables[] = {
        out += h->value;
        return true;
      }},
-    {"remote_user", [](Request&, Ref, std::string&) { return false; }},
+    {"remote_user",
+     [](Request& r, Ref, std::string& out) {
+       thread_local std::string user, password;
+       if (!basic_credentials(r, &user, &password)) return false;
+       out += user;
+       return true;
+     }},
     {"request_length",
      [](Request& r, Ref, std::string& out) {
        append_uint(out, r.request_length);
