@@ -20,8 +20,8 @@
 #include "http/connection.h"
 #include "http/http_config.h"
 #include "http/level.h"
-#include "http/request.h"
 #include "http/phases.h"
+#include "http/request.h"
 
 namespace portico::auth {
 
@@ -64,8 +64,8 @@ AccessVerdict unauthorized(Request& r, std::string_view realm) {
 
 // Scans the user file for `user`; *found tells whether the user has a line, `password` gets
 // its password field. Returns kDeclined when read, or the verdict of a failure.
-AccessVerdict scan_file(Request& r, const std::string& path, std::string_view user,
-                        bool* found, std::string& password) {
+AccessVerdict scan_file(Request& r, const std::string& path, std::string_view user, bool* found,
+                        std::string& password) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
@@ -109,8 +109,7 @@ AccessVerdict check(Request& r) {
   if (realm == "off") return AccessVerdict::kDeclined;
   if (!http::basic_credentials(r, &user, &password)) {
     PORTICO_LOG(LogLevel::kInfo, r.conn->id(),
-                "no user/password was provided for basic authentication{}",
-                http::log_context(r));
+                "no user/password was provided for basic authentication{}", http::log_context(r));
     return unauthorized(r, realm);
   }
   // A relative name is taken from the prefix (nginx: the configuration's directory; the
@@ -122,8 +121,8 @@ AccessVerdict check(Request& r) {
   if (AccessVerdict v = scan_file(r, path, user, &found, stored); v != AccessVerdict::kDeclined)
     return v;
   if (!found) {
-    PORTICO_LOG(LogLevel::kError, r.conn->id(), "user \"{}\" was not found in \"{}\"{}", user,
-                path, http::log_context(r));
+    PORTICO_LOG(LogLevel::kError, r.conn->id(), "user \"{}\" was not found in \"{}\"{}", user, path,
+                http::log_context(r));
     return unauthorized(r, realm);
   }
   if (check_password(password, stored) == PasswordCheck::kMatch) return AccessVerdict::kAllow;
@@ -135,8 +134,7 @@ AccessVerdict check(Request& r) {
 const http::Command kCommands[] = {
     {{"auth_basic", http::kHSL | config::kLimitExcept, 1, 1, BlockKind::kNone, 0, true},
      set_auth_basic},
-    {{"auth_basic_user_file", http::kHSL | config::kLimitExcept, 1, 1, BlockKind::kNone, 0,
-      true},
+    {{"auth_basic_user_file", http::kHSL | config::kLimitExcept, 1, 1, BlockKind::kNone, 0, true},
      set_user_file},
 };
 

@@ -24,7 +24,9 @@ bool equal(std::string_view a, std::string_view b) {
 // One MD5 or SHA-1 context, freed on scope exit.
 class Digest {
  public:
-  explicit Digest(const EVP_MD* md) : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, md, nullptr); }
+  explicit Digest(const EVP_MD* md) : ctx_(EVP_MD_CTX_new()) {
+    EVP_DigestInit_ex(ctx_, md, nullptr);
+  }
   ~Digest() { EVP_MD_CTX_free(ctx_); }
   Digest(const Digest&) = delete;
   Digest& operator=(const Digest&) = delete;

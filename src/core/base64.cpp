@@ -31,7 +31,8 @@ void base64_encode(std::string_view in, std::string& out) {
   }
   if (i < in.size()) {
     const bool two = i + 1 < in.size();
-    const uint32_t v = uint32_t(uint8_t(in[i])) << 16 | (two ? uint32_t(uint8_t(in[i + 1])) << 8 : 0);
+    const uint32_t v =
+        uint32_t(uint8_t(in[i])) << 16 | (two ? uint32_t(uint8_t(in[i + 1])) << 8 : 0);
     out += kAlphabet[v >> 18];
     out += kAlphabet[(v >> 12) & 63];
     out += two ? kAlphabet[(v >> 6) & 63] : '=';

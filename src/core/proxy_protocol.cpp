@@ -94,8 +94,8 @@ ProxyParse parse_v1(std::string_view in, ProxyHeader* out, size_t* consumed, con
   size_t pos = 5;
   if (!read_addr(rest, &pos, &out->src_text, &out->src) ||
       !read_addr(rest, &pos, &out->dst_text, &out->dst) ||
-      !read_port(rest, &pos, ' ', &out->src_port) ||
-      !read_port(rest, &pos, '\r', &out->dst_port) || pos != rest.size())
+      !read_port(rest, &pos, ' ', &out->src_port) || !read_port(rest, &pos, '\r', &out->dst_port) ||
+      pos != rest.size())
     return fail(why, "broken header");
   set_port(out->src, out->src_port);
   set_port(out->dst, out->dst_port);
@@ -235,8 +235,8 @@ size_t write_proxy_v1(const SockAddr& src, const SockAddr& dst, char* out) {
   text += ' ';
   append_addr_text(dst, text);
   char ports[16];
-  text.append(ports, size_t(snprintf(ports, sizeof ports, " %d %d\r\n", addr_port(src),
-                                     addr_port(dst))));
+  text.append(ports,
+              size_t(snprintf(ports, sizeof ports, " %d %d\r\n", addr_port(src), addr_port(dst))));
   // Two IPv6 addresses of at most 39 characters each and two ports fit in 107 bytes.
   const size_t n = std::min(text.size(), kProxyV1MaxHeader);
   std::memcpy(out, text.data(), n);

@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 
 #include "core/strings.h"
-#include "http/basic_credentials.h"
 #include "core/time_cache.h"
+#include "http/basic_credentials.h"
 #include "http/connection.h"
 #include "http/http_config.h"
 #include "http/map.h"

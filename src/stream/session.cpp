@@ -107,9 +107,8 @@ void Session::read_proxy_header() {
     case ProxyParse::kError: {
       std::string_view seen(buf, std::min(rd.bytes(), kProxyV1MaxHeader));
       seen = seen.substr(0, std::min(seen.find_first_of("\r\n"), seen.size()));
-      PORTICO_LOG(LogLevel::kError, id_,
-                  "{}: \"{}\" while reading PROXY protocol, client: {}", why, seen,
-                  addr_text(client_));
+      PORTICO_LOG(LogLevel::kError, id_, "{}: \"{}\" while reading PROXY protocol, client: {}", why,
+                  seen, addr_text(client_));
       finish(400);
       return;
     }

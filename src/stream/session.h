@@ -81,8 +81,8 @@ class Session final : public Deferred {
   int peer_ = -1;  // the slot picked, until released
   uint32_t tries_ = 0;
   uint32_t tries_seen_ = 0;  // see try_limit()
-  SockAddr client_;  // the client's address (the PROXY protocol source after realip)
-  SockAddr peer_addr_;  // the connection's own peer ($realip_remote_addr)
+  SockAddr client_;          // the client's address (the PROXY protocol source after realip)
+  SockAddr peer_addr_;       // the connection's own peer ($realip_remote_addr)
   std::unique_ptr<ProxyHeader> pp_;  // the received header, when it had addresses
   bool reading_pp_ = false;
   bool in_epoll_ = false;

@@ -53,9 +53,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t len) {
     size_t u = 0;
     FUZZ_CHECK(parse_proxy_header(in.substr(0, cut), &p, &u) == ProxyParse::kIncomplete);
   }
-  static const char* kNames[] = {"alpn",      "authority", "unique_id",  "ssl",     "netns",
-                                 "ssl_verify", "ssl_cn",    "ssl_version", "ssl_cipher",
-                                 "ssl_sig_alg", "ssl_key_alg", "0x00", "0xE0", "0x", "0xfff"};
+  static const char* kNames[] = {"alpn",       "authority",   "unique_id",   "ssl",
+                                 "netns",      "ssl_verify",  "ssl_cn",      "ssl_version",
+                                 "ssl_cipher", "ssl_sig_alg", "ssl_key_alg", "0x00",
+                                 "0xE0",       "0x",          "0xfff"};
   std::string num;
   for (const char* n : kNames) {
     std::string_view v;

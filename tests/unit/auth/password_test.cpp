@@ -38,8 +38,9 @@ TEST(Password, LibcryptSchemes) {
   EXPECT_TRUE(ok("password", "$y$j9T$saltsaltsalt$WJhblAc/BKcuw1LHqgcyvlsjC8J4ha9Wl82.5/aQSy8"));
   EXPECT_TRUE(ok("password", "sa3tHJ3/KuYvI"));  // DES, as crypt('password', 'sa')
   EXPECT_FALSE(ok("wrong", "$2y$05$LD0i8OpDamUpwjf4I3crfu51N/IlY3xzCpmbXi.gpTQXz2NqbvqMy"));
-  EXPECT_FALSE(ok("wrong", "$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterL"
-                           "p8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/"));
+  EXPECT_FALSE(ok("wrong",
+                  "$6$saltsalt$qFmFH.bQmmtXzyBY0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterL"
+                  "p8wwnSq.qc.eoxqOmSuNp2xS0ktL3nh/"));
   // Settings no scheme accepts, and NULs, never match.
   EXPECT_FALSE(ok("password", "$1$"));
   EXPECT_FALSE(ok("password", ""));

@@ -86,13 +86,13 @@ TEST(ProxyProtocol, V1Broken) {
       "GET / HTTP/1.0\r\n\r\n",
       "PROXY",  // a prefix of "PROXY " is incomplete, but "PROXX" is not
       "PROXY TCP5 192.0.2.1 192.0.2.2 1 2\r\n",
-      "PROXY TCP4 192.0.2.1 192.0.2.2 1 2\n",          // no CR
-      "PROXY TCP4 192.0.2.1 192.0.2.2 1 65536\r\n",    // port out of range
-      "PROXY TCP4 192.0.2.1 192.0.2.2 1 \r\n",         // empty port
-      "PROXY TCP4 192.0.2.1 192.0.2.2 1 2 3\r\n",      // extra field
-      "PROXY TCP4 192.0.2.x 192.0.2.2 1 2\r\n",        // not an address character
-      "PROXY TCP4 192.0.2.300 192.0.2.2 1 2\r\n",      // not an address
-      "PROXY TCP4 192.0.2.1  192.0.2.2 1 2\r\n",       // empty address
+      "PROXY TCP4 192.0.2.1 192.0.2.2 1 2\n",        // no CR
+      "PROXY TCP4 192.0.2.1 192.0.2.2 1 65536\r\n",  // port out of range
+      "PROXY TCP4 192.0.2.1 192.0.2.2 1 \r\n",       // empty port
+      "PROXY TCP4 192.0.2.1 192.0.2.2 1 2 3\r\n",    // extra field
+      "PROXY TCP4 192.0.2.x 192.0.2.2 1 2\r\n",      // not an address character
+      "PROXY TCP4 192.0.2.300 192.0.2.2 1 2\r\n",    // not an address
+      "PROXY TCP4 192.0.2.1  192.0.2.2 1 2\r\n",     // empty address
       "PROXY TCP4 192.0.2.1 192.0.2.2 1 +2\r\n",
   };
   for (const char* in : bad) {
@@ -187,8 +187,8 @@ TEST(ProxyProtocol, V2Incomplete) {
 TEST(ProxyProtocol, Tlvs) {
   std::string ssl = std::string("\x05", 1) + std::string("\x00\x00\x01\x02", 4) +
                     tlv(0x21, "TLSv1.3") + tlv(0x22, "example.com") + tlv(0x23, "AES");
-  std::string body = tcp4_body() + tlv(0x01, "h2") + tlv(0x02, "host.example") +
-                     tlv(0x20, ssl) + tlv(0xe0, "abc") + tlv(0x05, "");
+  std::string body = tcp4_body() + tlv(0x01, "h2") + tlv(0x02, "host.example") + tlv(0x20, ssl) +
+                     tlv(0xe0, "abc") + tlv(0x05, "");
   ProxyHeader h;
   size_t used = 0;
   ASSERT_EQ(parse(v2(0x21, 0x11, body), &h, &used), ProxyParse::kComplete);
