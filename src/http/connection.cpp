@@ -181,6 +181,10 @@ void Connection::on_timer(Timer* t) {
       return;
     case State::kProxying:
       return;  // the session keeps its own time
+    case State::kDelaying:
+      c->after_phases(resume_request(*c->req_));
+      c->drive();
+      return;
   }
 }
 
@@ -216,6 +220,14 @@ void Connection::drive() {
         break;
       case State::kLingering:
         step_linger();
+        return;
+      case State::kDelaying:
+        if (transport_.read_closed() && client_closed()) {
+          // As nginx: a client that leaves while its request is delayed ends it (499).
+          req_->resp.status = 499;
+          log_request(*req_);
+          close();
+        }
         return;
       case State::kProxying:
       case State::kClosed:
@@ -350,7 +362,12 @@ void Connection::begin_request(size_t head_len) {
   continue_sent_ = false;
   keep_alive_ = r.head.keep_alive && !worker_->draining();
 
-  Outcome out = addr ? process_request(r, *addr) : Outcome::kClose;
+  after_phases(addr ? process_request(r, *addr) : Outcome::kClose);
+}
+
+// What the phases decided: a response to send, a content session, a delay, or a close.
+void Connection::after_phases(Outcome out) {
+  Request& r = *req_;
   if (out == Outcome::kClose) {
     log_request(r);
     close();
@@ -358,6 +375,13 @@ void Connection::begin_request(size_t head_len) {
   }
   if (out == Outcome::kTakeOver) {
     start_content();
+    return;
+  }
+  if (out == Outcome::kDelay) {
+    // limit_req: the request waits on this connection's timer (nginx: a delayed request's
+    // read events only watch for the client going away).
+    state_ = State::kDelaying;
+    arm(r.delay_ms);
     return;
   }
   if (body_pending_ && r.resp.keep_alive && keep_alive_) {

@@ -19,6 +19,7 @@
 //   kWriting:     writer_ holds the response; out_skip_ body bytes of req_->out went out.
 //   kProxying:    content_ (a ContentSession) drives; it reads the body and writes the response
 //                 through the ClientStream calls below and ends with content_done/error/abort.
+//   kDelaying:    limit_req delays the routed request (req_); the timer resumes it.
 //   kLingering, kClosed: no request.
 #pragma once
 
@@ -34,6 +35,7 @@
 #include "core/transport.h"
 #include "http/body_filter.h"
 #include "http/client_stream.h"
+#include "http/handler.h"
 #include "http/http1_writer.h"
 #include "http/worker_services.h"
 
@@ -120,6 +122,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
     kReadingBody,
     kWriting,
     kProxying,
+    kDelaying,  // limit_req holds the request until the timer fires
     kLingering,
     kClosed
   };
@@ -148,6 +151,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   void release_buffer_if_empty();
   bool grow_buffer(size_t limit);
   void begin_request(size_t head_len);
+  void after_phases(Outcome out);
   void fail_request(int status);
   void timeout_request(const char* while_doing);
   void ensure_request_with_generation();
@@ -166,7 +170,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   WorkerServices* worker_;
   ListenPoint* listener_;
   Transport transport_;  // edge-triggered readiness: assume readable until a read says drained
-  std::unique_ptr<tls::Session> tls_;  // the transport's layer on a TLS address
+  std::unique_ptr<tls::Session> tls_;   // the transport's layer on a TLS address
   std::unique_ptr<ProxyHeader> proxy_;  // see proxy_protocol()
   uint64_t id_;
   State state_ = State::kIdle;

@@ -152,6 +152,9 @@ struct Module {
   // Per-worker state (Connection::module_state); null when the module has none.
   std::unique_ptr<ModuleWorkerState> (*create_worker_state)(EventLoop& loop,
                                                             upstream::Local& upstreams) = nullptr;
+  // The preaccess phase (after realip, before access): Step::next(), a status (limit_req's
+  // 503), or Step::delay() with r.delay_ms set. Runs on the worker thread; never blocks.
+  Step (*preaccess)(Request& r) = nullptr;
   // The access phase, after allow/deny: the module's verdict for r (auth_basic). Runs on the
   // worker thread; may block only as nginx does (reading a password file).
   AccessVerdict (*access)(Request& r) = nullptr;
