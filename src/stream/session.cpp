@@ -130,7 +130,31 @@ void Session::read_proxy_header() {
   begin();
 }
 
+// nginx's stream limit_conn (preaccess, before allow/deny): each limit counts the session in
+// until it ends.
+bool Session::limit_conn() {
+  thread_local std::string key;
+  for (const ConnLimit& l : server_->conn_limits) {
+    key.clear();
+    append_value(l.zone->key, key);
+    if (key.empty() || key.size() > 255) continue;
+    bool full = false;
+    if (auto* slot = l.zone->table->acquire(limit_key_hash(key), l.conn, &full)) {
+      conn_holds_.push_back(slot);
+      continue;
+    }
+    PORTICO_LOG(full ? LogLevel::kAlert : server_->conn_log, id_,
+                "limiting connections{} by zone \"{}\", client: {}",
+                server_->conn_dry_run ? ", dry run," : "", l.zone->name, addr_text(client_));
+    if (server_->conn_dry_run) continue;
+    finish(503);
+    return false;
+  }
+  return true;
+}
+
 void Session::begin() {
+  if (!server_->conn_limits.empty() && !limit_conn()) return;
   if (access_denied(server_->access, client_)) {
     std::string addr = addr_text(client_);
     PORTICO_LOG(LogLevel::kError, id_, "access forbidden by rule, client: {}, server: {}", addr,
@@ -405,6 +429,8 @@ void Session::finish(int status) {
   }
   up_t_.close();
   log();
+  for (std::atomic<uint64_t>* hold : conn_holds_) LimitConnTable::release(hold);
+  conn_holds_.clear();
   client_t_.close();
   on_close_(on_close_arg_, this);
   ctx_->loop.defer_delete(this);

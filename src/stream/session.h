@@ -5,9 +5,11 @@
 // by its Worker; lives on that worker's thread; deleted through the loop's deferred deletion.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/event_loop.h"
 #include "core/proxy_protocol.h"
@@ -56,6 +58,8 @@ class Session final : public Deferred {
   void read_proxy_header();
   // Sends the PROXY protocol header to the upstream; false while some of it waits.
   bool flush_proxy_header();
+  // limit_conn: false (and the session ends) when a limit refuses it.
+  bool limit_conn();
   void connect_next();
   // proxy_next_upstream_tries (stream), else the most tries any member list this request has seen
   // allowed: a group that shrinks under a retry (an app process died, another drains) must not
@@ -83,6 +87,8 @@ class Session final : public Deferred {
   uint32_t tries_seen_ = 0;  // see try_limit()
   SockAddr client_;          // the client's address (the PROXY protocol source after realip)
   SockAddr peer_addr_;       // the connection's own peer ($realip_remote_addr)
+  // limit_conn counts this session holds, released when it ends.
+  std::vector<std::atomic<uint64_t>*> conn_holds_;
   std::unique_ptr<ProxyHeader> pp_;  // the received header, when it had addresses
   bool reading_pp_ = false;
   bool in_epoll_ = false;

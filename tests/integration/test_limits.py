@@ -15,7 +15,7 @@ import unittest
 import threading
 
 from harness import (IS_NGINX, RawConn, Server, build_request, eventually, portico_only,
-                     request, requires_proxy)
+                     request, requires_proxy, requires_stream, stream_prelude)
 from upstreams import Upstream
 
 CONFIG = r"""
@@ -368,3 +368,91 @@ class LimitConfigTest(unittest.TestCase):
             self.assertIn('zero size shared memory zone "nope"', out.stderr)
         finally:
             srv.stop()
+
+
+STREAM_LIMIT_CONFIG = r"""
+events {}
+stream {
+    limit_conn_zone $binary_remote_addr zone=one:1m;
+    log_format st '$remote_addr $status';
+    access_log logs/stream.log st;
+    server {
+        listen 127.0.0.1:{port};
+        limit_conn one 1;
+        limit_conn_log_level warn;
+        proxy_pass 127.0.0.1:@ECHO@;
+    }
+    server {
+        listen 127.0.0.1:{port_dry};
+        limit_conn one 1;
+        limit_conn_dry_run on;
+        proxy_pass 127.0.0.1:@ECHO@;
+    }
+}
+"""
+
+
+def echo_once(sock, data=b"ping", timeout=10):
+    """Sends data and reads until it is echoed back; b"" when the server closed instead."""
+    sock.settimeout(timeout)
+    try:
+        sock.sendall(data)
+    except OSError:
+        return b""
+    got = b""
+    deadline = time.monotonic() + timeout
+    while len(got) < len(data) and time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(len(data) - len(got))
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+@requires_stream
+class StreamLimitConnTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.echo = Upstream("tcpecho", name="echo")
+        try:
+            cls.srv = Server(stream_prelude() + STREAM_LIMIT_CONFIG.replace(
+                "@ECHO@", str(cls.echo.port)), default_access_log=False, error_log_level="info")
+        except BaseException:
+            cls.echo.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.echo.stop()
+
+    def test_second_session_is_refused_until_the_first_ends(self):
+        port = self.srv.port()
+        first = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            self.assertEqual(echo_once(first), b"ping")
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as second:
+                self.assertEqual(echo_once(second), b"")
+            self.srv.wait_error_log(r'\[warn\].*limiting connections by zone "one"')
+            eventually(lambda: "127.0.0.1 503" in self.srv.access_log("logs/stream.log"),
+                       message="the refused session is logged 503")
+        finally:
+            first.close()
+
+        def passes():
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                return echo_once(s) == b"ping"
+        eventually(passes, timeout=10, message="the limit is free again")
+
+    def test_dry_run_lets_it_through(self):
+        port = self.srv.port("port_dry")
+        first = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            self.assertEqual(echo_once(first), b"ping")
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as second:
+                self.assertEqual(echo_once(second), b"ping")
+        finally:
+            first.close()
