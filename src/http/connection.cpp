@@ -793,6 +793,11 @@ void Connection::content_error(int status) {
     return;
   }
   if (body_pending_) keep_alive_ = false;  // the session may have read part of it
+  if (out == Outcome::kDelay) {            // error_page led to a location whose limit_req delays it
+    state_ = State::kDelaying;
+    arm(r.delay_ms);
+    return;
+  }
   prepare_response();
   drive();
 }

@@ -14,8 +14,8 @@ import unittest
 
 import threading
 
-from harness import (IS_NGINX, RawConn, Server, build_request, eventually, portico_only,
-                     request, requires_proxy, requires_stream, stream_prelude)
+from harness import (IS_NGINX, RawConn, Server, build_request, eventually, free_port,
+                     portico_only, request, requires_proxy, requires_stream, stream_prelude)
 from upstreams import Upstream
 
 CONFIG = r"""
@@ -137,6 +137,7 @@ http {
     limit_req_zone $binary_remote_addr zone=many:1m rate=1r/m;
     limit_req_zone $binary_remote_addr zone=slow:1m rate=2r/s;
     limit_req_zone $binary_remote_addr zone=leave:1m rate=2r/s;
+    limit_req_zone $binary_remote_addr zone=errpage:1m rate=2r/s;
     limit_req_zone $binary_remote_addr zone=dry:1m rate=1r/m;
     limit_req_zone $binary_remote_addr zone=mixed:1m rate=4r/s;
     limit_req_zone $arg_k zone=bykey:1m rate=1r/m;
@@ -152,6 +153,11 @@ http {
         location /many/ { limit_req zone=many burst=9 nodelay; }
         location /slow/ { limit_req zone=slow burst=5; }
         location /leave/ { limit_req zone=leave burst=5; }
+        location /errpage/ { limit_req zone=errpage burst=5; }
+        location /dead/ {
+            proxy_pass http://127.0.0.1:@DEAD@;
+            error_page 502 /errpage/page;
+        }
         location /mixed/ { limit_req zone=mixed burst=5 delay=2; }
         location /dry/ { limit_req zone=dry; limit_req_dry_run on; }
         location /key/ { limit_req zone=bykey; }
@@ -186,7 +192,9 @@ class LimitReqConnTest(unittest.TestCase):
             files = {f"html/{d}/index.html": "ok"
                      for d in ("one", "many", "slow", "mixed", "dry", "key")}
             files["html/leave/x"] = files["html/leave/leaving"] = "ok"
-            cls.srv = Server(LIMITS_CONFIG.replace("@SLOW@", str(cls.slow.port)),
+            files["html/errpage/page"] = "error page"
+            cfg = LIMITS_CONFIG.replace("@DEAD@", str(free_port()))
+            cls.srv = Server(cfg.replace("@SLOW@", str(cls.slow.port)),
                              files=files, error_log_level="info")
         except BaseException:
             cls.slow.stop()
@@ -252,6 +260,17 @@ class LimitReqConnTest(unittest.TestCase):
         eventually(lambda: any("/leave/leaving" in l and '" 499 ' in l
                                for l in self.srv.access_log()),
                    timeout=15, message="a 499 for the request the client left")
+
+    def test_error_page_into_a_limited_location(self):
+        # A failed proxy attempt's error_page leads to a location with limit_req: it applies
+        # there (the first location had none), and may delay the page.
+        first = request(self.port, "/dead/a")
+        self.assertEqual((first.status, first.text), (502, "error page"))
+        self.assertEqual(first.header("X-Req"), "PASSED")
+        second, took = timed(self.port, "/dead/b")
+        self.assertEqual((second.status, second.text), (502, "error page"))
+        self.assertEqual(second.header("X-Req"), "DELAYED")
+        self.assertGreaterEqual(took, 0.3)
 
     def test_dry_run(self):
         got = [request(self.port, "/dry/") for _ in range(3)]
