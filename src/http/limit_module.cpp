@@ -14,6 +14,7 @@
 
 #include <map>
 #include <memory>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -341,13 +342,16 @@ void log_excess(Request& r, LogLevel level, std::string_view what, bool dry, uin
 Step limit_req(Request& r) {
   const auto& c = r.loc->conf<LimitConf>();
   if (c.reqs.empty() || r.limit_req_status) return Step::next();
-  constexpr size_t kMax = 16;
-  LimitReqTable::Slot* slots[kMax];
-  uint64_t hashes[kMax];
-  bool used[kMax] = {};
+  // Per-limit scratch, reused by the thread: no allocation per request once warm.
+  thread_local std::vector<LimitReqTable::Slot*> slots;
+  thread_local std::vector<uint64_t> hashes;
+  thread_local std::vector<uint8_t> used;
   thread_local std::string key;
+  const size_t n = c.reqs.size();
+  slots.resize(n);
+  hashes.resize(n);
+  used.assign(n, 0);
   const uint64_t now = TimeCache::local().now_ms();
-  const size_t n = std::min(c.reqs.size(), kMax);
   for (size_t i = 0; i < n; ++i) {
     const ReqLimit& l = c.reqs[i];
     if (!eval_key(r, *l.zone, key, 65535)) continue;
@@ -358,7 +362,7 @@ Step limit_req(Request& r) {
       r.limit_req_status = c.req_dry_run ? kReqRejectedDry : kReqRejected;
       return c.req_dry_run ? Step::next() : Step::status(c.req_status);
     }
-    used[i] = true;
+    used[i] = 1;
   }
   uint64_t max_delay = 0, delay_excess = 0;
   const Zone* delay_zone = nullptr;
