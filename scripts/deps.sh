@@ -4,6 +4,7 @@
 set -euo pipefail
 level=${1:-build}
 pkgs=(cmake ninja-build g++ pkg-config libssl-dev libpcre2-dev zlib1g-dev libbrotli-dev libzstd-dev libfmt-dev
+      libcrypt-dev
       nlohmann-json3-dev libsystemd-dev curl python3)
 if [ "$level" != build ]; then
   pkgs+=(nodejs openjdk-17-jdk-headless)  # the demo's and the tests' apps

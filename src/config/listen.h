@@ -23,6 +23,9 @@ struct ListenAddr {
   bool ipv6only = true;
   bool deferred = true;  // TCP_DEFER_ACCEPT; see Runtime
   bool ssl = false;      // `listen ... ssl`: connections start with a TLS handshake
+  // `listen ... proxy_protocol`: every connection starts with a PROXY protocol header (before
+  // TLS when both are set); a connection without one is closed.
+  bool proxy_protocol = false;
 };
 
 // Parses a `listen` directive's address and parameters (http and stream share the syntax).

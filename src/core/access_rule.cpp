@@ -73,7 +73,7 @@ bool access_rule_matches(const AccessRule& rule, const SockAddr& peer) {
   } else {
     return rule.family == AF_UNIX;
   }
-  if ((len == 4) != (rule.family == AF_INET)) return false;
+  if (rule.family != (len == 4 ? AF_INET : AF_INET6)) return false;  // `unix:` too
   for (size_t i = 0; i < len; ++i)
     if ((a[i] & rule.mask[i]) != rule.addr[i]) return false;
   return true;

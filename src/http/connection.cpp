@@ -50,11 +50,69 @@ void Connection::start() {
   // The first request gets client_header_timeout from accept (nginx: post_accept_timeout).
   arm(addr && addr->default_server ? addr->default_server->client_header_timeout : 60'000);
   state_ = State::kReadingHead;
-  if (addr && addr->tls && !start_tls()) {
+  if (addr && addr->listen.proxy_protocol) {
+    state_ = State::kReadingProxy;  // TLS starts after the header
+  } else if (addr && addr->tls && !start_tls()) {
     close();
     return;
   }
   drive();
+}
+
+// Reads the PROXY protocol header (nginx's ngx_proxy_protocol_read in the first read handler),
+// under client_header_timeout from accept. It peeks, so not a byte past the header is taken:
+// what follows is the request or a TLS ClientHello, read by the codec or the TLS layer as if
+// the header had never been there. Returns true when the state changed.
+bool Connection::step_read_proxy() {
+  if (!transport_.readable()) return false;
+  char buf[kProxyMaxHeader];
+  IoResult rd = transport_.raw_peek(buf, sizeof buf);
+  if (rd.again()) return false;
+  if (!rd.progress()) {
+    if (rd.error())
+      PORTICO_LOG(LogLevel::kInfo, id_, "recv() failed ({}) while reading PROXY protocol",
+                  errno_text(rd.err()));
+    close();
+    return false;
+  }
+  ProxyHeader h;
+  size_t used = 0;
+  const char* why = "";
+  switch (parse_proxy_header(std::string_view(buf, rd.bytes()), &h, &used, &why)) {
+    case ProxyParse::kIncomplete:
+      if (transport_.read_closed()) {
+        // The peer will send no more. Taking what it sent lets the close be a FIN, not a reset.
+        (void)transport_.raw_read(buf, rd.bytes());
+        close();
+        return false;
+      }
+      transport_.set_readable(false);  // the next edge brings more
+      return false;
+    case ProxyParse::kError: {
+      std::string_view seen(buf, rd.bytes());
+      seen = seen.substr(0, std::min(seen.find_first_of("\r\n"), seen.size()));
+      PORTICO_LOG(LogLevel::kError, id_,
+                  "{}: \"{}\" while reading PROXY protocol, client: {}, server: {}", why,
+                  seen.substr(0, kProxyV1MaxHeader), addr_text(peer_), listener_->addr->listen.key);
+      close();
+      return false;
+    }
+    case ProxyParse::kComplete:
+      break;
+  }
+  // Exactly the header's bytes, which the peek showed are there.
+  IoResult taken = transport_.raw_read(buf, used);
+  if (!taken.progress() || taken.bytes() != used) {
+    close();
+    return false;
+  }
+  if (h.has_addrs) proxy_ = std::make_unique<ProxyHeader>(std::move(h));
+  state_ = State::kReadingHead;
+  if (listener_->addr->tls && !start_tls()) {
+    close();
+    return false;
+  }
+  return true;
 }
 
 // SNI: the server named in the ClientHello on this connection's address lends its context.
@@ -92,6 +150,11 @@ void Connection::arm(uint64_t ms) {
 void Connection::on_timer(Timer* t) {
   Connection* c = static_cast<ConnTimer*>(t)->owner;
   switch (c->state_) {
+    case State::kReadingProxy:
+      PORTICO_LOG(LogLevel::kInfo, c->id_,
+                  "client timed out (110: Connection timed out) while reading PROXY protocol");
+      c->close();
+      return;
     case State::kReadingHead:
       if (c->len_ > c->pos_) {
         // As nginx: a partial request that stalls is logged as 408 and closed; a response
@@ -118,6 +181,10 @@ void Connection::on_timer(Timer* t) {
       return;
     case State::kProxying:
       return;  // the session keeps its own time
+    case State::kDelaying:
+      c->after_phases(resume_request(*c->req_));
+      c->drive();
+      return;
   }
 }
 
@@ -138,6 +205,9 @@ void Connection::drive() {
   for (;;) {
     bool progress = false;
     switch (state_) {
+      case State::kReadingProxy:
+        progress = step_read_proxy();
+        break;
       case State::kIdle:
       case State::kReadingHead:
         progress = step_read_head();
@@ -150,6 +220,14 @@ void Connection::drive() {
         break;
       case State::kLingering:
         step_linger();
+        return;
+      case State::kDelaying:
+        if (transport_.read_closed() && client_closed()) {
+          // As nginx: a client that leaves while its request is delayed ends it (499).
+          req_->resp.status = 499;
+          log_request(*req_);
+          close();
+        }
         return;
       case State::kProxying:
       case State::kClosed:
@@ -284,7 +362,12 @@ void Connection::begin_request(size_t head_len) {
   continue_sent_ = false;
   keep_alive_ = r.head.keep_alive && !worker_->draining();
 
-  Outcome out = addr ? process_request(r, *addr) : Outcome::kClose;
+  after_phases(addr ? process_request(r, *addr) : Outcome::kClose);
+}
+
+// What the phases decided: a response to send, a content session, a delay, or a close.
+void Connection::after_phases(Outcome out) {
+  Request& r = *req_;
   if (out == Outcome::kClose) {
     log_request(r);
     close();
@@ -292,6 +375,13 @@ void Connection::begin_request(size_t head_len) {
   }
   if (out == Outcome::kTakeOver) {
     start_content();
+    return;
+  }
+  if (out == Outcome::kDelay) {
+    // limit_req: the request waits on this connection's timer (nginx: a delayed request's
+    // read events only watch for the client going away).
+    state_ = State::kDelaying;
+    arm(r.delay_ms);
     return;
   }
   if (body_pending_ && r.resp.keep_alive && keep_alive_) {
@@ -703,6 +793,11 @@ void Connection::content_error(int status) {
     return;
   }
   if (body_pending_) keep_alive_ = false;  // the session may have read part of it
+  if (out == Outcome::kDelay) {            // error_page led to a location whose limit_req delays it
+    state_ = State::kDelaying;
+    arm(r.delay_ms);
+    return;
+  }
   prepare_response();
   drive();
 }

@@ -11,12 +11,15 @@
 // While idle in keep-alive it holds no buffer and no request: only this object (392 bytes).
 //
 // State and what is valid in it:
+//   kReadingProxy: a `listen ... proxy_protocol` connection before its header; nothing read yet
+//                 (the header is peeked, then exactly its bytes are consumed).
 //   kIdle, kReadingHead: req_ may be null; buf_ holds received bytes [pos_, len_).
 //   kReadingBody: the response is not out yet (discard before answering) or is (response_sent_);
 //                 body_pos_/body_left_ (and the request's body_chunked) describe the body.
 //   kWriting:     writer_ holds the response; out_skip_ body bytes of req_->out went out.
 //   kProxying:    content_ (a ContentSession) drives; it reads the body and writes the response
 //                 through the ClientStream calls below and ends with content_done/error/abort.
+//   kDelaying:    limit_req delays the routed request (req_); the timer resumes it.
 //   kLingering, kClosed: no request.
 #pragma once
 
@@ -26,11 +29,13 @@
 #include <memory>
 
 #include "core/event_loop.h"
+#include "core/proxy_protocol.h"
 #include "core/sockaddr.h"
 #include "core/timer_wheel.h"
 #include "core/transport.h"
 #include "http/body_filter.h"
 #include "http/client_stream.h"
+#include "http/handler.h"
 #include "http/http1_writer.h"
 #include "http/worker_services.h"
 
@@ -81,6 +86,11 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   // The connection speaks TLS (not a plain request on a TLS port): $scheme is https.
   bool secure() const;
 
+  // What the PROXY protocol header said on a `listen ... proxy_protocol` address, when it
+  // carried addresses (v1 TCP4/TCP6, v2 PROXY over TCP); null otherwise, as nginx's
+  // c->proxy_protocol.
+  const ProxyHeader* proxy_protocol() const { return proxy_.get(); }
+
   // This worker's state of module `m` (Module::create_worker_state), or null.
   ModuleWorkerState* module_state(const Module& m);
 
@@ -106,11 +116,13 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
 
  private:
   enum class State : uint8_t {
+    kReadingProxy,  // a PROXY protocol header, before anything else (TLS included)
     kIdle,
     kReadingHead,
     kReadingBody,
     kWriting,
     kProxying,
+    kDelaying,  // limit_req holds the request until the timer fires
     kLingering,
     kClosed
   };
@@ -119,6 +131,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   };
 
   void drive();
+  bool step_read_proxy();
   bool step_read_head();
   bool step_read_body();
   bool step_write();
@@ -138,6 +151,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   void release_buffer_if_empty();
   bool grow_buffer(size_t limit);
   void begin_request(size_t head_len);
+  void after_phases(Outcome out);
   void fail_request(int status);
   void timeout_request(const char* while_doing);
   void ensure_request_with_generation();
@@ -156,7 +170,8 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   WorkerServices* worker_;
   ListenPoint* listener_;
   Transport transport_;  // edge-triggered readiness: assume readable until a read says drained
-  std::unique_ptr<tls::Session> tls_;  // the transport's layer on a TLS address
+  std::unique_ptr<tls::Session> tls_;   // the transport's layer on a TLS address
+  std::unique_ptr<ProxyHeader> proxy_;  // see proxy_protocol()
   uint64_t id_;
   State state_ = State::kIdle;
   bool keep_alive_ = true;

@@ -12,10 +12,13 @@ enum class Outcome : uint8_t {
   kRespond,   // resp/out are ready
   kClose,     // close without a response (return 444)
   kTakeOver,  // the location's content handler opens a session that produces the response
+  kDelay,     // limit_req delays the request: call resume_request() after r.delay_ms
 };
 
 // REQUIRES: r.head parsed, r.conn and r.http set, r.server null.
 Outcome process_request(Request& r, const AddrConf& addr);
+// Continues a request that kDelay held (limit_req) at its preaccess phase.
+Outcome resume_request(Request& r);
 // Continues a routed request with `status` (a failed proxy attempt, intercepted errors):
 // error_page applies as for any other status.
 Outcome respond_with_status(Request& r, int status);

@@ -133,6 +133,7 @@ struct LocationConf {
   std::vector<ErrorPage> error_pages;
   std::vector<AddHeader> add_headers;
   std::vector<AccessRule> access;
+  bool satisfy_any = false;            // `satisfy any`: one allowing access handler is enough
   RealIpConf realip;                   // set_real_ip_from, real_ip_header, real_ip_recursive
   std::vector<AccessLog> access_logs;  // empty = off
   bool internal = false;

@@ -15,5 +15,6 @@ extern Module realip_module;
 extern Module headers_module;
 extern Module log_module;
 extern Module map_module;
+extern Module limit_module;  // limit_req and limit_conn
 
 }  // namespace portico::http

@@ -116,6 +116,16 @@ struct ContentHandler {
   bool auto_redirect = false;
 };
 
+// What an access-phase handler decides (nginx's NGX_DECLINED / NGX_OK / 401 / 403 / error);
+// `satisfy all|any` combines the verdicts of allow/deny and the modules' handlers.
+enum class AccessVerdict : int16_t {
+  kDeclined = 0,  // nothing to say here (no rule, auth_basic off)
+  kAllow = 1,
+  kUnauthorized = 401,  // the handler added its WWW-Authenticate to r.resp
+  kForbidden = 403,
+  kError = 500,
+};
+
 // Per-worker state of a module (the proxy's recycled buffers). Created by each
 // worker for each module that has one; lives on that worker's thread.
 class ModuleWorkerState {
@@ -142,6 +152,12 @@ struct Module {
   // Per-worker state (Connection::module_state); null when the module has none.
   std::unique_ptr<ModuleWorkerState> (*create_worker_state)(EventLoop& loop,
                                                             upstream::Local& upstreams) = nullptr;
+  // The preaccess phase (after realip, before access): Step::next(), a status (limit_req's
+  // 503), or Step::delay() with r.delay_ms set. Runs on the worker thread; never blocks.
+  Step (*preaccess)(Request& r) = nullptr;
+  // The access phase, after allow/deny: the module's verdict for r (auth_basic). Runs on the
+  // worker thread; may block only as nginx does (reading a password file).
+  AccessVerdict (*access)(Request& r) = nullptr;
   // A response body filter for r (compression), asked when r.resp is complete and its head is
   // about to be serialized; null: none. The filter's on_head runs next; it is released when
   // the request ends (BodyFilter::release).

@@ -33,7 +33,12 @@ void split_uri_args(Request& r, std::string& value, bool keep_args);
 
 // ---- access (access_module.cpp) ----
 // Step::next() when the location's allow/deny rules let the client in, else 403.
-Step check_access(Request& r);
+// allow/deny's verdict for r: kAllow or kForbidden from the first matching rule, else
+// kDeclined.
+AccessVerdict check_access(Request& r);
+// The access phase: allow/deny and every module's access handler, combined by the location's
+// `satisfy` (nginx's ngx_http_core_access_phase). Step::next() or the status to answer.
+Step run_access_phase(Request& r);
 
 // ---- response (response.cpp) ----
 // Produces the final response for `status` (no error_page applies): nginx's special pages.

@@ -6,6 +6,8 @@
 
 #include <sys/stat.h>
 
+#include <utility>
+
 #include "core/log.h"
 #include "core/strings.h"
 #include "core/time_cache.h"
@@ -105,44 +107,52 @@ Step run_phases(Request& r, bool from_server_rewrite, bool named) {
   for (;;) {
     Step stop = Step::next();
     bool redirect_slash = false;
-    if (!named) {
-      if (from_server_rewrite) {
-        r.loc = r.server->loc;
-        if (run_script(r, r.server->script, &stop) == ScriptResult::kStop) return stop;
+    // A request limit_req delayed comes back here and goes on at its preaccess phase.
+    const bool resume = std::exchange(r.resume_preaccess, false);
+    if (!resume) {
+      if (!named) {
+        if (from_server_rewrite) {
+          r.loc = r.server->loc;
+          if (run_script(r, r.server->script, &stop) == ScriptResult::kStop) return stop;
+        }
+        r.loc = find_location(r, &redirect_slash);
+        if (r.loc->internal && !r.is_internal) return Step::status(404);
       }
-      r.loc = find_location(r, &redirect_slash);
-      if (r.loc->internal && !r.is_internal) return Step::status(404);
-    }
-    named = false;
-    from_server_rewrite = false;
-    if (r.head.content_length > 0 && r.loc->client_max_body_size &&
-        uint64_t(r.head.content_length) > r.loc->client_max_body_size) {
-      PORTICO_LOG(LogLevel::kError, r.conn->id(),
-                  "client intended to send too large body: {} bytes", r.head.content_length);
-      r.resp.keep_alive = false;
-      return Step::status(413);
-    }
-    if (redirect_slash) {
-      // As nginx: the location's name, escaped, with the arguments.
-      std::string to;
-      escape_uri(r.loc->name, to);
-      if (!r.args.empty()) to.append("?").append(r.args);
-      set_location(r, to);
-      return Step::status(301);
-    }
-    r.uri_changed = false;
-    const ScriptResult res = run_script(r, r.loc->script, &stop);
-    if (res == ScriptResult::kStop) return stop;
-    if (r.uri_changed && res != ScriptResult::kBreak) {
-      if (++r.redirects > kMaxRedirects) {
+      named = false;
+      from_server_rewrite = false;
+      if (r.head.content_length > 0 && r.loc->client_max_body_size &&
+          uint64_t(r.head.content_length) > r.loc->client_max_body_size) {
         PORTICO_LOG(LogLevel::kError, r.conn->id(),
-                    "rewrite or internal redirection cycle while processing \"{}\"", r.uri);
-        return Step::status(500);
+                    "client intended to send too large body: {} bytes", r.head.content_length);
+        r.resp.keep_alive = false;
+        return Step::status(413);
       }
-      continue;  // find the location again, without the server rewrite phase
+      if (redirect_slash) {
+        // As nginx: the location's name, escaped, with the arguments.
+        std::string to;
+        escape_uri(r.loc->name, to);
+        if (!r.args.empty()) to.append("?").append(r.args);
+        set_location(r, to);
+        return Step::status(301);
+      }
+      r.uri_changed = false;
+      const ScriptResult res = run_script(r, r.loc->script, &stop);
+      if (res == ScriptResult::kStop) return stop;
+      if (r.uri_changed && res != ScriptResult::kBreak) {
+        if (++r.redirects > kMaxRedirects) {
+          PORTICO_LOG(LogLevel::kError, r.conn->id(),
+                      "rewrite or internal redirection cycle while processing \"{}\"", r.uri);
+          return Step::status(500);
+        }
+        continue;  // find the location again, without the server rewrite phase
+      }
     }
     apply_realip(r, r.loc->realip);  // preaccess: the location's settings
-    if (const Step a = check_access(r); !a.is(Step::Kind::kNext)) return a;
+    for (Module* m : modules()) {
+      if (!m->preaccess) continue;
+      if (const Step p = m->preaccess(r); !p.is(Step::Kind::kNext)) return p;
+    }
+    if (const Step a = run_access_phase(r); !a.is(Step::Kind::kNext)) return a;
     if (r.loc->try_files) {
       const Step t = run_try_files(r);
       if (t.redirects()) {
@@ -229,6 +239,10 @@ bool init_request(Request& r, const AddrConf& addr, int* status) {
 Outcome drive(Request& r, Step result) {
   for (int rounds = 0;; ++rounds) {
     if (result.is(Step::Kind::kTakeOver)) return Outcome::kTakeOver;
+    if (result.is(Step::Kind::kDelay)) {
+      r.resume_preaccess = true;
+      return Outcome::kDelay;
+    }
     const Step f = finalize(r, result);
     if (f.is(Step::Kind::kClose)) return Outcome::kClose;
     if (f.is(Step::Kind::kRespond)) break;
@@ -261,6 +275,10 @@ Outcome process_request(Request& r, const AddrConf& addr) {
   }
   apply_realip(r, r.server->loc->realip);  // post-read: the server's settings
   return drive(r, run_phases(r, true, false));
+}
+
+Outcome resume_request(Request& r) {
+  return drive(r, run_phases(r, false, false));
 }
 
 Outcome respond_with_status(Request& r, int status) {

@@ -1,5 +1,7 @@
 #include "http/realip.h"
 
+#include <arpa/inet.h>
+
 #include "core/strings.h"
 #include "http/connection.h"
 #include "http/request.h"
@@ -69,7 +71,17 @@ void apply_realip_trusted(Request& r, const RealIpConf& conf) {
       h = r.head.find(conf.header);
       break;
     case RealIpSource::kProxyProtocol:
-      break;  // no PROXY protocol header on a portico listener: nginx declines then too
+      // The header's source address, if the connection is trusted; its port comes along.
+      if (const ProxyHeader* pp = r.conn->proxy_protocol()) {
+        rc = forwarded_addr(addr, pp->src_text, conf.from, conf.recursive);
+        if (rc != Forwarded::kDeclined) {
+          if (addr.sa.sa_family == AF_INET)
+            addr.v4.sin_port = htons(pp->src_port);
+          else if (addr.sa.sa_family == AF_INET6)
+            addr.v6.sin6_port = htons(pp->src_port);
+        }
+      }
+      break;
   }
   if (h) rc = forwarded_addr(addr, h->value, conf.from, conf.recursive);
   if (rc == Forwarded::kDeclined) return;

@@ -26,7 +26,7 @@ enum class RealIpSource : uint8_t {
   kXRealIp,        // real_ip_header X-Real-IP (the default): the first such header
   kXForwardedFor,  // real_ip_header X-Forwarded-For: every such header, last first
   kHeader,         // real_ip_header <field>: the first header of that name
-  kProxyProtocol,  // real_ip_header proxy_protocol: no portico listener speaks PROXY
+  kProxyProtocol,  // real_ip_header proxy_protocol: the PROXY protocol header's source
 };
 
 // The realip settings of one location level, inherited field by field as nginx merges them.

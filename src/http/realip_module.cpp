@@ -60,8 +60,8 @@ void set_real_ip_header(Level& lv, const Directive& d) {
   } else if (a[0] == "X-Forwarded-For") {
     conf.source = RealIpSource::kXForwardedFor;
   } else if (a[0] == "proxy_protocol") {
-    // nginx accepts it whatever the listeners say; a listener without PROXY protocol (all of
-    // portico's: `listen ... proxy_protocol` is refused) never changes the address then.
+    // nginx accepts it whatever the listeners say; a connection without a PROXY protocol
+    // header (or one without addresses) keeps its address.
     conf.source = RealIpSource::kProxyProtocol;
   } else {
     // Any other spelling, "x-forwarded-for" included, is a plain field: its first header.

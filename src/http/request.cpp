@@ -1,5 +1,6 @@
 #include "http/request.h"
 
+#include "core/limit_zone.h"
 #include "http/body_filter.h"
 #include "http/connection.h"
 
@@ -38,6 +39,11 @@ const SockAddr& Request::client_addr() const {
 }
 
 void Request::reset() {
+  for (std::atomic<uint64_t>* hold : conn_holds) LimitConnTable::release(hold);
+  conn_holds.clear();
+  limit_req_status = limit_conn_status = 0;
+  resume_preaccess = false;
+  delay_ms = 0;
   conn = nullptr;
   http = nullptr;
   server = nullptr;

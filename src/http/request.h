@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -142,6 +143,14 @@ struct Request {
   // realip: the client address taken from a header, for this request only.
   SockAddr realip_addr{};
   bool realip_set = false;
+  // limit_req / limit_conn: what they decided for this request (nginx keeps it on r->main, so
+  // an internal redirect is not limited twice): 0 = not yet; see http/limit_module.cpp.
+  uint8_t limit_req_status = 0;
+  uint8_t limit_conn_status = 0;
+  bool resume_preaccess = false;  // delayed by limit_req: resume at preaccess
+  uint64_t delay_ms = 0;
+  // limit_conn counts held by this request, released when it ends.
+  std::vector<std::atomic<uint64_t>*> conn_holds;
   // nginx caches $remote_addr and friends on first use: one read before a location-level
   // realip keeps showing the connection's address. Bits of AddrVar read before realip_set.
   uint8_t addr_vars_early = 0;

@@ -17,6 +17,7 @@ class Step {
     kNamedRedirect,     // r.loc is a named location: run again from its rewrite phase
     kTakeOver,          // the content handler's session produces the response
     kClose,             // close the connection without a response (return 444)
+    kDelay,             // wait Request::delay_ms (limit_req), then resume at preaccess
   };
 
   static constexpr Step respond() { return Step(Kind::kRespond, 0); }
@@ -27,6 +28,7 @@ class Step {
   static constexpr Step named_redirect() { return Step(Kind::kNamedRedirect, 0); }
   static constexpr Step take_over() { return Step(Kind::kTakeOver, 0); }
   static constexpr Step close() { return Step(Kind::kClose, 0); }
+  static constexpr Step delay() { return Step(Kind::kDelay, 0); }
 
   constexpr Kind kind() const { return kind_; }
   constexpr bool is(Kind k) const { return kind_ == k; }

@@ -10,6 +10,7 @@
 
 #include "core/strings.h"
 #include "core/time_cache.h"
+#include "http/basic_credentials.h"
 #include "http/connection.h"
 #include "http/http_config.h"
 #include "http/map.h"
@@ -72,6 +73,41 @@ extern const VariableDef kCoreVariables[] = {
        append_port(out, client_addr_for_variable(r, kAddrVarRemotePort));
        return true;
      }},
+    // The PROXY protocol header's addresses (nginx: not found without a header that had them).
+    {"proxy_protocol_addr",
+     [](Request& r, Ref, std::string& out) {
+       const ProxyHeader* pp = r.conn->proxy_protocol();
+       if (pp) out += pp->src_text;
+       return pp != nullptr;
+     }},
+    {"proxy_protocol_port",
+     [](Request& r, Ref, std::string& out) {
+       const ProxyHeader* pp = r.conn->proxy_protocol();
+       if (pp) append_uint(out, pp->src_port);
+       return pp != nullptr;
+     }},
+    {"proxy_protocol_server_addr",
+     [](Request& r, Ref, std::string& out) {
+       const ProxyHeader* pp = r.conn->proxy_protocol();
+       if (pp) out += pp->dst_text;
+       return pp != nullptr;
+     }},
+    {"proxy_protocol_server_port",
+     [](Request& r, Ref, std::string& out) {
+       const ProxyHeader* pp = r.conn->proxy_protocol();
+       if (pp) append_uint(out, pp->dst_port);
+       return pp != nullptr;
+     }},
+    {"proxy_protocol_tlv_",
+     [](Request& r, Ref ref, std::string& out) {
+       const ProxyHeader* pp = r.conn->proxy_protocol();
+       thread_local std::string num;
+       std::string_view v;
+       if (!pp || !find_proxy_tlv(pp->tlvs, ref.param, &v, &num)) return false;
+       out += v;
+       return true;
+     },
+     /*prefix=*/true},
     {"binary_remote_addr",
      [](Request& r, Ref, std::string& out) {
        const SockAddr& a = client_addr_for_variable(r, kAddrVarBinaryRemoteAddr);
@@ -308,7 +344,13 @@ extern const VariableDef kCoreVariables[] = {
        out += h->value;
        return true;
      }},
-    {"remote_user", [](Request&, Ref, std::string&) { return false; }},
+    {"remote_user",
+     [](Request& r, Ref, std::string& out) {
+       thread_local std::string user, password;
+       if (!basic_credentials(r, &user, &password)) return false;
+       out += user;
+       return true;
+     }},
     {"request_length",
      [](Request& r, Ref, std::string& out) {
        append_uint(out, r.request_length);

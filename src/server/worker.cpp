@@ -108,11 +108,15 @@ void Worker::bind_listeners_to_snapshot() {
   for (auto& l : listeners_) {
     l->addr = nullptr;
     l->stream_server = nullptr;
+    l->stream_proxy_protocol = false;
     for (const auto& a : addrs)
       if (a->listen.key == l->key()) l->addr = a.get();
     for (const auto& s : current_->snapshot->stream.servers)
       for (const auto& la : s->listens)
-        if (la.key == l->key()) l->stream_server = s.get();
+        if (la.key == l->key()) {
+          l->stream_server = s.get();
+          l->stream_proxy_protocol = la.proxy_protocol;
+        }
   }
 }
 
@@ -220,7 +224,8 @@ void Worker::on_accept(Listener* l) {
       // The session pins the snapshot its server belongs to for as long as it lives.
       std::shared_ptr<const void> pin = current_->snapshot;
       auto* s = new stream::Session(&upstreams_, l->stream_server, std::move(pin), fd, peer,
-                                    next_connection_id(), &Worker::stream_closed, this);
+                                    next_connection_id(), &Worker::stream_closed, this,
+                                    l->stream_proxy_protocol);
       ++active_connections_;
       s->slot = uint32_t(stream_sessions_.size());
       stream_sessions_.push_back(s);

@@ -44,7 +44,14 @@ bool compile_format(const std::string& text, LogFormat* out, std::string* error)
       {"upstream_connect_time", V::kUpstreamConnectTime},
       {"pid", V::kPid},
       {"hostname", V::kHostname},
-      {"nginx_version", V::kNginxVersion}};
+      {"nginx_version", V::kNginxVersion},
+      {"proxy_protocol_addr", V::kProxyProtocolAddr},
+      {"proxy_protocol_port", V::kProxyProtocolPort},
+      {"proxy_protocol_server_addr", V::kProxyProtocolServerAddr},
+      {"proxy_protocol_server_port", V::kProxyProtocolServerPort},
+      {"realip_remote_addr", V::kRealipRemoteAddr},
+      {"realip_remote_port", V::kRealipRemotePort}};
+  constexpr std::string_view kTlvPrefix = "proxy_protocol_tlv_";
   std::string lit;
   size_t i = 0;
   while (i < text.size()) {
@@ -66,6 +73,12 @@ bool compile_format(const std::string& text, LogFormat* out, std::string* error)
       ++i;
     }
     bool found = false;
+    if (name.size() > kTlvPrefix.size() && name.substr(0, kTlvPrefix.size()) == kTlvPrefix) {
+      if (!lit.empty()) out->parts.push_back({V::kLiteral, std::move(lit)});
+      lit.clear();
+      out->parts.push_back({V::kProxyProtocolTlv, std::string(name.substr(kTlvPrefix.size()))});
+      continue;
+    }
     for (const auto& [n, v] : kVars) {
       if (n != name) continue;
       if (!lit.empty()) out->parts.push_back({V::kLiteral, std::move(lit)});
@@ -90,6 +103,13 @@ struct Inherited {
   bool next_upstream = true;
   uint32_t tries = 0;
   uint64_t next_upstream_timeout_ms = 0;
+  bool proxy_protocol = false;
+  uint64_t proxy_protocol_timeout_ms = 30'000;
+  std::vector<AccessRule> realip_from;
+  std::vector<ConnLimit> conn_limits;
+  bool conn_limits_given = false;
+  LogLevel conn_log = LogLevel::kError;
+  bool conn_dry_run = false;
   std::vector<AccessRule> access;
   std::vector<AccessLog> logs;
   bool logs_given = false;
@@ -121,6 +141,12 @@ void set_next_upstream(Level& lv, const Directive& d);
 void set_tries(Level& lv, const Directive& d);
 void set_next_upstream_timeout(Level& lv, const Directive& d);
 void set_access_rule(Level& lv, const Directive& d);
+void set_proxy_protocol(Level& lv, const Directive& d);
+void set_proxy_protocol_timeout(Level& lv, const Directive& d);
+void set_real_ip_from(Level& lv, const Directive& d);
+void set_limit_conn(Level& lv, const Directive& d);
+void set_limit_conn_log_level(Level& lv, const Directive& d);
+void set_limit_conn_dry_run(Level& lv, const Directive& d);
 void set_access_log(Level& lv, const Directive& d);
 void set_listen(Level& lv, const Directive& d);
 void set_proxy_pass(Level& lv, const Directive& d);
@@ -145,6 +171,13 @@ const Command kCommands[] = {
     {{"proxy_next_upstream_tries", kSS, 1, 1, BlockKind::kNone, 0, true}, set_tries},
     {{"proxy_next_upstream_timeout", kSS, 1, 1, BlockKind::kNone, 0, true},
      set_next_upstream_timeout},
+    {{"proxy_protocol", kSS, 1, 1, BlockKind::kNone, 0, true}, set_proxy_protocol},
+    {{"proxy_protocol_timeout", kSS, 1, 1, BlockKind::kNone, 0, true}, set_proxy_protocol_timeout},
+    {{"set_real_ip_from", kSS, 1, 1, BlockKind::kNone, 0, false}, set_real_ip_from},
+    {{"limit_conn_zone", kStream, 2, 2, BlockKind::kNone, 0, false}},
+    {{"limit_conn", kSS, 2, 2, BlockKind::kNone, 0, false}, set_limit_conn},
+    {{"limit_conn_log_level", kSS, 1, 1, BlockKind::kNone, 0, true}, set_limit_conn_log_level},
+    {{"limit_conn_dry_run", kSS, 1, 1, BlockKind::kNone, 0, true}, set_limit_conn_dry_run},
     {{"allow", kSS, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
     {{"deny", kSS, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
     {{"access_log", kSS, 1, kAnyArgs, BlockKind::kNone, 0, false}, set_access_log},
@@ -166,12 +199,15 @@ class Builder {
         sc_(sc),
         workers_(workers),
         errors_(errors),
-        previous_(previous ? &previous->upstreams : nullptr) {}
+        previous_(previous ? &previous->upstreams : nullptr),
+        previous_conf_(previous) {}
 
   void build(const Directive& block) {
     upstream::build_upstreams(block.block, previous_, sc_.upstreams, errors_);
     for (const auto& d : block.block)
       if (d.name == "log_format") build_format(d);
+    for (const auto& d : block.block)
+      if (d.name == "limit_conn_zone") build_conn_zone(d);
     Inherited top;
     Level lv{*this, top, nullptr, true};
     for (const auto& d : block.block) apply(lv, d, kStream);
@@ -247,7 +283,56 @@ class Builder {
     srv.upstream = std::move(uc);
   }
 
+  const ConnZone* find_conn_zone(std::string_view name) const {
+    auto it = sc_.conn_zones.find(name);
+    return it == sc_.conn_zones.end() ? nullptr : it->second.get();
+  }
+
  private:
+  // limit_conn_zone KEY zone=NAME:SIZE (nginx's words for its errors); the table of the running
+  // configuration's zone of that name is kept when key and size are unchanged.
+  void build_conn_zone(const Directive& d) {
+    auto z = std::make_shared<ConnZone>();
+    std::string_view arg = d.args[1];
+    if (arg.substr(0, 5) != "zone=") {
+      error(d, fmt::format("invalid parameter \"{}\"", arg));
+      return;
+    }
+    std::string_view v = arg.substr(5);
+    const size_t colon = v.rfind(':');
+    auto size = colon == std::string_view::npos || colon == 0 ? std::nullopt
+                                                              : parse_size(v.substr(colon + 1));
+    if (!size) {
+      error(d, fmt::format("invalid zone size \"{}\"", arg));
+      return;
+    }
+    if (*size < 32768) {
+      error(d, fmt::format("zone \"{}\" is too small", arg));
+      return;
+    }
+    z->name.assign(v.substr(0, colon));
+    z->size = *size;
+    z->key_text = d.args[0];
+    std::string e;
+    if (!compile_format(z->key_text, &z->key, &e)) {
+      error(d, e);
+      return;
+    }
+    if (sc_.conn_zones.count(z->name)) {
+      error(d, fmt::format("limit_conn_zone \"{}\" is already bound to key \"{}\"", z->name,
+                           sc_.conn_zones[z->name]->key_text));
+      return;
+    }
+    if (previous_conf_) {
+      auto it = previous_conf_->conn_zones.find(z->name);
+      if (it != previous_conf_->conn_zones.end() && it->second->size == z->size &&
+          it->second->key_text == z->key_text)
+        z->table = it->second->table;
+    }
+    if (!z->table) z->table = std::make_shared<LimitConnTable>(size_t(z->size / 64));
+    sc_.conn_zones.emplace(z->name, std::move(z));
+  }
+
   void build_format(const Directive& d) {
     auto f = std::make_unique<LogFormat>();
     f->name = d.args[0];
@@ -271,10 +356,13 @@ class Builder {
     srv->line = d.line;
     Inherited in = parent;
     in.access.clear();  // array directives replace the inherited ones when given
+    in.realip_from.clear();
+    in.conn_limits_given = false;
     in.logs_given = false;
     Level lv{*this, in, srv.get(), false};
     for (const auto& x : d.block) apply(lv, x, kStreamServer);
     if (!access_given(d)) in.access = parent.access;
+    if (!given(d, "set_real_ip_from")) in.realip_from = parent.realip_from;
     if (srv->listens.empty()) error(d, "no \"listen\" is defined for server");
     if (!srv->upstream) error(d, "no \"proxy_pass\" is defined for server");
     if (srv->upstream) compile_hash_key(*srv);
@@ -284,9 +372,21 @@ class Builder {
     srv->next_upstream = in.next_upstream;
     srv->next_upstream_tries = in.tries;
     srv->next_upstream_timeout_ms = in.next_upstream_timeout_ms;
+    srv->proxy_protocol = in.proxy_protocol;
+    srv->proxy_protocol_timeout_ms = in.proxy_protocol_timeout_ms;
+    srv->realip_from = std::move(in.realip_from);
+    srv->conn_limits = in.conn_limits;
+    srv->conn_log = in.conn_log;
+    srv->conn_dry_run = in.conn_dry_run;
     srv->access = std::move(in.access);
     srv->access_logs = in.logs;
     sc_.servers.push_back(std::move(srv));
+  }
+
+  static bool given(const Directive& d, std::string_view name) {
+    for (const auto& x : d.block)
+      if (x.name == name) return true;
+    return false;
   }
 
   static bool access_given(const Directive& d) {
@@ -315,6 +415,7 @@ class Builder {
   int workers_;
   std::vector<ConfigError>& errors_;
   const upstream::UpstreamMap* previous_;
+  const StreamConf* previous_conf_;
 };
 
 void set_connect_timeout(Level& lv, const Directive& d) {
@@ -353,6 +454,64 @@ void set_access_rule(Level& lv, const Directive& d) {
     return;
   }
   lv.in.access.push_back(rule);
+}
+
+void set_proxy_protocol(Level& lv, const Directive& d) {
+  lv.b.flag(d, &lv.in.proxy_protocol);
+}
+
+void set_proxy_protocol_timeout(Level& lv, const Directive& d) {
+  lv.b.time_ms(d, &lv.in.proxy_protocol_timeout_ms);
+}
+
+void set_real_ip_from(Level& lv, const Directive& d) {
+  AccessRule rule;
+  rule.allow = true;
+  if (d.args[0] == "all" || !parse_access_rule(d.args[0], rule)) {
+    lv.b.error(d, fmt::format("invalid parameter \"{}\"", d.args[0]));
+    return;
+  }
+  lv.in.realip_from.push_back(rule);
+}
+
+void set_limit_conn(Level& lv, const Directive& d) {
+  Inherited& in = lv.in;
+  if (!in.conn_limits_given || lv.top) {
+    if (!in.conn_limits_given) in.conn_limits.clear();
+    in.conn_limits_given = true;
+  }
+  const ConnZone* z = lv.b.find_conn_zone(d.args[0]);
+  if (!z) {
+    lv.b.error(d, fmt::format("zero size shared memory zone \"{}\"", d.args[0]));
+    return;
+  }
+  auto n = parse_uint(d.args[1]);
+  if (!n || *n == 0) {
+    lv.b.error(d, fmt::format("invalid number of connections \"{}\"", d.args[1]));
+    return;
+  }
+  if (*n > 65535) {
+    lv.b.error(d, "connection limit must be less 65536");
+    return;
+  }
+  in.conn_limits.push_back({z, uint32_t(*n)});
+}
+
+void set_limit_conn_log_level(Level& lv, const Directive& d) {
+  static const std::pair<std::string_view, LogLevel> kLevels[] = {{"info", LogLevel::kInfo},
+                                                                  {"notice", LogLevel::kNotice},
+                                                                  {"warn", LogLevel::kWarn},
+                                                                  {"error", LogLevel::kError}};
+  for (const auto& [n, l] : kLevels)
+    if (d.args[0] == n) {
+      lv.in.conn_log = l;
+      return;
+    }
+  lv.b.error(d, fmt::format("invalid value \"{}\"", d.args[0]));
+}
+
+void set_limit_conn_dry_run(Level& lv, const Directive& d) {
+  lv.b.flag(d, &lv.in.conn_dry_run);
 }
 
 void set_access_log(Level& lv, const Directive& d) {

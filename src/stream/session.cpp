@@ -41,12 +41,14 @@ void append_binary_addr(const SockAddr& a, std::string& out) {
 
 Session::Session(upstream::Local* ctx, const Server* server, std::shared_ptr<const void> pin,
                  int fd, const SockAddr& peer, uint64_t id, void (*on_close)(void*, Session*),
-                 void* arg)
+                 void* arg, bool proxy_protocol)
     : ctx_(ctx),
       server_(server),
       pin_(std::move(pin)),
       client_t_(fd),
       client_(peer),
+      peer_addr_(peer),
+      reading_pp_(proxy_protocol),
       id_(id),
       on_close_(on_close),
       on_close_arg_(arg) {
@@ -67,6 +69,92 @@ Session::~Session() {
 }
 
 void Session::start() {
+  if (!reading_pp_) {
+    begin();
+    return;
+  }
+  if (!ctx_->loop.add(client_t_.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &client_end_)) {
+    finish(500);
+    return;
+  }
+  in_epoll_ = true;
+  ctx_->loop.schedule(&timer_, server_->proxy_protocol_timeout_ms);
+  read_proxy_header();
+}
+
+// nginx's ngx_stream_proxy_protocol_handler: the header within proxy_protocol_timeout, a broken
+// one ends the session (400), then the stream realip module may take its source address.
+void Session::read_proxy_header() {
+  if (!client_t_.readable()) return;
+  char buf[kProxyMaxHeader];
+  IoResult rd = client_t_.raw_peek(buf, sizeof buf);
+  if (rd.again()) return;
+  if (!rd.progress()) {
+    finish(200);  // closed (or failed) before the header
+    return;
+  }
+  ProxyHeader h;
+  size_t used = 0;
+  const char* why = "";
+  switch (parse_proxy_header(std::string_view(buf, rd.bytes()), &h, &used, &why)) {
+    case ProxyParse::kIncomplete:
+      if (client_t_.read_closed()) {
+        (void)client_t_.raw_read(buf, rd.bytes());  // so that the close is a FIN, not a reset
+        finish(200);
+      } else
+        client_t_.set_readable(false);
+      return;
+    case ProxyParse::kError: {
+      std::string_view seen(buf, std::min(rd.bytes(), kProxyV1MaxHeader));
+      seen = seen.substr(0, std::min(seen.find_first_of("\r\n"), seen.size()));
+      PORTICO_LOG(LogLevel::kError, id_, "{}: \"{}\" while reading PROXY protocol, client: {}", why,
+                  seen, addr_text(client_));
+      finish(400);
+      return;
+    }
+    case ProxyParse::kComplete:
+      break;
+  }
+  IoResult taken = client_t_.raw_read(buf, used);
+  if (!taken.progress() || taken.bytes() != used) {
+    finish(200);
+    return;
+  }
+  reading_pp_ = false;
+  ctx_->loop.cancel(&timer_);
+  if (h.has_addrs) {
+    pp_ = std::make_unique<ProxyHeader>(std::move(h));
+    const AccessRule* trusted = access_first_match(server_->realip_from, peer_addr_);
+    if (trusted) client_ = pp_->src;
+  }
+  begin();
+}
+
+// nginx's stream limit_conn (preaccess, before allow/deny): each limit counts the session in
+// until it ends.
+bool Session::limit_conn() {
+  thread_local std::string key;
+  for (const ConnLimit& l : server_->conn_limits) {
+    key.clear();
+    append_value(l.zone->key, key);
+    if (key.empty() || key.size() > 255) continue;
+    bool full = false;
+    if (auto* slot = l.zone->table->acquire(limit_key_hash(key), l.conn, &full)) {
+      conn_holds_.push_back(slot);
+      continue;
+    }
+    PORTICO_LOG(full ? LogLevel::kAlert : server_->conn_log, id_,
+                "limiting connections{} by zone \"{}\", client: {}",
+                server_->conn_dry_run ? ", dry run," : "", l.zone->name, addr_text(client_));
+    if (server_->conn_dry_run) continue;
+    finish(503);
+    return false;
+  }
+  return true;
+}
+
+void Session::begin() {
+  if (!server_->conn_limits.empty() && !limit_conn()) return;
   if (access_denied(server_->access, client_)) {
     std::string addr = addr_text(client_);
     PORTICO_LOG(LogLevel::kError, id_, "access forbidden by rule, client: {}, server: {}", addr,
@@ -74,10 +162,12 @@ void Session::start() {
     finish(403);
     return;
   }
-  if (!ctx_->loop.add(client_t_.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &client_end_)) {
+  if (!in_epoll_ &&
+      !ctx_->loop.add(client_t_.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, &client_end_)) {
     finish(500);
     return;
   }
+  in_epoll_ = true;
   group_ = ctx_->group(server_->upstream->group);
   tried_ = upstream::TriedSet(group_->members().size());
   connect_next();
@@ -199,10 +289,19 @@ void Session::on_io(bool client, uint32_t ev) {
     }
     u2c_.pipe_r = p2[0];
     u2c_.pipe_w = p2[1];
+    if (server_->proxy_protocol) {
+      // As nginx: the client's address (after realip) and the address it connected to.
+      pp_out_len_ = uint8_t(write_proxy_v1(client_, local_addr(), pp_out_));
+      pp_out_sent_ = 0;
+    }
     pump();
     return;
   }
   (client ? client_t_ : up_t_).on_events(ev);
+  if (reading_pp_) {
+    if (client) read_proxy_header();
+    return;
+  }
   if (connecting_) return;  // client events before the upstream is there: wait
   pump();
 }
@@ -251,10 +350,30 @@ bool Session::move(Transport& from, Transport& to, Dir& d) {
   return moved;
 }
 
+bool Session::flush_proxy_header() {
+  while (pp_out_sent_ < pp_out_len_) {
+    if (!up_t_.writable()) return false;
+    IoResult w = up_t_.write(pp_out_ + pp_out_sent_, size_t(pp_out_len_ - pp_out_sent_));
+    if (w.progress()) {
+      pp_out_sent_ = uint8_t(pp_out_sent_ + w.bytes());
+      continue;
+    }
+    if (w.error()) {
+      c2u_.eof = true;  // the upstream is gone: pump() ends the session
+      c2u_.shut = true;
+      pp_out_sent_ = pp_out_len_;
+      return true;
+    }
+    return false;
+  }
+  return true;
+}
+
 void Session::pump() {
   bool any = false;
   for (;;) {
-    bool a = move(client_t_, up_t_, c2u_);
+    // The PROXY protocol header goes to the upstream before any of the client's bytes.
+    bool a = flush_proxy_header() && move(client_t_, up_t_, c2u_);
     bool b = move(up_t_, client_t_, u2c_);
     if (!a && !b) break;
     any = true;
@@ -272,6 +391,14 @@ void Session::pump() {
 void Session::on_timer(Timer* t) {
   Session* s = static_cast<SessionTimer*>(t)->owner;
   if (s->done_) return;
+  if (s->reading_pp_) {
+    PORTICO_LOG(LogLevel::kInfo, s->id_,
+                "client timed out (110: Connection timed out) while reading PROXY protocol, "
+                "client: {}",
+                addr_text(s->client_));
+    s->finish(200);
+    return;
+  }
   if (s->connecting_) {
     PORTICO_LOG(LogLevel::kError, s->id_,
                 "upstream timed out (110: Connection timed out) while connecting to upstream, "
@@ -302,6 +429,8 @@ void Session::finish(int status) {
   }
   up_t_.close();
   log();
+  for (std::atomic<uint64_t>* hold : conn_holds_) LimitConnTable::release(hold);
+  conn_holds_.clear();
   client_t_.close();
   on_close_(on_close_arg_, this);
   ctx_->loop.defer_delete(this);
@@ -396,6 +525,30 @@ void Session::append_value(const LogFormat& f, std::string& out) {
       }
       case V::kNginxVersion:
         out += PORTICO_VERSION;
+        break;
+      case V::kProxyProtocolAddr:
+        if (pp_) out += pp_->src_text;
+        break;
+      case V::kProxyProtocolPort:
+        if (pp_) out += std::to_string(pp_->src_port);
+        break;
+      case V::kProxyProtocolServerAddr:
+        if (pp_) out += pp_->dst_text;
+        break;
+      case V::kProxyProtocolServerPort:
+        if (pp_) out += std::to_string(pp_->dst_port);
+        break;
+      case V::kProxyProtocolTlv: {
+        std::string num;
+        std::string_view v;
+        if (pp_ && find_proxy_tlv(pp_->tlvs, p.text, &v, &num)) out += v;
+        break;
+      }
+      case V::kRealipRemoteAddr:
+        append_addr_text(peer_addr_, out);
+        break;
+      case V::kRealipRemotePort:
+        out += std::to_string(addr_port(peer_addr_));
         break;
     }
   }

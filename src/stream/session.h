@@ -5,11 +5,14 @@
 // by its Worker; lives on that worker's thread; deleted through the loop's deferred deletion.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/event_loop.h"
+#include "core/proxy_protocol.h"
 #include "core/sockaddr.h"
 #include "core/timer_wheel.h"
 #include "core/transport.h"
@@ -21,8 +24,11 @@ namespace portico::stream {
 
 class Session final : public Deferred {
  public:
+  // `proxy_protocol`: the connection came to a `listen ... proxy_protocol` address and starts
+  // with a PROXY protocol header.
   Session(upstream::Local* ctx, const Server* server, std::shared_ptr<const void> pin, int fd,
-          const SockAddr& peer, uint64_t id, void (*on_close)(void*, Session*), void* arg);
+          const SockAddr& peer, uint64_t id, void (*on_close)(void*, Session*), void* arg,
+          bool proxy_protocol = false);
   ~Session() override;
 
   void start();
@@ -46,6 +52,14 @@ class Session final : public Deferred {
     Session* owner;
   };
 
+  // After the PROXY protocol header (if any): realip, access, the first connect.
+  void begin();
+  // Reads the PROXY protocol header (peeked, then exactly its bytes consumed).
+  void read_proxy_header();
+  // Sends the PROXY protocol header to the upstream; false while some of it waits.
+  bool flush_proxy_header();
+  // limit_conn: false (and the session ends) when a limit refuses it.
+  bool limit_conn();
   void connect_next();
   // proxy_next_upstream_tries (stream), else the most tries any member list this request has seen
   // allowed: a group that shrinks under a retry (an app process died, another drains) must not
@@ -71,7 +85,15 @@ class Session final : public Deferred {
   int peer_ = -1;  // the slot picked, until released
   uint32_t tries_ = 0;
   uint32_t tries_seen_ = 0;  // see try_limit()
-  SockAddr client_;
+  SockAddr client_;          // the client's address (the PROXY protocol source after realip)
+  SockAddr peer_addr_;       // the connection's own peer ($realip_remote_addr)
+  // limit_conn counts this session holds, released when it ends.
+  std::vector<std::atomic<uint64_t>*> conn_holds_;
+  std::unique_ptr<ProxyHeader> pp_;  // the received header, when it had addresses
+  bool reading_pp_ = false;
+  bool in_epoll_ = false;
+  char pp_out_[kProxyV1MaxHeader];  // the header for the upstream
+  uint8_t pp_out_len_ = 0, pp_out_sent_ = 0;
   SockAddr local_{};
   bool local_known_ = false;
   uint64_t first_try_ms_ = 0;  // proxy_next_upstream_timeout counts from here

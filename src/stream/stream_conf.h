@@ -10,6 +10,8 @@
 
 #include "config/listen.h"
 #include "core/access_rule.h"
+#include "core/limit_zone.h"
+#include "core/log.h"
 #include "core/log_file.h"
 #include "upstream/upstream_conf.h"
 
@@ -40,7 +42,14 @@ struct LogFormat {
     kUpstreamConnectTime,
     kPid,
     kHostname,
-    kNginxVersion
+    kNginxVersion,
+    kProxyProtocolAddr,
+    kProxyProtocolPort,
+    kProxyProtocolServerAddr,
+    kProxyProtocolServerPort,
+    kProxyProtocolTlv,  // text: the TLV's name
+    kRealipRemoteAddr,
+    kRealipRemotePort
   };
   struct Part {
     Var var;
@@ -53,6 +62,21 @@ struct LogFormat {
 struct AccessLog {
   std::shared_ptr<LogFile> file;
   const LogFormat* format = nullptr;
+};
+
+// A stream limit_conn_zone: the key compiled with the stream variables and the shared table
+// (core/limit_zone.h), kept across a reload that declares it unchanged.
+struct ConnZone {
+  std::string name;
+  std::string key_text;
+  uint64_t size = 0;
+  LogFormat key;
+  std::shared_ptr<LimitConnTable> table;
+};
+
+struct ConnLimit {
+  const ConnZone* zone;
+  uint32_t conn;
 };
 
 struct Server {
@@ -69,6 +93,16 @@ struct Server {
   std::unique_ptr<const LogFormat> hash_key;
   std::vector<AccessRule> access;
   std::vector<AccessLog> access_logs;
+  bool proxy_protocol = false;  // send a PROXY protocol v1 header to the upstream
+  // Reading a `listen ... proxy_protocol` header (nginx's stream proxy_protocol_timeout).
+  uint64_t proxy_protocol_timeout_ms = 30'000;
+  // set_real_ip_from (nginx's stream realip module): from these peers the PROXY protocol
+  // header's source becomes the client address. Only `allow` matters in these rules.
+  std::vector<AccessRule> realip_from;
+  // limit_conn (nginx's stream limit_conn module): sessions per key, before allow/deny.
+  std::vector<ConnLimit> conn_limits;
+  LogLevel conn_log = LogLevel::kError;
+  bool conn_dry_run = false;
   std::string file;
   int line = 0;
 };
@@ -77,6 +111,7 @@ struct StreamConf {
   std::vector<std::unique_ptr<Server>> servers;
   std::vector<std::unique_ptr<LogFormat>> log_formats;
   std::map<std::string, std::shared_ptr<const upstream::UpstreamConf>> upstreams;
+  std::map<std::string, std::shared_ptr<ConnZone>, std::less<>> conn_zones;
 };
 
 }  // namespace portico::stream

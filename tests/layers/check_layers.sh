@@ -45,6 +45,9 @@ proxy server/worker.h http/request.h
 proxy static/static_module.h http/level.h
 proxy stream/session.h upstream/local.h
 http compress/compress_module.h http/body_filter.h
+http auth/password.h http/module.h
+auth proxy/session.h http/module.h
+auth server/worker.h auth/password.h
 static compress/filter.h static/static_module.h
 compress proxy/session.h static/static_module.h
 compress server/worker.h http/body_filter.h
