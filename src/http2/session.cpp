@@ -110,15 +110,37 @@ bool Session::init(const char* data, size_t n) {
   nghttp2_session_set_local_window_size(h_, NGHTTP2_FLAG_NONE, 0, (1 << 30));
   last_progress_ms_ = conn_.worker()->loop().now_ms();
   reset_refill_ms_ = last_progress_ms_;
-  if (n > 0) {
-    new_streams_in_read_ = 0;
-    const ssize_t rv = nghttp2_session_mem_recv(h_, reinterpret_cast<const uint8_t*>(data), n);
-    if (rv < 0) {
-      PORTICO_LOG(LogLevel::kInfo, conn_.id(), "client sent invalid HTTP/2 preface ({})",
-                  nghttp2_strerror(int(rv)));
-      dead_ = true;
-      return false;
+  return feed(data, n);
+}
+
+bool Session::feed(const char* data, size_t n) {
+  constexpr size_t kMagic = 24, kHead = kMagic + 9;
+  if (!preface_done_) {
+    const size_t take = std::min(n, kHead - preface_.size());
+    preface_.append(data, take);
+    data += take;
+    n -= take;
+    if (preface_.size() < kHead) return true;
+    preface_done_ = true;
+    const uint8_t type = uint8_t(preface_[kMagic + 3]), flags = uint8_t(preface_[kMagic + 4]);
+    if (type != NGHTTP2_SETTINGS || (flags & NGHTTP2_FLAG_ACK)) {
+      static constexpr char kEmptySettings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+      std::string fixed = preface_.substr(0, kMagic);
+      fixed.append(kEmptySettings, sizeof kEmptySettings);
+      fixed += preface_.substr(kMagic);
+      preface_.swap(fixed);
     }
+    if (!feed(preface_.data(), preface_.size())) return false;
+    std::string().swap(preface_);
+  }
+  if (n == 0) return true;
+  new_streams_in_read_ = 0;
+  const ssize_t rv = nghttp2_session_mem_recv(h_, reinterpret_cast<const uint8_t*>(data), n);
+  if (rv < 0) {
+    PORTICO_LOG(LogLevel::kInfo, conn_.id(), "client sent invalid HTTP/2 data ({})",
+                nghttp2_strerror(int(rv)));
+    dead_ = true;
+    return false;
   }
   return true;
 }
@@ -173,14 +195,7 @@ bool Session::read_input() {
       break;
     }
     total += rd.bytes();
-    new_streams_in_read_ = 0;
-    const ssize_t rv =
-        nghttp2_session_mem_recv(h_, reinterpret_cast<const uint8_t*>(buf), rd.bytes());
-    if (rv < 0) {
-      PORTICO_LOG(LogLevel::kInfo, conn_.id(), "client sent invalid HTTP/2 data ({})",
-                  nghttp2_strerror(int(rv)));
-      dead_ = true;
-    }
+    feed(buf, rd.bytes());
   }
   if (total > 0) last_progress_ms_ = conn_.worker()->loop().now_ms();
   return total > 0;

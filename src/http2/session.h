@@ -86,6 +86,8 @@ class Session final : public http::ConnectionCodec {
   };
 
   void run();
+  // Feeds input to libnghttp2. False (logged, dead_) when it is not valid HTTP/2.
+  bool feed(const char* data, size_t n);
   bool read_input();
   bool flush();
   void dispatch();
@@ -98,6 +100,11 @@ class Session final : public http::ConnectionCodec {
   nghttp2_session* h_ = nullptr;
   std::string wbuf_;  // frames to write; wpos_ bytes of it went out
   size_t wpos_ = 0;
+  // The client preface (magic and the first frame header) until it is judged: nginx lets a
+  // client open with a frame other than SETTINGS (nginx's own test client does); libnghttp2
+  // does not, so an empty SETTINGS is fed first for such a client.
+  std::string preface_;
+  bool preface_done_ = false;
   std::vector<int32_t> ready_;  // streams with work (ids: a stream may close meanwhile)
   std::vector<int32_t> running_;
   std::vector<Stream*> active_;
