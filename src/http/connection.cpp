@@ -228,7 +228,8 @@ bool Connection::step_read_head() {
 
   for (;;) {
     if (len_ > pos_ && (!h2_check_ || detect_http2())) {
-      if (state_ == State::kHttp2) return false;
+      // Handed to the HTTP/2 codec (which may already have closed the connection).
+      if (state_ == State::kHttp2 || state_ == State::kClosed) return false;
       // Parse what we have: a pipelined request may already be complete.
       if (!req_) {
         req_ = worker_->acquire_request();
