@@ -78,6 +78,9 @@ nghttp2_option* options() {
     nghttp2_option_set_stream_reset_rate_limit(o, 1000, 33);  // Rapid Reset
     nghttp2_option_set_max_continuations(o, 8);               // CONTINUATION flood
     nghttp2_option_set_max_deflate_dynamic_table_size(o, 4096);
+    // RFC 9218 priorities for clients that say they use them (SETTINGS_NO_RFC7540_PRIORITIES),
+    // RFC 7540's dependency tree for the others, as nginx 1.22 schedules them.
+    nghttp2_option_set_server_fallback_rfc7540_priorities(o, 1);
     return o;
   }();
   return opt;
@@ -420,7 +423,11 @@ int Session::on_frame_recv(const nghttp2_frame* f) {
       Stream* s = stream(f->hd.stream_id);
       if (!s) return 0;
       if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
-        s->on_head_done(end_stream);
+        // $request_length counts the header block as sent (HPACK-coded), as nginx.
+        size_t block = f->hd.length;
+        if (f->hd.flags & NGHTTP2_FLAG_PADDED) block -= std::min(block, f->headers.padlen + 1);
+        if (f->hd.flags & NGHTTP2_FLAG_PRIORITY) block -= std::min<size_t>(block, 5);
+        s->on_head_done(end_stream, block);
         wake(s);
       } else if (end_stream) {
         s->on_body_end();  // trailers end the body

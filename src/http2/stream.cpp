@@ -63,8 +63,9 @@ void Stream::queued_reset() {
   file_error_ = 0;
 }
 
-void Stream::on_head_done(bool end_stream) {
+void Stream::on_head_done(bool end_stream, size_t block) {
   in_end_ = end_stream;
+  head_block_ = block;
   start_pending = true;
 }
 
@@ -132,9 +133,7 @@ void Stream::begin() {
   }
   limits.max_head_size = SIZE_MAX;  // HeadCollector bounded it
   const int status = head_.finish(limits, !in_end_, r.head);
-  r.header_bytes = r.request_length = r.head.request_line.size();
-  for (const http::Header& h : r.head.headers)
-    r.request_length += h.name.size() + h.value.size() + 4;
+  r.header_bytes = r.request_length = head_block_;
   if (!addr) {
     reset_stream(NGHTTP2_REFUSED_STREAM);
     return;

@@ -45,7 +45,8 @@ class Stream final : public http::ClientStream {
   bool on_field(std::string_view name, std::string_view value) { return head_.add(name, value); }
   // The request head is complete; `end_stream`: no body follows. Processing waits for
   // run_pending() (outside libnghttp2's callbacks).
-  void on_head_done(bool end_stream);
+  // `block`: the header block's size as sent ($request_length).
+  void on_head_done(bool end_stream, size_t block);
   // Request body bytes (DATA payload). False: more than the window allowed (reset the stream).
   bool on_data(const uint8_t* data, size_t len);
   // The client's side ended (END_STREAM).
@@ -117,6 +118,7 @@ class Stream final : public http::ClientStream {
   uint64_t body_read_ = 0;    // delivered to the content
   uint64_t body_total_ = 0;   // received
   uint64_t unconsumed_ = 0;   // received, not yet given back to flow control
+  size_t head_block_ = 0;
   bool in_end_ = false;
   bool discard_ = false;      // no content reads the body: consume as it arrives
 
