@@ -23,8 +23,6 @@
 namespace portico::http {
 
 namespace {
-constexpr uint64_t kLingeringTimeoutMs = 5'000;
-constexpr uint64_t kLingeringTimeMs = 30'000;
 CodecFactory g_http2_codec = nullptr;
 }  // namespace
 
@@ -595,13 +593,19 @@ void Connection::finish_request() {
   bool unread_body = body_pending_;
   response_sent_ = false;
   uint64_t keepalive_ms = r.loc ? r.loc->keepalive_timeout : 75'000;
+  using Linger = LocationConf::Linger;
+  const Linger linger = r.loc ? r.loc->lingering_close : Linger::kOn;
+  const uint64_t linger_time = r.loc ? r.loc->lingering_time : 30'000;
+  linger_timeout_ms_ = uint32_t(r.loc ? std::min<uint64_t>(r.loc->lingering_timeout, UINT32_MAX)
+                                      : 5'000);
   worker_->release_generation(gen_);
   gen_ = nullptr;
   worker_->release_request(req_);
   req_ = nullptr;
   if (!keep) {
-    if (unread_body || len_ > next) {
-      start_lingering_close();
+    if (linger == Linger::kAlways ||
+        (linger == Linger::kOn && (unread_body || len_ > next))) {
+      start_lingering_close(linger_time);
     } else {
       close();
     }
@@ -614,13 +618,13 @@ void Connection::finish_request() {
   if (len_ == pos_) release_buffer_if_empty();
 }
 
-void Connection::start_lingering_close() {
+void Connection::start_lingering_close(uint64_t linger_time) {
   // As nginx's lingering_close: stop sending, read and drop what the client still sends for a
   // while, so our response is not destroyed by a RST caused by unread data.
   state_ = State::kLingering;
   (void)transport_.shutdown_write();  // a failure shows in the reads below
-  linger_deadline_ = worker_->loop().now_ms() + kLingeringTimeMs;
-  arm(kLingeringTimeoutMs);
+  linger_deadline_ = worker_->loop().now_ms() + linger_time;
+  arm(linger_timeout_ms_);
   step_linger();
 }
 
@@ -633,7 +637,7 @@ void Connection::step_linger() {
       continue;
     }
     if (rd.again()) {
-      arm(kLingeringTimeoutMs);
+      arm(linger_timeout_ms_);
       return;
     }
     break;

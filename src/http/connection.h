@@ -178,7 +178,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   void ensure_request_with_generation();
   void prepare_response();
   void finish_request();
-  void start_lingering_close();
+  void start_lingering_close(uint64_t linger_time);
   void start_content();
   bool start_tls();
   void set_nodelay();
@@ -219,6 +219,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   SockAddr peer_;
   SockAddr local_{};
   uint64_t linger_deadline_ = 0;
+  uint32_t linger_timeout_ms_ = 5'000;  // lingering_timeout of the last request
 };
 
 }  // namespace portico::http
