@@ -399,7 +399,15 @@ int Session::on_begin_headers(const nghttp2_frame* f) {
   active_.push_back(s);
   nghttp2_session_set_stream_user_data(h_, f->hd.stream_id, s);
   s->open(f->hd.stream_id);
-  ++streams_total_;
+  // keepalive_requests applies to streams (nginx 1.19.7): the last one gets GOAWAY with it.
+  const http::AddrConf* addr = conn_.listener()->addr;
+  const uint64_t max = addr && addr->default_server
+                           ? addr->default_server->loc->keepalive_requests
+                           : 1000;
+  if (++streams_total_ >= max && !draining_) {
+    draining_ = true;
+    nghttp2_submit_goaway(h_, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR, nullptr, 0);
+  }
   return 0;
 }
 

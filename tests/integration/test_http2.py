@@ -645,6 +645,24 @@ class Http2OnTest(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_keepalive_requests_counts_streams(self):
+        srv = Server("""
+http { server { listen 127.0.0.1:{port} http2; keepalive_requests 3;
+                location / { return 200 ok; } } }""")
+        try:
+            c = RawH2(srv.port())
+            c.send(*[c.headers(sid, path="/") for sid in (1, 3, 5, 7)])
+            frames = c.until_closed_or_goaway()
+            frames += c.frames(timeout=1)
+            goaway = [f for f in frames if isinstance(f, hf.GoAwayFrame)]
+            self.assertEqual(len(goaway), 1)
+            self.assertEqual(goaway[0].last_stream_id, 5)  # the third stream was the last
+            answered = {f.stream_id for f in frames if isinstance(f, hf.HeadersFrame)}
+            self.assertEqual(answered, {1, 3, 5})
+            c.close()
+        finally:
+            srv.stop()
+
     def test_obsolete_directives_are_accepted_with_warnings(self):
         srv = Server("""
 http {
