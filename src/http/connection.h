@@ -8,7 +8,7 @@
 //
 // Owned by its Worker; lives on that worker's thread only; destroyed through the loop's
 // deferred deletion so a callback never frees the object it is running in.
-// While idle in keep-alive it holds no buffer and no request: only this object (392 bytes).
+// While idle in keep-alive it holds no buffer and no request: only this object (352 bytes).
 //
 // State and what is valid in it:
 //   kIdle, kReadingHead: req_ may be null; buf_ holds received bytes [pos_, len_).
