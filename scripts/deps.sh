@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [build|demo|test|bench]   (each level includes the previous ones)
 set -euo pipefail
 level=${1:-build}
-pkgs=(cmake ninja-build g++ pkg-config libssl-dev libpcre2-dev zlib1g-dev libbrotli-dev libzstd-dev libfmt-dev
+pkgs=(cmake ninja-build g++ pkg-config libssl-dev libpcre2-dev zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev libfmt-dev
       libcrypt-dev
       nlohmann-json3-dev libsystemd-dev curl python3)
 if [ "$level" != build ]; then
@@ -11,7 +11,7 @@ if [ "$level" != build ]; then
 fi
 if [ "$level" = test ] || [ "$level" = bench ]; then
   pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format
-        brotli zstd openssl)
+        brotli zstd openssl nghttp2-client python3-h2 python3-hyperframe)
 fi
 if [ "$level" = bench ]; then
   pkgs+=(nginx-light h2o wrk util-linux)

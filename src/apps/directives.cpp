@@ -313,7 +313,7 @@ http::Step passenger_handle(http::Request& r) {
   return http::Step::take_over();
 }
 
-http::ContentSession* passenger_open(http::Connection* c, http::Request* r) {
+http::ContentSession* passenger_open(http::ClientStream* c, http::Request* r) {
   return proxy::kProxyContent.open(c, r);
 }
 

@@ -123,6 +123,8 @@ bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std
       out->ssl = true;
     else if (o == "proxy_protocol")
       out->proxy_protocol = true;
+    else if (o == "http2" && allow_ssl)
+      out->http2 = true;
     else if (o == "bind" || o == "deferred" || o.rfind("so_keepalive=", 0) == 0) {
       // accepted: portico binds every address it listens on
     } else if (o == "ssl" || o == "http2" || o == "quic") {

@@ -26,11 +26,14 @@ struct ListenAddr {
   // `listen ... proxy_protocol`: every connection starts with a PROXY protocol header (before
   // TLS when both are set); a connection without one is closed.
   bool proxy_protocol = false;
+  // `listen ... http2` (or `http2 on` in a server of the address): HTTP/2 by ALPN on TLS, by
+  // the client preface (h2c, prior knowledge) on plain TCP.
+  bool http2 = false;
 };
 
 // Parses a `listen` directive's address and parameters (http and stream share the syntax).
 // Returns false with nginx's message in *error. A host name is resolved (blocking: config
-// time only). `ssl` is accepted where the caller terminates TLS (allow_ssl).
+// time only). `ssl` and `http2` are accepted where the caller terminates them (allow_ssl: http).
 bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std::string* error,
                   bool allow_ssl = false);
 

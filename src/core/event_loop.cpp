@@ -103,6 +103,18 @@ EventLoop* EventLoop::current() {
   return tl_current;
 }
 
+void EventLoop::run_soon() {
+  // A callback may ask again (for itself or another): run until nothing is queued.
+  while (!soon_.empty()) {
+    soon_running_.swap(soon_);
+    for (Soon* s : soon_running_) {
+      s->queued = false;
+      s->fn(s);
+    }
+    soon_running_.clear();
+  }
+}
+
 void EventLoop::run() {
   running_ = true;
   EventLoop* const outer = tl_current;
@@ -111,7 +123,7 @@ void EventLoop::run() {
   struct epoll_event events[kMaxEvents];
   while (running_) {
     int timeout = timers_.next_timeout_ms(now_ms_);
-    if (!graveyard_.empty()) timeout = 0;
+    if (!graveyard_.empty() || !soon_.empty()) timeout = 0;
     int n = epoll_wait(epfd_, events, kMaxEvents, timeout);
     update_time();
     if (n < 0 && errno != EINTR) {
@@ -131,6 +143,8 @@ void EventLoop::run() {
     }
     timers_.run(now_ms_);
     if (woken) run_posted();
+    if (!soon_.empty()) [[unlikely]]
+      run_soon();
     if (!graveyard_.empty()) {
       // Swapped with a second vector (a destructor may defer more); both keep their capacity.
       dying_.swap(graveyard_);

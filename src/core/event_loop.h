@@ -39,6 +39,15 @@ class Deferred {
 void set_descriptors_shared();
 bool descriptors_shared();
 
+// Work a loop object asks to run soon on its own thread: after the current I/O callbacks, in
+// the same iteration (before timers fire and deferred objects are freed). Intrusive, so asking
+// allocates nothing and asking twice runs it once. The owner must not be freed while queued:
+// objects freed through defer_delete are safe (the queue runs before the graveyard).
+struct Soon {
+  void (*fn)(Soon*) = nullptr;
+  bool queued = false;
+};
+
 class EventLoop {
  public:
   EventLoop();
@@ -63,6 +72,13 @@ class EventLoop {
   // Destroy after the current iteration's callbacks.
   void defer_delete(Deferred* d) { graveyard_.push_back(d); }
 
+  // Runs s->fn(s) later in this iteration (see Soon). Loop thread only.
+  void soon(Soon* s) {
+    if (s->queued) return;
+    s->queued = true;
+    soon_.push_back(s);
+  }
+
   uint64_t now_ms() const { return now_ms_; }
   // Called at the end of every iteration, after timers and posted tasks.
   void set_iteration_hook(void (*fn)(void*), void* arg) {
@@ -75,6 +91,7 @@ class EventLoop {
  private:
   void update_time();
   void run_posted();
+  void run_soon();
 
   int epfd_ = -1;
   int wakefd_ = -1;
@@ -83,6 +100,8 @@ class EventLoop {
   void (*iteration_hook_)(void*) = nullptr;
   void* iteration_arg_ = nullptr;
   TimerWheel timers_;
+  std::vector<Soon*> soon_;
+  std::vector<Soon*> soon_running_;
   std::vector<Deferred*> graveyard_;
   std::vector<Deferred*> dying_;
   std::mutex post_mu_;  // guards posted_; taken only on control-thread hand-offs

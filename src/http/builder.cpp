@@ -454,6 +454,7 @@ void Builder::bind_servers() {
     }
     ac->listen.ssl = ac->listen.ssl || pl.addr.ssl;  // as nginx: one `ssl` makes the address TLS
     ac->listen.proxy_protocol = ac->listen.proxy_protocol || pl.addr.proxy_protocol;  // likewise
+    ac->listen.http2 = ac->listen.http2 || pl.addr.http2;
     if (pl.default_server) {
       if (ac->default_server && ac->default_server != ac->servers.front()) {
         // fallthrough to duplicate check below

@@ -2,7 +2,7 @@
 // (a ContentSession: the proxy; apps next). It is the codec's face: the request body comes out
 // of it de-framed, and the response goes into it as events (a head, body buffers that may be
 // memory or file ranges, an end) that the codec serializes and frames. Content never touches the
-// client socket: behind this the codec (HTTP/1.1 today: http::Connection; an HTTP/2 stream next)
+// client socket: behind this the codec (HTTP/1.1: http::Connection; HTTP/2: http2::Stream)
 // owns the transport, the framing in both directions and the keep-alive decision.
 //
 // Flow control: send_body() takes what the client can take now and says how much (again when it

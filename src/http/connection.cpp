@@ -23,9 +23,12 @@
 namespace portico::http {
 
 namespace {
-constexpr uint64_t kLingeringTimeoutMs = 5'000;
-constexpr uint64_t kLingeringTimeMs = 30'000;
+CodecFactory g_http2_codec = nullptr;
 }  // namespace
+
+void set_http2_codec(CodecFactory f) {
+  g_http2_codec = f;
+}
 
 Connection::Connection(WorkerServices* worker, ListenPoint* listener, int fd, const SockAddr& peer,
                        uint64_t id)
@@ -56,6 +59,8 @@ void Connection::start() {
     close();
     return;
   }
+  // HTTP/2: ALPN on a TLS address, the client preface on a plain `http2` one.
+  h2_check_ = g_http2_codec && addr && (addr->tls || addr->listen.http2);
   drive();
 }
 
@@ -185,6 +190,9 @@ void Connection::on_timer(Timer* t) {
       c->after_phases(resume_request(*c->req_));
       c->drive();
       return;
+    case State::kHttp2:
+      c->codec_->on_timer();
+      return;
   }
 }
 
@@ -194,6 +202,10 @@ void Connection::on_io(uint32_t events) {
   // it too and finds the client's data (or its close) when the session hands back. A stale
   // "ready" costs one recv that says EAGAIN; a lost one would hang the connection.
   transport_.on_events(events);
+  if (state_ == State::kHttp2) {
+    codec_->on_io(events);
+    return;
+  }
   if (state_ == State::kProxying) {
     content_->on_client_io(events);  // resume: the client may take more, or sent more
     return;
@@ -230,6 +242,7 @@ void Connection::drive() {
         }
         return;
       case State::kProxying:
+      case State::kHttp2:
       case State::kClosed:
         return;
     }
@@ -290,7 +303,9 @@ bool Connection::step_read_head() {
   limits.max_head_size = total;
 
   for (;;) {
-    if (len_ > pos_) {
+    if (len_ > pos_ && (!h2_check_ || detect_http2())) {
+      // Handed to the HTTP/2 codec (which may already have closed the connection).
+      if (state_ == State::kHttp2 || state_ == State::kClosed) return false;
       // Parse what we have: a pipelined request may already be complete.
       if (!req_) {
         req_ = worker_->acquire_request();
@@ -344,6 +359,44 @@ bool Connection::step_read_head() {
     close();
     return false;
   }
+}
+
+bool Connection::detect_http2() {
+  static constexpr char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  constexpr size_t kLen = sizeof kPreface - 1;
+  bool h2 = false;
+  if (tls_) {
+    h2 = !tls_->plain_http() && tls_->alpn() == "h2";
+  } else {
+    const size_t n = std::min(len_ - pos_, kLen);
+    if (std::memcmp(buf_ + pos_, kPreface, n) == 0) {
+      if (n < kLen) return false;  // a prefix of the preface: wait for the rest
+      h2 = true;
+    }
+  }
+  h2_check_ = false;
+  if (!h2) return true;
+  // The codec takes the connection: what arrived so far is its input.
+  codec_ = g_http2_codec(*this, buf_ + pos_, len_ - pos_);
+  state_ = State::kHttp2;
+  worker_->loop().cancel(&timer_);
+  if (req_) {
+    worker_->release_request(req_);
+    req_ = nullptr;
+  }
+  len_ = pos_ = 0;
+  release_buffer_if_empty();
+  // Many streams' frames interleave on one connection: none may wait for the ACK of another's
+  // (Nagle with delayed ACKs costs 40 ms per flow-control round trip). nginx sets it too.
+  const AddrConf* addr = listener_->addr;
+  if (!nodelay_ && peer_.sa.sa_family != AF_UNIX &&
+      (!addr || !addr->default_server || addr->default_server->loc->tcp_nodelay)) {
+    int one = 1;
+    setsockopt(transport_.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    nodelay_ = true;
+  }
+  codec_->on_io(0);  // starts it: the settings go out, buffered and further input is read
+  return true;
 }
 
 void Connection::begin_request(size_t head_len) {
@@ -630,13 +683,19 @@ void Connection::finish_request() {
   bool unread_body = body_pending_;
   response_sent_ = false;
   uint64_t keepalive_ms = r.loc ? r.loc->keepalive_timeout : 75'000;
+  using Linger = LocationConf::Linger;
+  const Linger linger = r.loc ? r.loc->lingering_close : Linger::kOn;
+  const uint64_t linger_time = r.loc ? r.loc->lingering_time : 30'000;
+  linger_timeout_ms_ = uint32_t(r.loc ? std::min<uint64_t>(r.loc->lingering_timeout, UINT32_MAX)
+                                      : 5'000);
   worker_->release_generation(gen_);
   gen_ = nullptr;
   worker_->release_request(req_);
   req_ = nullptr;
   if (!keep) {
-    if (unread_body || len_ > next) {
-      start_lingering_close();
+    if (linger == Linger::kAlways ||
+        (linger == Linger::kOn && (unread_body || len_ > next))) {
+      start_lingering_close(linger_time);
     } else {
       close();
     }
@@ -649,13 +708,13 @@ void Connection::finish_request() {
   if (len_ == pos_) release_buffer_if_empty();
 }
 
-void Connection::start_lingering_close() {
+void Connection::start_lingering_close(uint64_t linger_time) {
   // As nginx's lingering_close: stop sending, read and drop what the client still sends for a
   // while, so our response is not destroyed by a RST caused by unread data.
   state_ = State::kLingering;
   (void)transport_.shutdown_write();  // a failure shows in the reads below
-  linger_deadline_ = worker_->loop().now_ms() + kLingeringTimeMs;
-  arm(kLingeringTimeoutMs);
+  linger_deadline_ = worker_->loop().now_ms() + linger_time;
+  arm(linger_timeout_ms_);
   step_linger();
 }
 
@@ -668,7 +727,7 @@ void Connection::step_linger() {
       continue;
     }
     if (rd.again()) {
-      arm(kLingeringTimeoutMs);
+      arm(linger_timeout_ms_);
       return;
     }
     break;
@@ -812,6 +871,10 @@ void Connection::content_abort(int status) {
 
 void Connection::shutdown_gracefully() {
   if (state_ == State::kClosed) return;
+  if (state_ == State::kHttp2) {
+    codec_->shutdown_gracefully();
+    return;
+  }
   if (state_ == State::kIdle && !req_) {
     close();
     return;
@@ -824,6 +887,12 @@ void Connection::close() {
   if (content_) {
     content_->abort();
     end_content();
+  }
+  if (codec_) {
+    state_ = State::kClosed;
+    codec_->abort();  // logs and releases its streams (they may still ask for the connection)
+    worker_->loop().defer_delete(codec_);
+    codec_ = nullptr;
   }
   state_ = State::kClosed;
   worker_->loop().cancel(&timer_);

@@ -8,7 +8,7 @@
 //
 // Owned by its Worker; lives on that worker's thread only; destroyed through the loop's
 // deferred deletion so a callback never frees the object it is running in.
-// While idle in keep-alive it holds no buffer and no request: only this object (392 bytes).
+// While idle in keep-alive it holds no buffer and no request: only this object (352 bytes).
 //
 // State and what is valid in it:
 //   kReadingProxy: a `listen ... proxy_protocol` connection before its header; nothing read yet
@@ -50,6 +50,28 @@ struct AddrConf;
 struct Module;
 class ModuleWorkerState;
 class ContentSession;
+
+// A codec that takes the connection over after its first bytes (HTTP/2: the client preface on
+// an `http2` address, or ALPN "h2" after the TLS handshake). The Connection keeps the socket,
+// its transport and its timer and hands them its events; the codec owns the requests.
+// Created by the factory the server installs (set_http2_codec), destroyed through the loop's
+// deferred deletion when the connection closes. Worker thread only.
+class ConnectionCodec : public Deferred {
+ public:
+  // Socket events (the transport already recorded them).
+  virtual void on_io(uint32_t events) = 0;
+  // The connection's timer fired.
+  virtual void on_timer() = 0;
+  // Graceful stop: finish the streams in flight, accept no new ones, then close.
+  virtual void shutdown_gracefully() = 0;
+  // The connection is closing: end every stream now (logs them), release what they hold.
+  virtual void abort() = 0;
+};
+
+// Builds the HTTP/2 codec for `c`, whose first `n` received bytes are `data` (the codec takes a
+// copy). Installed once at start-up by the layer that has one (server/modules.cpp).
+using CodecFactory = ConnectionCodec* (*)(Connection& c, const char* data, size_t n);
+void set_http2_codec(CodecFactory f);
 
 class Connection final : public IoHandler, public Deferred, public ClientStream {
  public:
@@ -94,6 +116,15 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   // This worker's state of module `m` (Module::create_worker_state), or null.
   ModuleWorkerState* module_state(const Module& m);
 
+  // For a ConnectionCodec that took the connection over (HTTP/2).
+  Transport& transport() { return transport_; }
+  void arm_timer(uint64_t ms) { arm(ms); }
+  void cancel_timer() { worker_->loop().cancel(&timer_); }
+  // The protocol the connection speaks: "h2" (over TLS), "h2c", or "" for HTTP/1.x ($http2).
+  const char* http2_protocol() const { return codec_ ? (tls_ ? "h2" : "h2c") : ""; }
+  // Requests served by the codec count too ($connection_requests).
+  void count_request() { ++requests_; }
+
   // --- ClientStream: for the content session that produces the response (kProxying) ---
   uint64_t stream_id() const override { return id_; }
   void want_body() override;
@@ -124,6 +155,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
     kProxying,
     kDelaying,  // limit_req holds the request until the timer fires
     kLingering,
+    kHttp2,  // codec_ drives the connection
     kClosed
   };
   struct ConnTimer : Timer {
@@ -146,6 +178,9 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   IoResult emit(std::span<const OutChunk> body, size_t skip, bool last);
   IoResult write_codec(std::span<const OutChunk> body, size_t skip, bool last);
   void step_linger();
+  // The first bytes (or ALPN) say HTTP/2: hand the connection to the codec. Returns true when
+  // the decision is made (check state_), false when more bytes are needed to tell.
+  bool detect_http2();
 
   bool ensure_buffer();
   void release_buffer_if_empty();
@@ -157,7 +192,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   void ensure_request_with_generation();
   void prepare_response();
   void finish_request();
-  void start_lingering_close();
+  void start_lingering_close(uint64_t linger_time);
   void start_content();
   bool start_tls();
   void set_nodelay();
@@ -180,6 +215,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   bool response_sent_ = false;  // the response went out before the body was discarded
   bool nodelay_ = false;        // TCP_NODELAY set
   bool continue_sent_ = false;  // "100 Continue" went out for this request
+  bool h2_check_ = false;       // the first bytes may be HTTP/2's (detect_http2)
   uint32_t requests_ = 0;
   ConnTimer timer_;
   char* buf_ = nullptr;  // read buffer: a pooled block or, for large heads, a heap buffer
@@ -192,11 +228,13 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   size_t out_skip_ = 0;     // body bytes of req_->out written (kWriting)
   Request* req_ = nullptr;
   ContentSession* content_ = nullptr;  // the content session while kProxying
+  ConnectionCodec* codec_ = nullptr;   // the HTTP/2 codec while kHttp2
   Generation* gen_ = nullptr;
   Http1Writer writer_;  // the response's
   SockAddr peer_;
   SockAddr local_{};
   uint64_t linger_deadline_ = 0;
+  uint32_t linger_timeout_ms_ = 5'000;  // lingering_timeout of the last request
 };
 
 }  // namespace portico::http

@@ -124,6 +124,19 @@ void set_client_body_temp_path(Level& lv, const Directive& d) {
   lv.loc.client_body_temp_path = path[0] == '/' ? path : lv.prefix() + path;
 }
 
+void set_lingering_close(Level& lv, const Directive& d) {
+  using L = LocationConf::Linger;
+  const std::string& a = d.args[0];
+  if (a == "off")
+    lv.loc.lingering_close = L::kOff;
+  else if (a == "on")
+    lv.loc.lingering_close = L::kOn;
+  else if (a == "always")
+    lv.loc.lingering_close = L::kAlways;
+  else
+    lv.error(d, "invalid value \"" + a + "\"");
+}
+
 void set_keepalive_requests(Level& lv, const Directive& d) {
   uint64_t v;
   if (lv.number(d, d.args[0], &v)) lv.loc.keepalive_requests = v;
@@ -166,6 +179,11 @@ const Command kCommands[] = {
      set_flag<&LocationConf::chunked_transfer_encoding>},
     {{"keepalive_timeout", kHSL, 1, 2, BlockKind::kNone, 0, true}, set_keepalive_timeout},
     {{"keepalive_requests", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_keepalive_requests},
+    {{"lingering_close", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_lingering_close},
+    {{"lingering_time", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_msec<&LocationConf::lingering_time>},
+    {{"lingering_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_msec<&LocationConf::lingering_timeout>},
     {{"client_body_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_msec<&LocationConf::client_body_timeout>},
     {{"send_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},

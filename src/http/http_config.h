@@ -174,6 +174,13 @@ struct LocationConf {
   uint64_t keepalive_requests = 1000;
   uint64_t client_body_timeout = 60'000;
   uint64_t send_timeout = 60'000;
+  // lingering_close off|on|always: after a response that closes the connection, read and drop
+  // what the client still sends (on: only when it may send more), for at most lingering_time,
+  // waiting lingering_timeout for each piece.
+  enum class Linger : uint8_t { kOff, kOn, kAlways };
+  Linger lingering_close = Linger::kOn;
+  uint64_t lingering_time = 30'000;
+  uint64_t lingering_timeout = 5'000;
   uint64_t client_max_body_size = 1 << 20;
   // client_body_temp_path: where request bodies too large for memory go (anonymous files, so
   // nginx's `levels` do not matter); empty: PREFIX/client_body_temp.

@@ -48,6 +48,7 @@ struct HttpConf;
 class Level;
 struct Request;
 class Connection;
+class ClientStream;
 class BodyFilter;
 
 // A module's location-level settings (nginx's loc_conf of one module).
@@ -109,8 +110,9 @@ struct ContentHandler {
   // Runs the content phase for r: Step::respond() when r.resp is ready, a status (error_page
   // applies), an internal redirect, or Step::take_over(): `open` then produces the response.
   Step (*handle)(Request& r) = nullptr;
-  // For Step::take_over(): the session that produces the response on connection `c`.
-  ContentSession* (*open)(Connection* c, Request* r) = nullptr;
+  // For Step::take_over(): the session that produces the response through `c` (the request's
+  // HTTP/1.1 connection or HTTP/2 stream).
+  ContentSession* (*open)(ClientStream* c, Request* r) = nullptr;
   // nginx's clcf->auto_redirect: a request for a prefix location's name without its trailing
   // '/' ("/app" for `location /app/`) is redirected there (301) instead of going elsewhere.
   bool auto_redirect = false;

@@ -269,7 +269,8 @@ void build_server_context(Level& lv, ServerConf& srv) {
     return;
   }
   for (size_t i = 0; i < c.s.certs.size(); ++i) c.s.certs[i].key = c.keys[i];
-  c.s.alpn = {"http/1.1"};  // h2 goes first here once the HTTP/2 codec exists
+  // The http2 module's end_http (it runs first) put "h2" first for a server that speaks it.
+  if (c.s.alpn.empty()) c.s.alpn = {"http/1.1"};
   std::vector<tls::BuildError> errs;
   c.ctx = tls::Context::build(c.s, &srv, &errs);
   for (const auto& e : errs) {

@@ -306,7 +306,9 @@ extern const VariableDef kCoreVariables[] = {
      }},
     {"server_protocol",
      [](Request& r, Ref, std::string& out) {
-       out += r.head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+       out += r.head.version_major == 2   ? "HTTP/2.0"
+              : r.head.version_minor == 0 ? "HTTP/1.0"
+                                          : "HTTP/1.1";
        return true;
      }},
     {"document_root",

@@ -48,8 +48,8 @@ http::Step proxy_handle(http::Request&) {
   return http::Step::take_over();
 }
 
-http::ContentSession* proxy_open(http::Connection* c, http::Request* r) {
-  return new Session(c, r, static_cast<Context*>(c->module_state(proxy_module)));
+http::ContentSession* proxy_open(http::ClientStream* c, http::Request* r) {
+  return new Session(c, r, static_cast<Context*>(r->conn->module_state(proxy_module)));
 }
 
 std::unique_ptr<http::ModuleWorkerState> create_context(EventLoop& loop,

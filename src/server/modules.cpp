@@ -5,6 +5,7 @@
 #include "compress/compress_module.h"
 #include "http/http_modules.h"
 #include "http/ssl_module.h"
+#include "http2/http2_module.h"
 #include "proxy/directives.h"
 #include "server/status_module.h"
 #include "static/static_module.h"
@@ -18,10 +19,12 @@ void register_http_modules() {
     for (http::Module* m : {&http::core_module, &http::log_module, &http::map_module,
                             &http::rewrite_module, &http::access_module, &auth::auth_basic_module,
                             &http::realip_module, &http::limit_module, &http::headers_module,
-                            &http::ssl_module, &static_files::static_module, &proxy::proxy_module,
-                            &compress::compress_module, &apps::apps_module, &server::status_module})
+                            &http2::http2_module, &http::ssl_module, &static_files::static_module,
+                            &proxy::proxy_module, &compress::compress_module, &apps::apps_module,
+                            &server::status_module})
       http::register_module(*m);
     http::set_default_content(static_files::kStaticContent);
+    http::set_http2_codec(http2::make_codec);
     static_files::set_precompressed_lookup(compress::precompressed_lookup);
     return true;
   }();

@@ -134,6 +134,13 @@ bool Session::attach_client(Transport& t, const ClientOptions& o) {
   return true;
 }
 
+std::string_view Session::alpn() const {
+  const unsigned char* p = nullptr;
+  unsigned int len = 0;
+  if (ssl_) SSL_get0_alpn_selected(ssl_, &p, &len);
+  return p ? std::string_view(reinterpret_cast<const char*>(p), len) : std::string_view();
+}
+
 bool Session::attach(Transport& t) {
   ssl_ = SSL_new(ctx_->native());
   if (!ssl_ || SSL_set_fd(ssl_, t.fd()) != 1) {

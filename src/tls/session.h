@@ -56,6 +56,8 @@ class Session final : public Transport::Layer {
   bool handshake_done() const { return done_; }
   SSL* native() const { return ssl_; }
   const Context& context() const { return *ctx_; }
+  // The protocol ALPN selected ("h2", "http/1.1"), empty when none (or before the handshake).
+  std::string_view alpn() const;
   // The name the client sent in SNI (lowercase), empty when none.
   const std::string& server_name() const { return server_name_; }
 

@@ -51,6 +51,10 @@ auth server/worker.h auth/password.h
 static compress/filter.h static/static_module.h
 compress proxy/session.h static/static_module.h
 compress server/worker.h http/body_filter.h
+http http2/session.h http/connection.h
+http2 proxy/session.h http/client_stream.h
+http2 server/worker.h http/module.h
+proxy http2/session.h http/request.h
 LIST
 [ $fail -eq 0 ] && echo "layers: every wrong-way include refused, every allowed one compiles"
 exit $fail

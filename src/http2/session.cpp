@@ -1,0 +1,506 @@
+#include "http2/session.h"
+
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <cassert>
+
+#include "core/log.h"
+#include "http/http_config.h"
+#include "http2/stream.h"
+
+namespace portico::http2 {
+
+namespace {
+
+constexpr size_t kWriteHigh = 32 * 1024;   // stop producing frames past this much unwritten
+constexpr size_t kReadBudget = 256 * 1024;  // bytes read per round before others get a turn
+constexpr uint32_t kMaxEmptyFrames = 1024;  // empty DATA/HEADERS-less frames per connection
+constexpr uint64_t kResetBurst = 256;       // resets (both directions) in a burst ...
+constexpr uint64_t kResetPerSecond = 33;    // ... and sustained (nghttp2's rate)
+constexpr size_t kPooledStreams = 8;
+
+Session* of(void* user_data) {
+  return static_cast<Session*>(user_data);
+}
+
+int cb_begin_headers(nghttp2_session*, const nghttp2_frame* f, void* u) {
+  return of(u)->on_begin_headers(f);
+}
+int cb_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t namelen,
+              const uint8_t* value, size_t valuelen, uint8_t, void* u) {
+  return of(u)->on_header(f, std::string_view(reinterpret_cast<const char*>(name), namelen),
+                          std::string_view(reinterpret_cast<const char*>(value), valuelen));
+}
+int cb_frame_recv(nghttp2_session*, const nghttp2_frame* f, void* u) {
+  return of(u)->on_frame_recv(f);
+}
+int cb_data_chunk(nghttp2_session*, uint8_t flags, int32_t id, const uint8_t* data, size_t len,
+                  void* u) {
+  return of(u)->on_data_chunk(flags, id, data, len);
+}
+int cb_stream_close(nghttp2_session*, int32_t id, uint32_t code, void* u) {
+  return of(u)->on_stream_close(id, code);
+}
+int cb_frame_send(nghttp2_session*, const nghttp2_frame* f, void* u) {
+  return of(u)->on_frame_send(f);
+}
+int cb_invalid_frame(nghttp2_session*, const nghttp2_frame*, int, void* u) {
+  of(u)->count_reset();  // the client made us answer with an error
+  return 0;
+}
+
+// The callbacks are the same for every session: built once.
+nghttp2_session_callbacks* callbacks() {
+  static nghttp2_session_callbacks* cbs = [] {
+    nghttp2_session_callbacks* c = nullptr;
+    if (nghttp2_session_callbacks_new(&c) != 0) abort();
+    nghttp2_session_callbacks_set_on_begin_headers_callback(c, cb_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(c, cb_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(c, cb_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, cb_data_chunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(c, cb_stream_close);
+    nghttp2_session_callbacks_set_on_frame_send_callback(c, cb_frame_send);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(c, cb_invalid_frame);
+    return c;
+  }();
+  return cbs;
+}
+
+nghttp2_option* options() {
+  static nghttp2_option* opt = [] {
+    nghttp2_option* o = nullptr;
+    if (nghttp2_option_new(&o) != 0) abort();
+    // The content decides when body bytes are consumed: the window is the request body buffer.
+    nghttp2_option_set_no_auto_window_update(o, 1);
+    nghttp2_option_set_max_outbound_ack(o, 1000);  // PING/SETTINGS floods
+    nghttp2_option_set_max_settings(o, 32);
+    nghttp2_option_set_stream_reset_rate_limit(o, 1000, 33);  // Rapid Reset
+    nghttp2_option_set_max_continuations(o, 8);               // CONTINUATION flood
+    nghttp2_option_set_max_deflate_dynamic_table_size(o, 4096);
+    // RFC 9218 priorities for clients that say they use them (SETTINGS_NO_RFC7540_PRIORITIES),
+    // RFC 7540's dependency tree for the others, as nginx 1.22 schedules them.
+    nghttp2_option_set_server_fallback_rfc7540_priorities(o, 1);
+    return o;
+  }();
+  return opt;
+}
+
+}  // namespace
+
+Session::Session(http::Connection& c, const Http2Conf& conf) : conn_(c), conf_(conf) {
+  soon_.owner = this;
+  soon_.fn = [](Soon* s) { static_cast<SoonEntry*>(s)->owner->run(); };
+  reset_tokens_ = kResetBurst;
+}
+
+Session::~Session() {
+  assert(active_.empty());
+  for (Stream* s : free_) delete s;
+  if (h_) nghttp2_session_del(h_);
+}
+
+bool Session::init(const char* data, size_t n) {
+  if (nghttp2_session_server_new2(&h_, callbacks(), this, options()) != 0) abort();  // no memory
+  const uint32_t window = uint32_t(std::max<uint64_t>(conf_.body_preread_size, 1024));
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, conf_.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window},
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},  // RFC 9218: urgency from `priority`
+  };
+  nghttp2_submit_settings(h_, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
+  // The connection window bounds nothing here (each stream's does): open it wide, as nginx.
+  nghttp2_session_set_local_window_size(h_, NGHTTP2_FLAG_NONE, 0, (1 << 30));
+  last_progress_ms_ = conn_.worker()->loop().now_ms();
+  reset_refill_ms_ = last_progress_ms_;
+  return feed(data, n);
+}
+
+bool Session::feed(const char* data, size_t n) {
+  constexpr size_t kMagic = 24, kHead = kMagic + 9;
+  if (!preface_done_) {
+    const size_t take = std::min(n, kHead - preface_.size());
+    preface_.append(data, take);
+    data += take;
+    n -= take;
+    if (preface_.size() < kHead) return true;
+    preface_done_ = true;
+    const uint8_t type = uint8_t(preface_[kMagic + 3]), flags = uint8_t(preface_[kMagic + 4]);
+    if (type != NGHTTP2_SETTINGS || (flags & NGHTTP2_FLAG_ACK)) {
+      static constexpr char kEmptySettings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+      std::string fixed = preface_.substr(0, kMagic);
+      fixed.append(kEmptySettings, sizeof kEmptySettings);
+      fixed += preface_.substr(kMagic);
+      preface_.swap(fixed);
+    }
+    if (!feed(preface_.data(), preface_.size())) return false;
+    std::string().swap(preface_);
+  }
+  if (n == 0) return true;
+  new_streams_in_read_ = 0;
+  const ssize_t rv = nghttp2_session_mem_recv(h_, reinterpret_cast<const uint8_t*>(data), n);
+  if (rv < 0) {
+    PORTICO_LOG(LogLevel::kInfo, conn_.id(), "client sent invalid HTTP/2 data ({})",
+                nghttp2_strerror(int(rv)));
+    dead_ = true;
+    return false;
+  }
+  return true;
+}
+
+Stream* Session::stream(int32_t id) {
+  return static_cast<Stream*>(nghttp2_session_get_stream_user_data(h_, id));
+}
+
+// ---- the loop --------------------------------------------------------------------------------
+
+void Session::on_io(uint32_t) {
+  run();
+}
+
+void Session::run() {
+  if (closed_ || busy_) return;
+  busy_ = true;
+  for (int round = 0; round < 64 && !dead_; ++round) {
+    bool progress = read_input();
+    dispatch();
+    progress = flush() || progress;
+    if (!progress && ready_.empty()) break;
+    if (round == 63) conn_.worker()->loop().soon(&soon_);  // more to do: after the others
+  }
+  busy_ = false;
+  if (!dead_ && !nghttp2_session_want_read(h_) && !nghttp2_session_want_write(h_) &&
+      wpos_ == wbuf_.size() && active_.empty())
+    dead_ = true;  // GOAWAY exchanged (or the client is done): nothing left to do
+  if (!dead_ && draining_ && active_.empty() && wpos_ == wbuf_.size()) dead_ = true;
+  if (dead_) {
+    conn_.close();  // -> abort()
+    return;
+  }
+  rearm();
+}
+
+// Reads and feeds libnghttp2 until the socket is drained (or the round's budget is spent).
+// Not while output waits for the socket: a client that does not read does not get to write.
+bool Session::read_input() {
+  if (wpos_ < wbuf_.size() && !conn_.transport().writable()) return false;
+  Transport& t = conn_.transport();
+  char buf[16384];
+  size_t total = 0;
+  while (t.readable() && total < kReadBudget && !dead_) {
+    IoResult rd = t.read(buf, sizeof buf);
+    if (rd.again()) break;
+    if (!rd.progress()) {
+      if (rd.error())
+        PORTICO_LOG(LogLevel::kInfo, conn_.id(), "recv() failed ({}) while processing HTTP/2",
+                    errno_text(rd.err()));
+      dead_ = true;  // eof or error: the client is gone
+      break;
+    }
+    total += rd.bytes();
+    feed(buf, rd.bytes());
+  }
+  if (total > 0) last_progress_ms_ = conn_.worker()->loop().now_ms();
+  return total > 0;
+}
+
+// Produces frames into the output buffer and writes it. True when bytes went out.
+bool Session::flush() {
+  Transport& t = conn_.transport();
+  bool wrote = false;
+  for (;;) {
+    while (wbuf_.size() - wpos_ < kWriteHigh && !dead_) {
+      const uint8_t* p = nullptr;
+      const ssize_t n = nghttp2_session_mem_send(h_, &p);
+      if (n < 0) {
+        PORTICO_LOG(LogLevel::kAlert, conn_.id(), "nghttp2_session_mem_send() failed ({})",
+                    nghttp2_strerror(int(n)));
+        dead_ = true;
+        break;
+      }
+      if (n == 0) break;
+      wbuf_.append(reinterpret_cast<const char*>(p), size_t(n));
+    }
+    if (wpos_ == wbuf_.size()) {
+      wbuf_.clear();
+      wpos_ = 0;
+      return wrote;
+    }
+    if (!t.writable()) return wrote;
+    IoResult w = t.write(wbuf_.data() + wpos_, wbuf_.size() - wpos_);
+    if (w.again()) return wrote;
+    if (!w.progress()) {
+      PORTICO_LOG(LogLevel::kInfo, conn_.id(), "writev() failed ({}) while processing HTTP/2",
+                  errno_text(w.err()));
+      dead_ = true;
+      wbuf_.clear();
+      wpos_ = 0;
+      return wrote;
+    }
+    wrote = true;
+    last_progress_ms_ = conn_.worker()->loop().now_ms();
+    wpos_ += w.bytes();
+    if (wpos_ == wbuf_.size()) {
+      wbuf_.clear();
+      wpos_ = 0;
+    } else if (wpos_ >= kWriteHigh) {
+      wbuf_.erase(0, wpos_);
+      wpos_ = 0;
+    }
+  }
+}
+
+void Session::dispatch() {
+  while (!ready_.empty() && !dead_) {
+    running_.swap(ready_);
+    for (int32_t id : running_) {
+      Stream* s = stream(id);
+      if (!s || !s->queued) continue;  // closed meanwhile
+      s->queued = false;
+      s->run_pending();
+      if (dead_ || closed_) break;
+    }
+    running_.clear();
+  }
+}
+
+void Session::wake(Stream* s) {
+  if (!s->queued) {
+    s->queued = true;
+    ready_.push_back(s->id());
+  }
+  kick();
+}
+
+void Session::kick() {
+  if (!busy_ && !closed_) conn_.worker()->loop().soon(&soon_);
+}
+
+// ---- timers -----------------------------------------------------------------------------------
+
+void Session::rearm() {
+  const http::AddrConf* addr = conn_.listener()->addr;
+  const http::LocationConf* loc =
+      addr && addr->default_server ? addr->default_server->loc : nullptr;
+  if (active_.empty()) {
+    conn_.arm_timer(loc ? loc->keepalive_timeout : 75'000);  // idle: keepalive_timeout, as nginx
+    return;
+  }
+  conn_.arm_timer(loc ? loc->send_timeout : 60'000);
+}
+
+void Session::on_timer() {
+  if (closed_) return;
+  if (active_.empty()) {
+    // Idle past keepalive_timeout: GOAWAY, then close.
+    nghttp2_session_terminate_session(h_, NGHTTP2_NO_ERROR);
+    dead_ = true;
+    busy_ = true;
+    flush();
+    busy_ = false;
+    conn_.close();
+    return;
+  }
+  // Streams in flight: a proxied one keeps its own time; anything else that made no progress
+  // for send_timeout (a client holding a zero window, a body that never comes) ends here.
+  const http::AddrConf* addr = conn_.listener()->addr;
+  const uint64_t limit = addr && addr->default_server ? addr->default_server->loc->send_timeout
+                                                      : 60'000;
+  const uint64_t now = conn_.worker()->loop().now_ms();
+  bool stalled = false;
+  for (Stream* s : active_)
+    if (!s->has_content() && (s->output_waiting() || s->waiting_for_body())) stalled = true;
+  if (stalled && now - last_progress_ms_ >= limit) {
+    PORTICO_LOG(LogLevel::kInfo, conn_.id(),
+                "client timed out (110: Connection timed out) while processing HTTP/2 connection");
+    conn_.close();
+    return;
+  }
+  rearm();
+}
+
+// ---- graceful stop, close ---------------------------------------------------------------------
+
+void Session::shutdown_gracefully() {
+  if (closed_ || draining_) return;
+  draining_ = true;
+  nghttp2_submit_goaway(h_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h_),
+                        NGHTTP2_NO_ERROR, nullptr, 0);
+  run();
+}
+
+void Session::abort() {
+  if (closed_) return;
+  closed_ = true;
+  dead_ = true;
+  conn_.cancel_timer();
+  // Streams log and release what they hold; the vector shrinks as they go.
+  while (!active_.empty()) active_.back()->close(NGHTTP2_CANCEL);
+}
+
+void Session::release(Stream* s) {
+  const uint32_t i = s->slot;
+  assert(i < active_.size() && active_[i] == s);
+  active_[i] = active_.back();
+  active_[i]->slot = i;
+  active_.pop_back();
+  if (h_ && !closed_) nghttp2_session_set_stream_user_data(h_, s->id(), nullptr);
+  if (free_.size() < kPooledStreams) {
+    free_.push_back(s);
+  } else {
+    delete s;
+  }
+}
+
+void Session::count_reset() {
+  const uint64_t now = conn_.worker()->loop().now_ms();
+  const uint64_t refill = (now - reset_refill_ms_) * kResetPerSecond / 1000;
+  if (refill > 0) {
+    reset_tokens_ = std::min(kResetBurst, reset_tokens_ + refill);
+    reset_refill_ms_ = now;
+  }
+  if (reset_tokens_ > 0) {
+    --reset_tokens_;
+    return;
+  }
+  calm_down("too many stream resets");
+}
+
+void Session::calm_down(const char* why) {
+  if (dead_) return;
+  PORTICO_LOG(LogLevel::kInfo, conn_.id(), "client {}, closing HTTP/2 connection", why);
+  nghttp2_session_terminate_session(h_, NGHTTP2_ENHANCE_YOUR_CALM);
+  draining_ = true;
+  // Streams in flight end with the connection once the GOAWAY is out.
+  for (Stream* s : active_) nghttp2_submit_rst_stream(h_, NGHTTP2_FLAG_NONE, s->id(), NGHTTP2_CANCEL);
+  kick();
+}
+
+// ---- libnghttp2 callbacks ---------------------------------------------------------------------
+
+int Session::on_begin_headers(const nghttp2_frame* f) {
+  if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  if (draining_) return 0;
+  // Rapid Reset (nginx 1.25.3): a read that opens more than twice the concurrency limit is not
+  // a browser's; the excess is refused.
+  if (++new_streams_in_read_ > 2 * conf_.max_concurrent_streams) {
+    nghttp2_submit_rst_stream(h_, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+    count_reset();
+    return 0;
+  }
+  Stream* s;
+  if (!free_.empty()) {
+    s = free_.back();
+    free_.pop_back();
+  } else {
+    s = new Stream(this);
+  }
+  s->slot = uint32_t(active_.size());
+  active_.push_back(s);
+  nghttp2_session_set_stream_user_data(h_, f->hd.stream_id, s);
+  s->open(f->hd.stream_id);
+  // keepalive_requests applies to streams (nginx 1.19.7): the last one gets GOAWAY with it.
+  const http::AddrConf* addr = conn_.listener()->addr;
+  const uint64_t max = addr && addr->default_server
+                           ? addr->default_server->loc->keepalive_requests
+                           : 1000;
+  if (++streams_total_ >= max && !draining_) {
+    draining_ = true;
+    nghttp2_submit_goaway(h_, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR, nullptr, 0);
+  }
+  return 0;
+}
+
+int Session::on_header(const nghttp2_frame* f, std::string_view name, std::string_view value) {
+  if (f->hd.type != NGHTTP2_HEADERS) return 0;
+  Stream* s = stream(f->hd.stream_id);
+  if (!s) return 0;
+  if (f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: not used
+  if (s->on_field(name, value)) return 0;
+  // Over large_client_header_buffers or the field count: the stream ends here (the rest of
+  // the block is still decoded by libnghttp2, to keep HPACK in step, and dropped).
+  PORTICO_LOG(LogLevel::kInfo, conn_.id(), "client sent too large header in HTTP/2 request");
+  count_reset();
+  return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
+int Session::on_frame_recv(const nghttp2_frame* f) {
+  const bool end_stream = f->hd.flags & NGHTTP2_FLAG_END_STREAM;
+  switch (f->hd.type) {
+    case NGHTTP2_HEADERS: {
+      Stream* s = stream(f->hd.stream_id);
+      if (!s) return 0;
+      if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        // $request_length counts the header block as sent (HPACK-coded), as nginx.
+        size_t block = f->hd.length;
+        if (f->hd.flags & NGHTTP2_FLAG_PADDED) block -= std::min(block, f->headers.padlen + 1);
+        if (f->hd.flags & NGHTTP2_FLAG_PRIORITY) block -= std::min<size_t>(block, 5);
+        s->on_head_done(end_stream, block);
+        wake(s);
+      } else if (end_stream) {
+        s->on_body_end();  // trailers end the body
+      }
+      return 0;
+    }
+    case NGHTTP2_DATA: {
+      if (f->hd.length == 0 && !end_stream && ++empty_frames_ > kMaxEmptyFrames)
+        calm_down("sent too many empty frames");
+      if (!end_stream) return 0;
+      if (Stream* s = stream(f->hd.stream_id)) s->on_body_end();
+      return 0;
+    }
+    case NGHTTP2_RST_STREAM:
+      count_reset();
+      return 0;
+    case NGHTTP2_CONTINUATION:
+    case NGHTTP2_PRIORITY:
+    case NGHTTP2_WINDOW_UPDATE:
+      if (f->hd.type == NGHTTP2_PRIORITY && ++empty_frames_ > 16 * kMaxEmptyFrames)
+        calm_down("sent too many PRIORITY frames");
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+int Session::on_data_chunk(uint8_t, int32_t id, const uint8_t* data, size_t len) {
+  Stream* s = stream(id);
+  if (!s) {
+    nghttp2_session_consume_connection(h_, len);  // a stream we refused or ended
+    return 0;
+  }
+  if (!s->on_data(data, len)) {
+    nghttp2_session_consume_connection(h_, len);
+    nghttp2_submit_rst_stream(h_, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR);
+    count_reset();
+  }
+  return 0;
+}
+
+int Session::on_stream_close(int32_t id, uint32_t error_code) {
+  if (Stream* s = stream(id)) s->close(error_code);
+  return 0;
+}
+
+int Session::on_frame_send(const nghttp2_frame* f) {
+  if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
+      (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    if (Stream* s = stream(f->hd.stream_id)) s->on_response_sent();
+  }
+  return 0;
+}
+
+// ---- the factory --------------------------------------------------------------------------------
+
+http::ConnectionCodec* make_codec(http::Connection& c, const char* data, size_t n) {
+  const http::AddrConf* addr = c.listener()->addr;
+  static const Http2Conf kDefaults;
+  const Http2Conf& conf = addr && addr->default_server
+                              ? addr->default_server->loc->conf<Http2Conf>()
+                              : kDefaults;
+  auto* s = new Session(c, conf);
+  s->init(data, n);
+  return s;
+}
+
+}  // namespace portico::http2

@@ -1,0 +1,445 @@
+#include "http2/stream.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "http/body_filter.h"
+#include "http/connection.h"
+#include "http/handler.h"
+#include "http/http_config.h"
+#include "http2/response_head.h"
+#include "http2/session.h"
+
+namespace portico::http2 {
+
+namespace {
+
+ssize_t provide_data(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                     nghttp2_data_source* source, void*) {
+  return static_cast<Stream*>(source->ptr)->read_data(buf, length, flags);
+}
+
+}  // namespace
+
+Stream::~Stream() {
+  assert(!req_ && !content_);
+}
+
+uint64_t Stream::stream_id() const {
+  return session_->conn().id();
+}
+
+// ---- the request ------------------------------------------------------------------------------
+
+void Stream::open(int32_t id) {
+  http::Connection& c = session_->conn();
+  id_ = id;
+  req_ = c.worker()->acquire_request();
+  req_->conn = &c;
+  gen_ = c.worker()->acquire_generation();
+  req_->http = gen_->http;
+  const http::AddrConf* addr = c.listener()->addr;
+  const http::ServerConf* srv = addr ? addr->default_server : nullptr;
+  head_.reset(srv ? srv->large_client_header_buffers_num * srv->large_client_header_buffers_size
+                  : 32768);
+  in_pos_ = in_len_ = 0;
+  body_read_ = body_total_ = unconsumed_ = 0;
+  in_end_ = discard_ = false;
+  out_pos_ = out_len_ = 0;
+  local_skip_ = 0;
+  local_ = head_sent_ = out_last_ = eof_sent_ = closed_ = logged_ = false;
+  queued_reset();
+}
+
+void Stream::queued_reset() {
+  queued = start_pending = false;
+  events = 0;
+  file_error_ = 0;
+}
+
+void Stream::on_head_done(bool end_stream, size_t block) {
+  in_end_ = end_stream;
+  head_block_ = block;
+  start_pending = true;
+}
+
+bool Stream::on_data(const uint8_t* data, size_t len) {
+  body_total_ += len;
+  if (discard_ || closed_) {
+    nghttp2_session_consume(session_->native(), id_, len);
+    session_->kick();
+    return true;
+  }
+  if (!in_) {
+    in_cap_ = size_t(std::max<uint64_t>(session_->conf().body_preread_size, 1024)) + 16384;
+    in_.reset(new char[in_cap_]);
+  }
+  if (in_pos_ == in_len_) in_pos_ = in_len_ = 0;
+  if (in_cap_ - in_len_ < len && in_pos_ > 0) {
+    std::memmove(in_.get(), in_.get() + in_pos_, in_len_ - in_pos_);
+    in_len_ -= in_pos_;
+    in_pos_ = 0;
+  }
+  if (in_cap_ - in_len_ < len) return false;  // past the window we gave
+  std::memcpy(in_.get() + in_len_, data, len);
+  in_len_ += len;
+  unconsumed_ += len;
+  if (content_) {
+    events |= EPOLLIN;
+    session_->wake(this);
+  }
+  return true;
+}
+
+void Stream::on_body_end() {
+  in_end_ = true;
+  if (content_) {
+    events |= EPOLLIN;
+    session_->wake(this);
+  }
+}
+
+void Stream::run_pending() {
+  if (closed_) return;
+  if (start_pending) {
+    start_pending = false;
+    begin();
+    return;
+  }
+  if (content_) {
+    const uint32_t ev = events ? events : uint32_t(EPOLLOUT);
+    events = 0;
+    content_->on_client_io(ev);
+    return;
+  }
+  if (local_) pump_local();
+}
+
+void Stream::begin() {
+  http::Connection& c = session_->conn();
+  http::Request& r = *req_;
+  const http::AddrConf* addr = c.listener()->addr;
+  c.count_request();
+  http::ParseLimits limits;
+  if (addr && addr->default_server) {
+    limits.max_request_line = addr->default_server->large_client_header_buffers_size;
+    limits.max_header_line = addr->default_server->large_client_header_buffers_size;
+  }
+  limits.max_head_size = SIZE_MAX;  // HeadCollector bounded it
+  const int status = head_.finish(limits, !in_end_, r.head);
+  r.header_bytes = r.request_length = head_block_;
+  if (!addr) {
+    reset_stream(NGHTTP2_REFUSED_STREAM);
+    return;
+  }
+  if (status != 0) {
+    if (r.head.request_line.empty()) r.head.request_line = head_.request_line();
+    http::respond_error_early(r, addr, status);
+    respond(http::Outcome::kRespond);
+    return;
+  }
+  respond(http::process_request(r, *addr));
+}
+
+void Stream::respond(http::Outcome out) {
+  http::Request& r = *req_;
+  if (out == http::Outcome::kDelay) {  // limit_req: wait, then resume at preaccess
+    delay_timer_.stream = this;
+    delay_timer_.cb = [](Timer* t) {
+      Stream* s = static_cast<DelayTimer*>(t)->stream;
+      s->respond(http::resume_request(*s->req_));
+    };
+    session_->conn().worker()->loop().schedule(&delay_timer_, r.delay_ms);
+    return;
+  }
+  if (out == http::Outcome::kClose) {  // return 444: the stream ends without an answer
+    if (r.resp.status == 0) r.resp.status = 444;
+    reset_stream(NGHTTP2_NO_ERROR);
+    return;
+  }
+  if (out == http::Outcome::kTakeOver) {
+    content_ = r.loc->content->open(this, &r);
+    content_->start();  // may finish (content_done/content_error) before it returns
+    return;
+  }
+  if (!in_end_) discard_body();  // no local content reads a body
+  local_ = true;
+  start_response();
+  pump_local();
+}
+
+void Stream::discard_body() {
+  discard_ = true;
+  if (unconsumed_ > 0) {
+    nghttp2_session_consume(session_->native(), id_, unconsumed_);
+    unconsumed_ = 0;
+    session_->kick();
+  }
+  in_pos_ = in_len_ = 0;
+}
+
+IoResult Stream::read_body(char* buf, size_t cap) {
+  http::Request& r = *req_;
+  if (in_len_ > in_pos_) {
+    const size_t n = std::min(cap, in_len_ - in_pos_);
+    std::memcpy(buf, in_.get() + in_pos_, n);
+    in_pos_ += n;
+    if (in_pos_ == in_len_) in_pos_ = in_len_ = 0;
+    body_read_ += n;
+    r.request_length += n;
+    unconsumed_ -= n;
+    nghttp2_session_consume(session_->native(), id_, n);  // opens the window again
+    session_->kick();
+    const uint64_t max = r.loc ? r.loc->client_max_body_size : 0;
+    if (r.head.chunked && max && body_read_ > max) return IoResult::failed(http::kBodyTooLarge);
+    return IoResult::moved(n);
+  }
+  if (in_end_) return IoResult::ended();
+  if (closed_) return IoResult::failed(http::kBodyEndedEarly);
+  return IoResult::blocked();
+}
+
+// ---- the response -----------------------------------------------------------------------------
+
+void Stream::start_response() {
+  http::Request& r = *req_;
+  if (head_sent_ || closed_) return;
+  if (!r.filter) r.filter = http::find_body_filter(r);
+  if (r.filter) r.filter->on_head(r);
+  if (r.resp.status == 0) r.resp.status = 200;
+  const int st = r.resp.status;
+  const bool no_body = r.resp.header_only || st == 204 || st == 304 || st < 200 ||
+                       (r.resp.content_length == 0 && !r.filter);
+  thread_local std::string store;
+  thread_local std::vector<nghttp2_nv> nva;
+  build_response_fields(r, store, nva);
+  for (const nghttp2_nv& nv : nva) r.bytes_sent += nv.namelen + nv.valuelen + 4;
+  nghttp2_data_provider prd;
+  prd.source.ptr = this;
+  prd.read_callback = provide_data;
+  head_sent_ = true;
+  if (no_body) {
+    out_last_ = eof_sent_ = true;
+    r.out.clear();
+  } else if (!out_) {
+    out_cap_ = size_t(2 * session_->conf().chunk_size);
+    out_.reset(new char[out_cap_]);
+  } else if (out_cap_ < 2 * session_->conf().chunk_size) {
+    out_cap_ = size_t(2 * session_->conf().chunk_size);
+    out_.reset(new char[out_cap_]);
+  }
+  const int rv = nghttp2_submit_response(session_->native(), id_, nva.data(), nva.size(),
+                                         no_body ? nullptr : &prd);
+  if (rv != 0) {
+    PORTICO_LOG(LogLevel::kAlert, stream_id(), "nghttp2_submit_response() failed ({})",
+                nghttp2_strerror(rv));
+    reset_stream(NGHTTP2_INTERNAL_ERROR);
+  }
+  session_->kick();
+}
+
+// Local content: r.out through the filter into the output buffer, as far as it fits.
+void Stream::pump_local() {
+  http::Request& r = *req_;
+  while (!out_last_ && !closed_) {
+    IoResult w = emit(r.out, local_skip_, /*last=*/true);
+    if (w.again()) return;
+    if (!w.progress()) {
+      if (w.eof()) {
+        if (file_error_)
+          PORTICO_LOG(LogLevel::kCrit, stream_id(), "pread() failed ({}) while sending response",
+                      errno_text(file_error_));
+        else
+          PORTICO_LOG(LogLevel::kAlert, stream_id(), "file was truncated while sending response");
+      }
+      reset_stream(NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    local_skip_ += w.bytes();
+  }
+}
+
+IoResult Stream::send_body(std::span<const http::OutChunk> body, bool last) {
+  return emit(body, 0, last);
+}
+
+IoResult Stream::emit(std::span<const http::OutChunk> body, size_t skip, bool last) {
+  if (http::BodyFilter* f = req_->filter) [[unlikely]] {
+    struct Sink final : http::BodySink {
+      Stream* s;
+      explicit Sink(Stream* st) : s(st) {}
+      IoResult write(std::span<const http::OutChunk> b, size_t k, bool l) override {
+        return s->write_codec(b, k, l);
+      }
+    } sink(this);
+    return f->write(body, skip, last, sink);
+  }
+  return write_codec(body, skip, last);
+}
+
+IoResult Stream::write_codec(std::span<const http::OutChunk> body, size_t skip, bool last) {
+  if (closed_) return IoResult::failed(EPIPE);
+  if (out_last_) return eof_sent_ ? IoResult::moved(0) : IoResult::blocked();
+  if (out_pos_ == out_len_) out_pos_ = out_len_ = 0;
+  if (out_pos_ > 0 && out_cap_ - out_len_ < out_cap_ / 2) {
+    std::memmove(out_.get(), out_.get() + out_pos_, out_len_ - out_pos_);
+    out_len_ -= out_pos_;
+    out_pos_ = 0;
+  }
+  size_t taken = 0;
+  bool all = true;
+  for (const http::OutChunk& c : body) {
+    if (skip >= c.len) {
+      skip -= c.len;
+      continue;
+    }
+    const size_t want = c.len - skip;
+    const size_t room = out_cap_ - out_len_;
+    if (room == 0) {
+      all = false;
+      break;
+    }
+    size_t n = std::min(want, room);
+    if (c.fd < 0) {
+      std::memcpy(out_.get() + out_len_, c.data + skip, n);
+    } else {
+      const ssize_t rd = pread(c.fd, out_.get() + out_len_, n, c.offset + off_t(skip));
+      if (rd <= 0) {
+        file_error_ = rd < 0 ? errno : 0;
+        if (taken > 0) break;  // give what we have; the next call reports it
+        return IoResult::ended();
+      }
+      n = size_t(rd);
+    }
+    out_len_ += n;
+    taken += n;
+    skip = 0;
+    if (n < want) {
+      all = false;
+      break;
+    }
+  }
+  if (all && last) out_last_ = true;
+  if (taken == 0 && !out_last_) return IoResult::blocked();
+  if (!head_sent_) start_response();
+  nghttp2_session_resume_data(session_->native(), id_);
+  session_->kick();
+  return IoResult::moved(taken);
+}
+
+ssize_t Stream::read_data(uint8_t* buf, size_t length, uint32_t* flags) {
+  const size_t n = std::min({length, out_len_ - out_pos_, size_t(session_->conf().chunk_size)});
+  if (n > 0) {
+    std::memcpy(buf, out_.get() + out_pos_, n);
+    out_pos_ += n;
+    if (out_pos_ == out_len_) out_pos_ = out_len_ = 0;
+    req_->bytes_sent += n;
+    req_->body_bytes_sent += n;
+  }
+  if (out_last_ && out_pos_ == out_len_) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    eof_sent_ = true;
+  } else if (n == 0) {
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  // Room in the buffer (or the end): the producer may go on.
+  if (content_) events |= EPOLLOUT;
+  if (content_ || local_) session_->wake(this);
+  return ssize_t(n);
+}
+
+void Stream::on_response_sent() {
+  // The answer is complete while the client still sends a body nobody reads: tell it to stop
+  // (RFC 9113 8.1: RST_STREAM with NO_ERROR), as nginx does.
+  if (!in_end_) nghttp2_submit_rst_stream(session_->native(), NGHTTP2_FLAG_NONE, id_,
+                                          NGHTTP2_NO_ERROR);
+}
+
+bool Stream::can_send() const {
+  return !closed_ && !out_last_ && out_len_ - out_pos_ < out_cap_ / 2 + 1;
+}
+
+Transport& Stream::upgraded_transport() {
+  return session_->conn().transport();  // never used: HTTP/2 has no Upgrade (nghttp2 refuses it)
+}
+
+// ---- the end ----------------------------------------------------------------------------------
+
+void Stream::end_content() {
+  if (!content_) return;
+  session_->conn().worker()->loop().defer_delete(content_);
+  content_ = nullptr;
+}
+
+void Stream::content_done(bool) {
+  end_content();
+  if (!in_end_) discard_body();
+  session_->kick();
+}
+
+void Stream::content_error(int status) {
+  end_content();
+  if (head_sent_) {  // (the contract says nothing was sent; be safe)
+    reset_stream(NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  respond(http::respond_with_status(*req_, status));
+}
+
+void Stream::content_abort(int status) {
+  end_content();
+  if (status) req_->resp.status = status;
+  if (req_->resp.status == 0) req_->resp.status = 502;
+  reset_stream(NGHTTP2_INTERNAL_ERROR);
+}
+
+void Stream::reset_stream(uint32_t code) {
+  if (closed_) return;
+  nghttp2_submit_rst_stream(session_->native(), NGHTTP2_FLAG_NONE, id_, code);
+  session_->kick();
+}
+
+void Stream::log_once() {
+  if (logged_) return;
+  logged_ = true;
+  http::log_request(*req_);
+}
+
+void Stream::close(uint32_t error_code) {
+  closed_ = true;
+  http::Request& r = *req_;
+  if (content_) {
+    content_->abort();
+    end_content();
+  }
+  (void)error_code;
+  // Ended before an answer (the client reset the stream, the connection closed): nginx's 499.
+  if (r.resp.status == 0) r.resp.status = 499;
+  if (r.head.request_line.empty()) r.head.request_line = head_.request_line();
+  if (r.server || r.start.tv_sec) {  // a stream reset before its request began is not logged
+    if (!r.server && session_->conn().listener()->addr)
+      r.server = session_->conn().listener()->addr->default_server;
+    if (!r.loc && r.server) r.loc = r.server->loc;
+    log_once();
+  }
+  if (unconsumed_ > 0 && !session_->native_closed()) {
+    nghttp2_session_consume_connection(session_->native(), unconsumed_);
+    unconsumed_ = 0;
+  }
+  http::WorkerServices* w = session_->conn().worker();
+  w->loop().cancel(&delay_timer_);
+  w->release_request(req_);
+  req_ = nullptr;
+  w->release_generation(gen_);
+  gen_ = nullptr;
+  in_pos_ = in_len_ = out_pos_ = out_len_ = 0;
+  session_->release(this);
+}
+
+}  // namespace portico::http2
