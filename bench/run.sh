@@ -1147,7 +1147,9 @@ row8_teardown() {
 # Row 9: an app of 2 Node processes (the same hello-world app.js, 12-byte body) behind
 # each server, the whole stack on SERVER_CPU: portico with Passenger's directives (it
 # starts the 2 processes itself), nginx proxy_pass to 2 node processes started by hand
-# (upstream keepalive as in row 5), Passenger Standalone (--min-instances 2), PM2 cluster
+# (upstream keepalive as in row 5, the pool as large as wrk's 64 connections, so that nginx
+# never closes an upstream connection for want of room), Passenger Standalone
+# (--min-instances 2), PM2 cluster
 # mode (-i 2). Also measured: the memory (PSS) of the front end and of the whole stack.
 ROW_TITLE[9]="app: 2 Node processes (hello world), keep-alive, 64 conns"; ROW_KIND[9]=app; ROW_MIBPS[9]=0
 ROW_SERVERS[9]="portico nginx passenger pm2"; ROW_FEATURE[9]="node app"
@@ -1163,7 +1165,7 @@ row9_setup() {
     NGINX_HTTP_EXTRA="    upstream app_nodes {
         server 127.0.0.1:${SRV_PORT[node1]};
         server 127.0.0.1:${SRV_PORT[node2]};
-        keepalive 32;
+        keepalive 64;
         keepalive_requests 1000000;
     }"
     NGINX_EXTRA="        location / {
