@@ -114,15 +114,34 @@ declare -A SRV_APPS=()     # server name -> app processes that are not its desce
 declare -A SRV_PORT=()     # server name -> port
 CHILD_PIDS=()              # load generators and helpers currently running
 MADE_POLICY=""             # policy-rc.d we created for apt-get install (removed on exit)
+PASSENGER_PID=""           # set by passenger_start: the watchdog's pid
+PM2_PID=""                 # set by pm2_start: the daemon's pid
 
 cleanup() {
     trap - EXIT INT TERM
     local pid s
     for pid in "${CHILD_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    [[ -n $TMP ]] && untracked_daemons
     for s in "${!SRV_PID[@]}"; do server_stop "$s"; done
     [[ -n $MADE_POLICY ]] && rm -f "$MADE_POLICY"
     if [[ -n $TMP && -d $TMP ]]; then
         if ((KEEP_TMP)); then log "kept temp dir $TMP"; else rm -rf "$TMP"; fi
+    fi
+}
+
+# A Passenger or PM2 daemon that an interrupted start left before its pid was recorded in
+# SRV_PID: found by its pid file, if that pid is still the daemon (by its process title).
+untracked_daemons() {
+    local pid
+    if [[ -z ${SRV_PID[passenger]:-} ]]; then
+        pid=$(cat "$TMP/passenger/passenger.pid" 2>/dev/null)
+        [[ $pid =~ ^[0-9]+$ ]] && grep -qa "Passenger watchdog" "/proc/$pid/cmdline" 2>/dev/null &&
+            SRV_PID[passenger]=$pid
+    fi
+    if [[ -z ${SRV_PID[pm2]:-} ]]; then
+        pid=$(cat "$TMP/pm2/home/pm2.pid" 2>/dev/null)
+        [[ $pid =~ ^[0-9]+$ ]] && grep -qaF "$TMP/pm2/home" "/proc/$pid/cmdline" 2>/dev/null &&
+            SRV_PID[pm2]=$pid
     fi
 }
 
