@@ -4,6 +4,7 @@ started, nothing is installed), where baseline goes in the server list and the r
 order (run.sh's own functions, sourced from the file, on made-up input)."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -163,12 +164,20 @@ class StackMemory(unittest.TestCase):
         self.procs = []
 
     def tearDown(self):
+        # the shells' sleep children too: an orphaned sleep would outlive the test
         for p in self.procs:
+            for pid in reversed(report.family(p.pid)):
+                if pid != p.pid:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
             p.kill()
             p.wait(timeout=10)
 
     def start(self, *args):
-        p = subprocess.Popen(list(args))
+        p = subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
         self.procs.append(p)
         return p
 
