@@ -5,19 +5,30 @@ Results live in one JSON-lines file per run. Record types:
   {"type": "meta", ...}                          run settings (date, rounds, ...; with
                                                  --baseline also "baseline" and "portico":
                                                  the two binaries' paths)
-  {"type": "row", "row": 1, "kind": "wrk"|"mem", "title": ...}
+  {"type": "row", "row": 1, "kind": "wrk"|"mem"|"app", "title": ...}   (app: a wrk row
+                                                 that also shows the stack's memory)
   {"type": "result", "row": 1, "server": "nginx", "round": 1, ...metrics}
   {"type": "fail", "row": 1, "server": "nginx", "round": 1, "error": "..."}
   {"type": "unavailable", "server": "portico", "reason": "..."}   (for the whole run)
   {"type": "unavailable", "server": "portico", "row": 7, "feature": "stream", "reason": "..."}
 
 Subcommands:
-  watch SIDE_JSON TIMEOUT_S SERVER_PID SERVER_CPU CLIENT_CPU [--aux PID] [--status URL] -- CMD...
+  watch SIDE_JSON TIMEOUT_S SERVER_PID SERVER_CPU CLIENT_CPU [--aux PID] [--status URL]
+        [--also PIDS] -- CMD...
                          run CMD (wrk), bounded in time, and write CPU accounting
                          (server, client, the --aux process family such as the
                          proxy rows' origin, everything else) to SIDE_JSON; with
                          --status (an nginx stub_status URL, the origin's) also the
-                         connections it accepted and requests it served during CMD
+                         connections it accepted and requests it served during CMD;
+                         --also: more processes (comma-separated, with their
+                         descendants) counted as the server (the app row's stacks)
+  stack-count FRONT_PIDS APP_PIDS
+                         print how many app processes the stack has (see stack-mem)
+  stack-mem SIDE_JSON FRONT_PIDS APP_PIDS
+                         add the stack's memory (PSS and RSS of its front end and of
+                         its app processes) to SIDE_JSON. FRONT_PIDS, APP_PIDS: comma-
+                         separated, each taken with its descendants; a descendant of
+                         a front pid whose executable is node is an app process
   quiet MAX_WAIT_S [LIMIT_CPUS]
                          wait until the machine is idle (other load < LIMIT, default 0.10 CPU)
   add-wrk RESULTS ROW SERVER ROUND WRK_OUTPUT_FILE [SIDE_JSON]
@@ -35,7 +46,7 @@ import time
 
 # "baseline" is the second portico build of a before/after run (run.sh --baseline): its
 # column and its ratio come first among the peers when a run has one.
-SERVERS = ["portico", "baseline", "nginx", "h2o", "haproxy"]
+SERVERS = ["portico", "baseline", "nginx", "h2o", "haproxy", "passenger", "pm2"]
 
 TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 ** 4}
@@ -107,15 +118,119 @@ def proc_ticks(pid):
         return 0
 
 
-def family(pid):
-    pids = [pid]
+def children(pid):
+    out = []
     try:
         for task in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{task}/children") as f:
-                pids += [int(x) for x in f.read().split()]
+                out += [int(x) for x in f.read().split()]
     except OSError:
         pass
+    return out
+
+
+def family(pid):
+    """pid and all its descendants (nginx: master and worker; the app row: the app
+    processes a front end started, and theirs)."""
+    pids, todo = [], [pid]
+    while todo and len(pids) < 10000:
+        p = todo.pop()
+        if p not in pids:
+            pids.append(p)
+            todo += children(p)
     return pids
+
+
+def pid_list(arg):
+    """'1,2,,3' -> [1, 2, 3]"""
+    return [int(x) for x in arg.split(",") if x.strip()]
+
+
+# ---------------------------------------------------------------- stack memory
+
+APP_EXES = ("node", "nodejs")
+
+
+def exe_name(pid):
+    try:
+        return os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        return ""
+
+
+def stack(front_pids, app_pids, app_exes=APP_EXES):
+    """(front, apps): the pids of a stack's front end and of its app processes. front_pids
+    and their descendants are the front end, except descendants whose executable is in
+    app_exes (and theirs), which are app processes; app_pids and their descendants are app
+    processes. A front pid is front even if it is node itself (PM2's daemon)."""
+    front, apps = [], []
+    for root in front_pids:
+        todo = [(root, True)]
+        while todo and len(front) + len(apps) < 10000:
+            p, is_front = todo.pop()
+            if p in front or p in apps:
+                continue
+            if is_front and p != root and exe_name(p) in app_exes:
+                is_front = False
+            (front if is_front else apps).append(p)
+            todo += [(c, is_front) for c in children(p)]
+    for root in app_pids:
+        apps += [p for p in family(root) if p not in apps and p not in front]
+    return front, apps
+
+
+def proc_mem(pid):
+    """(pss_kb, rss_kb) of pid from /proc/PID/smaps_rollup, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            text = f.read()
+    except OSError:
+        return None
+    pss = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+    rss = re.search(r"^Rss:\s+(\d+) kB", text, re.M)
+    if not pss or not rss:
+        return None
+    return int(pss.group(1)), int(rss.group(1))
+
+
+def proc_name(pid):
+    """A short name: the process title (argv[0]) without its paths and options:
+    'nginx: worker process', 'Passenger core', 'PassengerAgent', 'PM2 v7.0.4: God Daemon'."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            title = f.read().split(b"\0")[0].decode("utf-8", "replace")
+    except OSError:
+        title = ""
+    words = title.split()
+    if not words:
+        return exe_name(pid)
+    keep = [os.path.basename(words[0])]
+    for w in words[1:]:
+        if w[0] in "/-(":
+            break
+        keep.append(w)
+    return " ".join(keep)
+
+
+def stack_mem(front_pids, app_pids, app_exes=APP_EXES):
+    """Memory of a stack: PSS and RSS (KiB) of its front end and of its app processes,
+    the total PSS (PSS adds up: shared pages are split among the processes sharing them),
+    and the front end's process names."""
+    front, apps = stack(front_pids, app_pids, app_exes)
+    out = {"front_pss_kb": 0, "front_rss_kb": 0, "app_pss_kb": 0, "app_rss_kb": 0,
+           "front_procs": 0, "app_procs": 0, "front_names": []}
+    for kind, pids in (("front", front), ("app", apps)):
+        for p in pids:
+            m = proc_mem(p)
+            if m is None:
+                continue
+            out[f"{kind}_pss_kb"] += m[0]
+            out[f"{kind}_rss_kb"] += m[1]
+            out[f"{kind}_procs"] += 1
+            if kind == "front":
+                out["front_names"].append(proc_name(p))
+    out["total_pss_kb"] = out["front_pss_kb"] + out["app_pss_kb"]
+    return out
 
 
 def stub_status(url):
@@ -130,7 +245,8 @@ def stub_status(url):
         return None
 
 
-def watch(side_json, timeout_s, server_pid, server_cpu, client_cpu, cmd, aux_pid=None, status_url=None):
+def watch(side_json, timeout_s, server_pid, server_cpu, client_cpu, cmd, aux_pid=None, status_url=None,
+          also=()):
     """Run cmd (the load generator) and account CPU time during it, in CPUs (1.0 = one CPU):
 
     server_cpu   user+system time of the server's processes (not softirq network work)
@@ -143,6 +259,8 @@ def watch(side_json, timeout_s, server_pid, server_cpu, client_cpu, cmd, aux_pid
                  during cmd (from its stub_status, without the status request itself)
     """
     spids = family(server_pid)
+    for p in also:
+        spids += [q for q in family(p) if q not in spids]
     apids = family(aux_pid) if aux_pid else []
     st0 = stub_status(status_url) if status_url else None
     p0 = sum(proc_ticks(p) for p in spids)
@@ -230,6 +348,8 @@ def fmt_num(v, kind):
         return f"{v:.2f}" if v < 100 else f"{v:.0f}"
     if kind == "mib":
         return f"{v:,.1f}"
+    if kind == "kib_as_mib":
+        return f"{v / 1024:,.1f}"
     return f"{v:g}"
 
 
@@ -275,6 +395,11 @@ WRK_METRICS = [("rps", "req/s", "int", "higher"),
                ("p99_ms", "p99 latency ms", "ms", "lower"),
                ("rps_per_cpu", "req per server CPU-second", "int", "higher")]
 MEM_METRICS = [("bytes_per_conn", "bytes per idle conn", "int", "lower")]
+# The app row: wrk's metrics (req per CPU-second of the whole stack: front end and app
+# processes) and the memory of the stack after the load.
+APP_METRICS = [m for m in WRK_METRICS if m[0] != "mibps"] + [
+    ("front_pss_kb", "memory of the front end, PSS MiB", "kib_as_mib", "lower"),
+    ("total_pss_kb", "memory with the app processes, PSS MiB", "kib_as_mib", "lower")]
 
 
 def header_lines(recs):
@@ -296,13 +421,20 @@ def header_lines(recs):
               for r in recs if r["type"] == "unavailable" and "row" in r]
     lines += ["",
               "Ratios are portico ÷ peer. For req/s and MiB/s higher is better (ratio > 1 means "
-              "portico is faster); for p99 latency and bytes per idle connection **lower is better** "
+              "portico is faster); for p99 latency, bytes per idle connection and memory **lower is better** "
               "(ratio < 1 means portico is better). `!` marks a server that had errors in that row "
               "(see Flags); `~` marks a value from a run on a busy machine or a client-bound run "
               "(see Warnings); `n/a` a server that could not run that row (see above); `—` a server "
               "the row does not apply to or that was not run. Req per server CPU-second is req/s "
               "divided by the CPU the server actually got: the number least disturbed by other load "
               "on the machine.", ""]
+    if any(r["type"] == "row" and r.get("kind") == "app" for r in recs):
+        lines += ["App row: each server is the whole stack, its front end and its 2 node processes, "
+                  "all on the server's CPU; req per server CPU-second counts the CPU of all of them. "
+                  "Memory is read from /proc/PID/smaps_rollup right after the load: the front end's "
+                  "processes (portico; nginx's master and worker; Passenger's watchdog, core and "
+                  "temp-dir toucher; PM2's daemon), then with the 2 app processes. PSS splits shared "
+                  "pages among the processes sharing them, so the figures add up.", ""]
     return lines
 
 
@@ -315,7 +447,7 @@ def shown_servers(recs):
 def row_lines(row, results, fails, unavail, flags, warns, servers):
     """Table lines of one row; appends that row's error flags and quality warnings."""
     n = row["row"]
-    metrics = MEM_METRICS if row["kind"] == "mem" else WRK_METRICS
+    metrics = {"mem": MEM_METRICS, "app": APP_METRICS}.get(row["kind"], WRK_METRICS)
     if row["kind"] == "wrk" and not row.get("show_mibps"):
         metrics = [m for m in metrics if m[0] != "mibps"]
     per_server = {s: [r for r in results if r["row"] == n and r["server"] == s] for s in servers}
@@ -412,6 +544,14 @@ def round_lines(row, results, servers):
                         f"{r['server_cpu']:.2f}/{r['client_cpu']:.2f}/{r['other_cpu']:.2f}" for r in vals) + ")"
                     extra += " (server's/wrk's CPU busy: " + ", ".join(
                         f"{r['server_core']:.0%}/{r['client_core']:.0%}" for r in vals) + ")"
+            if all("total_pss_kb" in r for r in vals):
+                extra += " (PSS MiB front end + app processes: " + ", ".join(
+                    f"{fmt_num(r['front_pss_kb'], 'kib_as_mib')} + {fmt_num(r['app_pss_kb'], 'kib_as_mib')}"
+                    f" in {r['front_procs']} + {r['app_procs']} processes" for r in vals) + ")"
+                extra += " (RSS MiB front end + app processes: " + ", ".join(
+                    f"{fmt_num(r['front_rss_kb'], 'kib_as_mib')} + {fmt_num(r['app_rss_kb'], 'kib_as_mib')}"
+                    for r in vals) + ")"
+                extra += f" (front end: {', '.join(vals[0].get('front_names', []))})"
             if all("origin_conns" in r for r in vals):
                 extra += " (origin: new conns, requests per wrk request: " + ", ".join(
                     f"{r['origin_conns']}, {r['origin_reqs'] / r['requests']:.3f}" if r.get("requests")
@@ -439,7 +579,7 @@ def table(path):
     lines += flags or ["- none: no non-2xx responses, socket errors or failed connections"]
     if warns:
         lines += ["", "## Warnings (measurement quality)", ""] + warns
-    bottle = [ln for row in rows if row["kind"] == "wrk" for ln in bottleneck_lines(row, results, servers)]
+    bottle = [ln for row in rows if row["kind"] in ("wrk", "app") for ln in bottleneck_lines(row, results, servers)]
     if bottle:
         lines += ["", "## Bottleneck (median over the rounds; server's CPU >= 90 % busy = server-bound, "
                   "load generator's CPU >= 95 % = client-bound)", ""] + bottle
@@ -460,16 +600,32 @@ def main(argv):
         if "--" not in argv or argv.index("--") < 7 or argv.index("--") == len(argv) - 1:
             sys.exit(__doc__)
         sep = argv.index("--")
-        opts, aux, status = argv[7:sep], None, None
+        opts, aux, status, also = argv[7:sep], None, None, []
         while opts:
             if opts[0] == "--aux" and len(opts) > 1:
                 aux = int(opts[1])
             elif opts[0] == "--status" and len(opts) > 1:
                 status = opts[1]
+            elif opts[0] == "--also" and len(opts) > 1:
+                also = pid_list(opts[1])
             else:
                 sys.exit(__doc__)
             opts = opts[2:]
-        watch(path, float(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]), argv[sep + 1:], aux, status)
+        watch(path, float(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]), argv[sep + 1:], aux, status,
+              also)
+    elif cmd == "stack-count":
+        print(len(stack(pid_list(argv[2]), pid_list(argv[3] if len(argv) > 3 else ""))[1]))
+    elif cmd == "stack-mem":
+        if len(argv) < 4:
+            sys.exit(__doc__)
+        mem = stack_mem(pid_list(argv[3]), pid_list(argv[4] if len(argv) > 4 else ""))
+        side = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                side = json.load(f)
+        side.update(mem)
+        with open(path, "w") as f:
+            json.dump(side, f)
     elif cmd == "add-wrk":
         row, server, rnd, wrk_file = argv[3:7]
         with open(wrk_file, errors="replace") as f:
@@ -493,6 +649,9 @@ def main(argv):
                  if "server_core" in metrics else "")
               + (f"; origin: {metrics['origin_conns']} new conns, {metrics['origin_reqs']:,} requests"
                  if "origin_conns" in metrics else "")
+              + (f"; PSS MiB front end {fmt_num(metrics['front_pss_kb'], 'kib_as_mib')} "
+                 f"({metrics['front_procs']} processes), app {fmt_num(metrics['app_pss_kb'], 'kib_as_mib')} "
+                 f"({metrics['app_procs']} processes)" if "total_pss_kb" in metrics else "")
               + (f"; WARNING: {warnings_of(metrics)}" if warnings_of(metrics) else "")
               + (f", ERRORS: {errors_of(metrics)}" if errors_of(metrics) else ""))
     elif cmd == "add-json":

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh — side-by-side benchmark of portico vs Debian's nginx vs h2o
-# (static rows 1-4) and vs nginx, HAProxy and h2o as reverse proxies (rows 5-7).
+# (static rows 1-4), vs nginx, HAProxy and h2o as reverse proxies (rows 5-7) and, as
+# app servers in front of 2 Node processes (row 9), vs nginx proxy_pass, Passenger
+# Standalone and PM2 cluster mode.
 #
 # One worker each, same files, same settings, server pinned to one CPU and the
 # load generator (and, for rows 5-7, the origin) to another, servers alternated
@@ -15,12 +17,13 @@
 #   --quick            1 round of 3 s (default: 3 rounds of 10 s)
 #   --rounds N         rounds per row
 #   --duration S       seconds per wrk run
-#   --rows LIST        comma-separated rows to run (default 1,2,3,4,5,6,7)
-#   --servers LIST     comma-separated subset of portico,nginx,h2o,haproxy (and
-#                      baseline, which --baseline adds by itself)
+#   --rows LIST        comma-separated rows to run (default 1,2,3,4,5,6,7,8,9;
+#                      "apps" stands for 9, the app servers' row)
+#   --servers LIST     comma-separated subset of portico,nginx,h2o,haproxy,passenger,pm2
+#                      (and baseline, which --baseline adds by itself)
 #   --idle-conns N     connections for the memory row (default 10000)
 #   --port-base P      first port to try (default 28400; 28000-29990; the run
-#                      uses 5 ports (6 with --baseline) from P+1 up, within P's thousand)
+#                      uses 9 ports (10 with --baseline) from P+1 up, within P's thousand)
 #   --wait-quiet S     before each measurement wait up to S s for the machine to be
 #                      idle (other processes < 0.1 CPU); default 0 = don't wait
 #   --keep             keep the temp dir (configs, wrk outputs, logs)
@@ -34,8 +37,8 @@ BASELINE_BIN=""     # --baseline: the "before" portico binary ("" = no baseline 
 ROUNDS=3
 DURATION=10
 WARMUP=1
-ROWS="1,2,3,4,5,6,7,8"
-SERVERS_WANTED="portico,nginx,h2o,haproxy"
+ROWS="1,2,3,4,5,6,7,8,9"
+SERVERS_WANTED="portico,nginx,h2o,haproxy,passenger,pm2"
 IDLE_CONNS=10000
 PORT_BASE=28400
 KEEP_TMP=0
@@ -69,6 +72,10 @@ parse_args() {
         shift
     done
     if ((quick)); then ROUNDS=1; DURATION=3; fi
+    ROWS=",$ROWS,"
+    ROWS=${ROWS//,apps,/,9,}
+    ROWS=${ROWS#,}
+    ROWS=${ROWS%,}
     [[ -n $rounds ]] && ROUNDS=$rounds
     [[ -n $duration ]] && DURATION=$duration
     [[ $ROUNDS =~ ^[1-9][0-9]*$ && $DURATION =~ ^[1-9][0-9]*$ ]] || die "bad --rounds/--duration"
@@ -98,19 +105,43 @@ parse_args() {
 # Everything we start is tracked by pid and stopped by pid, never by name.
 
 TMP=""
-declare -A SRV_PID=()      # server name -> pid we started (nginx: the master)
+declare -A SRV_PID=()      # server name -> pid we started (nginx: the master; passenger:
+                           # its watchdog; pm2: its daemon)
+declare -A SRV_EXTRA=()    # server name -> more pids of its front end that are not its
+                           # descendants (row 9: passenger's temp-dir toucher), stopped with it
+declare -A SRV_APPS=()     # server name -> app processes that are not its descendants
+                           # (row 9: the 2 node processes nginx proxies to), stopped with it
 declare -A SRV_PORT=()     # server name -> port
 CHILD_PIDS=()              # load generators and helpers currently running
 MADE_POLICY=""             # policy-rc.d we created for apt-get install (removed on exit)
+PASSENGER_PID=""           # set by passenger_start: the watchdog's pid
+PM2_PID=""                 # set by pm2_start: the daemon's pid
 
 cleanup() {
     trap - EXIT INT TERM
     local pid s
     for pid in "${CHILD_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    [[ -n $TMP ]] && untracked_daemons
     for s in "${!SRV_PID[@]}"; do server_stop "$s"; done
     [[ -n $MADE_POLICY ]] && rm -f "$MADE_POLICY"
     if [[ -n $TMP && -d $TMP ]]; then
         if ((KEEP_TMP)); then log "kept temp dir $TMP"; else rm -rf "$TMP"; fi
+    fi
+}
+
+# A Passenger or PM2 daemon that an interrupted start left before its pid was recorded in
+# SRV_PID: found by its pid file, if that pid is still the daemon (by its process title).
+untracked_daemons() {
+    local pid
+    if [[ -z ${SRV_PID[passenger]:-} ]]; then
+        pid=$(cat "$TMP/passenger/passenger.pid" 2>/dev/null)
+        [[ $pid =~ ^[0-9]+$ ]] && grep -qa "Passenger watchdog" "/proc/$pid/cmdline" 2>/dev/null &&
+            SRV_PID[passenger]=$pid
+    fi
+    if [[ -z ${SRV_PID[pm2]:-} ]]; then
+        pid=$(cat "$TMP/pm2/home/pm2.pid" 2>/dev/null)
+        [[ $pid =~ ^[0-9]+$ ]] && grep -qaF "$TMP/pm2/home" "/proc/$pid/cmdline" 2>/dev/null &&
+            SRV_PID[pm2]=$pid
     fi
 }
 
@@ -193,6 +224,28 @@ ensure_tools() {
         fi
         [[ -n $NGINX_STREAM_WHY ]] && log "row 7: nginx: $NGINX_STREAM_WHY"
     fi
+    # Row 9 (apps): node for the app itself; Debian's passenger and npm's pm2 are optional
+    # (if they cannot be installed, that server is reported as not available).
+    if rows_include 9; then
+        if ! command -v node >/dev/null; then
+            log "installing nodejs (row 9: the app)"
+            apt_install nodejs || log "warning: apt-get install nodejs failed; row 9 will be skipped"
+        fi
+        if wanted passenger && ! command -v passenger >/dev/null; then
+            log "installing passenger (row 9: Passenger Standalone)"
+            apt_install --no-install-recommends passenger ||
+                log "warning: apt-get install passenger failed; passenger will be reported as not available"
+        fi
+        if wanted pm2 && ! command -v pm2 >/dev/null; then
+            # Debian's npm package conflicts with a nodejs that bundles npm: only when missing.
+            command -v npm >/dev/null || apt_install npm || log "warning: apt-get install npm failed"
+            log "installing pm2 (row 9: npm install -g pm2)"
+            if command -v npm >/dev/null; then
+                run_tracked timeout 300 npm install -g --no-fund --no-audit pm2 >&2 ||
+                    log "warning: npm install -g pm2 failed; pm2 will be reported as not available"
+            fi
+        fi
+    fi
 }
 
 # How nginx gets its stream module: sets NGINX_STREAM_LOAD to a load_module line
@@ -243,10 +296,11 @@ check_cpus() {
 
 port_in_use() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
 
-# One port per server plus the origin of rows 5-7 (and the baseline last, so that the
-# others keep their ports), all within PORT_BASE's thousand (28xxx or 29xxx).
+# One port per server plus the origin of rows 5-7 and the 2 node processes nginx proxies
+# to in row 9 (and the baseline last, so that the others keep their ports), all within
+# PORT_BASE's thousand (28xxx or 29xxx).
 pick_ports() {
-    local i=1 s p names=(portico nginx h2o haproxy origin) hi=$((PORT_BASE / 1000 * 1000 + 999))
+    local i=1 s p names=(portico nginx h2o haproxy origin passenger pm2 node1 node2) hi=$((PORT_BASE / 1000 * 1000 + 999))
     [[ -n $BASELINE_BIN ]] && names+=(baseline)
     for s in "${names[@]}"; do
         p=$((PORT_BASE + i))
@@ -263,13 +317,28 @@ make_files() {
     TMP=$(mktemp -d /tmp/portico-bench.XXXXXX) || die "mktemp failed"
     # nginx workers and h2o drop to nobody when started as root: docroot must be readable.
     chmod 755 "$TMP"
-    mkdir -p "$TMP/www" "$TMP/nginx" "$TMP/h2o" "$TMP/haproxy" "$TMP/origin" "$TMP/portico/logs" "$TMP/runs"
+    mkdir -p "$TMP/www" "$TMP/nginx" "$TMP/h2o" "$TMP/haproxy" "$TMP/origin" "$TMP/portico/logs" "$TMP/runs" \
+        "$TMP/app/public" "$TMP/passenger/registry" "$TMP/passenger/tmp" "$TMP/pm2"
     [[ -n $BASELINE_BIN ]] && mkdir -p "$TMP/baseline/logs"
     chmod 755 "$TMP/www"
     head -c 1024 /dev/urandom >"$TMP/www/1k.bin"
     head -c $((1024 * 1024)) /dev/urandom >"$TMP/www/1m.bin"
     printf 'portico bench\n' >"$TMP/www/index.html"
     chmod 644 "$TMP/www"/*
+    # Row 9's app: a hello-world Node http server, the same file for every server. It
+    # listens where PORT says (nginx's node processes, PM2); under portico and Passenger
+    # their loaders make its listen() use the socket they chose.
+    cat >"$TMP/app/app.js" <<'EOF'
+'use strict';
+const http = require('http');
+const body = 'hello world\n';
+http.createServer((req, res) => {
+  res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}).listen(parseInt(process.env.PORT, 10) || 3000, '127.0.0.1');
+EOF
+    chmod 755 "$TMP/app" "$TMP/app/public"
+    chmod 644 "$TMP/app/app.js"
     # The origin's 1 KiB answer for rows 5-6 (nginx 'return 200 "..."': no file I/O).
     ORIGIN_BODY=$(python3 -c 'import random, string; r = random.Random(1); print("".join(r.choice(string.ascii_letters + string.digits) for _ in range(1024)))')
     RESULTS="$TMP/results.jsonl"
@@ -302,11 +371,14 @@ build_helpers() {
 # ------------------------------------------------------------------ configs
 # Rows that need extra config (the proxy rows 5-7) set these before calling
 # write_configs and reset them afterwards.
-CONF_MODE=static    # static (rows 1-4), proxy (rows 5-6: HTTP reverse proxy), stream (row 7: TCP)
+CONF_MODE=static    # static (rows 1-4), proxy (rows 5-6: HTTP reverse proxy), stream (row 7: TCP),
+                    # app (row 9: 2 node processes behind each server)
 NGINX_EXTRA=""      # nginx-syntax lines inside server {} (used by nginx and portico)
 NGINX_HTTP_EXTRA="" # nginx-syntax lines inside http {}, before server {} (nginx and portico)
 H2O_EXTRA_PATHS=""  # YAML entries under paths: (6-space indent)
-CHECK_PATH=/1k.bin  # server_start waits for "200, 1024 bytes" on this path
+CHECK_PATH=/1k.bin  # server_start waits for "200, CHECK_SIZE bytes" on this path
+CHECK_SIZE=1024
+START_WAIT=50       # tenths of a second server_start waits for that answer
 
 # The http block shared by nginx and portico (portico reads nginx syntax).
 http_block() {
@@ -345,9 +417,34 @@ stream {
 EOF
 }
 
+# Row 9: portico with Passenger's directives, as site B of the reference setup says them
+# (root is the app's public/, the app root its parent), 2 processes like Passenger
+# Standalone's --min-instances 2 --max-pool-size 2.
+app_block() {
+    local port=$1
+    cat <<EOF
+events { worker_connections 20000; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    passenger_max_pool_size 2;
+    server {
+        listen 127.0.0.1:$port;
+        root $TMP/app/public;
+        passenger_enabled on;
+        passenger_app_type node;
+        passenger_startup_file app.js;
+        passenger_min_instances 2;
+    }
+}
+EOF
+}
+
 write_configs() {
-    local d="$TMP/nginx" block=http_block
-    [[ $CONF_MODE == stream ]] && block=stream_block
+    local d="$TMP/nginx" block=http_block pblock=http_block
+    [[ $CONF_MODE == stream ]] && block=stream_block && pblock=stream_block
+    [[ $CONF_MODE == app ]] && pblock=app_block
     {
         [[ $CONF_MODE == stream && -n $NGINX_STREAM_LOAD ]] && echo "$NGINX_STREAM_LOAD"
         echo "worker_processes 1;"
@@ -360,13 +457,13 @@ write_configs() {
 
     {
         echo "worker_processes 1;"
-        $block "${SRV_PORT[portico]}"
+        $pblock "${SRV_PORT[portico]}"
     } >"$TMP/portico/portico.conf"
     # The baseline: the same config on its own port.
     if [[ -n $BASELINE_BIN ]]; then
         {
             echo "worker_processes 1;"
-            $block "${SRV_PORT[baseline]}"
+            $pblock "${SRV_PORT[baseline]}"
         } >"$TMP/baseline/portico.conf"
     fi
 
@@ -477,6 +574,8 @@ server_log() {
     case $1 in
         nginx|origin) echo "$TMP/$1/error.log $TMP/$1/stdout.log" ;;
         portico|baseline) echo "$TMP/$1/stdout.log $TMP/$1/logs/error.log" ;;
+        passenger) echo "$TMP/passenger/stdout.log $TMP/passenger/passenger.log" ;;
+        pm2) echo "$TMP/pm2/stdout.log $TMP/pm2/home/pm2.log" ;;
         *) echo "$TMP/$1/stdout.log" ;;
     esac
 }
@@ -484,15 +583,107 @@ server_log() {
 # shellcheck disable=SC2046 # server_log paths have no spaces (mktemp)
 server_log_tail() { tail -q -n 3 $(server_log "$1") 2>/dev/null | tr '\n' ' '; }
 
+# Row 9: the 2 node processes nginx proxies to, started by hand (`PORT=N node app.js &`)
+# and pinned with nginx. Returns non-zero (reason in START_ERROR) unless both answer.
+app_nodes_start() {
+    local n i got pids=()
+    for n in node1 node2; do
+        (cd "$TMP/app" && PORT=${SRV_PORT[$n]} NODE_ENV=production exec taskset -c "$SERVER_CPU" node app.js) \
+            >>"$TMP/nginx/nodes.log" 2>&1 &
+        pids+=("$!")
+    done
+    SRV_APPS[nginx]=${pids[*]}
+    for n in node1 node2; do
+        for ((i = 0; i < 100; i++)); do
+            got=$(curl -s -o /dev/null --max-time 1 -w '%{http_code}' "http://127.0.0.1:${SRV_PORT[$n]}/" 2>/dev/null)
+            [[ $got == 200 ]] && break
+            sleep 0.1
+        done
+        if [[ $got != 200 ]]; then
+            START_ERROR="node app.js on 127.0.0.1:${SRV_PORT[$n]} did not answer within 10 s: $(tail -n 3 "$TMP/nginx/nodes.log" | tr '\n' ' ')"
+            return 1
+        fi
+    done
+}
+
+# Row 9: Passenger Standalone (Debian's passenger), daemonized: the ruby launcher exits once
+# the watchdog runs, which owns the core, which owns the app processes; the pid file holds
+# the watchdog's pid. Engine "builtin" (Passenger's own HTTP server in its core): the default
+# "nginx" engine needs an nginx built with Passenger's module, which Passenger Standalone
+# downloads, or compiles from nginx's source with the passenger-dev support libraries, and
+# Debian 12 has no package of either. The app is in production mode like portico's
+# (app_env production) and PM2's and nginx's node processes (NODE_ENV=production).
+passenger_start() {
+    local f="$TMP/passenger"
+    rm -f "$f/passenger.pid"
+    (cd "$TMP/app" && TMPDIR="$f/tmp" exec taskset -c "$SERVER_CPU" timeout 120 passenger start \
+        --daemonize --engine builtin --address 127.0.0.1 --port "${SRV_PORT[passenger]}" \
+        --app-type node --startup-file app.js --environment production \
+        --min-instances 2 --max-pool-size 2 \
+        --log-file "$f/passenger.log" --pid-file "$f/passenger.pid" --instance-registry-dir "$f/registry" \
+        --disable-security-update-check --disable-anonymous-telemetry \
+        --no-install-runtime --no-compile-runtime) >"$f/stdout.log" 2>&1 &
+    local launcher=$!
+    CHILD_PIDS+=("$launcher")
+    wait "$launcher"
+    local rc=$?
+    untrack "$launcher"
+    PASSENGER_PID=$(cat "$f/passenger.pid" 2>/dev/null)
+    if ((rc != 0)) || [[ ! $PASSENGER_PID =~ ^[0-9]+$ ]]; then
+        START_ERROR="passenger start exited with status $rc; output: $(tail -n 4 "$f/stdout.log" "$f/passenger.log" 2>/dev/null | tr '\n' ' ')"
+        PASSENGER_PID=""
+        return 1
+    fi
+}
+
+# Row 9: PM2 in cluster mode (`pm2 start app.js -i 2`): the PM2 daemon (pid in
+# PM2_HOME/pm2.pid) forks the 2 node processes with node's cluster module; they share the
+# port PORT, which the daemon accepts on and hands out round-robin. A PM2_HOME of its own.
+pm2_start() {
+    local f="$TMP/pm2"
+    rm -rf "${f:?}/home"
+    mkdir -p "$f/home"
+    (cd "$TMP/app" && PM2_HOME="$f/home" PORT=${SRV_PORT[pm2]} NODE_ENV=production \
+        exec taskset -c "$SERVER_CPU" timeout 120 pm2 start app.js -i 2 --name app) >"$f/stdout.log" 2>&1 &
+    local launcher=$!
+    CHILD_PIDS+=("$launcher")
+    wait "$launcher"
+    local rc=$?
+    untrack "$launcher"
+    PM2_PID=$(cat "$f/home/pm2.pid" 2>/dev/null)
+    if ((rc != 0)) || [[ ! $PM2_PID =~ ^[0-9]+$ ]]; then
+        START_ERROR="pm2 start exited with status $rc; output: $(tail -n 4 "$f/stdout.log" | tr '\n' ' ')"
+        PM2_PID=""
+        return 1
+    fi
+}
+
 # Starts server $1 pinned to SERVER_CPU; returns non-zero (reason in START_ERROR)
-# unless it answers GET $CHECK_PATH with 200 and 1024 bytes within 5 s.
+# unless it answers GET $CHECK_PATH with 200 and CHECK_SIZE bytes within START_WAIT/10 s.
 server_start() {
-    local s=$1 port=${SRV_PORT[$1]} pid
+    local s=$1 port=${SRV_PORT[$1]} pid=""
     START_ERROR=""
     case $s in
         nginx)
+            if [[ $CONF_MODE == app ]] && ! app_nodes_start; then
+                SRV_PID[$s]=""
+                server_stop "$s"
+                return 1
+            fi
             taskset -c "$SERVER_CPU" nginx -p "$TMP/nginx/" -c "$TMP/nginx/nginx.conf" \
                 -e "$TMP/nginx/error.log" >"$TMP/nginx/stdout.log" 2>&1 &
+            ;;
+        passenger|pm2)
+            if ! command -v "$s" >/dev/null; then
+                START_ERROR="$s is not installed"
+                return 1
+            fi
+            if ! "${s}_start"; then
+                # a daemon it left (started, then failed) is stopped by its pid file's pid
+                [[ $s == passenger && -n $PASSENGER_PID ]] && SRV_PID[$s]=$PASSENGER_PID && server_stop "$s"
+                return 1
+            fi
+            [[ $s == passenger ]] && pid=$PASSENGER_PID || pid=$PM2_PID
             ;;
         h2o)
             taskset -c "$SERVER_CPU" h2o -c "$TMP/h2o/h2o.conf" >"$TMP/h2o/stdout.log" 2>&1 &
@@ -515,43 +706,82 @@ server_start() {
                 >"$TMP/$s/stdout.log" 2>&1 &
             ;;
     esac
-    pid=$!
+    [[ -n $pid ]] || pid=$!
     SRV_PID[$s]=$pid
     local i got
-    for ((i = 0; i < 50; i++)); do
+    for ((i = 0; i < START_WAIT; i++)); do
         if ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid" 2>/dev/null
             START_ERROR="exited with status $? before serving; output: $(server_log_tail "$s")"
             [[ $START_ERROR == *"output: " ]] && START_ERROR+="(none)"
-            unset "SRV_PID[$s]"
+            server_stop "$s"
             return 1
         fi
         got=$(curl -s -o /dev/null --max-time 1 -w '%{http_code} %{size_download}' \
             "http://127.0.0.1:$port$CHECK_PATH" 2>/dev/null)
-        [[ $got == "200 1024" ]] && return 0
+        [[ $got == "200 $CHECK_SIZE" ]] && return 0
         sleep 0.1
     done
-    START_ERROR="no '200, 1024 bytes' on http://127.0.0.1:$port$CHECK_PATH within 5 s (last: '${got:-none}'); log: $(server_log_tail "$s")"
+    START_ERROR="no '200, $CHECK_SIZE bytes' on http://127.0.0.1:$port$CHECK_PATH within $((START_WAIT / 10)) s (last: '${got:-none}'); log: $(server_log_tail "$s")"
     server_stop "$s"
     return 1
 }
 
 child_pids() { cat /proc/"$1"/task/*/children 2>/dev/null; }
 
-# Stops server $1 by its pid (TERM, then KILL after 5 s), and any children it left.
+# PIDS and all their descendants.
+descendants() {
+    local p
+    for p in "$@"; do
+        echo "$p"
+        # shellcheck disable=SC2046 # pids
+        descendants $(child_pids "$p")
+    done
+}
+
+# The processes of server $1's front end that are not descendants of SRV_PID: the ones
+# in SRV_EXTRA and, for passenger, its temp-dir toucher (a daemon of its own, which it
+# starts a moment after the watchdog; its pid file is in Passenger's temp dir).
+front_extra() {
+    local s=$1 f
+    echo "${SRV_EXTRA[$s]:-}"
+    if [[ $s == passenger ]]; then
+        for f in "$TMP"/passenger/tmp/passenger-standalone.*/temp_dir_toucher.pid; do
+            [[ -f $f ]] && cat "$f" 2>/dev/null
+        done
+    fi
+}
+
+# Start time of PID (clock ticks since boot): a pid recorded earlier is signalled only if
+# it still names the same process.
+# A zombie counts as gone.
+proc_start() { sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | awk '$1 != "Z" {print $20}'; }
+
+# Stops server $1 by its pid (TERM, then KILL after 5 s), and every process of its stack
+# left over (its descendants, SRV_EXTRA, SRV_APPS and their descendants, as they were
+# before the TERM; each checked by its start time, so a reused pid is left alone).
 server_stop() {
-    local s=$1 pid=${SRV_PID[$1]:-} kids i
-    [[ -n $pid ]] || return 0
-    kids=$(child_pids "$pid")
-    kill -TERM "$pid" 2>/dev/null
+    local s=$1 pid=${SRV_PID[$1]:-} i p others=() left=()
+    read -r -a others <<<"$(front_extra "$s" | tr '\n' ' ') ${SRV_APPS[$s]:-}"
+    for p in $( ([[ -n $pid ]] && descendants "$pid"; descendants "${others[@]}") | sort -u); do
+        left+=("$p:$(proc_start "$p")")
+    done
+    [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null
+    for p in "${others[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        local alive=0
+        for p in "${left[@]}"; do
+            [[ $(proc_start "${p%%:*}") == "${p#*:}" ]] && alive=1 && break
+        done
+        ((alive)) || break
         sleep 0.1
     done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    for i in $kids; do kill -KILL "$i" 2>/dev/null; done
-    unset "SRV_PID[$s]"
+    for p in "${left[@]}"; do
+        [[ $(proc_start "${p%%:*}") == "${p#*:}" ]] && kill -KILL "${p%%:*}" 2>/dev/null
+    done
+    [[ -n $pid ]] && wait "$pid" 2>/dev/null
+    for p in ${SRV_APPS[$s]:-}; do wait "$p" 2>/dev/null; done
+    unset "SRV_PID[$s]" "SRV_EXTRA[$s]" "SRV_APPS[$s]"
 }
 
 # The process whose RSS counts for server $1: nginx's worker, else the process itself.
@@ -580,24 +810,24 @@ add_rec() { # JSON-object-as-python-dict-expression args... (sys.argv[1:] availa
 }
 
 # Probe every wanted server (in --servers and used by a selected row) once, with the
-# static config, so a broken one is reported (and skipped) up front. HAProxy has no
-# static config: it is only checked for being installed here, and started per proxy
-# row (row_probe).
+# static config, so a broken one is reported (and skipped) up front. HAProxy, Passenger
+# and PM2 have no static config: they are only checked for being installed here, and
+# started per row (row_probe).
 probe_servers() {
     local s info
     SERVERS=()
     for s in ${SERVERS_WANTED//,/ }; do
-        case $s in portico|baseline|nginx|h2o|haproxy) ;; *) die "unknown server $s" ;; esac
+        case $s in portico|baseline|nginx|h2o|haproxy|passenger|pm2) ;; *) die "unknown server $s" ;; esac
         wanted "$s" || continue
-        if [[ $s == haproxy ]]; then
-            START_ERROR="haproxy is not installed"
-            command -v haproxy >/dev/null && START_ERROR=""
+        if [[ $s == haproxy || $s == passenger || $s == pm2 ]]; then
+            START_ERROR="$s is not installed"
+            command -v "$s" >/dev/null && START_ERROR=""
         else
             server_start "$s" && START_ERROR=""
         fi
         if [[ -z $START_ERROR ]]; then
             info=$(server_version "$s")
-            if [[ $s == haproxy ]]; then
+            if [[ $s == haproxy || $s == passenger || $s == pm2 ]]; then
                 log "$s: installed ($info)"
             else
                 log "$s: ok on 127.0.0.1:${SRV_PORT[$s]} ($info)"
@@ -644,6 +874,9 @@ server_version() {
         nginx) nginx -v 2>&1 | sed 's/^nginx version: //' ;;
         h2o) h2o --version 2>&1 | head -n 1 ;;
         haproxy) haproxy -v 2>&1 | head -n 1 | sed 's/ - https.*//' ;;
+        passenger) echo "$(passenger --version 2>&1 | head -n 1), Standalone, engine builtin; node $(node --version 2>&1)" ;;
+        # not `pm2 --version`: that starts a PM2 daemon
+        pm2) echo "PM2 $(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$(dirname "$(readlink -f "$(command -v pm2)")")/../package.json" 2>/dev/null | head -n 1), cluster mode; node $(node --version 2>&1)" ;;
         portico|baseline) echo "${SNAP_BIN[$1]} (${SNAP_STAMP[$1]}); $(portico_build_info "${SNAP_EXE[$1]}")" ;;
     esac
 }
@@ -683,13 +916,26 @@ wrk_measure() {
     shift 5
     local url="http://127.0.0.1:${SRV_PORT[$s]}$path" out="$TMP/runs/row$row-$s-$round.txt"
     server_start "$s" || { record_fail "$row" "$s" "$round" "start: $START_ERROR"; return 1; }
+    local also=()
+    if [[ $CONF_MODE == app ]]; then
+        # The whole stack is the server: front end and app processes, all on SERVER_CPU.
+        if ! app_wait "$s"; then
+            record_fail "$row" "$s" "$round" "$START_ERROR"
+            server_stop "$s"
+            return 1
+        fi
+        also=(--also "$(stack_arg "$(front_extra "$s")" "${SRV_APPS[$s]:-}")")
+    fi
     wait_quiet
     run_tracked timeout $((WARMUP + 15)) taskset -c "$CLIENT_CPU" \
         wrk -t1 -c"$conns" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1
     run_tracked python3 "$BENCH_DIR/report.py" watch "$out.cpu" $((DURATION + 30)) "${SRV_PID[$s]}" \
-        "$SERVER_CPU" "$CLIENT_CPU" "${WATCH_EXTRA[@]}" -- \
+        "$SERVER_CPU" "$CLIENT_CPU" "${WATCH_EXTRA[@]}" "${also[@]}" -- \
         taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$@" "$url" >"$out" 2>&1
     local rc=$?
+    # Row 9: the memory of the stack right after the load, while it still runs.
+    [[ $CONF_MODE == app && -f $out.cpu ]] && python3 "$BENCH_DIR/report.py" stack-mem "$out.cpu" \
+        "$(stack_arg "${SRV_PID[$s]}" "$(front_extra "$s")")" "$(stack_arg "${SRV_APPS[$s]:-}")"
     if ! kill -0 "${SRV_PID[$s]}" 2>/dev/null; then
         record_fail "$row" "$s" "$round" "server died during the run"
     elif ((rc != 0)); then
@@ -700,6 +946,23 @@ wrk_measure() {
         log "row $row $s round $round: $summary"
     fi
     server_stop "$s"
+}
+
+# stack_arg PIDS...: the pids (words or lines of the arguments) as one comma-separated argument.
+stack_arg() { local p; read -r -a p <<<"$(tr '\n' ' ' <<<"$*")"; local IFS=,; echo "${p[*]}"; }
+
+# Row 9: waits (up to 20 s) until server $1's stack has its 2 app processes (Passenger
+# starts the second one after the first request; portico and PM2 start both at once).
+app_wait() {
+    local s=$1 i n=0
+    for ((i = 0; i < 200; i++)); do
+        n=$(python3 "$BENCH_DIR/report.py" stack-count "$(stack_arg "${SRV_PID[$s]}" "$(front_extra "$s")")" \
+            "$(stack_arg "${SRV_APPS[$s]:-}")")
+        ((n == 2)) && return 0
+        sleep 0.1
+    done
+    START_ERROR="the stack has $n app processes after 20 s, not 2"
+    return 1
 }
 
 # mem_measure ROW SERVER ROUND CONNS
@@ -896,6 +1159,48 @@ sys.stdout.write("".join(out)[:100 * 1024])' >"$TMP/www/100k.txt"
 }
 row8_run() { wrk_measure 8 "$1" "$2" 16 /100k.txt -H 'Accept-Encoding: gzip'; }
 row8_teardown() {
+    NGINX_EXTRA=""
+    write_configs
+}
+
+# Row 9: an app of 2 Node processes (the same hello-world app.js, 12-byte body) behind
+# each server, the whole stack on SERVER_CPU: portico with Passenger's directives (it
+# starts the 2 processes itself), nginx proxy_pass to 2 node processes started by hand
+# (upstream keepalive as in row 5, the pool as large as wrk's 64 connections, so that nginx
+# never closes an upstream connection for want of room), Passenger Standalone
+# (--min-instances 2), PM2 cluster
+# mode (-i 2). Also measured: the memory (PSS) of the front end and of the whole stack.
+ROW_TITLE[9]="app: 2 Node processes (hello world), keep-alive, 64 conns"; ROW_KIND[9]=app; ROW_MIBPS[9]=0
+ROW_SERVERS[9]="portico nginx passenger pm2"; ROW_FEATURE[9]="node app"
+row9_setup() {
+    if ! command -v node >/dev/null; then
+        log "row 9: node is not installed (package nodejs); skipped"
+        return 1
+    fi
+    CONF_MODE=app
+    CHECK_PATH=/
+    CHECK_SIZE=12
+    START_WAIT=150
+    NGINX_HTTP_EXTRA="    upstream app_nodes {
+        server 127.0.0.1:${SRV_PORT[node1]};
+        server 127.0.0.1:${SRV_PORT[node2]};
+        keepalive 64;
+        keepalive_requests 1000000;
+    }"
+    NGINX_EXTRA="        location / {
+            proxy_pass http://app_nodes;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }"
+    write_configs
+}
+row9_run() { wrk_measure 9 "$1" "$2" 64 /; }
+row9_teardown() {
+    CONF_MODE=static
+    CHECK_PATH=/1k.bin
+    CHECK_SIZE=1024
+    START_WAIT=50
+    NGINX_HTTP_EXTRA=""
     NGINX_EXTRA=""
     write_configs
 }

@@ -14,7 +14,8 @@ if [ "$level" = test ] || [ "$level" = bench ]; then
         brotli zstd openssl nghttp2-client python3-h2 python3-hyperframe)
 fi
 if [ "$level" = bench ]; then
-  pkgs+=(nginx-light h2o wrk util-linux)
+  # bench/run.sh row 9 (apps): Passenger Standalone beside portico (PM2 comes from npm, below)
+  pkgs+=(nginx-light h2o wrk util-linux passenger)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -26,4 +27,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# PM2 for bench/run.sh row 9, from the npm registry (bench level only). Debian's npm package
+# only if there is no npm: a nodejs that bundles npm (NodeSource's) conflicts with it.
+if [ "$level" = bench ] && ! command -v pm2 >/dev/null; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  if ! command -v npm >/dev/null; then
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm
+  fi
+  $SUDO npm install -g --no-fund --no-audit pm2
 fi

@@ -4,9 +4,11 @@ started, nothing is installed), where baseline goes in the server list and the r
 order (run.sh's own functions, sourced from the file, on made-up input)."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 BENCH = os.path.join(os.environ.get("PORTICO_SOURCE_DIR",
@@ -107,6 +109,134 @@ class ReportTable(unittest.TestCase):
         self.assertEqual(rows[2][3:], ["12,150", "n/a !", "6,150", "—", "1.98x"])
 
 
+def app_records():
+    """A two-round run of row 9 (the app servers) with portico and the three peers."""
+    recs = [{"type": "meta", "date": "2026-12-07 15:00:00 UTC", "rounds": 2, "duration": 5,
+             "server_cpu": "0", "client_cpu": "1", "host": "Host: test"},
+            {"type": "server", "server": "portico", "info": "/new/portico"},
+            {"type": "server", "server": "nginx", "info": "nginx/1.22.1"},
+            {"type": "server", "server": "passenger", "info": "Phusion Passenger(R) 6.0.17"},
+            {"type": "unavailable", "server": "pm2", "row": 9, "feature": "node app",
+             "reason": "pm2 is not installed"},
+            {"type": "row", "row": 9, "title": "app: 2 Node processes", "kind": "app", "show_mibps": False}]
+    # front PSS (KiB): portico 6 MiB, nginx 12 MiB, passenger 16 MiB; each with 2 x 30 MiB of node
+    for s, rps, front_kb in (("portico", 8000, 6144), ("nginx", 6000, 12288), ("passenger", 4000, 16384)):
+        for rnd in (1, 2):
+            r = wrk(9, s, rnd, rps + rnd * 100, 5.0, 1.0)
+            r.update(front_pss_kb=front_kb, front_rss_kb=front_kb * 2, app_pss_kb=61440, app_rss_kb=102400,
+                     front_procs=2, app_procs=2, front_names=[f"{s} main", f"{s} helper"],
+                     total_pss_kb=front_kb + 61440)
+            recs.append(r)
+    return recs
+
+
+class AppRow(unittest.TestCase):
+    def test_app_row_shows_req_s_and_memory_with_ratios(self):
+        lines = table_of(app_records())
+        rows = table_rows(lines)
+        self.assertEqual(rows[0], ["#", "Test", "Metric", "portico", "nginx", "passenger", "pm2",
+                                   "portico/nginx", "portico/passenger", "portico/pm2"])
+        self.assertEqual(rows[2][:3], ["9", "app: 2 Node processes", "req/s (higher better)"])
+        self.assertEqual(rows[2][3:], ["8,150", "6,150", "4,150", "n/a", "1.33x", "1.96x", "—"])
+        metrics = [r[2] for r in rows[2:]]
+        self.assertEqual(metrics, ["req/s (higher better)", "p99 latency ms (lower better)",
+                                   "req per server CPU-second (higher better)",
+                                   "memory of the front end, PSS MiB (lower better)",
+                                   "memory with the app processes, PSS MiB (lower better)"],
+                         "no MiB/s, memory after the wrk metrics")
+        self.assertEqual(rows[5][3:], ["6.0", "12.0", "16.0", "n/a", "0.50x", "0.38x", "—"])
+        self.assertEqual(rows[6][3:], ["66.0", "72.0", "76.0", "n/a", "0.92x", "0.87x", "—"])
+        self.assertIn("- row 9 pm2: not available (node app): pm2 is not installed", lines)
+        self.assertTrue(any(ln.startswith("- row 9 passenger: rps 4,100, 4,200 (p99 ms: 5.00, 5.00)")
+                            and "(PSS MiB front end + app processes: 16.0 + 60.0 in 2 + 2 processes, "
+                                "16.0 + 60.0 in 2 + 2 processes)" in ln
+                            and "(front end: passenger main, passenger helper)" in ln for ln in lines), lines)
+        self.assertTrue(any(ln.startswith("- row 9 portico: both CPUs saturated") or
+                            ln.startswith("- row 9 portico: server-bound") for ln in lines),
+                        "the app row has a bottleneck line")
+
+
+class StackMemory(unittest.TestCase):
+    """report.stack / stack_mem on real processes: a shell (the front end) with a sleep child
+    (an app process, by its executable), and a sleep of its own (an app given by pid)."""
+
+    def setUp(self):
+        self.procs = []
+
+    def tearDown(self):
+        # the shells' sleep children too: an orphaned sleep would outlive the test
+        for p in self.procs:
+            for pid in reversed(report.family(p.pid)):
+                if pid != p.pid:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+            p.kill()
+            p.wait(timeout=10)
+
+    def start(self, *args):
+        p = subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        return p
+
+    def wait_children(self, pid, n):
+        """pid's children once there are n and each has exec'd sleep (a forked sh is not yet)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            kids = report.children(pid)
+            if len(kids) >= n and all(report.exe_name(k) == "sleep" for k in kids):
+                break
+            time.sleep(0.02)
+        return report.children(pid)
+
+    def test_front_end_app_processes_and_totals(self):
+        front = self.start("sh", "-c", "sleep 60 & sleep 60 & wait")
+        kids = self.wait_children(front.pid, 2)
+        self.assertEqual(len(kids), 2)
+        app = self.start("sleep", "60")
+        f, a = report.stack([front.pid], [app.pid], app_exes=("sleep",))
+        self.assertEqual(f, [front.pid])
+        self.assertEqual(sorted(a), sorted(kids + [app.pid]))
+        m = report.stack_mem([front.pid], [app.pid], app_exes=("sleep",))
+        self.assertEqual((m["front_procs"], m["app_procs"]), (1, 3))
+        self.assertGreater(m["front_pss_kb"], 0)
+        self.assertGreater(m["app_pss_kb"], 0)
+        self.assertGreaterEqual(m["front_rss_kb"], m["front_pss_kb"])
+        self.assertEqual(m["total_pss_kb"], m["front_pss_kb"] + m["app_pss_kb"])
+        self.assertEqual(m["front_names"], ["sh"])
+
+    def test_a_front_root_stays_front_even_if_it_is_an_app_executable(self):
+        # PM2's daemon is node itself; its node children are the app processes.
+        root = self.start("sh", "-c", "sleep 60 & wait")
+        kids = self.wait_children(root.pid, 1)
+        f, a = report.stack([root.pid], [], app_exes=("sh", "sleep"))
+        self.assertEqual((f, a), ([root.pid], kids))
+        f, a = report.stack([root.pid], [], app_exes=("nothing",))
+        self.assertEqual((sorted(f), a), (sorted([root.pid] + kids), []))
+
+    def test_stack_mem_merges_into_the_side_file_and_counts(self):
+        root = self.start("sh", "-c", "sleep 60 & wait")
+        self.wait_children(root.pid, 1)
+        with tempfile.TemporaryDirectory() as d:
+            side = os.path.join(d, "side.json")
+            with open(side, "w") as fh:
+                json.dump({"server_cpu": 0.5}, fh)
+            r = subprocess.run([sys.executable, os.path.join(BENCH, "report.py"), "stack-mem", side,
+                                f"{root.pid},", ""], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(side) as fh:
+                got = json.load(fh)
+            self.assertEqual(got["server_cpu"], 0.5)
+            self.assertEqual(got["front_procs"], 2, "sh and sleep are front: neither is node")
+            self.assertEqual(got["app_procs"], 0)
+            r = subprocess.run([sys.executable, os.path.join(BENCH, "report.py"), "stack-count",
+                                str(root.pid), ""], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.stdout.strip(), "0")
+        self.assertEqual(report.pid_list("1,,2, 3"), [1, 2, 3])
+
+
 class RunArguments(unittest.TestCase):
     def run_sh(self, *args):
         return subprocess.run(["bash", os.path.join(BENCH, "run.sh"), *args], capture_output=True,
@@ -164,6 +294,17 @@ class RunArguments(unittest.TestCase):
         r = self.run_sh("--help")
         self.assertEqual(r.returncode, 0)
         self.assertIn("--baseline BINARY", r.stdout)
+
+    def test_rows_apps_is_row_9(self):
+        script = ('PORTICO_BIN=x; PORT_BASE=28400; ROUNDS=1; DURATION=1; IDLE_CONNS=1; WAIT_QUIET=0; '
+                  'ROWS=1; SERVERS_WANTED=portico; BASELINE_BIN=""; parse_args "$@"; echo "$ROWS"')
+        funcs = ("log", "die", "usage", "parse_args")
+        for rows, want in (("apps", "9"), ("1,apps", "1,9"), ("5,9", "5,9")):
+            self.assertEqual(self.shell(f"set -- --rows {rows}; " + script, *funcs).strip(), want)
+
+    def test_stack_arg_joins_pids(self):
+        out = self.shell('stack_arg "12 13" "" 14; stack_arg ""; stack_arg "$(printf "\\n15\\n16")" 17', "stack_arg")
+        self.assertEqual(out.splitlines(), ["12,13,14", "", "15,16,17"])
 
 
 if __name__ == "__main__":
