@@ -455,9 +455,9 @@ void finish_level(Level& lv) {
   // connection to it is kept alive: HTTP/1.1 without nginx's default "Connection: close".
   if (xc.http_minor == 0) xc.http_minor = 1;
   for (auto& h : xc.set_headers) {
-    const char* want = h.lname == "host" && h.value.source() == "$proxy_host"    ? "$http_host"
+    const char* want = h.lname == "host" && h.value.source() == "$proxy_host"   ? "$http_host"
                        : h.lname == "connection" && h.value.source() == "close" ? ""
-                                                                                 : nullptr;
+                                                                                : nullptr;
     if (!want) continue;
     http::ComplexValue v;
     if (http::ComplexValue::compile(want, lv.vars(), &v)) h.value = std::move(v);
