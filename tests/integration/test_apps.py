@@ -439,10 +439,10 @@ class AppReloadTest(unittest.TestCase):
                                          10, message="two ready processes")
                     os.kill(current[0], signal.SIGKILL)
                     eventually(lambda: len(ready_pids(srv)) == 2
-                               and current[0] not in ready_pids(srv), 5,
+                               and current[0] not in ready_pids(srv), 15,
                                message="a replacement for the killed process")
                     eventually(lambda: all(t.bodies[-1:] and f"tag={tag}" in t.bodies[-1]
-                                           for t in loads), 10, message=f"clients on {tag}")
+                                           for t in loads), 15, message=f"clients on {tag}")
                 self.assertTrue(srv.running())
             finally:
                 total, failures = stop_load(self, loads)
