@@ -72,6 +72,8 @@ class FakeWorker final : public http::WorkerServices {
   void connection_opened(http::Connection*) override {}
   void connection_closed(http::Connection*) override { closed = true; }
   http::ModuleWorkerState* module_state(int) override { return nullptr; }
+  http::WorkerStats& stats() override { return stats_; }
+  http::WorkerStats stats_;
 };
 
 struct Env {
