@@ -686,15 +686,14 @@ void Connection::finish_request() {
   using Linger = LocationConf::Linger;
   const Linger linger = r.loc ? r.loc->lingering_close : Linger::kOn;
   const uint64_t linger_time = r.loc ? r.loc->lingering_time : 30'000;
-  linger_timeout_ms_ = uint32_t(r.loc ? std::min<uint64_t>(r.loc->lingering_timeout, UINT32_MAX)
-                                      : 5'000);
+  linger_timeout_ms_ =
+      uint32_t(r.loc ? std::min<uint64_t>(r.loc->lingering_timeout, UINT32_MAX) : 5'000);
   worker_->release_generation(gen_);
   gen_ = nullptr;
   worker_->release_request(req_);
   req_ = nullptr;
   if (!keep) {
-    if (linger == Linger::kAlways ||
-        (linger == Linger::kOn && (unread_body || len_ > next))) {
+    if (linger == Linger::kAlways || (linger == Linger::kOn && (unread_body || len_ > next))) {
       start_lingering_close(linger_time);
     } else {
       close();

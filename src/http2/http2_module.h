@@ -20,8 +20,8 @@ struct Http2Conf : http::ModuleConfOf<Http2Conf> {
   bool enable = false;                    // `http2 on` (nginx 1.25.1+)
   uint32_t max_concurrent_streams = 128;  // SETTINGS_MAX_CONCURRENT_STREAMS
   uint64_t recv_buffer_size = 256 * 1024;
-  uint64_t chunk_size = 8 * 1024;           // the largest DATA frame payload we send
-  uint64_t body_preread_size = 64 * 1024;   // SETTINGS_INITIAL_WINDOW_SIZE: body bytes per stream
+  uint64_t chunk_size = 8 * 1024;          // the largest DATA frame payload we send
+  uint64_t body_preread_size = 64 * 1024;  // SETTINGS_INITIAL_WINDOW_SIZE: body bytes per stream
 };
 
 // The codec factory the server installs (http::set_http2_codec).

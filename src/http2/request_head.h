@@ -13,8 +13,8 @@
 // thread only. Pure: no I/O.
 //
 //   c.reset(32768);
-//   for each field: if (!c.add(name, value)) ...;   // false: over the limit (answer finish()'s 431)
-//   int status = c.finish(limits, has_body, head);  // 0: head is filled
+//   for each field: if (!c.add(name, value)) ...;   // false: over the limit (answer finish()'s
+//   431) int status = c.finish(limits, has_body, head);  // 0: head is filled
 #pragma once
 
 #include <cstddef>
@@ -51,9 +51,9 @@ class HeadCollector {
   std::string cookie_;
   size_t limit_ = 0;
   size_t fields_ = 0;
-  bool started_ = false;   // the request line is in buf_
+  bool started_ = false;  // the request line is in buf_
   bool too_large_ = false;
-  bool bad_ = false;       // a pseudo-field nghttp2 would not have passed (defensive)
+  bool bad_ = false;  // a pseudo-field nghttp2 would not have passed (defensive)
 };
 
 }  // namespace portico::http2

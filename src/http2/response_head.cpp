@@ -41,9 +41,8 @@ class Fields {
     return true;
   }
   static bool connection_specific(std::string_view n) {
-    return iequals(n, "connection") || iequals(n, "keep-alive") ||
-           iequals(n, "proxy-connection") || iequals(n, "transfer-encoding") ||
-           iequals(n, "upgrade");
+    return iequals(n, "connection") || iequals(n, "keep-alive") || iequals(n, "proxy-connection") ||
+           iequals(n, "transfer-encoding") || iequals(n, "upgrade");
   }
   std::string& s_;
   std::vector<Span>& spans_;
@@ -63,8 +62,9 @@ void build_response_fields(http::Request& r, std::string& store, std::vector<ngh
   if (!resp.omit_date) f.add("date", TimeCache::local().http_date());
   if (!resp.content_type.empty()) f.add("content-type", resp.content_type);
   if (resp.content_length >= 0)
-    f.add("content-length", std::string_view(num, size_t(snprintf(num, sizeof num, "%lld",
-                                                                  (long long)resp.content_length))));
+    f.add("content-length",
+          std::string_view(
+              num, size_t(snprintf(num, sizeof num, "%lld", (long long)resp.content_length))));
   if (resp.last_modified >= 0) {
     char date[40];
     f.add("last-modified", format_http_date(resp.last_modified, date));
@@ -73,8 +73,7 @@ void build_response_fields(http::Request& r, std::string& store, std::vector<ngh
   if (!resp.etag.empty()) f.add("etag", resp.etag);
   if (!resp.content_range.empty()) f.add("content-range", resp.content_range);
   if (resp.accept_ranges) f.add("accept-ranges", "bytes");
-  for (size_t i = 0; i < resp.header_count; ++i)
-    f.add(resp.headers[i].name, resp.headers[i].value);
+  for (size_t i = 0; i < resp.header_count; ++i) f.add(resp.headers[i].name, resp.headers[i].value);
   for (const http::Header& h : resp.fields) f.add(h.name, h.value);
   extra.clear();
   http::append_add_headers(r, resp.status, extra);

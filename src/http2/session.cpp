@@ -13,7 +13,7 @@ namespace portico::http2 {
 
 namespace {
 
-constexpr size_t kWriteHigh = 32 * 1024;   // stop producing frames past this much unwritten
+constexpr size_t kWriteHigh = 32 * 1024;    // stop producing frames past this much unwritten
 constexpr size_t kReadBudget = 256 * 1024;  // bytes read per round before others get a turn
 constexpr uint32_t kMaxEmptyFrames = 1024;  // empty DATA/HEADERS-less frames per connection
 constexpr uint64_t kResetBurst = 256;       // resets (both directions) in a burst ...
@@ -304,8 +304,8 @@ void Session::on_timer() {
   // Streams in flight: a proxied one keeps its own time; anything else that made no progress
   // for send_timeout (a client holding a zero window, a body that never comes) ends here.
   const http::AddrConf* addr = conn_.listener()->addr;
-  const uint64_t limit = addr && addr->default_server ? addr->default_server->loc->send_timeout
-                                                      : 60'000;
+  const uint64_t limit =
+      addr && addr->default_server ? addr->default_server->loc->send_timeout : 60'000;
   const uint64_t now = conn_.worker()->loop().now_ms();
   bool stalled = false;
   for (Stream* s : active_)
@@ -372,7 +372,8 @@ void Session::calm_down(const char* why) {
   nghttp2_session_terminate_session(h_, NGHTTP2_ENHANCE_YOUR_CALM);
   draining_ = true;
   // Streams in flight end with the connection once the GOAWAY is out.
-  for (Stream* s : active_) nghttp2_submit_rst_stream(h_, NGHTTP2_FLAG_NONE, s->id(), NGHTTP2_CANCEL);
+  for (Stream* s : active_)
+    nghttp2_submit_rst_stream(h_, NGHTTP2_FLAG_NONE, s->id(), NGHTTP2_CANCEL);
   kick();
 }
 
@@ -401,9 +402,8 @@ int Session::on_begin_headers(const nghttp2_frame* f) {
   s->open(f->hd.stream_id);
   // keepalive_requests applies to streams (nginx 1.19.7): the last one gets GOAWAY with it.
   const http::AddrConf* addr = conn_.listener()->addr;
-  const uint64_t max = addr && addr->default_server
-                           ? addr->default_server->loc->keepalive_requests
-                           : 1000;
+  const uint64_t max =
+      addr && addr->default_server ? addr->default_server->loc->keepalive_requests : 1000;
   if (++streams_total_ >= max && !draining_) {
     draining_ = true;
     nghttp2_submit_goaway(h_, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR, nullptr, 0);
@@ -495,9 +495,8 @@ int Session::on_frame_send(const nghttp2_frame* f) {
 http::ConnectionCodec* make_codec(http::Connection& c, const char* data, size_t n) {
   const http::AddrConf* addr = c.listener()->addr;
   static const Http2Conf kDefaults;
-  const Http2Conf& conf = addr && addr->default_server
-                              ? addr->default_server->loc->conf<Http2Conf>()
-                              : kDefaults;
+  const Http2Conf& conf =
+      addr && addr->default_server ? addr->default_server->loc->conf<Http2Conf>() : kDefaults;
   auto* s = new Session(c, conf);
   s->init(data, n);
   return s;

@@ -116,10 +116,10 @@ class Session final : public http::ConnectionCodec {
   uint32_t new_streams_in_read_ = 0;
   uint32_t empty_frames_ = 0;
   uint64_t streams_total_ = 0;
-  bool busy_ = false;     // inside run()
-  bool dead_ = false;     // close at the end of run()
-  bool closed_ = false;   // abort() ran
-  bool draining_ = false; // GOAWAY sent: no new streams
+  bool busy_ = false;      // inside run()
+  bool dead_ = false;      // close at the end of run()
+  bool closed_ = false;    // abort() ran
+  bool draining_ = false;  // GOAWAY sent: no new streams
 };
 
 }  // namespace portico::http2

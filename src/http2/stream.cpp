@@ -357,8 +357,8 @@ ssize_t Stream::read_data(uint8_t* buf, size_t length, uint32_t* flags) {
 void Stream::on_response_sent() {
   // The answer is complete while the client still sends a body nobody reads: tell it to stop
   // (RFC 9113 8.1: RST_STREAM with NO_ERROR), as nginx does.
-  if (!in_end_) nghttp2_submit_rst_stream(session_->native(), NGHTTP2_FLAG_NONE, id_,
-                                          NGHTTP2_NO_ERROR);
+  if (!in_end_)
+    nghttp2_submit_rst_stream(session_->native(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_NO_ERROR);
 }
 
 bool Stream::can_send() const {

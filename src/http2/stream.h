@@ -122,12 +122,12 @@ class Stream final : public http::ClientStream {
   // request body
   std::unique_ptr<char[]> in_;
   size_t in_cap_ = 0, in_pos_ = 0, in_len_ = 0;
-  uint64_t body_read_ = 0;    // delivered to the content
-  uint64_t body_total_ = 0;   // received
-  uint64_t unconsumed_ = 0;   // received, not yet given back to flow control
+  uint64_t body_read_ = 0;   // delivered to the content
+  uint64_t body_total_ = 0;  // received
+  uint64_t unconsumed_ = 0;  // received, not yet given back to flow control
   size_t head_block_ = 0;
   bool in_end_ = false;
-  bool discard_ = false;      // no content reads the body: consume as it arrives
+  bool discard_ = false;  // no content reads the body: consume as it arrives
 
   // response
   std::unique_ptr<char[]> out_;

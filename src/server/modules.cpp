@@ -16,12 +16,12 @@ void register_http_modules() {
   static const bool done = [] {
     // Order: the core module first (its rows win for shared names), then as nginx lists its
     // modules; finish_level hooks run in this order.
-    for (http::Module* m : {&http::core_module, &http::log_module, &http::map_module,
-                            &http::rewrite_module, &http::access_module, &auth::auth_basic_module,
-                            &http::realip_module, &http::limit_module, &http::headers_module,
-                            &http2::http2_module, &http::ssl_module, &static_files::static_module,
-                            &proxy::proxy_module, &compress::compress_module, &apps::apps_module,
-                            &server::status_module})
+    for (http::Module* m :
+         {&http::core_module, &http::log_module, &http::map_module, &http::rewrite_module,
+          &http::access_module, &auth::auth_basic_module, &http::realip_module, &http::limit_module,
+          &http::headers_module, &http2::http2_module, &http::ssl_module,
+          &static_files::static_module, &proxy::proxy_module, &compress::compress_module,
+          &apps::apps_module, &server::status_module})
       http::register_module(*m);
     http::set_default_content(static_files::kStaticContent);
     http::set_http2_codec(http2::make_codec);

@@ -154,8 +154,9 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, Upstrea
     if (x.name == "server" && istarts_with(a[0], "app:")) {
       // A managed app's processes (apps/): its members are published while running.
       if (a[0].size() == 4 || a.size() > 1) {
-        err(errors, x, a.size() > 1 ? fmt::format("invalid parameter \"{}\"", a[1])
-                                    : fmt::format("no app name in \"{}\"", a[0]));
+        err(errors, x,
+            a.size() > 1 ? fmt::format("invalid parameter \"{}\"", a[1])
+                         : fmt::format("no app name in \"{}\"", a[0]));
         ok = false;
         continue;
       }
@@ -292,8 +293,8 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, Upstrea
     // zone: accepted; portico's peer state is shared by all workers without one.
   }
   if (!uc->app.empty() && servers > 1) {
-    err(errors, d, fmt::format("\"server app:{}\" must be the only server in upstream \"{}\"",
-                               uc->app, name));
+    err(errors, d,
+        fmt::format("\"server app:{}\" must be the only server in upstream \"{}\"", uc->app, name));
     ok = false;
   }
   // An app's processes are balanced by how busy they are (Passenger), unless told otherwise.

@@ -68,7 +68,8 @@ Status Group::validate(const GroupConfig& cfg) {
     if (Status s = validate_peer(cfg.method, p); !s) return s;
     any_primary |= !p.backup;
   }
-  if (!any_primary && !cfg.live) return Status::error("no servers in upstream \"" + cfg.name + "\"");
+  if (!any_primary && !cfg.live)
+    return Status::error("no servers in upstream \"" + cfg.name + "\"");
   return Status::ok();
 }
 

@@ -67,10 +67,11 @@ TEST(HeadCollector, BodyWithoutLengthIsOfUnknownLength) {
   ASSERT_EQ(collect(c, {{":method", "POST"}, {":path", "/"}, {":authority", "a"}}, true), 0);
   EXPECT_TRUE(head.chunked);
   EXPECT_EQ(head.content_length, -1);
-  ASSERT_EQ(collect(c, {{":method", "POST"}, {":path", "/"}, {":authority", "a"},
-                        {"content-length", "12"}},
-                    true),
-            0);
+  ASSERT_EQ(
+      collect(c,
+              {{":method", "POST"}, {":path", "/"}, {":authority", "a"}, {"content-length", "12"}},
+              true),
+      0);
   EXPECT_FALSE(head.chunked);
   EXPECT_EQ(head.content_length, 12);
 }
@@ -80,8 +81,11 @@ TEST(HeadCollector, TheHttp1RulesApply) {
   // No Host at all: as an HTTP/1.1 request without Host.
   EXPECT_EQ(collect(c, {{":method", "GET"}, {":path", "/"}}), 400);
   // Two different lengths.
-  EXPECT_EQ(collect(c, {{":method", "POST"}, {":path", "/"}, {":authority", "a"},
-                        {"content-length", "1"}, {"content-length", "2"}}),
+  EXPECT_EQ(collect(c, {{":method", "POST"},
+                        {":path", "/"},
+                        {":authority", "a"},
+                        {"content-length", "1"},
+                        {"content-length", "2"}}),
             400);
   // A path that is not a path.
   EXPECT_EQ(collect(c, {{":method", "GET"}, {":path", "a b"}, {":authority", "a"}}), 400);
