@@ -137,10 +137,7 @@ class Session final : public IoHandler, public http::ContentSession, public upst
     return handshaking() ? conf_->connect_timeout_ms : conf_->send_timeout_ms;
   }
   void connect_next();
-  // proxy_next_upstream_tries, else the most tries any member list this request has seen
-  // allowed: a group that shrinks under a retry (an app process died, another drains) must not
-  // end the tries before the peers not yet tried.
-  uint32_t try_limit();
+  uint32_t try_limit() { return group_->try_limit(conf_->next_upstream_tries, &tries_seen_); }
   void connected();
 
   // ---- session_request.cpp: request head and body ----
@@ -212,7 +209,7 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   int peer_ = -1;             // the slot picked for this attempt, until released
   uint32_t up_requests_ = 0;  // requests the connection carried before this one (pooled)
   uint32_t tries_ = 0;
-  uint32_t tries_seen_ = 0;  // see try_limit()
+  uint32_t tries_seen_ = 0;  // see LocalGroup::try_limit
   uint64_t start_ms_ = 0;
   uint64_t attempt_ms_ = 0;
   uint64_t connect_ms_ = 0;

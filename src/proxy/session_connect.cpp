@@ -76,11 +76,6 @@ bool Session::resolve_target() {
   return true;
 }
 
-uint32_t Session::try_limit() {
-  tries_seen_ = std::max(tries_seen_, group_->members().max_tries());
-  return conf_->next_upstream_tries ? conf_->next_upstream_tries : tries_seen_;
-}
-
 void Session::connect_next() {
   const uint64_t now = ctx_->loop.now_ms();
   const uint32_t limit = try_limit();

@@ -173,14 +173,9 @@ void Session::begin() {
   connect_next();
 }
 
-uint32_t Session::try_limit() {
-  tries_seen_ = std::max(tries_seen_, group_->members().max_tries());
-  return server_->next_upstream_tries ? server_->next_upstream_tries : tries_seen_;
-}
-
 void Session::connect_next() {
   const auto& group = *server_->upstream->group;
-  const uint32_t limit = try_limit();
+  const uint32_t limit = group_->try_limit(server_->next_upstream_tries, &tries_seen_);
   const uint64_t now = ctx_->loop.now_ms();
   if (tries_ == 0) first_try_ms_ = now;
   const uint64_t budget = server_->next_upstream_timeout_ms;

@@ -61,10 +61,6 @@ class Session final : public Deferred {
   // limit_conn: false (and the session ends) when a limit refuses it.
   bool limit_conn();
   void connect_next();
-  // proxy_next_upstream_tries (stream), else the most tries any member list this request has seen
-  // allowed: a group that shrinks under a retry (an app process died, another drains) must not
-  // end the tries before the peers not yet tried.
-  uint32_t try_limit();
   void on_io(bool client, uint32_t ev);
   void pump();
   bool move(Transport& from, Transport& to, Dir& d);
@@ -84,7 +80,7 @@ class Session final : public Deferred {
   Transport up_t_;
   int peer_ = -1;  // the slot picked, until released
   uint32_t tries_ = 0;
-  uint32_t tries_seen_ = 0;  // see try_limit()
+  uint32_t tries_seen_ = 0;  // see LocalGroup::try_limit
   SockAddr client_;          // the client's address (the PROXY protocol source after realip)
   SockAddr peer_addr_;       // the connection's own peer ($realip_remote_addr)
   // limit_conn counts this session holds, released when it ends.

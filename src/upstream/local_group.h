@@ -24,6 +24,7 @@
 // sequentially consistent, so one of the two sees the other.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -55,6 +56,14 @@ class LocalGroup final : public Group::Subscriber, public std::enable_shared_fro
   // REQUIRES: as Balancer::peer (a slot picked and not yet released).
   const Peer& peer(size_t slot) const { return balancer_->peer(slot); }
   const MemberList& members() const { return balancer_->members(); }
+  // How many tries a request may make: `configured` (proxy_next_upstream_tries) when set, else
+  // the most tries any member list the request has seen allowed (`*seen`, the request's own):
+  // a group that shrinks under a retry (an app process died, another drains) must not end the
+  // tries before the peers not yet tried.
+  uint32_t try_limit(uint32_t configured, uint32_t* seen) const {
+    *seen = std::max(*seen, members().max_tries());
+    return configured ? configured : *seen;
+  }
   Balancer& balancer() { return *balancer_; }
   const Group& group() const { return *group_; }
 
