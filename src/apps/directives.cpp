@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cctype>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -50,18 +51,33 @@ bool parse_count(std::string_view v, uint32_t* out, bool allow_zero = true) {
 }
 
 // `ready_check tcp` | `ready_check http URI`
-bool parse_ready(const std::vector<std::string>& a, size_t from, ReadyCheck* out) {
-  if (a.size() == from + 1 && a[from] == "tcp") {
+bool parse_ready(std::span<const std::string> a, ReadyCheck* out) {
+  if (a.size() == 1 && a[0] == "tcp") {
     out->kind = ReadyCheck::Kind::kTcp;
     out->uri.clear();
     return true;
   }
-  if (a.size() == from + 2 && a[from] == "http" && !a[from + 1].empty() && a[from + 1][0] == '/') {
+  if (a.size() == 2 && a[0] == "http" && !a[1].empty() && a[1][0] == '/') {
     out->kind = ReadyCheck::Kind::kHttp;
-    out->uri = a[from + 1];
+    out->uri = a[1];
     return true;
   }
   return false;
+}
+
+// KEY=VALUE parameters: `set(key, value)` applies one and says whether it was valid; the first
+// that is not (or has no '=') goes to *bad.
+template <typename Set>
+bool parse_params(std::span<const std::string> a, std::string* bad, Set set) {
+  for (const std::string& s : a) {
+    const size_t eq = s.find('=');
+    if (eq == std::string::npos ||
+        !set(std::string_view(s).substr(0, eq), std::string_view(s).substr(eq + 1))) {
+      *bad = s;
+      return false;
+    }
+  }
+  return true;
 }
 
 // `liveness_check tcp|http URI [interval=T] [timeout=T] [fails=N]` | `liveness_check off`
@@ -72,30 +88,21 @@ bool parse_liveness(const std::vector<std::string>& a, LivenessCheck* out, std::
   }
   size_t n = a.size();
   while (n > 0 && a[n - 1].find('=') != std::string::npos) --n;
-  if (!parse_ready(std::vector<std::string>(a.begin(), a.begin() + long(n)), 0, &out->check)) {
+  const std::span<const std::string> args(a);
+  if (!parse_ready(args.first(n), &out->check)) {
     *bad = a.empty() ? std::string() : a[0];
     return false;
   }
-  for (size_t i = n; i < a.size(); ++i) {
-    const std::string& s = a[i];
-    const size_t eq = s.find('=');
-    const std::string key = s.substr(0, eq);
-    const std::string_view val = std::string_view(s).substr(eq + 1);
-    bool ok = false;
-    if (key == "interval") {
-      ok = parse_ms(val, &out->interval_ms) && out->interval_ms > 0;
-    } else if (key == "timeout") {
-      ok = parse_ms(val, &out->timeout_ms) && out->timeout_ms > 0;
-    } else if (key == "fails") {
-      auto f = parse_uint(val);
-      ok = f && *f > 0 && *f <= 1000;
-      if (ok) out->fails = uint32_t(*f);
-    }
-    if (!ok) {
-      *bad = s;
-      return false;
-    }
-  }
+  if (!parse_params(args.subspan(n), bad, [out](std::string_view key, std::string_view val) {
+        if (key == "interval") return parse_ms(val, &out->interval_ms) && out->interval_ms > 0;
+        if (key == "timeout") return parse_ms(val, &out->timeout_ms) && out->timeout_ms > 0;
+        if (key != "fails") return false;
+        auto f = parse_uint(val);
+        if (!f || *f == 0 || *f > 1000) return false;
+        out->fails = uint32_t(*f);
+        return true;
+      }))
+    return false;
   out->on = true;
   return true;
 }
@@ -114,32 +121,19 @@ bool parse_type(std::string_view v, AppType* out) {
 
 // backoff initial=100ms max=30s factor=2 reset_after=60s
 bool parse_backoff(const std::vector<std::string>& a, BackoffPolicy* p, std::string* bad) {
-  for (const auto& s : a) {
-    auto eq = s.find('=');
-    std::string key = s.substr(0, eq);
-    std::string_view val =
-        eq == std::string::npos ? std::string_view() : std::string_view(s).substr(eq + 1);
-    bool ok = eq != std::string::npos;
-    if (ok && key == "initial")
-      ok = parse_ms(val, &p->initial_ms) && p->initial_ms > 0;
-    else if (ok && key == "max")
-      ok = parse_ms(val, &p->max_ms);
-    else if (ok && key == "reset_after")
-      ok = parse_ms(val, &p->reset_after_ms);
-    else if (ok && key == "factor") {
-      char* end = nullptr;
-      std::string v(val);
-      double f = std::strtod(v.c_str(), &end);
-      ok = end && *end == '\0' && f >= 1.0 && f <= 100.0;
-      if (ok) p->factor = f;
-    } else {
-      ok = false;
-    }
-    if (!ok) {
-      *bad = s;
-      return false;
-    }
-  }
+  if (!parse_params(a, bad, [p](std::string_view key, std::string_view val) {
+        if (key == "initial") return parse_ms(val, &p->initial_ms) && p->initial_ms > 0;
+        if (key == "max") return parse_ms(val, &p->max_ms);
+        if (key == "reset_after") return parse_ms(val, &p->reset_after_ms);
+        if (key != "factor") return false;
+        char* end = nullptr;
+        const std::string v(val);
+        const double f = std::strtod(v.c_str(), &end);
+        if (!end || *end != '\0' || f < 1.0 || f > 100.0) return false;
+        p->factor = f;
+        return true;
+      }))
+    return false;
   if (p->max_ms < p->initial_ms) p->max_ms = p->initial_ms;
   return true;
 }
@@ -246,7 +240,7 @@ void parse_app_block(const Directive& d, const std::string& prefix, AppConf* c,
       if (!parse_liveness(a, &c->liveness, &bad))
         err(errors, x, fmt::format("invalid parameter \"{}\" in \"liveness_check\"", bad));
     } else if (x.name == "ready_check") {
-      if (!parse_ready(a, 0, &c->ready))
+      if (!parse_ready(a, &c->ready))
         err(errors, x, "invalid \"ready_check\", expected \"tcp\" or \"http /URI\"");
     } else if (x.name == "stop_signal") {
       if (nargs(1, 1) && !(c->stop_signal = signal_by_name(a[0]))) invalid(a[0]);
@@ -515,7 +509,7 @@ void set_start_timeout(Level& lv, const Directive& d) {
 
 void set_ready_check(Level& lv, const Directive& d) {
   PassengerConf& c = lv.conf<PassengerConf>();
-  if (!parse_ready(d.args, 0, &c.ready))
+  if (!parse_ready(d.args, &c.ready))
     lv.error(d, "invalid \"app_ready_check\", expected \"tcp\" or \"http /URI\"");
   c.ready_set = true;
 }
