@@ -23,16 +23,10 @@ namespace {
 
 using StatsList = std::vector<const http::WorkerStats*>;
 std::atomic<std::shared_ptr<const StatsList>> g_worker_stats;
-const uint64_t g_started_ms = [] {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000;
-}();
+std::atomic<uint64_t> g_started_ms{0};  // TimeCache's clock when the workers were published
 
 uint64_t uptime_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000 - g_started_ms;
+  return TimeCache::local().now_ms() - g_started_ms.load(std::memory_order_relaxed);
 }
 
 uint64_t load(const std::atomic<uint64_t>& a) {
@@ -251,6 +245,7 @@ const http::Command kCommands[] = {
 http::Module status_module = {.name = "status", .commands = kCommands};
 
 void publish_worker_stats(std::vector<const http::WorkerStats*> all) {
+  g_started_ms.store(TimeCache::local().now_ms(), std::memory_order_relaxed);
   g_worker_stats.store(std::make_shared<const StatsList>(std::move(all)));
 }
 
