@@ -301,6 +301,7 @@ class Supervisor::App {
     if (retiring_ || sv_->stopping_) return;
     const uint64_t now = loop().now_ms();
     const bool slow = ++ticks_ % kSlowTicks == 0;
+    if (slow) ++samples_;
     if (slow && !conf_->restart_file.empty()) {
       const int64_t m = restart_file_mtime();
       const bool touched = m != 0 && m != restart_mtime_;
@@ -541,6 +542,7 @@ class Supervisor::App {
     for (const auto& g : conf_->groups) waiting += g->waiting().load(std::memory_order_relaxed);
     a["requests_waiting"] = waiting;
     a["restarts"] = restarts_;
+    a["samples"] = samples_;  // looks at /proc and the restart file so far
     a["consecutive_failures"] = failures_;
     a["last_error"] = last_error_;
     a["stderr_tail"] = stderr_tail_;
@@ -588,6 +590,7 @@ class Supervisor::App {
   uint32_t target_ = 1;     // processes wanted now (min..max; scaling moves it)
   uint32_t scale_min_ = 0;  // `portico app scale`; 0: the configured minimum
   uint32_t ticks_ = 0;
+  uint64_t samples_ = 0;  // slow ticks: memory and CPU sampled, the restart file looked at
   int64_t restart_mtime_ = 0;  // of the restart file when last looked at; 0: none
   static constexpr size_t kStderrTail = 10;
   std::deque<std::string> stderr_tail_;

@@ -163,6 +163,21 @@ class KeepAliveLoad(Load):
             conn.close()
 
 
+def app_status(srv, name="pyapp"):
+    """The app's entry of `portico status --json` (asked of the running server)."""
+    out = srv.run_cli("status", "--json")
+    assert out.returncode == 0, out.stderr
+    return next(a for a in json.loads(out.stdout)["apps"] if a["name"] == name)
+
+
+def wait_samples(srv, n, name="pyapp"):
+    """Waits until the pool has sampled (memory, CPU, the restart file) n more times: the
+    state a "nothing changed" check must wait for, instead of a fixed sleep."""
+    start = app_status(srv, name)["samples"]
+    eventually(lambda: app_status(srv, name)["samples"] >= start + n, 10 + 2 * n,
+               message=f"{n} more samples of app {name}")
+
+
 def run_load(port, n=2, path="/"):
     loads = [Load(port, path) for _ in range(n)]
     for t in loads:
@@ -177,6 +192,24 @@ def stop_load(testcase, loads):
         t.join(15)
     testcase.assertFalse(any(t.is_alive() for t in loads), "a load thread did not stop")
     return sum(t.ok for t in loads), [f for t in loads for f in t.failures]
+
+
+def under_load(tc, srv, action, path="/slow?ms=5", clients=2, more=10):
+    """Runs action() while `clients` threads send GET `path` on new connections, waits for
+    `more` further answers after it, stops the clients and asserts that none failed. Returns
+    what action() returned."""
+    loads = run_load(srv.port(), clients, path)
+    try:
+        eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+        result = action(loads)
+        if more:
+            before = sum(t.ok for t in loads)
+            eventually(lambda: sum(t.ok for t in loads) > before + more, 10,
+                       message="load going on afterwards")
+    finally:
+        total, failures = stop_load(tc, loads)
+    tc.assertEqual(failures, [], f"{len(failures)} failed of {total + len(failures)}")
+    return result
 
 
 @portico_only
@@ -237,22 +270,16 @@ class AppFailureTest(unittest.TestCase):
         with Server(app_config(), {"app/app.py": PY_APP}, error_log_level="notice") as srv:
             pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
                               message="two ready processes")
-            loads = run_load(srv.port(), 2, "/slow?ms=20")
-            try:
-                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
-                victim = pids[0]
+            victim = pids[0]
+
+            def kill(_):
                 killed_at = time.monotonic()
                 os.kill(victim, signal.SIGKILL)
                 replacement = eventually(
                     lambda: [p for p in ready_pids(srv) if p not in pids], 5,
                     interval=0.01, message="a ready replacement")
-                took = time.monotonic() - killed_at
-                before = sum(t.ok for t in loads)
-                eventually(lambda: sum(t.ok for t in loads) > before + 20, 10,
-                           message="load going on after the replacement")
-            finally:
-                total, failures = stop_load(self, loads)
-            self.assertEqual(failures, [], f"{len(failures)} failed of {total + len(failures)}")
+                return replacement, time.monotonic() - killed_at
+            replacement, took = under_load(self, srv, kill, "/slow?ms=20", more=20)
             # The issue's bound, for the normal build; ASan+UBSan slow portico and the app's
             # start alike.
             bound = 3.0 if os.environ.get("PORTICO_SANITIZED") == "1" else 1.0
@@ -268,21 +295,16 @@ class AppFailureTest(unittest.TestCase):
                     error_log_level="notice") as srv:
             pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
                               message="two ready processes")
-            loads = run_load(srv.port(), 2, "/slow?ms=5")
-            try:
-                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
-                hung = pids[0]
+            hung = pids[0]
+
+            def hang(_):
                 os.kill(hung, signal.SIGSTOP)
                 eventually(lambda: not alive(hung), 10, message="the hung process killed")
                 eventually(lambda: len([p for p in ready_pids(srv) if p != hung]) == 2, 10,
                            message="a ready replacement")
-                before = sum(t.ok for t in loads)
-                eventually(lambda: sum(t.ok for t in loads) > before + 10, 10,
-                           message="load going on after the replacement")
-            finally:
-                total, failures = stop_load(self, loads)
-            # Requests caught on the hung process were retried elsewhere once it was killed.
-            self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+            # No failure: requests caught on the hung process were retried elsewhere once it
+            # was killed.
+            under_load(self, srv, hang)
             self.assertIn(f"process {hung} failed 2 liveness check(s) in a row, replaced",
                           srv.error_log())
             self.assertTrue(alive(pids[1]), "the healthy process was left alone")
@@ -372,17 +394,9 @@ class AppReloadTest(unittest.TestCase):
         with Server(app_config(), {"app/app.py": PY_APP}, error_log_level="notice") as srv:
             pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
                               message="two ready processes")
-            loads = run_load(srv.port())
-            try:
-                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
-                srv.reload(app_config())
-                srv.wait_error_log(r"reconfigured", 10)
-                before = sum(t.ok for t in loads)
-                eventually(lambda: sum(t.ok for t in loads) > before + 20, 10,
-                           message="load going on after the reload")
-            finally:
-                total, failures = stop_load(self, loads)
-            self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+            under_load(self, srv, lambda _: (srv.reload(app_config()),
+                                             srv.wait_error_log(r"reconfigured", 10)),
+                       "/", more=20)
             self.assertEqual(sorted(ready_pids(srv)), sorted(pids))
             self.assertEqual(len(re.findall(r"started process", srv.error_log())), 2)
 
@@ -391,17 +405,13 @@ class AppReloadTest(unittest.TestCase):
                     error_log_level="notice") as srv:
             old = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
                              message="two ready processes")
-            loads = run_load(srv.port(), 2, "/slow?ms=10")
-            try:
-                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+            def redeploy(loads):
                 srv.reload(app_config(tag="v2"))
                 eventually(lambda: all(not alive(p) for p in old), 15,
                            message="old processes stopped")
                 eventually(lambda: all(t.bodies[-1:] and "tag=v2" in t.bodies[-1] for t in loads),
                            10, message="clients seeing v2")
-            finally:
-                total, failures = stop_load(self, loads)
-            self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+            under_load(self, srv, redeploy, "/slow?ms=10", more=0)
             new = ready_pids(srv)
             self.assertEqual(len(new), 2)
             self.assertFalse(set(new) & set(old))
@@ -461,20 +471,13 @@ class AppRecycleTest(unittest.TestCase):
     def replaced_under_load(self, srv, trigger, path="/slow?ms=5"):
         old = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
                          message="two ready processes")
-        loads = run_load(srv.port(), 2, path)
-        try:
-            eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+        def replace(_):
             trigger(old)
             eventually(lambda: all(not alive(p) for p in old), 15,
                        message="the old processes replaced")
-            new = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
-                             message="two ready processes again")
-            before = sum(t.ok for t in loads)
-            eventually(lambda: sum(t.ok for t in loads) > before + 10, 10,
-                       message="load going on after the replacement")
-        finally:
-            total, failures = stop_load(self, loads)
-        self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+            return eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                              message="two ready processes again")
+        new = under_load(self, srv, replace, path)
         self.assertFalse(set(new) & set(old))
         return old, new
 
@@ -488,7 +491,7 @@ class AppRecycleTest(unittest.TestCase):
             self.assertIn("restarting (" + srv.path("tmp/restart.txt"), srv.error_log())
             # The same mtime does not restart it again.
             gen = ready_pids(srv)
-            time.sleep(1.5)  # two looks at the file (one a second) that must change nothing
+            wait_samples(srv, 2)  # two looks at the file that must change nothing
             self.assertEqual(ready_pids(srv), gen)
 
     def test_restart_txt_present_at_start_does_not_restart(self):
@@ -496,7 +499,7 @@ class AppRecycleTest(unittest.TestCase):
                     error_log_level="notice") as srv:
             first = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
                                message="two ready processes")
-            time.sleep(1.5)  # two looks at the file
+            wait_samples(srv, 2)  # two looks at the file
             self.assertEqual(ready_pids(srv), first)
             self.assertNotIn("restarting", srv.error_log())
 
@@ -511,7 +514,10 @@ class AppRecycleTest(unittest.TestCase):
                     error_log_level="notice") as srv:
             pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
                               message="two ready processes")
-            time.sleep(1.2)  # sampled once below the limit: no process is replaced for idling
+            # Sampled below the limit: no process is replaced for that.
+            eventually(lambda: all(p["pss_kb"] > 0 for p in app_status(srv)["processes"]), 10,
+                       message="memory sampled")
+            wait_samples(srv, 1)
             self.assertEqual(sorted(ready_pids(srv)), sorted(pids))
             r = request(srv.port(), "/grow?mb=150")
             self.assertEqual(r.status, 200)
@@ -559,7 +565,7 @@ http {
             # Idle: back to the minimum, one process at a time, none below it.
             eventually(lambda: len(ready_pids(srv)) == 1, 15, message="scaled down to 1")
             self.assertEqual(request(srv.port(), "/").status, 200)
-            time.sleep(1.5)  # more than idle_time: the last process stays
+            wait_samples(srv, 3)  # over 2 s, more than idle_time (1 s): the last process stays
             self.assertEqual(len(ready_pids(srv)), 1)
 
 
@@ -591,17 +597,13 @@ class AppControlTest(unittest.TestCase):
                 self.assertIn(str(pid), text.stdout)
 
             # Restart under load: every process replaced, nothing fails.
-            loads = run_load(srv.port(), 2, "/slow?ms=5")
-            try:
-                eventually(lambda: all(t.ok > 5 for t in loads), 10, message="load running")
+            def restart(_):
                 r = srv.run_cli("app", "restart", "pyapp")
                 self.assertEqual(r.returncode, 0, r.stderr)
                 eventually(lambda: all(not alive(p) for p in old), 15,
                            message="old processes replaced")
                 eventually(lambda: len(ready_pids(srv)) == 2, 10, message="two ready again")
-            finally:
-                total, failures = stop_load(self, loads)
-            self.assertEqual(failures, [], f"{len(failures)} failed of {total}")
+            under_load(self, srv, restart, more=0)
 
             r = srv.run_cli("app", "scale", "pyapp", "3")
             self.assertEqual(r.returncode, 0, r.stderr)
