@@ -52,9 +52,18 @@ struct AppConf {
   std::string app_env = "production";
   std::vector<std::pair<std::string, std::string>> env;  // in order; later ones win
   std::string user, group;                               // empty: portico's own
+  // Passenger apps: Passenger's user switching rules apply when portico runs as root (the
+  // startup file's owner, never root; see credentials() in supervisor.cpp).
+  bool passenger_users = false;
+  bool user_switching = true;           // passenger_user_switching
+  std::string default_user = "nobody";  // passenger_default_user
+  std::string default_group;            // passenger_default_group; empty: default_user's group
   uint32_t min_instances = 1;
   uint32_t max_instances = 0;  // 0: min_instances; above it: scaled by load (apps/pool.h)
   uint32_t concurrency = 0;    // requests per process at once (max_conns); 0 = unlimited
+  // passenger_max_request_time: a request a process has been on for longer gets a 504 and the
+  // process is shut down (SIGKILL) and replaced; 0 = no limit.
+  uint64_t max_request_time_ms = 0;
   uint64_t start_timeout_ms = 90'000;
   ReadyCheck ready;
   LivenessCheck liveness;  // off unless configured

@@ -258,10 +258,12 @@ void parse_app_block(const Directive& d, const std::string& prefix, AppConf* c,
       // A size ("512m"), or Passenger's plain number of megabytes.
       if (!nargs(1, 1)) continue;
       if (!parse_memory_limit(a[0], &c->memory_limit_kb)) invalid(a[0]);
-    } else if (x.name == "max_lifetime" || x.name == "idle_time") {
+    } else if (x.name == "max_lifetime" || x.name == "idle_time" || x.name == "max_request_time") {
       if (!nargs(1, 1)) continue;
-      if (!parse_ms(a[0], x.name == "idle_time" ? &c->idle_time_ms : &c->max_lifetime_ms))
-        invalid(a[0]);
+      uint64_t* to = x.name == "idle_time"          ? &c->idle_time_ms
+                     : x.name == "max_request_time" ? &c->max_request_time_ms
+                                                    : &c->max_lifetime_ms;
+      if (!parse_ms(a[0], to)) invalid(a[0]);
     } else if (x.name == "rolling_restarts") {
       if (!nargs(1, 1)) continue;
       if (a[0] == "on" || a[0] == "off")
@@ -392,6 +394,10 @@ void finish_level(Level& lv) {
   c->env = pc.env;
   c->user = pc.user;
   c->group = pc.group;
+  c->passenger_users = true;
+  c->user_switching = pc.user_switching;
+  c->default_user = pc.default_user;
+  c->default_group = pc.default_group;
   c->min_instances = std::max<uint32_t>(pc.min_instances, 1);
   c->max_instances = pc.max_instances;
   c->concurrency = pc.concurrency;
@@ -402,6 +408,7 @@ void finish_level(Level& lv) {
   c->max_requests = pc.max_requests;
   c->memory_limit_kb = pc.memory_limit_kb;
   c->max_lifetime_ms = pc.max_lifetime_ms;
+  c->max_request_time_ms = pc.max_request_time_ms;
   c->idle_time_ms = pc.idle_time_ms;
   c->rolling_restarts = pc.rolling_restarts;
   c->restart_file = restart_file(root, pc.restart_dir);
@@ -577,6 +584,12 @@ const Command kCommands[] = {
      set_string<&PassengerConf::app_log_file>},
     {{"passenger_user", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_string<&PassengerConf::user>},
     {{"passenger_group", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_string<&PassengerConf::group>},
+    {{"passenger_user_switching", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&PassengerConf::user_switching>},
+    {{"passenger_default_user", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_string<&PassengerConf::default_user>},
+    {{"passenger_default_group", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_string<&PassengerConf::default_group>},
     {{"app_ready_check", kHSL, 1, 2, BlockKind::kNone, 0, true}, set_ready_check},
     {{"passenger_max_requests", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_number<&PassengerConf::max_requests>},
@@ -584,6 +597,8 @@ const Command kCommands[] = {
     {{"app_liveness_check", kHSL, 1, 5, BlockKind::kNone, 0, true}, set_liveness_check},
     {{"app_max_lifetime", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_seconds<&PassengerConf::max_lifetime_ms>},
+    {{"passenger_max_request_time", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_seconds<&PassengerConf::max_request_time_ms>},
     {{"passenger_pool_idle_time", kHttp, 1, 1, BlockKind::kNone, 0, true},
      set_seconds<&PassengerConf::idle_time_ms>},
     {{"passenger_max_request_queue_time", kHSL, 1, 1, BlockKind::kNone, 0, true},

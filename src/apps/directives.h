@@ -42,9 +42,13 @@ struct PassengerConf : http::ModuleConfOf<PassengerConf> {
   bool ready_set = false;
   LivenessCheck liveness;  // app_liveness_check
   std::string user, group;
+  bool user_switching = true;            // passenger_user_switching
+  std::string default_user = "nobody";   // passenger_default_user
+  std::string default_group;             // passenger_default_group
   uint64_t max_requests = 0;             // passenger_max_requests
   uint64_t memory_limit_kb = 0;          // passenger_memory_limit (MB)
   uint64_t max_lifetime_ms = 0;          // app_max_lifetime
+  uint64_t max_request_time_ms = 0;      // passenger_max_request_time; 0 = no limit
   uint64_t idle_time_ms = 300'000;       // passenger_pool_idle_time
   uint64_t queue_time_ms = 0;            // passenger_max_request_queue_time; 0 = the default
   bool rolling_restarts = true;          // passenger_rolling_restarts

@@ -120,8 +120,10 @@ bool AppConf::same_processes(const AppConf& o) const {
          startup_file == o.startup_file && root == o.root && app_env == o.app_env && env == o.env &&
          user == o.user && group == o.group && min_instances == o.min_instances &&
          max_instances == o.max_instances && concurrency == o.concurrency &&
-         start_timeout_ms == o.start_timeout_ms && ready.kind == o.ready.kind &&
-         ready.uri == o.ready.uri && stop_signal == o.stop_signal &&
+         max_request_time_ms == o.max_request_time_ms && passenger_users == o.passenger_users &&
+         user_switching == o.user_switching && default_user == o.default_user &&
+         default_group == o.default_group && start_timeout_ms == o.start_timeout_ms &&
+         ready.kind == o.ready.kind && ready.uri == o.ready.uri && stop_signal == o.stop_signal &&
          stop_timeout_ms == o.stop_timeout_ms && drain_timeout_ms == o.drain_timeout_ms &&
          backoff == o.backoff && log_path == o.log_path;
 }
@@ -169,6 +171,8 @@ class Supervisor::Process final : public IoHandler, public Deferred {
   // Requests picked for it in every group, including groups it has left.
   uint64_t requests() const;
   uint32_t active() const;
+  // Requests cut at max_request_time on it (PeerState::overtime, all groups).
+  uint64_t overtime() const;
   void sample();  // memory and CPU from /proc
 
  private:
@@ -315,6 +319,20 @@ class Supervisor::App {
     PoolFigures pf;
     pf.target = target_;
     for (auto& p : procs_) {
+      if (p->state() == Process::State::kReady && p->overtime()) {
+        // passenger_max_request_time: the worker cut the request (504); the process, stuck on
+        // it or not, is shut down at once, as Passenger does, and replaced.
+        const std::string why = fmt::format(
+            "process {} took longer than max_request_time ({} ms) on a request, "
+            "shut down",
+            p->pid(), conf_->max_request_time_ms);
+        LOG_ERROR("app \"{}\" {}", conf_->name, why);
+        note_error(why);
+        count_restart();
+        p->stop(0);
+        changed = true;
+        continue;
+      }
       if (slow && p->state() == Process::State::kReady) p->sample();
       if (!p->serving_or_starting() || !p->current_of(generation_)) continue;
       if (p->state() == Process::State::kSpawning) {
@@ -533,7 +551,16 @@ class Supervisor::App {
   nlohmann::json status() const {
     nlohmann::json a;
     a["name"] = conf_->name;
-    a["state"] = retiring_ ? "stopping" : last_start_failed_ ? "failing" : "running";
+    // An older generation still serving means a restart or deploy is under way; if the new
+    // version's last start failed meanwhile, the deploy failed and the old version serves.
+    bool old_serving = false;
+    for (const auto& p : procs_)
+      old_serving =
+          old_serving || (p->state() == Process::State::kReady && p->generation() != generation_);
+    a["state"] = retiring_             ? "stopping"
+                 : !last_start_failed_ ? (old_serving ? "deploying" : "running")
+                 : old_serving         ? "deploy_failed"
+                                       : "failing";
     a["generation"] = generation_;
     a["processes_wanted"] = target_;
     a["min_instances"] = min_instances();
@@ -590,7 +617,7 @@ class Supervisor::App {
   uint32_t target_ = 1;     // processes wanted now (min..max; scaling moves it)
   uint32_t scale_min_ = 0;  // `portico app scale`; 0: the configured minimum
   uint32_t ticks_ = 0;
-  uint64_t samples_ = 0;  // slow ticks: memory and CPU sampled, the restart file looked at
+  uint64_t samples_ = 0;       // slow ticks: memory and CPU sampled, the restart file looked at
   int64_t restart_mtime_ = 0;  // of the restart file when last looked at; 0: none
   static constexpr size_t kStderrTail = 10;
   std::deque<std::string> stderr_tail_;
@@ -612,6 +639,73 @@ Supervisor::Process::~Process() {
   close_probe();
   close_pipes();
 }
+
+namespace {
+
+// The user and groups an app's processes run as (spec's uid, gid and groups; left unset:
+// portico's own). `app` blocks: `user` and `group` when given. Passenger apps, when portico runs
+// as root, follow Passenger's user switching rules and never run as root: passenger_user, else
+// the owner of the startup file (of the app root for a start command); a root or unknown owner,
+// or passenger_user_switching off, means passenger_default_user (nobody). The group:
+// passenger_group, else that user's primary group; root's group means passenger_default_group
+// (default: the default user's primary group).
+Status credentials(const AppConf& c, SpawnSpec* spec) {
+  std::string user = c.user;
+  gid_t gid = gid_t(-1);
+  if (c.passenger_users && ::geteuid() == 0) {
+    const passwd* pw = nullptr;
+    if (c.user_switching) {
+      if (!c.user.empty()) {
+        pw = ::getpwnam(c.user.c_str());
+      } else {
+        const std::string& f = c.type == AppType::kGeneric ? std::string() : c.startup_file;
+        const std::string path = f.empty() ? c.root : f.front() == '/' ? f : c.root + "/" + f;
+        struct stat st;
+        if (::lstat(path.c_str(), &st) == 0) pw = ::getpwuid(st.st_uid);
+      }
+    }
+    if (!pw || pw->pw_uid == 0) pw = ::getpwnam(c.default_user.c_str());
+    if (!pw) return Status::error("unknown user \"" + c.default_user + "\"");
+    user = pw->pw_name;
+    gid = pw->pw_gid;
+    if (c.user_switching && !c.group.empty()) {
+      const group* gr = ::getgrnam(c.group.c_str());
+      if (!gr) return Status::error("unknown group \"" + c.group + "\"");
+      gid = gr->gr_gid;
+    }
+    if (gid == 0 || !c.user_switching) {
+      if (!c.default_group.empty()) {
+        const group* gr = ::getgrnam(c.default_group.c_str());
+        if (!gr) return Status::error("unknown group \"" + c.default_group + "\"");
+        gid = gr->gr_gid;
+      } else if (const passwd* d = ::getpwnam(c.default_user.c_str())) {
+        gid = d->pw_gid;
+      }
+    }
+  } else if (!c.group.empty()) {
+    const group* gr = ::getgrnam(c.group.c_str());
+    if (!gr) return Status::error("unknown group \"" + c.group + "\"");
+    gid = gr->gr_gid;
+  }
+  if (user.empty()) {
+    spec->gid = gid;
+    return Status::ok();
+  }
+  const passwd* pw = ::getpwnam(user.c_str());
+  if (!pw) return Status::error("unknown user \"" + user + "\"");
+  spec->uid = pw->pw_uid;
+  spec->gid = gid != gid_t(-1) ? gid : pw->pw_gid;
+  int n = 64;
+  spec->groups.resize(size_t(n));
+  if (::getgrouplist(user.c_str(), spec->gid, spec->groups.data(), &n) < 0) {
+    spec->groups.resize(size_t(n));
+    ::getgrouplist(user.c_str(), spec->gid, spec->groups.data(), &n);
+  }
+  spec->groups.resize(size_t(std::max(n, 0)));
+  return Status::ok();
+}
+
+}  // namespace
 
 Status Supervisor::Process::spawn(const std::set<int>& avoid) {
   const AppConf& c = app_->conf();
@@ -651,24 +745,7 @@ Status Supervisor::Process::spawn(const std::set<int>& avoid) {
   set("PORTICO_APP", c.name);
   for (const auto& [k, v] : c.env) set(k, v);
 
-  if (!c.user.empty()) {
-    passwd* pw = ::getpwnam(c.user.c_str());
-    if (!pw) return Status::error("unknown user \"" + c.user + "\"");
-    spec.uid = pw->pw_uid;
-    spec.gid = pw->pw_gid;
-    int n = 64;
-    spec.groups.resize(size_t(n));
-    if (::getgrouplist(c.user.c_str(), spec.gid, spec.groups.data(), &n) < 0) {
-      spec.groups.resize(size_t(n));
-      ::getgrouplist(c.user.c_str(), spec.gid, spec.groups.data(), &n);
-    }
-    spec.groups.resize(size_t(std::max(n, 0)));
-  }
-  if (!c.group.empty()) {
-    group* gr = ::getgrnam(c.group.c_str());
-    if (!gr) return Status::error("unknown group \"" + c.group + "\"");
-    spec.gid = gr->gr_gid;
-  }
+  if (Status st = credentials(c, &spec); !st) return st;
 
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0)
@@ -951,6 +1028,7 @@ void Supervisor::Process::join(const AppConf& conf) {
     pc.addr.v4.sin_port = htons(uint16_t(port_));
     pc.max_fails = 0;  // the supervisor knows when a process is gone
     pc.max_conns = conf.concurrency;
+    pc.max_request_ms = conf.max_request_time_ms;
     std::shared_ptr<upstream::PeerState> state;
     if (Status st = g->add_peer(pc, &state); !st) {
       LOG_ALERT("app \"{}\": adding process {} to upstream \"{}\" failed: {}", conf.name, pid_,
@@ -978,6 +1056,12 @@ uint64_t Supervisor::Process::requests() const {
 uint32_t Supervisor::Process::active() const {
   uint32_t n = 0;
   for (const auto& [g, state] : peers_) n += state->active.load(std::memory_order_relaxed);
+  return n;
+}
+
+uint64_t Supervisor::Process::overtime() const {
+  uint64_t n = 0;
+  for (const auto& [g, state] : peers_) n += state->overtime.load(std::memory_order_relaxed);
   return n;
 }
 

@@ -145,6 +145,8 @@ void Session::wait(Wait w, uint64_t ms) {
     d.wait = w;
     d.at = now + ms;
   }
+  if (&d == &up_dl_)
+    if (const uint64_t o = overtime_at(); o && d.at > o) d.at = o;
   uint64_t at = UINT64_MAX;
   if (client_dl_.at) at = client_dl_.at;
   if (up_dl_.at) at = std::min(at, up_dl_.at);
@@ -167,6 +169,12 @@ void Session::on_timer(Timer* t) {
       if (s->client_dl_.at) at = s->client_dl_.at;
       if (s->up_dl_.at) at = std::min(at, s->up_dl_.at);
       if (at != UINT64_MAX) s->ctx_->loop.schedule(&s->timer_, at - now);
+      return;
+    }
+  }
+  if (w == Wait::kConnect || w == Wait::kUpstreamWrite || w == Wait::kUpstreamRead) {
+    if (const uint64_t o = s->overtime_at(); o && s->ctx_->loop.now_ms() >= o) {
+      s->overtime();
       return;
     }
   }
@@ -219,6 +227,27 @@ void Session::on_timer(Timer* t) {
     case Wait::kNone:
       return;
   }
+}
+
+uint64_t Session::overtime_at() const {
+  if (peer_ < 0) return 0;
+  const uint64_t max = group_->peer(size_t(peer_)).cfg.max_request_ms;
+  return max ? attempt_ms_ + max : 0;
+}
+
+void Session::overtime() {
+  const upstream::Peer& p = group_->peer(size_t(peer_));
+  // Counted before the peer is released: the supervisor shuts the process down (the request
+  // may be what hangs it). Not retried: the next process would get the same request.
+  p.state->overtime.fetch_add(1, std::memory_order_relaxed);
+  upstream_failed(
+      0, 504,
+      fmt::format("upstream took longer than max_request_time ({} ms), so its "
+                  "process is shut down, while {}",
+                  p.cfg.max_request_ms,
+                  state_ == State::kRelaying     ? "reading upstream"
+                  : state_ == State::kConnecting ? "connecting to upstream"
+                                                 : "reading response header from upstream"));
 }
 
 void Session::pump() {

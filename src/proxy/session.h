@@ -123,6 +123,10 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   void note_attempt_end(int status);
   // An attempt failed before anything reached the client: retry or answer `status`.
   void upstream_failed(uint32_t condition, int status, const std::string& why);
+  // passenger_max_request_time (PeerConfig::max_request_ms): when this attempt must have ended
+  // (loop ms; 0 = no limit), and what happens then (504, or the response cut short).
+  uint64_t overtime_at() const;
+  void overtime();
   void fail_client(const std::string& why, Fault fault, LogLevel level = LogLevel::kError);
   void release_peer(bool failed);
   void close_upstream();

@@ -56,6 +56,10 @@ struct PeerConfig {
   bool backup = false;               // backup
   bool down = false;                 // down
   uint64_t slow_start_ms = 0;        // slow_start=T (NGINX Plus parameter); 0 = off
+  // An app process's passenger_max_request_time: an attempt on this peer that takes longer is
+  // cut (504) and counted in PeerState::overtime, and the supervisor shuts the process down.
+  // 0 = no limit. Not settable on a `server` line.
+  uint64_t max_request_ms = 0;
 
   const std::string& server_or_name() const { return server.empty() ? name : server; }
 };
@@ -83,6 +87,7 @@ struct alignas(64) PeerState {
   std::atomic<uint64_t> requests{0};     // picks
   std::atomic<uint64_t> failures{0};     // report_failure calls
   std::atomic<uint64_t> unavailable{0};  // times max_fails was reached
+  std::atomic<uint64_t> overtime{0};     // attempts cut at PeerConfig::max_request_ms
 };
 
 // Where a peer stands in its group's member list (Passenger: Process::enabled, ENABLED /

@@ -309,6 +309,31 @@ class AppFailureTest(unittest.TestCase):
                           srv.error_log())
             self.assertTrue(alive(pids[1]), "the healthy process was left alone")
 
+    def test_max_request_time_answers_504_and_replaces_the_process(self):
+        # passenger_max_request_time: the request gets a 504 when the time is up (not after
+        # the app's 30 s), the process it was on is shut down and replaced, and the other
+        # process serves meanwhile.
+        extra = "max_request_time 400ms;"
+        with Server(app_config(extra=extra), {"app/app.py": PY_APP},
+                    error_log_level="notice") as srv:
+            pids = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                              message="two ready processes")
+            t0 = time.monotonic()
+            r = request(srv.port(), "/slow?ms=30000", timeout=20)
+            self.assertEqual(r.status, 504)
+            self.assertLess(time.monotonic() - t0, 10)
+            line = eventually(lambda: re.search(
+                r"process (\d+) took longer than max_request_time \(400 ms\)", srv.error_log()),
+                10, message="the process shut down")
+            stuck = int(line.group(1))
+            self.assertIn(stuck, pids)
+            eventually(lambda: not alive(stuck), 10, message="the stuck process gone")
+            eventually(lambda: len([p for p in ready_pids(srv) if p != stuck]) == 2, 10,
+                       message="a ready replacement")
+            for _ in range(4):  # quick requests are not cut
+                self.assertEqual(request(srv.port(), "/slow?ms=50").status, 200)
+            self.assertTrue(alive(next(p for p in pids if p != stuck)), "the other one lives")
+
     def test_crash_loop_backs_off_and_answers_503(self):
         config = """
 http {
@@ -422,6 +447,29 @@ class AppReloadTest(unittest.TestCase):
             first_old_stop = min(log.find(f"process {p} killed by signal 15") for p in old)
             self.assertLess(first_new_ready, first_old_stop)
 
+    def test_broken_deploy_leaves_the_old_version_serving(self):
+        # The new version cannot start (a missing module): the old processes keep serving with no
+        # failed request, status says the deploy failed and why (the new version's stderr);
+        # once the app is fixed, the retries (crash backoff) complete the deploy.
+        with Server(app_config(tag="v1"), {"app/app.py": PY_APP},
+                    error_log_level="notice") as srv:
+            old = eventually(lambda: len(ready_pids(srv)) == 2 and ready_pids(srv), 10,
+                             message="two ready processes")
+
+            def broken_deploy(_):
+                srv.write_file("app/app.py", "import no_such_module_in_v2\n")
+                srv.reload(app_config(tag="v2"))
+                return eventually(lambda: (lambda a: a["state"] == "deploy_failed" and a)(
+                    app_status(srv)), 15, message="status: deploy failed")
+            status = under_load(self, srv, broken_deploy, "/slow?ms=5", more=20)
+            self.assertTrue(any("ModuleNotFoundError" in l for l in status["stderr_tail"]), status)
+            self.assertIn("before it was ready", status["last_error"])
+            self.assertEqual(sorted(ready_pids(srv)), sorted(old))
+            self.assertIn("tag=v1", request(srv.port(), "/").text)
+            srv.write_file("app/app.py", PY_APP)
+            eventually(lambda: app_status(srv)["state"] == "running" and
+                       all(not alive(p) for p in old), 20, message="the fixed deploy done")
+            self.assertIn("tag=v2", request(srv.port(), "/").text)
 
     def test_repeated_restarts_and_kills_under_keepalive_and_new_connections(self):
         """Several generations replaced in a row while clients keep connections open and open
@@ -809,6 +857,34 @@ http {
             eventually(lambda: ready_pids(srv), 10, message="a ready process")
             self.assertRegex(request(srv.port(), "/").text, r"^pid=\d+")
 
+    @unittest.skipUnless(os.geteuid() == 0, "user switching needs root")
+    def test_user_switching_as_root(self):
+        # Passenger's rules when portico runs as root: the startup file's owner; never root
+        # (a root-owned app runs as passenger_default_user, nobody); passenger_user wins;
+        # passenger_user_switching off means the default user (and group).
+        ids_app = WSGI_APP.replace('"wsgi pid=%d path=%s\\n" % (os.getpid(), environ["PATH_INFO"])',
+                                   '"uid=%d gid=%d" % (os.getuid(), os.getgid())')
+        self.assertNotEqual(ids_app, WSGI_APP)
+        cases = [("owned", ""), ("rootowned", ""), ("explicit", "passenger_user www-data;"),
+                 ("off", "passenger_user_switching off; passenger_default_group daemon;")]
+        locations = "".join(f"""
+        location /{name}/ {{
+            passenger_enabled on;
+            passenger_app_type python;
+            passenger_app_root {{prefix}}/{name};
+            {extra}
+        }}""" for name, extra in cases)
+        config = "http { server { listen 127.0.0.1:{port};" + locations + "} }"
+        files = {f"{n}/passenger_wsgi.py": ids_app for n, _ in cases}
+        with Server(config, files, error_log_level="notice", start=False) as srv:
+            for n in ("owned", "explicit", "off"):
+                os.chown(srv.path(f"{n}/passenger_wsgi.py"), 1, 1)  # daemon:daemon
+            srv.start()
+            eventually(lambda: len(ready_pids(srv)) == 4, 15, message="four ready apps")
+            got = {n: request(srv.port(), f"/{n}/").text for n, _ in cases}
+            self.assertEqual(got, {"owned": "uid=1 gid=1", "rootowned": "uid=65534 gid=65534",
+                                   "explicit": "uid=33 gid=33", "off": "uid=65534 gid=1"})
+
 
 JAVA_APP = r"""
 import com.sun.net.httpserver.HttpServer;
@@ -834,7 +910,6 @@ public class App {
     }
 }
 """
-
 
 @portico_only
 @unittest.skipUnless(shutil.which("javac") and shutil.which("java"), "no JDK")

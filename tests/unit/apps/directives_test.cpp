@@ -246,6 +246,7 @@ TEST_F(AppsConfigTest, RecyclingAndRestartSettings) {
       max_requests 1000;
       memory_limit 512m;
       max_lifetime 1h;
+      max_request_time 90s;
       idle_time 30s;
       rolling_restarts off;
       restart_dir /run/spring;
@@ -259,6 +260,7 @@ TEST_F(AppsConfigTest, RecyclingAndRestartSettings) {
       passenger_memory_limit 300;
       passenger_max_request_queue_time 5;
       app_max_lifetime 3600;
+      passenger_max_request_time 20;
       passenger_resist_deployment_errors on;
       app_liveness_check tcp;
     }
@@ -270,6 +272,7 @@ TEST_F(AppsConfigTest, RecyclingAndRestartSettings) {
   EXPECT_EQ(a.memory_limit_kb, 512u * 1024);
   EXPECT_EQ(a.max_lifetime_ms, 3'600'000u);
   EXPECT_EQ(a.idle_time_ms, 30'000u);
+  EXPECT_EQ(a.max_request_time_ms, 90'000u);
   EXPECT_FALSE(a.rolling_restarts);
   EXPECT_EQ(a.restart_file, "/run/spring/restart.txt");
   EXPECT_TRUE(a.liveness.enabled());
@@ -282,7 +285,8 @@ TEST_F(AppsConfigTest, RecyclingAndRestartSettings) {
   EXPECT_EQ(b.max_requests, 500u);
   EXPECT_EQ(b.memory_limit_kb, 300u * 1024);  // Passenger: megabytes
   EXPECT_EQ(b.max_lifetime_ms, 3'600'000u);
-  EXPECT_EQ(b.idle_time_ms, 120'000u);  // http level, inherited
+  EXPECT_EQ(b.idle_time_ms, 120'000u);        // http level, inherited
+  EXPECT_EQ(b.max_request_time_ms, 20'000u);  // Passenger: seconds
   EXPECT_TRUE(b.rolling_restarts);
   EXPECT_EQ(b.restart_file, "/var/www/app-b/tmp/restart.txt");  // Passenger's default
   EXPECT_TRUE(b.liveness.enabled());
