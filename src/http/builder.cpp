@@ -145,7 +145,9 @@ bool Builder::size_arg(const Directive& d, const std::string& a, uint64_t* out) 
 void Builder::inherit(LocationConf& c, const LocationConf& p, uint32_t context) {
   c.server = p.server;
   c.root = p.root;
-  c.alias = false;
+  c.alias = p.alias;  // nginx merges root and alias together
+  c.alias_prefix_len = p.alias_prefix_len;
+  c.alias_regex = p.alias_regex;
   c.default_type = p.default_type;
   c.types = p.types;
   c.error_pages = p.error_pages;
@@ -325,10 +327,9 @@ void Builder::build_server(const Directive& d, const LocationConf& http_loc) {
     pl.d = nullptr;
     listens_.push_back(pl);
   }
+  // $server_name: the first name as written ("*.x", "~re" too), but ".x.com" is "x.com".
   srv->primary_name = srv->names.empty() ? "" : srv->names[0];
-  if (!srv->primary_name.empty() &&
-      (srv->primary_name[0] == '*' || srv->primary_name[0] == '~' || srv->primary_name[0] == '.'))
-    srv->primary_name = srv->primary_name;  // nginx uses the first name as written
+  if (srv->primary_name.size() > 1 && srv->primary_name[0] == '.') srv->primary_name.erase(0, 1);
   std::vector<LocationDef> defs;
   for (const Directive* nd : nested) {
     if (nd->name != "location") continue;
@@ -404,11 +405,6 @@ std::unique_ptr<LocationConf> Builder::build_location(const Directive& d,
     std::string e;
     auto re = Regex::compile(pattern, def->kind == Kind::kRegexCaseless, &e);
     if (re) lc->named_captures = named_captures_of(*re, h_.vars);
-  }
-  if (lc->alias) {
-    bool regex = def->kind == Kind::kRegex || def->kind == Kind::kRegexCaseless;
-    lc->alias_regex = regex;
-    lc->alias_prefix_len = pattern.size();
   }
   for (const Directive* nd : nested) {
     if (nd->name != "location") continue;

@@ -28,6 +28,12 @@ void set_root(Level& lv, const Directive& d) {
   if (!alias && path.size() > 1 && path.back() == '/') path.pop_back();
   lv.value(d, path, &lv.loc.root);
   lv.loc.alias = alias;
+  if (alias) {
+    // nginx's clcf->alias: the location's name is replaced by the alias; in a regex location the
+    // alias is the whole path. Nested locations inherit both.
+    lv.loc.alias_regex = lv.regex_location;
+    lv.loc.alias_prefix_len = lv.location.size();
+  }
 }
 
 void set_default_type(Level& lv, const Directive& d) {
@@ -50,8 +56,12 @@ void set_internal(Level& lv, const Directive&) {
 void set_try_files(Level& lv, const Directive& d) {
   auto tf = std::make_unique<TryFiles>();
   for (size_t i = 0; i + 1 < d.args.size(); ++i) {
-    ComplexValue v;
-    if (lv.value(d, d.args[i], &v)) tf->files.push_back(std::move(v));
+    // "NAME/" tests for a directory NAME (nginx strips the slash before evaluating).
+    TryFiles::File f;
+    std::string_view a = d.args[i];
+    f.dir = a.size() > 1 && a.back() == '/';
+    if (f.dir) a.remove_suffix(1);
+    if (lv.value(d, std::string(a), &f.name)) tf->files.push_back(std::move(f));
   }
   const std::string& last = d.args.back();
   if (last.size() > 1 && last[0] == '=') {

@@ -60,8 +60,12 @@ struct AccessLog {
 };
 
 struct TryFiles {
-  std::vector<ComplexValue> files;  // all but the last; a trailing '/' means "a directory"
-  ComplexValue fallback;            // uri, @named or =CODE
+  struct File {
+    ComplexValue name;  // without the trailing '/' that asks for a directory
+    bool dir = false;   // nginx's test_dir
+  };
+  std::vector<File> files;  // all but the last
+  ComplexValue fallback;    // uri, @named or =CODE
   int fallback_code = 0;
 };
 

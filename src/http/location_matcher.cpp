@@ -52,6 +52,20 @@ LocationMatcher& LocationMatcher::operator=(LocationMatcher&&) noexcept = defaul
 
 namespace {
 
+// ngx_filename_cmp: bytes compared unsigned, except that '/' is the lowest character. The tree
+// is sorted and searched with it, so that "/a/" sorts before "/a-a" and "/a-b" and a search for
+// "/a" still passes the "/a/" node (auto_redirect) instead of falling off the tree.
+int filename_cmp(const char* a, const char* b, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c1 = static_cast<unsigned char>(a[i]), c2 = static_cast<unsigned char>(b[i]);
+    if (c1 == c2) continue;
+    c1 = c1 == '/' ? 0 : c1;
+    c2 = c2 == '/' ? 0 : c2;
+    return int(c1) - int(c2);
+  }
+  return 0;
+}
+
 std::string quoted(std::string_view s) {
   std::string out = "\"";
   out += s;
@@ -164,8 +178,9 @@ Status LocationMatcher::init_level(const std::vector<Loc*>& locs, bool with_stat
   // ngx_http_cmp_locations: by name (a prefix first), an exact name before the same prefix
   // one; otherwise config order (ngx_queue_sort is a stable insertion sort).
   std::stable_sort(statics.begin(), statics.end(), [](const Loc* a, const Loc* b) {
-    int rc = a->name.compare(b->name);
-    if (rc != 0) return rc < 0;
+    const size_t n = std::min(a->name.size(), b->name.size());
+    if (int rc = filename_cmp(a->name.data(), b->name.data(), n); rc != 0) return rc < 0;
+    if (a->name.size() != b->name.size()) return a->name.size() < b->name.size();
     return a->exact() && !b->exact();
   });
 
@@ -267,7 +282,7 @@ LocationMatcher::Rc LocationMatcher::find_static(int32_t index, std::string_view
     const Node& node = nodes_[size_t(index)];
     const size_t node_len = node.name.size();
     const size_t n = std::min(len, node_len);
-    const int rc = n == 0 ? 0 : std::memcmp(uri.data() + off, node.name.data(), n);
+    const int rc = filename_cmp(uri.data() + off, node.name.data(), n);
     if (rc != 0) {
       index = rc < 0 ? node.left : node.right;
       continue;

@@ -32,7 +32,9 @@ bool map_uri_to_path(Request& r, std::string_view uri, std::string& out) {
   out.clear();
   l.root.eval(r, out);
   if (l.alias) {
-    if (!l.alias_regex) {
+    if (l.alias_regex && r.add_uri_to_alias) {
+      out += uri;
+    } else if (!l.alias_regex) {
       std::string_view rest =
           uri.size() >= l.alias_prefix_len ? uri.substr(l.alias_prefix_len) : "";
       out += rest;
@@ -51,20 +53,38 @@ namespace {
 // Step::next() to go on to content with r.uri possibly replaced, a redirect, or a status.
 Step run_try_files(Request& r) {
   const TryFiles& tf = *r.loc->try_files;
+  const LocationConf& l = *r.loc;
   std::string candidate, path;
   for (const auto& f : tf.files) {
     candidate.clear();
-    f.eval(r, candidate);
-    bool want_dir = !candidate.empty() && candidate.back() == '/';
-    if (!map_uri_to_path(r, candidate, path)) return Step::status(500);
-    if (want_dir && path.size() > 1) path.pop_back();
-    if (file_exists(path, want_dir)) {
-      if (!want_dir) {
-        split_uri_args(r, candidate, true);
+    f.name.eval(r, candidate);
+    // ngx_http_try_files_handler: the file is root + name; with a prefix `alias`, the
+    // location's name is cut from the start of the name (if it starts with it) and the alias
+    // put in its place; with a regex alias, the alias + name.
+    path.clear();
+    l.root.eval(r, path);
+    std::string_view rest = candidate;
+    const size_t cut = l.alias && !l.alias_regex ? std::min(l.alias_prefix_len, r.uri.size()) : 0;
+    if (cut && rest.substr(0, cut) == std::string_view(r.uri).substr(0, cut))
+      rest.remove_prefix(cut);
+    path += rest;
+    r.filename = path;
+    if (!file_exists(path, f.dir)) continue;
+    // Found: the request goes on in this location with the name as its URI (a directory
+    // without its slash, which the static module then redirects to NAME/).
+    if (!l.alias) {
+      split_uri_args(r, candidate, true);
+      r.uri = candidate;
+    } else if (l.alias_regex) {
+      if (!f.dir) {
         r.uri = candidate;
+        r.add_uri_to_alias = true;
       }
-      return Step::next();
+    } else {
+      r.uri.resize(cut);
+      r.uri += rest;
     }
+    return Step::next();
   }
   if (tf.fallback_code) return Step::status(tf.fallback_code);
   std::string fb;
@@ -110,6 +130,7 @@ Step run_phases(Request& r, bool from_server_rewrite, bool named) {
     // A request limit_req delayed comes back here and goes on at its preaccess phase.
     const bool resume = std::exchange(r.resume_preaccess, false);
     if (!resume) {
+      r.add_uri_to_alias = false;
       if (!named) {
         if (from_server_rewrite) {
           r.loc = r.server->loc;

@@ -58,6 +58,7 @@ void Request::reset() {
   vars.clear();
   vars_set.clear();
   filename.clear();
+  add_uri_to_alias = false;
   scratch.clear();
   body_buf.clear();
   out.clear();

@@ -129,10 +129,13 @@ struct Request {
   std::vector<std::string> vars;  // user variables, indexed by VariableTable::user_index
   std::vector<uint8_t> vars_set;  // whether vars[i] was assigned
   std::string filename;           // $request_filename for the last file lookup
-  std::string scratch;            // complex value evaluation
-  std::string body_buf;           // generated response body
-  std::vector<OutChunk> out;      // body chunks after the head
-  std::string head_buf;           // serialized response head
+  // try_files matched a file in a regex location with `alias`: the file is the alias plus
+  // r.uri (nginx's r->add_uri_to_alias). Cleared when a location is chosen.
+  bool add_uri_to_alias = false;
+  std::string scratch;        // complex value evaluation
+  std::string body_buf;       // generated response body
+  std::vector<OutChunk> out;  // body chunks after the head
+  std::string head_buf;       // serialized response head
   // The response body filter (compression, next; nginx's output filter chain), or null: the
   // seam between content and the codec. Set before the head is sent.
   BodyFilter* filter = nullptr;

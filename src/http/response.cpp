@@ -106,7 +106,10 @@ Step finalize(Request& r, Step s) {
       }
       r.err_status = new_status;
       if (r.head.method != Method::kHead) r.method_name = "GET";
+      // A redirect's Location stays (nginx keeps headers_out.location over the redirect).
+      std::string location = is_redirect_status(status) ? std::move(r.resp.location) : "";
       r.resp.clear();
+      r.resp.location = std::move(location);
       if (uri[0] == '@') {
         const void* named = r.server->matcher.find_named(uri);
         if (!named) {

@@ -104,6 +104,16 @@ ScriptResult run_script(Request& r, const RewriteScript& script, Step* stop) {
           return ScriptResult::kStop;
         }
         r.resp.status = op.code;  // $status inside the text is the code being returned
+        if (r.err_status > 0 && !is_redirect_status(op.code) && (op.code < 400 || op.has_text)) {
+          // nginx (ngx_http_send_response, then send_header): in an error_page's target, a
+          // response `return` sends goes out with the error's status (a 405 page that says
+          // `return 200 text` is a 405 with "text"); redirects and errors keep their own.
+          std::string text;
+          if (op.has_text) op.text.eval(r, text);
+          respond_text(r, r.err_status, text);
+          *stop = Step::respond();
+          return ScriptResult::kStop;
+        }
         if (op.has_text) {
           std::string text;
           op.text.eval(r, text);
@@ -133,8 +143,9 @@ ScriptResult run_script(Request& r, const RewriteScript& script, Step* stop) {
         op.replacement.eval(r, value);
         if (op.redirect_url || op.flag == RewriteOp::Flag::kRedirect ||
             op.flag == RewriteOp::Flag::kPermanent) {
-          if (op.keep_args && !r.args.empty() && value.find('?') == std::string::npos) {
-            value += '?';
+          if (op.keep_args && !r.args.empty()) {
+            // nginx: the request's args follow the replacement's own ("?c=d&a=b").
+            value += value.find('?') == std::string::npos ? '?' : '&';
             value += r.args;
           } else if (!op.keep_args && !value.empty() && value.back() == '?') {
             value.pop_back();
