@@ -265,6 +265,9 @@ void Session::on_io(bool client, uint32_t ev) {
       return;
     }
     connecting_ = false;
+    // The connect timer ends here: pump() arms proxy_timeout (a session that is quiet right
+    // after connecting was cut at proxy_connect_timeout).
+    ctx_->loop.cancel(&timer_);
     connect_ms_ = int64_t(ctx_->loop.now_ms() - attempt_ms_);
     if (!connect_times_.empty()) connect_times_ += ", ";
     append_ms(connect_times_, uint64_t(connect_ms_));

@@ -67,6 +67,11 @@ stream {
         proxy_connect_timeout 1s;
     }
     server {
+        listen 127.0.0.1:{port_quiet};
+        proxy_pass 127.0.0.1:@E1@;
+        proxy_connect_timeout 300ms;
+    }
+    server {
         listen 127.0.0.1:{port_idle};
         proxy_pass 127.0.0.1:@E1@;
         proxy_timeout 1s;
@@ -313,6 +318,16 @@ class StreamTest(unittest.TestCase):
                                 r"connecting to upstream")
         self.wait_log(lambda e: e["port"] == str(self.srv.port("port_backlog"))
                       and e["status"] == "502", "502 after the connect timeout")
+
+    def test_quiet_session_outlives_the_connect_timeout(self):
+        # proxy_connect_timeout ends with the connect: a client that says nothing at first
+        # (nginx-tests stream_proxy.t) keeps its session until proxy_timeout.
+        with connect(self.srv.port("port_quiet")) as s:
+            s.settimeout(1.0)  # more than three connect timeouts: the session must stay
+            with self.assertRaises(socket.timeout):
+                s.recv(1)
+            s.sendall(b"late")
+            self.assertEqual(recv_exact(s, 4), b"late")
 
     def test_idle_timeout(self):
         with connect(self.srv.port("port_idle")) as s:
