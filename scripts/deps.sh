@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [build|demo|test|bench]   (each level includes the previous ones)
 set -euo pipefail
 level=${1:-build}
-pkgs=(cmake ninja-build g++ pkg-config libssl-dev libpcre2-dev zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev libfmt-dev
+pkgs=(cmake ninja-build g++ pkg-config libssl-dev libpcre2-dev zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev libc-ares-dev libfmt-dev
       libcrypt-dev
       nlohmann-json3-dev libsystemd-dev curl python3)
 if [ "$level" != build ]; then

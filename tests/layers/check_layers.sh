@@ -22,6 +22,10 @@ while read -r layer forbidden allowed; do
   fi
 done <<'LIST'
 core config/parser.h core/log.h
+core dns/resolver.h core/event_loop.h
+dns upstream/group.h dns/resolver.h
+dns config/parser.h core/event_loop.h
+upstream http/request.h dns/resolver.h
 core upstream/group.h core/event_loop.h
 config http/request.h config/registry.h
 config upstream/group.h config/listen.h
