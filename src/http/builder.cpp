@@ -174,6 +174,8 @@ void Builder::inherit(LocationConf& c, const LocationConf& p, uint32_t context) 
   c.send_timeout = p.send_timeout;
   c.client_max_body_size = p.client_max_body_size;
   c.client_body_temp_path = p.client_body_temp_path;
+  c.resolver = p.resolver;
+  c.resolver_timeout = p.resolver_timeout;
   // The content handler is the location's own (nginx's clcf->handler); an `if` inside it
   // produces the location's content unless it says otherwise.
   c.content = (context & (kServerIf | kLocationIf)) ? p.content : nullptr;

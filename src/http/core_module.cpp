@@ -152,6 +152,16 @@ void set_keepalive_requests(Level& lv, const Directive& d) {
   if (lv.number(d, d.args[0], &v)) lv.loc.keepalive_requests = v;
 }
 
+void set_resolver(Level& lv, const Directive& d) {
+  auto rc = std::make_shared<dns::ResolverConf>();
+  std::string error;
+  if (!dns::parse_resolver(d.args, rc.get(), &error)) {
+    lv.error(d, error);
+    return;
+  }
+  lv.loc.resolver = std::move(rc);
+}
+
 const Command kCommands[] = {
     // Structural: built by http/builder.cpp.
     {{"server", kHttp, 0, 0, BlockKind::kBlock, kServer, false}, nullptr, When::kBuilder},
@@ -211,6 +221,10 @@ const Command kCommands[] = {
      set_flag<&LocationConf::port_in_redirect>},
     {{"server_name_in_redirect", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_flag<&LocationConf::server_name_in_redirect>},
+    // Run-time DNS (dns/resolver.h).
+    {{"resolver", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, true}, set_resolver},
+    {{"resolver_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_msec<&LocationConf::resolver_timeout>},
     // Per-server/location error logs are accepted; messages go to the main error logs.
     {{"error_log", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, false}, accept_any},
     // Hash table sizing: portico's tables grow as needed, so these only get validated.

@@ -17,6 +17,7 @@
 #include "config/listen.h"
 #include "core/access_rule.h"
 #include "core/regex.h"
+#include "dns/resolver_conf.h"
 #include "http/access_log.h"
 #include "http/location_matcher.h"
 #include "http/map.h"
@@ -189,6 +190,10 @@ struct LocationConf {
   // client_body_temp_path: where request bodies too large for memory go (anonymous files, so
   // nginx's `levels` do not matter); empty: PREFIX/client_body_temp.
   std::string client_body_temp_path;
+  // resolver / resolver_timeout: how names computed per request (proxy_pass with variables)
+  // are looked up at run time; null: no resolver ("no resolver defined to resolve NAME").
+  std::shared_ptr<const dns::ResolverConf> resolver;
+  uint64_t resolver_timeout = dns::kDefaultTimeoutMs;
 
   // Nested locations of this location (nginx allows nesting).
   std::vector<std::unique_ptr<LocationConf>> children;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/event_loop.h"
+#include "dns/resolver.h"
 #include "http/module.h"
 #include "http/parser.h"
 #include "proxy/proxy_conf.h"
@@ -24,6 +25,17 @@ class Context final : public http::ModuleWorkerState {
   // unix sockets only, as nginx without a `resolver`. Cached per worker, bounded.
   std::shared_ptr<const upstream::UpstreamConf> dynamic_upstream(const std::string& hostport,
                                                                  std::string* error);
+
+  // This worker's resolver for a location's `resolver` and `resolver_timeout` (one per distinct
+  // configuration, kept with its answer cache across reloads); null with *error when c-ares
+  // cannot be set up.
+  dns::Resolver* resolver(const dns::ResolverConf& conf, uint64_t timeout_ms, std::string* error);
+  // The group of a name resolved at run time: every address of `a` (which must be ok()) at
+  // `port`, named "ADDR:PORT" with `hostport` as their server, as nginx's implicit upstream
+  // of a resolved name. Cached per worker by name and addresses, bounded.
+  std::shared_ptr<const upstream::UpstreamConf> resolved_upstream(const std::string& hostport,
+                                                                  uint16_t port,
+                                                                  const dns::Answer& a);
 
   // Relay buffers (kBufferSize bytes) recycled per worker: a proxied request allocates none
   // once warm.
@@ -75,6 +87,7 @@ class Context final : public http::ModuleWorkerState {
   std::vector<std::vector<http::Header>> free_headers_;
   std::vector<std::unique_ptr<char[]>> free_buffers_;
   std::unordered_map<std::string, std::shared_ptr<const upstream::UpstreamConf>> dynamic_;
+  std::unordered_map<std::string, std::unique_ptr<dns::Resolver>> resolvers_;
 
  public:
   // proxy_ssl_session_reuse: the last TLS session of each upstream peer (by its state object)

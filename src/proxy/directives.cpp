@@ -658,6 +658,8 @@ const Command kCommands[] = {
     {{"keepalive_requests", kUpstream, 1, 1, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
     {{"zone", kUpstream, 1, 2, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
     {{"queue", kUpstream, 1, 2, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
+    {{"resolver", kUpstream, 1, kAnyArgs, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
+    {{"resolver_timeout", kUpstream, 1, 1, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
 };
 
 }  // namespace

@@ -30,6 +30,7 @@ Session::Session(http::ClientStream* client, http::Request* r, Context* ctx)
 }
 
 Session::~Session() {
+  if (resolver_) resolver_->cancel(&dns_wait_);
   ctx_->loop.cancel(&timer_);
   if (group_) group_->dequeue(this);
   close_upstream();
@@ -53,10 +54,20 @@ std::string Session::log_suffix() const {
 
 void Session::start() {
   start_ms_ = ctx_->loop.now_ms();
-  if (!resolve_target()) {
-    state_ = State::kDone;
-    return;
+  switch (resolve_target()) {
+    case Target::kFailed:
+      state_ = State::kDone;
+      return;
+    case Target::kResolving:
+      state_ = State::kResolving;
+      return;
+    case Target::kReady:
+      break;
   }
+  start_upstream();
+}
+
+void Session::start_upstream() {
   group_ = ctx_->upstreams.group(upstream_->group);
   tried_ = upstream::TriedSet(group_->members().size());
   if (!build_request_head()) {
@@ -254,6 +265,7 @@ void Session::pump() {
   for (;;) {
     bool progress = false;
     switch (state_) {
+      case State::kResolving:
       case State::kConnecting:
       case State::kQueued:
       case State::kDone:
@@ -361,6 +373,7 @@ void Session::close_upstream() {
 
 void Session::abort() {
   if (state_ == State::kDone) return;
+  if (resolver_) resolver_->cancel(&dns_wait_);
   if (state_ == State::kQueued) group_->dequeue(this);
   release_peer(false);
   close_upstream();

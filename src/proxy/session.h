@@ -78,6 +78,7 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   //   kTunnel:     after a 101: tunnel_ relays both ways.
   //   kDone:       the outcome went to the client stream; nothing else is touched.
   enum class State : uint8_t {
+    kResolving,  // waiting for the resolver (proxy_pass with a name computed per request)
     kConnecting,
     kSending,
     kReadingHead,
@@ -132,8 +133,15 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   void close_upstream();
 
   // ---- session_connect.cpp: target, peer (or the queue), connection ----
-  // Finds the group to use. Returns false (after answering) when there is none.
-  bool resolve_target();
+  // Finds the group to use: kFailed after answering when there is none, kResolving while the
+  // resolver looks a name up (on_resolved() goes on).
+  enum class Target : uint8_t { kReady, kFailed, kResolving };
+  Target resolve_target();
+  // The group of a name looked up at run time (its answer); false after answering 502.
+  bool use_answer(const dns::Answer& a);
+  static void on_resolved(dns::Resolver::Waiter* w, const dns::Answer& a);
+  // start() once the group is known: the request head, the body, the first peer.
+  void start_upstream();
   bool start_upstream_tls(const upstream::Peer& p);
   // The TLS handshake with the upstream is not done yet: it runs under proxy_connect_timeout.
   bool handshaking() const;
@@ -188,6 +196,14 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   // drop it meanwhile).
   const upstream::UpstreamConf* upstream_ = nullptr;
   std::shared_ptr<const upstream::UpstreamConf> dynamic_upstream_;
+  // proxy_pass with a name the resolver looks up (state kResolving).
+  struct DnsWait : dns::Resolver::Waiter {
+    Session* owner = nullptr;
+  };
+  DnsWait dns_wait_;
+  dns::Resolver* resolver_ = nullptr;
+  std::string dns_hostport_;
+  uint16_t dns_port_ = 0;
   bool var_has_uri_ = false;  // proxy_pass with variables and a URI part: sent verbatim
   std::string var_uri_;
   // This worker's side of the group: its balancer (peers by slot), its wait queue.

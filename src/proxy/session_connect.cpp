@@ -24,16 +24,16 @@
 
 namespace portico::proxy {
 
-// Finds the group to use: the location's, or for a URL with variables the named upstream or
-// the address it evaluates to. Returns false (after answering) when there is none.
-bool Session::resolve_target() {
+// Finds the group to use: the location's, or for a URL with variables the named upstream, the
+// address it evaluates to, or the addresses the resolver finds for the name.
+Session::Target Session::resolve_target() {
   http::Request& r = *r_;
   if (!pass_->has_variables) {
     ssl_ = pass_->ssl;
     upstream_ = pass_->upstream.get();
     r.upstream.proxy_host = pass_->proxy_host;
     r.upstream.proxy_port = pass_->proxy_port;
-    return true;
+    return Target::kReady;
   }
   std::string url;
   pass_->url.eval(r, url);
@@ -43,37 +43,93 @@ bool Session::resolve_target() {
     PORTICO_LOG(LogLevel::kError, client_->stream_id(), "invalid URL prefix in \"{}\"{}", url,
                 http::log_context(r));
     client_->content_error(500);
-    return false;
+    return Target::kFailed;
   }
   rest.remove_prefix(ssl_ ? 8 : 7);
-  size_t slash = istarts_with(rest, "unix:") ? rest.find(':', 5) : rest.find('/');
+  const bool unix_socket = istarts_with(rest, "unix:");
+  size_t slash = unix_socket ? rest.find(':', 5) : rest.find('/');
   std::string hostport(rest.substr(0, slash));
   if (slash != std::string_view::npos) {
     var_has_uri_ = true;
-    var_uri_.assign(rest.substr(istarts_with(rest, "unix:") ? slash + 1 : slash));
+    var_uri_.assign(rest.substr(unix_socket ? slash + 1 : slash));
   }
   auto colon = hostport.rfind(':');
-  bool has_port = colon != std::string::npos && hostport.find(']', colon) == std::string::npos &&
-                  !istarts_with(hostport, "unix:");
-  r.upstream.proxy_host = istarts_with(hostport, "unix:") ? std::string("localhost") : hostport;
+  bool has_port =
+      colon != std::string::npos && hostport.find(']', colon) == std::string::npos && !unix_socket;
+  r.upstream.proxy_host = unix_socket ? std::string("localhost") : hostport;
   r.upstream.proxy_port = has_port ? hostport.substr(colon + 1) : ssl_ ? "443" : "80";
   if (!has_port) {
     auto it = r.http->upstreams.find(hostport);
     if (it != r.http->upstreams.end()) {
       upstream_ = it->second.get();
-      return true;
+      return Target::kReady;
+    }
+  }
+  if (ssl_ && !has_port && !unix_socket) hostport += ":443";
+  // A name (not an address) with a resolver: looked up at run time, as nginx does.
+  std::string host = has_port ? hostport.substr(0, colon) : hostport;
+  if (!unix_socket && r.loc->resolver && !host.empty() && host[0] != '[') {
+    in6_addr a6;
+    in_addr a4;
+    auto port = parse_uint(r.upstream.proxy_port);
+    if (inet_pton(AF_INET, host.c_str(), &a4) != 1 && inet_pton(AF_INET6, host.c_str(), &a6) != 1 &&
+        port && *port >= 1 && *port <= 65535) {
+      std::string error;
+      resolver_ = ctx_->resolver(*r.loc->resolver, r.loc->resolver_timeout, &error);
+      if (!resolver_) {
+        PORTICO_LOG(LogLevel::kError, client_->stream_id(), "resolver: {}{}", error,
+                    http::log_context(r));
+        client_->content_error(502);
+        return Target::kFailed;
+      }
+      dns_hostport_ = has_port ? hostport : host + ":" + r.upstream.proxy_port;
+      dns_port_ = uint16_t(*port);
+      if (const dns::Answer* a = resolver_->cached(host))
+        return use_answer(*a) ? Target::kReady : Target::kFailed;
+      dns_wait_.owner = this;
+      dns_wait_.fn = &Session::on_resolved;
+      resolver_->resolve(host, &dns_wait_);
+      return Target::kResolving;
     }
   }
   std::string error;
-  if (ssl_ && !has_port && !istarts_with(hostport, "unix:")) hostport += ":443";
   dynamic_upstream_ = ctx_->dynamic_upstream(hostport, &error);
   upstream_ = dynamic_upstream_.get();
   if (!upstream_) {
     PORTICO_LOG(LogLevel::kError, client_->stream_id(), "{}{}", error, http::log_context(r));
     client_->content_error(502);
+    return Target::kFailed;
+  }
+  return Target::kReady;
+}
+
+bool Session::use_answer(const dns::Answer& a) {
+  std::string_view host(dns_hostport_);
+  host = host.substr(0, host.rfind(':'));
+  if (!a.ok()) {
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(), "{} could not be resolved ({}){}", host,
+                a.error, http::log_context(*r_));
+    client_->content_error(502);
+    return false;
+  }
+  dynamic_upstream_ = ctx_->resolved_upstream(dns_hostport_, dns_port_, a);
+  upstream_ = dynamic_upstream_.get();
+  if (!upstream_) {
+    client_->content_error(502);
     return false;
   }
   return true;
+}
+
+void Session::on_resolved(dns::Resolver::Waiter* w, const dns::Answer& a) {
+  Session* s = static_cast<DnsWait*>(w)->owner;
+  if (s->state_ != State::kResolving) return;
+  if (!s->use_answer(a)) {
+    s->state_ = State::kDone;
+    return;
+  }
+  s->state_ = State::kConnecting;
+  s->start_upstream();
 }
 
 void Session::connect_next() {

@@ -6,6 +6,7 @@
 #include "config/path.h"
 #include "config/values.h"
 #include "core/strings.h"
+#include "dns/resolver_conf.h"
 #include "upstream/directives.h"
 
 namespace portico::stream {
@@ -150,6 +151,8 @@ void set_limit_conn_dry_run(Level& lv, const Directive& d);
 void set_access_log(Level& lv, const Directive& d);
 void set_listen(Level& lv, const Directive& d);
 void set_proxy_pass(Level& lv, const Directive& d);
+void set_resolver(Level& lv, const Directive& d);
+void set_resolver_timeout(Level& lv, const Directive& d);
 
 constexpr uint32_t kSS = kStream | kStreamServer;
 const Command kCommands[] = {
@@ -160,6 +163,12 @@ const Command kCommands[] = {
     {{"hash", kStreamUpstream, 1, 2, BlockKind::kNone, 0, true}},
     {{"random", kStreamUpstream, 0, 2, BlockKind::kNone, 0, true}},
     {{"zone", kStreamUpstream, 1, 2, BlockKind::kNone, 0, true}},
+    {{"resolver", kStreamUpstream, 1, kAnyArgs, BlockKind::kNone, 0, true}},
+    {{"resolver_timeout", kStreamUpstream, 1, 1, BlockKind::kNone, 0, true}},
+    // The stream level's resolver is the default of its upstreams' `server NAME resolve`
+    // (upstream::build_upstreams reads it); checked here.
+    {{"resolver", kSS, 1, kAnyArgs, BlockKind::kNone, 0, true}, set_resolver},
+    {{"resolver_timeout", kSS, 1, 1, BlockKind::kNone, 0, true}, set_resolver_timeout},
     {{"server", kStream, 0, 0, BlockKind::kBlock, kStreamServer, false}},
     {{"log_format", kStream, 2, kAnyArgs, BlockKind::kNone, 0, false}},
     {{"listen", kStreamServer, 1, kAnyArgs, BlockKind::kNone, 0, false}, set_listen},
@@ -424,6 +433,17 @@ void set_connect_timeout(Level& lv, const Directive& d) {
 
 void set_timeout(Level& lv, const Directive& d) {
   lv.b.time_ms(d, &lv.in.timeout_ms);
+}
+
+void set_resolver(Level& lv, const Directive& d) {
+  dns::ResolverConf rc;
+  std::string e;
+  if (!dns::parse_resolver(d.args, &rc, &e)) lv.b.error(d, e);
+}
+
+void set_resolver_timeout(Level& lv, const Directive& d) {
+  uint64_t ms;
+  lv.b.time_ms(d, &ms);
 }
 
 void set_half_close(Level& lv, const Directive& d) {
