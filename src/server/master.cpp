@@ -90,6 +90,7 @@ int Master::run(std::shared_ptr<const Snapshot> snapshot) {
   }
   const auto apps = apps::configured_apps(snapshot->http);
   apps_.prepare(apps);
+  refresh_dns(*snapshot);
   runtime_.set_worker_exit_hook(
       [this] { control_.loop().post([this] { stop_loop_if_finished(); }); });
   apply_rlimit_nofile(snapshot->main);
@@ -116,6 +117,7 @@ int Master::run(std::shared_ptr<const Snapshot> snapshot) {
   control_socket_.close();
 
   checker_.configure({});
+  dns_.configure({});
   runtime_.join();
   if (!pid_path.empty()) ::unlink(pid_path.c_str());
   LOG_NOTICE("exit");
@@ -202,9 +204,12 @@ void Master::reload() {
   auto fresh = load_for_reload();
   // Apps' ready processes join the new groups before the snapshot goes live.
   if (fresh) apps_.prepare(apps::configured_apps(fresh->http));
+  // Names already resolved go into the new groups before the snapshot goes live.
+  if (fresh) refresh_dns(*fresh);
   if (!fresh) {
     LOG_ALERT("reload failed, the running configuration is kept");
   } else if (Status st = runtime_.reload(fresh); !st) {
+    refresh_dns(*runtime_.snapshot());
     LOG_EMERG("{}", st.message());
     LOG_ALERT("reload failed, the running configuration is kept");
   } else {
@@ -229,6 +234,7 @@ void Master::stop(bool graceful) {
   const bool again = stopping_;
   stopping_ = true;
   checker_.configure({});
+  dns_.configure({});
   runtime_.stop(graceful);
   // The apps stop once the workers are done with them (requests in flight finish); a fast
   // stop (or a second signal) stops them at once.
@@ -251,6 +257,10 @@ void Master::stop_loop_if_finished() {
     apps_stop(true);  // may finish at once
   }
   if (apps_stopped_) control_.stop();
+}
+
+void Master::refresh_dns(const Snapshot& snapshot) {
+  dns_.configure(upstream::resolved_groups({&snapshot.http.upstreams, &snapshot.stream.upstreams}));
 }
 
 void Master::check_health(const Snapshot& snapshot) {

@@ -23,6 +23,7 @@
 #include "server/loader.h"
 #include "server/runtime.h"
 #include "server/snapshot.h"
+#include "upstream/dns_refresh.h"
 #include "upstream/health_check.h"
 
 namespace portico::server {
@@ -51,6 +52,7 @@ class Master {
   void reopen_logs();
   void stop(bool graceful);
   void stop_loop_if_finished();
+  void refresh_dns(const Snapshot& snapshot);
   void apps_stop(bool graceful);
   std::string command(std::string_view line);  // one control socket command
   void check_health(const Snapshot& snapshot);
@@ -60,6 +62,8 @@ class Master {
   Control control_;  // first: the loop outlives the runtime's exit hook and the checker
   Runtime runtime_;
   upstream::HealthChecker checker_{control_.loop()};
+  // Upstream groups with `server NAME resolve`, kept resolved (upstream/dns_refresh.h).
+  upstream::DnsRefresh dns_{control_.loop()};
   apps::Supervisor apps_{control_};  // the managed apps' processes (apps/supervisor.h)
   // `portico status`, `portico app restart|scale` (server/control_socket.h).
   ControlSocket control_socket_{control_.loop(), [this](std::string_view l) { return command(l); }};

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -15,6 +16,11 @@ using config::ConfigError;
 using config::Directive;
 
 namespace {
+
+struct ResolverSettings {
+  std::shared_ptr<const dns::ResolverConf> conf;
+  uint64_t timeout_ms = dns::kDefaultTimeoutMs;
+};
 
 void err(std::vector<ConfigError>& errors, const Directive& d, std::string msg) {
   errors.push_back({std::move(msg), d.file, d.line});
@@ -133,7 +139,49 @@ const Group* previous_group(const UpstreamMap* previous, const std::string& name
   return it == previous->end() ? nullptr : it->second->group.get();
 }
 
-void build_one_upstream(const Directive& d, const UpstreamMap* previous, UpstreamMap& out,
+// The `resolver` and `resolver_timeout` of a block (http, stream or upstream) itself.
+void block_resolver(const std::vector<Directive>& block, ResolverSettings* rs,
+                    std::vector<ConfigError>& errors) {
+  for (const auto& x : block) {
+    if (x.name == "resolver") {
+      auto rc = std::make_shared<dns::ResolverConf>();
+      std::string e;
+      if (!dns::parse_resolver(x.args, rc.get(), &e))
+        err(errors, x, e);
+      else
+        rs->conf = std::move(rc);
+    } else if (x.name == "resolver_timeout") {
+      time_ms(x, x.args[0], &rs->timeout_ms, errors);
+    }
+  }
+}
+
+// "host[:port]" of a `server ... resolve` (no lookup now).
+bool split_server(const std::string& text, std::string* host, uint16_t* port) {
+  std::string p;
+  if (!text.empty() && text[0] == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos) return false;
+    *host = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') return false;
+      p = text.substr(close + 2);
+    }
+  } else {
+    auto colon = text.rfind(':');
+    *host = text.substr(0, colon);
+    if (colon != std::string::npos) p = text.substr(colon + 1);
+  }
+  if (!p.empty()) {
+    auto v = parse_uint(p);
+    if (!v || *v < 1 || *v > 65535) return false;
+    *port = uint16_t(*v);
+  }
+  return !host->empty();
+}
+
+void build_one_upstream(const Directive& d, const UpstreamMap* previous,
+                        const ResolverSettings& outer, UpstreamMap& out,
                         std::vector<ConfigError>& errors) {
   const std::string& name = d.args[0];
   if (out.count(name)) {
@@ -147,8 +195,13 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, Upstrea
   gc.name = name;
   bool ok = true;
   bool explicit_method = false;
+  bool zone = false;
   size_t servers = 0;
+  ResolverSettings rs = outer;
+  block_resolver(d.block, &rs, errors);
+  const Directive* first_resolve = nullptr;
   for (const auto& x : d.block) {
+    if (x.name == "zone") zone = true;
     const auto& a = x.args;
     if (x.name == "server") ++servers;
     if (x.name == "server" && istarts_with(a[0], "app:")) {
@@ -169,7 +222,19 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, Upstrea
     if (x.name == "server") {
       std::vector<PeerConfig> peers;
       std::string e;
-      if (!resolve(a[0], 80, &peers, &e)) {
+      const bool run_time = std::find(a.begin() + 1, a.end(), "resolve") != a.end();
+      UpstreamConf::ResolvedServer rsv;
+      rsv.server = a[0];
+      if (run_time && !first_resolve) first_resolve = &x;
+      if (run_time && (istarts_with(a[0], "unix:") || !split_server(a[0], &rsv.host, &rsv.port))) {
+        const bool bad_port = !istarts_with(a[0], "unix:") && a[0].find(':') != std::string::npos &&
+                              a[0].find(']') == std::string::npos;
+        err(errors, x,
+            fmt::format("invalid {} in upstream \"{}\"", bad_port ? "port" : "host", a[0]));
+        ok = false;
+        continue;
+      }
+      if (!run_time && !resolve(a[0], 80, &peers, &e)) {
         err(errors, x, e);
         ok = false;
         continue;
@@ -217,10 +282,17 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, Upstrea
           params.backup = true;
         } else if (p == "down") {
           params.down = true;
+        } else if (p == "resolve") {
+          // handled above
         } else {
           err(errors, x, fmt::format("invalid parameter \"{}\"", p));
           ok = false;
         }
+      }
+      if (run_time) {
+        rsv.params = params;
+        uc->resolve.push_back(std::move(rsv));
+        continue;
       }
       for (auto& peer : peers) {
         PeerConfig pc = params;
@@ -301,6 +373,25 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous, Upstrea
   if (!uc->app.empty() && !explicit_method) gc.method = Method::kLeastBusy;
   // While no process is ready (starting, replaced) requests wait (Passenger's queue of 100).
   if (!uc->app.empty() && uc->queue_max == 0) uc->queue_max = 100;
+  if (first_resolve && !zone) {
+    err(errors, *first_resolve,
+        fmt::format("resolving names at run time requires upstream \"{}\" in {}:{} to be in "
+                    "shared memory",
+                    name, d.file, d.line));
+    ok = false;
+  } else if (first_resolve && !rs.conf) {
+    err(errors, *first_resolve,
+        fmt::format("no resolver defined to resolve names at run time in upstream \"{}\"", name));
+    ok = false;
+  }
+  if (!uc->resolve.empty()) {
+    // The names' addresses are published while running (upstream/dns_refresh.h): the group
+    // may start with none.
+    gc.live = true;
+    uc->static_peers = gc.peers;
+    uc->resolver = rs.conf;
+    uc->resolver_timeout_ms = rs.timeout_ms;
+  }
   if (!ok) return;
   Status st = Group::create(std::move(gc), previous_group(previous, name), &uc->group);
   if (!st) {
@@ -319,8 +410,13 @@ bool resolve_peers(const std::string& text, int default_port, bool numeric_only,
 
 void build_upstreams(const std::vector<Directive>& http_block, const UpstreamMap* previous,
                      UpstreamMap& out, std::vector<ConfigError>& errors) {
+  // The block's own resolver is reported by the module that applies it (http core, stream);
+  // here it is only the default of the upstreams.
+  ResolverSettings outer;
+  std::vector<ConfigError> ignored;
+  block_resolver(http_block, &outer, ignored);
   for (const auto& d : http_block)
-    if (d.name == "upstream") build_one_upstream(d, previous, out, errors);
+    if (d.name == "upstream") build_one_upstream(d, previous, outer, out, errors);
 }
 
 }  // namespace portico::upstream

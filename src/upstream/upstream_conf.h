@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "dns/resolver_conf.h"
 
 #include "upstream/group.h"
 
@@ -30,6 +33,19 @@ struct UpstreamConf {
   // `server app:NAME`: the group's members are the ready processes of managed app NAME
   // (apps/), published while running; the group starts empty.
   std::string app;
+  // `server NAME resolve` (nginx 1.27): NAME is looked up at run time by the control thread's
+  // resolver (upstream/dns_refresh.h), again as its TTL runs out, and its addresses become the
+  // group's members beside the other servers (static_peers), which are kept as configured.
+  struct ResolvedServer {
+    std::string server;  // as written, "backend.example.com:8080": the peers' `server`
+    std::string host;
+    uint16_t port = 80;
+    PeerConfig params;  // weight, max_fails ... for every address of the name
+  };
+  std::vector<ResolvedServer> resolve;
+  std::vector<PeerConfig> static_peers;
+  std::shared_ptr<const dns::ResolverConf> resolver;  // the upstream's or the http/stream one
+  uint64_t resolver_timeout_ms = dns::kDefaultTimeoutMs;
   std::string file;
   int line = 0;
 };
