@@ -135,7 +135,11 @@ void Resolver::resolve(std::string_view name, Waiter* w) {
     hints.ai_family = conf_.ipv4 && conf_.ipv6 ? AF_UNSPEC : conf_.ipv6 ? AF_INET6 : AF_INET;
     hints.ai_flags = ARES_AI_NOSORT;
     ++queries_;
-    ares_getaddrinfo(channel_, p->name.c_str(), nullptr, &hints, &Resolver::on_answer, p);
+    // Fully qualified, as nginx sends names: no search list, and c-ares then asks the servers
+    // about "localhost" too instead of refusing (RFC 6761 special-casing).
+    std::string fqdn = p->name;
+    if (fqdn.empty() || fqdn.back() != '.') fqdn += '.';
+    ares_getaddrinfo(channel_, fqdn.c_str(), nullptr, &hints, &Resolver::on_answer, p);
     arm_timer();
   }
   w->pending = p;

@@ -66,6 +66,12 @@ Session::Target Session::resolve_target() {
     }
   }
   if (ssl_ && !has_port && !unix_socket) hostport += ":443";
+  // The implicit group of another location's `proxy_pass http://host:port` (nginx looks
+  // among implicit upstreams too, by host and port).
+  if (auto it = r.http->upstreams.find("\x01" + hostport); it != r.http->upstreams.end()) {
+    upstream_ = it->second.get();
+    return Target::kReady;
+  }
   // A name (not an address) with a resolver: looked up at run time, as nginx does.
   std::string host = has_port ? hostport.substr(0, colon) : hostport;
   if (!unix_socket && r.loc->resolver && !host.empty() && host[0] != '[') {

@@ -111,12 +111,21 @@ http {{
             self.assertEqual(request(s.port(), f"/?h={name}").status, 502)
             s.wait_error_log(r"servfail\.backend\.test could not be resolved")
 
+    def test_localhost_is_asked_too(self):
+        # nginx's resolver sends every name to its servers, "localhost" included (c-ares
+        # would answer it locally, RFC 6761).
+        self.dns.set("localhost", ["127.0.0.2"], ttl=60)
+        with self.server() as s:
+            self.assertEqual(body(s, "/?h=localhost"), (200, "B"))
+
     def test_no_resolver_is_502(self):
         with Server(f"""
 http {{
     server {{
         listen 127.0.0.1:{{port}};
         location / {{ proxy_pass http://$arg_h:{self.port}; }}
+        location /v/ {{ proxy_pass http://$arg_h; }}
+        location /implicit {{ proxy_pass http://localhost:{self.port}; }}
     }}
 }}
 """) as s:
@@ -124,6 +133,8 @@ http {{
             s.wait_error_log(r"no resolver defined to resolve backend\.test")
             # An address needs no resolver.
             self.assertEqual(body(s, "/?h=127.0.0.2"), (200, "B"))
+            # Nor does the implicit upstream of another location's proxy_pass.
+            self.assertEqual(body(s, f"/v/?h=localhost:{self.port}"), (200, "A"))
 
 
 @requires_proxy
