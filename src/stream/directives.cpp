@@ -98,6 +98,8 @@ bool compile_format(const std::string& text, LogFormat* out, std::string* error)
 }
 
 struct Inherited {
+  uint64_t buffer_size = 16 * 1024;
+  bool tcp_nodelay = true;
   uint64_t connect_timeout_ms = 60'000;
   uint64_t timeout_ms = 600'000;
   bool half_close = false;
@@ -152,6 +154,8 @@ void set_access_log(Level& lv, const Directive& d);
 void set_listen(Level& lv, const Directive& d);
 void set_proxy_pass(Level& lv, const Directive& d);
 void set_resolver(Level& lv, const Directive& d);
+void set_buffer_size(Level& lv, const Directive& d);
+void set_tcp_nodelay(Level& lv, const Directive& d);
 void set_resolver_timeout(Level& lv, const Directive& d);
 
 constexpr uint32_t kSS = kStream | kStreamServer;
@@ -176,6 +180,8 @@ const Command kCommands[] = {
     {{"proxy_connect_timeout", kSS, 1, 1, BlockKind::kNone, 0, true}, set_connect_timeout},
     {{"proxy_timeout", kSS, 1, 1, BlockKind::kNone, 0, true}, set_timeout},
     {{"proxy_half_close", kSS, 1, 1, BlockKind::kNone, 0, true}, set_half_close},
+    {{"proxy_buffer_size", kSS, 1, 1, BlockKind::kNone, 0, true}, set_buffer_size},
+    {{"tcp_nodelay", kSS, 1, 1, BlockKind::kNone, 0, true}, set_tcp_nodelay},
     {{"proxy_next_upstream", kSS, 1, 1, BlockKind::kNone, 0, true}, set_next_upstream},
     {{"proxy_next_upstream_tries", kSS, 1, 1, BlockKind::kNone, 0, true}, set_tries},
     {{"proxy_next_upstream_timeout", kSS, 1, 1, BlockKind::kNone, 0, true},
@@ -378,6 +384,8 @@ class Builder {
     srv->connect_timeout_ms = in.connect_timeout_ms;
     srv->timeout_ms = in.timeout_ms;
     srv->half_close = in.half_close;
+    srv->buffer_size = size_t(in.buffer_size);
+    srv->tcp_nodelay = in.tcp_nodelay;
     srv->next_upstream = in.next_upstream;
     srv->next_upstream_tries = in.tries;
     srv->next_upstream_timeout_ms = in.next_upstream_timeout_ms;
@@ -433,6 +441,19 @@ void set_connect_timeout(Level& lv, const Directive& d) {
 
 void set_timeout(Level& lv, const Directive& d) {
   lv.b.time_ms(d, &lv.in.timeout_ms);
+}
+
+void set_buffer_size(Level& lv, const Directive& d) {
+  auto v = parse_size(d.args[0]);
+  if (!v || *v == 0) {
+    lv.b.error(d, fmt::format("\"{}\" directive invalid value", d.name));
+    return;
+  }
+  lv.in.buffer_size = *v;
+}
+
+void set_tcp_nodelay(Level& lv, const Directive& d) {
+  lv.b.flag(d, &lv.in.tcp_nodelay);
 }
 
 void set_resolver(Level& lv, const Directive& d) {

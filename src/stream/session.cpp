@@ -53,6 +53,10 @@ Session::Session(upstream::Local* ctx, const Server* server, std::shared_ptr<con
       on_close_(on_close),
       on_close_arg_(arg) {
   client_t_.set_ready(true, true);  // until a splice says otherwise
+  if (server_->tcp_nodelay && peer.sa.sa_family != AF_UNIX) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
   client_end_.s = up_end_.s = this;
   client_end_.client = true;
   up_end_.client = false;
@@ -221,7 +225,7 @@ void Session::connect_next() {
       rc = ::connect(ufd, reinterpret_cast<sockaddr*>(&un), socklen_t(sizeof un));
     } else {
       int one = 1;
-      setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (server_->tcp_nodelay) setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       rc = ::connect(ufd, &p.cfg.addr.sa,
                      family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
     }
@@ -323,8 +327,9 @@ bool Session::move(Transport& from, Transport& to, Dir& d) {
         return true;
       }
     }
-    if (d.eof || !from.readable() || d.in_pipe >= kChunk) break;
-    IoResult n = from.splice_to_pipe(d.pipe_w, kChunk - d.in_pipe);
+    const size_t chunk = std::min(kChunk, server_->buffer_size);
+    if (d.eof || !from.readable() || d.in_pipe >= chunk) break;
+    IoResult n = from.splice_to_pipe(d.pipe_w, chunk - d.in_pipe);
     if (n.progress()) {
       d.in_pipe += n.bytes();
       moved = true;

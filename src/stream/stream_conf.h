@@ -86,6 +86,10 @@ struct Server {
   uint64_t connect_timeout_ms = 60'000;
   uint64_t timeout_ms = 600'000;  // proxy_timeout: idle time between two transfers
   bool half_close = false;        // proxy_half_close
+  // proxy_buffer_size: the most moved in one step each way (nginx's buffer; portico splices
+  // through a pipe, so it bounds each splice).
+  size_t buffer_size = 16 * 1024;
+  bool tcp_nodelay = true;  // on the client's and the upstream's sockets
   uint32_t next_upstream_tries = 0;
   uint64_t next_upstream_timeout_ms = 0;  // 0: no limit on the time spent trying servers
   bool next_upstream = true;

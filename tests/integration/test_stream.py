@@ -412,6 +412,25 @@ class NextUpstreamTimeoutTest(unittest.TestCase):
                 h.close()
 
 
+@requires_stream
+class BufferSizeTest(unittest.TestCase):
+    """proxy_buffer_size bounds each step of the relay; tcp_nodelay off|on at stream and
+    server level. A 1-byte buffer still relays everything, in order, both ways."""
+
+    def test_one_byte_buffer_relays_everything(self):
+        with Upstream("tcpecho", name="e1") as e1:
+            cfg = ("events {}\nstream {\n    proxy_buffer_size 1;\n    tcp_nodelay off;\n"
+                   f"    server {{ listen 127.0.0.1:{{port}}; proxy_pass 127.0.0.1:{e1.port}; }}\n"
+                   f"    server {{ tcp_nodelay on; listen 127.0.0.1:{{port2}};"
+                   f" proxy_pass 127.0.0.1:{e1.port}; }}\n}}\n")
+            with Server(stream_prelude() + cfg, default_access_log=False) as srv:
+                data = os.urandom(3000)
+                for port in (srv.port(), srv.port("port2")):
+                    with connect(port) as s:
+                        s.sendall(data)
+                        self.assertEqual(recv_exact(s, len(data)), data)
+
+
 class StreamConfigTest(unittest.TestCase):
     """A stream `hash` key with an unknown variable is refused at the hash line."""
 
