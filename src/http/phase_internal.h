@@ -46,5 +46,9 @@ void respond_special(Request& r, int status);
 // Applies error_page for `s` or answers it: Step::respond(), Step::close(), or a redirect
 // (the phases must run again). REQUIRES: s is a status, respond or close.
 Step finalize(Request& r, Step s);
+// Clears r.resp for an error response with `status`, keeping what nginx keeps in headers_out
+// for it: a 401's WWW-Authenticate (auth_basic's, an intercepted upstream's), a redirect's
+// Location.
+void clear_for_error(Request& r, int status);
 
 }  // namespace portico::http

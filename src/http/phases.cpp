@@ -303,7 +303,7 @@ Outcome resume_request(Request& r) {
 }
 
 Outcome respond_with_status(Request& r, int status) {
-  r.resp.clear();
+  clear_for_error(r, status);
   r.out.clear();
   return drive(r, Step::status(status));
 }

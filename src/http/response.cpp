@@ -4,6 +4,7 @@
 
 #include "core/http_date.h"
 #include "core/log.h"
+#include "core/strings.h"
 #include "core/time_cache.h"
 #include "http/connection.h"
 #include "http/handler.h"
@@ -80,6 +81,21 @@ void respond_special(Request& r, int status) {
     r.resp.keep_alive = false;
 }
 
+void clear_for_error(Request& r, int status) {
+  // A redirect's Location stays (nginx keeps headers_out.location over an error_page redirect).
+  std::string location = is_redirect_status(status) ? std::move(r.resp.location) : "";
+  if (status != 401) {
+    r.resp.clear();
+    r.resp.location = std::move(location);
+    return;
+  }
+  std::vector<ResponseHeader> keep;  // an error path: the copy does not matter
+  for (size_t i = 0; i < r.resp.header_count; ++i)
+    if (iequals(r.resp.headers[i].name, "www-authenticate")) keep.push_back(r.resp.headers[i]);
+  r.resp.clear();
+  for (const ResponseHeader& h : keep) r.resp.add(h.name, h.value);
+}
+
 Step finalize(Request& r, Step s) {
   if (!s.is(Step::Kind::kStatus)) {
     assert(s.is(Step::Kind::kRespond) || s.is(Step::Kind::kClose));
@@ -106,10 +122,7 @@ Step finalize(Request& r, Step s) {
       }
       r.err_status = new_status;
       if (r.head.method != Method::kHead) r.method_name = "GET";
-      // A redirect's Location stays (nginx keeps headers_out.location over the redirect).
-      std::string location = is_redirect_status(status) ? std::move(r.resp.location) : "";
-      r.resp.clear();
-      r.resp.location = std::move(location);
+      clear_for_error(r, status);
       if (uri[0] == '@') {
         const void* named = r.server->matcher.find_named(uri);
         if (!named) {
@@ -150,7 +163,8 @@ std::string log_context(const Request& r) {
 }
 
 void respond_text(Request& r, int status, std::string_view text) {
-  r.resp.status = status;
+  // After an error_page redirect the response keeps the error's status (nginx's err_status).
+  r.resp.status = r.err_status > 0 ? r.err_status : status;
   r.body_buf.assign(text);
   r.resp.content_type = r.loc->default_type;
   r.resp.content_length = int64_t(r.body_buf.size());

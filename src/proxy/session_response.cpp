@@ -149,6 +149,11 @@ void Session::begin_response() {
       for (int c : ep.codes) {
         if (c != status) continue;
         note_attempt_end(status);
+        // The error page answers for the upstream, with its challenge (nginx: every
+        // WWW-Authenticate of an intercepted 401).
+        if (status == 401)
+          for (const auto& h : head_in_.headers)
+            if (iequals(h.name, "www-authenticate")) r.resp.add(h.name, h.value);
         release_peer(false);
         close_upstream();
         state_ = State::kDone;

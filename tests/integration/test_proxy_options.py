@@ -9,7 +9,7 @@ import re
 import time
 import unittest
 
-from harness import RawConn, Server, build_request, request, requires_proxy
+from harness import IS_PORTICO, RawConn, Server, build_request, request, requires_proxy
 from upstreams import Upstream, fill, info
 
 CONFIG = r"""
@@ -176,3 +176,47 @@ class ProxyOptionsConfigTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+@requires_proxy
+class InterceptErrorsTest(unittest.TestCase):
+    """proxy_intercept_errors with an error_page that answers with `return 200 text`: the
+    response keeps the upstream's status (nginx's err_status), and an intercepted 401 keeps
+    the upstream's WWW-Authenticate (proxy_intercept_errors.t)."""
+
+    CONFIG = r"""
+http {
+    server {
+        listen 127.0.0.1:{port};
+        location / {
+            proxy_pass http://127.0.0.1:{port2};
+            proxy_intercept_errors on;
+            error_page 401 500 /intercepted;
+        }
+        location = /intercepted { return 200 "intercepted\n"; }
+    }
+    server {
+        listen 127.0.0.1:{port2};
+        location / { return 404 "SEE-THIS"; }
+        location /500 { return 500; }
+        location /auth {
+            add_header WWW-Authenticate foo always;
+            add_header WWW-Authenticate bar always;
+            return 401;
+        }
+    }
+}
+"""
+
+    def test_intercepted_keeps_status_and_challenge(self):
+        with Server(self.CONFIG) as s:
+            r = request(s.port(), "/")
+            self.assertEqual((r.status, r.text), (404, "SEE-THIS"))  # no error_page: passed on
+            r = request(s.port(), "/500")
+            self.assertEqual((r.status, r.text), (500, "intercepted\n"))
+            r = request(s.port(), "/auth")
+            self.assertEqual((r.status, r.text), (401, "intercepted\n"))
+            # nginx 1.22 keeps the first challenge, 1.23 and portico all of them.
+            self.assertEqual(r.headers_all("WWW-Authenticate")[0], "foo")
+            if IS_PORTICO:
+                self.assertEqual(r.headers_all("WWW-Authenticate"), ["foo", "bar"])
