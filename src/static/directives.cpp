@@ -54,11 +54,23 @@ void set_max_ranges(Level& lv, const Directive& d) {
     lv.conf<StaticConf>().max_ranges = uint32_t(*v);
 }
 
+// output_buffers NUMBER SIZE: how nginx reads a file it cannot sendfile. Files here go out
+// with sendfile or from the open-file cache's memory, so the values are checked, not used.
+void set_output_buffers(Level& lv, const Directive& d) {
+  uint64_t size;
+  auto n = parse_uint(d.args[0]);
+  if (!n || *n == 0)
+    lv.error(d, "invalid value \"" + d.args[0] + "\"");
+  else
+    lv.size(d, d.args[1], &size);
+}
+
 const Command kCommands[] = {
     {{"index", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, false}, set_index},
     {{"etag", kHSL, 1, 1, BlockKind::kNone, 0, true}, http::set_flag<&StaticConf::etag>},
     {{"if_modified_since", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_if_modified_since},
     {{"max_ranges", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_max_ranges},
+    {{"output_buffers", kHSL, 2, 2, BlockKind::kNone, 0, true}, set_output_buffers},
 };
 
 }  // namespace

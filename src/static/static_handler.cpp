@@ -16,6 +16,7 @@
 #include "static/conditional.h"
 #include "static/etag.h"
 #include "static/range.h"
+#include "static/charset_module.h"
 #include "static/static_module.h"
 
 namespace portico::static_files {
@@ -249,7 +250,11 @@ http::Step serve(Request& r) {
           r.out.push_back(piece(ranges[0].start, ranges[0].length()));
           return http::Step::respond();
         }
-        MultipartRanges mp(MultipartRanges::next_boundary(), resp.content_type, size);
+        // Each part repeats the type with its charset (nginx's charset filter runs first).
+        apply_charset_type(r);
+        thread_local std::string part_type;  // content_type_buf is rewritten below
+        part_type.assign(resp.content_type);
+        MultipartRanges mp(MultipartRanges::next_boundary(), part_type, size);
         std::span<const ByteRange> rs(ranges, spec.count);
         resp.content_length = int64_t(mp.content_length(rs));
         resp.content_type_buf.assign(mp.content_type());
