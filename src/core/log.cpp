@@ -8,6 +8,8 @@
 
 #include <cerrno>
 
+#include "core/log_file.h"
+
 namespace portico {
 
 namespace {
@@ -33,6 +35,20 @@ int open_log(const std::string& path, std::string* error) {
   return fd;
 }
 }  // namespace
+
+namespace {
+thread_local const ErrorLogSet* tl_scope = nullptr;
+}
+
+LogScope::LogScope(const ErrorLogSet* set) : prev_(tl_scope) {
+  tl_scope = set;
+}
+LogScope::~LogScope() {
+  tl_scope = prev_;
+}
+const ErrorLogSet* LogScope::current() {
+  return tl_scope;
+}
 
 const char* log_level_name(LogLevel level) {
   return kLevelNames[static_cast<int>(level)];
@@ -108,8 +124,9 @@ void Logger::reopen() {
 }
 
 void Logger::write(LogLevel level, uint64_t conn_id, std::string_view message) {
+  const ErrorLogSet* scope = tl_scope;
   std::shared_ptr<const std::vector<LogTarget>> targets;
-  {
+  if (!scope) {
     std::lock_guard<std::mutex> lock(mu_);
     targets = targets_;
   }
@@ -125,6 +142,13 @@ void Logger::write(LogLevel level, uint64_t conn_id, std::string_view message) {
   if (conn_id) fmt::format_to(std::back_inserter(line), "*{} ", conn_id);
   line.append(message);
   line.push_back('\n');
+  if (scope) {
+    for (const auto& t : scope->targets) {
+      if (level > t.level) continue;
+      write_all(t.file ? t.file->fd() : STDERR_FILENO, line.data(), line.size());
+    }
+    return;
+  }
   // During start-up, serious messages also go to the terminal in nginx's short form
   // ("portico: [emerg] ..."), instead of a second copy of the log line.
   const bool mirror = stderr_mirror_ && level <= LogLevel::kAlert;

@@ -28,6 +28,34 @@ struct LogTarget {
   int fd = -1;
 };
 
+class LogFile;
+
+// The error_log lines of an http level (http, server, location): where the messages of a
+// request that runs there go instead of the process-wide targets (nginx's r->connection->log
+// taking the location's error_log). Files are the snapshot's LogFiles (reopened on USR1).
+struct ErrorLogSet {
+  struct Target {
+    std::shared_ptr<LogFile> file;  // null: stderr
+    LogLevel level = LogLevel::kError;
+  };
+  std::vector<Target> targets;
+  LogLevel max = LogLevel::kEmerg;
+};
+
+// While alive, messages logged on this thread go to `set` (null: the process-wide targets).
+// Set around the phases of a request (http/phases.cpp); nests.
+class LogScope {
+ public:
+  explicit LogScope(const ErrorLogSet* set);
+  ~LogScope();
+  LogScope(const LogScope&) = delete;
+  LogScope& operator=(const LogScope&) = delete;
+  static const ErrorLogSet* current();
+
+ private:
+  const ErrorLogSet* prev_;
+};
+
 class Logger {
  public:
   static Logger& instance();
@@ -41,7 +69,10 @@ class Logger {
   // Also mirror emerg/alert messages to stderr (during start-up, before daemonising).
   void set_stderr_mirror(bool on) { stderr_mirror_ = on; }
 
-  bool enabled(LogLevel level) const { return level <= max_level_.load(std::memory_order_relaxed); }
+  bool enabled(LogLevel level) const {
+    if (const ErrorLogSet* s = LogScope::current()) return level <= s->max;
+    return level <= max_level_.load(std::memory_order_relaxed);
+  }
   // conn_id 0 = not tied to a connection.
   void write(LogLevel level, uint64_t conn_id, std::string_view message);
 

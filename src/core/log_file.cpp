@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include <cerrno>
 
 #include "core/log.h"
@@ -24,7 +26,7 @@ void write_all(int fd, const char* p, size_t n) {
 }  // namespace
 
 std::shared_ptr<LogFile> LogFile::open(const std::string& path, size_t buffer_size, int workers,
-                                       std::string* error, uint64_t flush_ms) {
+                                       std::string* error, uint64_t flush_ms, int gzip_level) {
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     *error = fmt::format("open() \"{}\" failed ({})", path, errno_text(errno));
@@ -35,6 +37,7 @@ std::shared_ptr<LogFile> LogFile::open(const std::string& path, size_t buffer_si
   f->fd_ = fd;
   f->buffer_size_ = buffer_size;
   if (buffer_size > 0) f->flush_ms_ = flush_ms;
+  if (buffer_size > 0) f->gzip_level_ = gzip_level;
   if (buffer_size > 0) f->buffers_.resize(size_t(workers));
   return f;
 }
@@ -52,7 +55,7 @@ void LogFile::write_line(int worker, std::string_view line) {
   std::string& b = buffers_[size_t(worker)];
   if (b.size() + line.size() > buffer_size_) flush(worker);
   if (line.size() >= buffer_size_) {
-    write_all(fd_, line.data(), line.size());
+    write_out(worker, line);
     return;
   }
   if (b.capacity() < buffer_size_) b.reserve(buffer_size_);
@@ -63,8 +66,37 @@ void LogFile::flush(int worker) {
   if (size_t(worker) >= buffers_.size()) return;
   std::string& b = buffers_[size_t(worker)];
   if (b.empty()) return;
-  write_all(fd_, b.data(), b.size());
+  write_out(worker, b);
   b.clear();
+}
+
+// Writes `data` as it is, or as one gzip member.
+void LogFile::write_out(int worker, std::string_view data) {
+  if (gzip_level_ == 0) {
+    write_all(fd_, data.data(), data.size());
+    return;
+  }
+  (void)worker;
+  z_stream z{};
+  // windowBits 15 + 16: a gzip header and trailer; memLevel 8 (zlib's default).
+  if (deflateInit2(&z, gzip_level_, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    LOG_ALERT("deflateInit2() failed for \"{}\"", path_);
+    return;
+  }
+  thread_local std::string out;
+  out.resize(deflateBound(&z, uLong(data.size())));
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = uInt(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = uInt(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  const size_t n = out.size() - z.avail_out;
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) {
+    LOG_ALERT("deflate() failed for \"{}\"", path_);
+    return;
+  }
+  write_all(fd_, out.data(), n);
 }
 
 void LogFile::reopen() {
@@ -78,11 +110,11 @@ void LogFile::reopen() {
 }
 
 std::shared_ptr<LogFile> LogFiles::get(const std::string& path, size_t buffer_size, int workers,
-                                       std::string* error, uint64_t flush_ms) {
+                                       std::string* error, uint64_t flush_ms, int gzip_level) {
   if (flush_ms && buffer_size && (flush_ms_ == 0 || flush_ms < flush_ms_)) flush_ms_ = flush_ms;
   for (const auto& f : files_)
     if (f->path() == path) return f;
-  auto f = LogFile::open(path, buffer_size, workers, error, flush_ms);
+  auto f = LogFile::open(path, buffer_size, workers, error, flush_ms, gzip_level);
   if (f) files_.push_back(f);
   return f;
 }

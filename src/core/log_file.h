@@ -2,7 +2,9 @@
 // per-worker buffering (`access_log PATH FORMAT buffer=SIZE`). Without a buffer each line goes
 // out with one write(2) on an O_APPEND descriptor, as nginx does; with one, each worker fills
 // its own buffer (no lock between workers) and flushes when full, on reload, when it stops, and
-// every `flush=` interval (the worker's flush timer, LogFiles::flush_interval_ms).
+// every `flush=` interval (the worker's flush timer, LogFiles::flush_interval_ms). With `gzip`
+// each flushed buffer is written as one gzip member (zlib), as nginx does: the file is a valid
+// concatenation that zcat reads whole.
 // Opened on the control thread while a snapshot is built; shared by the snapshot's workers.
 #pragma once
 
@@ -19,10 +21,13 @@ class LogFile {
   // Opens `path` (O_APPEND|O_CREAT). `workers` buffers of `buffer_size` bytes each when > 0,
   // flushed at least every flush_ms when that is > 0 (see LogFiles::flush_timed).
   static std::shared_ptr<LogFile> open(const std::string& path, size_t buffer_size, int workers,
-                                       std::string* error, uint64_t flush_ms = 0);
+                                       std::string* error, uint64_t flush_ms = 0,
+                                       int gzip_level = 0);
   ~LogFile();
 
   const std::string& path() const { return path_; }
+  // The descriptor (its number never changes: reopen() dup2s onto it); for unbuffered writers.
+  int fd() const { return fd_; }
   // Worker thread `worker`: appends one line (with '\n').
   void write_line(int worker, std::string_view line);
   void flush(int worker);
@@ -35,7 +40,9 @@ class LogFile {
   int fd_ = -1;
   size_t buffer_size_ = 0;
   uint64_t flush_ms_ = 0;
+  int gzip_level_ = 0;                // 0: plain
   std::vector<std::string> buffers_;  // one per worker
+  void write_out(int worker, std::string_view data);
 };
 
 // Every access log file of one configuration snapshot, http and stream alike, each path opened
@@ -46,7 +53,7 @@ class LogFiles {
   // The file for `path`, opened on first use; the first caller's buffer size applies.
   // flush_ms > 0: buffered lines must not wait longer than that (`flush=`).
   std::shared_ptr<LogFile> get(const std::string& path, size_t buffer_size, int workers,
-                               std::string* error, uint64_t flush_ms = 0);
+                               std::string* error, uint64_t flush_ms = 0, int gzip_level = 0);
   // The shortest `flush=` of any buffered file (0: none): how often a worker runs
   // flush_timed(), so no line waits longer than its file's flush= (nginx's bound).
   uint64_t flush_interval_ms() const { return flush_ms_; }

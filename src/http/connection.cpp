@@ -310,6 +310,8 @@ bool Connection::step_read_head() {
       if (!req_) {
         req_ = worker_->acquire_request();
         req_->conn = this;
+        req_->pipelined = pipelined_;
+        pipelined_ = false;
       }
       size_t consumed = 0;
       int err = 0;
@@ -701,6 +703,7 @@ void Connection::finish_request() {
     return;
   }
   pos_ = std::min(next, len_);
+  pipelined_ = pos_ < len_;
   if (pos_ == len_) pos_ = len_ = 0;
   state_ = State::kIdle;
   arm(keepalive_ms);

@@ -215,6 +215,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   bool response_sent_ = false;  // the response went out before the body was discarded
   bool nodelay_ = false;        // TCP_NODELAY set
   bool continue_sent_ = false;  // "100 Continue" went out for this request
+  bool pipelined_ = false;      // the next request's bytes came with the last one ($pipe)
   bool h2_check_ = false;       // the first bytes may be HTTP/2's (detect_http2)
   uint32_t requests_ = 0;
   ConnTimer timer_;

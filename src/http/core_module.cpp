@@ -226,7 +226,6 @@ const Command kCommands[] = {
     {{"resolver_timeout", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_msec<&LocationConf::resolver_timeout>},
     // Per-server/location error logs are accepted; messages go to the main error logs.
-    {{"error_log", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, false}, accept_any},
     // Hash table sizing: portico's tables grow as needed, so these only get validated.
     {{"types_hash_max_size", kHSL, 1, 1, BlockKind::kNone, 0, true}, accept_size},
     {{"types_hash_bucket_size", kHSL, 1, 1, BlockKind::kNone, 0, true}, accept_size},

@@ -16,6 +16,7 @@
 
 #include "config/listen.h"
 #include "core/access_rule.h"
+#include "core/log.h"
 #include "core/regex.h"
 #include "dns/resolver_conf.h"
 #include "http/access_log.h"
@@ -55,9 +56,15 @@ struct AddHeader {
   bool always = false;
 };
 
+class OpenLogCache;
+
 struct AccessLog {
-  std::shared_ptr<LogFile> file;
+  std::shared_ptr<LogFile> file;  // null when the path has variables
   const LogFormat* format = nullptr;
+  // A path with variables, opened for each line (or through open_log_file_cache).
+  std::shared_ptr<const ComplexValue> path;
+  // if=: no line when it evaluates to "" or "0".
+  std::shared_ptr<const ComplexValue> cond;
 };
 
 struct TryFiles {
@@ -141,6 +148,10 @@ struct LocationConf {
   bool satisfy_any = false;            // `satisfy any`: one allowing access handler is enough
   RealIpConf realip;                   // set_real_ip_from, real_ip_header, real_ip_recursive
   std::vector<AccessLog> access_logs;  // empty = off
+  // open_log_file_cache for the access logs whose paths have variables (null: off).
+  std::shared_ptr<OpenLogCache> open_log_cache;
+  // error_log of this level (null: the process-wide targets).
+  std::shared_ptr<const ErrorLogSet> error_log;
   bool internal = false;
   NamedCaptures named_captures;  // regex location's named groups
   // Who produces the response (proxy_pass ...); null: the default content handler (static).

@@ -168,6 +168,8 @@ Step run_phases(Request& r, bool from_server_rewrite, bool named) {
         continue;  // find the location again, without the server rewrite phase
       }
     }
+    // From here the request's messages go to its location's error_log.
+    LogScope log_scope(r.loc->error_log.get());
     apply_realip(r, r.loc->realip);  // preaccess: the location's settings
     for (Module* m : modules()) {
       if (!m->preaccess) continue;

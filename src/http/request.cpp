@@ -76,7 +76,7 @@ void Request::reset() {
   bytes_sent = body_bytes_sent = request_length = header_bytes = 0;
   err_status = 0;
   redirects = 0;
-  uri_changed = error_page_done = is_internal = log_done = false;
+  uri_changed = error_page_done = is_internal = log_done = pipelined = false;
 }
 
 }  // namespace portico::http

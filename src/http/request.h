@@ -180,6 +180,7 @@ struct Request {
   bool error_page_done = false;
   bool is_internal = false;
   bool log_done = false;
+  bool pipelined = false;  // $pipe: its bytes came with the previous request's
 
   void reset();
 };

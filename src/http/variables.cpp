@@ -353,6 +353,11 @@ extern const VariableDef kCoreVariables[] = {
        out += user;
        return true;
      }},
+    {"pipe",
+     [](Request& r, Ref, std::string& out) {
+       out += r.pipelined ? 'p' : '.';
+       return true;
+     }},
     {"request_length",
      [](Request& r, Ref, std::string& out) {
        append_uint(out, r.request_length);
