@@ -8,6 +8,7 @@
 #include "http2/http2_module.h"
 #include "proxy/directives.h"
 #include "server/status_module.h"
+#include "static/autoindex_module.h"
 #include "static/charset_module.h"
 #include "static/static_module.h"
 
@@ -21,7 +22,7 @@ void register_http_modules() {
          {&http::core_module, &http::log_module, &http::map_module, &http::rewrite_module,
           &http::access_module, &auth::auth_basic_module, &http::realip_module, &http::limit_module,
           &http::headers_module, &http2::http2_module, &http::ssl_module,
-          &static_files::static_module, &proxy::proxy_module, &static_files::charset_module,
+          &static_files::static_module, &static_files::autoindex_module, &proxy::proxy_module, &static_files::charset_module,
           &compress::compress_module,
           &apps::apps_module, &server::status_module})
       http::register_module(*m);

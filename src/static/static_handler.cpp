@@ -16,6 +16,7 @@
 #include "static/conditional.h"
 #include "static/etag.h"
 #include "static/range.h"
+#include "static/autoindex_module.h"
 #include "static/charset_module.h"
 #include "static/static_module.h"
 
@@ -101,6 +102,7 @@ http::Step serve_index(Request& r) {
   http::map_uri_to_path(r, r.uri, path);
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (autoindex_enabled(r)) return autoindex_respond(r, path);
     PORTICO_LOG(LogLevel::kError, r.conn->id(), "directory index of \"{}\" is forbidden{}", path,
                 http::log_context(r));
     return http::Step::status(403);
