@@ -154,6 +154,7 @@ void format_html(const std::vector<DirEntry>& entries, const ListingOptions& o, 
 
 void format_json(const std::vector<DirEntry>& entries, const ListingOptions& o, std::string& out) {
   if (o.format == AutoindexFormat::kJsonp && !o.callback.empty()) {
+    out += "/* callback */\r\n";
     out += o.callback;
     out += '(';
   }
@@ -162,7 +163,7 @@ void format_json(const std::vector<DirEntry>& entries, const ListingOptions& o, 
   for (const DirEntry& e : entries) {
     if (!first) out += ',';
     first = false;
-    out += "\n{ \"name\":\"";
+    out += "\r\n{ \"name\":\"";
     escape_json(e.name, out);
     out += "\", \"type\":\"";
     out += e.dir ? "directory" : e.file ? "file" : "other";
@@ -173,13 +174,12 @@ void format_json(const std::vector<DirEntry>& entries, const ListingOptions& o, 
     if (!e.dir && e.file) fmt::format_to(std::back_inserter(out), ", \"size\":{}", e.size);
     out += " }";
   }
-  out += "\n]";
+  out += "\r\n]";
   if (o.format == AutoindexFormat::kJsonp && !o.callback.empty()) out += ");";
-  out += '\n';
 }
 
 void format_xml(const std::vector<DirEntry>& entries, std::string& out) {
-  out += "<?xml version=\"1.0\"?>\n<list>\n";
+  out += "<?xml version=\"1.0\"?>\r\n<list>\r\n";
   for (const DirEntry& e : entries) {
     const char* tag = e.dir ? "directory" : e.file ? "file" : "other";
     const struct tm tm = time_of(e.mtime, ListingOptions{});
@@ -188,9 +188,9 @@ void format_xml(const std::vector<DirEntry>& entries, std::string& out) {
     if (!e.dir && e.file) fmt::format_to(std::back_inserter(out), " size=\"{}\"", e.size);
     out += '>';
     escape_html(e.name, out);
-    fmt::format_to(std::back_inserter(out), "</{}>\n", tag);
+    fmt::format_to(std::back_inserter(out), "</{}>\r\n", tag);
   }
-  out += "</list>\n";
+  out += "</list>\r\n";
 }
 
 }  // namespace

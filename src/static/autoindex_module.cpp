@@ -98,13 +98,13 @@ const Command kCommands[] = {
 }  // namespace
 
 bool autoindex_enabled(const Request& r) {
-  return r.loc && r.loc->conf<AutoindexConf>().on && !r.uri.empty() && r.uri.back() == '/';
+  // Other methods get the static handler's answer for a directory (403), as nginx's.
+  return r.loc && r.loc->conf<AutoindexConf>().on && !r.uri.empty() && r.uri.back() == '/' &&
+         (r.head.method == http::Method::kGet || r.head.method == http::Method::kHead);
 }
 
 http::Step autoindex_respond(Request& r, const std::string& path) {
   const AutoindexConf& c = r.loc->conf<AutoindexConf>();
-  if (r.head.method != http::Method::kGet && r.head.method != http::Method::kHead)
-    return http::Step::status(405);
   ListingOptions o;
   o.format = c.format;
   o.exact_size = c.exact_size;

@@ -40,6 +40,7 @@ struct CharsetRef {
 struct CharsetMainConf : http::ModuleConfOf<CharsetMainConf> {
   static http::Module& module() { return charset_module; }
   Charsets charsets;
+  std::vector<std::string> reported;  // finish_level's errors, once each
 };
 
 struct CharsetConf : http::ModuleConfOf<CharsetConf> {
@@ -101,6 +102,25 @@ void begin_http(Level& lv, const Directive& http) {
   CharsetMainConf& mc = lv.main_conf<CharsetMainConf>();
   for (const auto& d : http.block)
     if (d.name == "charset_map") build_map(lv, mc, d);
+}
+
+// A level with a fixed charset and source_charset must have a map between them (nginx checks
+// the pairs after the configuration is read).
+void finish_level(Level& lv) {
+  const CharsetConf& c = lv.conf<CharsetConf>();
+  if (c.charset.variable || c.source.variable || c.charset.index < 0 || c.source.index < 0 ||
+      c.charset.index == c.source.index)
+    return;
+  const Charsets& cs = lv.main_conf<CharsetMainConf>().charsets;
+  if (cs.table(c.source.index, c.charset.index)) return;
+  const std::string msg =
+      fmt::format("no \"charset_map\" between the charsets \"{}\" and \"{}\"",
+                  cs.name(c.source.index), cs.name(c.charset.index));
+  // Reported once per pair, as nginx does.
+  for (const std::string& seen : lv.main_conf<CharsetMainConf>().reported)
+    if (seen == msg) return;
+  lv.main_conf<CharsetMainConf>().reported.push_back(msg);
+  lv.host().error("", 0, msg);
 }
 
 // ---- the response -----------------------------------------------------------------------------
@@ -328,6 +348,7 @@ http::Module charset_module = {.name = "charset",
                                .create_conf = http::create_conf<CharsetConf>,
                                .create_main_conf = http::create_conf<CharsetMainConf>,
                                .begin_http = begin_http,
+                               .finish_level = finish_level,
                                .create_worker_state = create_pool,
                                .body_filter = body_filter_for};
 

@@ -82,21 +82,21 @@ TEST(Autoindex, JsonXmlJsonp) {
   std::string out;
   format_listing(v, o, out);
   EXPECT_EQ(out,
-            "[\n{ \"name\":\"d\", \"type\":\"directory\", \"mtime\":\"Fri, 01 Jan 1971 00:00:00 "
-            "GMT\" },\n{ \"name\":\"q\\\"\\\\\", \"type\":\"file\", \"mtime\":\"Fri, 01 Jan 1971 "
-            "00:00:00 GMT\", \"size\":7 }\n]\n");
+            "[\r\n{ \"name\":\"d\", \"type\":\"directory\", \"mtime\":\"Fri, 01 Jan 1971 00:00:00 "
+            "GMT\" },\r\n{ \"name\":\"q\\\"\\\\\", \"type\":\"file\", \"mtime\":\"Fri, 01 Jan 1971 "
+            "00:00:00 GMT\", \"size\":7 }\r\n]");
   o.format = AutoindexFormat::kJsonp;
   o.callback = "cb";
   out.clear();
   format_listing({}, o, out);
-  EXPECT_EQ(out, "cb([\n]);\n");
+  EXPECT_EQ(out, "/* callback */\r\ncb([\r\n]);");
   o.format = AutoindexFormat::kXml;
   out.clear();
   format_listing(v, o, out);
   EXPECT_EQ(out,
-            "<?xml version=\"1.0\"?>\n<list>\n<directory "
-            "mtime=\"1971-01-01T00:00:00Z\">d</directory>\n<file mtime=\"1971-01-01T00:00:00Z\" "
-            "size=\"7\">q&quot;\\</file>\n</list>\n");
+            "<?xml version=\"1.0\"?>\r\n<list>\r\n<directory "
+            "mtime=\"1971-01-01T00:00:00Z\">d</directory>\r\n<file mtime=\"1971-01-01T00:00:00Z\" "
+            "size=\"7\">q&quot;\\</file>\r\n</list>\r\n");
   EXPECT_TRUE(valid_callback("jQuery_1.2$x"));
   EXPECT_FALSE(valid_callback("alert(1)"));
 }
