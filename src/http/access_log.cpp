@@ -40,7 +40,8 @@ void write_all(int fd, std::string_view s) {
 }
 
 // A line for a log whose path has variables: opened for the line, or through the location's
-// open_log_file_cache. A path that climbs out with ".." is refused.
+// open_log_file_cache; a relative one is under the prefix. A path whose value climbs out with
+// ".." is refused (nginx opens it).
 void write_variable_log(Request& r, const AccessLog& al, std::string_view line) {
   thread_local std::string path;
   path.clear();
