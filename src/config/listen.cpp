@@ -12,6 +12,42 @@
 
 namespace portico::config {
 
+namespace {
+
+// so_keepalive=on|off|[keepidle]:[keepintvl]:[keepcnt] (nginx: times in seconds, "30m" allowed;
+// an empty part keeps the system's value).
+bool parse_so_keepalive(std::string_view v, ListenAddr* out) {
+  if (v == "on" || v == "off") {
+    out->so_keepalive = v == "on" ? 1 : 2;
+    return true;
+  }
+  size_t c1 = v.find(':');
+  if (c1 == std::string_view::npos) return false;
+  size_t c2 = v.find(':', c1 + 1);
+  if (c2 == std::string_view::npos) return false;
+  std::string_view parts[3] = {v.substr(0, c1), v.substr(c1 + 1, c2 - c1 - 1), v.substr(c2 + 1)};
+  int* dst[3] = {&out->keepidle, &out->keepintvl, &out->keepcnt};
+  for (int i = 0; i < 3; ++i) {
+    if (parts[i].empty()) continue;
+    std::optional<uint64_t> n;
+    if (i < 2) {
+      n = parse_time_ms(parts[i]);
+      if (n && (*n % 1000 != 0 || *n == 0)) n.reset();
+      if (n) *n /= 1000;
+    } else {
+      n = parse_uint(parts[i]);
+      if (n && *n == 0) n.reset();
+    }
+    if (!n || *n > 32767) return false;
+    *dst[i] = int(*n);
+  }
+  if (!out->keepidle && !out->keepintvl && !out->keepcnt) return false;
+  out->so_keepalive = 1;
+  return true;
+}
+
+}  // namespace
+
 bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std::string* error,
                   bool allow_ssl) {
   const std::string& spec = d.args[0];
@@ -115,6 +151,28 @@ bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std
         return false;
       }
       out->backlog = int(*v);
+      out->backlog_set = true;
+    } else if (o.rfind("rcvbuf=", 0) == 0 || o.rfind("sndbuf=", 0) == 0) {
+      auto v = parse_size(std::string_view(o).substr(7));
+      if (!v || *v == 0 || *v > uint64_t(INT32_MAX)) {
+        *error = fmt::format("invalid {} \"{}\"", o.substr(0, 6), o.substr(7));
+        return false;
+      }
+      (o[0] == 'r' ? out->rcvbuf : out->sndbuf) = int(*v);
+    } else if (o.rfind("fastopen=", 0) == 0) {
+      auto v = parse_uint(std::string_view(o).substr(9));
+      if (!v || *v > 65535) {
+        *error = fmt::format("invalid fastopen \"{}\"", o.substr(9));
+        return false;
+      }
+      out->fastopen = int(*v);
+    } else if (o.rfind("so_keepalive=", 0) == 0) {
+      if (!parse_so_keepalive(std::string_view(o).substr(13), out)) {
+        *error = fmt::format("invalid so_keepalive \"{}\"", o.substr(13));
+        return false;
+      }
+    } else if (o == "deferred") {
+      out->deferred = true;
     } else if (o == "ipv6only=on")
       out->ipv6only = true;
     else if (o == "ipv6only=off")
@@ -125,7 +183,7 @@ bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std
       out->proxy_protocol = true;
     else if (o == "http2" && allow_ssl)
       out->http2 = true;
-    else if (o == "bind" || o == "deferred" || o.rfind("so_keepalive=", 0) == 0) {
+    else if (o == "bind") {
       // accepted: portico binds every address it listens on
     } else if (o == "ssl" || o == "http2" || o == "quic") {
       *error = fmt::format(

@@ -22,6 +22,20 @@ struct ListenAddr {
   int backlog = 511;
   bool ipv6only = true;
   bool deferred = true;  // TCP_DEFER_ACCEPT; see Runtime
+  // Socket options (nginx: one listen directive per address may set them): -1 = not set.
+  int rcvbuf = -1;    // SO_RCVBUF
+  int sndbuf = -1;    // SO_SNDBUF (accepted connections inherit both)
+  int fastopen = -1;  // TCP_FASTOPEN queue length
+  // so_keepalive=on|off|[keepidle]:[keepintvl]:[keepcnt]: 0 not set, 1 on, 2 off; the three
+  // times in seconds (0: the system's).
+  uint8_t so_keepalive = 0;
+  int keepidle = 0, keepintvl = 0, keepcnt = 0;
+  bool backlog_set = false;
+  // Whether this directive set any socket option (nginx refuses a second one per address).
+  bool sockopts_set() const {
+    return rcvbuf >= 0 || sndbuf >= 0 || fastopen >= 0 || so_keepalive != 0 || backlog_set ||
+           reuseport;
+  }
   bool ssl = false;      // `listen ... ssl`: connections start with a TLS handshake
   // `listen ... proxy_protocol`: every connection starts with a PROXY protocol header (before
   // TLS when both are set); a connection without one is closed.

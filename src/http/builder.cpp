@@ -176,6 +176,14 @@ void Builder::inherit(LocationConf& c, const LocationConf& p, uint32_t context) 
   c.client_body_temp_path = p.client_body_temp_path;
   c.resolver = p.resolver;
   c.resolver_timeout = p.resolver_timeout;
+  c.client_body_temp_levels = p.client_body_temp_levels;
+  c.client_body_buffer_size = p.client_body_buffer_size;
+  c.client_body_in_file_only = p.client_body_in_file_only;
+  c.client_body_in_single_buffer = p.client_body_in_single_buffer;
+  c.limit_rate = p.limit_rate;
+  c.limit_rate_after = p.limit_rate_after;
+  c.has_limit_rate = p.has_limit_rate;
+  c.has_limit_rate_after = p.has_limit_rate_after;
   // The content handler is the location's own (nginx's clcf->handler); an `if` inside it
   // produces the location's content unless it says otherwise.
   c.content = (context & (kServerIf | kLocationIf)) ? p.content : nullptr;
@@ -243,6 +251,7 @@ void Builder::build(const Directive& http) {
   http_loc.types = defaults.get();
   h_.types_tables.push_back(std::move(defaults));
   http_loc.root = ComplexValue::literal_value(h_.prefix + "html");
+  http_loc.client_body_temp_path = h_.prefix + "client_body_temp";
 
   Level lv(*this, http_loc, kHttp, nullptr);
   for (Module* m : modules())
@@ -445,9 +454,17 @@ void Builder::bind_servers() {
       ac = n.get();
       h_.addrs.push_back(std::move(n));
     } else if (pl.d) {
-      if (pl.addr.backlog != 511 || pl.addr.reuseport) {
+      if (pl.addr.sockopts_set()) {  // the directive that sets the socket's options
+        const bool reuseport = ac->listen.reuseport || pl.addr.reuseport;
         ac->listen.backlog = pl.addr.backlog;
-        ac->listen.reuseport = ac->listen.reuseport || pl.addr.reuseport;
+        ac->listen.rcvbuf = pl.addr.rcvbuf;
+        ac->listen.sndbuf = pl.addr.sndbuf;
+        ac->listen.fastopen = pl.addr.fastopen;
+        ac->listen.so_keepalive = pl.addr.so_keepalive;
+        ac->listen.keepidle = pl.addr.keepidle;
+        ac->listen.keepintvl = pl.addr.keepintvl;
+        ac->listen.keepcnt = pl.addr.keepcnt;
+        ac->listen.reuseport = reuseport;
       }
     }
     ac->listen.ssl = ac->listen.ssl || pl.addr.ssl;  // as nginx: one `ssl` makes the address TLS

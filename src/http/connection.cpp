@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/time_cache.h"
 #include "http/handler.h"
 #include "http/module.h"
 #include "http/phases.h"
@@ -176,6 +177,12 @@ void Connection::on_timer(Timer* t) {
       c->timeout_request("reading client request body");
       return;
     case State::kWriting:
+      if (c->rate_wait_) {  // limit_rate: the budget allows more now
+        c->rate_wait_ = false;
+        c->arm(c->req_->loc ? c->req_->loc->send_timeout : 60'000);
+        c->drive();
+        return;
+      }
       PORTICO_LOG(LogLevel::kInfo, c->id_,
                   "client timed out (110: Connection timed out) while sending response to client");
       c->close();
@@ -185,7 +192,12 @@ void Connection::on_timer(Timer* t) {
       c->close();
       return;
     case State::kProxying:
-      return;  // the session keeps its own time
+      // The session keeps its own time; this timer only paces limit_rate.
+      if (c->rate_wait_) {
+        c->rate_wait_ = false;
+        c->content_->on_client_io(EPOLLOUT);
+      }
+      return;
     case State::kDelaying:
       c->after_phases(resume_request(*c->req_));
       c->drive();
@@ -600,6 +612,7 @@ void Connection::start_response() {
   if (!r.filter) r.filter = find_body_filter(r);
   if (r.filter) [[unlikely]]
     r.filter->on_head(r);
+  begin_rate_limit(r);
   writer_.start(r);  // may end keep-alive: a body of unknown length that cannot be chunked
   keep_alive_ = r.resp.keep_alive;
   // The connection is being kept alive: from now on a response's last segment must not
@@ -674,11 +687,48 @@ IoResult Connection::write_codec(std::span<const OutChunk> body, size_t skip, bo
   // Local content follows the location's `sendfile`; a content session's file pieces are its
   // own temporary files (the proxy's spool), always sent with sendfile.
   const bool use_sendfile = state_ == State::kProxying || !req_->loc || req_->loc->sendfile;
+  if (req_->rate.rate != 0) [[unlikely]]
+    return write_paced(body, skip, last, use_sendfile);
   return writer_.write(*req_, transport_, body, skip, last, use_sendfile);
+}
+
+// limit_rate: writes what the response's budget allows now; nothing allowed: again, with the
+// connection's timer set for when it will be (rate_wait_: can_send() is false meanwhile).
+IoResult Connection::write_paced(std::span<const OutChunk> body, size_t skip, bool last,
+                                 bool use_sendfile) {
+  Request& r = *req_;
+  uint64_t delay = 0;
+  const uint64_t elapsed = TimeCache::local().now_ms() - r.start_ms;
+  const uint64_t allow = r.rate.allowance(elapsed, r.body_bytes_sent, &delay);
+  if (allow == 0) {
+    rate_wait_ = true;
+    arm(delay);
+    return IoResult::blocked();
+  }
+  thread_local std::vector<OutChunk> cut;  // reused: no allocation once warm
+  cut.clear();
+  const uint64_t want = skip + allow;
+  uint64_t pos = 0;
+  bool truncated = false;
+  for (const OutChunk& c : body) {
+    if (pos >= want) {
+      truncated = truncated || c.len > 0;
+      continue;
+    }
+    OutChunk p = c;
+    if (pos + c.len > want) {
+      p.len = size_t(want - pos);
+      truncated = true;
+    }
+    cut.push_back(p);
+    pos += c.len;
+  }
+  return writer_.write(r, transport_, cut, skip, last && !truncated, use_sendfile);
 }
 
 void Connection::finish_request() {
   Request& r = *req_;
+  rate_wait_ = false;
   log_request(r);
   bool keep = keep_alive_ && r.resp.keep_alive && !worker_->draining();
   size_t next = body_pending_ ? len_ : std::max(body_pos_, pos_ + r.header_bytes);

@@ -133,7 +133,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   uint64_t body_received() const override;
   void send_head() override;
   IoResult send_body(std::span<const OutChunk> body, bool last) override;
-  bool can_send() const override { return transport_.writable(); }
+  bool can_send() const override { return transport_.writable() && !rate_wait_; }
   bool output_pending() const override {
     return writer_.pending() || (req_ && req_->filter && req_->filter->pending());
   }
@@ -177,6 +177,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   // itself) goes to write_codec(), the HTTP/1.1 writer. Same results as send_body().
   IoResult emit(std::span<const OutChunk> body, size_t skip, bool last);
   IoResult write_codec(std::span<const OutChunk> body, size_t skip, bool last);
+  IoResult write_paced(std::span<const OutChunk> body, size_t skip, bool last, bool use_sendfile);
   void step_linger();
   // The first bytes (or ALPN) say HTTP/2: hand the connection to the codec. Returns true when
   // the decision is made (check state_), false when more bytes are needed to tell.
@@ -217,6 +218,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   bool continue_sent_ = false;  // "100 Continue" went out for this request
   bool pipelined_ = false;      // the next request's bytes came with the last one ($pipe)
   bool h2_check_ = false;       // the first bytes may be HTTP/2's (detect_http2)
+  bool rate_wait_ = false;      // limit_rate: the timer says when the response may go on
   uint32_t requests_ = 0;
   ConnTimer timer_;
   char* buf_ = nullptr;  // read buffer: a pooled block or, for large heads, a heap buffer

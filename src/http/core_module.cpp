@@ -123,15 +123,44 @@ void set_error_page(Level& lv, const Directive& d) {
   if (lv.value(d, a[last], &ep.uri)) lv.loc.error_pages.push_back(std::move(ep));
 }
 
-// client_body_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]]: portico's temporary files are
-// anonymous (O_TMPFILE), so the levels are validated and otherwise do not matter.
+// client_body_temp_path PATH [LEVEL1 [LEVEL2 [LEVEL3]]]: each level 1 or 2 characters of the
+// file's name (nginx's ngx_conf_set_path_slot).
 void set_client_body_temp_path(Level& lv, const Directive& d) {
+  TempLevels levels;
   for (size_t i = 1; i < d.args.size(); ++i) {
     auto l = parse_uint(d.args[i]);
-    if (!l || *l < 1 || *l > 2) lv.error(d, "invalid value \"" + d.args[i] + "\"");
+    if (!l || *l < 1 || *l > 2) {
+      lv.error(d, "invalid value \"" + d.args[i] + "\"");
+      return;
+    }
+    levels.len[levels.count++] = uint8_t(*l);
   }
   const std::string& path = d.args[0];
   lv.loc.client_body_temp_path = path[0] == '/' ? path : lv.prefix() + path;
+  lv.loc.client_body_temp_levels = levels;
+}
+
+void set_client_body_in_file_only(Level& lv, const Directive& d) {
+  const std::string& a = d.args[0];
+  if (a == "off")
+    lv.loc.client_body_in_file_only = BodyInFile::kOff;
+  else if (a == "clean")
+    lv.loc.client_body_in_file_only = BodyInFile::kClean;
+  else if (a == "on")
+    lv.loc.client_body_in_file_only = BodyInFile::kOn;
+  else
+    lv.error(d, "invalid value \"" + a + "\"");  // nginx's ngx_conf_set_enum_slot
+}
+
+// limit_rate RATE / limit_rate_after SIZE: sizes, variables allowed (nginx 1.17.0).
+template <ComplexValue LocationConf::*V, bool LocationConf::*Has>
+void set_rate_value(Level& lv, const Directive& d) {
+  const std::string& a = d.args[0];
+  if (a.find('$') == std::string::npos && !parse_size(a)) {
+    lv.error(d, "invalid value \"" + a + "\"");
+    return;
+  }
+  if (lv.value(d, a, &(lv.loc.*V))) lv.loc.*Has = true;
 }
 
 void set_lingering_close(Level& lv, const Directive& d) {
@@ -211,6 +240,16 @@ const Command kCommands[] = {
     {{"client_max_body_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_size<&LocationConf::client_max_body_size>},
     {{"client_body_temp_path", kHSL, 1, 4, BlockKind::kNone, 0, true}, set_client_body_temp_path},
+    {{"limit_rate", kHSLI, 1, 1, BlockKind::kNone, 0, true},
+     set_rate_value<&LocationConf::limit_rate, &LocationConf::has_limit_rate>},
+    {{"limit_rate_after", kHSLI, 1, 1, BlockKind::kNone, 0, true},
+     set_rate_value<&LocationConf::limit_rate_after, &LocationConf::has_limit_rate_after>},
+    {{"client_body_buffer_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_size<&LocationConf::client_body_buffer_size>},
+    {{"client_body_in_file_only", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_client_body_in_file_only},
+    {{"client_body_in_single_buffer", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&LocationConf::client_body_in_single_buffer>},
     {{"server_tokens", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_server_tokens},
     {{"merge_slashes", kHttp | kServer, 1, 1, BlockKind::kNone, 0, true},
      set_flag<&LocationConf::merge_slashes>},

@@ -24,6 +24,7 @@
 #include "http/map.h"
 #include "http/module.h"
 #include "http/realip.h"
+#include "http/request_body.h"
 #include "http/server_name.h"
 #include "http/variables.h"
 #include "upstream/upstream_conf.h"
@@ -121,6 +122,7 @@ struct RewriteOp {
   bool keep_args = true;      // replacement not ending in '?'
   // kSet
   int var_index = -1;
+  bool sets_limit_rate = false;  // `set $limit_rate`: the response's rate, not a user variable
   // kIf
   IfCondition cond;
   const LocationConf* if_loc = nullptr;  // settings that apply while inside the if
@@ -198,13 +200,21 @@ struct LocationConf {
   uint64_t lingering_time = 30'000;
   uint64_t lingering_timeout = 5'000;
   uint64_t client_max_body_size = 1 << 20;
-  // client_body_temp_path: where request bodies too large for memory go (anonymous files, so
-  // nginx's `levels` do not matter); empty: PREFIX/client_body_temp.
+  // client_body_temp_path: where request bodies too large for memory go (named files, as
+  // nginx: $request_body_file shows the name); empty: PREFIX/client_body_temp.
   std::string client_body_temp_path;
   // resolver / resolver_timeout: how names computed per request (proxy_pass with variables)
   // are looked up at run time; null: no resolver ("no resolver defined to resolve NAME").
   std::shared_ptr<const dns::ResolverConf> resolver;
   uint64_t resolver_timeout = dns::kDefaultTimeoutMs;
+  TempLevels client_body_temp_levels;
+  // A request body read whole stays in memory up to this size, else goes to a file.
+  uint64_t client_body_buffer_size = 16 * 1024;
+  BodyInFile client_body_in_file_only = BodyInFile::kOff;
+  bool client_body_in_single_buffer = false;
+  // limit_rate / limit_rate_after (complex values, sizes; see http/limit_rate.h).
+  ComplexValue limit_rate, limit_rate_after;
+  bool has_limit_rate = false, has_limit_rate_after = false;  // accepted: a body in memory is always one piece
 
   // Nested locations of this location (nginx allows nesting).
   std::vector<std::unique_ptr<LocationConf>> children;

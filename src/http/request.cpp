@@ -49,6 +49,8 @@ void Request::reset() {
   server = nullptr;
   loc = nullptr;
   head.clear();
+  body.reset();
+  rate.clear();
   uri.clear();
   args.clear();
   host.clear();

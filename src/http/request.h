@@ -17,7 +17,9 @@
 #include "core/sockaddr.h"
 #include "http/chunked.h"
 #include "http/http_config.h"
+#include "http/limit_rate.h"
 #include "http/parser.h"
+#include "http/request_body.h"
 
 #include "core/file_cache.h"
 
@@ -119,6 +121,11 @@ struct Request {
   // The request body's chunked decoder: request state (nginx keeps it in r->request_body), so
   // an idle connection does not carry it.
   ChunkedDecoder body_chunked;
+  // The body as content that read it keeps it ($request_body, $request_body_file, the proxy's
+  // buffered body): kept across internal redirects, dropped (file closed) by reset().
+  RequestBody body;
+  // limit_rate: the response's pace (rate 0: unlimited).
+  RateLimit rate;
 
   std::string uri;   // $uri: decoded, normalised; rewritten by rewrite/try_files/index
   std::string args;  // $args

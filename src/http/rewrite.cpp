@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/strings.h"
 #include "http/phase_internal.h"
 
 namespace portico::http {
@@ -94,6 +95,12 @@ ScriptResult run_script(Request& r, const RewriteScript& script, Step* stop) {
       case RewriteOp::Kind::kSet: {
         std::string v;
         op.text.eval(r, v);
+        if (op.sets_limit_rate) [[unlikely]] {
+          if (auto rate = parse_size(v)) {  // nginx ignores a value that is not a size
+            r.rate.rate = *rate;
+            r.rate.rate_set = true;
+          }
+        }
         r.vars[size_t(op.var_index)] = std::move(v);
         r.vars_set[size_t(op.var_index)] = 1;
         break;

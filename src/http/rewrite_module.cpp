@@ -97,6 +97,7 @@ void add_rewrite_op(Level& lv, const Directive& d) {
       return;
     }
     op.var_index = lv.vars().user_index(std::string_view(a[0]).substr(1));
+    op.sets_limit_rate = a[0] == "$limit_rate";
     if (!lv.value(d, a[1], &op.text)) return;
   } else if (d.name == "return") {
     op.kind = RewriteOp::Kind::kReturn;

@@ -379,7 +379,24 @@ extern const VariableDef kCoreVariables[] = {
        append_uint(out, uint64_t(getpid()));
        return true;
      }},
-    {"request_body", [](Request&, Ref, std::string&) { return false; }},
+    // The body as content read it: while it is all in memory (nginx: not found once in a file).
+    {"request_body",
+     [](Request& r, Ref, std::string& out) {
+       if (!r.body.memory_valid() || r.body.memory().empty()) return false;
+       out += r.body.memory();
+       return true;
+     }},
+    {"limit_rate",
+     [](Request& r, Ref, std::string& out) {
+       append_uint(out, r.rate.rate);
+       return true;
+     }},
+    {"request_body_file",
+     [](Request& r, Ref, std::string& out) {
+       if (!r.body.in_file()) return false;
+       out += r.body.path();
+       return true;
+     }},
 };
 
 extern const size_t kCoreVariableCount = std::size(kCoreVariables);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/time_cache.h"
 #include "http/body_filter.h"
 #include "http/connection.h"
 #include "http/handler.h"
@@ -212,6 +213,7 @@ void Stream::start_response() {
   if (head_sent_ || closed_) return;
   if (!r.filter) r.filter = http::find_body_filter(r);
   if (r.filter) r.filter->on_head(r);
+  http::begin_rate_limit(r);
   if (r.resp.status == 0) r.resp.status = 200;
   const int st = r.resp.status;
   const bool no_body = r.resp.header_only || st == 204 || st == 304 || st < 200 ||
@@ -334,7 +336,24 @@ IoResult Stream::write_codec(std::span<const http::OutChunk> body, size_t skip, 
 }
 
 ssize_t Stream::read_data(uint8_t* buf, size_t length, uint32_t* flags) {
-  const size_t n = std::min({length, out_len_ - out_pos_, size_t(session_->conf().chunk_size)});
+  size_t n = std::min({length, out_len_ - out_pos_, size_t(session_->conf().chunk_size)});
+  if (req_->rate.rate != 0 && n > 0) [[unlikely]] {
+    // limit_rate: DATA frames only as the response's budget allows; the timer resumes them.
+    uint64_t delay = 0;
+    const uint64_t elapsed = TimeCache::local().now_ms() - req_->start_ms;
+    const uint64_t allow = req_->rate.allowance(elapsed, req_->body_bytes_sent, &delay);
+    if (allow == 0) {
+      delay_timer_.stream = this;
+      delay_timer_.cb = [](Timer* t) {
+        Stream* st = static_cast<DelayTimer*>(t)->stream;
+        nghttp2_session_resume_data(st->session_->native(), st->id_);
+        st->session_->kick();
+      };
+      session_->conn().worker()->loop().schedule(&delay_timer_, delay);
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    n = size_t(std::min<uint64_t>(n, allow));
+  }
   if (n > 0) {
     std::memcpy(buf, out_.get() + out_pos_, n);
     out_pos_ += n;

@@ -380,6 +380,11 @@ void set_method(Level& lv, const Directive& d) {
   s.has_method = true;
 }
 
+void set_body(Level& lv, const Directive& d) {
+  ProxyConf& s = lv.conf<ProxyConf>();
+  if (lv.value(d, d.args[0], &s.set_body)) s.has_set_body = true;
+}
+
 void set_buffer_size(Level& lv, const Directive& d) {
   auto v = parse_size(d.args[0]);
   if (!v || *v == 0)
@@ -470,11 +475,13 @@ void set_ignore_headers(Level& lv, const Directive& d) {
                                        "cache-control",     "set-cookie",      "vary"};
   ProxyConf& s = lv.conf<ProxyConf>();
   s.ignore_x_accel_buffering = false;
+  s.ignore_x_accel_limit_rate = false;
   for (const auto& v : d.args) {
     bool known = false;
     for (const char* k : kKnown) known = known || iequals(v, k);
     if (!known) lv.error(d, "invalid value \"" + v + "\" in \"proxy_ignore_headers\" directive");
     if (iequals(v, "x-accel-buffering")) s.ignore_x_accel_buffering = true;
+    if (iequals(v, "x-accel-limit-rate")) s.ignore_x_accel_limit_rate = true;
   }
 }
 
@@ -590,6 +597,9 @@ const Command kCommands[] = {
      http::set_flag<&ProxyConf::pass_request_body>},
     {{"proxy_http_version", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_http_version},
     {{"proxy_method", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_method},
+    {{"proxy_limit_rate", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     http::set_size<&ProxyConf::limit_rate>},
+    {{"proxy_set_body", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_body},
     {{"proxy_buffering", kHSL, 1, 1, BlockKind::kNone, 0, true},
      http::set_flag<&ProxyConf::buffering>},
     {{"proxy_request_buffering", kHSL, 1, 1, BlockKind::kNone, 0, true},

@@ -76,6 +76,7 @@ void add_field(std::string& h, std::string_view name, std::string_view value) {
 }  // namespace
 
 BodyMode request_body_mode(const http::RequestHead& head, const ProxyConf& conf) {
+  if (conf.has_set_body) return BodyMode::kSet;
   const bool has_body = head.content_length > 0 || head.chunked;
   if (!has_body || !conf.pass_request_body) return BodyMode::kNone;
   if (conf.request_buffering || (head.chunked && !conf.http_minor)) return BodyMode::kBuffered;
@@ -110,7 +111,8 @@ bool build_request_head(http::Request& r, const ProxyConf& conf, const ProxyPass
       if (hop.is_hop(hd.name, false)) continue;
       // Content-Length is ours to write when we pass the body (nginx keeps the client's when
       // proxy_pass_request_body is off).
-      if (iequals(hd.name, "content-length") && conf.pass_request_body) continue;
+      if (iequals(hd.name, "content-length") && (conf.pass_request_body || conf.has_set_body))
+        continue;
       if (iequals(hd.name, "expect")) continue;
       bool overridden = false;
       for (const auto& sh : conf.set_headers) overridden = overridden || iequals(sh.lname, hd.name);
@@ -130,6 +132,7 @@ bool build_request_head(http::Request& r, const ProxyConf& conf, const ProxyPass
       h += "\r\n";
       break;
     case BodyMode::kBuffered:
+    case BodyMode::kSet:
       break;  // end_buffered_head() adds the length once the whole body is in
   }
   return true;

@@ -21,6 +21,7 @@ enum class BodyMode : uint8_t {
   kLength,    // streamed with the client's Content-Length (proxy_request_buffering off)
   kChunked,   // streamed, re-chunked (off, a chunked body, an HTTP/1.1 upstream)
   kBuffered,  // read whole first (memory, then a temporary file), sent with its length
+  kSet,       // proxy_set_body's value, sent with its length (the client's body is dropped)
 };
 
 // The body mode for `head` under `conf` (nginx: request buffering unless turned off; a chunked

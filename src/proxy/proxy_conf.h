@@ -63,6 +63,9 @@ struct ProxyConf : http::ModuleConfOf<ProxyConf> {
   int http_minor = 0;  // proxy_http_version 1.0 (nginx's default) or 1.1
   http::ComplexValue method;
   bool has_method = false;
+  // proxy_set_body: the body sent instead of the client's (which is read and dropped).
+  http::ComplexValue set_body;
+  bool has_set_body = false;
   // proxy_buffering on: when the client reads slower than the upstream answers, the response
   // is held in proxy_buffers (memory), then a temporary file of up to max_temp_file_size, so
   // the upstream connection (and the app process behind it) is freed as early as possible.
@@ -78,6 +81,9 @@ struct ProxyConf : http::ModuleConfOf<ProxyConf> {
   bool has_bind = false;          // proxy_bind ADDRESS: the local address of upstream sockets
   SockAddr bind_addr{};
   bool ignore_x_accel_buffering = false;  // proxy_ignore_headers X-Accel-Buffering
+  bool ignore_x_accel_limit_rate = false;  // proxy_ignore_headers X-Accel-Limit-Rate
+  // proxy_limit_rate: bytes per second read from the upstream (0: unlimited).
+  uint64_t limit_rate = 0;
   uint64_t connect_timeout_ms = 60'000;
   uint64_t send_timeout_ms = 60'000;
   uint64_t read_timeout_ms = 60'000;

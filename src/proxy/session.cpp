@@ -38,7 +38,6 @@ Session::~Session() {
   ctx_->give_headers(std::move(head_in_.headers));
   ctx_->release_buffer(std::move(ubuf_));
   ctx_->release_buffer(std::move(rbuf_));
-  if (body_file_ >= 0) ::close(body_file_);
 }
 
 std::string Session::log_suffix() const {
@@ -81,7 +80,8 @@ void Session::start_upstream() {
   ubuf_ = ctx_->acquire_buffer();
   rbuf_ = ctx_->acquire_buffer();
   rcap_ = kBufferSize;
-  if (body_mode_ == BodyMode::kBuffered || body_mode_ == BodyMode::kNone) {
+  if (body_mode_ == BodyMode::kBuffered || body_mode_ == BodyMode::kNone ||
+      body_mode_ == BodyMode::kSet) {
     // Read the whole body before connecting (request buffering, or a chunked body for an
     // HTTP/1.0 upstream); with proxy_pass_request_body off it is read and dropped first.
     if (!body_done_) {

@@ -159,7 +159,6 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   bool read_client_body(bool* progress);
   void client_body_failed(int err);
   bool store_body(const char* data, size_t n);
-  bool write_file(const char* data, size_t n);
   // Sends the head and streams the body. Returns true when the state changed.
   bool send_request();
   void upstream_send_failed(const char* call, IoResult res);
@@ -249,10 +248,9 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   std::string post_;  // CRLF after chunk data (and the last-chunk)
   size_t post_off_ = 0;
   bool pooled_ = false;      // this attempt reuses a keep-alive connection
-  std::string stored_body_;  // kBuffered: the whole body, while small
-  int body_file_ = -1;       // kBuffered: the whole body, once large (anonymous temp file)
-  size_t stored_size_ = 0;
-  size_t stored_off_ = 0;  // sent so far in this attempt
+  // kBuffered: the whole body is in r_->body; kSet: proxy_set_body's value.
+  std::string set_body_;
+  size_t stored_off_ = 0;  // of the stored body, sent so far in this attempt
 
   // Response from the upstream
   std::unique_ptr<char[]> rbuf_;  // upstream -> client

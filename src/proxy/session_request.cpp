@@ -29,54 +29,19 @@ void append_hex(std::string& out, size_t n) {
 
 }  // namespace
 
-// Appends body bytes to the stored body: memory up to kMemoryBody, then an anonymous temporary
-// file (client_body_temp under the prefix, as nginx, or /tmp), so a large upload never grows
-// the process. Returns false (after answering) if the file cannot be written.
+// Appends body bytes to the request's stored body (http::RequestBody: memory up to
+// client_body_buffer_size, then a temporary file under client_body_temp_path), so a large
+// upload never grows the process. Returns false (after answering) if the file cannot be written.
 bool Session::store_body(const char* data, size_t n) {
-  constexpr size_t kMemoryBody = 64 * 1024;
-  if (body_file_ < 0 && stored_size_ + n > kMemoryBody) {
-    std::string dir = r_->loc->client_body_temp_path.empty() ? r_->http->prefix + "client_body_temp"
-                                                             : r_->loc->client_body_temp_path;
-    ::mkdir(dir.c_str(), 0700);
-    body_file_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (body_file_ < 0) body_file_ = ::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (body_file_ < 0) {
-      PORTICO_LOG(LogLevel::kCrit, client_->stream_id(),
-                  "open() of a temporary file for the request body failed ({}){}",
-                  errno_text(errno), log_suffix());
-      state_ = State::kDone;
-      client_->content_error(500);
-      return false;
-    }
-    if (!write_file(stored_body_.data(), stored_body_.size())) return false;
-    stored_body_.clear();
-    stored_body_.shrink_to_fit();
-  }
-  if (body_file_ >= 0) {
-    if (!write_file(data, n)) return false;
-  } else {
-    stored_body_.append(data, n);
-  }
-  stored_size_ += n;
-  return true;
-}
-
-bool Session::write_file(const char* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(body_file_, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      PORTICO_LOG(LogLevel::kCrit, client_->stream_id(),
-                  "write() to the request body file failed ({}){}", errno_text(errno),
-                  log_suffix());
-      state_ = State::kDone;
-      client_->content_error(500);
-      return false;
-    }
-    data += w;
-    n -= size_t(w);
-  }
-  return true;
+  const http::LocationConf& loc = *r_->loc;
+  int err = n > 0 ? r_->body.append(loc, loc.client_body_temp_path, data, n) : 0;
+  if (err == 0 && body_done_) err = r_->body.finish(loc, loc.client_body_temp_path);
+  if (err == 0) return true;
+  PORTICO_LOG(LogLevel::kCrit, client_->stream_id(), "{}() \"{}\" failed ({}){}",
+              r_->body.failed_call(), r_->body.path(), errno_text(err), log_suffix());
+  state_ = State::kDone;
+  client_->content_error(500);
+  return false;
 }
 
 bool Session::build_request_head() {
@@ -105,6 +70,7 @@ bool Session::read_client_body(bool* progress) {
   body_done_ = client_->body_complete();
   switch (body_mode_) {
     case BodyMode::kNone:  // proxy_pass_request_body off: read and dropped
+    case BodyMode::kSet:   // proxy_set_body replaces it
       return true;
     case BodyMode::kBuffered:
       if (!store_body(ubuf_.get(), data_len)) return false;
@@ -113,8 +79,12 @@ bool Session::read_client_body(bool* progress) {
     case BodyMode::kLength:
     case BodyMode::kChunked:
       // Streamed: once sent, these bytes exist nowhere else (nginx does not pass an unbuffered
-      // request to the next upstream once it was sent).
-      if (data_len > 0) body_replayable_ = false;
+      // request to the next upstream once it was sent). A small body stays visible to
+      // $request_body, as nginx's body buffer.
+      if (data_len > 0) {
+        body_replayable_ = false;
+        r_->body.note_streamed(*r_->loc, ubuf_.get(), data_len);
+      }
       break;
   }
   ubuf_off_ = 0;
@@ -179,25 +149,30 @@ bool Session::send_request() {
       bool progress;
       if (!read_client_body(&progress)) return false;
     }
-    if (body_mode_ == BodyMode::kBuffered) end_buffered_head(head_, stored_size_);
+    if (body_mode_ == BodyMode::kBuffered) end_buffered_head(head_, r_->body.size());
+    if (body_mode_ == BodyMode::kSet) end_buffered_head(head_, set_body_.size());
     ctx_->loop.cancel(&timer_);
     connect_next();
     return false;
   }
   for (;;) {
     // A stored body goes out after the head: from memory, or from its file with sendfile.
-    if (body_mode_ == BodyMode::kBuffered && head_off_ == head_.size() &&
-        stored_off_ < stored_size_) {
+    const bool stored = body_mode_ == BodyMode::kBuffered || body_mode_ == BodyMode::kSet;
+    const int body_fd = body_mode_ == BodyMode::kBuffered ? r_->body.fd() : -1;
+    const std::string_view body_mem =
+        body_mode_ == BodyMode::kSet ? std::string_view(set_body_) : r_->body.memory();
+    const size_t stored_size = body_fd >= 0 ? r_->body.size() : body_mem.size();
+    if (stored && head_off_ == head_.size() && stored_off_ < stored_size) {
       if (!up_->writable()) {
         wait(Wait::kUpstreamWrite, send_timeout_ms());
         return false;
       }
-      IoResult w = body_file_ >= 0
-                       ? up_->sendfile(body_file_, off_t(stored_off_), stored_size_ - stored_off_)
-                       : up_->write(stored_body_.data() + stored_off_, stored_size_ - stored_off_);
+      IoResult w = body_fd >= 0
+                       ? up_->sendfile(body_fd, off_t(stored_off_), stored_size - stored_off_)
+                       : up_->write(body_mem.data() + stored_off_, stored_size - stored_off_);
       if (!w.progress()) {
         // eof: the body file is shorter than it was written: a failed disk.
-        upstream_send_failed(body_file_ >= 0 ? "sendfile" : "send",
+        upstream_send_failed(body_fd >= 0 ? "sendfile" : "send",
                              w.eof() ? IoResult::failed(EIO) : w);
         return false;
       }

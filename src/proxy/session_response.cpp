@@ -171,6 +171,19 @@ void Session::begin_response() {
       if (iequals(xb->value, "no")) buffering_ = false;
     }
   }
+  if (!conf_->ignore_x_accel_limit_rate) {
+    // X-Accel-Limit-Rate: the response's limit_rate, over the location's (nginx: "off" or a
+    // number of bytes per second).
+    if (const http::Header* xl = head_in_.find("x-accel-limit-rate")) {
+      if (iequals(xl->value, "off")) {
+        r.rate.rate = 0;
+        r.rate.rate_set = true;
+      } else if (auto v = parse_uint(xl->value)) {
+        r.rate.rate = *v;
+        r.rate.rate_set = true;
+      }
+    }
+  }
   framing_ = framing(head_in_, head_request);
   if (framing_ == BodyFraming::kLength) resp_left_ = uint64_t(head_in_.content_length);
   if (framing_ == BodyFraming::kChunked) resp_chunked_.reset();

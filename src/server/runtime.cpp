@@ -20,6 +20,23 @@ Status bind_error(const config::ListenAddr& a, const char* call) {
   return Status::error(fmt::format("{}() to {} failed ({})", call, a.key, errno_text(errno)));
 }
 
+// listen's rcvbuf=, sndbuf=, so_keepalive=, fastopen= (accepted connections inherit the
+// buffer sizes and keepalive settings). A failure is logged, as nginx's "setsockopt() ... failed".
+void apply_socket_options(int fd, const config::ListenAddr& a) {
+  auto set = [&](int level, int opt, int value, const char* name) {
+    if (setsockopt(fd, level, opt, &value, sizeof value) < 0)
+      PORTICO_LOG(LogLevel::kAlert, 0, "setsockopt({}, {}) {} failed, ignored ({})", name, value,
+                  a.key, errno_text(errno));
+  };
+  if (a.rcvbuf >= 0) set(SOL_SOCKET, SO_RCVBUF, a.rcvbuf, "SO_RCVBUF");
+  if (a.sndbuf >= 0) set(SOL_SOCKET, SO_SNDBUF, a.sndbuf, "SO_SNDBUF");
+  if (a.so_keepalive) set(SOL_SOCKET, SO_KEEPALIVE, a.so_keepalive == 1 ? 1 : 0, "SO_KEEPALIVE");
+  if (a.keepidle) set(IPPROTO_TCP, TCP_KEEPIDLE, a.keepidle, "TCP_KEEPIDLE");
+  if (a.keepintvl) set(IPPROTO_TCP, TCP_KEEPINTVL, a.keepintvl, "TCP_KEEPINTVL");
+  if (a.keepcnt) set(IPPROTO_TCP, TCP_KEEPCNT, a.keepcnt, "TCP_KEEPCNT");
+  if (a.fastopen >= 0) set(IPPROTO_TCP, TCP_FASTOPEN, a.fastopen, "TCP_FASTOPEN");
+}
+
 int make_socket(const config::ListenAddr& a, bool reuseport, Status* st) {
   int fd = ::socket(a.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -36,6 +53,7 @@ int make_socket(const config::ListenAddr& a, bool reuseport, Status* st) {
       int secs = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
     }
+    apply_socket_options(fd, a);
     if (a.addr.ss_family == AF_INET6) {
       int v6only = a.ipv6only ? 1 : 0;
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
