@@ -451,15 +451,17 @@ void Connection::after_phases(Outcome out) {
     arm(r.delay_ms);
     return;
   }
-  if (body_pending_ && r.resp.keep_alive && keep_alive_) {
+  const bool keep = r.resp.keep_alive && keep_alive_;
+  if (body_pending_ && (keep || body_pos_ < len_)) {
     // No handler here consumes a body; as nginx's discard_request_body, drop what is already
-    // here first (a malformed body still gets its 400), answer, then drop the rest.
-    if (r.head.expect_continue && r.resp.status < 300) {
+    // here first (a malformed body still gets its 400, also on a connection that closes
+    // after this response), answer, then drop the rest.
+    if (keep && r.head.expect_continue && r.resp.status < 300) {
       send_continue();
     } else if (r.head.expect_continue) {
       keep_alive_ = false;  // the client may never send the body it announced
     }
-    if (keep_alive_) {
+    if (keep_alive_ || body_pos_ < len_) {
       state_ = State::kReadingBody;
       arm(r.loc ? r.loc->client_body_timeout : 60'000);
       if (step_read_body() || state_ == State::kClosed) return;

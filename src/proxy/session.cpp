@@ -90,6 +90,7 @@ void Session::start_upstream() {
       return;
     }
   }
+  end_stored_head();  // the body is whole already (none, or read by an earlier session)
   connect_next();
 }
 

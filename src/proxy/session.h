@@ -159,6 +159,7 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   bool read_client_body(bool* progress);
   void client_body_failed(int err);
   bool store_body(const char* data, size_t n);
+  void end_stored_head();
   // Sends the head and streams the body. Returns true when the state changed.
   bool send_request();
   void upstream_send_failed(const char* call, IoResult res);

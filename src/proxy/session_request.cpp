@@ -47,8 +47,21 @@ bool Session::store_body(const char* data, size_t n) {
 bool Session::build_request_head() {
   body_mode_ = request_body_mode(r_->head, *conf_);
   body_done_ = client_->body_complete();  // also when the body is read and dropped (kNone)
+  // A body read whole by an earlier session of this request (before an internal redirect) is
+  // still in r.body; a partly read one starts over.
+  if (!body_done_) r_->body.reset();
+  if (body_mode_ == BodyMode::kSet) {
+    set_body_.clear();
+    conf_->set_body.eval(*r_, set_body_);
+  }
   return proxy::build_request_head(*r_, *conf_, *pass_, var_has_uri_ ? &var_uri_ : nullptr,
                                    body_mode_, head_);
+}
+
+// A stored body's head ends with its length, known once the body is whole.
+void Session::end_stored_head() {
+  if (body_mode_ == BodyMode::kBuffered) end_buffered_head(head_, r_->body.size());
+  if (body_mode_ == BodyMode::kSet) end_buffered_head(head_, set_body_.size());
 }
 
 // Reads more client body into ubuf_ (the codec removes the chunked framing). Returns false when
@@ -149,8 +162,7 @@ bool Session::send_request() {
       bool progress;
       if (!read_client_body(&progress)) return false;
     }
-    if (body_mode_ == BodyMode::kBuffered) end_buffered_head(head_, r_->body.size());
-    if (body_mode_ == BodyMode::kSet) end_buffered_head(head_, set_body_.size());
+    end_stored_head();
     ctx_->loop.cancel(&timer_);
     connect_next();
     return false;
