@@ -154,21 +154,21 @@ bool parse_listen(const Directive& d, ListenAddr* out, bool* default_server, std
       out->backlog_set = true;
     } else if (o.rfind("rcvbuf=", 0) == 0 || o.rfind("sndbuf=", 0) == 0) {
       auto v = parse_size(std::string_view(o).substr(7));
-      if (!v || *v == 0 || *v > uint64_t(INT32_MAX)) {
-        *error = fmt::format("invalid {} \"{}\"", o.substr(0, 6), o.substr(7));
+      if (!v || *v > uint64_t(INT32_MAX)) {
+        *error = fmt::format("invalid {} \"{}\"", o.substr(0, 6), o);
         return false;
       }
       (o[0] == 'r' ? out->rcvbuf : out->sndbuf) = int(*v);
     } else if (o.rfind("fastopen=", 0) == 0) {
       auto v = parse_uint(std::string_view(o).substr(9));
       if (!v || *v > 65535) {
-        *error = fmt::format("invalid fastopen \"{}\"", o.substr(9));
+        *error = fmt::format("invalid fastopen \"{}\"", o);
         return false;
       }
       out->fastopen = int(*v);
     } else if (o.rfind("so_keepalive=", 0) == 0) {
       if (!parse_so_keepalive(std::string_view(o).substr(13), out)) {
-        *error = fmt::format("invalid so_keepalive \"{}\"", o.substr(13));
+        *error = fmt::format("invalid so_keepalive value: \"{}\"", o.substr(13));
         return false;
       }
     } else if (o == "deferred") {

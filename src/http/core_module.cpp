@@ -127,13 +127,16 @@ void set_error_page(Level& lv, const Directive& d) {
 // file's name (nginx's ngx_conf_set_path_slot).
 void set_client_body_temp_path(Level& lv, const Directive& d) {
   TempLevels levels;
+  size_t total = 0;
   for (size_t i = 1; i < d.args.size(); ++i) {
     auto l = parse_uint(d.args[i]);
-    if (!l || *l < 1 || *l > 2) {
-      lv.error(d, "invalid value \"" + d.args[i] + "\"");
+    // nginx bounds only the sum (the name has ten digits to take the levels from).
+    if (!l || *l < 1 || *l > 9 || total + *l > 9) {
+      lv.error(d, "\"" + d.name + "\" directive invalid value");
       return;
     }
     levels.len[levels.count++] = uint8_t(*l);
+    total += size_t(*l);
   }
   const std::string& path = d.args[0];
   lv.loc.client_body_temp_path = path[0] == '/' ? path : lv.prefix() + path;
@@ -157,7 +160,7 @@ template <ComplexValue LocationConf::*V, bool LocationConf::*Has>
 void set_rate_value(Level& lv, const Directive& d) {
   const std::string& a = d.args[0];
   if (a.find('$') == std::string::npos && !parse_size(a)) {
-    lv.error(d, "invalid value \"" + a + "\"");
+    lv.error(d, "\"" + d.name + "\" directive invalid value");
     return;
   }
   if (lv.value(d, a, &(lv.loc.*V))) lv.loc.*Has = true;

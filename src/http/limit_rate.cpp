@@ -9,13 +9,14 @@
 namespace portico::http {
 
 uint64_t RateLimit::allowance(uint64_t elapsed_ms, uint64_t sent, uint64_t* delay_ms) const {
-  // Budget at this instant: `after` at once, then `rate` per second (no overflow for rates up
-  // to 2^40 B/s over a year).
-  const uint64_t budget = after + rate * elapsed_ms / 1000;
+  // Budget at this instant: `after` and one second's worth at once (as nginx's
+  // rate * (elapsed + 1)), then `rate` per second (no overflow for rates up to 2^40 B/s over a
+  // year).
+  const uint64_t budget = after + rate + rate * elapsed_ms / 1000;
   const uint64_t granule = std::clamp<uint64_t>(rate / 8, 1, 16384);
   const uint64_t avail = budget > sent ? budget - sent : 0;
-  // Inside `after` everything that is allowed goes; past it, wait for a whole granule.
-  if (avail > 0 && (sent < after || avail >= granule)) return avail;
+  // Wait for a whole granule (inside `after` the allowance is always more than one).
+  if (avail >= granule) return avail;
   const uint64_t need = granule - std::min(avail, granule);
   *delay_ms = std::max<uint64_t>(1, (need * 1000 + rate - 1) / rate);
   return 0;

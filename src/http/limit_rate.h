@@ -1,8 +1,8 @@
 // RateLimit: the pace of one response (limit_rate, limit_rate_after, $limit_rate,
 // X-Accel-Limit-Rate; nginx's r->limit_rate in ngx_http_write_filter). The codec asks it how
 // many body bytes may go out now; when none, it waits on the worker's timer for the delay it
-// names and never blocks. The budget grows linearly from the request's start: `after` bytes at
-// once, then `rate` bytes per second. Writes are batched into granules (1/8 s of the rate, at
+// names and never blocks. The budget grows linearly from the request's start: `after` bytes and
+// one second's worth at once (as nginx), then `rate` bytes per second. Writes are batched into granules (1/8 s of the rate, at
 // most 16 KiB) so a slow rate wakes the worker a few times a second, not at every tick.
 //
 // Lives in the pooled http::Request; worker thread only. A zero rate (the default) is never

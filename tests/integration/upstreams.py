@@ -29,7 +29,8 @@ Modes (each small; HTTP modes keep connections alive as HTTP/1.1 allows):
   slow        --header-delay S, then --chunks N of --chunk-size bytes with --chunk-delay S
               between them (Content-Length unless --chunked)
   chunked     like slow without delays, chunked; --trailer 'K: V' adds a trailer
-  stream      GET -> 200 with --size bytes (or ?size=N) of gen_bytes(): generated on the fly
+  stream      GET -> 200 with --size bytes (or ?size=N) of gen_bytes(): generated on the fly;
+              hdr=Name:Value adds a response header (repeatable)
   info        1xx interim responses (--codes 100,103) then 200 "final"
   close       response without Content-Length ended by closing (--version HTTP/1.0|HTTP/1.1)
   reset       accept, read the request head (or nothing with --when accept), then RST
@@ -459,6 +460,9 @@ class StreamApp(App):
             size = int(q["size"][0]) if "size" in q else self.args.size
             out = [("Content-Type", "application/octet-stream"),
                    ("Content-Length", str(size)), ("X-Upstream", self.name)]
+            for hv in q.get("hdr", []):  # extra response headers, as echo's hdr=Name:Value
+                k, _, v = hv.partition(":")
+                out.append((k.strip(), v.strip()))
             if close:
                 out.append(("Connection", "close"))
             c.send(response_head(200, out))
