@@ -25,6 +25,11 @@ Session::Session(http::ClientStream* client, http::Request* r, Context* ctx)
       pass_(conf_->pass.get()) {
   timer_.owner = this;
   timer_.cb = &Session::on_timer;
+  rate_timer_.owner = this;
+  rate_timer_.cb = [](Timer* t) {  // proxy_limit_rate: the upstream may be read again
+    Session* s = static_cast<SessionTimer*>(t)->owner;
+    if (s->state_ != State::kDone) s->pump();
+  };
   head_ = ctx_->take_string();
   head_in_.headers = ctx_->take_headers();
 }
@@ -32,6 +37,7 @@ Session::Session(http::ClientStream* client, http::Request* r, Context* ctx)
 Session::~Session() {
   if (resolver_) resolver_->cancel(&dns_wait_);
   ctx_->loop.cancel(&timer_);
+  ctx_->loop.cancel(&rate_timer_);
   if (group_) group_->dequeue(this);
   close_upstream();
   ctx_->give_string(std::move(head_));

@@ -170,6 +170,8 @@ class Session final : public IoHandler, public http::ContentSession, public upst
 
   // ---- session_relay.cpp: response body, spool, tunnel ----
   bool relay_response();
+  // proxy_limit_rate: trims *want to what may be read now; false (timer set) when nothing may.
+  bool upstream_rate_allows(size_t* want);
   // An app group in its crash backoff (Group::unavailable_retry_after): 503 with Retry-After
   // at once, produced here since the codec's error pages carry no extra fields.
   void respond_unavailable(uint32_t retry_after_s);
@@ -212,6 +214,7 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   State state_ = State::kConnecting;
   Wait wait_ = Wait::kNone;
   SessionTimer timer_;
+  SessionTimer rate_timer_;  // proxy_limit_rate: when the upstream may be read again
   struct Deadline {
     Wait wait = Wait::kNone;
     uint64_t at = 0;  // loop ms; 0 = not waiting on this side

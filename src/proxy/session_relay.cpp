@@ -183,7 +183,9 @@ bool Session::relay_response() {
       wait(Wait::kUpstreamRead, conf_->read_timeout_ms);
       return false;
     }
-    const size_t want = std::min(rcap_ - rlen_, limit);
+    size_t want = std::min(rcap_ - rlen_, limit);
+    if (conf_->limit_rate != 0 && !upstream_rate_allows(&want)) [[unlikely]]
+      return false;
     IoResult got = up_->read(rbuf_.get() + rlen_, want);
     if (got.progress()) {
       upstream_progress();
@@ -204,6 +206,21 @@ bool Session::relay_response() {
                 Fault::kPeer);
     return false;
   }
+}
+
+bool Session::upstream_rate_allows(size_t* want) {
+  http::RateLimit pace;
+  pace.rate = conf_->limit_rate;
+  uint64_t delay = 0;
+  const uint64_t elapsed = ctx_->loop.now_ms() - attempt_ms_;
+  const uint64_t allow = pace.allowance(elapsed, r_->upstream.bytes_received, &delay);
+  if (allow == 0) {
+    upstream_progress();  // not reading by choice: the read timeout does not run
+    ctx_->loop.schedule(&rate_timer_, delay);
+    return false;
+  }
+  *want = size_t(std::min<uint64_t>(*want, allow));
+  return true;
 }
 
 void Session::end_upstream() {

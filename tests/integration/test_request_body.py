@@ -234,6 +234,10 @@ http {
             limit_rate 1m;
             proxy_pass http://{upstream}/;
         }
+        location /plimit/ {
+            proxy_limit_rate 20k;
+            proxy_pass http://{upstream}/;
+        }
     }
 }
 """
@@ -299,6 +303,12 @@ class LimitRateTest(unittest.TestCase):
         self.assertEqual(r.body, b"".join(gen_bytes(size)))
         self.assertIsNone(r.header("X-Accel-Limit-Rate"))  # hidden, as nginx
         self.assertGreaterEqual(took, 0.9)
+
+    def test_proxy_limit_rate_paces_reading_the_upstream(self):
+        size = 48 * 1024
+        r, took = timed_get(self.port, f"/plimit/?size={size}")
+        self.assertEqual(r.body, b"".join(gen_bytes(size)))
+        self.assertGreaterEqual(took, 0.9)  # 20k at once, the rest a second later
 
 
 if __name__ == "__main__":
