@@ -72,7 +72,7 @@ const Command kCommands[] = {
     {{"http2_recv_buffer_size", kHttp, 1, 1, BlockKind::kNone, 0, true},
      set_bounded_size<&Http2Conf::recv_buffer_size, 16384 + 9 + 1, UINT32_MAX>},
     {{"http2_chunk_size", kHSL, 1, 1, BlockKind::kNone, 0, true},
-     set_bounded_size<&Http2Conf::chunk_size, 1, 16384>},
+     set_bounded_size<&Http2Conf::chunk_size, 1, (1u << 24) - 1>},  // nginx's bound
     {{"http2_body_preread_size", kHS, 1, 1, BlockKind::kNone, 0, true},
      set_bounded_size<&Http2Conf::body_preread_size, 0, 0x7fffffff>},
     {{"http2_streams_index_size", kHS, 1, 1, BlockKind::kNone, 0, true}, set_ignored_size},

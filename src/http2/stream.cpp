@@ -229,11 +229,8 @@ void Stream::start_response() {
   if (no_body) {
     out_last_ = eof_sent_ = true;
     r.out.clear();
-  } else if (!out_) {
-    out_cap_ = size_t(2 * session_->conf().chunk_size);
-    out_.reset(new char[out_cap_]);
-  } else if (out_cap_ < 2 * session_->conf().chunk_size) {
-    out_cap_ = size_t(2 * session_->conf().chunk_size);
+  } else if (!out_ || out_cap_ < 2 * frame_chunk()) {
+    out_cap_ = 2 * frame_chunk();
     out_.reset(new char[out_cap_]);
   }
   const int rv = nghttp2_submit_response(session_->native(), id_, nva.data(), nva.size(),
@@ -335,8 +332,18 @@ IoResult Stream::write_codec(std::span<const http::OutChunk> body, size_t skip, 
   return IoResult::moved(taken);
 }
 
+size_t Stream::frame_chunk() const {
+  // http2_chunk_size, as nginx: no DATA frame is larger than the peer's SETTINGS_MAX_FRAME_SIZE
+  // (16384 unless it raised it); the stream's output buffer (two chunks) stays within 128 KiB
+  // whatever the peer says.
+  const uint32_t peer_max =
+      nghttp2_session_get_remote_settings(session_->native(), NGHTTP2_SETTINGS_MAX_FRAME_SIZE);
+  return size_t(std::min<uint64_t>(
+      {session_->conf().chunk_size, peer_max ? peer_max : 16384, uint64_t(64) * 1024}));
+}
+
 ssize_t Stream::read_data(uint8_t* buf, size_t length, uint32_t* flags) {
-  size_t n = std::min({length, out_len_ - out_pos_, size_t(session_->conf().chunk_size)});
+  size_t n = std::min({length, out_len_ - out_pos_, frame_chunk()});
   if (req_->rate.rate != 0 && n > 0) [[unlikely]] {
     // limit_rate: DATA frames only as the response's budget allows; the timer resumes them.
     uint64_t delay = 0;

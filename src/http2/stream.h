@@ -55,6 +55,7 @@ class Stream final : public http::ClientStream {
   void run_pending();
   // libnghttp2's data provider: up to `length` response bytes into `buf`.
   ssize_t read_data(uint8_t* buf, size_t length, uint32_t* flags);
+  size_t frame_chunk() const;  // the largest DATA payload to send now
   // Our END_STREAM went out.
   void on_response_sent();
   // libnghttp2 closed the stream (or the connection ends): log, end content, release.
