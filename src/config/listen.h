@@ -36,7 +36,7 @@ struct ListenAddr {
     return rcvbuf >= 0 || sndbuf >= 0 || fastopen >= 0 || so_keepalive != 0 || backlog_set ||
            reuseport;
   }
-  bool ssl = false;      // `listen ... ssl`: connections start with a TLS handshake
+  bool ssl = false;  // `listen ... ssl`: connections start with a TLS handshake
   // `listen ... proxy_protocol`: every connection starts with a PROXY protocol header (before
   // TLS when both are set); a connection without one is closed.
   bool proxy_protocol = false;

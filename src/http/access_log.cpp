@@ -55,7 +55,7 @@ void write_variable_log(Request& r, const AccessLog& al, std::string_view line) 
   const OpenLogCache* cache = r.loc->open_log_cache.get();
   bool owned = true;
   int fd = cache ? const_cast<OpenLogCache*>(cache)->acquire(r.conn->worker()->index(), path,
-                                                              now_ms(), &owned)
+                                                             now_ms(), &owned)
                  : open_log(path);
   if (fd < 0) {
     PORTICO_LOG(LogLevel::kError, r.conn->id(), "open() \"{}\" failed ({}){}", path,
@@ -93,12 +93,12 @@ void append_escaped(LogFormat::Escape escape, std::string_view v, std::string& o
       // JSON's short escapes where it has one (nginx's ngx_escape_json).
       const char* s = c == '"'    ? "\\\""
                       : c == '\\' ? "\\\\"
-                      : c == '\n'  ? "\\n"
-                      : c == '\r'  ? "\\r"
-                      : c == '\t'  ? "\\t"
-                      : c == '\b'  ? "\\b"
-                      : c == '\f'  ? "\\f"
-                                    : nullptr;
+                      : c == '\n' ? "\\n"
+                      : c == '\r' ? "\\r"
+                      : c == '\t' ? "\\t"
+                      : c == '\b' ? "\\b"
+                      : c == '\f' ? "\\f"
+                                  : nullptr;
       if (s) {
         out += s;
         continue;

@@ -214,7 +214,8 @@ struct LocationConf {
   bool client_body_in_single_buffer = false;
   // limit_rate / limit_rate_after (complex values, sizes; see http/limit_rate.h).
   ComplexValue limit_rate, limit_rate_after;
-  bool has_limit_rate = false, has_limit_rate_after = false;  // accepted: a body in memory is always one piece
+  bool has_limit_rate = false,
+       has_limit_rate_after = false;  // accepted: a body in memory is always one piece
 
   // Nested locations of this location (nginx allows nesting).
   std::vector<std::unique_ptr<LocationConf>> children;

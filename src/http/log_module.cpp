@@ -7,8 +7,8 @@
 #include "config/path.h"
 #include "core/log.h"
 
-#include <cassert>
 #include <algorithm>
+#include <cassert>
 #include <map>
 
 #include "core/strings.h"
@@ -225,8 +225,7 @@ void finish_level(Level& lv) {
 
 const Command kCommands[] = {
     {{"log_format", kHttp, 2, kAnyArgs, BlockKind::kNone, 0, false}, nullptr, When::kBuilder},
-    {{"access_log", kHSLI | config::kLimitExcept, 1, kAnyArgs,
-      BlockKind::kNone, 0, false},
+    {{"access_log", kHSLI | config::kLimitExcept, 1, kAnyArgs, BlockKind::kNone, 0, false},
      set_access_log},
     {{"error_log", kHSL, 1, 2, BlockKind::kNone, 0, false}, set_error_log},
     {{"open_log_file_cache", kHSL, 1, 4, BlockKind::kNone, 0, true}, set_open_log_file_cache},

@@ -100,8 +100,7 @@ int RequestBody::write_all(const char* data, size_t n) {
   return 0;
 }
 
-int RequestBody::append(const LocationConf& loc, std::string_view dir, const char* data,
-                        size_t n) {
+int RequestBody::append(const LocationConf& loc, std::string_view dir, const char* data, size_t n) {
   if (fd_ < 0 && (loc.client_body_in_file_only != BodyInFile::kOff ||
                   size_ + n > loc.client_body_buffer_size)) {
     if (int err = open_file(loc, dir)) return err;

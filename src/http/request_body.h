@@ -77,7 +77,7 @@ class RequestBody {
   std::string path_;
   uint64_t size_ = 0;
   int fd_ = -1;
-  bool overflow_ = false;      // streamed bytes no longer fit the buffer
+  bool overflow_ = false;       // streamed bytes no longer fit the buffer
   bool unlink_at_end_ = false;  // client_body_in_file_only clean
   const char* failed_call_ = "";
 };

@@ -251,7 +251,7 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   size_t frame_off_ = 0;
   std::string post_;  // CRLF after chunk data (and the last-chunk)
   size_t post_off_ = 0;
-  bool pooled_ = false;      // this attempt reuses a keep-alive connection
+  bool pooled_ = false;  // this attempt reuses a keep-alive connection
   // kBuffered: the whole body is in r_->body; kSet: proxy_set_body's value.
   std::string set_body_;
   size_t stored_off_ = 0;  // of the stored body, sent so far in this attempt

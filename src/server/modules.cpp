@@ -22,9 +22,9 @@ void register_http_modules() {
          {&http::core_module, &http::log_module, &http::map_module, &http::rewrite_module,
           &http::access_module, &auth::auth_basic_module, &http::realip_module, &http::limit_module,
           &http::headers_module, &http2::http2_module, &http::ssl_module,
-          &static_files::static_module, &static_files::autoindex_module, &proxy::proxy_module, &static_files::charset_module,
-          &compress::compress_module,
-          &apps::apps_module, &server::status_module})
+          &static_files::static_module, &static_files::autoindex_module, &proxy::proxy_module,
+          &static_files::charset_module, &compress::compress_module, &apps::apps_module,
+          &server::status_module})
       http::register_module(*m);
     http::set_default_content(static_files::kStaticContent);
     http::set_http2_codec(http2::make_codec);

@@ -17,11 +17,20 @@ constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 void escape_html(std::string_view s, std::string& out) {
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
 }
@@ -183,8 +192,9 @@ void format_xml(const std::vector<DirEntry>& entries, std::string& out) {
   for (const DirEntry& e : entries) {
     const char* tag = e.dir ? "directory" : e.file ? "file" : "other";
     const struct tm tm = time_of(e.mtime, ListingOptions{});
-    fmt::format_to(std::back_inserter(out), "<{} mtime=\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z\"", tag,
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    fmt::format_to(std::back_inserter(out), "<{} mtime=\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z\"",
+                   tag, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                   tm.tm_sec);
     if (!e.dir && e.file) fmt::format_to(std::back_inserter(out), " size=\"{}\"", e.size);
     out += '>';
     escape_html(e.name, out);
@@ -217,8 +227,8 @@ void format_listing(const std::vector<DirEntry>& entries, const ListingOptions& 
 
 bool valid_callback(std::string_view name) {
   for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '.' || c == '$'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '.' || c == '$'))
       return false;
   return true;
 }

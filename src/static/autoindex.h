@@ -26,9 +26,9 @@ struct ListingOptions {
   AutoindexFormat format = AutoindexFormat::kHtml;
   bool exact_size = true;
   bool localtime = false;
-  long gmtoff = 0;        // seconds east of UTC, for localtime
-  bool utf8 = false;      // the response's charset is utf-8: names are cut by characters
-  std::string_view uri;   // the directory's URI (titles)
+  long gmtoff = 0;            // seconds east of UTC, for localtime
+  bool utf8 = false;          // the response's charset is utf-8: names are cut by characters
+  std::string_view uri;       // the directory's URI (titles)
   std::string_view callback;  // jsonp
 };
 

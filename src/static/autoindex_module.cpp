@@ -51,8 +51,9 @@ void set_format(Level& lv, const Directive& d) {
       return;
     }
   }
-  lv.error(d, "invalid value \"" + d.args[0] + "\" in \"autoindex_format\" directive, it must be "
-              "\"html\", \"xml\", \"json\" or \"jsonp\"");
+  lv.error(d, "invalid value \"" + d.args[0] +
+                  "\" in \"autoindex_format\" directive, it must be "
+                  "\"html\", \"xml\", \"json\" or \"jsonp\"");
 }
 
 // The directory's entries (names starting with '.' left out), stat'ed through the directory's
@@ -61,9 +62,8 @@ bool read_entries(Request& r, const std::string& path, std::vector<DirEntry>& ou
   DIR* dir = ::opendir(path.c_str());
   if (!dir) {
     const int err = errno;
-    PORTICO_LOG(err == ENOENT || err == ENOTDIR ? LogLevel::kError : LogLevel::kCrit,
-                r.conn->id(), "opendir() \"{}\" failed ({}){}", path, errno_text(err),
-                http::log_context(r));
+    PORTICO_LOG(err == ENOENT || err == ENOTDIR ? LogLevel::kError : LogLevel::kCrit, r.conn->id(),
+                "opendir() \"{}\" failed ({}){}", path, errno_text(err), http::log_context(r));
     errno = err;
     return false;
   }
@@ -116,8 +116,8 @@ http::Step autoindex_respond(Request& r, const std::string& path) {
     std::string_view cb;
     if (http::find_arg(r.args, "callback", &cb)) callback.assign(cb);
     if (!valid_callback(callback)) {
-      PORTICO_LOG(LogLevel::kError, r.conn->id(), "client sent invalid callback \"{}\"{}",
-                  callback, http::log_context(r));
+      PORTICO_LOG(LogLevel::kError, r.conn->id(), "client sent invalid callback \"{}\"{}", callback,
+                  http::log_context(r));
       return http::Step::status(400);
     }
     o.callback = callback;
@@ -140,9 +140,15 @@ http::Step autoindex_respond(Request& r, const std::string& path) {
   http::Response& resp = r.resp;
   resp.status = 200;
   switch (o.format) {
-    case AutoindexFormat::kHtml: resp.content_type = "text/html"; break;
-    case AutoindexFormat::kXml: resp.content_type = "text/xml"; break;
-    case AutoindexFormat::kJson: resp.content_type = "application/json"; break;
+    case AutoindexFormat::kHtml:
+      resp.content_type = "text/html";
+      break;
+    case AutoindexFormat::kXml:
+      resp.content_type = "text/xml";
+      break;
+    case AutoindexFormat::kJson:
+      resp.content_type = "application/json";
+      break;
     case AutoindexFormat::kJsonp:
       resp.content_type = o.callback.empty() ? "application/json" : "application/javascript";
       break;
@@ -162,8 +168,7 @@ http::Step autoindex_respond(Request& r, const std::string& path) {
   return http::Step::respond();
 }
 
-http::Module autoindex_module = {.name = "autoindex",
-                                 .commands = kCommands,
-                                 .create_conf = http::create_conf<AutoindexConf>};
+http::Module autoindex_module = {
+    .name = "autoindex", .commands = kCommands, .create_conf = http::create_conf<AutoindexConf>};
 
 }  // namespace portico::static_files

@@ -88,8 +88,8 @@ bool Charsets::add_map(std::string_view src, std::string_view dst,
     return false;
   }
   if (table(s, d)) {
-    *error = fmt::format("duplicate \"charset_map\" between the charsets \"{}\" and \"{}\"", src,
-                         dst);
+    *error =
+        fmt::format("duplicate \"charset_map\" between the charsets \"{}\" and \"{}\"", src, dst);
     return false;
   }
   auto fwd = std::make_unique<CharsetTable>();

@@ -21,9 +21,9 @@ namespace portico::static_files {
 struct CharsetTable {
   enum class Kind : uint8_t { kByte, kToUtf8, kFromUtf8 };
   Kind kind = Kind::kByte;
-  uint8_t byte[256];                         // kByte: byte -> byte
-  char utf8[256][4];                         // kToUtf8: byte -> its UTF-8 sequence
-  uint8_t utf8_len[256];                     // ... of this many bytes
+  uint8_t byte[256];                           // kByte: byte -> byte
+  char utf8[256][4];                           // kToUtf8: byte -> its UTF-8 sequence
+  uint8_t utf8_len[256];                       // ... of this many bytes
   std::unordered_map<uint32_t, uint8_t> from;  // kFromUtf8: code point -> byte (>= 0x80 only)
 };
 
@@ -39,8 +39,7 @@ class Charsets {
   // Declares `charset_map src dst { entries }`; entries are the block's lines, two hex
   // numbers each. False and `error` (nginx's words) when a line or the pair is invalid.
   bool add_map(std::string_view src, std::string_view dst,
-               const std::vector<std::pair<std::string, std::string>>& entries,
-               std::string* error);
+               const std::vector<std::pair<std::string, std::string>>& entries, std::string* error);
   // The table recoding from `src` to `dst`, or null when no charset_map joins them.
   const CharsetTable* table(int src, int dst) const;
 

@@ -113,9 +113,8 @@ void finish_level(Level& lv) {
     return;
   const Charsets& cs = lv.main_conf<CharsetMainConf>().charsets;
   if (cs.table(c.source.index, c.charset.index)) return;
-  const std::string msg =
-      fmt::format("no \"charset_map\" between the charsets \"{}\" and \"{}\"",
-                  cs.name(c.source.index), cs.name(c.charset.index));
+  const std::string msg = fmt::format("no \"charset_map\" between the charsets \"{}\" and \"{}\"",
+                                      cs.name(c.source.index), cs.name(c.charset.index));
   // Reported once per pair, as nginx does.
   for (const std::string& seen : lv.main_conf<CharsetMainConf>().reported)
     if (seen == msg) return;
@@ -333,7 +332,8 @@ const Command kCommands[] = {
     {{"override_charset", kHSLI, 1, 1, BlockKind::kNone, 0, true},
      http::set_flag<&CharsetConf::override_charset>},
     {{"charset_types", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, true}, set_types},
-    {{"charset_map", kHttp, 2, 2, BlockKind::kFreeform, kTypes, false}, nullptr,
+    {{"charset_map", kHttp, 2, 2, BlockKind::kFreeform, kTypes, false},
+     nullptr,
      http::When::kBuilder},
 };
 

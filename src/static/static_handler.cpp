@@ -13,11 +13,11 @@
 #include "http/connection.h"
 #include "http/phases.h"
 #include "http/uri.h"
+#include "static/autoindex_module.h"
+#include "static/charset_module.h"
 #include "static/conditional.h"
 #include "static/etag.h"
 #include "static/range.h"
-#include "static/autoindex_module.h"
-#include "static/charset_module.h"
 #include "static/static_module.h"
 
 namespace portico::static_files {

@@ -21,8 +21,7 @@ TEST(AccessLogEscape, AsNginx) {
   EXPECT_EQ(esc(Escape::kDefault, ""), "-");
   EXPECT_EQ(esc(Escape::kDefault, "a\"b\\\x1b\x7f\xd1"), "a\\x22b\\x5C\\x1B\\x7F\\xD1");
   EXPECT_EQ(esc(Escape::kJson, ""), "");
-  EXPECT_EQ(esc(Escape::kJson, "a\"b\\\n\r\t\b\f\x1b\xd1"),
-            "a\\\"b\\\\\\n\\r\\t\\b\\f\\u001B\xd1");
+  EXPECT_EQ(esc(Escape::kJson, "a\"b\\\n\r\t\b\f\x1b\xd1"), "a\\\"b\\\\\\n\\r\\t\\b\\f\\u001B\xd1");
   EXPECT_EQ(esc(Escape::kNone, ""), "");
   EXPECT_EQ(esc(Escape::kNone, "\"\x1b"), "\"\x1b");
 }

@@ -37,8 +37,9 @@ TEST(Autoindex, HtmlRowsAsNginx) {
   format_listing(v, o, out);
   EXPECT_NE(out.find("<title>Index of /x&lt;y&gt;/</title>"), std::string::npos) << out;
   EXPECT_NE(out.find("<a href=\"../\">../</a>\r\n"), std::string::npos);
-  EXPECT_NE(out.find("<a href=\"d/\">d/</a>" + std::string(48, ' ') + " 01-Jan-1971 00:00       -\r\n"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find("<a href=\"d/\">d/</a>" + std::string(48, ' ') + " 01-Jan-1971 00:00       -\r\n"),
+      std::string::npos)
       << out;
   // 12345 bytes rounds to 12K; the href escapes ':' and '?', the text escapes html.
   EXPECT_NE(out.find("<a href=\"f%3C%26%3E%3A%3F\">f&lt;&amp;&gt;:?</a>" + std::string(44, ' ') +

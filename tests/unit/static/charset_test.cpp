@@ -80,7 +80,10 @@ TEST_F(Utf8Map, FromUtf8WithEntitiesAndSplitSequences) {
   r.finish(out);
   EXPECT_EQ(out, "?");
   out.clear();
-  r.recode("\xE2" "A", out);  // a broken sequence: '?' and the next byte read again
+  r.recode(
+      "\xE2"
+      "A",
+      out);  // a broken sequence: '?' and the next byte read again
   EXPECT_EQ(out, "?A");
 }
 
