@@ -123,7 +123,7 @@ bool Charsets::add_map(std::string_view src, std::string_view dst,
       size_t n = b.size() / 2;
       bool ok = b.size() % 2 == 0 && n >= 1 && n <= 4;
       for (size_t k = 0; ok && k < n; ++k) {
-        uint32_t v;
+        uint32_t v = 0;
         ok = parse_hex(std::string_view(b).substr(2 * k, 2), &v, 2);
         bytes[k] = uint8_t(v);
       }
