@@ -152,6 +152,7 @@ void Builder::inherit(LocationConf& c, const LocationConf& p, uint32_t context) 
   c.types = p.types;
   c.error_pages = p.error_pages;
   c.add_headers = p.add_headers;
+  c.add_trailers = p.add_trailers;
   c.access = p.access;
   c.realip = p.realip;
   c.access_logs = p.access_logs;
@@ -170,6 +171,8 @@ void Builder::inherit(LocationConf& c, const LocationConf& p, uint32_t context) 
   c.keepalive_timeout = p.keepalive_timeout;
   c.keepalive_header = p.keepalive_header;
   c.keepalive_requests = p.keepalive_requests;
+  c.keepalive_time = p.keepalive_time;
+  c.keepalive_disable = p.keepalive_disable;
   c.client_body_timeout = p.client_body_timeout;
   c.send_timeout = p.send_timeout;
   c.client_max_body_size = p.client_max_body_size;

@@ -18,6 +18,7 @@
 #include "http/request.h"
 #include "http/ssl_module.h"
 #include "http/uri.h"
+#include "http/user_agent.h"
 #include "http/worker_services.h"
 #include "tls/session.h"
 
@@ -25,6 +26,20 @@ namespace portico::http {
 
 namespace {
 CodecFactory g_http2_codec = nullptr;
+
+// nginx's keep-alive checks past keepalive_requests/_timeout: keepalive_time (the connection's
+// age) and keepalive_disable (MSIE 6 after a POST, Safari on Mac OS X).
+bool keepalive_allowed(const Request& r, uint64_t age_ms) {
+  const LocationConf& l = *r.loc;
+  if (age_ms > l.keepalive_time) return false;
+  if (l.keepalive_disable == 0) return true;
+  const Header* ua = r.head.find("user-agent");
+  if (!ua) return true;
+  const uint8_t f = user_agent_flags(ua->value);
+  if ((f & kUaMsie6) && (l.keepalive_disable & kUaMsie6) && r.head.method == Method::kPost)
+    return false;
+  return !((f & kUaSafari) && (l.keepalive_disable & kUaSafari));
+}
 }  // namespace
 
 void set_http2_codec(CodecFactory f) {
@@ -45,6 +60,7 @@ Connection::~Connection() {
 }
 
 void Connection::start() {
+  start_ms_ = worker_->loop().now_ms();
   worker_->connection_opened(this);
   if (!worker_->loop().add(transport_.fd(), EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, this)) {
     close();
@@ -611,6 +627,10 @@ void Connection::start_response() {
   if (worker_->draining()) r.resp.keep_alive = false;
   if (r.loc && requests_ >= r.loc->keepalive_requests) r.resp.keep_alive = false;
   if (r.loc && r.loc->keepalive_timeout == 0) r.resp.keep_alive = false;
+  if (r.loc && r.resp.keep_alive && !keepalive_allowed(r, worker_->loop().now_ms() - start_ms_))
+    r.resp.keep_alive = false;
+  if (r.resp.status == 0) r.resp.status = 200;
+  apply_headers_filter(r);  // expires, add_header, whether add_trailer applies
   if (!r.filter) r.filter = find_body_filter(r);
   if (r.filter) [[unlikely]]
     r.filter->on_head(r);
@@ -823,8 +843,10 @@ ModuleWorkerState* Connection::module_state(const Module& m) {
 
 void Connection::want_body() {
   const Request& r = *req_;
-  // Nothing of the body here yet, and the client waits for our word before sending it.
-  if (r.head.expect_continue && body_pending_ && body_pos_ >= len_ && !continue_sent_)
+  // Nothing of the body here yet, and the client waits for our word before sending it. An empty
+  // body gets the word too, as nginx gives it whenever a handler reads the body (a client may
+  // wait for it before it sends the request's end).
+  if (r.head.expect_continue && !continue_sent_ && (!body_pending_ || body_pos_ >= len_))
     send_continue();
 }
 

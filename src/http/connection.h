@@ -96,6 +96,9 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   }
   const SockAddr& peer() const { return peer_; }
   uint32_t requests() const { return requests_; }
+  // The worker loop's clock when the connection was accepted ($connection_time,
+  // keepalive_time).
+  uint64_t start_ms() const { return start_ms_; }
   WorkerServices* worker() const { return worker_; }
   // Index in the worker's connection list (O(1) removal); maintained by the worker.
   uint32_t slot = 0;
@@ -220,6 +223,7 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   bool h2_check_ = false;       // the first bytes may be HTTP/2's (detect_http2)
   bool rate_wait_ = false;      // limit_rate: the timer says when the response may go on
   uint32_t requests_ = 0;
+  uint64_t start_ms_ = 0;
   ConnTimer timer_;
   char* buf_ = nullptr;  // read buffer: a pooled block or, for large heads, a heap buffer
   size_t cap_ = 0;

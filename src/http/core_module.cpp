@@ -7,6 +7,7 @@
 #include "core/strings.h"
 #include "http/http_modules.h"
 #include "http/level.h"
+#include "http/user_agent.h"
 
 namespace portico::http {
 
@@ -179,6 +180,24 @@ void set_lingering_close(Level& lv, const Directive& d) {
     lv.error(d, "invalid value \"" + a + "\"");
 }
 
+// keepalive_disable none | msie6 | safari ... (nginx's bitmask slot).
+void set_keepalive_disable(Level& lv, const Directive& d) {
+  uint8_t mask = 0;
+  for (const std::string& a : d.args) {
+    if (a == "none") {
+      mask = 0;
+    } else if (a == "msie6") {
+      mask |= kUaMsie6;
+    } else if (a == "safari") {
+      mask |= kUaSafari;
+    } else {
+      lv.error(d, fmt::format("invalid value \"{}\"", a));
+      return;
+    }
+  }
+  lv.loc.keepalive_disable = mask;
+}
+
 void set_keepalive_requests(Level& lv, const Directive& d) {
   uint64_t v;
   if (lv.number(d, d.args[0], &v)) lv.loc.keepalive_requests = v;
@@ -231,6 +250,9 @@ const Command kCommands[] = {
      set_flag<&LocationConf::chunked_transfer_encoding>},
     {{"keepalive_timeout", kHSL, 1, 2, BlockKind::kNone, 0, true}, set_keepalive_timeout},
     {{"keepalive_requests", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_keepalive_requests},
+    {{"keepalive_time", kHSL, 1, 1, BlockKind::kNone, 0, true},
+     set_msec<&LocationConf::keepalive_time>},
+    {{"keepalive_disable", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, true}, set_keepalive_disable},
     {{"lingering_close", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_lingering_close},
     {{"lingering_time", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_msec<&LocationConf::lingering_time>},
@@ -277,6 +299,9 @@ const Command kCommands[] = {
     {{"variables_hash_bucket_size", kHttp, 1, 1, BlockKind::kNone, 0, true}, accept_size},
     {{"map_hash_max_size", kHttp, 1, 1, BlockKind::kNone, 0, true}, accept_size},
     {{"map_hash_bucket_size", kHttp, 1, 1, BlockKind::kNone, 0, true}, accept_size},
+    // Memory pool sizes: portico's buffers and arenas are sized by what they hold.
+    {{"connection_pool_size", kHttp | kServer, 1, 1, BlockKind::kNone, 0, true}, accept_size},
+    {{"request_pool_size", kHttp | kServer, 1, 1, BlockKind::kNone, 0, true}, accept_size},
 };
 
 }  // namespace

@@ -98,9 +98,7 @@ void serialize_http1_head(Request& r, bool chunked, std::string& h) {
     h += ": ";
     h += f.value;
   }
-  h += "\r\n";
-  append_add_headers(r, resp.status, h);  // add_header and expires: local and proxied alike
-  h += "\r\n";
+  h += "\r\n\r\n";
 }
 
 void Http1Writer::start(Request& r) {
@@ -108,12 +106,20 @@ void Http1Writer::start(Request& r) {
   if (resp.status == 0) resp.status = 200;
   // A body whose length nobody knows: chunked to an HTTP/1.1 client, else it ends with the
   // connection.
+  // add_trailer: trailers need chunked framing, so a known length is dropped (nginx too).
+  const bool can_chunk = r.head.version_minor == 1 && (!r.loc || r.loc->chunked_transfer_encoding);
   chunked_ = false;
-  if (!resp.header_only && !resp.upgrade && resp.content_length < 0) {
-    if (r.head.version_minor == 1 && (!r.loc || r.loc->chunked_transfer_encoding))
-      chunked_ = true;
-    else
-      resp.keep_alive = false;
+  trailers_ = false;
+  if (!resp.header_only && !resp.upgrade) {
+    if (resp.expect_trailers && can_chunk) {
+      chunked_ = trailers_ = true;
+      resp.content_length = -1;
+    } else if (resp.content_length < 0) {
+      if (can_chunk)
+        chunked_ = true;
+      else
+        resp.keep_alive = false;
+    }
   }
   resp.chunked = chunked_;
   r.head_buf.clear();
@@ -124,6 +130,7 @@ void Http1Writer::start(Request& r) {
   head_len_ = uint32_t(r.head_buf.size());
   chunk_left_ = 0;
   frame_off_ = frame_len_ = 0;
+  tail_off_ = tail_len_ = 0;
   ended_ = false;
   file_error_ = 0;
 }
@@ -167,15 +174,40 @@ IoResult Http1Writer::send_file(Request& r, Transport& t, const OutChunk& file, 
     chunk_left_ -= n;
     if (chunk_left_ == 0) add_frame(kChunkEnd, 2);
   }
-  if (final && n == len) end_body();
+  if (final && n == len) end_body(r);
   return IoResult::moved(n);
 }
 
-void Http1Writer::end_body() {
+void Http1Writer::end_body(Request& r) {
   if (ended_) return;
   assert(chunk_left_ == 0);  // a chunk whose size went out is owed its data first
-  if (chunked_) add_frame(kLastChunk, sizeof kLastChunk - 1);
+  if (trailers_) {
+    build_tail(r, false);
+  } else if (chunked_) {
+    add_frame(kLastChunk, sizeof kLastChunk - 1);
+  }
   ended_ = true;
+}
+
+// The last chunk with add_trailer's fields into r.tail_buf (after the CRLF that ends the
+// data chunk before it when `crlf`): "0\r\nName: value\r\n\r\n". The values are taken now,
+// when the body has ended.
+const std::string& Http1Writer::build_tail(Request& r, bool crlf) {
+  collect_trailers(r);
+  std::string& t = r.tail_buf;
+  t.clear();
+  if (crlf) t += kChunkEnd;
+  t += "0\r\n";
+  for (size_t i = 0; i < r.resp.trailer_count; ++i) {
+    t += r.resp.trailers[i].name;
+    t += ": ";
+    t += r.resp.trailers[i].value;
+    t += "\r\n";
+  }
+  t += "\r\n";
+  tail_off_ = 0;
+  tail_len_ = uint32_t(t.size());
+  return t;
 }
 
 IoResult Http1Writer::write(Request& r, Transport& t, std::span<const OutChunk> body, size_t skip,
@@ -186,7 +218,7 @@ IoResult Http1Writer::write(Request& r, Transport& t, std::span<const OutChunk> 
   uint64_t remaining = 0;
   for (size_t i = idx; i < body.size(); ++i) remaining += body[i].len;
   remaining -= off;
-  if (last && remaining == 0) end_body();
+  if (last && remaining == 0) end_body(r);
   if (ended_ && remaining > 0) remaining = 0;  // nothing may follow the end (REQUIRES)
 
   if (chunked_ && chunk_left_ == 0 && remaining > 0) open_chunk(body, idx, off);
@@ -197,7 +229,9 @@ IoResult Http1Writer::write(Request& r, Transport& t, std::span<const OutChunk> 
   if (head_part) iov[cnt++] = {r.head_buf.data() + head_off_, head_part};
   const size_t frame_part = size_t(frame_len_ - frame_off_);
   if (frame_part) iov[cnt++] = {frame_ + frame_off_, frame_part};
-  const size_t prefix = head_part + frame_part;
+  const size_t tail_part = tail_len_ - tail_off_;  // only once the body has ended
+  if (tail_part) iov[cnt++] = {r.tail_buf.data() + tail_off_, tail_part};
+  const size_t prefix = head_part + frame_part + tail_part;
 
   // Body data for this call: memory pieces, or one file range (alone, with sendfile).
   char tmp[16384];
@@ -240,9 +274,18 @@ IoResult Http1Writer::write(Request& r, Transport& t, std::span<const OutChunk> 
   const bool completes = planned > 0 && planned == remaining && last;
   const char* suffix = nullptr;
   size_t suffix_len = 0;
+  bool suffix_is_tail = false;
   if (chunked_ && planned > 0 && planned == chunk_left_) {
-    suffix = completes ? kChunkEndAndLast : kChunkEnd;
-    suffix_len = completes ? sizeof kChunkEndAndLast - 1 : 2;
+    if (completes && trailers_) {
+      const std::string& t = build_tail(r, true);
+      tail_len_ = 0;  // owed only if this write does not take it all (below)
+      suffix = t.data();
+      suffix_len = t.size();
+      suffix_is_tail = true;
+    } else {
+      suffix = completes ? kChunkEndAndLast : kChunkEnd;
+      suffix_len = completes ? sizeof kChunkEndAndLast - 1 : 2;
+    }
     iov[cnt++] = {const_cast<char*>(suffix), suffix_len};
   }
   if (cnt == 0) return IoResult::moved(0);  // nothing owed, nothing given
@@ -260,11 +303,20 @@ IoResult Http1Writer::write(Request& r, Transport& t, std::span<const OutChunk> 
   const size_t frame_taken = std::min(left, frame_part);
   frame_off_ = uint8_t(frame_off_ + frame_taken);
   left -= frame_taken;
+  const size_t tail_taken = std::min(left, tail_part);
+  tail_off_ += uint32_t(tail_taken);
+  left -= tail_taken;
   const size_t data_taken = std::min(left, planned);
   left -= data_taken;
   if (chunked_) chunk_left_ -= data_taken;
   if (data_taken == planned && planned > 0) {
-    if (suffix) {
+    if (suffix_is_tail) {
+      if (left < suffix_len) {
+        tail_off_ = uint32_t(left);
+        tail_len_ = uint32_t(suffix_len);
+      }
+      ended_ = true;
+    } else if (suffix) {
       if (left < suffix_len) add_frame(suffix + left, suffix_len - left);
       if (completes) ended_ = true;
     } else if (completes) {

@@ -31,7 +31,8 @@ namespace portico::http {
 // Appends the HTTP/1.1 head of r.resp to `out`: status line (r.resp.status_line verbatim if
 // set), Server, Date, Content-Type, Content-Length, Last-Modified, Location, Transfer-Encoding
 // (when `chunked`), Connection, Keep-Alive, ETag, Content-Range, Accept-Ranges, the response's
-// extra headers and passed fields, then the location's add_header and expires.
+// extra headers (add_header's and expires' among them: apply_headers_filter ran) and passed
+// fields.
 void serialize_http1_head(Request& r, bool chunked, std::string& out);
 
 class Http1Writer {
@@ -52,13 +53,16 @@ class Http1Writer {
   //   error:       the socket failed (err()).
   // Counts r.bytes_sent and r.body_bytes_sent (everything after the head, framing included).
   // `use_sendfile` false: file pieces are read with pread into a stack buffer.
+  // The body's end carries add_trailer's fields when r.resp.expect_trailers (chunked only).
   // REQUIRES: start(r) ran; the same body bytes are given again until taken; nothing after a
   // `last` whose bytes all went out.
   IoResult write(Request& r, Transport& t, std::span<const OutChunk> body, size_t skip, bool last,
                  bool use_sendfile);
 
   // Head or framing bytes wait to be written.
-  bool pending() const { return head_off_ < head_len_ || frame_off_ < frame_len_; }
+  bool pending() const {
+    return head_off_ < head_len_ || frame_off_ < frame_len_ || tail_off_ < tail_len_;
+  }
   // `last` was given and everything is out.
   bool finished() const { return ended_ && !pending(); }
   bool chunked() const { return chunked_; }
@@ -66,7 +70,8 @@ class Http1Writer {
 
  private:
   void add_frame(const char* data, size_t n);
-  void end_body();
+  void end_body(Request& r);
+  const std::string& build_tail(Request& r, bool crlf);
   void open_chunk(std::span<const OutChunk> body, size_t idx, size_t off);
   IoResult send_file(Request& r, Transport& t, const OutChunk& file, size_t off, size_t len,
                      bool final);
@@ -80,8 +85,12 @@ class Http1Writer {
   char frame_[24];
   uint8_t frame_off_ = 0;
   uint8_t frame_len_ = 0;
+  // The last chunk with trailers (add_trailer), in the request's tail_buf: bytes written.
+  uint32_t tail_off_ = 0;
+  uint32_t tail_len_ = 0;
   bool chunked_ = false;
-  bool ended_ = false;  // the end of the body is framed (nothing may follow)
+  bool trailers_ = false;  // chunked, and the last chunk carries add_trailer's fields
+  bool ended_ = false;     // the end of the body is framed (nothing may follow)
   int file_error_ = 0;
 };
 

@@ -146,6 +146,7 @@ struct LocationConf {
   const TypesMap* types = nullptr;  // ext -> type
   std::vector<ErrorPage> error_pages;
   std::vector<AddHeader> add_headers;
+  std::vector<AddHeader> add_trailers;  // add_trailer: sent after a chunked or HTTP/2 body
   std::vector<AccessRule> access;
   bool satisfy_any = false;            // `satisfy any`: one allowing access handler is enough
   RealIpConf realip;                   // set_real_ip_from, real_ip_header, real_ip_recursive
@@ -171,9 +172,13 @@ struct LocationConf {
   bool tcp_nopush = false;
   // expires (ngx_http_headers_module): Expires and Cache-Control for successful responses.
   struct Expires {
-    enum class Kind : uint8_t { kOff, kEpoch, kMax, kAccess, kModified, kDaily };
+    // kVariable: `value` is evaluated per response and parsed as the directive's argument
+    // would be (`modified` says whether the directive had it).
+    enum class Kind : uint8_t { kOff, kEpoch, kMax, kAccess, kModified, kDaily, kVariable };
     Kind kind = Kind::kOff;
     int64_t seconds = 0;  // kAccess/kModified: offset; kDaily: time of day
+    bool modified = false;
+    ComplexValue value;
   } expires;
   bool chunked_transfer_encoding = true;  // off: a response of unknown length ends the connection
   bool tcp_nodelay = true;
@@ -190,6 +195,10 @@ struct LocationConf {
   uint64_t keepalive_timeout = 75'000;
   int64_t keepalive_header = -1;  // seconds for "Keep-Alive: timeout=N"; -1 = no header
   uint64_t keepalive_requests = 1000;
+  uint64_t keepalive_time = 3'600'000;  // no new request on a connection older than this
+  // keepalive_disable: the browsers (UserAgentFlag bits: kUaMsie6, kUaSafari) whose
+  // connections are not kept alive (MSIE 6 after a POST only). Default msie6.
+  uint8_t keepalive_disable = 2;
   uint64_t client_body_timeout = 60'000;
   uint64_t send_timeout = 60'000;
   // lingering_close off|on|always: after a response that closes the connection, read and drop

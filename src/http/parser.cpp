@@ -188,10 +188,41 @@ int analyse(RequestHead& r) {
   const Header* content_length = nullptr;
   const Header* transfer_encoding = nullptr;
   bool close = false, keep_alive = false, upgrade = false;
+  // Fields that must not repeat (RFC 9110 5.3: each is a single value, not a list), which nginx
+  // answers with 400 too: bit per field.
+  enum : uint8_t {
+    kExpect = 1,
+    kIfMatch = 2,
+    kIfRange = 4,
+    kIfNoneMatch = 8,
+    kContentRange = 16,
+    kAuthorization = 32,
+    kIfModifiedSince = 64,
+    kIfUnmodifiedSince = 128,
+  };
+  uint8_t seen = 0;
+  bool expect_other = false;  // an expectation other than 100-continue
+  auto once = [&seen](uint8_t bit) {
+    const bool first = !(seen & bit);
+    seen |= bit;
+    return first;
+  };
 
   for (const Header& h : r.headers) {
     // Dispatch on the length first: most fields are none of these and cost one switch.
     switch (h.name.size()) {
+      case 8:
+        if (iequals(h.name, "if-match") && !once(kIfMatch)) return 400;
+        if (iequals(h.name, "if-range") && !once(kIfRange)) return 400;
+        break;
+      case 13:
+        if (iequals(h.name, "if-none-match") && !once(kIfNoneMatch)) return 400;
+        if (iequals(h.name, "content-range") && !once(kContentRange)) return 400;
+        if (iequals(h.name, "authorization") && !once(kAuthorization)) return 400;
+        break;
+      case 19:
+        if (iequals(h.name, "if-unmodified-since") && !once(kIfUnmodifiedSince)) return 400;
+        break;
       case 4:
         if (iequals(h.name, "host")) {
           if (host != nullptr || !valid_host(h.value)) return 400;
@@ -200,8 +231,11 @@ int analyse(RequestHead& r) {
         break;
       case 6:
         if (iequals(h.name, "expect")) {
-          if (iequals(h.value, "100-continue")) r.expect_continue = true;
-          // Other expectations are ignored, as nginx does (RFC 9110 allows 417 instead).
+          if (!once(kExpect)) return 400;
+          if (iequals(h.value, "100-continue"))
+            r.expect_continue = true;
+          else
+            expect_other = true;
         }
         break;
       case 10:
@@ -218,6 +252,7 @@ int analyse(RequestHead& r) {
         }
         break;
       case 17:
+        if (iequals(h.name, "if-modified-since") && !once(kIfModifiedSince)) return 400;
         if (iequals(h.name, "transfer-encoding")) {
           if (transfer_encoding != nullptr) return 400;
           transfer_encoding = &h;
@@ -234,6 +269,9 @@ int analyse(RequestHead& r) {
     r.keep_alive = keep_alive && !close;
   } else {
     if (host == nullptr) return 400;
+    // RFC 9110 10.1.1: an expectation the server cannot meet may be answered 417; nginx
+    // ignores it, and the client then waits for a "100 Continue" that never comes.
+    if (expect_other) return 417;
     r.keep_alive = !close;
   }
   r.connection_upgrade = upgrade;

@@ -13,6 +13,13 @@ void Response::add(std::string_view name, std::string_view value) {
   ++header_count;
 }
 
+void Response::add_trailer(std::string_view name, std::string_view value) {
+  if (trailer_count == trailers.size()) trailers.emplace_back();
+  trailers[trailer_count].name.assign(name);
+  trailers[trailer_count].value.assign(value);
+  ++trailer_count;
+}
+
 void Response::clear() {
   status = 0;
   status_line = {};
@@ -25,6 +32,8 @@ void Response::clear() {
   content_range.clear();
   header_count = 0;  // keep the strings' capacity
   fields.clear();
+  trailer_count = 0;
+  expect_trailers = false;
   header_only = false;
   chunked = false;
   keep_alive = true;
@@ -65,6 +74,7 @@ void Request::reset() {
   body_buf.clear();
   out.clear();
   head_buf.clear();
+  tail_buf.clear();
   if (filter) filter->release();
   filter = nullptr;
   multipart_buf.clear();

@@ -62,6 +62,12 @@ struct Response {
   // Fields passed through from elsewhere (a proxied response's upstream head), in order, as
   // views: valid only until the head is serialized, which clears the list (capacity kept).
   std::vector<Header> fields;
+  // add_trailer's fields, collected when the body ends (reused storage, as `headers`).
+  std::vector<ResponseHeader> trailers;
+  size_t trailer_count = 0;
+  // The headers filter found an add_trailer for this status: an HTTP/1.1 body goes chunked
+  // (its length dropped) so trailers can follow; HTTP/2 ends the stream with them.
+  bool expect_trailers = false;
   bool header_only = false;  // HEAD, 304, 204: no body follows whatever the length says
   // Set by the codec: the body goes out chunked (its length is unknown, the client takes it).
   bool chunked = false;
@@ -72,6 +78,7 @@ struct Response {
   bool omit_date = false;    // likewise Date
 
   void add(std::string_view name, std::string_view value);
+  void add_trailer(std::string_view name, std::string_view value);
   void clear();
 };
 
@@ -143,6 +150,7 @@ struct Request {
   std::string body_buf;       // generated response body
   std::vector<OutChunk> out;  // body chunks after the head
   std::string head_buf;       // serialized response head
+  std::string tail_buf;       // HTTP/1.1: the last chunk with its trailer fields
   // The response body filter (compression, next; nginx's output filter chain), or null: the
   // seam between content and the codec. Set before the head is sent.
   BodyFilter* filter = nullptr;

@@ -1,6 +1,8 @@
 // The response side of the pipeline: error_page and nginx's special pages, the redirect
-// Location, and the header lines the headers module adds (expires, add_header).
+// Location, and the headers module's filter (expires, add_header, add_trailer).
+#include <algorithm>
 #include <cassert>
+#include <cstdio>
 
 #include "core/http_date.h"
 #include "core/log.h"
@@ -196,35 +198,77 @@ void set_location(Request& r, std::string_view url) {
 
 namespace {
 
-// add_header and expires apply to these codes (add_header to others with `always`).
+// add_header, add_trailer and expires apply to these codes (the first two to others with
+// `always`).
 bool headers_module_code(int status) {
   return status == 200 || status == 201 || status == 204 || status == 206 || status == 301 ||
          status == 302 || status == 303 || status == 304 || status == 307 || status == 308;
 }
 
-// nginx's ngx_http_set_expires: Expires and Cache-Control from `expires`.
-void append_expires(const Request& r, std::string& h) {
+// Drops the response's own fields named `name` (passed from an upstream, or added earlier).
+void remove_header(Response& resp, std::string_view name) {
+  std::erase_if(resp.fields, [&](const Header& f) { return iequals(f.name, name); });
+  size_t kept = 0;
+  for (size_t i = 0; i < resp.header_count; ++i) {
+    if (iequals(resp.headers[i].name, name)) continue;
+    if (kept != i) std::swap(resp.headers[kept], resp.headers[i]);  // strings keep capacity
+    ++kept;
+  }
+  resp.header_count = kept;
+}
+
+// The response's Last-Modified as a time: its own, or a proxied one still among the fields.
+time_t last_modified_of(const Response& resp) {
+  if (resp.last_modified >= 0) return resp.last_modified;
+  for (const Header& f : resp.fields)
+    if (iequals(f.name, "last-modified"))
+      if (auto t = parse_http_date(f.value)) return *t;
+  return -1;
+}
+
+// nginx's ngx_http_set_expires: Expires and Cache-Control from `expires`, replacing the
+// response's own.
+void set_expires(Request& r) {
   using Kind = LocationConf::Expires::Kind;
-  const LocationConf::Expires& e = r.loc->expires;
+  LocationConf::Expires e;
+  const LocationConf::Expires* conf = &r.loc->expires;
+  if (conf->kind == Kind::kOff) return;
+  if (conf->kind == Kind::kVariable) {
+    thread_local std::string value;  // reused: no allocation per response once warm
+    value.clear();
+    conf->value.eval(r, value);
+    if (const char* err = parse_expires(value, conf->modified, &e)) {
+      PORTICO_LOG(LogLevel::kError, r.conn->id(), "{} \"{}\"{}", err, value, log_context(r));
+      return;
+    }
+    if (e.kind == Kind::kOff) return;
+    conf = &e;
+  }
+  Response& resp = r.resp;
+  remove_header(resp, "expires");
+  remove_header(resp, "cache-control");
   const time_t now = TimeCache::local().unix_time();
   time_t at = 0;
   int64_t max_age = 0;
-  switch (e.kind) {
+  switch (conf->kind) {
     case Kind::kOff:
+    case Kind::kVariable:
       return;
     case Kind::kEpoch:
-      h += "Expires: Thu, 01 Jan 1970 00:00:01 GMT\r\nCache-Control: no-cache\r\n";
+      resp.add("Expires", "Thu, 01 Jan 1970 00:00:01 GMT");
+      resp.add("Cache-Control", "no-cache");
       return;
     case Kind::kMax:
-      h += "Expires: Thu, 31 Dec 2037 23:55:55 GMT\r\nCache-Control: max-age=315360000\r\n";
+      resp.add("Expires", "Thu, 31 Dec 2037 23:55:55 GMT");
+      resp.add("Cache-Control", "max-age=315360000");
       return;
     case Kind::kAccess:
-      at = now + e.seconds;
-      max_age = e.seconds;
+      at = now + conf->seconds;
+      max_age = conf->seconds;
       break;
     case Kind::kModified: {
-      const time_t since = r.resp.last_modified != -1 ? r.resp.last_modified : now;
-      at = since + e.seconds;
+      const time_t since = last_modified_of(resp);
+      at = (since != -1 ? since : now) + conf->seconds;
       max_age = int64_t(at - now);
       break;
     }
@@ -232,47 +276,120 @@ void append_expires(const Request& r, std::string& h) {
       // The next time the local clock shows that time of day.
       const long gmtoff = TimeCache::local().gmtoff();
       const time_t day = (now + gmtoff) / 86400 * 86400 - gmtoff;
-      at = day + e.seconds;
+      at = day + conf->seconds;
       if (at <= now) at += 86400;
       max_age = int64_t(at - now);
       break;
     }
   }
   char date[kHttpDateLen];
-  h += "Expires: ";
-  h += format_http_date(at, date);
-  h += "\r\nCache-Control: ";
-  if (max_age < 0) {
-    h += "no-cache";
-  } else {
-    h += "max-age=";
-    h += std::to_string(max_age);
+  resp.add("Expires", format_http_date(at, date));
+  char cc[40];
+  if (max_age < 0)
+    resp.add("Cache-Control", "no-cache");
+  else
+    resp.add(
+        "Cache-Control",
+        std::string_view(cc, size_t(snprintf(cc, sizeof cc, "max-age=%lld", (long long)max_age))));
+}
+
+// One add_header (nginx's ngx_http_set_headers table): ETag and Last-Modified replace the
+// response's own (an empty value removes it); other names are added when not empty.
+void add_one_header(Response& resp, std::string_view name, std::string_view value) {
+  if (iequals(name, "etag")) {
+    resp.etag.assign(value);
+    remove_header(resp, "etag");
+    return;
   }
-  h += "\r\n";
+  if (iequals(name, "last-modified")) {
+    remove_header(resp, "last-modified");
+    resp.last_modified = -1;
+    if (value.empty()) return;
+    if (auto t = parse_http_date(value)) {
+      resp.last_modified = *t;
+      return;
+    }
+  }
+  if (!value.empty()) resp.add(name, value);
 }
 
 }  // namespace
 
+const char* parse_expires(std::string_view v, bool modified, LocationConf::Expires* e) {
+  using Kind = LocationConf::Expires::Kind;
+  e->modified = modified;
+  if (!modified && v == "epoch") {
+    e->kind = Kind::kEpoch;
+    return nullptr;
+  }
+  if (!modified && v == "max") {
+    e->kind = Kind::kMax;
+    return nullptr;
+  }
+  if (!modified && v == "off") {
+    e->kind = Kind::kOff;
+    return nullptr;
+  }
+  bool daily = false, minus = false;
+  if (!v.empty() && v[0] == '@') {
+    daily = true;
+    v.remove_prefix(1);
+  } else if (!v.empty() && v[0] == '-') {
+    minus = true;
+    v.remove_prefix(1);
+  } else if (!v.empty() && v[0] == '+') {
+    v.remove_prefix(1);
+  }
+  auto ms = parse_time_ms(v);
+  if (v.empty() || !ms || *ms % 1000 != 0 || *ms / 1000 > uint64_t(INT32_MAX))
+    return "\"expires\" directive invalid value";
+  const int64_t secs = int64_t(*ms / 1000);
+  if (daily) {
+    if (secs >= 86400) return "daily time value must be less than 24 hours";
+    if (modified) return "daily time cannot be used with \"modified\" parameter";
+    e->kind = Kind::kDaily;
+    e->seconds = secs;
+    return nullptr;
+  }
+  e->kind = modified ? Kind::kModified : Kind::kAccess;
+  e->seconds = minus ? -secs : secs;
+  return nullptr;
+}
+
 bool expires_applies(const Request& r, int status) {
-  return r.loc && r.loc->expires.kind != LocationConf::Expires::Kind::kOff &&
+  using Kind = LocationConf::Expires::Kind;
+  return r.loc && r.loc->expires.kind != Kind::kOff && r.loc->expires.kind != Kind::kVariable &&
          headers_module_code(status);
 }
 
-void append_add_headers(Request& r, int status, std::string& h) {
+void apply_headers_filter(Request& r) {
   if (!r.loc) return;
-  const bool ok_code = headers_module_code(status);
-  if (ok_code) append_expires(r, h);
-  if (r.loc->add_headers.empty()) return;
+  const bool ok_code = headers_module_code(r.resp.status);
+  if (ok_code) set_expires(r);
   thread_local std::string value;  // reused: no allocation per response once warm
   for (const auto& ah : r.loc->add_headers) {
     if (!ok_code && !ah.always) continue;
     value.clear();
     ah.value.eval(r, value);
-    if (value.empty()) continue;
-    h += ah.name;
-    h += ": ";
-    h += value;
-    h += "\r\n";
+    add_one_header(r.resp, ah.name, value);
+  }
+  for (const auto& at : r.loc->add_trailers) {
+    if (!ok_code && !at.always) continue;
+    r.resp.expect_trailers = true;
+    break;
+  }
+}
+
+void collect_trailers(Request& r) {
+  r.resp.trailer_count = 0;
+  if (!r.loc || !r.resp.expect_trailers) return;
+  const bool ok_code = headers_module_code(r.resp.status);
+  thread_local std::string value;
+  for (const auto& at : r.loc->add_trailers) {
+    if (!ok_code && !at.always) continue;
+    value.clear();
+    at.value.eval(r, value);
+    if (!value.empty()) r.resp.add_trailer(at.name, value);
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/http_date.h"
 #include "core/strings.h"
 #include "core/time_cache.h"
 #include "http/basic_credentials.h"
@@ -16,6 +17,7 @@
 #include "http/map.h"
 #include "http/request.h"
 #include "http/uri.h"
+#include "http/worker_services.h"
 
 namespace portico::http {
 
@@ -149,17 +151,57 @@ extern const VariableDef kCoreVariables[] = {
          append_uint(out, uint64_t(resp.content_length));
        } else if (ref.param == "location") {
          out += resp.location;
-       } else if (ref.param == "etag") {
+       } else if (ref.param == "etag" && !resp.etag.empty()) {
          out += resp.etag;
-       } else {
-         for (size_t i = 0; i < resp.header_count; ++i)
-           if (iequals(resp.headers[i].name, ref.param)) {
-             out += resp.headers[i].value;
-             return true;
-           }
+       } else if (ref.param == "last-modified" && resp.last_modified >= 0) {
+         char date[kHttpDateLen];
+         out += format_http_date(resp.last_modified, date);
+       } else if (ref.param == "accept-ranges" && resp.accept_ranges) {
+         out += "bytes";
+       } else if (ref.param == "content-range" && !resp.content_range.empty()) {
+         out += resp.content_range;
+       } else if (ref.param == "transfer-encoding" && resp.chunked) {
+         out += "chunked";
+       } else if (ref.param == "connection" && resp.status != 0 && r.head.version_major < 2) {
+         // What the codec wrote (nginx: known once the head went out).
+         out += resp.upgrade ? "upgrade" : resp.keep_alive ? "keep-alive" : "close";
+       } else if (ref.param == "keep-alive" && resp.status != 0 && r.head.version_major < 2 &&
+                  resp.keep_alive &&
+                  !resp.upgrade && r.loc && r.loc->keepalive_header >= 0) {
+         out += "timeout=";
+         append_uint(out, uint64_t(r.loc->keepalive_header));
+       } else if (ref.param == "connection" || ref.param == "keep-alive") {
          return false;
+       } else {
+         // Several fields of one name are joined with ", " (nginx 1.23's rule for all names).
+         bool found = false;
+         for (size_t i = 0; i < resp.header_count; ++i) {
+           if (!iequals(resp.headers[i].name, ref.param)) continue;
+           if (found) out += ", ";
+           out += resp.headers[i].value;
+           found = true;
+         }
+         for (const Header& f : resp.fields) {
+           if (!iequals(f.name, ref.param)) continue;
+           if (found) out += ", ";
+           out += f.value;
+           found = true;
+         }
+         return found;
        }
        return true;
+     },
+     true, true},
+    {"sent_trailer_",
+     [](Request& r, Ref ref, std::string& out) {
+       bool found = false;
+       for (size_t i = 0; i < r.resp.trailer_count; ++i) {
+         if (!iequals(r.resp.trailers[i].name, ref.param)) continue;
+         if (found) out += ", ";
+         out += r.resp.trailers[i].value;
+         found = true;
+       }
+       return found;
      },
      true, true},
     {"arg_",
@@ -292,6 +334,15 @@ extern const VariableDef kCoreVariables[] = {
     {"connection",
      [](Request& r, Ref, std::string& out) {
        append_uint(out, r.conn->id());
+       return true;
+     }},
+    {"connection_time",
+     [](Request& r, Ref, std::string& out) {
+       const uint64_t ms = r.conn->worker()->loop().now_ms() - r.conn->start_ms();
+       char buf[32];
+       out.append(buf, size_t(snprintf(buf, sizeof buf, "%llu.%03llu",
+                                       (unsigned long long)(ms / 1000),
+                                       (unsigned long long)(ms % 1000))));
        return true;
      }},
     {"connection_requests",
@@ -451,7 +502,8 @@ Status VariableTable::resolve(std::string_view name, VarRef* out) {
     return Status::ok();
   }
   for (const VariableDef* p : reg.prefixes) {
-    if (name.size() > p->name.size() && name.substr(0, p->name.size()) == p->name) {
+    // nginx takes "$arg_" too: a parameter with an empty name.
+    if (name.size() >= p->name.size() && name.substr(0, p->name.size()) == p->name) {
       out->def = p;
       std::string_view rest = name.substr(p->name.size());
       out->param = p->header_param ? header_param(rest) : std::string(rest);

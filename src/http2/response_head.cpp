@@ -52,7 +52,6 @@ class Fields {
 
 void build_response_fields(http::Request& r, std::string& store, std::vector<nghttp2_nv>& nva) {
   thread_local std::vector<Span> spans;
-  thread_local std::string extra;  // add_header / expires lines, "Name: value\r\n"
   http::Response& resp = r.resp;
   Fields f(store, spans);
   char num[24];
@@ -75,16 +74,6 @@ void build_response_fields(http::Request& r, std::string& store, std::vector<ngh
   if (resp.accept_ranges) f.add("accept-ranges", "bytes");
   for (size_t i = 0; i < resp.header_count; ++i) f.add(resp.headers[i].name, resp.headers[i].value);
   for (const http::Header& h : resp.fields) f.add(h.name, h.value);
-  extra.clear();
-  http::append_add_headers(r, resp.status, extra);
-  for (size_t pos = 0; pos < extra.size();) {
-    size_t eol = extra.find("\r\n", pos);
-    if (eol == std::string::npos) eol = extra.size();
-    std::string_view line(extra.data() + pos, eol - pos);
-    const size_t colon = line.find(": ");
-    if (colon != std::string_view::npos) f.add(line.substr(0, colon), line.substr(colon + 2));
-    pos = eol + 2;
-  }
   resp.fields.clear();  // views into the producer's buffers: valid until the head is built
   nva.clear();
   for (const Span& sp : spans) {

@@ -14,6 +14,7 @@
 #include "http/connection.h"
 #include "http/handler.h"
 #include "http/http_config.h"
+#include "http/phases.h"
 #include "http2/response_head.h"
 #include "http2/session.h"
 
@@ -211,10 +212,11 @@ IoResult Stream::read_body(char* buf, size_t cap) {
 void Stream::start_response() {
   http::Request& r = *req_;
   if (head_sent_ || closed_) return;
+  if (r.resp.status == 0) r.resp.status = 200;
+  http::apply_headers_filter(r);  // expires, add_header, whether add_trailer applies
   if (!r.filter) r.filter = http::find_body_filter(r);
   if (r.filter) r.filter->on_head(r);
   http::begin_rate_limit(r);
-  if (r.resp.status == 0) r.resp.status = 200;
   const int st = r.resp.status;
   const bool no_body = r.resp.header_only || st == 204 || st == 304 || st < 200 ||
                        (r.resp.content_length == 0 && !r.filter);
@@ -233,8 +235,20 @@ void Stream::start_response() {
     out_cap_ = 2 * frame_chunk();
     out_.reset(new char[out_cap_]);
   }
-  const int rv = nghttp2_submit_response(session_->native(), id_, nva.data(), nva.size(),
-                                         no_body ? nullptr : &prd);
+  // No body but add_trailer's fields: the head without END_STREAM, then the trailers.
+  const bool trailers_only = no_body && !r.resp.header_only && st >= 200 && st != 204 &&
+                             st != 304 && r.resp.expect_trailers;
+  int rv;
+  if (trailers_only) {
+    rv = nghttp2_submit_headers(session_->native(), NGHTTP2_FLAG_NONE, id_, nullptr, nva.data(),
+                                nva.size(), nullptr);
+    // Every value empty after all: an empty DATA frame ends the stream.
+    if (rv == 0 && !submit_trailers())
+      rv = nghttp2_submit_data(session_->native(), NGHTTP2_FLAG_END_STREAM, id_, &prd);
+  } else {
+    rv = nghttp2_submit_response(session_->native(), id_, nva.data(), nva.size(),
+                                 no_body ? nullptr : &prd);
+  }
   if (rv != 0) {
     PORTICO_LOG(LogLevel::kAlert, stream_id(), "nghttp2_submit_response() failed ({})",
                 nghttp2_strerror(rv));
@@ -370,6 +384,7 @@ ssize_t Stream::read_data(uint8_t* buf, size_t length, uint32_t* flags) {
   }
   if (out_last_ && out_pos_ == out_len_) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (req_->resp.expect_trailers && submit_trailers()) *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
     eof_sent_ = true;
   } else if (n == 0) {
     return NGHTTP2_ERR_DEFERRED;
@@ -378,6 +393,32 @@ ssize_t Stream::read_data(uint8_t* buf, size_t length, uint32_t* flags) {
   if (content_) events |= EPOLLOUT;
   if (content_ || local_) session_->wake(this);
   return ssize_t(n);
+}
+
+bool Stream::submit_trailers() {
+  http::Request& r = *req_;
+  http::collect_trailers(r);
+  if (r.resp.trailer_count == 0) return false;
+  thread_local std::string names;  // lowercased (RFC 9113 8.2.1); reused
+  thread_local std::vector<nghttp2_nv> nva;
+  names.clear();
+  nva.clear();
+  for (size_t i = 0; i < r.resp.trailer_count; ++i)
+    for (char c : r.resp.trailers[i].name) names += (c >= 'A' && c <= 'Z') ? char(c + 32) : c;
+  size_t off = 0;
+  for (size_t i = 0; i < r.resp.trailer_count; ++i) {
+    const http::ResponseHeader& h = r.resp.trailers[i];
+    nghttp2_nv nv;
+    nv.name = reinterpret_cast<uint8_t*>(names.data() + off);
+    nv.namelen = h.name.size();
+    nv.value = reinterpret_cast<uint8_t*>(const_cast<char*>(h.value.data()));
+    nv.valuelen = h.value.size();
+    nv.flags = NGHTTP2_NV_FLAG_NONE;
+    nva.push_back(nv);
+    off += h.name.size();
+    r.bytes_sent += nv.namelen + nv.valuelen + 4;
+  }
+  return nghttp2_submit_trailer(session_->native(), id_, nva.data(), nva.size()) == 0;
 }
 
 void Stream::on_response_sent() {

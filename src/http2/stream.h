@@ -98,6 +98,9 @@ class Stream final : public http::ClientStream {
   void begin();
   void respond(http::Outcome out);
   void start_response();
+  // add_trailer's fields for this response, collected now: submitted as the trailer HEADERS
+  // (with END_STREAM). Returns false when there are none (the stream ends without them).
+  bool submit_trailers();
   void pump_local();
   IoResult emit(std::span<const http::OutChunk> body, size_t skip, bool last);
   void end_content();

@@ -666,6 +666,7 @@ const Command kCommands[] = {
     {{"keepalive", kUpstream, 1, 1, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
     {{"keepalive_timeout", kUpstream, 1, 1, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
     {{"keepalive_requests", kUpstream, 1, 1, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
+    {{"keepalive_time", kUpstream, 1, 1, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
     {{"zone", kUpstream, 1, 2, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
     {{"queue", kUpstream, 1, 2, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},
     {{"resolver", kUpstream, 1, kAnyArgs, BlockKind::kNone, 0, true}, nullptr, When::kBuilder},

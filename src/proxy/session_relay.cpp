@@ -228,10 +228,11 @@ void Session::end_upstream() {
   upstream_ended_ = true;
   upstream_progress();  // nothing more to wait for from it
   note_attempt_end(head_in_.status);
-  const bool reusable = up_ && upstream_->keepalive > 0 && body_done_ &&
-                        head_off_ == head_.size() && rpos_ == rlen_ &&
-                        connection_reusable(head_in_, framing_) &&
-                        up_requests_ + 1 < upstream_->keepalive_requests && conf_->http_minor == 1;
+  const bool reusable =
+      up_ && upstream_->keepalive > 0 && body_done_ && head_off_ == head_.size() &&
+      rpos_ == rlen_ && connection_reusable(head_in_, framing_) &&
+      up_requests_ + 1 < upstream_->keepalive_requests && conf_->http_minor == 1 &&
+      (!pconn_ || ctx_->loop.now_ms() - pconn_->born_ms <= upstream_->keepalive_time_ms);
   if (reusable && pconn_) {
     const upstream::Peer& p = group_->peer(size_t(peer_));
     pconn_->requests = up_requests_ + 1;

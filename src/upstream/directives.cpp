@@ -354,6 +354,8 @@ void build_one_upstream(const Directive& d, const UpstreamMap* previous,
         uc->keepalive = uint32_t(*v);
     } else if (x.name == "keepalive_timeout") {
       ok = time_ms(x, a[0], &uc->keepalive_timeout_ms, errors) && ok;
+    } else if (x.name == "keepalive_time") {
+      ok = time_ms(x, a[0], &uc->keepalive_time_ms, errors) && ok;
     } else if (x.name == "keepalive_requests") {
       auto v = parse_uint(a[0]);
       if (!v) {

@@ -40,6 +40,7 @@ Pool::Conn* Pool::attach(Transport&& conn, IoHandler* owner) {
     return nullptr;
   }
   c->transport = std::move(conn);
+  c->born_ms = loop_.now_ms();
   return c;
 }
 

@@ -33,6 +33,7 @@ class Pool {
     std::shared_ptr<void> layer_owner;
     Transport transport;    // closed once the connection ends
     uint32_t requests = 0;  // requests carried so far
+    uint64_t born_ms = 0;   // the loop's clock when it was made (keepalive_time)
     struct IdleTimer : Timer {
       Conn* conn;
     } timer;

@@ -21,6 +21,8 @@ struct UpstreamConf {
   uint32_t keepalive = 0;  // idle connections kept per worker (nginx: per worker process)
   uint64_t keepalive_timeout_ms = 60'000;
   uint32_t keepalive_requests = 1000;
+  // keepalive_time: a connection older than this is not kept for another request.
+  uint64_t keepalive_time_ms = 3'600'000;
   bool implicit = false;  // made for a proxy_pass URL, not an upstream block
   // Where `hash KEY` stands (the key's text is group->config().hash_key), for errors the
   // protocol module reports when it compiles the key.

@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include "core/transport.h"
+#include "http/http_config.h"
+#include "http/phases.h"
 #include "http/request.h"
 
 namespace portico::http {
@@ -305,6 +307,64 @@ TEST(Http1Writer, ShrunkFileIsReported) {
     EXPECT_EQ(w.file_error(), 0);
     EXPECT_EQ(skip, 5u);
   }
+}
+
+// add_trailer: a body of known length goes chunked so the last chunk can carry the fields,
+// through short writes that stop inside the trailer section too.
+TEST(Http1Writer, TrailersEndTheChunkedBody) {
+  LocationConf loc;
+  AddHeader a;
+  a.name = "X-Long";
+  a.value = ComplexValue::literal_value(std::string(5000, 't'));
+  loc.add_trailers.push_back(a);
+  a.name = "X-Empty";
+  a.value = ComplexValue::literal_value("");
+  loc.add_trailers.push_back(a);
+  for (int sndbuf : {0, 4096}) {
+    Pair p(sndbuf);
+    Request r;
+    r.loc = &loc;
+    r.resp.status = 200;
+    r.resp.content_length = 100000;
+    apply_headers_filter(r);
+    EXPECT_TRUE(r.resp.expect_trailers);
+    Http1Writer w;
+    w.start(r);
+    EXPECT_TRUE(w.chunked());
+    EXPECT_EQ(r.resp.content_length, -1);
+    const std::string data = pattern(100000, 5);
+    const OutChunk body[] = {{data.data(), data.size(), -1, 0}};
+    auto [head, rest] = split(write_all(w, r, p, body));
+    EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;
+    const std::string tail = "0\r\nX-Long: " + std::string(5000, 't') + "\r\n\r\n";
+    ASSERT_GE(rest.size(), tail.size());
+    EXPECT_EQ(rest.substr(rest.size() - tail.size()), tail);  // X-Empty left out
+    EXPECT_EQ(dechunk(rest.substr(0, rest.size() - tail.size()) + "0\r\n\r\n"), data);
+  }
+}
+
+// Trailers apply to the codes add_header applies to, other codes only with `always`; an
+// HTTP/1.0 client and a HEAD get none.
+TEST(Http1Writer, TrailersOnlyWhereTheyApply) {
+  LocationConf loc;
+  AddHeader a;
+  a.name = "X-T";
+  a.value = ComplexValue::literal_value("v");
+  loc.add_trailers.push_back(a);
+  Request r;
+  r.loc = &loc;
+  r.resp.status = 404;
+  apply_headers_filter(r);
+  EXPECT_FALSE(r.resp.expect_trailers);
+  r.resp.clear();
+  r.resp.status = 200;
+  r.resp.content_length = 3;
+  r.head.version_minor = 0;
+  apply_headers_filter(r);
+  Http1Writer w;
+  w.start(r);
+  EXPECT_FALSE(w.chunked());
+  EXPECT_EQ(r.resp.content_length, 3);
 }
 
 }  // namespace

@@ -437,14 +437,32 @@ TEST(HttpParser, Expect) {
   EXPECT_TRUE(h.expect_continue);
   ASSERT_EQ(outcome("PUT / HTTP/1.1\r\nHost: h\r\nexpect: 100-Continue\r\n\r\n", h), kComplete);
   EXPECT_TRUE(h.expect_continue);
-  // Other expectations are ignored, as nginx does.
-  ASSERT_EQ(outcome("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\n\r\n", h), kComplete);
-  EXPECT_FALSE(h.expect_continue);
+  // Other expectations get 417 (RFC 9110 10.1.1; nginx ignores them), from HTTP/1.1 clients.
+  EXPECT_EQ(outcome("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\n\r\n"), 417);
+  EXPECT_EQ(outcome("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue;a=b\r\n\r\n"), 417);
+  // Expect is a single field: a second one is refused as nginx does.
+  EXPECT_EQ(outcome("PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                    "Expect: 100-continue\r\n\r\n"),
+            400);
   ASSERT_EQ(outcome("PUT / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n", h), kComplete);
   EXPECT_FALSE(h.expect_continue);
   EXPECT_EQ(outcome("PUT / HTTP/1.0\r\nExpect: whatever\r\n\r\n"), kComplete);
   // A framing error wins over the expectation.
   EXPECT_EQ(outcome("PUT / HTTP/1.1\r\nExpect: x\r\n\r\n"), 400);
+}
+
+// Fields that are one value each are refused when repeated (400), as nginx refuses them.
+TEST(HttpParser, SingleValueFieldsMustNotRepeat) {
+  for (const char* name : {"Host", "If-Modified-Since", "If-Unmodified-Since", "If-Match",
+                           "If-None-Match", "Content-Length", "Content-Range", "If-Range",
+                           "Transfer-Encoding", "Expect", "Authorization"}) {
+    const std::string one = std::string(name) + ": x\r\n";
+    EXPECT_EQ(outcome("GET / HTTP/1.1\r\nHost: h\r\n" + one + one + "\r\n"), 400) << name;
+  }
+  // List fields combine.
+  EXPECT_EQ(outcome("GET / HTTP/1.1\r\nHost: h\r\nVia: a\r\nVia: b\r\nCookie: a\r\n"
+                    "Cookie: b\r\n\r\n"),
+            kComplete);
 }
 
 TEST(HttpParser, RequestLineLimit) {

@@ -11,6 +11,7 @@
 
 #include "http/http1_writer.h"
 #include "http/parser.h"
+#include "http/phases.h"
 #include "http/uri.h"
 #include "proxy/response_parser.h"
 #include "server/loader.h"
@@ -86,8 +87,10 @@ class ProxyHeadersTest : public ::testing::Test {
     return build_response_head(r_, in_, framing(in_, head), conf(), *conf().pass);
   }
 
-  // What the client gets: the HTTP/1.1 codec's serialization of r.resp.
+  // What the client gets: the headers filter, then the HTTP/1.1 codec's serialization of r.resp
+  // (as Connection::start_response runs them).
   std::string client_head() {
+    http::apply_headers_filter(r_);
     http::Http1Writer w;
     w.start(r_);
     return r_.head_buf;
