@@ -39,8 +39,8 @@ void set_satisfy(Level& lv, const Directive& d) {
 
 const Command kCommands[] = {
     {{"satisfy", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_satisfy},
-    {{"allow", kHSLI, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
-    {{"deny", kHSLI, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
+    {{"allow", kHSLI | kLimitExcept, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
+    {{"deny", kHSLI | kLimitExcept, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
 };
 
 }  // namespace

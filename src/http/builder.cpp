@@ -92,6 +92,8 @@ class Builder final : public LevelHost {
   void err(const Directive& d, std::string msg) { error(d.file, d.line, std::move(msg)); }
   bool msec_arg(const Directive& d, const std::string& a, uint64_t* out);
   bool size_arg(const Directive& d, const std::string& a, uint64_t* out);
+  // ignore_invalid_headers / underscores_in_headers (on|off) into the server's settings.
+  void header_switch(const Directive& d, ServerConf& srv);
 
   // A level starts as a copy of its parent: core settings that nginx merges, and every module's
   // conf. `context` is the new level's (what is not inherited depends on it).
@@ -142,6 +144,17 @@ bool Builder::size_arg(const Directive& d, const std::string& a, uint64_t* out) 
   return true;
 }
 
+void Builder::header_switch(const Directive& d, ServerConf& srv) {
+  const std::string& a = d.args[0];
+  if (a != "on" && a != "off") {
+    err(d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
+                       a, d.name));
+    return;
+  }
+  (d.name == "ignore_invalid_headers" ? srv.ignore_invalid_headers : srv.underscores_in_headers) =
+      a == "on";
+}
+
 void Builder::inherit(LocationConf& c, const LocationConf& p, uint32_t context) {
   c.server = p.server;
   c.root = p.root;
@@ -189,7 +202,7 @@ void Builder::inherit(LocationConf& c, const LocationConf& p, uint32_t context) 
   c.has_limit_rate_after = p.has_limit_rate_after;
   // The content handler is the location's own (nginx's clcf->handler); an `if` inside it
   // produces the location's content unless it says otherwise.
-  c.content = (context & (kServerIf | kLocationIf)) ? p.content : nullptr;
+  c.content = (context & (kServerIf | kLocationIf | kLimitExcept)) ? p.content : nullptr;
   c.mods.clear();
   for (const auto& m : p.mods) c.mods.push_back(m ? m->clone() : nullptr);
 }
@@ -282,6 +295,8 @@ void Builder::build(const Directive& http) {
           srv.large_client_header_buffers_num = *num;
           srv.large_client_header_buffers_size = size;
         }
+      } else if (d.name == "ignore_invalid_headers" || d.name == "underscores_in_headers") {
+        header_switch(d, srv);
       }
     }
   }
@@ -327,6 +342,8 @@ void Builder::build_server(const Directive& d, const LocationConf& http_loc) {
         srv->large_client_header_buffers_num = *num;
         srv->large_client_header_buffers_size = size;
       }
+    } else if (x.name == "ignore_invalid_headers" || x.name == "underscores_in_headers") {
+      header_switch(x, *srv);
     }
   }
   if (!any_listen) {

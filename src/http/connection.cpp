@@ -329,6 +329,10 @@ bool Connection::step_read_head() {
   limits.max_request_line = large;
   limits.max_header_line = large;
   limits.max_head_size = total;
+  if (srv) {
+    limits.ignore_invalid = srv->ignore_invalid_headers;
+    limits.underscores = srv->underscores_in_headers;
+  }
 
   for (;;) {
     if (len_ > pos_ && (!h2_check_ || detect_http2())) {

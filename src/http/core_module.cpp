@@ -198,6 +198,32 @@ void set_keepalive_disable(Level& lv, const Directive& d) {
   lv.loc.keepalive_disable = mask;
 }
 
+// limit_except METHOD ... { allow/deny/auth_basic ... }: built once the location is complete,
+// as a level of its own starting from it (nginx's limit_except loc conf).
+void set_limit_except(Level& lv, const Directive& d) {
+  static constexpr std::string_view kMethods[] = {
+      "GET",  "HEAD", "POST",     "PUT",       "DELETE", "MKCOL",  "COPY",
+      "MOVE", "OPTIONS", "PROPFIND", "PROPPATCH", "LOCK",   "UNLOCK", "PATCH"};
+  if (lv.loc.limit_except) {
+    lv.error(d, "\"limit_except\" directive is duplicate");
+    return;
+  }
+  std::vector<std::string> methods;
+  for (const std::string& m : d.args) {
+    bool known = false;
+    for (std::string_view k : kMethods) known = known || m == k;
+    if (!known) {
+      lv.error(d, fmt::format("invalid method \"{}\"", m));
+      return;
+    }
+    methods.push_back(m);
+    if (m == "GET") methods.emplace_back("HEAD");
+  }
+  RewriteScript none;  // rewrite statements are not allowed inside
+  lv.loc.limit_except = lv.host().build_if_level(d, lv.loc, kLimitExcept, none);
+  lv.loc.limit_except_methods = std::move(methods);
+}
+
 void set_keepalive_requests(Level& lv, const Directive& d) {
   uint64_t v;
   if (lv.number(d, d.args[0], &v)) lv.loc.keepalive_requests = v;
@@ -230,6 +256,12 @@ const Command kCommands[] = {
     {{"large_client_header_buffers", kHttp | kServer, 2, 2, BlockKind::kNone, 0, true},
      nullptr,
      When::kBuilder},
+    {{"ignore_invalid_headers", kHttp | kServer, 1, 1, BlockKind::kNone, 0, true},
+     nullptr,
+     When::kBuilder},
+    {{"underscores_in_headers", kHttp | kServer, 1, 1, BlockKind::kNone, 0, true},
+     nullptr,
+     When::kBuilder},
     // Where content comes from.
     {{"root", kHSLI, 1, 1, BlockKind::kNone, 0, true}, set_root},
     {{"alias", kLocation, 1, 1, BlockKind::kNone, 0, true}, set_root},
@@ -237,6 +269,9 @@ const Command kCommands[] = {
     {{"default_type", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_default_type},
     {{"try_files", kSL, 2, kAnyArgs, BlockKind::kNone, 0, true}, set_try_files},
     {{"internal", kLocation, 0, 0, BlockKind::kNone, 0, true}, set_internal},
+    {{"limit_except", kLocation, 1, kAnyArgs, BlockKind::kBlock, kLimitExcept, false},
+     set_limit_except,
+     When::kAfter},
     {{"error_page", kHSLI, 2, kAnyArgs, BlockKind::kNone, 0, false}, set_error_page},
     {{"recursive_error_pages", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_flag<&LocationConf::recursive_error_pages>},

@@ -226,6 +226,12 @@ struct LocationConf {
   bool has_limit_rate = false,
        has_limit_rate_after = false;  // accepted: a body in memory is always one piece
 
+  // limit_except METHOD ... { }: requests with another method run their access and content
+  // phases with `limit_except`'s settings (this location's, plus the block's own). GET
+  // includes HEAD. Not inherited by nested locations.
+  std::vector<std::string> limit_except_methods;
+  const LocationConf* limit_except = nullptr;
+
   // Nested locations of this location (nginx allows nesting).
   std::vector<std::unique_ptr<LocationConf>> children;
 };
@@ -242,6 +248,11 @@ struct ServerConf {
   size_t client_header_buffer_size = 1024;
   size_t large_client_header_buffers_num = 4;
   size_t large_client_header_buffers_size = 8192;
+  // Header names of other than letters, digits and '-' (and '_' with underscores_in_headers)
+  // are dropped (on), or kept when still RFC 9110 tokens (off). Names that are no token never
+  // reach a handler or an upstream either way.
+  bool ignore_invalid_headers = true;
+  bool underscores_in_headers = false;
   std::string file;
   int line = 0;
 };

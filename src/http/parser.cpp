@@ -17,7 +17,7 @@ namespace {
 using namespace chars;  // byte classes shared with the response parser
 
 // Header names nginx processes: letters, digits and '-'. A name with any other character
-// (e.g. '_' or UTF-8) makes nginx ignore the line (ignore_invalid_headers on); so do we.
+// (e.g. '_' or '.') makes nginx ignore the line (ignore_invalid_headers on); so do we.
 constexpr CharTable kNameChar = [] {
   CharTable t{};
   for (unsigned c = 0; c < 256; ++c) t[c] = is_alpha(c) || is_digit(c) || c == '-';
@@ -426,7 +426,7 @@ ParseStatus parse_request_head(std::string_view data, const ParseLimits& limits,
         size_t(end - p) > limits.max_header_line ? p + limits.max_header_line : end;
     bool valid_name = true;
     while (p < lim && is_in(kTchar, *p)) {
-      valid_name = valid_name && is_in(kNameChar, *p);
+      valid_name = valid_name && (is_in(kNameChar, *p) || (*p == '_' && limits.underscores));
       ++p;
     }
     if (p == end) return need_more();
@@ -455,7 +455,7 @@ ParseStatus parse_request_head(std::string_view data, const ParseLimits& limits,
       }
       continue;
     }
-    if (!valid_name) ignore = true;
+    if (!valid_name && limits.ignore_invalid) ignore = true;
     const std::string_view name(line, p - line);
 
     ++p;

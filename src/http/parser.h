@@ -54,6 +54,11 @@ struct ParseLimits {
   size_t max_header_line = 8192;   // one field line (without CRLF) longer -> 431
   size_t max_head_size = 32768;    // whole head incl. leading blank lines and CRLFs -> 431
   size_t max_headers = 100;        // more field lines -> 431
+  // ignore_invalid_headers: drop fields whose name has other than letters, digits and '-'
+  // ('_' allowed with underscores_in_headers). Off: every RFC 9110 token name is kept. A line
+  // whose name is no token is dropped either way.
+  bool ignore_invalid = true;
+  bool underscores = false;
 };
 
 struct RequestHead {

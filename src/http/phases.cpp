@@ -168,6 +168,13 @@ Step run_phases(Request& r, bool from_server_rewrite, bool named) {
         continue;  // find the location again, without the server rewrite phase
       }
     }
+    // limit_except: another method goes on with the block's settings (nginx swaps the loc conf).
+    if (r.loc->limit_except) [[unlikely]] {
+      bool listed = false;
+      for (const std::string& m : r.loc->limit_except_methods)
+        listed = listed || m == r.head.method_name;
+      if (!listed) r.loc = r.loc->limit_except;
+    }
     // From here the request's messages go to its location's error_log.
     LogScope log_scope(r.loc->error_log.get());
     apply_realip(r, r.loc->realip);  // preaccess: the location's settings

@@ -400,11 +400,15 @@ int Session::on_begin_headers(const nghttp2_frame* f) {
   active_.push_back(s);
   nghttp2_session_set_stream_user_data(h_, f->hd.stream_id, s);
   s->open(f->hd.stream_id);
-  // keepalive_requests applies to streams (nginx 1.19.7): the last one gets GOAWAY with it.
+  // keepalive_requests applies to streams (nginx 1.19.7), and keepalive_time to the
+  // connection's age when a stream opens: the last one gets GOAWAY with it.
   const http::AddrConf* addr = conn_.listener()->addr;
-  const uint64_t max =
-      addr && addr->default_server ? addr->default_server->loc->keepalive_requests : 1000;
-  if (++streams_total_ >= max && !draining_) {
+  const http::LocationConf* loc =
+      addr && addr->default_server ? addr->default_server->loc : nullptr;
+  const uint64_t max = loc ? loc->keepalive_requests : 1000;
+  const uint64_t max_age = loc ? loc->keepalive_time : 3'600'000;
+  const uint64_t age = conn_.worker()->loop().now_ms() - conn_.start_ms();
+  if ((++streams_total_ >= max || age > max_age) && !draining_) {
     draining_ = true;
     nghttp2_submit_goaway(h_, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR, nullptr, 0);
   }

@@ -132,6 +132,8 @@ void Stream::begin() {
   if (addr && addr->default_server) {
     limits.max_request_line = addr->default_server->large_client_header_buffers_size;
     limits.max_header_line = addr->default_server->large_client_header_buffers_size;
+    limits.ignore_invalid = addr->default_server->ignore_invalid_headers;
+    limits.underscores = addr->default_server->underscores_in_headers;
   }
   limits.max_head_size = SIZE_MAX;  // HeadCollector bounded it
   const int status = head_.finish(limits, !in_end_, r.head);

@@ -180,6 +180,54 @@ TEST_F(BuilderTest, EveryErrorIsReported) {
   EXPECT_EQ(r.errors[2].message, "\"expires\" directive invalid value");
 }
 
+TEST_F(BuilderTest, LimitExceptIsALevelOfItsLocation) {
+  auto r = load(R"(
+    server {
+      listen 127.0.0.1:8080;
+      ignore_invalid_headers off;
+      location /app/ {
+        proxy_pass http://127.0.0.1:9;
+        add_header X-A 1;
+        limit_except GET OPTIONS { deny all; }
+        allow 127.0.0.1;
+        location /app/in/ { }
+      }
+    })");
+  ASSERT_TRUE(r.snapshot) << first_error(r);
+  EXPECT_FALSE(r.snapshot->http.servers.at(0)->ignore_invalid_headers);
+  EXPECT_FALSE(r.snapshot->http.servers.at(0)->underscores_in_headers);
+  const LocationConf* app = location(r, "/app/");
+  ASSERT_NE(app->limit_except, nullptr);
+  EXPECT_EQ(app->limit_except_methods,
+            (std::vector<std::string>{"GET", "HEAD", "OPTIONS"}));
+  // The block starts from the complete location (even what follows it), its own list replaces
+  // the inherited access rules, and the content handler stays the location's.
+  const LocationConf* lmt = app->limit_except;
+  EXPECT_EQ(lmt->content, &proxy::kProxyContent);
+  EXPECT_EQ(lmt->add_headers.size(), 1u);
+  ASSERT_EQ(lmt->access.size(), 1u);
+  EXPECT_FALSE(lmt->access[0].allow);
+  ASSERT_EQ(app->access.size(), 1u);
+  EXPECT_EQ(location(r, "/app/in/")->limit_except, nullptr);  // not inherited
+}
+
+TEST_F(BuilderTest, LimitExceptErrors) {
+  auto r = load(R"(
+    server {
+      listen 127.0.0.1:8080;
+      location /a/ { limit_except FETCH { deny all; } }
+      location /b/ { limit_except GET { return 403; } }
+      underscores_in_headers maybe;
+    })");
+  ASSERT_FALSE(r.snapshot);
+  ASSERT_EQ(r.errors.size(), 3u) << first_error(r);
+  EXPECT_EQ(r.errors[0].message, "invalid method \"FETCH\"");
+  EXPECT_NE(r.errors[1].message.find("\"return\""), std::string::npos) << r.errors[1].message;
+  EXPECT_EQ(r.errors[2].message,
+            "invalid value \"maybe\" in \"underscores_in_headers\" directive, it must be \"on\" "
+            "or \"off\"");
+}
+
 TEST_F(BuilderTest, UpstreamHashKeyIsCompiledAgainstHttpVariables) {
   auto r = load(R"(
     upstream u { hash $no_such_variable; server 127.0.0.1:9; }

@@ -312,6 +312,30 @@ TEST(HttpParser, FieldSyntax) {
   EXPECT_EQ(h.find("x")->value, "a\tb \xff");
 }
 
+// ignore_invalid_headers off keeps names that are RFC 9110 tokens ('_', '.'); underscores_in_headers
+// admits '_' alone. A name that is no token (here '(' and UTF-8) is dropped whatever the switches.
+TEST(HttpParser, InvalidHeaderSwitches) {
+  const std::string req =
+      "GET / HTTP/1.1\r\nHost: h\r\nx_foo: 1\r\nx.foo: 2\r\nA(b): 3\r\nA\xc3\xa9: 4\r\n\r\n";
+  ParseLimits off;
+  off.ignore_invalid = false;
+  RequestHead g;
+  ASSERT_EQ(outcome(req, g, off), kComplete);
+  ASSERT_EQ(g.headers.size(), 3u);
+  EXPECT_EQ(g.find("x_foo")->value, "1");
+  EXPECT_EQ(g.find("x.foo")->value, "2");
+  ParseLimits underscores;
+  underscores.underscores = true;
+  ASSERT_EQ(outcome(req, g, underscores), kComplete);
+  ASSERT_EQ(g.headers.size(), 2u);
+  EXPECT_EQ(g.find("x_foo")->value, "1");
+  EXPECT_EQ(g.find("x.foo"), nullptr);
+  // Kept under another name, it is never taken for the framing field it resembles.
+  ASSERT_EQ(outcome("GET / HTTP/1.1\r\nHost: h\r\nTransfer_Encoding: chunked\r\n\r\n", g, off),
+            kComplete);
+  EXPECT_FALSE(g.chunked);
+}
+
 TEST(HttpParser, ContentLength) {
   RequestHead h;
   ASSERT_EQ(outcome("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 42\r\n\r\n", h), kComplete);
