@@ -114,8 +114,10 @@ bool valid_authority_form(std::string_view t) {
 
 bool parse_target(std::string_view t, RequestHead& out) {
   if (out.method == Method::kConnect) {
-    if (!valid_authority_form(t)) return false;
-    return true;  // path stays empty
+    // authority-form (RFC 9112 3.2.3); an origin-form target is taken too, so that either
+    // gets the 405 an origin server answers CONNECT with (nginx 1.21.1), not a 400.
+    if (t[0] == '/') return split_path_query(t, out);
+    return valid_authority_form(t);  // path stays empty
   }
   if (t[0] == '/') return split_path_query(t, out);
   if (t == "*") {

@@ -242,11 +242,9 @@ bool init_request(Request& r, const AddrConf& addr, int* status) {
       if (v >= 0) assign_named(r, NamedCaptures{{g.index, v}});
     }
   }
-  if (r.head.method == Method::kConnect) {
-    *status = 400;
-    return false;
-  }
-  if (r.head.method == Method::kTrace) {
+  // Methods an origin server does not carry out (RFC 9110 9.3.6, 9.3.8): 405, and the
+  // connection ends (a CONNECT client may already be sending tunnel bytes).
+  if (r.head.method == Method::kConnect || r.head.method == Method::kTrace) {
     r.resp.keep_alive = false;
     *status = 405;
     return false;

@@ -283,7 +283,11 @@ void Session::rearm() {
   const http::LocationConf* loc =
       addr && addr->default_server ? addr->default_server->loc : nullptr;
   if (active_.empty()) {
-    conn_.arm_timer(loc ? loc->keepalive_timeout : 75'000);  // idle: keepalive_timeout, as nginx
+    // Idle: keepalive_timeout, as nginx; before the first stream keepalive_timeout 0 would end
+    // the connection at once, so the client gets client_header_timeout to send one.
+    uint64_t idle = loc ? loc->keepalive_timeout : 75'000;
+    if (idle == 0 && streams_total_ == 0) idle = addr->default_server->client_header_timeout;
+    conn_.arm_timer(idle);
     return;
   }
   conn_.arm_timer(loc ? loc->send_timeout : 60'000);

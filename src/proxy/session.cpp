@@ -82,7 +82,8 @@ void Session::start_upstream() {
     client_->content_error(400);
     return;
   }
-  if (!body_done_) client_->want_body();  // 100 Continue, if the client waits for it
+  // 100 Continue, if the client waits for it: an empty body too, as nginx reading it says so.
+  client_->want_body();
   ubuf_ = ctx_->acquire_buffer();
   rbuf_ = ctx_->acquire_buffer();
   rcap_ = kBufferSize;

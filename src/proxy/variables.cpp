@@ -1,6 +1,7 @@
 // The proxy module's variables (nginx's ngx_http_proxy_module and ngx_http_upstream_module
 // variables): $proxy_host, $proxy_port, $proxy_add_x_forwarded_for and $upstream_*, read from
-// what the Session recorded in Request::upstream. Worker threads; no allocation beyond `out`.
+// what the Session recorded in Request::upstream (and $upstream_http_*/$upstream_cookie_* from
+// the response fields it passes on). Worker threads; no allocation beyond `out`.
 #include "proxy/variables.h"
 
 #include "core/strings.h"
@@ -95,6 +96,36 @@ const http::VariableDef kVariables[] = {
          append_ms(o, a.header_ms);
        });
      }},
+    // The upstream's response fields, while the response head is being built (add_header,
+    // expires, the headers filter): they are views into the upstream's buffer, which the body
+    // reuses, so later (the access log) they are "not found". Several are joined with ", ".
+    {"upstream_http_",
+     [](Request& r, Ref ref, std::string& out) {
+       bool found = false;
+       for (const http::Header& f : r.resp.fields) {
+         if (!iequals(f.name, ref.param)) continue;
+         if (found) out += ", ";
+         out += f.value;
+         found = true;
+       }
+       return found;
+     },
+     /*prefix=*/true, /*header_param=*/true},
+    // A cookie the upstream sets (the first Set-Cookie whose name matches), same lifetime.
+    {"upstream_cookie_",
+     [](Request& r, Ref ref, std::string& out) {
+       for (const http::Header& f : r.resp.fields) {
+         if (!iequals(f.name, "set-cookie")) continue;
+         std::string_view v = f.value;
+         const size_t eq = v.find('=');
+         if (eq == std::string_view::npos || trim(v.substr(0, eq)) != ref.param) continue;
+         v.remove_prefix(eq + 1);
+         out += trim(v.substr(0, v.find(';')));
+         return true;
+       }
+       return false;
+     },
+     /*prefix=*/true},
     {"upstream_bytes_received",
      [](Request& r, Ref, std::string& out) {
        if (r.upstream.addr.empty()) return false;

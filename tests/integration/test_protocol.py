@@ -268,9 +268,14 @@ class ProtocolTest(unittest.TestCase):
             self.assertEqual(c.read_response().text, "ok GET /lf\n")
 
     def test_connect_options_star_trace(self):
-        self.assertRejected(b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 400)
+        self.assertRejected(b"CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", 405)
         self.assertRejected(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 400)
         self.assertRejected(b"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", 405)
+
+    @nginx_differs("nginx's parser refuses the authority-form target with 400")
+    def test_connect_to_an_authority_is_not_allowed(self):
+        # RFC 9110 9.3.6: CONNECT is for proxies; an origin server does not carry it out.
+        self.assertRejected(b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", 405)
 
     def test_content_length_with_transfer_encoding(self):
         self.assertRejected(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"

@@ -173,7 +173,8 @@ TEST(HttpParser, BadMethodAndTargetForms) {
     EXPECT_EQ(f.path, "/a");
     EXPECT_FALSE(f.has_query);
   }
-  EXPECT_EQ(outcome("CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+  EXPECT_EQ(outcome("CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n"), kComplete);  // then 405
+  EXPECT_EQ(outcome("CONNECT * HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
   EXPECT_EQ(outcome("CONNECT example.com HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
   EXPECT_EQ(outcome("CONNECT example.com:https HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
   EXPECT_EQ(outcome("CONNECT :443 HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
@@ -312,8 +313,9 @@ TEST(HttpParser, FieldSyntax) {
   EXPECT_EQ(h.find("x")->value, "a\tb \xff");
 }
 
-// ignore_invalid_headers off keeps names that are RFC 9110 tokens ('_', '.'); underscores_in_headers
-// admits '_' alone. A name that is no token (here '(' and UTF-8) is dropped whatever the switches.
+// ignore_invalid_headers off keeps names that are RFC 9110 tokens ('_', '.');
+// underscores_in_headers admits '_' alone. A name that is no token (here '(' and UTF-8) is dropped
+// whatever the switches.
 TEST(HttpParser, InvalidHeaderSwitches) {
   const std::string req =
       "GET / HTTP/1.1\r\nHost: h\r\nx_foo: 1\r\nx.foo: 2\r\nA(b): 3\r\nA\xc3\xa9: 4\r\n\r\n";
