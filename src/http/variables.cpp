@@ -55,6 +55,18 @@ std::string header_param(std::string_view rest) {
   return p;
 }
 
+// Whether field `name` is the one a $http_/$sent_http_ parameter names (lowercase, '-' for
+// '_'): as nginx, '_' and '-' in the field's name are the same, so $http_x_foo finds "X_Foo"
+// (kept by underscores_in_headers) as well as "X-Foo".
+bool header_name_is(std::string_view name, std::string_view param) {
+  if (name.size() != param.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i] == '_' ? '-' : ascii_lower(name[i]);
+    if (c != param[i]) return false;
+  }
+  return true;
+}
+
 // nginx prints no port for 0 (a unix-domain peer, or a realip address without one).
 void append_port(std::string& out, const SockAddr& a) {
   if (int port = addr_port(a)) append_uint(out, uint64_t(port));
@@ -134,7 +146,7 @@ extern const VariableDef kCoreVariables[] = {
        // Several headers of the same name are joined as nginx does (cookies with "; ").
        bool found = false;
        for (const auto& h : r.head.headers) {
-         if (!iequals(h.name, ref.param)) continue;
+         if (!header_name_is(h.name, ref.param)) continue;
          if (found) out += ref.param == "cookie" ? "; " : ", ";
          out += h.value;
          found = true;
@@ -176,13 +188,13 @@ extern const VariableDef kCoreVariables[] = {
          // Several fields of one name are joined with ", " (nginx 1.23's rule for all names).
          bool found = false;
          for (size_t i = 0; i < resp.header_count; ++i) {
-           if (!iequals(resp.headers[i].name, ref.param)) continue;
+           if (!header_name_is(resp.headers[i].name, ref.param)) continue;
            if (found) out += ", ";
            out += resp.headers[i].value;
            found = true;
          }
          for (const Header& f : resp.fields) {
-           if (!iequals(f.name, ref.param)) continue;
+           if (!header_name_is(f.name, ref.param)) continue;
            if (found) out += ", ";
            out += f.value;
            found = true;

@@ -369,6 +369,7 @@ http {
     server {
         listen 127.0.0.1:{port_us};
         underscores_in_headers on;
+        add_header X-Foo $http_x_foo;
         location / { proxy_pass http://127.0.0.1:@UP@; }
     }
 }
@@ -412,6 +413,9 @@ class InvalidHeadersTest(unittest.TestCase):
         self.assertIn("x_foo", names)
         self.assertIn("_foo", names)
         self.assertNotIn("x.foo", names)
+        # $http_x_foo finds X_Foo: '_' and '-' are one in a variable's name (nginx)
+        r = raw(self.srv.port("port_us"), "GET / HTTP/1.0\r\nX_Foo: under\r\n\r\n")
+        self.assertIn(b"\r\nX-Foo: under\r\n", r)
 
     @nginx_differs("with ignore_invalid_headers off nginx forwards any name it can split off")
     def test_names_that_are_no_token_never_pass(self):
