@@ -147,8 +147,8 @@ bool Builder::size_arg(const Directive& d, const std::string& a, uint64_t* out) 
 void Builder::header_switch(const Directive& d, ServerConf& srv) {
   const std::string& a = d.args[0];
   if (a != "on" && a != "off") {
-    err(d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"",
-                       a, d.name));
+    err(d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"on\" or \"off\"", a,
+                       d.name));
     return;
   }
   (d.name == "ignore_invalid_headers" ? srv.ignore_invalid_headers : srv.underscores_in_headers) =

@@ -202,7 +202,7 @@ void set_keepalive_disable(Level& lv, const Directive& d) {
 // as a level of its own starting from it (nginx's limit_except loc conf).
 void set_limit_except(Level& lv, const Directive& d) {
   static constexpr std::string_view kMethods[] = {
-      "GET",  "HEAD", "POST",     "PUT",       "DELETE", "MKCOL",  "COPY",
+      "GET",  "HEAD",    "POST",     "PUT",       "DELETE", "MKCOL",  "COPY",
       "MOVE", "OPTIONS", "PROPFIND", "PROPPATCH", "LOCK",   "UNLOCK", "PATCH"};
   if (lv.loc.limit_except) {
     lv.error(d, "\"limit_except\" directive is duplicate");
