@@ -326,8 +326,10 @@ make_files() {
     printf 'portico bench\n' >"$TMP/www/index.html"
     chmod 644 "$TMP/www"/*
     # Row 9's app: a hello-world Node http server, the same file for every server. It
-    # listens where PORT says (nginx's node processes, PM2); under portico and Passenger
-    # their loaders make its listen() use the socket they chose.
+    # listens on the unix socket SOCKET names (nginx's node processes: proxying over a unix
+    # socket is what a tuned nginx + node setup does, and costs half of loopback TCP), else
+    # where PORT says (PM2); under portico and Passenger their loaders make its listen() use
+    # the socket they chose.
     cat >"$TMP/app/app.js" <<'EOF'
 'use strict';
 const http = require('http');
@@ -335,7 +337,7 @@ const body = 'hello world\n';
 http.createServer((req, res) => {
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
-}).listen(parseInt(process.env.PORT, 10) || 3000, '127.0.0.1');
+}).listen(...(process.env.SOCKET ? [process.env.SOCKET] : [parseInt(process.env.PORT, 10) || 3000, '127.0.0.1']));
 EOF
     chmod 755 "$TMP/app" "$TMP/app/public"
     chmod 644 "$TMP/app/app.js"
@@ -583,24 +585,27 @@ server_log() {
 # shellcheck disable=SC2046 # server_log paths have no spaces (mktemp)
 server_log_tail() { tail -q -n 3 $(server_log "$1") 2>/dev/null | tr '\n' ' '; }
 
-# Row 9: the 2 node processes nginx proxies to, started by hand (`PORT=N node app.js &`)
-# and pinned with nginx. Returns non-zero (reason in START_ERROR) unless both answer.
+# Row 9: the 2 node processes nginx proxies to, started by hand (`SOCKET=PATH node app.js &`,
+# each on a unix socket) and pinned with nginx. Returns non-zero (reason in START_ERROR) unless
+# both answer.
 app_nodes_start() {
     local n i got pids=()
     for n in node1 node2; do
-        (cd "$TMP/app" && PORT=${SRV_PORT[$n]} NODE_ENV=production exec taskset -c "$SERVER_CPU" node app.js) \
+        rm -f "$TMP/app/$n.sock"
+        # umask 0: nginx's worker (nobody) needs write permission on the socket to connect.
+        (cd "$TMP/app" && umask 000 && SOCKET=$TMP/app/$n.sock NODE_ENV=production exec taskset -c "$SERVER_CPU" node app.js) \
             >>"$TMP/nginx/nodes.log" 2>&1 &
         pids+=("$!")
     done
     SRV_APPS[nginx]=${pids[*]}
     for n in node1 node2; do
         for ((i = 0; i < 100; i++)); do
-            got=$(curl -s -o /dev/null --max-time 1 -w '%{http_code}' "http://127.0.0.1:${SRV_PORT[$n]}/" 2>/dev/null)
+            got=$(curl -s -o /dev/null --max-time 1 -w '%{http_code}' --unix-socket "$TMP/app/$n.sock" http://localhost/ 2>/dev/null)
             [[ $got == 200 ]] && break
             sleep 0.1
         done
         if [[ $got != 200 ]]; then
-            START_ERROR="node app.js on 127.0.0.1:${SRV_PORT[$n]} did not answer within 10 s: $(tail -n 3 "$TMP/nginx/nodes.log" | tr '\n' ' ')"
+            START_ERROR="node app.js on $TMP/app/$n.sock did not answer within 10 s: $(tail -n 3 "$TMP/nginx/nodes.log" | tr '\n' ' ')"
             return 1
         fi
     done
@@ -1182,8 +1187,8 @@ row9_setup() {
     CHECK_SIZE=12
     START_WAIT=150
     NGINX_HTTP_EXTRA="    upstream app_nodes {
-        server 127.0.0.1:${SRV_PORT[node1]};
-        server 127.0.0.1:${SRV_PORT[node2]};
+        server unix:$TMP/app/node1.sock;
+        server unix:$TMP/app/node2.sock;
         keepalive 64;
         keepalive_requests 1000000;
     }"

@@ -18,7 +18,7 @@ namespace portico::apps {
 
 enum class AppType : uint8_t {
   kGeneric,  // `command` (passenger_app_start_command): any program that listens on $PORT
-  kNode,     // node with portico's listen shim: app.listen(3000) listens on $PORT
+  kNode,     // node with portico's listen shim: app.listen(3000) listens where portico says
   kPython,   // portico's WSGI loader serving passenger_wsgi.py's `application`
 };
 
@@ -49,6 +49,12 @@ struct AppConf {
   std::string command;       // kGeneric: run by /bin/sh with $PORT in the environment
   std::string startup_file;  // kNode, kPython: relative to root unless absolute
   std::string root;          // the processes' working directory
+  // Where a process listens: a unix socket portico names in $PORTICO_SOCKET, in a directory
+  // only the app's user can enter (node's listen shim and the WSGI loader use it; the default for
+  // those types, as under Passenger: no other local user can reach the app around portico, and no
+  // port can be taken between portico picking it and the app binding it), or a loopback TCP port
+  // in $PORT (the default for a generic command, which only knows $PORT). `socket`/`app_socket`.
+  bool unix_socket = false;
   std::string app_env = "production";
   std::vector<std::pair<std::string, std::string>> env;  // in order; later ones win
   std::string user, group;                               // empty: portico's own

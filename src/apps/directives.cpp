@@ -119,6 +119,11 @@ bool parse_type(std::string_view v, AppType* out) {
   return true;
 }
 
+// `socket` / `app_socket`: 0 tcp, 1 unix, -1 anything else.
+int parse_socket(std::string_view v) {
+  return v == "tcp" ? 0 : v == "unix" ? 1 : -1;
+}
+
 // backoff initial=100ms max=30s factor=2 reset_after=60s
 bool parse_backoff(const std::vector<std::string>& a, BackoffPolicy* p, std::string* bad) {
   if (!parse_params(a, bad, [p](std::string_view key, std::string_view val) {
@@ -191,6 +196,7 @@ void parse_app_block(const Directive& d, const std::string& prefix, AppConf* c,
   c->line = d.line;
   c->type = AppType::kGeneric;
   bool has_command = false, has_root = false;
+  int socket = -1;  // unset: the type's default
   std::string restart_dir;
   for (const auto& x : d.block) {
     const auto& a = x.args;
@@ -213,6 +219,8 @@ void parse_app_block(const Directive& d, const std::string& prefix, AppConf* c,
       if (nargs(1, 1) && !parse_type(a[0], &c->type)) invalid(a[0]);
     } else if (x.name == "startup_file") {
       if (nargs(1, 1)) c->startup_file = a[0];
+    } else if (x.name == "socket") {
+      if (nargs(1, 1) && (socket = parse_socket(a[0])) < 0) invalid(a[0]);
     } else if (x.name == "instances") {
       if (!nargs(1, 2)) continue;
       if (!parse_count(a[0], &c->min_instances, false)) invalid(a[0]);
@@ -278,6 +286,7 @@ void parse_app_block(const Directive& d, const std::string& prefix, AppConf* c,
   }
   if (c->type == AppType::kGeneric && !has_command)
     err(errors, d, fmt::format("no \"command\" in app \"{}\"", c->name));
+  c->unix_socket = socket < 0 ? c->type != AppType::kGeneric : socket == 1;
   if (c->type != AppType::kGeneric && c->startup_file.empty())
     c->startup_file = c->type == AppType::kNode ? "app.js" : "passenger_wsgi.py";
   if (!has_root) c->root = prefix.empty() ? std::string("/") : prefix;
@@ -386,6 +395,7 @@ void finish_level(Level& lv) {
   c->name = "passenger:" + root;
   c->root = root;
   c->type = pc.start_command.empty() ? pc.type : AppType::kGeneric;
+  c->unix_socket = pc.socket < 0 ? c->type != AppType::kGeneric : pc.socket == 1;
   c->command = pc.start_command;
   c->startup_file = pc.startup_file.empty()
                         ? (c->type == AppType::kPython ? "passenger_wsgi.py" : "app.js")
@@ -514,6 +524,16 @@ void set_start_timeout(Level& lv, const Directive& d) {
   lv.conf<PassengerConf>().start_timeout_ms = ms;
 }
 
+void set_socket(Level& lv, const Directive& d) {
+  int v = parse_socket(d.args[0]);
+  if (v < 0)
+    lv.error(d, fmt::format("invalid value \"{}\" in \"{}\" directive, it must be \"tcp\" or "
+                            "\"unix\"",
+                            d.args[0], d.name));
+  else
+    lv.conf<PassengerConf>().socket = int8_t(v);
+}
+
 void set_ready_check(Level& lv, const Directive& d) {
   PassengerConf& c = lv.conf<PassengerConf>();
   if (!parse_ready(d.args, &c.ready))
@@ -591,6 +611,7 @@ const Command kCommands[] = {
     {{"passenger_default_group", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_string<&PassengerConf::default_group>},
     {{"app_ready_check", kHSL, 1, 2, BlockKind::kNone, 0, true}, set_ready_check},
+    {{"app_socket", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_socket},
     {{"passenger_max_requests", kHSL, 1, 1, BlockKind::kNone, 0, true},
      set_number<&PassengerConf::max_requests>},
     {{"passenger_memory_limit", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_memory_limit},

@@ -30,6 +30,7 @@ struct PassengerConf : http::ModuleConfOf<PassengerConf> {
   bool type_set = false;
   std::string startup_file;
   std::string start_command;  // passenger_app_start_command: a generic app
+  int8_t socket = -1;         // app_socket: 0 tcp, 1 unix, -1 the type's default
   uint32_t min_instances = 1;
   uint32_t max_instances = 0;
   uint32_t concurrency = 0;  // passenger_force_max_concurrent_requests_per_process

@@ -4,10 +4,12 @@ namespace portico::apps {
 
 const std::string_view kNodeShim = R"JS('use strict';
 // portico's listen shim (loaded with node --require): the app's first listen() call, whatever
-// port or path it names, listens on 127.0.0.1:$PORT, the port portico chose for this process.
+// port or path it names, listens where portico says: the unix socket $PORTICO_SOCKET, else
+// 127.0.0.1:$PORT.
 const net = require('net');
+const sock = process.env.PORTICO_SOCKET;
 const port = parseInt(process.env.PORT, 10);
-if (port > 0) {
+if (sock || port > 0) {
   const listen = net.Server.prototype.listen;
   let taken = false;
   net.Server.prototype.listen = function (...args) {
@@ -16,13 +18,18 @@ if (port > 0) {
     const cb = args.length && typeof args[args.length - 1] === 'function' ? args[args.length - 1] : undefined;
     const opts = args.length && typeof args[0] === 'object' && args[0] !== null ? args[0] : {};
     const backlog = typeof opts.backlog === 'number' ? opts.backlog : 511;
+    if (sock) {
+      try { require('fs').unlinkSync(sock); } catch (e) { /* not there: fine */ }
+      return cb ? listen.call(this, sock, backlog, cb) : listen.call(this, sock, backlog);
+    }
     return cb ? listen.call(this, port, '127.0.0.1', backlog, cb) : listen.call(this, port, '127.0.0.1', backlog);
   };
 }
 )JS";
 
 const std::string_view kWsgiLoader =
-    R"PY(# portico's WSGI loader: serves STARTUP_FILE's `application` on 127.0.0.1:$PORT.
+    R"PY(# portico's WSGI loader: serves STARTUP_FILE's `application` on the unix socket
+# $PORTICO_SOCKET, else on 127.0.0.1:$PORT.
 import importlib.util
 import os
 import signal
@@ -47,12 +54,35 @@ class Server(socketserver.ThreadingMixIn, WSGIServer):
     request_queue_size = 128
 
 
+class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer, WSGIServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def server_bind(self):
+        try:
+            os.unlink(self.server_address)
+        except FileNotFoundError:
+            pass
+        socketserver.UnixStreamServer.server_bind(self)
+        self.server_name, self.server_port = 'localhost', 80
+        self.setup_environ()
+
+
 class Handler(WSGIRequestHandler):
+    def setup(self):
+        if not isinstance(self.client_address, tuple):  # a unix socket's peer has no address
+            self.client_address = ('127.0.0.1', 0)
+        super().setup()
+
     def log_message(self, format, *args):
         pass
 
 
-server = Server(('127.0.0.1', int(os.environ['PORT'])), Handler)
+sock = os.environ.get('PORTICO_SOCKET')
+if sock:
+    server = UnixServer(sock, Handler)
+else:
+    server = Server(('127.0.0.1', int(os.environ['PORT'])), Handler)
 server.set_app(application)
 signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
 sys.stdout.flush()

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -116,7 +117,7 @@ std::string shell_quote(const std::string& s) {
 }  // namespace
 
 bool AppConf::same_processes(const AppConf& o) const {
-  return name == o.name && type == o.type && command == o.command &&
+  return name == o.name && type == o.type && unix_socket == o.unix_socket && command == o.command &&
          startup_file == o.startup_file && root == o.root && app_env == o.app_env && env == o.env &&
          user == o.user && group == o.group && min_instances == o.min_instances &&
          max_instances == o.max_instances && concurrency == o.concurrency &&
@@ -160,7 +161,12 @@ class Supervisor::Process final : public IoHandler, public Deferred {
   pid_t pid() const { return pid_; }
   State state() const { return state_; }
   uint64_t generation() const { return generation_; }
-  int port() const { return port_; }
+  int port() const { return port_; }                          // -1: a unix socket
+  const std::string& socket_path() const { return sock_path_; }  // empty: a TCP port
+  // "port 41234" or "unix:/tmp/portico-apps-x/3/app.sock", for messages.
+  std::string where() const {
+    return sock_path_.empty() ? fmt::format("port {}", port_) : "unix:" + sock_path_;
+  }
   bool alive() const { return state_ != State::kExited; }
   // Spawning or ready (counts towards the app's instances).
   bool serving_or_starting() const { return state_ == State::kSpawning || state_ == State::kReady; }
@@ -194,6 +200,8 @@ class Supervisor::Process final : public IoHandler, public Deferred {
   uint64_t generation_;
   pid_t pid_ = -1;
   int port_ = -1;
+  std::string sock_dir_, sock_path_;  // a unix socket: its own directory, owned by the app's user
+  void remove_socket();
   State state_ = State::kSpawning;
   uint64_t started_ms_ = 0, ready_ms_ = 0;
   bool stop_requested_ = false;
@@ -446,7 +454,7 @@ class Supervisor::App {
     auto p = std::make_unique<Process>(this, generation_);
     std::set<int> avoid;
     for (auto& q : procs_)
-      if (q->alive()) avoid.insert(q->port());
+      if (q->alive() && q->port() > 0) avoid.insert(q->port());
     Process* raw = p.get();
     procs_.push_back(std::move(p));
     if (Status st = raw->spawn(avoid); !st) {
@@ -582,7 +590,10 @@ class Supervisor::App {
       j["pid"] = p->pid();
       j["state"] = kStates[int(p->state())];
       j["generation"] = p->generation();
-      j["port"] = p->port();
+      if (p->port() > 0)
+        j["port"] = p->port();
+      else
+        j["socket"] = p->socket_path();
       j["requests_in_flight"] = p->active();
       j["requests"] = p->requests();
       j["rss_kb"] = p->rss_kb_;
@@ -638,6 +649,14 @@ Supervisor::Process::~Process() {
   loop_.cancel(&drain_timer_);
   close_probe();
   close_pipes();
+  remove_socket();
+}
+
+void Supervisor::Process::remove_socket() {
+  if (sock_dir_.empty()) return;
+  ::unlink(sock_path_.c_str());
+  ::rmdir(sock_dir_.c_str());
+  sock_dir_.clear();
 }
 
 namespace {
@@ -710,8 +729,10 @@ Status credentials(const AppConf& c, SpawnSpec* spec) {
 Status Supervisor::Process::spawn(const std::set<int>& avoid) {
   const AppConf& c = app_->conf();
   Supervisor* sv = app_->supervisor();
-  port_ = pick_port(avoid);
-  if (port_ < 0) return Status::error("no free loopback port (" + errno_text(errno) + ")");
+  if (!c.unix_socket) {
+    port_ = pick_port(avoid);
+    if (port_ < 0) return Status::error("no free loopback port (" + errno_text(errno) + ")");
+  }
   set_descriptors_shared();  // before the first child exists: workers now unregister on close
 
   std::string cmd;
@@ -739,13 +760,36 @@ Status Supervisor::Process::spawn(const std::set<int>& avoid) {
     spec.env.push_back(prefix + v);
   };
   for (char** e = environ; e && *e; ++e) spec.env.emplace_back(*e);
-  set("PORT", std::to_string(port_));
+  if (c.unix_socket)
+    std::erase_if(spec.env, [](const std::string& e) { return e.starts_with("PORT="); });
+  else
+    set("PORT", std::to_string(port_));
   set("PASSENGER_APP_ENV", c.app_env);
   if (c.type == AppType::kNode) set("NODE_ENV", c.app_env);
   set("PORTICO_APP", c.name);
   for (const auto& [k, v] : c.env) set(k, v);
 
   if (Status st = credentials(c, &spec); !st) return st;
+  if (c.unix_socket) {
+    // Its own directory (the app may run as another user and creates the socket file itself),
+    // mode 0700: nobody else can connect to the app or put a socket of their own in its place.
+    const std::string& base = sv->runtime_dir();
+    if (base.empty()) return Status::error("no directory for the app's socket");
+    std::string dir = fmt::format("{}/{}", base, sv->next_socket_id());
+    std::string path = dir + "/app.sock";
+    if (path.size() >= sizeof(sockaddr_un::sun_path))
+      return Status::error(fmt::format("socket path \"{}\" too long (set TMPDIR shorter)", path));
+    if (::mkdir(dir.c_str(), 0700) != 0)
+      return Status::error(fmt::format("mkdir(\"{}\") failed ({})", dir, errno_text(errno)));
+    if (spec.uid != uid_t(-1) && ::chown(dir.c_str(), spec.uid, spec.gid) != 0) {
+      Status st = Status::error(fmt::format("chown(\"{}\") failed ({})", dir, errno_text(errno)));
+      ::rmdir(dir.c_str());
+      return st;
+    }
+    sock_dir_ = std::move(dir);
+    sock_path_ = std::move(path);
+    set("PORTICO_SOCKET", sock_path_);
+  }
 
   int out[2], err[2];
   if (::pipe2(out, O_CLOEXEC) != 0)
@@ -764,6 +808,7 @@ Status Supervisor::Process::spawn(const std::set<int>& avoid) {
   if (!st) {
     ::close(out[0]);
     ::close(err[0]);
+    remove_socket();
     return st;
   }
   pid_ = pid;
@@ -780,7 +825,7 @@ Status Supervisor::Process::spawn(const std::set<int>& avoid) {
   }
   (void)host.watch_pipe(out_fd_, [this](int fd) { read_pipe(fd, 0); });
   (void)host.watch_pipe(err_fd_, [this](int fd) { read_pipe(fd, 1); });
-  LOG_NOTICE("app \"{}\": started process {} on port {}", c.name, pid_, port_);
+  LOG_NOTICE("app \"{}\": started process {} on {}", c.name, pid_, where());
   start_timer_.fn = [this] {
     if (state_ != State::kSpawning) return;
     LOG_ERROR("app \"{}\" process {} not ready after {} ms, killed", app_->conf().name, pid_,
@@ -881,16 +926,25 @@ void Supervisor::Process::start_probe() {
   close_probe();
   if (state_ == State::kReady)  // a liveness probe gets an answer in time or fails
     app_->loop().schedule(&live_timeout_timer_, app_->conf().liveness.timeout_ms);
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const bool unix = !sock_path_.empty();
+  int fd = ::socket(unix ? AF_UNIX : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     probe_failed();
     return;
   }
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(uint16_t(port_));
-  int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  int rc;
+  if (unix) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::memcpy(a.sun_path, sock_path_.data(), sock_path_.size());  // checked at spawn
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  } else {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(uint16_t(port_));
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
   if (rc < 0 && errno != EINPROGRESS) {
     ::close(fd);
     probe_failed();
@@ -963,9 +1017,10 @@ void Supervisor::Process::on_io(uint32_t events) {
       probe_passed();
       return;
     }
-    std::string req =
-        fmt::format("GET {} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nUser-Agent: portico-{}-check\r\n\r\n",
-                    rc.uri, port_, state_ == State::kSpawning ? "ready" : "liveness");
+    std::string req = fmt::format(
+        "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: portico-{}-check\r\n\r\n", rc.uri,
+        sock_path_.empty() ? fmt::format("127.0.0.1:{}", port_) : std::string("localhost"),
+        state_ == State::kSpawning ? "ready" : "liveness");
     if (::send(probe_fd_, req.data(), req.size(), MSG_NOSIGNAL) != ssize_t(req.size())) {
       probe_failed();
       return;
@@ -995,7 +1050,7 @@ void Supervisor::Process::became_ready() {
   if (ready_ms_ == 0) ready_ms_ = 1;
   app_->loop().cancel(&start_timer_);
   app_->loop().cancel(&probe_timer_);
-  LOG_NOTICE("app \"{}\" process {} ready on port {} after {} ms", app_->conf().name, pid_, port_,
+  LOG_NOTICE("app \"{}\" process {} ready on {} after {} ms", app_->conf().name, pid_, where(),
              ready_ms_ - started_ms_);
   if (app_->conf().liveness.enabled())
     app_->loop().schedule(&probe_timer_, app_->conf().liveness.interval_ms);
@@ -1022,10 +1077,15 @@ void Supervisor::Process::join(const AppConf& conf) {
     if (have) continue;
     upstream::PeerConfig pc;
     pc.server = "app:" + conf.name;
-    pc.name = fmt::format("127.0.0.1:{}", port_);
-    pc.addr.v4.sin_family = AF_INET;
-    pc.addr.v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    pc.addr.v4.sin_port = htons(uint16_t(port_));
+    if (sock_path_.empty()) {
+      pc.name = fmt::format("127.0.0.1:{}", port_);
+      pc.addr.v4.sin_family = AF_INET;
+      pc.addr.v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      pc.addr.v4.sin_port = htons(uint16_t(port_));
+    } else {
+      pc.name = "unix:" + sock_path_;  // the connector takes the path from the name
+      pc.addr.sa.sa_family = AF_UNIX;
+    }
     pc.max_fails = 0;  // the supervisor knows when a process is gone
     pc.max_conns = conf.concurrency;
     pc.max_request_ms = conf.max_request_time_ms;
@@ -1142,6 +1202,7 @@ void Supervisor::Process::on_exit(const ChildExit& e) {
     partial_[s].clear();
   }
   close_pipes();
+  remove_socket();
   ::kill(-pid_, SIGKILL);  // whatever the app left behind in its process group
   app_->process_ended(this, e);
 }
@@ -1204,16 +1265,21 @@ bool write_file(const std::string& path, std::string_view text) {
 
 }  // namespace
 
+const std::string& Supervisor::runtime_dir() {
+  if (loader_dir_.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/portico-apps-XXXXXX";
+    if (::mkdtemp(tmpl.data())) {
+      ::chmod(tmpl.c_str(), 0755);  // apps may run as another user
+      loader_dir_ = tmpl;
+    }
+  }
+  return loader_dir_;
+}
+
 const std::string& Supervisor::node_shim() {
   if (node_shim_path_.empty()) {
-    if (loader_dir_.empty()) {
-      const char* tmp = std::getenv("TMPDIR");
-      std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/portico-apps-XXXXXX";
-      if (::mkdtemp(tmpl.data())) {
-        ::chmod(tmpl.c_str(), 0755);  // apps may run as another user
-        loader_dir_ = tmpl;
-      }
-    }
+    runtime_dir();
     std::string path = loader_dir_ + "/node-listen-shim.js";
     if (!loader_dir_.empty() && write_file(path, kNodeShim)) node_shim_path_ = path;
   }
@@ -1222,7 +1288,7 @@ const std::string& Supervisor::node_shim() {
 
 const std::string& Supervisor::wsgi_loader() {
   if (wsgi_loader_path_.empty()) {
-    node_shim();  // makes the directory
+    runtime_dir();
     std::string path = loader_dir_ + "/wsgi-loader.py";
     if (!loader_dir_.empty() && write_file(path, kWsgiLoader)) wsgi_loader_path_ = path;
   }

@@ -101,6 +101,10 @@ class Supervisor {
   void maybe_done();
   const std::string& node_shim();
   const std::string& wsgi_loader();
+  // A directory of portico's own (mode 0755, removed at exit) for the loaders and the
+  // processes' socket directories; empty when it could not be made.
+  const std::string& runtime_dir();
+  uint64_t next_socket_id() { return ++sockets_made_; }
 
   nlohmann::json status_object() const;  // {"apps": [...]}
   void publish_status();
@@ -115,6 +119,7 @@ class Supervisor {
   std::function<void()> done_;
   std::string loader_dir_;  // private directory with the node shim and the WSGI loader
   std::string node_shim_path_, wsgi_loader_path_;
+  uint64_t sockets_made_ = 0;
 };
 
 }  // namespace portico::apps

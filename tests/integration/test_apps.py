@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -89,7 +90,7 @@ http {
 def ready_pids(srv):
     """pids the error log says became ready, minus those it says ended."""
     log = srv.error_log()
-    ready = [int(p) for p in re.findall(r"process (\d+) ready on port", log)]
+    ready = [int(p) for p in re.findall(r"process (\d+) ready on ", log)]
     ended = {int(p) for p in re.findall(r"process (\d+) (?:exited|killed|lost)", log)}
     return [p for p in ready if p not in ended]
 
@@ -838,6 +839,84 @@ http {
             r = request(srv.port(), "/hello")
             self.assertEqual(r.status, 200, r.text)
             self.assertRegex(r.text, r"^wsgi pid=\d+ path=/hello")
+
+    def test_apps_listen_on_private_unix_sockets_unless_told_tcp(self):
+        # node and python apps get a unix socket each (as under Passenger), in a directory of
+        # their own that nobody else can enter; `app_socket tcp` gives a loopback port; both
+        # serve, and the sockets go away with their processes.
+        config = """
+http {
+    server {
+        listen 127.0.0.1:{port};
+        server_name node.example;
+        root {prefix}/app-b/public;
+        passenger_enabled on;
+        passenger_startup_file {prefix}/app-b/app.js;
+        passenger_min_instances 2;
+    }
+    server {
+        listen 127.0.0.1:{port};
+        server_name py.example;
+        root {prefix}/pyapp/public;
+        passenger_enabled on;
+        passenger_app_type python;
+        app_socket tcp;
+    }
+}
+"""
+        files = {"app-b/app.js": NODE_APP, "app-b/public/.keep": "",
+                 "pyapp/passenger_wsgi.py": WSGI_APP, "pyapp/public/.keep": ""}
+        with Server(config, files, error_log_level="notice") as srv:
+            eventually(lambda: len(ready_pids(srv)) == 3, 15, message="three ready processes")
+            node = app_status(srv, "passenger:" + srv.path("app-b"))["processes"]
+            py = app_status(srv, "passenger:" + srv.path("pyapp"))["processes"]
+            socks = [p["socket"] for p in node]
+            self.assertEqual(len(set(socks)), 2, node)
+            for p in node:
+                self.assertNotIn("port", p)
+                st = os.stat(p["socket"])
+                self.assertTrue(stat.S_ISSOCK(st.st_mode), p["socket"])
+                self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(p["socket"])).st_mode), 0o700)
+            self.assertIn(f"ready on unix:{socks[0]}", srv.error_log())
+            self.assertGreater(py[0]["port"], 0)
+            self.assertNotIn("socket", py[0])
+            r = request(srv.port(), "/", host="node.example")
+            self.assertEqual(r.status, 200, r.text)
+            self.assertIn(int(re.match(r"node pid=(\d+)", r.text).group(1)),
+                          {p["pid"] for p in node})
+            r = request(srv.port(), "/x", host="py.example")
+            self.assertRegex(r.text, r"^wsgi pid=\d+ path=/x")
+            # A process replaced: its socket and directory are gone, the new one has its own.
+            os.kill(node[0]["pid"], signal.SIGKILL)
+            eventually(lambda: not os.path.exists(os.path.dirname(socks[0])), 10,
+                       message="the killed process's socket directory removed")
+            eventually(lambda: len(ready_pids(srv)) == 3, 15, message="the replacement ready")
+            again = app_status(srv, "passenger:" + srv.path("app-b"))["processes"]
+            self.assertNotIn(socks[0], [p.get("socket") for p in again])
+        for s in socks:
+            self.assertFalse(os.path.exists(os.path.dirname(s)), s)
+
+    def test_python_loader_on_a_unix_socket(self):
+        config = """
+http {
+    server {
+        listen 127.0.0.1:{port};
+        root {prefix}/pyapp/public;
+        location / {
+            passenger_enabled on;
+            passenger_app_type python;
+        }
+    }
+}
+"""
+        with Server(config, {"pyapp/passenger_wsgi.py": WSGI_APP, "pyapp/public/.keep": ""},
+                    error_log_level="notice") as srv:
+            eventually(lambda: ready_pids(srv), 15, message="a ready WSGI process")
+            p = app_status(srv, "passenger:" + srv.path("pyapp"))["processes"][0]
+            self.assertTrue(stat.S_ISSOCK(os.stat(p["socket"]).st_mode))
+            r = request(srv.port(), "/y?z=1")
+            self.assertEqual(r.status, 200, r.text)
+            self.assertRegex(r.text, r"^wsgi pid=%d path=/y" % p["pid"])
 
     def test_start_command_generic_app(self):
         config = """

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "proxy/directives.h"
@@ -196,6 +197,47 @@ TEST_F(AppsConfigTest, PassengerStartCommandIsGeneric) {
   EXPECT_EQ(apps[0]->root, "/opt/spring");
   EXPECT_EQ(apps[0]->command, "java -jar app.jar --server.port=$PORT");
   EXPECT_EQ(apps[0]->ready.uri, "/ready");
+}
+
+// Node and python apps listen on unix sockets unless told tcp; generic commands only know $PORT.
+TEST_F(AppsConfigTest, SocketKindByTypeUnlessSet) {
+  auto apps = load(R"(
+    app gen { command "x --port=$PORT"; }
+    app gen_unix { command "x --socket=$PORTICO_SOCKET"; socket unix; }
+    app js { type node; root /opt/js; }
+    app js_tcp { type node; root /opt/js2; socket tcp; }
+    server {
+      listen 127.0.0.1:8080;
+      location /py { passenger_enabled on; passenger_app_root /opt/py; passenger_app_type python; }
+      location /py_tcp {
+        passenger_enabled on; passenger_app_root /opt/py2; passenger_app_type python;
+        app_socket tcp;
+      }
+      location /cmd {
+        passenger_enabled on; passenger_app_root /opt/cmd;
+        passenger_app_start_command "x --port=$PORT";
+      }
+    }
+  )");
+  ASSERT_EQ(apps.size(), 7u) << errors();
+  std::map<std::string, bool> unix_socket;
+  for (const auto& a : apps) unix_socket[a->name] = a->unix_socket;
+  EXPECT_FALSE(unix_socket["gen"]);
+  EXPECT_TRUE(unix_socket["gen_unix"]);
+  EXPECT_TRUE(unix_socket["js"]);
+  EXPECT_FALSE(unix_socket["js_tcp"]);
+  EXPECT_TRUE(unix_socket["passenger:/opt/py"]);
+  EXPECT_FALSE(unix_socket["passenger:/opt/py2"]);
+  EXPECT_FALSE(unix_socket["passenger:/opt/cmd"]);
+  load("app a { command x; socket udp; }\nserver { listen 127.0.0.1:8080; }");
+  EXPECT_NE(errors().find("invalid value \"udp\" in \"socket\" directive"), std::string::npos)
+      << errors();
+  load("server { listen 127.0.0.1:8080; location / { app_socket pipe; } }");
+  EXPECT_NE(errors().find("invalid value \"pipe\" in \"app_socket\" directive, it must be "
+                          "\"tcp\" or \"unix\" in " +
+                          dir_ + "/portico.conf:4"),
+            std::string::npos)
+      << errors();
 }
 
 TEST_F(AppsConfigTest, Errors) {
