@@ -161,7 +161,7 @@ class Supervisor::Process final : public IoHandler, public Deferred {
   pid_t pid() const { return pid_; }
   State state() const { return state_; }
   uint64_t generation() const { return generation_; }
-  int port() const { return port_; }                          // -1: a unix socket
+  int port() const { return port_; }                             // -1: a unix socket
   const std::string& socket_path() const { return sock_path_; }  // empty: a TCP port
   // "port 41234" or "unix:/tmp/portico-apps-x/3/app.sock", for messages.
   std::string where() const {
