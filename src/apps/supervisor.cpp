@@ -1414,7 +1414,8 @@ std::string Supervisor::status_text() const {
     for (const auto& p : a["processes"])
       out += fmt::format(
           "  {:>8} {:>9} {:>4} {:>6} {:>9} {:>10} {:>9} {:>8.2f} {:>9}  {}\n", p["pid"].get<int>(),
-          p["state"].get<std::string>(), p["generation"].get<uint64_t>(), p["port"].get<int>(),
+          p["state"].get<std::string>(), p["generation"].get<uint64_t>(),
+          p.contains("port") ? std::to_string(p["port"].get<int>()) : std::string("unix"),
           p["requests_in_flight"].get<uint32_t>(), p["requests"].get<uint64_t>(),
           p["pss_kb"].get<uint64_t>(), p["cpu_seconds"].get<double>(),
           p["uptime_ms"].get<uint64_t>() / 1000, p["recycle_reason"].get<std::string>());

@@ -893,6 +893,11 @@ http {
             eventually(lambda: len(ready_pids(srv)) == 3, 15, message="the replacement ready")
             again = app_status(srv, "passenger:" + srv.path("app-b"))["processes"]
             self.assertNotIn(socks[0], [p.get("socket") for p in again])
+            # The text status says where each process listens.
+            text = srv.run_cli("status")
+            self.assertEqual(text.returncode, 0, text.stderr)
+            self.assertEqual(text.stdout.count(" unix "), 2, text.stdout)
+            self.assertIn(f" {py[0]['port']} ", text.stdout)
         for s in socks:
             self.assertFalse(os.path.exists(os.path.dirname(s)), s)
 
