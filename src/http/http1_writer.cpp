@@ -86,17 +86,19 @@ void serialize_http1_head(Request& r, bool chunked, std::string& h) {
     h += resp.content_range;
   }
   if (resp.accept_ranges) h += "\r\nAccept-Ranges: bytes";
-  for (size_t i = 0; i < resp.header_count; ++i) {
-    h += "\r\n";
-    h += resp.headers[i].name;
-    h += ": ";
-    h += resp.headers[i].value;
-  }
+  // The upstream's fields, then the ones portico's filters added (add_header, expires, Vary...),
+  // in nginx's order: the filters append to what the upstream sent.
   for (const Header& f : resp.fields) {
     h += "\r\n";
     h += f.name;
     h += ": ";
     h += f.value;
+  }
+  for (size_t i = 0; i < resp.header_count; ++i) {
+    h += "\r\n";
+    h += resp.headers[i].name;
+    h += ": ";
+    h += resp.headers[i].value;
   }
   h += "\r\n\r\n";
 }

@@ -72,8 +72,8 @@ void build_response_fields(http::Request& r, std::string& store, std::vector<ngh
   if (!resp.etag.empty()) f.add("etag", resp.etag);
   if (!resp.content_range.empty()) f.add("content-range", resp.content_range);
   if (resp.accept_ranges) f.add("accept-ranges", "bytes");
+  for (const http::Header& h : resp.fields) f.add(h.name, h.value);  // the upstream's, then
   for (size_t i = 0; i < resp.header_count; ++i) f.add(resp.headers[i].name, resp.headers[i].value);
-  for (const http::Header& h : resp.fields) f.add(h.name, h.value);
   resp.fields.clear();  // views into the producer's buffers: valid until the head is built
   nva.clear();
   for (const Span& sp : spans) {

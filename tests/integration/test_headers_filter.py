@@ -66,6 +66,8 @@ http {
         location /safari/ { add_trailer X-T t; keepalive_disable safari; }
         location /none/ { add_trailer X-T t; keepalive_disable none; }
         location = /unique { add_trailer X-T t; return 204; }
+        location /order/ { add_header X-Added 1; proxy_pass http://127.0.0.1:{port}/inner/; }
+        location /inner/ { add_header X-Up up; return 200 "x"; }
     }
 }
 """
@@ -208,6 +210,15 @@ class HeadersFilterTest(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertIsNone(r.header("ETag"))
         self.assertEqual(r.headers_all("Last-Modified"), ["Mon, 28 Sep 1970 06:00:00 GMT"])
+
+    def test_added_headers_follow_the_upstreams(self):
+        # nginx's filters append to the fields the upstream sent: X-Up before X-Added.
+        head = get(self.port, "/order/")
+        lines = head.split(b"\r\n\r\n")[0].split(b"\r\n")
+        names = [line.split(b":")[0].lower() for line in lines]
+        self.assertIn(b"x-up", names, head)
+        self.assertIn(b"x-added", names, head)
+        self.assertLess(names.index(b"x-up"), names.index(b"x-added"), head)
 
     @nginx_differs("nginx 1.22 joins Cache-Control in $sent_http_* too; this one matches")
     def test_sent_http_joins_fields(self):
