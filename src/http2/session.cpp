@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 
 #include "core/log.h"
 #include "http/http_config.h"
@@ -19,6 +20,12 @@ constexpr uint32_t kMaxEmptyFrames = 1024;  // empty DATA/HEADERS-less frames pe
 constexpr uint64_t kResetBurst = 256;       // resets (both directions) in a burst ...
 constexpr uint64_t kResetPerSecond = 33;    // ... and sustained (nghttp2's rate)
 constexpr size_t kPooledStreams = 8;
+constexpr size_t kMaxResponseHead = 1024 * 1024;  // a response header block (HPACK input)
+// SETTINGS_MAX_FRAME_SIZE we accept, as nginx (NGX_HTTP_V2_MAX_FRAME_SIZE): libnghttp2 reads
+// frames in pieces (header blocks are decoded as they arrive, DATA goes to the stream's
+// window), so a large frame costs no buffer; header bytes are bounded by
+// large_client_header_buffers, bodies by the stream's window.
+constexpr uint32_t kMaxFrameSize = (1u << 24) - 1;
 
 Session* of(void* user_data) {
   return static_cast<Session*>(user_data);
@@ -45,6 +52,9 @@ int cb_stream_close(nghttp2_session*, int32_t id, uint32_t code, void* u) {
 int cb_frame_send(nghttp2_session*, const nghttp2_frame* f, void* u) {
   return of(u)->on_frame_send(f);
 }
+int cb_frame_not_send(nghttp2_session*, const nghttp2_frame* f, int error, void* u) {
+  return of(u)->on_frame_not_send(f, error);
+}
 int cb_invalid_frame(nghttp2_session*, const nghttp2_frame*, int, void* u) {
   of(u)->count_reset();  // the client made us answer with an error
   return 0;
@@ -62,6 +72,7 @@ nghttp2_session_callbacks* callbacks() {
     nghttp2_session_callbacks_set_on_stream_close_callback(c, cb_stream_close);
     nghttp2_session_callbacks_set_on_frame_send_callback(c, cb_frame_send);
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(c, cb_invalid_frame);
+    nghttp2_session_callbacks_set_on_frame_not_send_callback(c, cb_frame_not_send);
     return c;
   }();
   return cbs;
@@ -78,6 +89,10 @@ nghttp2_option* options() {
     nghttp2_option_set_stream_reset_rate_limit(o, 1000, 33);  // Rapid Reset
     nghttp2_option_set_max_continuations(o, 8);               // CONTINUATION flood
     nghttp2_option_set_max_deflate_dynamic_table_size(o, 4096);
+    // A response head may be as large as the configuration makes it (add_header with long
+    // values, an upstream's head up to proxy_buffer_size): libnghttp2's 64 KiB default would
+    // refuse it. It is bounded here, and a head over it ends the stream (on_frame_not_send).
+    nghttp2_option_set_max_send_header_block_length(o, kMaxResponseHead);
     // RFC 9218 priorities for clients that say they use them (SETTINGS_NO_RFC7540_PRIORITIES),
     // RFC 7540's dependency tree for the others, as nginx 1.22 schedules them.
     nghttp2_option_set_server_fallback_rfc7540_priorities(o, 1);
@@ -106,6 +121,7 @@ bool Session::init(const char* data, size_t n) {
   nghttp2_settings_entry iv[] = {
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, conf_.max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window},
+      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, kMaxFrameSize},
       {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},  // RFC 9218: urgency from `priority`
   };
   nghttp2_submit_settings(h_, NGHTTP2_FLAG_NONE, iv, sizeof iv / sizeof iv[0]);
@@ -209,7 +225,8 @@ bool Session::flush() {
   Transport& t = conn_.transport();
   bool wrote = false;
   for (;;) {
-    while (wbuf_.size() - wpos_ < kWriteHigh && !dead_) {
+    // A header block is produced whole (bounded by kMaxResponseHead), so its frames can join.
+    while ((wbuf_.size() - wpos_ < kWriteHigh || open_head_ != std::string::npos) && !dead_) {
       const uint8_t* p = nullptr;
       const ssize_t n = nghttp2_session_mem_send(h_, &p);
       if (n < 0) {
@@ -219,7 +236,7 @@ bool Session::flush() {
         break;
       }
       if (n == 0) break;
-      wbuf_.append(reinterpret_cast<const char*>(p), size_t(n));
+      append_frames(p, size_t(n));
     }
     if (wpos_ == wbuf_.size()) {
       wbuf_.clear();
@@ -247,7 +264,47 @@ bool Session::flush() {
       wbuf_.erase(0, wpos_);
       wpos_ = 0;
     }
+    open_head_ = std::string::npos;  // (partly) written: not to be changed any more
   }
+}
+
+// Appends what nghttp2_session_mem_send produced. libnghttp2 cuts every header block into
+// 16 KiB frames whatever the peer accepts; nginx sends it in as few frames as the peer's
+// SETTINGS_MAX_FRAME_SIZE allows. A CONTINUATION that follows a header frame still unwritten in
+// the buffer is joined to it when the sum fits (libnghttp2 pads no header frame: the payloads
+// are plain header block fragments).
+void Session::append_frames(const uint8_t* p, size_t n) {
+  auto u24 = [](const uint8_t* b) { return size_t(b[0]) << 16 | size_t(b[1]) << 8 | b[2]; };
+  auto frame_of = [&](const uint8_t* b) { return 9 + u24(b); };
+  if (n < 9 || frame_of(p) != n) {  // not one whole frame: as it is
+    wbuf_.append(reinterpret_cast<const char*>(p), n);
+    open_head_ = std::string::npos;
+    return;
+  }
+  const uint8_t type = p[3], flags = p[4];
+  if (type == NGHTTP2_CONTINUATION && open_head_ != std::string::npos && open_head_ >= wpos_ &&
+      open_head_ + 9 <= wbuf_.size()) {
+    auto* h = reinterpret_cast<uint8_t*>(wbuf_.data() + open_head_);
+    const size_t len = u24(h), add = n - 9;
+    const uint32_t peer_max =
+        nghttp2_session_get_remote_settings(h_, NGHTTP2_SETTINGS_MAX_FRAME_SIZE);
+    if (std::memcmp(h + 5, p + 5, 4) == 0 && open_head_ + 9 + len == wbuf_.size() &&
+        len + add <= peer_max) {
+      const size_t sum = len + add;
+      h[0] = uint8_t(sum >> 16);
+      h[1] = uint8_t(sum >> 8);
+      h[2] = uint8_t(sum);
+      h[4] |= flags & NGHTTP2_FLAG_END_HEADERS;
+      wbuf_.append(reinterpret_cast<const char*>(p + 9), add);
+      if (flags & NGHTTP2_FLAG_END_HEADERS) open_head_ = std::string::npos;
+      return;
+    }
+  }
+  open_head_ = std::string::npos;
+  if ((type == NGHTTP2_HEADERS || type == NGHTTP2_CONTINUATION) &&
+      !(flags & NGHTTP2_FLAG_END_HEADERS) && !(flags & NGHTTP2_FLAG_PADDED))
+    open_head_ = wbuf_.size();
+  wbuf_.append(reinterpret_cast<const char*>(p), n);
 }
 
 void Session::dispatch() {
@@ -495,6 +552,18 @@ int Session::on_frame_send(const nghttp2_frame* f) {
       (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     if (Stream* s = stream(f->hd.stream_id)) s->on_response_sent();
   }
+  return 0;
+}
+
+// A frame libnghttp2 could not send. A response head it refused (over kMaxResponseHead) would
+// leave the stream open with no answer coming: the stream is reset, so it ends (logged 500).
+int Session::on_frame_not_send(const nghttp2_frame* f, int error) {
+  if (f->hd.type != NGHTTP2_HEADERS) return 0;
+  PORTICO_LOG(LogLevel::kError, conn_.id(), "HTTP/2 response header not sent ({})",
+              nghttp2_strerror(error));
+  if (Stream* s = stream(f->hd.stream_id); s && f->headers.cat == NGHTTP2_HCAT_RESPONSE)
+    s->on_head_not_sent();
+  nghttp2_submit_rst_stream(h_, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_INTERNAL_ERROR);
   return 0;
 }
 

@@ -79,6 +79,7 @@ class Session final : public http::ConnectionCodec {
   int on_data_chunk(uint8_t flags, int32_t id, const uint8_t* data, size_t len);
   int on_stream_close(int32_t id, uint32_t error_code);
   int on_frame_send(const nghttp2_frame* f);
+  int on_frame_not_send(const nghttp2_frame* f, int error);
 
  private:
   struct SoonEntry : Soon {
@@ -90,6 +91,7 @@ class Session final : public http::ConnectionCodec {
   bool feed(const char* data, size_t n);
   bool read_input();
   bool flush();
+  void append_frames(const uint8_t* p, size_t n);
   void dispatch();
   void rearm();
   void calm_down(const char* why);
@@ -100,6 +102,7 @@ class Session final : public http::ConnectionCodec {
   nghttp2_session* h_ = nullptr;
   std::string wbuf_;  // frames to write; wpos_ bytes of it went out
   size_t wpos_ = 0;
+  size_t open_head_ = std::string::npos;  // a header frame in wbuf_ a CONTINUATION may join
   // The client preface (magic and the first frame header) until it is judged: nginx lets a
   // client open with a frame other than SETTINGS (nginx's own test client does); libnghttp2
   // does not, so an empty SETTINGS is fed first for such a client.

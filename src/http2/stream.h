@@ -56,6 +56,9 @@ class Stream final : public http::ClientStream {
   // libnghttp2's data provider: up to `length` response bytes into `buf`.
   ssize_t read_data(uint8_t* buf, size_t length, uint32_t* flags);
   size_t frame_chunk() const;  // the largest DATA payload to send now
+  // libnghttp2 refused to send the response head (too large): logged as 500; the session
+  // resets the stream.
+  void on_head_not_sent() { req_->resp.status = 500; }
   // Our END_STREAM went out.
   void on_response_sent();
   // libnghttp2 closed the stream (or the connection ends): log, end content, release.
