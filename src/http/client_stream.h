@@ -30,9 +30,10 @@
 namespace portico::http {
 
 // read_body() errors besides a socket errno (> 0, the connection failed).
-constexpr int kBodyEndedEarly = -1;  // the client closed before the body was complete
-constexpr int kBodyMalformed = -2;   // invalid chunked framing (answer 400)
-constexpr int kBodyTooLarge = -3;    // a chunked body over client_max_body_size (413)
+constexpr int kBodyEndedEarly = -1;      // the client closed before the body was complete
+constexpr int kBodyMalformed = -2;       // invalid chunked framing (answer 400)
+constexpr int kBodyTooLarge = -3;        // a chunked body over client_max_body_size (413)
+constexpr int kBodyLengthMismatch = -4;  // HTTP/2: DATA more or less than Content-Length (400)
 
 class ClientStream {
  public:

@@ -27,6 +27,37 @@ constexpr size_t kMaxResponseHead = 1024 * 1024;  // a response header block (HP
 // large_client_header_buffers, bodies by the stream's window.
 constexpr uint32_t kMaxFrameSize = (1u << 24) - 1;
 
+// What libnghttp2's HTTP messaging checked for a request field, as nginx checks it
+// (ngx_http_v2_validate_header): NUL, CR or LF anywhere, and in a name ':' past the first byte
+// or an upper-case letter, make the request malformed (RST_STREAM PROTOCOL_ERROR); so do the
+// connection-specific fields RFC 9113 8.2.2 forbids. Names with other odd bytes are left to
+// ignore_invalid_headers (the HTTP/1.1 parser's rules).
+bool field_error(std::string_view name, std::string_view value) {
+  if (name.empty()) return true;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (c == '\0' || c == '\r' || c == '\n' || (c == ':' && i > 0) || (c >= 'A' && c <= 'Z'))
+      return true;
+  }
+  for (char c : value)
+    if (c == '\0' || c == '\r' || c == '\n') return true;
+  if (name[0] == ':') return false;
+  switch (name.size()) {
+    case 2:
+      return name == "te" && value != "trailers";
+    case 7:
+      return name == "upgrade";
+    case 10:
+      return name == "connection" || name == "keep-alive";
+    case 16:
+      return name == "proxy-connection";
+    case 17:
+      return name == "transfer-encoding";
+    default:
+      return false;
+  }
+}
+
 Session* of(void* user_data) {
   return static_cast<Session*>(user_data);
 }
@@ -84,6 +115,10 @@ nghttp2_option* options() {
     if (nghttp2_option_new(&o) != 0) abort();
     // The content decides when body bytes are consumed: the window is the request body buffer.
     nghttp2_option_set_no_auto_window_update(o, 1);
+    // Request fields and the body's length are judged here, as nginx judges them: a body that
+    // does not match its Content-Length gets 400 (libnghttp2 would reset the stream), fields
+    // are checked by field_error() and the HTTP/1.1 parser the collected head goes through.
+    nghttp2_option_set_no_http_messaging(o, 1);
     nghttp2_option_set_max_outbound_ack(o, 1000);  // PING/SETTINGS floods
     nghttp2_option_set_max_settings(o, 32);
     nghttp2_option_set_stream_reset_rate_limit(o, 1000, 33);  // Rapid Reset
@@ -481,7 +516,22 @@ int Session::on_header(const nghttp2_frame* f, std::string_view name, std::strin
   Stream* s = stream(f->hd.stream_id);
   if (!s) return 0;
   if (f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;  // trailers: not used
-  if (s->on_field(name, value)) return 0;
+  if (s->rejected()) return 0;
+  if (field_error(name, value)) {
+    PORTICO_LOG(LogLevel::kInfo, conn_.id(), "client sent invalid header in HTTP/2 request");
+    s->reject();
+    nghttp2_submit_rst_stream(h_, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_PROTOCOL_ERROR);
+    count_reset();
+    return 0;
+  }
+  const Stream::Field got = s->on_field(name, value);
+  if (got == Stream::Field::kOk) return 0;
+  if (got == Stream::Field::kOverLimit) {
+    // nginx: "client exceeded http2_max_field_size / http2_max_header_size limit", a
+    // connection error.
+    calm_down("exceeded the header size limit (large_client_header_buffers)");
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
   // Over large_client_header_buffers or the field count: the stream ends here (the rest of
   // the block is still decoded by libnghttp2, to keep HPACK in step, and dropped).
   PORTICO_LOG(LogLevel::kInfo, conn_.id(), "client sent too large header in HTTP/2 request");
@@ -496,6 +546,7 @@ int Session::on_frame_recv(const nghttp2_frame* f) {
       Stream* s = stream(f->hd.stream_id);
       if (!s) return 0;
       if (f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        if (s->rejected()) return 0;  // its RST_STREAM is on the way
         // $request_length counts the header block as sent (HPACK-coded), as nginx.
         size_t block = f->hd.length;
         if (f->hd.flags & NGHTTP2_FLAG_PADDED) block -= std::min(block, f->headers.padlen + 1);

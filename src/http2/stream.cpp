@@ -48,11 +48,15 @@ void Stream::open(int32_t id) {
   req_->http = gen_->http;
   const http::AddrConf* addr = c.listener()->addr;
   const http::ServerConf* srv = addr ? addr->default_server : nullptr;
-  head_.reset(srv ? srv->large_client_header_buffers_num * srv->large_client_header_buffers_size
-                  : 32768);
+  // nginx's accounting (names and values) is the limit; the collector's HTTP/1.1 text adds
+  // ": " and CRLF per field (at most 1000 fields) and the request line, so its own bound is
+  // looser and only a backstop.
+  field_max_ = srv ? srv->large_client_header_buffers_size : 8192;
+  header_budget_ = srv ? srv->large_client_header_buffers_num * field_max_ : 32768;
+  head_.reset(2 * header_budget_ + 8192);
   in_pos_ = in_len_ = 0;
   body_read_ = body_total_ = unconsumed_ = 0;
-  in_end_ = discard_ = false;
+  in_end_ = discard_ = started_ = body_empty_ = rejected_ = false;
   out_pos_ = out_len_ = 0;
   local_skip_ = 0;
   local_ = head_sent_ = out_last_ = eof_sent_ = closed_ = logged_ = false;
@@ -138,6 +142,9 @@ void Stream::begin() {
   limits.max_head_size = SIZE_MAX;  // HeadCollector bounded it
   const int status = head_.finish(limits, !in_end_, r.head);
   r.header_bytes = r.request_length = head_block_;
+  started_ = true;
+  // Content-Length: 0 with DATA frames to come (maybe empty ones): nginx reads no body.
+  if (status == 0 && !in_end_ && r.head.content_length == 0) body_empty_ = true;
   if (!addr) {
     reset_stream(NGHTTP2_REFUSED_STREAM);
     return;
@@ -190,6 +197,10 @@ void Stream::discard_body() {
 
 IoResult Stream::read_body(char* buf, size_t cap) {
   http::Request& r = *req_;
+  // Checked before handing over what arrived: a body that turns out shorter or longer than its
+  // Content-Length never reaches an upstream whole (nginx: 400).
+  if (length_mismatch()) return IoResult::failed(http::kBodyLengthMismatch);
+  if (body_empty_ && in_pos_ == in_len_) return IoResult::ended();
   if (in_len_ > in_pos_) {
     const size_t n = std::min(cap, in_len_ - in_pos_);
     std::memcpy(buf, in_.get() + in_pos_, n);
@@ -463,6 +474,13 @@ void Stream::content_error(int status) {
 
 void Stream::content_abort(int status) {
   end_content();
+  // The client's fault (a body that does not match its length, too large) while nothing was
+  // answered yet: the stream still gets its status (nginx finalizes the request with it).
+  if ((status == 400 || status == 413) && !head_sent_ && !closed_) {
+    if (!in_end_) discard_body();
+    respond(http::respond_with_status(*req_, status));
+    return;
+  }
   if (status) req_->resp.status = status;
   if (req_->resp.status == 0) req_->resp.status = 502;
   reset_stream(NGHTTP2_INTERNAL_ERROR);

@@ -41,8 +41,21 @@ class Stream final : public http::ClientStream {
   // A new stream `id` (its HEADERS began): a request from the pool, pinned to the current
   // configuration generation.
   void open(int32_t id);
-  // One request field. False: over the limits (the session resets the stream).
-  bool on_field(std::string_view name, std::string_view value) { return head_.add(name, value); }
+  // A field the session refused: the stream is being reset and never starts.
+  void reject() { rejected_ = true; }
+  bool rejected() const { return rejected_; }
+  // One request field.
+  enum class Field { kOk, kOverLimit, kTooLarge };
+  // kOverLimit: over nginx's limits, a connection error (GOAWAY ENHANCE_YOUR_CALM): a name or
+  // value longer than a large_client_header_buffers buffer, or the names and values together
+  // over all of them. kTooLarge: over the collector's bounds (the session resets the stream).
+  Field on_field(std::string_view name, std::string_view value) {
+    const size_t n = name.size() + value.size();
+    if (name.size() > field_max_ || value.size() > field_max_ || n > header_budget_)
+      return Field::kOverLimit;
+    header_budget_ -= n;
+    return head_.add(name, value) ? Field::kOk : Field::kTooLarge;
+  }
   // The request head is complete; `end_stream`: no body follows. Processing waits for
   // run_pending() (outside libnghttp2's callbacks).
   // `block`: the header block's size as sent ($request_length).
@@ -80,7 +93,9 @@ class Stream final : public http::ClientStream {
   uint64_t stream_id() const override;
   void want_body() override {}
   IoResult read_body(char* buf, size_t cap) override;
-  bool body_complete() const override { return in_end_ && in_pos_ == in_len_; }
+  bool body_complete() const override {
+    return (in_end_ || body_empty_) && in_pos_ == in_len_ && !length_mismatch();
+  }
   uint64_t body_received() const override { return body_read_; }
   void send_head() override { start_response(); }
   IoResult send_body(std::span<const http::OutChunk> body, bool last) override;
@@ -110,6 +125,12 @@ class Stream final : public http::ClientStream {
   void discard_body();
   void reset_stream(uint32_t code);
   void log_once();
+  // DATA more than the Content-Length, or END_STREAM before it (nginx answers 400).
+  bool length_mismatch() const {
+    const int64_t cl = req_ ? req_->head.content_length : -1;
+    return cl >= 0 && started_ &&
+           (body_total_ > uint64_t(cl) || (in_end_ && body_total_ < uint64_t(cl)));
+  }
   void queued_reset();
 
   // limit_req's delay (Outcome::kDelay): the stream waits on this timer, then resumes its
@@ -125,6 +146,8 @@ class Stream final : public http::ClientStream {
   http::Generation* gen_ = nullptr;
   http::ContentSession* content_ = nullptr;
   HeadCollector head_;
+  size_t field_max_ = 0;      // large_client_header_buffers' size
+  size_t header_budget_ = 0;  // what is left of its num x size for names and values
 
   // request body
   std::unique_ptr<char[]> in_;
@@ -134,7 +157,10 @@ class Stream final : public http::ClientStream {
   uint64_t unconsumed_ = 0;  // received, not yet given back to flow control
   size_t head_block_ = 0;
   bool in_end_ = false;
-  bool discard_ = false;  // no content reads the body: consume as it arrives
+  bool discard_ = false;     // no content reads the body: consume as it arrives
+  bool started_ = false;     // begin() ran: the head (Content-Length) is known
+  bool body_empty_ = false;  // Content-Length: 0 without END_STREAM: no body to wait for
+  bool rejected_ = false;    // a field was refused (RST_STREAM PROTOCOL_ERROR is queued)
 
   // response
   std::unique_ptr<char[]> out_;

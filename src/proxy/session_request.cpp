@@ -124,6 +124,11 @@ void Session::client_body_failed(int err) {
     PORTICO_LOG(LogLevel::kError, client_->stream_id(), "client sent invalid chunked body{}",
                 log_suffix());
     status = 400;
+  } else if (err == http::kBodyLengthMismatch) {
+    PORTICO_LOG(LogLevel::kInfo, client_->stream_id(),
+                "client sent request body data other than the declared {} bytes{}",
+                r_->head.content_length, log_suffix());
+    status = 400;
   } else if (err == http::kBodyTooLarge) {
     PORTICO_LOG(LogLevel::kError, client_->stream_id(),
                 "client intended to send too large chunked body: {} bytes{}",
