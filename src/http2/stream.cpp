@@ -134,8 +134,11 @@ void Stream::begin() {
   c.count_request();
   http::ParseLimits limits;
   if (addr && addr->default_server) {
-    limits.max_request_line = addr->default_server->large_client_header_buffers_size;
-    limits.max_header_line = addr->default_server->large_client_header_buffers_size;
+    // Each name and value is within one buffer already (on_field, nginx's rule); the HTTP/1.1
+    // text's line around them ("name: value", "METHOD path HTTP/1.1") may be longer.
+    const size_t line = 2 * addr->default_server->large_client_header_buffers_size + 16;
+    limits.max_request_line = line;
+    limits.max_header_line = line;
     limits.ignore_invalid = addr->default_server->ignore_invalid_headers;
     limits.underscores = addr->default_server->underscores_in_headers;
   }

@@ -18,9 +18,12 @@ except ImportError:  # Debian's python3-h2 under another interpreter (pyenv): pu
     import hpack
     import hyperframe.frame as hf
 
-from harness import Server, portico_only
+from harness import Server, nginx_differs, portico_only
+from upstreams import Upstream
 
+PROTOCOL_ERROR = 0x1
 INTERNAL_ERROR = 0x2
+ENHANCE_YOUR_CALM = 0xB
 
 
 class Raw:
@@ -48,17 +51,17 @@ class Raw:
     def send(self, *frames):
         self.sock.sendall(b"".join(f.serialize() for f in frames))
 
-    def headers(self, sid, fields, end_stream=True):
+    def headers(self, sid, fields, end_stream=True, huffman=True):
         f = hf.HeadersFrame(sid)
-        f.data = self.enc.encode(fields)
+        f.data = self.enc.encode(fields, huffman=huffman)
         f.flags.add("END_HEADERS")
         if end_stream:
             f.flags.add("END_STREAM")
         return f
 
-    def get(self, sid, path, end_stream=True, extra=()):
+    def get(self, sid, path, end_stream=True, extra=(), huffman=True):
         return self.headers(sid, [(":method", "GET"), (":scheme", "http"), (":path", path),
-                                  (":authority", "localhost"), *extra], end_stream)
+                                  (":authority", "localhost"), *extra], end_stream, huffman)
 
     def _take(self, f):
         self.frames.append(f)
@@ -97,6 +100,19 @@ class Raw:
                 self.buf = self.buf[9 + length:]
                 self._take(f)
         return done(self)
+
+    def data(self, sid, payload, end_stream=False):
+        f = hf.DataFrame(sid)
+        f.data = payload
+        if end_stream:
+            f.flags.add("END_STREAM")
+        return f
+
+    def status(self, sid):
+        return field(self.heads.get(sid, []), ":status")
+
+    def goaway(self):
+        return [f.error_code for f in self.frames if isinstance(f, hf.GoAwayFrame)]
 
     def of(self, sid, kind=None):
         return [f for f in self.frames
@@ -200,6 +216,151 @@ class LargeHeaderBlockTest(unittest.TestCase):
             c.close()
         with open(self.srv.path("logs/error.log")) as f:
             self.assertIn("HTTP/2 response header not sent", f.read())
+
+
+BODY_CONFIG = """
+http {
+    server {
+        listen 127.0.0.1:{port} http2;
+        server_name localhost;
+        large_client_header_buffers 2 512;
+        location /buffered/ { proxy_pass http://127.0.0.1:{echo}/; }
+        location /unbuffered/ {
+            proxy_request_buffering off;
+            proxy_pass http://127.0.0.1:{echo}/;
+        }
+        location /hang/ {
+            proxy_request_buffering off;
+            proxy_pass http://127.0.0.1:{hang}/;
+        }
+        location / { return 200 ok; }
+    }
+}
+"""
+
+
+class RequestBodyTest(unittest.TestCase):
+    """Bodies against their Content-Length as nginx answers them: 400 (also once an unbuffered
+    body went upstream), nothing of a short body passed on; Content-Length: 0 with DATA frames
+    still to come; and the request fields HTTP/2 forbids."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.echo = Upstream("echo", name="echo")
+        cls.hang = Upstream("hang", name="hang")
+        cls.srv = Server(BODY_CONFIG.replace("{echo}", str(cls.echo.port))
+                         .replace("{hang}", str(cls.hang.port)))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.echo.stop()
+        cls.hang.stop()
+
+    def setUp(self):
+        self.c = Raw(self.srv.port())
+
+    def tearDown(self):
+        self.c.close()
+
+    def post(self, sid, path, length=None, extra=()):
+        cl = [] if length is None else [("content-length", str(length))]
+        return self.c.headers(sid, [(":method", "POST"), (":scheme", "http"), (":path", path),
+                                    (":authority", "localhost"), *cl, *extra],
+                              end_stream=False)
+
+    def finish(self, sid):
+        self.assertTrue(self.c.read_until(lambda c: c.ended(sid)),
+                        f"stream {sid} never ended: {self.c.frames}")
+
+    def test_buffered_body_shorter_or_longer_than_declared_gets_400(self):
+        before = len(self.echo.requests())
+        c = self.c
+        c.send(self.post(1, "/buffered/", 5), c.data(1, b"TEST", end_stream=True))
+        c.send(self.post(3, "/buffered/", 3), c.data(3, b"TEST", end_stream=True))
+        self.finish(1)
+        self.finish(3)
+        self.assertEqual(c.status(1), ["400"])
+        self.assertEqual(c.status(3), ["400"])
+        self.assertEqual(len(self.echo.requests()), before)  # nothing went upstream
+
+    def test_unbuffered_body_longer_than_declared_gets_400_after_it_went_upstream(self):
+        c = self.c
+        c.send(self.post(1, "/hang/", 10), c.data(1, b"0123456789"))
+        self.hang.wait_for(lambda u: u.requests(), message="the request upstream")
+        c.send(c.data(1, b"many", end_stream=True))
+        self.finish(1)
+        self.assertEqual(c.status(1), ["400"])
+
+    def test_unbuffered_body_ending_short_gets_400(self):
+        c = self.c
+        c.send(self.post(1, "/hang/", 10), c.data(1, b"0123"))
+        c.send(c.data(1, b"567", end_stream=True))
+        self.finish(1)
+        self.assertEqual(c.status(1), ["400"])
+
+    def test_zero_content_length_with_data_frames_to_come_is_answered_at_once(self):
+        c = self.c
+        c.send(self.post(1, "/unbuffered/", 0), c.data(1, b""))
+        self.assertTrue(c.read_until(lambda c: c.of(1, hf.DataFrame) and c.ended(1) or
+                                     c.of(1, hf.RstStreamFrame)))
+        self.assertEqual(c.status(1), ["200"])
+        body = b"".join(f.data for f in c.of(1, hf.DataFrame))
+        self.assertIn(b'"body_len": 0', body)
+        c.send(c.data(1, b"", end_stream=True))
+        c.send(c.get(3, "/"))
+        self.finish(3)
+        self.assertEqual(c.status(3), ["200"])
+
+    def test_malformed_fields_reset_the_stream(self):
+        c = self.c
+        c.send(c.get(1, "/", extra=[("x-foo", "a\r\nreferer: smuggled")]),
+               c.get(3, "/", extra=[("X-Upper", "1")]))
+        self.assertTrue(c.read_until(lambda c: c.ended(1) and c.ended(3)))
+        for sid in (1, 3):
+            self.assertEqual([f.error_code for f in c.of(sid, hf.RstStreamFrame)],
+                             [PROTOCOL_ERROR], f"stream {sid}")
+            self.assertEqual(c.of(sid, hf.HeadersFrame), [])
+        c.send(c.get(5, "/", extra=[("te", "trailers")]))
+        self.finish(5)
+        self.assertEqual(c.status(5), ["200"])
+
+    @nginx_differs("nginx 1.22 ignores connection-specific fields over HTTP/2")
+    def test_connection_specific_fields_reset_the_stream(self):
+        # RFC 9113 8.2.2: malformed. Passed on into an HTTP/1.1 head they would change its
+        # framing (transfer-encoding) or hop-by-hop meaning.
+        c = self.c
+        bad = [("te", "gzip"), ("connection", "keep-alive"), ("transfer-encoding", "chunked"),
+               ("keep-alive", "1"), ("upgrade", "h2c"), ("proxy-connection", "x")]
+        sids = [1 + 2 * i for i in range(len(bad))]
+        for sid, f in zip(sids, bad):
+            c.send(c.get(sid, "/", extra=[f]))
+        self.assertTrue(c.read_until(lambda c: all(c.ended(s) for s in sids)))
+        for sid in sids:
+            self.assertEqual([f.error_code for f in c.of(sid, hf.RstStreamFrame)],
+                             [PROTOCOL_ERROR], f"stream {sid}")
+
+    def test_field_over_a_header_buffer_ends_the_connection(self):
+        # large_client_header_buffers 2 512: a value of 513 bytes (nginx: "client exceeded
+        # http2_max_field_size limit"), GOAWAY ENHANCE_YOUR_CALM; 512 is served.
+        c = self.c
+        # Sent without Huffman coding: the length on the wire is what nginx measures (portico
+        # measures the decoded value).
+        c.send(c.get(1, "/", extra=[("x-v", "v" * 512)], huffman=False))
+        self.finish(1)
+        self.assertEqual(c.status(1), ["200"])
+        c.send(c.get(3, "/", extra=[("x-v", "v" * 513)], huffman=False))
+        self.assertTrue(c.read_until(lambda c: c.goaway()))
+        self.assertEqual(c.goaway(), [ENHANCE_YOUR_CALM])
+        self.assertEqual(c.of(3, hf.HeadersFrame), [])
+
+    def test_fields_over_all_header_buffers_end_the_connection(self):
+        # Names and values together over 2 x 512 bytes, each field within 512.
+        c = self.c
+        c.send(c.get(1, "/", extra=[(f"x-{i}", "v" * 300) for i in range(4)]))
+        self.assertTrue(c.read_until(lambda c: c.goaway()))
+        self.assertEqual(c.goaway(), [ENHANCE_YOUR_CALM])
+        self.assertEqual(c.of(1, hf.HeadersFrame), [])
 
 
 if __name__ == "__main__":
