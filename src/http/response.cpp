@@ -123,7 +123,10 @@ Step finalize(Request& r, Step s) {
         return Step::respond();
       }
       r.err_status = new_status;
-      if (r.head.method != Method::kHead) r.method_name = "GET";
+      if (r.head.method != Method::kHead) {  // nginx: the page is asked for with GET
+        r.method_name = "GET";
+        r.head.method = Method::kGet;
+      }
       clear_for_error(r, status);
       if (uri[0] == '@') {
         const void* named = r.server->matcher.find_named(uri);

@@ -71,6 +71,7 @@ void Stream::queued_reset() {
 
 void Stream::on_head_done(bool end_stream, size_t block) {
   in_end_ = end_stream;
+  has_body_ = !end_stream;
   head_block_ = block;
   start_pending = true;
 }
@@ -143,7 +144,9 @@ void Stream::begin() {
     limits.underscores = addr->default_server->underscores_in_headers;
   }
   limits.max_head_size = SIZE_MAX;  // HeadCollector bounded it
-  const int status = head_.finish(limits, !in_end_, r.head);
+  // HEADERS without END_STREAM: a body follows, maybe empty (its END_STREAM may have arrived
+  // already, in the same read); nginx reads it, so a proxied request says Content-Length: 0.
+  const int status = head_.finish(limits, has_body_, r.head);
   r.header_bytes = r.request_length = head_block_;
   started_ = true;
   // Content-Length: 0 with DATA frames to come (maybe empty ones): nginx reads no body.
@@ -153,9 +156,15 @@ void Stream::begin() {
     return;
   }
   if (status != 0) {
+    // A bad request on the default server, as nginx: its error_page applies (the stream is
+    // not the connection, so nothing else is lost).
     if (r.head.request_line.empty()) r.head.request_line = head_.request_line();
     http::respond_error_early(r, addr, status);
-    respond(http::Outcome::kRespond);
+    if (r.loc) {
+      respond(http::respond_with_status(r, status));
+    } else {
+      respond(http::Outcome::kRespond);
+    }
     return;
   }
   respond(http::process_request(r, *addr));

@@ -159,6 +159,7 @@ class Stream final : public http::ClientStream {
   bool in_end_ = false;
   bool discard_ = false;     // no content reads the body: consume as it arrives
   bool started_ = false;     // begin() ran: the head (Content-Length) is known
+  bool has_body_ = false;    // the HEADERS frame had no END_STREAM
   bool body_empty_ = false;  // Content-Length: 0 without END_STREAM: no body to wait for
   bool rejected_ = false;    // a field was refused (RST_STREAM PROTOCOL_ERROR is queued)
 

@@ -97,7 +97,10 @@ void Session::start_upstream() {
       return;
     }
   }
-  end_stored_head();  // the body is whole already (none, or read by an earlier session)
+  // The body is whole already (none, empty, or read by an earlier session): an empty one still
+  // gets its file under client_body_in_file_only, as nginx.
+  if (body_mode_ == BodyMode::kBuffered && !store_body(nullptr, 0)) return;
+  end_stored_head();
   connect_next();
 }
 

@@ -5,6 +5,7 @@ response head no codec would send (the stream ends with RST_STREAM, never hangs)
 bodies (DATA against Content-Length, empty DATA frames, END_STREAM on HEADERS, windows).
 Clients: hyperframe + hpack (python3-h2) over raw sockets, bounded by time and state."""
 
+import json
 import socket
 import sys
 import time
@@ -224,6 +225,8 @@ http {
         listen 127.0.0.1:{port} http2;
         server_name localhost;
         large_client_header_buffers 2 512;
+        error_page 400 /err.html;
+        location = /err.html { }
         location /buffered/ { proxy_pass http://127.0.0.1:{echo}/; }
         location /unbuffered/ {
             proxy_request_buffering off;
@@ -249,7 +252,8 @@ class RequestBodyTest(unittest.TestCase):
         cls.echo = Upstream("echo", name="echo")
         cls.hang = Upstream("hang", name="hang")
         cls.srv = Server(BODY_CONFIG.replace("{echo}", str(cls.echo.port))
-                         .replace("{hang}", str(cls.hang.port)))
+                         .replace("{hang}", str(cls.hang.port)),
+                         files={"html/err.html": "custom 400 page\n"})
 
     @classmethod
     def tearDownClass(cls):
@@ -311,6 +315,26 @@ class RequestBodyTest(unittest.TestCase):
         c.send(c.get(3, "/"))
         self.finish(3)
         self.assertEqual(c.status(3), ["200"])
+
+    def test_empty_body_is_a_body_of_length_zero(self):
+        # HEADERS without END_STREAM, then an empty DATA frame that ends the stream (in the same
+        # read): a body of 0 bytes, passed on with Content-Length: 0, as nginx.
+        c = self.c
+        c.send(self.post(1, "/buffered/"), c.data(1, b"", end_stream=True))
+        self.finish(1)
+        self.assertEqual(c.status(1), ["200"])
+        got = json.loads(b"".join(f.data for f in c.of(1, hf.DataFrame)))
+        self.assertEqual(got["method"], "POST")
+        self.assertIn(["Content-Length", "0"], got["headers"])
+        self.assertEqual(got["body_len"], 0)
+
+    def test_bad_request_gets_the_default_servers_error_page(self):
+        c = self.c
+        c.send(c.headers(1, [(":method", "GET"), (":scheme", "http"),
+                             (":authority", "localhost")]))  # no :path
+        self.finish(1)
+        self.assertEqual(c.status(1), ["400"])
+        self.assertEqual(b"".join(f.data for f in c.of(1, hf.DataFrame)), b"custom 400 page\n")
 
     def test_malformed_fields_reset_the_stream(self):
         c = self.c
