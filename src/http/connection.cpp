@@ -786,6 +786,18 @@ void Connection::finish_request() {
   if (len_ == pos_) release_buffer_if_empty();
 }
 
+void Connection::close_codec_lingering(uint64_t linger_time, uint64_t linger_timeout) {
+  if (state_ == State::kClosed) return;
+  if (codec_) {
+    state_ = State::kClosed;  // abort() must not find a live connection to close again
+    codec_->abort();
+    worker_->loop().defer_delete(codec_);
+    codec_ = nullptr;
+  }
+  linger_timeout_ms_ = uint32_t(std::min<uint64_t>(linger_timeout, UINT32_MAX));
+  start_lingering_close(linger_time);
+}
+
 void Connection::start_lingering_close(uint64_t linger_time) {
   // As nginx's lingering_close: stop sending, read and drop what the client still sends for a
   // while, so our response is not destroyed by a RST caused by unread data.

@@ -85,10 +85,15 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   // Graceful stop: close now if idle, else finish the current request with Connection: close.
   void shutdown_gracefully();
   void close();
+  // The HTTP/2 codec is done (its GOAWAY is out): the codec goes, then lingering close as
+  // nginx's (`lingering_time`, `lingering_timeout`), so what the client still sends does not
+  // turn into a RST that destroys the last responses in flight.
+  void close_codec_lingering(uint64_t linger_time, uint64_t linger_timeout);
 
   uint64_t id() const { return id_; }
   int fd() const { return transport_.fd(); }
   bool idle() const { return state_ == State::kIdle && len_ == pos_; }
+  bool http2() const { return state_ == State::kHttp2; }
   // Waiting for a request with nothing received: may be closed to make room (nginx's
   // reusable connections).
   bool reusable() const {

@@ -225,10 +225,26 @@ void Session::run() {
     dead_ = true;  // GOAWAY exchanged (or the client is done): nothing left to do
   if (!dead_ && draining_ && active_.empty() && wpos_ == wbuf_.size()) dead_ = true;
   if (dead_) {
-    conn_.close();  // -> abort()
+    finish();
     return;
   }
   rearm();
+}
+
+// The end: a client that is gone is closed; otherwise our last frames (GOAWAY, the last
+// responses) are out, and the socket lingers as nginx's lingering close (lingering_close off:
+// closed at once).
+void Session::finish() {
+  const http::AddrConf* addr = conn_.listener()->addr;
+  const http::LocationConf* loc =
+      addr && addr->default_server ? addr->default_server->loc : nullptr;
+  if (peer_gone_ || wpos_ != wbuf_.size() ||
+      (loc && loc->lingering_close == http::LocationConf::Linger::kOff)) {
+    conn_.close();  // -> abort()
+    return;
+  }
+  conn_.close_codec_lingering(loc ? loc->lingering_time : 30'000,
+                              loc ? loc->lingering_timeout : 5'000);
 }
 
 // Reads and feeds libnghttp2 until the socket is drained (or the round's budget is spent).
@@ -246,6 +262,7 @@ bool Session::read_input() {
         PORTICO_LOG(LogLevel::kInfo, conn_.id(), "recv() failed ({}) while processing HTTP/2",
                     errno_text(rd.err()));
       dead_ = true;  // eof or error: the client is gone
+      peer_gone_ = true;
       break;
     }
     total += rd.bytes();
@@ -285,6 +302,7 @@ bool Session::flush() {
       PORTICO_LOG(LogLevel::kInfo, conn_.id(), "writev() failed ({}) while processing HTTP/2",
                   errno_text(w.err()));
       dead_ = true;
+      peer_gone_ = true;
       wbuf_.clear();
       wpos_ = 0;
       return wrote;
@@ -394,7 +412,7 @@ void Session::on_timer() {
     busy_ = true;
     flush();
     busy_ = false;
-    conn_.close();
+    finish();
     return;
   }
   // Streams in flight: a proxied one keeps its own time; anything else that made no progress
@@ -504,7 +522,8 @@ int Session::on_begin_headers(const nghttp2_frame* f) {
   const uint64_t max = loc ? loc->keepalive_requests : 1000;
   const uint64_t max_age = loc ? loc->keepalive_time : 3'600'000;
   const uint64_t age = conn_.worker()->loop().now_ms() - conn_.start_ms();
-  if ((++streams_total_ >= max || age > max_age) && !draining_) {
+  const bool no_keepalive = loc && loc->keepalive_timeout == 0;
+  if ((++streams_total_ >= max || age > max_age || no_keepalive) && !draining_) {
     draining_ = true;
     nghttp2_submit_goaway(h_, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR, nullptr, 0);
   }

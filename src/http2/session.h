@@ -94,6 +94,7 @@ class Session final : public http::ConnectionCodec {
   void append_frames(const uint8_t* p, size_t n);
   void dispatch();
   void rearm();
+  void finish();
   void calm_down(const char* why);
   Stream* stream(int32_t id);
 
@@ -119,10 +120,11 @@ class Session final : public http::ConnectionCodec {
   uint32_t new_streams_in_read_ = 0;
   uint32_t empty_frames_ = 0;
   uint64_t streams_total_ = 0;
-  bool busy_ = false;      // inside run()
-  bool dead_ = false;      // close at the end of run()
-  bool closed_ = false;    // abort() ran
-  bool draining_ = false;  // GOAWAY sent: no new streams
+  bool busy_ = false;       // inside run()
+  bool dead_ = false;       // close at the end of run()
+  bool closed_ = false;     // abort() ran
+  bool draining_ = false;   // GOAWAY sent: no new streams
+  bool peer_gone_ = false;  // the client closed or the socket failed: no lingering
 };
 
 }  // namespace portico::http2

@@ -372,10 +372,12 @@ void Worker::apply_reload(std::shared_ptr<const Snapshot> snapshot,
         if (uc->group.get() == g) return true;
     return false;
   });
-  // Keep-alive connections on a removed address finish and close; idle ones close now.
+  // Keep-alive connections on a removed address finish and close; idle ones close now. HTTP/2
+  // connections get GOAWAY, as from nginx's old workers: their streams finish, and the client's
+  // next connection has the new http2 settings (a session keeps the ones it started with).
   std::vector<http::Connection*> snapshot_conns = connections_;
   for (auto* c : snapshot_conns) {
-    if (listener_of(c)->fd() < 0) c->shutdown_gracefully();
+    if (listener_of(c)->fd() < 0 || c->http2()) c->shutdown_gracefully();
   }
 }
 

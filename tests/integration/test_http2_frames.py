@@ -6,6 +6,8 @@ bodies (DATA against Content-Length, empty DATA frames, END_STREAM on HEADERS, w
 Clients: hyperframe + hpack (python3-h2) over raw sockets, bounded by time and state."""
 
 import json
+import os
+import signal
 import socket
 import sys
 import time
@@ -385,6 +387,90 @@ class RequestBodyTest(unittest.TestCase):
         self.assertTrue(c.read_until(lambda c: c.goaway()))
         self.assertEqual(c.goaway(), [ENHANCE_YOUR_CALM])
         self.assertEqual(c.of(1, hf.HeadersFrame), [])
+
+
+KEEPALIVE_CONFIG = """
+http {
+    server {
+        listen 127.0.0.1:{port} http2 sndbuf=1m;
+        server_name localhost;
+        keepalive_requests 2;
+        location / { }
+    }
+    server {
+        listen 127.0.0.1:{port_kt0} http2;
+        server_name localhost;
+        keepalive_timeout 0;
+        location / { }
+    }
+}
+"""
+BIG = b"SEE-THAT" * 50000
+
+
+class ConnectionEndTest(unittest.TestCase):
+    """How a connection ends: GOAWAY after the last stream keepalive_requests allows (or at
+    once with keepalive_timeout 0) and on reload, then a lingering close, so a client whose
+    last frames were still unread by the server loses none of its response to a RST."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(KEEPALIVE_CONFIG, files={"html/big.html": BIG, "html/t.html": "t"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def big_client(self, port):
+        c = Raw(port, settings={hf.SettingsFrame.INITIAL_WINDOW_SIZE: 1 << 20})
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        wu = hf.WindowUpdateFrame(0)
+        wu.window_increment = 1 << 21
+        c.send(wu)
+        return c
+
+    def test_last_stream_arrives_whole_although_the_client_wrote_after_it(self):
+        c = self.big_client(self.srv.port())
+        try:
+            c.send(c.get(1, "/t.html"))
+            self.assertTrue(c.read_until(lambda c: c.ended(1)))
+            c.send(c.get(3, "/big.html"))
+            time.sleep(0.1)  # the server writes all of it into its socket buffer and ends
+            ping = hf.PingFrame(0)
+            ping.opaque_data = b"SEE-THIS"
+            c.send(ping)  # unread by the server when it closes: a RST without lingering
+            time.sleep(0.2)
+            c.read_until(lambda c: False, timeout=5)  # to the end of the connection
+            self.assertTrue(c.closed)
+            self.assertEqual(sum(len(f.data) for f in c.of(3, hf.DataFrame)), len(BIG))
+            goaway = [f for f in c.frames if isinstance(f, hf.GoAwayFrame)]
+            self.assertEqual([(f.last_stream_id, f.error_code) for f in goaway], [(3, 0)])
+        finally:
+            c.close()
+
+    def test_keepalive_timeout_zero_makes_the_first_stream_the_last(self):
+        c = Raw(self.srv.port("port_kt0"))
+        try:
+            c.send(c.get(1, "/t.html"))
+            self.assertTrue(c.read_until(lambda c: c.ended(1) and c.goaway()))
+            self.assertEqual(c.status(1), ["200"])
+            self.assertEqual(c.goaway(), [0])
+        finally:
+            c.close()
+
+    def test_reload_sends_goaway_and_the_stream_in_flight_finishes(self):
+        c = self.big_client(self.srv.port())
+        try:
+            c.send(c.get(1, "/big.html"))
+            self.assertTrue(c.read_until(lambda c: c.of(1, hf.DataFrame)))
+            os.kill(self.srv.pid, signal.SIGHUP)
+            c.read_until(lambda c: False, timeout=5)
+            self.assertTrue(c.closed)
+            self.assertEqual(sum(len(f.data) for f in c.of(1, hf.DataFrame)), len(BIG))
+            goaway = [f for f in c.frames if isinstance(f, hf.GoAwayFrame)]
+            self.assertEqual([(f.last_stream_id, f.error_code) for f in goaway], [(1, 0)])
+        finally:
+            c.close()
 
 
 if __name__ == "__main__":
