@@ -160,7 +160,9 @@ int parse_request_line(std::string_view line, RequestHead& out) {
       v[6] != '.' || !is_digit(static_cast<uint8_t>(v[7])))
     return 400;
   out.protocol = v;
-  if (v[5] != '1') return 505;
+  // nginx reads the target before the version: an invalid one ("PRI * HTTP/2.0", the h2c
+  // preface on an HTTP/1.x address) is a 400 before the version's 505.
+  if (v[5] != '1') return parse_target(out.target, out) ? 505 : 400;
   out.version_major = 1;
   out.version_minor = v[7] == '0' ? 0 : 1;
 
