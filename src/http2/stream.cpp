@@ -256,8 +256,9 @@ void Stream::start_response() {
   if (no_body) {
     out_last_ = eof_sent_ = true;
     r.out.clear();
-  } else if (!out_ || out_cap_ < 2 * frame_chunk()) {
-    out_cap_ = 2 * frame_chunk();
+  } else if (const size_t cap = std::max<size_t>(2 * frame_chunk(), 16384);
+             !out_ || out_cap_ < cap) {
+    out_cap_ = cap;
     out_.reset(new char[out_cap_]);
   }
   // No body but add_trailer's fields: the head without END_STREAM, then the trailers.
@@ -374,11 +375,13 @@ IoResult Stream::write_codec(std::span<const http::OutChunk> body, size_t skip, 
 size_t Stream::frame_chunk() const {
   // http2_chunk_size, as nginx: no DATA frame is larger than the peer's SETTINGS_MAX_FRAME_SIZE
   // (16384 unless it raised it); the stream's output buffer (two chunks) stays within 128 KiB
-  // whatever the peer says.
+  // whatever the peer says. The request's location decides (http2_chunk_size is a location
+  // directive in nginx), the address's default server before there is one.
+  const uint64_t chunk =
+      req_ && req_->loc ? req_->loc->conf<Http2Conf>().chunk_size : session_->conf().chunk_size;
   const uint32_t peer_max =
       nghttp2_session_get_remote_settings(session_->native(), NGHTTP2_SETTINGS_MAX_FRAME_SIZE);
-  return size_t(std::min<uint64_t>(
-      {session_->conf().chunk_size, peer_max ? peer_max : 16384, uint64_t(64) * 1024}));
+  return size_t(std::min<uint64_t>({chunk, peer_max ? peer_max : 16384, uint64_t(64) * 1024}));
 }
 
 ssize_t Stream::read_data(uint8_t* buf, size_t length, uint32_t* flags) {

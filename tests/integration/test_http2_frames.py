@@ -153,6 +153,10 @@ http {
             LOTS
             return 200 body;
         }
+        location /one {
+            http2_chunk_size 1;
+            return 200 body;
+        }
         location / { return 200 ok; }
     }
 }
@@ -199,6 +203,16 @@ class LargeHeaderBlockTest(unittest.TestCase):
             self.assertGreater(len(blocks), 1)
             self.assertLessEqual(max(len(f.data) for f in blocks), 16384)
             self.assertEqual(len("".join(field(c.heads[1], "x-long"))), 3 * 32768)
+        finally:
+            c.close()
+
+    def test_http2_chunk_size_of_the_location(self):
+        c = Raw(self.srv.port())
+        try:
+            self.long_request(c, 1, "/one")
+            data = c.of(1, hf.DataFrame)
+            self.assertEqual([f.data for f in data], [b"b", b"o", b"d", b"y"])
+            self.assertEqual(["END_STREAM" in f.flags for f in data], [False, False, False, True])
         finally:
             c.close()
 
