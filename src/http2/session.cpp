@@ -194,6 +194,7 @@ bool Session::feed(const char* data, size_t n) {
     PORTICO_LOG(LogLevel::kInfo, conn_.id(), "client sent invalid HTTP/2 data ({})",
                 nghttp2_strerror(int(rv)));
     dead_ = true;
+    hostile_ = true;
     return false;
   }
   return true;
@@ -238,7 +239,7 @@ void Session::finish() {
   const http::AddrConf* addr = conn_.listener()->addr;
   const http::LocationConf* loc =
       addr && addr->default_server ? addr->default_server->loc : nullptr;
-  if (peer_gone_ || wpos_ != wbuf_.size() ||
+  if (peer_gone_ || hostile_ || wpos_ != wbuf_.size() ||
       (loc && loc->lingering_close == http::LocationConf::Linger::kOff)) {
     conn_.close();  // -> abort()
     return;
@@ -483,6 +484,7 @@ void Session::count_reset() {
 void Session::calm_down(const char* why) {
   if (dead_) return;
   PORTICO_LOG(LogLevel::kInfo, conn_.id(), "client {}, closing HTTP/2 connection", why);
+  hostile_ = true;  // closed at once once the GOAWAY is out: no lingering for an attacker
   nghttp2_session_terminate_session(h_, NGHTTP2_ENHANCE_YOUR_CALM);
   draining_ = true;
   // Streams in flight end with the connection once the GOAWAY is out.

@@ -125,6 +125,7 @@ class Session final : public http::ConnectionCodec {
   bool closed_ = false;     // abort() ran
   bool draining_ = false;   // GOAWAY sent: no new streams
   bool peer_gone_ = false;  // the client closed or the socket failed: no lingering
+  bool hostile_ = false;    // a connection error (ENHANCE_YOUR_CALM, invalid frames): no lingering
 };
 
 }  // namespace portico::http2
