@@ -48,9 +48,15 @@ void print_usage() {
           PORTICO_PREFIX_DEFAULT, PORTICO_CONF_PATH_DEFAULT);
 }
 
+constexpr const char* kNginxCompatVersion = "1.22.1";
+
 void print_version(bool full) {
   fprintf(stderr, "portico version: portico/%s\n", PORTICO_VERSION);
   if (!full) return;
+  // The nginx release whose directives and behaviour portico follows (and is measured against
+  // with nginx's own test suite), in the form tools that read `nginx -V` look for.
+  fprintf(stderr, "nginx version: nginx/%s (the nginx whose configuration portico follows)\n",
+          kNginxCompatVersion);
   fprintf(stderr, "built by gcc %s\n", __VERSION__);
   fprintf(stderr, "built with %s (running with %s)\n", OPENSSL_VERSION_TEXT,
           OpenSSL_version(OPENSSL_VERSION));

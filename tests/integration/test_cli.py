@@ -243,6 +243,12 @@ class VersionTest(unittest.TestCase):
     def test_portico_names_itself(self):
         r = self.srv.run_cli("-v")
         self.assertTrue(r.stderr.startswith("portico version: portico/"), r.stderr)
+        self.assertNotIn("nginx version", r.stderr)
+        # -V also names the nginx release it follows, where tools (and nginx's test suite's
+        # TODO guards) read nginx's version.
+        r = self.srv.run_cli("-V")
+        self.assertTrue(r.stderr.startswith("portico version: portico/"), r.stderr)
+        self.assertRegex(r.stderr, r"(?m)^nginx version: nginx/1\.22\.1 ")
 
 
 class SignalTest(unittest.TestCase):
