@@ -38,15 +38,37 @@ ParseStatus fail(int* error_status, int status) {
   return ParseStatus::kError;
 }
 
+// How many elements of a Transfer-Encoding list are "chunked" (OWS around elements ignored).
+int chunked_count(std::string_view te) {
+  int n = 0;
+  while (!te.empty()) {
+    const size_t comma = te.find(',');
+    std::string_view item = te.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (iequals(item, "chunked")) ++n;
+    if (comma == std::string_view::npos) break;
+    te.remove_prefix(comma + 1);
+  }
+  return n;
+}
+
 // Validates a host[:port] as nginx's ngx_http_validate_host() does: not empty, no "..", no path
 // separator ('/' on Unix), no whitespace, CTL or DEL. Case and a trailing dot are left for the
-// router to normalise.
+// router to normalise. Beyond nginx, the ASCII characters RFC 3986's host and port grammar has no
+// place for (delimiters of other URI parts and the "unwise" set: " # < > ? @ \ ^ ` { | }) are
+// refused too: RFC 9112 3.2 says a Host with an invalid value MUST get 400, and a '\' or '@'
+// reaching a log, a $host-built redirect or an upstream's Host is how confusion attacks start.
+// Bytes >= 0x80 pass as in nginx (an IDN sent as UTF-8 by a broken client keeps working).
+constexpr std::string_view kNotInHost = R"("#<>?@\^`{|})";
+
 bool valid_host(std::string_view h) {
   if (h.empty() || h == ".") return false;
   char prev = 0;
   for (char ch : h) {
     const auto c = static_cast<uint8_t>(ch);
     if (c <= 0x20 || c == 0x7f || ch == '/') return false;
+    if (kNotInHost.find(ch) != std::string_view::npos) return false;
     if (ch == '.' && prev == '.') return false;
     prev = ch;
   }
@@ -288,7 +310,12 @@ int analyse(RequestHead& r) {
     if (r.is_http10()) return 400;
     const std::string_view te = transfer_encoding->value;
     if (te.empty()) return 400;
-    if (!iequals(te, "chunked")) return 501;  // "gzip, chunked", "identity", ...
+    if (!iequals(te, "chunked")) {
+      // "chunked, chunked" (chunked applied twice, RFC 9112 7: a sender MUST NOT) cannot be
+      // framed: 400. Other lists are codings we do not implement: 501 (9112 6.1; nginx too).
+      if (chunked_count(te) > 1) return 400;
+      return 501;  // "gzip, chunked", "identity", ...
+    }
     if (content_length != nullptr) return 400;
     r.chunked = true;
   }

@@ -155,18 +155,26 @@ http::Step redirect_to_directory(Request& r) {
   return http::Step::status(301);
 }
 
+// RFC 9110 15.5.6: a 405 MUST carry Allow with the methods the resource supports; a file
+// answers GET and HEAD (nginx sends no Allow). An error_page for 405 replaces the response and
+// its fields, as nginx's error pages do.
+http::Step not_allowed(Request& r) {
+  r.resp.add("Allow", "GET, HEAD");
+  return http::Step::status(405);
+}
+
 }  // namespace
 
 http::Step serve(Request& r) {
   if (!r.uri.empty() && r.uri.back() == '/') {
     if (r.head.method != http::Method::kGet && r.head.method != http::Method::kHead &&
         r.head.method != http::Method::kPost)
-      return http::Step::status(405);
+      return not_allowed(r);
     return serve_index(r);
   }
   if (r.head.method != http::Method::kGet && r.head.method != http::Method::kHead &&
       r.head.method != http::Method::kPost)
-    return http::Step::status(405);
+    return not_allowed(r);
 
   std::string& mapped = r.filename;  // reused buffer: no allocation per request
   http::map_uri_to_path(r, r.uri, mapped);
@@ -191,7 +199,7 @@ http::Step serve(Request& r) {
   }
   if (r.head.method == http::Method::kPost) {
     r.file_cache->release(f);
-    return http::Step::status(405);
+    return not_allowed(r);
   }
   r.file = f;
   const int fd = f->fd;

@@ -1,0 +1,464 @@
+"""RFC 9110/9112 requirements on an origin server and on a reverse proxy, each checked on the
+wire with raw sockets (requests built byte by byte). docs/CONFORMANCE.md lists every row and
+names the test that checks it; the rows already checked elsewhere (test_protocol.py, the unit
+tests) are cited there, not repeated here. Where nginx is lax and portico follows the RFC,
+the test is marked nginx_differs with what nginx does."""
+
+import email.utils
+import re
+import socket
+import threading
+import time
+import unittest
+
+from harness import (IS_NGINX, RawConn, Server, build_request, exchange, nginx_differs,
+                     requires_proxy, request)
+
+CONFIG = r"""
+http {
+    default_type text/plain;
+    server {
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        root {prefix}/html;
+        location / {
+        }
+        location = /echo {
+            return 200 "[$http_x_a]";
+        }
+        location = /nocontent {
+            return 204;
+        }
+        location /p/ {
+            proxy_pass http://127.0.0.1:{upstream}/;
+        }
+    }
+}
+"""
+
+FILE_BODY = b"0123456789abcdefghij"  # 20 bytes
+
+
+def statuses(port, data):
+    responses, _ = exchange(port, data)
+    return [r.status for r in responses]
+
+
+class ScriptedUpstream:
+    """An upstream on 127.0.0.1 answering each request with the raw bytes given for its path
+    (then closing), and keeping every request head it received."""
+
+    def __init__(self, answers):
+        self.answers = answers  # path -> raw response bytes
+        self.heads = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        conn.settimeout(10)
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data and len(data) < 1 << 16:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head = data.partition(b"\r\n\r\n")[0].decode("latin-1")
+            with self._lock:
+                self.heads.append(head)
+            path = head.split(" ")[1] if " " in head else "/"
+            conn.sendall(self.answers.get(path, b"HTTP/1.1 404 Not Found\r\n"
+                                                b"Content-Length: 0\r\nConnection: close\r\n\r\n"))
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def head_for(self, path):
+        with self._lock:
+            for h in reversed(self.heads):
+                if h.split(" ")[1] == path:
+                    return h
+        return None
+
+    def fields(self, path):
+        head = self.head_for(path)
+        self_lines = head.split("\r\n")[1:]
+        return [(k.strip().lower(), v.strip()) for k, _, v in (l.partition(":") for l in self_lines)]
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
+UPSTREAM_ANSWERS = {
+    "/plain": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    "/hop": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: X-Hop, close\r\n"
+             b"X-Hop: secret\r\nKeep-Alive: timeout=5\r\nX-End: kept\r\n\r\nok"),
+    "/cl-te": (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n"
+               b"Connection: close\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
+    "/bad-cl": b"HTTP/1.1 200 OK\r\nContent-Length: 2x\r\nConnection: close\r\n\r\nok",
+    "/two-cl": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n"
+                b"Connection: close\r\n\r\nokk"),
+    "/head": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+    "/no-date": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    "/fold": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Fold: a\r\n b\r\n"
+              b"Connection: close\r\n\r\nok"),
+}
+
+
+class RfcOriginTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.upstream = ScriptedUpstream(UPSTREAM_ANSWERS)
+        cls.srv = Server(CONFIG.replace("{upstream}", str(cls.upstream.port)),
+                         {"html/f.txt": FILE_BODY, "html/empty.txt": b""})
+        cls.port = cls.srv.port()
+        r = request(cls.port, "/f.txt")
+        cls.etag = r.header("ETag")
+        cls.last_modified = r.header("Last-Modified")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.upstream.close()
+
+    def get(self, path, headers=None, method="GET", version="HTTP/1.1", host="localhost",
+            body=None):
+        return request(self.port, path, method=method, headers=headers, version=version,
+                       host=host, body=body)
+
+    def assertRejected(self, data, status):
+        self.assertEqual(statuses(self.port, data), [status], data)
+
+    # ---- RFC 9112 3.2: Host ---------------------------------------------------------------
+
+    def test_more_than_one_host_is_400(self):
+        self.assertRejected(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400)
+        self.assertRejected(b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400)
+
+    def test_host_with_an_invalid_value_is_400(self):
+        for value in (b"a/b", b"..", b"a..b", b"a b", b"a\x01b"):
+            with self.subTest(value=value):
+                self.assertRejected(b"GET / HTTP/1.1\r\nHost: " + value + b"\r\n\r\n", 400)
+
+    @nginx_differs("nginx accepts a Host with '\\', '@', '\"', '<', '{', '|' ... (no uri-host)")
+    def test_host_outside_the_uri_host_grammar_is_400(self):
+        for value in (b"a\\b", b"user@a", b"a\"b", b"a<b>", b"a{b}", b"a|b", b"a^b", b"a`b"):
+            with self.subTest(value=value):
+                self.assertRejected(b"GET / HTTP/1.1\r\nHost: " + value + b"\r\n\r\n", 400)
+        # sub-delims, '%', '_', '~' and an IP-literal are valid
+        for value in ("a-b_c~d.example", "a!$&'()*+,;=b", "a%41", "[::1]:8080"):
+            with self.subTest(value=value):
+                self.assertEqual(self.get("/echo", host=value).status, 200)
+
+    def test_http10_request_needs_no_host(self):
+        r = self.get("/echo", version="HTTP/1.0", host=None)
+        self.assertEqual(r.status, 200)
+
+    # ---- RFC 9112 3 / 9110 5.5: request line and field values --------------------------------
+
+    def test_request_line_of_8000_octets_is_served(self):
+        # 9112 3: "It is RECOMMENDED that all HTTP senders and recipients support, at a
+        # minimum, request-line lengths of 8000 octets."
+        path = "/f.txt?" + "q" * (8000 - len("GET /f.txt? HTTP/1.1"))
+        line = f"GET {path} HTTP/1.1"
+        self.assertEqual(len(line), 8000)
+        self.assertEqual(self.get(path).status, 200)
+
+    @nginx_differs("nginx strips spaces but keeps a leading or trailing HTAB in a field value")
+    def test_leading_and_trailing_whitespace_is_not_part_of_the_value(self):
+        with RawConn(self.port) as c:
+            c.send(b"GET /echo HTTP/1.1\r\nHost: a\r\nX-A: \t v  w \t \r\nConnection: close\r\n\r\n")
+            self.assertEqual(c.read_response().text, "[v  w]")
+
+    # ---- RFC 9110 2.5 / 6.2: versions ---------------------------------------------------------
+
+    def test_response_to_http10_says_http11(self):
+        r = self.get("/f.txt", version="HTTP/1.0")
+        self.assertEqual((r.version, r.status), ("HTTP/1.1", 200))
+        self.assertIsNone(r.header("Transfer-Encoding"))
+
+    # ---- RFC 9112 6.3: message body length of requests -------------------------------------
+
+    def test_request_without_length_has_no_body(self):
+        # a POST with neither Content-Length nor Transfer-Encoding has an empty body: the
+        # bytes after its head are the next request
+        with RawConn(self.port) as c:
+            c.send(b"POST /echo HTTP/1.1\r\nHost: a\r\n\r\n"
+                   b"GET /echo HTTP/1.1\r\nHost: a\r\nX-A: second\r\nConnection: close\r\n\r\n")
+            first = c.read_response()
+            second = c.read_response()
+        self.assertIn(first.status, (200, 405))
+        self.assertEqual((second.status, second.text), (200, "[second]"))
+
+    def test_unknown_transfer_coding_is_refused(self):
+        # 9112 6.1: an unknown coding SHOULD get 501; 6.3 (4) asks 400 when chunked is not
+        # the final coding. portico answers 501 for both, as nginx does (nginx-tests'
+        # body_chunked.t pins it); either way the request is refused and the connection
+        # closed, which is what 6.3 protects (docs/CONFORMANCE.md, deliberate difference).
+        for te in (b"gzip", b"identity", b"chunked, gzip", b"gzip, chunked"):
+            with self.subTest(te=te):
+                self.assertRejected(b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+                                    + te + b"\r\n\r\n0\r\n\r\n", 501)
+
+    @nginx_differs("nginx answers 501 to 'chunked, chunked' in one field (400 for two fields)")
+    def test_chunked_twice_is_400(self):
+        # 9112 7: a sender MUST NOT apply chunked more than once; the body has no framing
+        for te in (b"Transfer-Encoding: chunked, chunked\r\n",
+                   b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"):
+            with self.subTest(te=te):
+                self.assertRejected(b"POST /echo HTTP/1.1\r\nHost: a\r\n" + te
+                                    + b"\r\n5\r\nhello\r\n0\r\n\r\n", 400)
+
+    def test_chunk_extensions_are_ignored_and_trailers_accepted(self):
+        # 9112 7.1.1: a recipient MUST ignore unrecognized chunk extensions; 7.1.2 trailers
+        with RawConn(self.port) as c:
+            c.send(b"POST /p/plain HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"5;name=value;flag\r\nhello\r\n3 ; q=\"x y\"\r\nabc\r\n0\r\n"
+                   b"X-Trailer: t\r\n\r\n"
+                   b"GET /echo HTTP/1.1\r\nHost: a\r\nX-A: next\r\nConnection: close\r\n\r\n")
+            self.assertEqual(c.read_response().status, 200)
+            self.assertEqual(c.read_response().text, "[next]")
+
+    # ---- RFC 9110 10.1.1: Expect -------------------------------------------------------------
+
+    def test_expect_100_continue_in_http10_is_ignored(self):
+        # "A server that receives a 100-continue expectation in an HTTP/1.0 request MUST
+        # ignore that expectation."
+        with RawConn(self.port) as c:
+            c.send(b"POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+            # no 100 comes: the first thing sent is the final answer, after the body
+            c.send(b"hi")
+            r = c.read_response()
+        self.assertEqual(r.status, 200)
+
+    # ---- RFC 9110 6.4.1 / 15.3.5 / 15.4.5 / 9112 6.3: responses without content ---------------
+
+    def test_204_has_no_content_length_and_no_body(self):
+        with RawConn(self.port) as c:
+            c.send(b"GET /nocontent HTTP/1.1\r\nHost: a\r\n\r\n"
+                   b"GET /echo HTTP/1.1\r\nHost: a\r\nX-A: after\r\nConnection: close\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual(r.status, 204)
+            self.assertIsNone(r.header("Content-Length"))
+            self.assertIsNone(r.header("Transfer-Encoding"))
+            self.assertEqual(c.read_response().text, "[after]")
+
+    def test_304_has_no_body_and_the_fields_a_200_would(self):
+        with RawConn(self.port) as c:
+            c.send(build_request("GET", "/f.txt", headers={"If-None-Match": self.etag},
+                                 close=False)
+                   + b"GET /echo HTTP/1.1\r\nHost: a\r\nX-A: after\r\nConnection: close\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual(r.status, 304)
+            self.assertEqual(r.header("ETag"), self.etag)
+            self.assertIsNotNone(r.header("Date"))
+            self.assertIsNone(r.header("Transfer-Encoding"))
+            self.assertEqual(c.read_response().text, "[after]")
+
+    def test_head_has_the_fields_of_get_and_no_body(self):
+        g = self.get("/f.txt")
+        with RawConn(self.port) as c:
+            c.send(build_request("HEAD", "/f.txt", close=False)
+                   + b"GET /echo HTTP/1.1\r\nHost: a\r\nX-A: after\r\nConnection: close\r\n\r\n")
+            h = c.read_response("HEAD")
+            self.assertEqual(c.read_response().text, "[after]")
+        for name in ("Content-Length", "Content-Type", "ETag", "Last-Modified"):
+            self.assertEqual(h.header(name), g.header(name), name)
+
+    # ---- RFC 9110 13.2.2: conditional requests and their precedence ------------------------
+
+    def test_if_match(self):
+        self.assertEqual(self.get("/f.txt", {"If-Match": self.etag}).status, 200)
+        self.assertEqual(self.get("/f.txt", {"If-Match": "*"}).status, 200)
+        self.assertEqual(self.get("/f.txt", {"If-Match": '"other"'}).status, 412)
+        # If-Match uses the strong comparison: a weak validator never matches
+        self.assertEqual(self.get("/f.txt", {"If-Match": "W/" + self.etag}).status, 412)
+
+    @nginx_differs("nginx evaluates If-Unmodified-Since even when If-Match is present and matched")
+    def test_if_match_takes_precedence_over_if_unmodified_since(self):
+        # step 2 is evaluated only "when If-Match is not present"
+        old = "Thu, 01 Jan 1970 00:00:01 GMT"
+        self.assertEqual(self.get("/f.txt", {"If-Unmodified-Since": old}).status, 412)
+        self.assertEqual(self.get("/f.txt", {"If-Match": self.etag,
+                                             "If-Unmodified-Since": old}).status, 200)
+
+    def test_if_none_match_uses_the_weak_comparison(self):
+        self.assertEqual(self.get("/f.txt", {"If-None-Match": self.etag}).status, 304)
+        self.assertEqual(self.get("/f.txt", {"If-None-Match": "W/" + self.etag}).status, 304)
+        self.assertEqual(self.get("/f.txt", {"If-None-Match": '"x", ' + self.etag}).status, 304)
+        self.assertEqual(self.get("/f.txt", {"If-None-Match": "*"}).status, 304)
+        self.assertEqual(self.get("/f.txt", {"If-None-Match": '"other"'}).status, 200)
+
+    def test_if_none_match_takes_precedence_over_if_modified_since(self):
+        # step 4 is evaluated only "when If-None-Match is not present"
+        self.assertEqual(self.get("/f.txt", {"If-Modified-Since": self.last_modified}).status,
+                         304)
+        self.assertEqual(self.get("/f.txt", {"If-None-Match": '"other"',
+                                             "If-Modified-Since": self.last_modified}).status,
+                         200)
+
+    def test_if_modified_since_with_an_invalid_date_is_ignored(self):
+        self.assertEqual(self.get("/f.txt", {"If-Modified-Since": "yesterday"}).status, 200)
+
+    def test_failed_precondition_beats_range(self):
+        r = self.get("/f.txt", {"If-Match": '"other"', "Range": "bytes=0-1"})
+        self.assertEqual(r.status, 412)
+
+    # ---- RFC 9110 14: ranges -------------------------------------------------------------------
+
+    def test_range(self):
+        r = self.get("/f.txt", {"Range": "bytes=2-4"})
+        self.assertEqual((r.status, r.body), (206, FILE_BODY[2:5]))
+        self.assertEqual(r.header("Content-Range"), "bytes 2-4/20")
+        r = self.get("/f.txt", {"Range": "bytes=-3"})
+        self.assertEqual((r.status, r.body), (206, FILE_BODY[-3:]))
+        r = self.get("/f.txt", {"Range": "bytes=15-"})
+        self.assertEqual((r.status, r.body), (206, FILE_BODY[15:]))
+
+    def test_unsatisfiable_range_is_416_with_the_length(self):
+        r = self.get("/f.txt", {"Range": "bytes=20-30"})
+        self.assertEqual(r.status, 416)
+        self.assertEqual(r.header("Content-Range"), "bytes */20")
+
+    def test_range_in_an_unknown_unit_is_ignored(self):
+        r = self.get("/f.txt", {"Range": "pages=1-2"})
+        self.assertEqual((r.status, r.body), (200, FILE_BODY))
+
+    def test_multiple_ranges_are_multipart_byteranges(self):
+        r = self.get("/f.txt", {"Range": "bytes=0-1,5-6"})
+        self.assertEqual(r.status, 206)
+        self.assertRegex(r.header("Content-Type"), r"^multipart/byteranges; boundary=")
+        self.assertIn(b"Content-Range: bytes 0-1/20", r.body)
+        self.assertIn(b"Content-Range: bytes 5-6/20", r.body)
+
+    def test_if_range(self):
+        # a matching validator gives the range, another one the whole representation
+        r = self.get("/f.txt", {"Range": "bytes=0-1", "If-Range": self.etag})
+        self.assertEqual((r.status, r.body), (206, FILE_BODY[:2]))
+        r = self.get("/f.txt", {"Range": "bytes=0-1", "If-Range": '"other"'})
+        self.assertEqual((r.status, r.body), (200, FILE_BODY))
+        r = self.get("/f.txt", {"Range": "bytes=0-1", "If-Range": self.last_modified})
+        self.assertEqual((r.status, r.body), (206, FILE_BODY[:2]))
+        r = self.get("/f.txt", {"Range": "bytes=0-1",
+                                "If-Range": "Thu, 01 Jan 1970 00:00:01 GMT"})
+        self.assertEqual((r.status, r.body), (200, FILE_BODY))
+        # 13.1.5: a weak entity tag never matches If-Range
+        r = self.get("/f.txt", {"Range": "bytes=0-1", "If-Range": "W/" + self.etag})
+        self.assertEqual((r.status, r.body), (200, FILE_BODY))
+
+    # ---- RFC 9110 15.5.6: 405 --------------------------------------------------------------------
+
+    @nginx_differs("nginx sends 405 without an Allow field")
+    def test_405_carries_allow(self):
+        # 9110 15.5.6: the origin server MUST generate Allow in a 405
+        for method, path in (("DELETE", "/f.txt"), ("PUT", "/"), ("POST", "/f.txt")):
+            with self.subTest(method=method, path=path):
+                r = self.get(path, method=method, body=b"" if method != "DELETE" else None)
+                self.assertEqual(r.status, 405)
+                self.assertEqual(r.header("Allow"), "GET, HEAD")
+
+
+@requires_proxy
+class RfcProxyTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.upstream = ScriptedUpstream(UPSTREAM_ANSWERS)
+        cls.srv = Server(CONFIG.replace("{upstream}", str(cls.upstream.port)))
+        cls.port = cls.srv.port()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.upstream.close()
+
+    def test_hop_by_hop_request_fields_are_not_forwarded(self):
+        with RawConn(self.port) as c:
+            c.send(b"GET /p/plain HTTP/1.1\r\nHost: a\r\nConnection: X-Hop, close\r\n"
+                   b"X-Hop: secret\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\n"
+                   b"Upgrade: foo/1\r\nX-End: kept\r\n\r\n")
+            self.assertEqual(c.read_response().status, 200)
+        names = [k for k, _ in self.upstream.fields("/plain")]
+        for hop in ("keep-alive", "te", "upgrade"):
+            self.assertNotIn(hop, names)
+        self.assertIn("x-end", names)
+
+    @nginx_differs("nginx forwards a field named in the client's Connection header")
+    def test_fields_named_by_connection_are_not_forwarded(self):
+        # 9110 7.6.1: an intermediary MUST remove the fields named in Connection
+        with RawConn(self.port) as c:
+            c.send(b"GET /p/plain HTTP/1.1\r\nHost: a\r\nConnection: X-Hop, close\r\n"
+                   b"X-Hop: secret\r\nX-End: kept\r\n\r\n")
+            self.assertEqual(c.read_response().status, 200)
+        names = [k for k, _ in self.upstream.fields("/plain")]
+        self.assertNotIn("x-hop", names)
+        self.assertIn("x-end", names)
+
+    @nginx_differs("nginx passes a field named in the upstream's Connection header")
+    def test_fields_named_by_the_upstreams_connection_are_not_forwarded(self):
+        r = request(self.port, "/p/hop")
+        self.assertEqual((r.status, r.body), (200, b"ok"))
+        self.assertIsNone(r.header("X-Hop"))
+        self.assertIsNone(r.header("Keep-Alive"))
+        self.assertEqual(r.header("X-End"), "kept")
+
+    def test_upstream_content_length_with_transfer_encoding(self):
+        # 9112 6.3 (3): Transfer-Encoding overrides; an intermediary that forwards it MUST
+        # remove Content-Length first (refusing it as 502 is the other honest answer)
+        r = request(self.port, "/p/cl-te")
+        if r.status == 200:
+            self.assertEqual(r.body, b"ok")
+            self.assertFalse(r.has("Content-Length") and r.has("Transfer-Encoding"))
+        else:
+            self.assertEqual(r.status, 502)
+
+    @nginx_differs("nginx 1.22 forwards an upstream response with an invalid or repeated Content-Length")
+    def test_upstream_invalid_content_length_is_502(self):
+        # 9112 6.3 (5): a proxy MUST discard the response and send 502
+        for path in ("/p/bad-cl", "/p/two-cl"):
+            with self.subTest(path=path):
+                self.assertEqual(request(self.port, path).status, 502)
+
+    def test_head_response_from_upstream_has_no_body(self):
+        with RawConn(self.port) as c:
+            c.send(build_request("HEAD", "/p/head", close=False)
+                   + build_request("GET", "/p/plain"))
+            h = c.read_response("HEAD")
+            self.assertEqual((h.status, h.header("Content-Length")), (200, "5"))
+            self.assertEqual(c.read_response().body, b"ok")
+
+    def test_date_is_added_when_the_upstream_sends_none(self):
+        # 9110 6.6.1: a recipient with a clock MUST append Date to a response it forwards
+        r = request(self.port, "/p/no-date")
+        d = r.header("Date")
+        self.assertIsNotNone(d)
+        self.assertLess(abs(email.utils.parsedate_to_datetime(d).timestamp() - time.time()), 5)
+
+    def test_upstream_obs_fold_is_not_forwarded_as_is(self):
+        # 9112 5.2: a proxy MUST either send 502 or replace each obs-fold with SP
+        r = request(self.port, "/p/fold")
+        if r.status == 200:
+            self.assertNotIn("\r\n ", r.raw_head)
+        else:
+            self.assertEqual(r.status, 502)
+
+
+if __name__ == "__main__":
+    unittest.main()
