@@ -62,8 +62,10 @@ bool Session::read_response_head() {
         parsed_ = 0;
         rpos_ += consumed;
         if (head_in_.status == 101) {
-          // As nginx (r->headers_in.upgrade): the client's Upgrade header asked for it.
-          if (r_->head.find("upgrade") != nullptr) {
+          // As nginx (r->headers_in.upgrade): the client's Upgrade header asked for it. An
+          // HTTP/1.0 client's Upgrade does not count (RFC 9110 7.8: a server MUST ignore it;
+          // nginx tunnels anyway).
+          if (r_->head.find("upgrade") != nullptr && !r_->head.is_http10()) {
             begin_response();
             return true;
           }

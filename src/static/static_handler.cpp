@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "core/file_cache.h"
 #include "core/log.h"
 #include "core/sockaddr.h"
 #include "core/strings.h"
+#include "core/time_cache.h"
 #include "http/connection.h"
 #include "http/phases.h"
 #include "http/uri.h"
@@ -212,7 +214,10 @@ http::Step serve(Request& r) {
   const uint64_t size = uint64_t(st.st_size);
   resp.status = r.err_status > 0 ? r.err_status : 200;
   resp.content_type = content_type_for(r, r.uri);
-  resp.last_modified = st.st_mtime;
+  // RFC 9110 8.8.2.1: Last-Modified never later than the response's Date (a file stamped in
+  // the future says "now"; nginx sends the future date). ETag and the conditionals keep the
+  // real mtime, so such a file only ever answers 200 to If-Modified-Since/If-Range dates.
+  resp.last_modified = std::min(st.st_mtime, TimeCache::local().unix_time());
   if (!encoding.empty()) resp.add("Content-Encoding", encoding);
   if (vary) resp.add("Vary", "Accept-Encoding");
   if (r.loc->conf<StaticConf>().etag) {
@@ -241,7 +246,10 @@ http::Step serve(Request& r) {
     }
     std::string_view range = header_value(r, "range");
     std::string_view if_range = header_value(r, "if-range");
-    bool range_ok = !range.empty() && r.loc->conf<StaticConf>().max_ranges != 0 &&
+    // RFC 9110 14.2: range handling is defined for GET only; a HEAD's Range is ignored (nginx
+    // answers it 206).
+    bool range_ok = !range.empty() && r.head.method == http::Method::kGet &&
+                    r.loc->conf<StaticConf>().max_ranges != 0 &&
                     (if_range.empty() || if_range_matches(if_range, resp.etag, st.st_mtime));
     if (range_ok) {
       ByteRange ranges[kInlineRanges];
