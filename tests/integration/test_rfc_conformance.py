@@ -11,8 +11,8 @@ import threading
 import time
 import unittest
 
-from harness import (IS_NGINX, RawConn, Server, build_request, exchange, nginx_differs,
-                     requires_proxy, request)
+from harness import (RawConn, Server, build_request, exchange, nginx_differs, requires_proxy,
+                     request)
 
 CONFIG = r"""
 http {
@@ -113,7 +113,8 @@ UPSTREAM_ANSWERS = {
     "/plain": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
     "/no-date": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
     "/204": b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
-    "/space-colon": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A : b\r\nConnection: close\r\n\r\nok",
+    "/space-colon": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A : b\r\n"
+                     b"Connection: close\r\n\r\nok"),
     "/101": (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
              b"Connection: upgrade\r\n\r\ntunnel bytes"),
     "/fold": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Fold: a\r\n b\r\n"
@@ -183,7 +184,8 @@ class RfcOriginTest(unittest.TestCase):
     @nginx_differs("nginx strips spaces but keeps a leading or trailing HTAB in a field value")
     def test_leading_and_trailing_whitespace_is_not_part_of_the_value(self):
         with RawConn(self.port) as c:
-            c.send(b"GET /echo HTTP/1.1\r\nHost: a\r\nX-A: \t v  w \t \r\nConnection: close\r\n\r\n")
+            c.send(b"GET /echo HTTP/1.1\r\nHost: a\r\nX-A: \t v  w \t \r\n"
+                   b"Connection: close\r\n\r\n")
             self.assertEqual(c.read_response().text, "[v  w]")
 
     # ---- RFC 9110 2.5 / 6.2: versions ---------------------------------------------------------
