@@ -1,5 +1,7 @@
 #include "http/request.h"
 
+#include <algorithm>
+
 #include "core/limit_zone.h"
 #include "http/body_filter.h"
 #include "http/connection.h"
@@ -89,6 +91,62 @@ void Request::reset() {
   err_status = 0;
   redirects = 0;
   uri_changed = error_page_done = is_internal = log_done = pipelined = false;
+}
+
+namespace {
+uint32_t clamp_ms(uint64_t v) {
+  return v == UINT64_MAX ? UpstreamAttempt::kNone
+                         : uint32_t(std::min<uint64_t>(v, UpstreamAttempt::kNone - 1));
+}
+}  // namespace
+
+UpstreamAttempt UpstreamVars::current() const {
+  UpstreamAttempt a;
+  a.status = cur_status;
+  a.timed = true;
+  a.response_ms = UpstreamAttempt::kNone;
+  a.connect_ms = clamp_ms(cur_connect_ms);
+  a.header_ms = clamp_ms(cur_header_ms);
+  a.bytes_received = bytes_received;
+  a.bytes_sent = bytes_sent;
+  // The body as read: what came after the heads, once a final head did (nginx counts the
+  // bytes its pipe read, framing included).
+  a.response_length = head_complete ? bytes_received - head_bytes : 0;
+  return a;
+}
+
+void UpstreamVars::keep_head(std::string_view raw, const std::vector<Header>& in) {
+  head_raw.assign(raw);
+  fields.clear();
+  const char* base = raw.data();
+  auto within = [&](std::string_view v) {
+    return v.empty() || (v.data() >= base && v.data() + v.size() <= base + raw.size());
+  };
+  auto rebase = [&](std::string_view v) {
+    return v.empty() ? std::string_view() : std::string_view(head_raw.data() + (v.data() - base), v.size());
+  };
+  for (const Header& h : in) {
+    // Every field lies within the head it was parsed from; anything else is left out.
+    if (!within(h.name) || !within(h.value)) continue;
+    fields.push_back({rebase(h.name), rebase(h.value)});
+  }
+}
+
+void UpstreamVars::begin_attempt() {
+  in_attempt = true;
+  head_complete = false;
+  cur_status = 0;
+  cur_connect_ms = cur_header_ms = UINT64_MAX;
+  bytes_received = bytes_sent = head_bytes = 0;
+}
+
+void UpstreamVars::end_attempt(int status, uint64_t response_ms) {
+  UpstreamAttempt& a = attempts.emplace_back(current());
+  a.status = status;
+  a.response_ms = clamp_ms(response_ms);
+  in_attempt = false;
+  head_complete = false;
+  bytes_received = bytes_sent = head_bytes = 0;
 }
 
 }  // namespace portico::http

@@ -91,9 +91,17 @@ struct UpstreamAttempt {
   uint32_t response_ms = 0;
   uint32_t connect_ms = kNone;
   uint32_t header_ms = kNone;
+  // A later proxied location's attempts follow (an internal redirect): nginx's empty state,
+  // shown as " : " between the two sets of values; the other fields are unused.
+  bool separator = false;
+  uint64_t bytes_received = 0;   // head and body as read, framing included
+  uint64_t bytes_sent = 0;       // the request as written
+  uint64_t response_length = 0;  // the body's bytes as read (chunked framing included)
 };
 
 // $upstream_* values of a proxied request (one entry per attempt, ", "-separated).
+// bytes_received/bytes_sent/head_bytes count the attempt under way; note_attempt_end (proxy)
+// moves them into its UpstreamAttempt.
 struct UpstreamVars {
   std::string addr;
   std::vector<UpstreamAttempt> attempts;  // keeps its capacity in a pooled request
@@ -101,8 +109,39 @@ struct UpstreamVars {
   std::string proxy_host, proxy_port;     // of this request's target (proxy_pass may use variables)
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
+  uint64_t head_bytes = 0;  // of bytes_received, the response heads' (100 Continue too)
+  // The attempt under way, which nginx shows too (its connect and header times while the
+  // response head is built, its byte counts in a trailer; its response time as "-").
+  bool in_attempt = false;
+  bool head_complete = false;                // its final response head was read
+  int cur_status = 0;                        // that head's status
+  uint64_t cur_connect_ms = UINT64_MAX;      // after the attempt began; MAX = not yet
+  uint64_t cur_header_ms = UINT64_MAX;       // likewise
+  // The attempt under way as an entry (response_ms kNone).
+  UpstreamAttempt current() const;
+  // The last response head read from an upstream, kept for $upstream_http_* and
+  // $upstream_cookie_* (the access log reads them after the buffer it came in was reused):
+  // its bytes and its fields as views into them. Both keep their capacity across requests.
+  std::string head_raw;
+  std::vector<Header> fields;
+  // Copies `raw` and re-points `in` (views into `raw`) at the copy.
+  void keep_head(std::string_view raw, const std::vector<Header>& in);
+  // Starts an attempt: the counters above from zero.
+  void begin_attempt();
+  // Ends the attempt under way with `status` after `response_ms`: appended to `attempts`.
+  void end_attempt(int status, uint64_t response_ms);
+  // Appends a peer's (or group's) name to `addr`, ", "-separated.
+  void add_addr(std::string_view name) {
+    if (!addr.empty() && !addr.ends_with(" : ")) addr += ", ";
+    addr += name;
+  }
   void clear() {
-    bytes_received = bytes_sent = 0;
+    bytes_received = bytes_sent = head_bytes = 0;
+    in_attempt = head_complete = false;
+    cur_status = 0;
+    cur_connect_ms = cur_header_ms = UINT64_MAX;
+    head_raw.clear();
+    fields.clear();
     addr.clear();
     attempts.clear();
     uri.clear();

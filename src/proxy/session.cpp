@@ -59,6 +59,11 @@ std::string Session::log_suffix() const {
 
 void Session::start() {
   start_ms_ = ctx_->loop.now_ms();
+  if (!r_->upstream.attempts.empty()) {
+    // An internal redirect proxies again: nginx separates the two with " : ".
+    r_->upstream.attempts.emplace_back().separator = true;
+    r_->upstream.addr += " : ";
+  }
   switch (resolve_target()) {
     case Target::kFailed:
       state_ = State::kDone;
@@ -116,7 +121,7 @@ void Session::on_io(uint32_t ev) {
                       "connect() failed (" + errno_text(err) + ") while connecting to upstream");
       return;
     }
-    connect_ms_ = ctx_->loop.now_ms() - attempt_ms_;
+    r_->upstream.cur_connect_ms = ctx_->loop.now_ms() - attempt_ms_;
     up_->on_events(ev);
     connected();
     return;
@@ -299,16 +304,7 @@ void Session::pump() {
 }
 
 void Session::note_attempt_end(int status) {
-  auto ms = [](uint64_t v) {
-    return uint32_t(std::min<uint64_t>(v, http::UpstreamAttempt::kNone - 1));
-  };
-  http::UpstreamAttempt& a = r_->upstream.attempts.emplace_back();
-  a.status = status;
-  a.timed = true;
-  a.response_ms = ms(ctx_->loop.now_ms() - attempt_ms_);
-  a.header_ms = header_ms_ == UINT64_MAX ? http::UpstreamAttempt::kNone : ms(header_ms_);
-  a.connect_ms = connect_ms_ == UINT64_MAX ? http::UpstreamAttempt::kNone : ms(connect_ms_);
-  header_ms_ = UINT64_MAX;
+  r_->upstream.end_attempt(status, ctx_->loop.now_ms() - attempt_ms_);
 }
 
 void Session::upstream_failed(uint32_t condition, int status, const std::string& why) {
@@ -386,6 +382,8 @@ void Session::abort() {
   if (state_ == State::kDone) return;
   if (resolver_) resolver_->cancel(&dns_wait_);
   if (state_ == State::kQueued) group_->dequeue(this);
+  // The attempt ends here (its response time logged, its status "-" without a head).
+  if (r_->upstream.in_attempt) note_attempt_end(r_->upstream.cur_status);
   release_peer(false);
   close_upstream();
   state_ = State::kDone;

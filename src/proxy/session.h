@@ -235,8 +235,6 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   uint32_t tries_seen_ = 0;  // see LocalGroup::try_limit
   uint64_t start_ms_ = 0;
   uint64_t attempt_ms_ = 0;
-  uint64_t connect_ms_ = 0;
-  uint64_t header_ms_ = UINT64_MAX;  // this attempt's response head arrived after; MAX = not
   bool request_sent_any_ = false;
 
   // Request to the upstream

@@ -188,8 +188,7 @@ void Session::connect_next() {
     ctx_->loop.cancel(&timer_);
   }
   if (idx < 0) {
-    if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
-    r_->upstream.addr += upstream_->group->name();  // nginx logs the group's name here
+    r_->upstream.add_addr(upstream_->group->name());  // nginx logs the group's name here
     http::UpstreamAttempt& a = r_->upstream.attempts.emplace_back();
     a.status = 502;  // no time: no peer was tried
     PORTICO_LOG(LogLevel::kError, client_->stream_id(),
@@ -201,13 +200,13 @@ void Session::connect_next() {
   peer_ = idx;
   ++tries_;
   attempt_ms_ = now;
+  r_->upstream.begin_attempt();
   upstream_progress();  // a new attempt: its own timeouts
   head_off_ = 0;
   stored_off_ = 0;  // a stored body is sent again from its start
   request_sent_any_ = false;
   const upstream::Peer& p = group_->peer(size_t(idx));
-  if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
-  r_->upstream.addr += p.cfg.name;
+  r_->upstream.add_addr(p.cfg.name);
 
   upstream::Pool::Conn* pooled =
       upstream_->keepalive ? ctx_->upstreams.pool.take(p.state.get(), this) : nullptr;
@@ -218,12 +217,12 @@ void Session::connect_next() {
     up_ = &pooled->transport;
     up_requests_ = pooled->requests;
     up_->set_ready(false, true);
-    connect_ms_ = 0;
+    r_->upstream.cur_connect_ms = 0;
     connected();
     return;
   }
   int fd = -1;
-  connect_ms_ = UINT64_MAX;  // "-" until the connection is established
+  r_->upstream.cur_connect_ms = UINT64_MAX;  // "-" until the connection is established
   up_requests_ = 0;
   const int family = p.cfg.addr.sa.sa_family;
   fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -283,7 +282,7 @@ void Session::connect_next() {
   }
   up_->set_ready(false, false);
   if (rc == 0) {
-    connect_ms_ = ctx_->loop.now_ms() - attempt_ms_;
+    r_->upstream.cur_connect_ms = ctx_->loop.now_ms() - attempt_ms_;
     connected();
     return;
   }
@@ -343,8 +342,7 @@ void Session::respond_unavailable(uint32_t retry_after_s) {
               "app processes are not available (restarting after failures) while connecting to "
               "upstream{}",
               log_suffix());
-  if (!r_->upstream.addr.empty()) r_->upstream.addr += ", ";
-  r_->upstream.addr += upstream_->group->name();
+  r_->upstream.add_addr(upstream_->group->name());
   http::Request& r = *r_;
   r.resp.status = 503;
   r.resp.content_type = "text/html";

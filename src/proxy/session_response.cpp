@@ -61,6 +61,12 @@ bool Session::read_response_head() {
       if (st == ParseStatus::kComplete) {
         parsed_ = 0;
         rpos_ += consumed;
+        r_->upstream.head_bytes += consumed;
+        r_->upstream.head_complete = !head_in_.is_informational();
+        r_->upstream.cur_status = head_in_.status;
+        if (r_->upstream.head_complete)
+          r_->upstream.keep_head(std::string_view(rbuf_.get() + rpos_ - consumed, consumed),
+                                 head_in_.headers);
         if (head_in_.status == 101) {
           // As nginx (r->headers_in.upgrade): the client's Upgrade header asked for it. An
           // HTTP/1.0 client's Upgrade does not count (RFC 9110 7.8: a server MUST ignore it;
@@ -77,7 +83,7 @@ bool Session::read_response_head() {
         }
         if (head_in_.is_informational()) continue;  // 100 Continue, 103: not relayed
         const int status = head_in_.status;
-        header_ms_ = ctx_->loop.now_ms() - attempt_ms_;
+        r_->upstream.cur_header_ms = ctx_->loop.now_ms() - attempt_ms_;
         const uint32_t cond = status_condition(status);
         if (cond && (conf_->next_upstream & cond)) {
           const bool failure = status_is_failure(status);
@@ -144,7 +150,7 @@ bool Session::read_response_head() {
 void Session::begin_response() {
   http::Request& r = *r_;
   const int status = head_in_.status;
-  header_ms_ = ctx_->loop.now_ms() - attempt_ms_;
+  r_->upstream.cur_header_ms = ctx_->loop.now_ms() - attempt_ms_;
   // proxy_intercept_errors: a status >= 300 with an error_page for it is answered by us.
   if (conf_->intercept_errors && status >= 300) {
     for (const auto& ep : r.loc->error_pages) {

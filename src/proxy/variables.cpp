@@ -29,16 +29,28 @@ void append_ms(std::string& out, uint32_t ms) {
   out.append(frac, 4);
 }
 
-// One field of every attempt, ", "-separated (times only of attempts that reached a peer).
+// One field of every attempt, ", "-separated, " : " between the attempts of two proxied
+// locations (an internal redirect), as nginx prints its upstream states. timed_only: only
+// attempts that reached a peer (times and byte counts). The attempt under way comes last.
 template <class Field>
 bool join_attempts(const UpstreamVars& u, std::string& out, bool timed_only, Field field) {
   bool any = false;
-  for (const UpstreamAttempt& a : u.attempts) {
-    if (timed_only && !a.timed) continue;
-    if (any) out += ", ";
+  bool redirected = false;
+  auto one = [&](const UpstreamAttempt& a) {
+    if (any) out += redirected ? " : " : ", ";
+    redirected = false;
     field(a, out);
     any = true;
+  };
+  for (const UpstreamAttempt& a : u.attempts) {
+    if (a.separator) {
+      redirected = any;
+      continue;
+    }
+    if (timed_only && !a.timed) continue;
+    one(a);
   }
+  if (u.in_attempt) one(u.current());
   return any;
 }
 
@@ -75,6 +87,10 @@ const http::VariableDef kVariables[] = {
     {"upstream_status",
      [](Request& r, Ref, std::string& out) {
        return join_attempts(r.upstream, out, false, [](const UpstreamAttempt& a, std::string& o) {
+         if (a.status == 0) {
+           o += '-';  // the attempt under way has no response head yet
+           return;
+         }
          append_uint(o, uint64_t(a.status));
        });
      }},
@@ -96,13 +112,12 @@ const http::VariableDef kVariables[] = {
          append_ms(o, a.header_ms);
        });
      }},
-    // The upstream's response fields, while the response head is being built (add_header,
-    // expires, the headers filter): they are views into the upstream's buffer, which the body
-    // reuses, so later (the access log) they are "not found". Several are joined with ", ".
+    // The last upstream response's fields (all of them, proxy_hide_header's too, as nginx),
+    // from the copy kept for the request's life. Several are joined with ", ".
     {"upstream_http_",
      [](Request& r, Ref ref, std::string& out) {
        bool found = false;
-       for (const http::Header& f : r.resp.fields) {
+       for (const http::Header& f : r.upstream.fields) {
          if (!iequals(f.name, ref.param)) continue;
          if (found) out += ", ";
          out += f.value;
@@ -111,10 +126,10 @@ const http::VariableDef kVariables[] = {
        return found;
      },
      /*prefix=*/true, /*header_param=*/true},
-    // A cookie the upstream sets (the first Set-Cookie whose name matches), same lifetime.
+    // A cookie the upstream sets (the first Set-Cookie whose name matches), same source.
     {"upstream_cookie_",
      [](Request& r, Ref ref, std::string& out) {
-       for (const http::Header& f : r.resp.fields) {
+       for (const http::Header& f : r.upstream.fields) {
          if (!iequals(f.name, "set-cookie")) continue;
          std::string_view v = f.value;
          const size_t eq = v.find('=');
@@ -128,15 +143,21 @@ const http::VariableDef kVariables[] = {
      /*prefix=*/true},
     {"upstream_bytes_received",
      [](Request& r, Ref, std::string& out) {
-       if (r.upstream.addr.empty()) return false;
-       append_uint(out, r.upstream.bytes_received);
-       return true;
+       return join_attempts(r.upstream, out, true, [](const UpstreamAttempt& a, std::string& o) {
+         append_uint(o, a.bytes_received);
+       });
      }},
     {"upstream_bytes_sent",
      [](Request& r, Ref, std::string& out) {
-       if (r.upstream.addr.empty()) return false;
-       append_uint(out, r.upstream.bytes_sent);
-       return true;
+       return join_attempts(r.upstream, out, true, [](const UpstreamAttempt& a, std::string& o) {
+         append_uint(o, a.bytes_sent);
+       });
+     }},
+    {"upstream_response_length",
+     [](Request& r, Ref, std::string& out) {
+       return join_attempts(r.upstream, out, true, [](const UpstreamAttempt& a, std::string& o) {
+         append_uint(o, a.response_length);
+       });
      }},
 };
 
