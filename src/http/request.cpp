@@ -34,6 +34,7 @@ void Response::clear() {
   content_range.clear();
   header_count = 0;  // keep the strings' capacity
   fields.clear();
+  field_value_count = 0;
   trailer_count = 0;
   expect_trailers = false;
   header_only = false;
@@ -43,6 +44,13 @@ void Response::clear() {
   upgrade = false;
   omit_server = false;
   omit_date = false;
+}
+
+std::string& Response::next_field_value() {
+  if (field_value_count == field_values.size()) field_values.emplace_back();
+  std::string& v = field_values[field_value_count++];
+  v.clear();
+  return v;
 }
 
 const SockAddr& Request::client_addr() const {

@@ -62,6 +62,13 @@ struct Response {
   // Fields passed through from elsewhere (a proxied response's upstream head), in order, as
   // views: valid only until the head is serialized, which clears the list (capacity kept).
   std::vector<Header> fields;
+  // Values of `fields` that content rewrote (the proxy's Set-Cookie under proxy_cookie_*),
+  // owned here: the first field_value_count are in use; the strings keep their capacity.
+  std::vector<std::string> field_values;
+  size_t field_value_count = 0;
+  // A cleared string for one more owned field value. Its address is stable only until the
+  // next call (point views at it once all are made).
+  std::string& next_field_value();
   // add_trailer's fields, collected when the body ends (reused storage, as `headers`).
   std::vector<ResponseHeader> trailers;
   size_t trailer_count = 0;

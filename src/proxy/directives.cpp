@@ -553,6 +553,44 @@ void set_redirect(Level& lv, const Directive& d) {
   if (lv.value(d, a[1], &r.to)) s.redirects.push_back(std::move(r));
 }
 
+// proxy_cookie_domain off | [~]domain replacement; proxy_cookie_path off | [~|~*]path
+// replacement. Several per level; a level with its own replaces the inherited ones.
+template <bool kDomain>
+void set_cookie_rule(Level& lv, const Directive& d) {
+  ProxyConf& s = lv.conf<ProxyConf>();
+  std::vector<CookieRule>& rules = kDomain ? s.cookie_domains : s.cookie_paths;
+  const auto& a = d.args;
+  if (lv.first(d)) rules.clear();
+  if (a.size() == 1) {
+    if (a[0] != "off") lv.error(d, fmt::format("invalid parameter \"{}\"", a[0]));
+    rules.clear();
+    return;
+  }
+  CookieRule rule;
+  std::string_view from = a[0];
+  std::string_view to = a[1];
+  if (!from.empty() && from[0] == '~') {
+    from.remove_prefix(1);
+    bool caseless = kDomain;  // a domain is matched ignoring case (nginx)
+    if (!kDomain && !from.empty() && from[0] == '*') {
+      from.remove_prefix(1);
+      caseless = true;
+    }
+    std::string e;
+    auto re = Regex::compile(from, caseless, &e);
+    if (!re) {
+      lv.error(d, e);
+      return;
+    }
+    rule.regex = std::move(re);
+  } else {
+    if (kDomain && !from.empty() && from[0] == '.') from.remove_prefix(1);
+    if (!lv.value(d, std::string(from), &rule.pattern)) return;
+  }
+  if (kDomain && !to.empty() && to[0] == '.') to.remove_prefix(1);
+  if (lv.value(d, std::string(to), &rule.replacement)) rules.push_back(std::move(rule));
+}
+
 const upstream::UpstreamMap* previous_upstreams(Level& lv) {
   return lv.previous() ? &lv.previous()->upstreams : nullptr;
 }
@@ -635,6 +673,8 @@ const Command kCommands[] = {
     {{"proxy_intercept_errors", kHSL, 1, 1, BlockKind::kNone, 0, true},
      http::set_flag<&ProxyConf::intercept_errors>},
     {{"proxy_redirect", kHSL, 1, 2, BlockKind::kNone, 0, false}, set_redirect},
+    {{"proxy_cookie_domain", kHSL, 1, 2, BlockKind::kNone, 0, false}, set_cookie_rule<true>},
+    {{"proxy_cookie_path", kHSL, 1, 2, BlockKind::kNone, 0, false}, set_cookie_rule<false>},
     {{"proxy_ssl_protocols", kHSL, 1, kAnyArgs, BlockKind::kNone, 0, true}, set_ssl_protocols},
     {{"proxy_ssl_ciphers", kHSL, 1, 1, BlockKind::kNone, 0, true}, set_ssl_ciphers},
     {{"proxy_ssl_server_name", kHSL, 1, 1, BlockKind::kNone, 0, true},

@@ -1,9 +1,13 @@
 #include "proxy/headers.h"
 
+#include <utility>
+#include <vector>
+
 #include "core/http_date.h"
 #include "core/strings.h"
 #include "http/phases.h"
 #include "http/uri.h"
+#include "proxy/cookie_rewrite.h"
 #include "proxy/hop_by_hop.h"
 
 namespace portico::proxy {
@@ -170,6 +174,10 @@ bool build_response_head(http::Request& r, const ResponseHead& in, BodyFraming f
   }
   HopByHop hop;
   if (!hop.init(in.headers)) return false;
+  const bool cookies = !conf.cookie_domains.empty() || !conf.cookie_paths.empty();
+  // Set-Cookie fields rewritten: (index in resp.fields, index in resp.field_values).
+  thread_local std::vector<std::pair<size_t, size_t>> rewritten;
+  rewritten.clear();
   for (const auto& hd : in.headers) {
     if (hop.is_hop(hd.name, upgrade)) continue;
     if (iequals(hd.name, "content-length")) continue;  // resp.content_length
@@ -183,8 +191,20 @@ bool build_response_head(http::Request& r, const ResponseHead& in, BodyFraming f
         continue;
       }
     }
+    if (cookies && iequals(hd.name, "set-cookie")) {
+      // Only a location with proxy_cookie_* rules gets here. The new value is owned by the
+      // response; the field keeps its place (its view is set below, once no value moves).
+      std::string& v = resp.next_field_value();
+      if (rewrite_set_cookie(r, conf.cookie_domains, conf.cookie_paths, hd.value, v)) {
+        resp.fields.push_back({hd.name, {}});
+        rewritten.push_back({resp.fields.size() - 1, resp.field_value_count - 1});
+        continue;
+      }
+      --resp.field_value_count;
+    }
     resp.fields.push_back(hd);
   }
+  for (const auto& [field, value] : rewritten) resp.fields[field].value = resp.field_values[value];
   return true;
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/regex.h"
 #include "core/sockaddr.h"
+#include "proxy/cookie_rewrite.h"
 #include "http/module.h"
 #include "http/variables.h"
 #include "tls/context.h"
@@ -93,6 +94,9 @@ struct ProxyConf : http::ModuleConfOf<ProxyConf> {
   bool intercept_errors = false;
   bool redirect_off = false;
   std::vector<Redirect> redirects;  // empty + !off = default
+  // proxy_cookie_domain / proxy_cookie_path rules (empty: Set-Cookie passes untouched).
+  std::vector<CookieRule> cookie_domains;
+  std::vector<CookieRule> cookie_paths;
 
   // proxy_ssl_*: TLS to the upstream (proxy_pass https://).
   tls::Settings ssl{.protocols = tls::kTLSv1_2 | tls::kTLSv1_3, .ciphers = "DEFAULT"};
