@@ -26,6 +26,7 @@
 
 #include "core/transport.h"
 #include "http/request.h"
+#include "http/step.h"
 
 namespace portico::http {
 
@@ -87,6 +88,9 @@ class ClientStream {
   virtual void content_done(bool keep_alive) = 0;
   // Nothing was sent yet: answer `status` instead (error_page applies).
   virtual void content_error(int status) = 0;
+  // Nothing was sent yet: the request goes on in another location (http::redirect_from_content;
+  // the proxy's X-Accel-Redirect).
+  virtual void content_redirect(Step to) = 0;
   // The response cannot be completed: log (with `status` if nothing was sent) and close.
   virtual void content_abort(int status) = 0;
 

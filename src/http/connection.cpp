@@ -932,8 +932,16 @@ void Connection::content_done(bool keep_alive) {
 
 void Connection::content_error(int status) {
   end_content();
+  content_outcome(respond_with_status(*req_, status));
+}
+
+void Connection::content_redirect(Step to) {
+  end_content();
+  content_outcome(redirect_from_content(*req_, to));
+}
+
+void Connection::content_outcome(Outcome out) {
   Request& r = *req_;
-  Outcome out = respond_with_status(r, status);
   if (out == Outcome::kClose) {
     log_request(r);
     close();

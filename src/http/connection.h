@@ -151,6 +151,9 @@ class Connection final : public IoHandler, public Deferred, public ClientStream 
   size_t take_buffered(char* buf, size_t cap) override;
   void content_done(bool keep_alive) override;
   void content_error(int status) override;
+  void content_redirect(Step to) override;
+  // After content ended without a response: what the pipeline decided instead.
+  void content_outcome(Outcome out);
   void content_abort(int status) override;
 
  private:

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "http/request.h"
+#include "http/step.h"
 
 namespace portico::http {
 
@@ -22,6 +23,10 @@ Outcome resume_request(Request& r);
 // Continues a routed request with `status` (a failed proxy attempt, intercepted errors):
 // error_page applies as for any other status.
 Outcome respond_with_status(Request& r, int status);
+// Continues a routed request whose content asked for an internal redirect (the proxy's
+// X-Accel-Redirect): `to` is Step::internal_redirect() with r.uri/r.args set, or
+// Step::named_redirect() with r.loc the named location. Counted against the redirect limit.
+Outcome redirect_from_content(Request& r, Step to);
 // A request that failed before routing (bad syntax, timeouts): answer `status` from the
 // address's default server.
 void respond_error_early(Request& r, const AddrConf* addr, int status);

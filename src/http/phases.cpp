@@ -309,6 +309,19 @@ Outcome resume_request(Request& r) {
   return drive(r, run_phases(r, false, false));
 }
 
+Outcome redirect_from_content(Request& r, Step to) {
+  r.out.clear();
+  if (++r.redirects > kMaxRedirects) {
+    PORTICO_LOG(LogLevel::kError, r.conn->id(),
+                "rewrite or internal redirection cycle while internally redirecting to \"{}\"",
+                r.uri);
+    return drive(r, Step::status(500));
+  }
+  r.is_internal = true;
+  const bool named = to.is(Step::Kind::kNamedRedirect);
+  return drive(r, run_phases(r, !named, named));
+}
+
 Outcome respond_with_status(Request& r, int status) {
   clear_for_error(r, status);
   r.out.clear();

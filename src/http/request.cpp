@@ -44,6 +44,7 @@ void Response::clear() {
   upgrade = false;
   omit_server = false;
   omit_date = false;
+  content_type_kept = false;
 }
 
 std::string& Response::next_field_value() {

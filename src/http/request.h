@@ -83,6 +83,9 @@ struct Response {
   bool upgrade = false;      // 101: "Connection: upgrade", then the connection is a tunnel
   bool omit_server = false;  // an upstream's Server is passed on (proxy_pass_header Server)
   bool omit_date = false;    // likewise Date
+  // content_type came from elsewhere (an X-Accel-Redirect's upstream): the content that
+  // answers keeps it rather than setting its own (nginx sets a type only where none is).
+  bool content_type_kept = false;
 
   void add(std::string_view name, std::string_view value);
   void add_trailer(std::string_view name, std::string_view value);

@@ -171,7 +171,7 @@ void respond_text(Request& r, int status, std::string_view text) {
   // After an error_page redirect the response keeps the error's status (nginx's err_status).
   r.resp.status = r.err_status > 0 ? r.err_status : status;
   r.body_buf.assign(text);
-  r.resp.content_type = r.loc->default_type;
+  if (!r.resp.content_type_kept) r.resp.content_type = r.loc->default_type;
   r.resp.content_length = int64_t(r.body_buf.size());
   r.out.clear();
   if (!r.body_buf.empty()) r.out.push_back(OutChunk{r.body_buf.data(), r.body_buf.size(), -1, 0});

@@ -342,4 +342,48 @@ std::string_view find_arg(std::string_view args, std::string_view name) {
   return find_arg(args, name, &value) ? value : std::string_view();
 }
 
+namespace {
+
+// A ".." segment at the start or after a '/' of `p` (NUL counts as unsafe too).
+bool has_dotdot_or_nul(std::string_view p) {
+  auto dotdot_at = [&](size_t i) {
+    return i + 1 < p.size() && p[i] == '.' && p[i + 1] == '.' &&
+           (i + 2 == p.size() || p[i + 2] == '/');
+  };
+  if (dotdot_at(0)) return true;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '\0') return true;
+    if (p[i] == '/' && dotdot_at(i + 1)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool parse_unsafe_uri(std::string_view in, std::string& uri, std::string& args) {
+  uri.clear();
+  args.clear();
+  if (in.empty() || in[0] == '?') return false;
+  const size_t q = in.find('?');
+  std::string_view path = in.substr(0, q);
+  if (q != std::string_view::npos) args.assign(in.substr(q + 1));
+  if (has_dotdot_or_nul(path)) return false;
+  if (path.find('%') == std::string_view::npos) {
+    uri.assign(path);
+    return true;
+  }
+  // As ngx_unescape_uri: %XX decoded, a '%' not followed by two hex digits kept as it is.
+  for (size_t i = 0; i < path.size(); ++i) {
+    int hi, lo;
+    if (path[i] == '%' && i + 2 < path.size() && (hi = hex_value(uint8_t(path[i + 1]))) >= 0 &&
+        (lo = hex_value(uint8_t(path[i + 2]))) >= 0) {
+      uri += char(hi * 16 + lo);
+      i += 2;
+      continue;
+    }
+    uri += path[i];
+  }
+  return !has_dotdot_or_nul(uri);
+}
+
 }  // namespace portico::http

@@ -56,4 +56,11 @@ bool find_arg(std::string_view args, std::string_view name, std::string_view* va
 // Same, with absent and empty both giving an empty view.
 std::string_view find_arg(std::string_view args, std::string_view name);
 
+// nginx's ngx_http_parse_unsafe_uri, for a URI a response names (X-Accel-Redirect): splits
+// `in` at its first '?' into `uri` (percent-decoded when it has '%') and `args` (verbatim).
+// Returns false for an unsafe one: empty, starting with '?', a NUL, or a ".." segment
+// ("..", "../x", "/x/..", "/x/../y"), before or after decoding (then `uri` holds the decoded
+// form, else it is empty).
+bool parse_unsafe_uri(std::string_view in, std::string& uri, std::string& args);
+
 }  // namespace portico::http

@@ -487,6 +487,15 @@ void Stream::content_error(int status) {
   respond(http::respond_with_status(*req_, status));
 }
 
+void Stream::content_redirect(http::Step to) {
+  end_content();
+  if (head_sent_) {
+    reset_stream(NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  respond(http::redirect_from_content(*req_, to));
+}
+
 void Stream::content_abort(int status) {
   end_content();
   // The client's fault (a body that does not match its length, too large) while nothing was

@@ -107,6 +107,7 @@ class Stream final : public http::ClientStream {
   size_t take_buffered(char*, size_t) override { return 0; }
   void content_done(bool keep_alive) override;
   void content_error(int status) override;
+  void content_redirect(http::Step to) override;
   void content_abort(int status) override;
 
   // The body path's end (the filter's next sink): copies into the output buffer.

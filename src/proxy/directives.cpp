@@ -476,12 +476,14 @@ void set_ignore_headers(Level& lv, const Directive& d) {
   ProxyConf& s = lv.conf<ProxyConf>();
   s.ignore_x_accel_buffering = false;
   s.ignore_x_accel_limit_rate = false;
+  s.ignore_x_accel_redirect = false;
   for (const auto& v : d.args) {
     bool known = false;
     for (const char* k : kKnown) known = known || iequals(v, k);
     if (!known) lv.error(d, "invalid value \"" + v + "\" in \"proxy_ignore_headers\" directive");
     if (iequals(v, "x-accel-buffering")) s.ignore_x_accel_buffering = true;
     if (iequals(v, "x-accel-limit-rate")) s.ignore_x_accel_limit_rate = true;
+    if (iequals(v, "x-accel-redirect")) s.ignore_x_accel_redirect = true;
   }
 }
 

@@ -82,6 +82,7 @@ struct ProxyConf : http::ModuleConfOf<ProxyConf> {
   bool has_bind = false;          // proxy_bind ADDRESS: the local address of upstream sockets
   SockAddr bind_addr{};
   bool ignore_x_accel_buffering = false;   // proxy_ignore_headers X-Accel-Buffering
+  bool ignore_x_accel_redirect = false;    // proxy_ignore_headers X-Accel-Redirect
   bool ignore_x_accel_limit_rate = false;  // proxy_ignore_headers X-Accel-Limit-Rate
   // proxy_limit_rate: bytes per second read from the upstream (0: unlimited).
   uint64_t limit_rate = 0;

@@ -167,6 +167,9 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   // ---- session_response.cpp: response head ----
   bool read_response_head();
   void begin_response();
+  // X-Accel-Redirect: the upstream named another URI (or @location) to answer with; its
+  // connection is dropped and the request goes on there as a GET (HEAD stays HEAD).
+  void accel_redirect(std::string_view to);
 
   // ---- session_relay.cpp: response body, spool, tunnel ----
   bool relay_response();

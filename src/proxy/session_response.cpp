@@ -7,7 +7,10 @@
 
 #include "core/log.h"
 #include "core/strings.h"
+#include "http/handler.h"
+#include "http/http_config.h"
 #include "http/phases.h"
+#include "http/uri.h"
 #include "proxy/headers.h"
 #include "proxy/session_internal.h"
 
@@ -147,6 +150,60 @@ bool Session::read_response_head() {
   }
 }
 
+void Session::accel_redirect(std::string_view to) {
+  http::Request& r = *r_;
+  note_attempt_end(head_in_.status);
+  // Fields the new location's response keeps (nginx's upstream headers with `redirect`);
+  // the rest of this response, its body included, is dropped with the connection.
+  r.resp.clear();
+  for (const http::Header& h : head_in_.headers) {
+    if (iequals(h.name, "content-type")) {
+      r.resp.content_type_buf.assign(h.value);
+      r.resp.content_type = r.resp.content_type_buf;
+      r.resp.content_type_kept = true;
+    } else if (iequals(h.name, "set-cookie") &&
+               (!conf_->cookie_domains.empty() || !conf_->cookie_paths.empty())) {
+      std::string v;
+      if (!rewrite_set_cookie(r, conf_->cookie_domains, conf_->cookie_paths, h.value, v))
+        v.assign(h.value);
+      r.resp.add(h.name, v);
+    } else if (iequals(h.name, "set-cookie") || iequals(h.name, "content-disposition") ||
+               iequals(h.name, "cache-control") || iequals(h.name, "expires") ||
+               iequals(h.name, "accept-ranges")) {
+      r.resp.add(h.name, h.value);
+    }
+  }
+  release_peer(false);
+  close_upstream();
+  state_ = State::kDone;
+  ctx_->loop.cancel(&timer_);
+  if (!to.empty() && to[0] == '@') {
+    const void* named = r.server->matcher.find_named(to);
+    if (!named) {
+      PORTICO_LOG(LogLevel::kError, client_->stream_id(), "could not find named location \"{}\"{}",
+                  to, log_suffix());
+      client_->content_error(500);
+      return;
+    }
+    r.loc = static_cast<const http::LocationConf*>(named);
+    client_->content_redirect(http::Step::named_redirect());
+    return;
+  }
+  std::string uri, args;
+  if (!http::parse_unsafe_uri(to, uri, args)) {
+    // nginx names the decoded URI when only decoding showed it unsafe.
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(),
+                "unsafe URI \"{}\" was detected while reading response header from upstream{}",
+                uri.empty() ? to : std::string_view(uri), log_suffix());
+    client_->content_error(404);
+    return;
+  }
+  if (r.head.method != http::Method::kHead) r.method_name = "GET";
+  r.uri = std::move(uri);
+  r.args = std::move(args);
+  client_->content_redirect(http::Step::internal_redirect());
+}
+
 void Session::begin_response() {
   http::Request& r = *r_;
   const int status = head_in_.status;
@@ -190,6 +247,12 @@ void Session::begin_response() {
         r.rate.rate = *v;
         r.rate.rate_set = true;
       }
+    }
+  }
+  if (!conf_->ignore_x_accel_redirect) {
+    if (const http::Header* xar = head_in_.find("x-accel-redirect")) {
+      accel_redirect(xar->value);
+      return;
     }
   }
   framing_ = framing(head_in_, head_request);

@@ -213,7 +213,7 @@ http::Step serve(Request& r) {
   http::Response& resp = r.resp;
   const uint64_t size = uint64_t(st.st_size);
   resp.status = r.err_status > 0 ? r.err_status : 200;
-  resp.content_type = content_type_for(r, r.uri);
+  if (!resp.content_type_kept) resp.content_type = content_type_for(r, r.uri);
   // RFC 9110 8.8.2.1: Last-Modified never later than the response's Date (a file stamped in
   // the future says "now"; nginx sends the future date). ETag and the conditionals keep the
   // real mtime, so such a file only ever answers 200 to If-Modified-Since/If-Range dates.

@@ -227,3 +227,36 @@ TEST(Uri, FindArg) {
 
 }  // namespace
 }  // namespace portico::http
+
+namespace portico::http {
+namespace {
+
+// nginx's ngx_http_parse_unsafe_uri (X-Accel-Redirect's check).
+TEST(UnsafeUri, SplitsArgsAndDecodes) {
+  std::string uri, args;
+  ASSERT_TRUE(parse_unsafe_uri("/foo?bar", uri, args));
+  EXPECT_EQ(uri, "/foo");
+  EXPECT_EQ(args, "bar");
+  ASSERT_TRUE(parse_unsafe_uri("/foo%20bar?a=%20", uri, args));
+  EXPECT_EQ(uri, "/foo bar");
+  EXPECT_EQ(args, "a=%20");  // the args verbatim
+  ASSERT_TRUE(parse_unsafe_uri("/100%", uri, args));
+  EXPECT_EQ(uri, "/100%");  // no escape: kept
+  ASSERT_TRUE(parse_unsafe_uri("/a..b/..c/c..", uri, args));
+  EXPECT_EQ(uri, "/a..b/..c/c..");
+}
+
+TEST(UnsafeUri, DotDotSegmentsBeforeAndAfterDecoding) {
+  std::string uri, args;
+  for (const char* bad : {"", "?a", "..", "../x", "/..", "/x/..", "/x/../y", "/x/.%2e",
+                          "/x/%2e%2e/y", "%2e%2e", "/a%00b"}) {
+    EXPECT_FALSE(parse_unsafe_uri(bad, uri, args)) << bad;
+  }
+  EXPECT_FALSE(parse_unsafe_uri("/x/.%2e/y", uri, args));
+  EXPECT_EQ(uri, "/x/../y");
+  // after the '?' nothing is checked
+  EXPECT_TRUE(parse_unsafe_uri("/x?../..", uri, args));
+}
+
+}  // namespace
+}  // namespace portico::http
