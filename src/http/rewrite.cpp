@@ -74,6 +74,53 @@ bool eval_condition(Request& r, const IfCondition& c) {
 
 }  // namespace
 
+namespace {
+
+// nginx's NGX_ESCAPE_ARGS set: controls, ' ', '#', '%', '&', '+', ';', '?', DEL and above.
+bool escape_in_args(uint8_t c) {
+  return c <= 0x20 || c >= 0x7f || c == '#' || c == '%' || c == '&' || c == '+' || c == ';' ||
+         c == '?';
+}
+
+// A rewrite's replacement into `out`. As nginx's ngx_http_script_copy_capture_code: a capture
+// after the replacement's '?' is escaped for the arguments when the request's URI was
+// escaped or had a '+' ("/x/%25" gives $1 "/x/%", put back as "%25" in the args).
+void eval_replacement(Request& r, const ComplexValue& v, bool internal, std::string& out) {
+  const bool quoted = r.head.path.find_first_of("%+") != std::string_view::npos;
+  if (!internal || !quoted || !v.has_captures()) {
+    v.eval(r, out);
+    return;
+  }
+  bool in_args = false;
+  std::string tmp;
+  for (const ComplexValue::Part& p : v.parts()) {
+    if (p.kind == ComplexValue::Part::Kind::kLiteral) {
+      out += p.literal;
+      in_args = in_args || p.literal.find('?') != std::string::npos;
+      continue;
+    }
+    if (p.kind != ComplexValue::Part::Kind::kCapture || !in_args) {
+      ComplexValue::append_part(r, p, out);
+      continue;
+    }
+    tmp.clear();
+    ComplexValue::append_part(r, p, tmp);
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (char ch : tmp) {
+      const uint8_t c = uint8_t(ch);
+      if (!escape_in_args(c)) {
+        out += ch;
+        continue;
+      }
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+}
+
+}  // namespace
+
 void split_uri_args(Request& r, std::string& value, bool keep_args) {
   auto q = value.find('?');
   if (q != std::string::npos) {
@@ -147,7 +194,10 @@ ScriptResult run_script(Request& r, const RewriteScript& script, Step* stop) {
         r.captures.subject = r.captures_subject;
         assign_named(r, op.named);
         std::string value;
-        op.replacement.eval(r, value);
+        eval_replacement(r, op.replacement,
+                         !op.redirect_url && op.flag != RewriteOp::Flag::kRedirect &&
+                             op.flag != RewriteOp::Flag::kPermanent,
+                         value);
         if (op.redirect_url || op.flag == RewriteOp::Flag::kRedirect ||
             op.flag == RewriteOp::Flag::kPermanent) {
           if (op.keep_args && !r.args.empty()) {

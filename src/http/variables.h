@@ -82,6 +82,7 @@ class ComplexValue {
   const std::string& literal() const { return text_; }
   const std::string& source() const { return text_; }
   bool has_captures() const;
+  const std::vector<Part>& parts() const { return parts_; }
 
   // Appends the value to `out`.
   void eval(Request& r, std::string& out) const;

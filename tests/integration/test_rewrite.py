@@ -42,6 +42,7 @@ http {
             rewrite ^/rw/abs/(.*)$ http://example.com/$1;
             rewrite ^/rw/args/(.*)$ /target/$1?added=1 last;
             rewrite ^/rw/noargs/(.*)$ /target/$1? last;
+            rewrite ^/rw/esc/(.*)$ /target/$1?c=$1&v=$arg_v last;
             return 200 "rw fallthrough $uri\n";
         }
         location /brk/ {
@@ -196,6 +197,16 @@ class RewriteTest(_ServerCase):
         self.assertEqual(r.text, "target uri=/target/a args=added=1&orig=2\n")
         r = self.get("/rw/noargs/a?orig=2")
         self.assertEqual(r.text, "target uri=/target/a args=\n")
+
+    def test_rewrite_capture_in_added_args_is_escaped(self):
+        # As nginx: a request URI that was escaped (or had '+') gets its captures escaped
+        # for the arguments after the replacement's '?' (not the part before, nor variables).
+        r = self.get("/rw/esc/a%25b%20c+d;e?v=%25")
+        self.assertEqual(r.text, "target uri=/target/a%b c+d;e "
+                                 "args=c=a%25b%20c%2Bd%3Be&v=%25&v=%25\n")
+        # an unescaped URI: the capture goes in as it is
+        r = self.get("/rw/esc/ab?v=1")
+        self.assertEqual(r.text, "target uri=/target/ab args=c=ab&v=1&v=1\n")
 
     def test_rewrite_chain_without_flag(self):
         # no flag: processing continues with the next rewrite in the same block (but never
