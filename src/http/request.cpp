@@ -132,7 +132,8 @@ void UpstreamVars::keep_head(std::string_view raw, const std::vector<Header>& in
     return v.empty() || (v.data() >= base && v.data() + v.size() <= base + raw.size());
   };
   auto rebase = [&](std::string_view v) {
-    return v.empty() ? std::string_view() : std::string_view(head_raw.data() + (v.data() - base), v.size());
+    return v.empty() ? std::string_view()
+                     : std::string_view(head_raw.data() + (v.data() - base), v.size());
   };
   for (const Header& h : in) {
     // Every field lies within the head it was parsed from; anything else is left out.

@@ -123,10 +123,10 @@ struct UpstreamVars {
   // The attempt under way, which nginx shows too (its connect and header times while the
   // response head is built, its byte counts in a trailer; its response time as "-").
   bool in_attempt = false;
-  bool head_complete = false;                // its final response head was read
-  int cur_status = 0;                        // that head's status
-  uint64_t cur_connect_ms = UINT64_MAX;      // after the attempt began; MAX = not yet
-  uint64_t cur_header_ms = UINT64_MAX;       // likewise
+  bool head_complete = false;            // its final response head was read
+  int cur_status = 0;                    // that head's status
+  uint64_t cur_connect_ms = UINT64_MAX;  // after the attempt began; MAX = not yet
+  uint64_t cur_header_ms = UINT64_MAX;   // likewise
   // The attempt under way as an entry (response_ms kNone).
   UpstreamAttempt current() const;
   // The last response head read from an upstream, kept for $upstream_http_* and

@@ -80,8 +80,8 @@ void rebuild_cookie(const std::vector<CookieAttr>& attrs, std::string& out) {
   }
 }
 
-bool rewrite_domain(std::string_view value, std::string_view pattern,
-                    std::string_view replacement, std::string& out) {
+bool rewrite_domain(std::string_view value, std::string_view pattern, std::string_view replacement,
+                    std::string& out) {
   const bool dot = !value.empty() && value.front() == '.';
   if (dot) value.remove_prefix(1);
   if (!iequals(value, pattern)) return false;

@@ -43,8 +43,8 @@ void rebuild_cookie(const std::vector<CookieAttr>& attrs, std::string& out);
 
 // A plain domain rule: `value` (a leading '.' kept aside) equals `pattern` ignoring case.
 // On a match writes the new value (the '.' kept, then `replacement`) to `out`.
-bool rewrite_domain(std::string_view value, std::string_view pattern,
-                    std::string_view replacement, std::string& out);
+bool rewrite_domain(std::string_view value, std::string_view pattern, std::string_view replacement,
+                    std::string& out);
 // A plain path rule: `value` starts with `pattern` (case-sensitive); the prefix is replaced.
 bool rewrite_path(std::string_view value, std::string_view pattern, std::string_view replacement,
                   std::string& out);

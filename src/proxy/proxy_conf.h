@@ -9,9 +9,9 @@
 
 #include "core/regex.h"
 #include "core/sockaddr.h"
-#include "proxy/cookie_rewrite.h"
 #include "http/module.h"
 #include "http/variables.h"
+#include "proxy/cookie_rewrite.h"
 #include "tls/context.h"
 #include "tls/settings.h"
 #include "upstream/upstream_conf.h"

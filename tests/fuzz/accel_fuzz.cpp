@@ -56,8 +56,10 @@ void check_uri(std::string_view v) {
   FUZZ_CHECK(!has_dotdot_segment(uri));
   const size_t q = v.find('?');
   FUZZ_CHECK(q != 0);
-  if (q != std::string_view::npos) FUZZ_CHECK(args == v.substr(q + 1));
-  else FUZZ_CHECK(args.empty());
+  if (q != std::string_view::npos)
+    FUZZ_CHECK(args == v.substr(q + 1));
+  else
+    FUZZ_CHECK(args.empty());
 }
 
 }  // namespace
