@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds portico and runs every test: unit + integration (ctest), the same again under
 # AddressSanitizer + UndefinedBehaviorSanitizer, and each libFuzzer harness for a bounded time.
-# FUZZ_SECONDS (default 10) bounds each fuzzer run (11 harnesses; CI must stay well under 30 min).
+# FUZZ_SECONDS (default 10) bounds each fuzzer run (12 harnesses; CI must stay well under 30 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
