@@ -887,13 +887,17 @@ class TinyUpstream:
                     return
                 body += chunk
             self.requests.append((head, body))
-            out = f"upstream got {len(body)} bytes".encode()
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-                         % (len(out), out))
+            conn.sendall(self.answer(head, body))
         except OSError:
             pass
         finally:
             conn.close()
+
+    def answer(self, head, body):
+        """The raw response to one request (a subclass answers otherwise)."""
+        out = f"upstream got {len(body)} bytes".encode()
+        return (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                % (len(out), out))
 
     def close(self):
         self._stop.set()

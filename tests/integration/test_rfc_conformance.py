@@ -6,12 +6,10 @@ the test is marked nginx_differs with what nginx does."""
 
 import email.utils
 import os
-import socket
-import threading
 import time
 import unittest
 
-from harness import (RawConn, Server, build_request, exchange, nginx_differs, requires_proxy,
+from harness import (RawConn, Server, TinyUpstream, build_request, exchange, nginx_differs, requires_proxy,
                      request)
 
 CONFIG = r"""
@@ -51,62 +49,26 @@ def statuses(port, data):
     return [r.status for r in responses]
 
 
-class ScriptedUpstream:
+class ScriptedUpstream(TinyUpstream):
     """An upstream on 127.0.0.1 answering each request with the raw bytes given for its path
-    (then closing), and keeping every request head it received."""
+    (then closing), and keeping every request it received (TinyUpstream.requests)."""
 
     def __init__(self, answers):
         self.answers = answers  # path -> raw response bytes
-        self.heads = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        conn.settimeout(10)
-        data = b""
-        try:
-            while b"\r\n\r\n" not in data and len(data) < 1 << 16:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head = data.partition(b"\r\n\r\n")[0].decode("latin-1")
-            with self._lock:
-                self.heads.append(head)
-            path = head.split(" ")[1] if " " in head else "/"
-            conn.sendall(self.answers.get(path, b"HTTP/1.1 404 Not Found\r\n"
-                                                b"Content-Length: 0\r\nConnection: close\r\n\r\n"))
-        except OSError:
-            pass
-        finally:
-            conn.close()
+    def answer(self, head, body):
+        line = head.split(b"\r\n", 1)[0].split(b" ")
+        path = line[1].decode("latin-1") if len(line) > 1 else "/"
+        return self.answers.get(path, b"HTTP/1.1 404 Not Found\r\n"
+                                      b"Content-Length: 0\r\nConnection: close\r\n\r\n")
 
     def head_for(self, path):
-        with self._lock:
-            for h in reversed(self.heads):
-                if h.split(" ")[1] == path:
-                    return h
+        for head, _ in reversed(list(self.requests)):
+            h = head.decode("latin-1")
+            if h.split(" ")[1] == path:
+                return h
         return None
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(5)
-        self.sock.close()
 
 
 UPSTREAM_ANSWERS = {
