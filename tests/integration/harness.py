@@ -564,6 +564,17 @@ class Server:
         return eventually(lambda: (lambda ls: ls if len(ls) >= count else None)(
             self.access_log(rel)), timeout, message=f"{count} lines in {rel}")
 
+    def wait_log_fields(self, first, rel, sep="|", timeout=5.0):
+        """The fields of the first line of log `rel` whose first field is `first` (a log
+        written as "$request_uri|..."), polling until it is there."""
+        def find():
+            for line in self.access_log(rel):
+                f = line.split(sep)
+                if f[0] == first:
+                    return f
+            return None
+        return eventually(find, timeout, message=f"{rel} line for {first}")
+
     def wait_error_log(self, pattern, timeout=5.0):
         """The first match of regex pattern in the error log, polling until it appears."""
         return eventually(lambda: re.search(pattern, self.error_log(), re.M), timeout,

@@ -550,13 +550,7 @@ class RetryTest(unittest.TestCase):
         self.primary.stop()
 
     def log(self, uri):
-        def find():
-            for line in self.srv.access_log("logs/up.log"):
-                f = line.split("|")
-                if f[0] == uri:
-                    return f
-            return None
-        f = eventually(find, 5, message=f"up.log line for {uri}")
+        f = self.srv.wait_log_fields(uri, "logs/up.log")
         return {"status": f[1], "addr": f[2].split(", "), "ustatus": f[3].split(", ")}
 
     def addr(self, port):

@@ -1013,13 +1013,7 @@ class ErrorsTest(unittest.TestCase):
 
     def log_entry(self, uri):
         """Fields of the up.log line for request_uri (polls: logs come after the response)."""
-        def find():
-            for line in self.srv.access_log("logs/up.log"):
-                f = line.split("|")
-                if f[0] == uri:
-                    return f
-            return None
-        f = eventually(find, 5, message=f"up.log line for {uri}")
+        f = self.srv.wait_log_fields(uri, "logs/up.log")
         keys = ["uri", "status", "addr", "ustatus", "rtime", "ctime", "htime", "phost",
                 "pport", "ubytes"]
         return dict(zip(keys, f))

@@ -9,7 +9,7 @@ Expectations validated against nginx 1.22 (PORTICO_TEST_TARGET=nginx)."""
 import re
 import unittest
 
-from harness import RawConn, Server, build_request, eventually, free_port, request, requires_proxy
+from harness import RawConn, Server, build_request, free_port, request, requires_proxy
 from upstreams import Upstream, fill
 
 BODY = "twenty-two bytes here!"  # 22 bytes
@@ -75,13 +75,7 @@ class ProxyUpstreamVarsTest(unittest.TestCase):
         cls.missing.stop()
 
     def log_entry(self, uri):
-        def find():
-            for line in self.srv.access_log("logs/up.log"):
-                f = line.split("|")
-                if f[0] == uri:
-                    return f
-            return None
-        f = eventually(find, 5, message=f"up.log line for {uri}")
+        f = self.srv.wait_log_fields(uri, "logs/up.log")
         keys = ["uri", "status", "ustatus", "length", "received", "sent", "tag", "addr",
                 "htime"]
         return dict(zip(keys, f))
