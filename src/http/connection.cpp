@@ -144,11 +144,12 @@ static std::shared_ptr<const tls::Context> sni_lookup(const void* arg, std::stri
   if (!addr || !validate_host(name, host)) return nullptr;
   const void* srv = addr->names.lookup(host, nullptr).payload;
   if (!srv) return nullptr;
-  return static_cast<const ServerConf*>(srv)->loc->conf<SslConf>().ctx;
+  const auto& slot = static_cast<const ServerConf*>(srv)->loc->conf<SslConf>().ctx;
+  return slot ? slot->get() : nullptr;
 }
 
 bool Connection::start_tls() {
-  tls_ = std::make_unique<tls::Session>(listener_->addr->tls, id_, &sni_lookup, listener_);
+  tls_ = std::make_unique<tls::Session>(listener_->addr->tls->get(), id_, &sni_lookup, listener_);
   return tls_->attach(transport_);
 }
 

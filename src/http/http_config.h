@@ -30,7 +30,7 @@
 #include "upstream/upstream_conf.h"
 
 namespace portico::tls {
-class Context;
+class ContextSlot;
 }
 
 namespace portico::http {
@@ -264,7 +264,7 @@ struct AddrConf {
   ServerNameMatcher names;
   std::vector<const ServerConf*> servers;
   // `listen ... ssl`: the default server's TLS context (SNI may pick another server's).
-  std::shared_ptr<const tls::Context> tls;
+  std::shared_ptr<tls::ContextSlot> tls;
 };
 
 struct HttpConf {

@@ -272,7 +272,8 @@ void build_server_context(Level& lv, ServerConf& srv) {
   // The http2 module's end_http (it runs first) put "h2" first for a server that speaks it.
   if (c.s.alpn.empty()) c.s.alpn = {"http/1.1"};
   std::vector<tls::BuildError> errs;
-  c.ctx = tls::Context::build(c.s, &srv, &errs);
+  if (auto ctx = tls::Context::build(c.s, &srv, &errs))
+    c.ctx = std::make_shared<tls::ContextSlot>(std::move(ctx));
   for (const auto& e : errs) {
     if (e.at.file.empty())
       lv.host().error(srv.file, srv.line, e.message);
@@ -674,6 +675,13 @@ int ssl_check_request(Request& r) {
     X509_free(c);
   }
   return 0;
+}
+
+std::vector<SslSlot> ssl_slots(const HttpConf& h) {
+  std::vector<SslSlot> out;
+  for (const auto& srv : h.servers)
+    if (const auto& slot = ssl_conf(srv.get()).ctx) out.push_back({srv.get(), slot});
+  return out;
 }
 
 }  // namespace portico::http

@@ -11,6 +11,7 @@
 #include "http/module.h"
 #include "tls/context.h"
 #include "tls/settings.h"
+#include "tls/slot.h"
 
 namespace portico::http {
 
@@ -24,8 +25,9 @@ struct SslConf : ModuleConfOf<SslConf> {
   std::vector<tls::Origin> keys_at;
   bool enable = false;  // the obsolete `ssl on`
   tls::Origin enable_at;
-  // Built at the end of http{} for a server that has certificates or rejects handshakes.
-  std::shared_ptr<const tls::Context> ctx;
+  // Built at the end of http{} for a server that has certificates or rejects handshakes; the
+  // slot follows its files on disk (tls/slot.h).
+  std::shared_ptr<tls::ContextSlot> ctx;
 };
 
 extern Module ssl_module;
@@ -36,5 +38,14 @@ extern Module ssl_module;
 // did not verify, 496 when a required one is missing; 0 when the request may go on. The three
 // are answered as nginx does: 400 with their own text, unless error_page catches them.
 int ssl_check_request(Request& r);
+
+struct HttpConf;
+struct ServerConf;
+// Every server's TLS context slot (for tls::CertWatch and the status pages), with the server.
+struct SslSlot {
+  const ServerConf* server;
+  std::shared_ptr<tls::ContextSlot> slot;
+};
+std::vector<SslSlot> ssl_slots(const HttpConf& h);
 
 }  // namespace portico::http

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "tls/stats.h"
+
 namespace portico::http {
 
 struct alignas(64) WorkerStats {
@@ -17,6 +19,7 @@ struct alignas(64) WorkerStats {
   std::atomic<uint64_t> requests{0};  // requests finished (logged or not)
   // Responses by class: [0] other (no status: the client went away), [1] 1xx ... [5] 5xx.
   std::array<std::atomic<uint64_t>, 6> responses{};
+  tls::Stats tls;  // the TLS handshakes of this worker's connections (http and stream)
 
   static void bump(std::atomic<uint64_t>& c, int64_t by = 1) {
     c.store(c.load(std::memory_order_relaxed) + uint64_t(by), std::memory_order_relaxed);

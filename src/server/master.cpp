@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/strings.h"
 #include "http/access_log.h"
+#include "http/ssl_module.h"
 #include "proxy/directives.h"
 
 namespace portico::server {
@@ -109,6 +110,7 @@ int Master::run(std::shared_ptr<const Snapshot> snapshot) {
   LOG_NOTICE("portico/{} started, {} worker(s)", PORTICO_VERSION, snapshot->main.worker_processes);
   sd_notifyf(0, "READY=1\nMAINPID=%lu\nSTATUS=serving", (unsigned long)getpid());
   check_health(*snapshot);
+  watch_certificates(*snapshot);
   apps_.configure(apps);
   if (Status st = control_socket_.open(snapshot->main.control_socket); !st)
     LOG_ALERT("{}: `portico status` and `portico app` will not reach this server", st.message());
@@ -118,6 +120,7 @@ int Master::run(std::shared_ptr<const Snapshot> snapshot) {
 
   checker_.configure({});
   dns_.configure({});
+  certs_.configure({});
   runtime_.join();
   if (!pid_path.empty()) ::unlink(pid_path.c_str());
   LOG_NOTICE("exit");
@@ -216,6 +219,7 @@ void Master::reload() {
     apply_error_logs(*fresh);
     apply_rlimit_nofile(fresh->main);
     if (!stopping_) check_health(*fresh);
+    if (!stopping_) watch_certificates(*fresh);
     if (!stopping_) apps_.configure(apps::configured_apps(fresh->http));
     LOG_NOTICE("reconfigured");
   }
@@ -235,6 +239,7 @@ void Master::stop(bool graceful) {
   stopping_ = true;
   checker_.configure({});
   dns_.configure({});
+  certs_.configure({});
   runtime_.stop(graceful);
   // The apps stop once the workers are done with them (requests in flight finish); a fast
   // stop (or a second signal) stops them at once.
@@ -257,6 +262,12 @@ void Master::stop_loop_if_finished() {
     apps_stop(true);  // may finish at once
   }
   if (apps_stopped_) control_.stop();
+}
+
+void Master::watch_certificates(const Snapshot& snapshot) {
+  std::vector<std::shared_ptr<tls::ContextSlot>> slots;
+  for (const auto& s : http::ssl_slots(snapshot.http)) slots.push_back(s.slot);
+  certs_.configure(std::move(slots));
 }
 
 void Master::refresh_dns(const Snapshot& snapshot) {

@@ -23,6 +23,7 @@
 #include "server/loader.h"
 #include "server/runtime.h"
 #include "server/snapshot.h"
+#include "tls/slot.h"
 #include "upstream/dns_refresh.h"
 #include "upstream/health_check.h"
 
@@ -56,6 +57,7 @@ class Master {
   void apps_stop(bool graceful);
   std::string command(std::string_view line);  // one control socket command
   void check_health(const Snapshot& snapshot);
+  void watch_certificates(const Snapshot& snapshot);
   std::shared_ptr<const Snapshot> load_for_reload();
 
   LoadOptions load_;
@@ -64,6 +66,8 @@ class Master {
   upstream::HealthChecker checker_{control_.loop()};
   // Upstream groups with `server NAME resolve`, kept resolved (upstream/dns_refresh.h).
   upstream::DnsRefresh dns_{control_.loop()};
+  // Certificates and keys renewed on disk are served without a reload (tls/slot.h).
+  tls::CertWatch certs_{control_.loop()};
   apps::Supervisor apps_{control_};  // the managed apps' processes (apps/supervisor.h)
   // `portico status`, `portico app restart|scale` (server/control_socket.h).
   ControlSocket control_socket_{control_.loop(), [this](std::string_view l) { return command(l); }};

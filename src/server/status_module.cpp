@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,8 @@
 #include "http/http_config.h"
 #include "http/level.h"
 #include "http/phases.h"
+#include "http/ssl_module.h"
+#include "tls/stats.h"
 #include "upstream/group.h"
 #include "upstream/upstream_conf.h"
 
@@ -36,6 +39,8 @@ uint64_t load(const std::atomic<uint64_t>& a) {
 struct Totals {
   uint64_t accepted = 0, active = 0, requests = 0;
   uint64_t responses[6] = {};
+  uint64_t tls_full = 0, tls_resumed = 0, tls12 = 0, tls13 = 0;
+  uint64_t tls_failures[size_t(tls::Failure::kCount)] = {};
 };
 
 Totals totals() {
@@ -46,11 +51,46 @@ Totals totals() {
       t.active += load(w->active);
       t.requests += load(w->requests);
       for (size_t i = 0; i < 6; ++i) t.responses[i] += load(w->responses[i]);
+      t.tls_full += load(w->tls.full);
+      t.tls_resumed += load(w->tls.resumed);
+      t.tls12 += load(w->tls.tls12);
+      t.tls13 += load(w->tls.tls13);
+      for (size_t i = 0; i < size_t(tls::Failure::kCount); ++i)
+        t.tls_failures[i] += load(w->tls.failures[i]);
     }
   return t;
 }
 
 const char* const kClasses[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+
+// One served certificate: the server it belongs to (its first name, else file:line), the
+// current context's certificate and how many times its files were picked up from disk.
+struct CertRow {
+  std::string server;
+  const tls::CertInfo* cert;
+  size_t reloads;
+  std::shared_ptr<const tls::Context> keep;  // the context `cert` points into
+};
+
+std::vector<CertRow> certificates(const http::HttpConf& h) {
+  std::vector<CertRow> out;
+  for (const auto& [srv, slot] : http::ssl_slots(h)) {
+    auto ctx = slot->get();
+    std::string name = !srv->names.empty() && !srv->names[0].empty()
+                           ? srv->names[0]
+                           : fmt::format("{}:{}", srv->file, srv->line);
+    for (const tls::CertInfo& c : ctx->certificates())
+      out.push_back({name, &c, slot->reloads(), ctx});
+  }
+  return out;
+}
+
+// Whole days until `not_after` (negative once expired).
+int64_t days_left(int64_t not_after) {
+  const int64_t now = int64_t(::time(nullptr));
+  const int64_t s = not_after - now;
+  return s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+}
 
 // An upstream's name as people wrote it (a Passenger app's group is "passenger:ROOT").
 std::string upstream_name(const std::string& key) {
@@ -107,6 +147,28 @@ http::Step status_handle(http::Request& r) {
                          {"unavailable", load(s.unavailable)}});
   });
   j["upstreams"] = std::move(ups);
+  nlohmann::json fails = nlohmann::json::object();
+  for (size_t i = 0; i < size_t(tls::Failure::kCount); ++i)
+    fails[tls::kFailureNames[i]] = t.tls_failures[i];
+  const uint64_t handshakes = t.tls_full + t.tls_resumed;
+  nlohmann::json certs = nlohmann::json::array();
+  for (const CertRow& c : certificates(*r.http))
+    certs.push_back({{"server", c.server},
+                     {"file", c.cert->file},
+                     {"subject", c.cert->subject},
+                     {"key", c.cert->key},
+                     {"not_after", c.cert->not_after},
+                     {"days_left", days_left(c.cert->not_after)},
+                     {"reloaded_from_disk", c.reloads}});
+  j["tls"] = {{"handshakes",
+               {{"full", t.tls_full},
+                {"resumed", t.tls_resumed},
+                {"tls1.2", t.tls12},
+                {"tls1.3", t.tls13}}},
+              {"resumption_rate",
+               handshakes ? nlohmann::json(double(t.tls_resumed) / double(handshakes)) : nullptr},
+              {"failures", std::move(fails)},
+              {"certificates", std::move(certs)}};
   auto apps = apps::Supervisor::published_status();
   j["apps"] = apps ? (*apps)["apps"] : nlohmann::json::array();
   http::respond_text(r, 200, j.dump(2) + "\n");
@@ -149,6 +211,33 @@ http::Step metrics_handle(http::Request& r) {
   for (size_t i = 0; i < 6; ++i)
     fmt::format_to(std::back_inserter(o), "portico_http_responses_total{{code=\"{}\"}} {}\n",
                    kClasses[i], t.responses[i]);
+
+  family("portico_tls_handshakes_total", "counter",
+         "Completed TLS handshakes, by whether they resumed a session.");
+  fmt::format_to(std::back_inserter(o), "portico_tls_handshakes_total{{resumed=\"false\"}} {}\n",
+                 t.tls_full);
+  fmt::format_to(std::back_inserter(o), "portico_tls_handshakes_total{{resumed=\"true\"}} {}\n",
+                 t.tls_resumed);
+  family("portico_tls_handshakes_by_version_total", "counter",
+         "Completed TLS handshakes by protocol version.");
+  fmt::format_to(std::back_inserter(o),
+                 "portico_tls_handshakes_by_version_total{{version=\"TLSv1.2\"}} {}\n", t.tls12);
+  fmt::format_to(std::back_inserter(o),
+                 "portico_tls_handshakes_by_version_total{{version=\"TLSv1.3\"}} {}\n", t.tls13);
+  family("portico_tls_handshake_failures_total", "counter",
+         "TLS handshakes that failed, by reason.");
+  for (size_t i = 0; i < size_t(tls::Failure::kCount); ++i)
+    fmt::format_to(std::back_inserter(o),
+                   "portico_tls_handshake_failures_total{{reason=\"{}\"}} {}\n",
+                   tls::kFailureNames[i], t.tls_failures[i]);
+  const auto certs = certificates(*r.http);
+  family("portico_tls_certificate_not_after_seconds", "gauge",
+         "When the served certificate expires (seconds since the epoch).");
+  for (const CertRow& c : certs)
+    fmt::format_to(std::back_inserter(o),
+                   "portico_tls_certificate_not_after_seconds{{server=\"{}\",file=\"{}\",subject="
+                   "\"{}\"}} {}\n",
+                   label(c.server), label(c.cert->file), label(c.cert->subject), c.cert->not_after);
 
   struct PeerRow {
     std::string labels;

@@ -94,6 +94,7 @@ void Worker::run() {
   char name[16];
   snprintf(name, sizeof name, "portico-w%d", index_);
   pthread_setname_np(pthread_self(), name);
+  tls::Stats::bind(&stats_.tls);
   // Buffered access logs are written when a buffer fills, on reload, on exit, and every
   // `flush=` interval (nginx's access_log flush=).
   arm_flush_timer();

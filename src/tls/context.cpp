@@ -8,6 +8,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -74,8 +76,35 @@ EVP_PKEY* read_key(const std::string& path, const std::vector<std::string>& pass
   return nullptr;
 }
 
+CertInfo describe(const std::string& file, X509* x) {
+  CertInfo ci;
+  ci.file = file;
+  char buf[256];
+  const X509_NAME* subject = X509_get_subject_name(x);
+  if (X509_NAME_get_text_by_NID(const_cast<X509_NAME*>(subject), NID_commonName, buf, sizeof buf) >
+      0)
+    ci.subject = buf;
+  else if (X509_NAME_oneline(subject, buf, sizeof buf))
+    ci.subject = buf;
+  struct tm tm {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1) ci.not_after = int64_t(timegm(&tm));
+  if (EVP_PKEY* pk = X509_get0_pubkey(x)) {
+    const int id = EVP_PKEY_get_base_id(pk);
+    char group[64];
+    size_t glen = 0;
+    if (id == EVP_PKEY_RSA)
+      ci.key = fmt::format("RSA {}", EVP_PKEY_get_bits(pk));
+    else if (id == EVP_PKEY_EC && EVP_PKEY_get_group_name(pk, group, sizeof group, &glen) == 1)
+      ci.key = fmt::format("EC {}", std::string_view(group, glen));
+    else if (const char* name = OBJ_nid2sn(id))
+      ci.key = name;
+  }
+  ERR_clear_error();
+  return ci;
+}
+
 bool load_cert_pair(SSL_CTX* ctx, const CertKey& ck, const std::vector<std::string>& passwords,
-                    std::vector<BuildError>* errors) {
+                    std::vector<BuildError>* errors, std::vector<CertInfo>* info = nullptr) {
   Bio bio{BIO_new_file(ck.cert.c_str(), "r")};
   if (!bio.b) {
     errors->push_back(err_at(ck.at, fmt::format("cannot load certificate \"{}\": BIO_new_file() "
@@ -90,6 +119,7 @@ bool load_cert_pair(SSL_CTX* ctx, const CertKey& ck, const std::vector<std::stri
                                                 ck.cert, ssl_error_text())));
     return false;
   }
+  if (info) info->push_back(describe(ck.cert, x));
   if (SSL_CTX_use_certificate(ctx, x) != 1) {
     X509_free(x);
     errors->push_back(err_at(
@@ -326,6 +356,35 @@ Context::TicketKey derived_ticket_key(uint64_t period_s, uint64_t epoch) {
   return k;
 }
 
+std::vector<FileStamp> Context::stamp_inputs(const Settings& s) {
+  std::vector<FileStamp> out;
+  auto add = [&out](const std::string& path) {
+    if (path.empty()) return;
+    FileStamp f;
+    f.path = path;
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0) {
+      f.exists = true;
+      f.dev = st.st_dev;
+      f.ino = st.st_ino;
+      f.size = st.st_size;
+      f.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    }
+    out.push_back(std::move(f));
+  };
+  for (const CertKey& ck : s.certs) {
+    add(ck.cert);
+    add(ck.key);
+  }
+  add(s.dhparam);
+  add(s.client_certificate);
+  add(s.trusted_certificate);
+  add(s.crl);
+  add(s.stapling_file);
+  for (const std::string& f : s.ticket_key_files) add(f);
+  return out;
+}
+
 Context::~Context() {
   SSL_CTX_free(ctx_);
 }
@@ -423,6 +482,7 @@ std::shared_ptr<const Context> Context::build(const Settings& s, const void* own
   std::shared_ptr<Context> c(new Context());
   c->settings_ = s;
   c->owner_ = owner;
+  c->inputs_ = stamp_inputs(s);  // before reading: a change while loading shows next time
   if (!c->load(errors)) return nullptr;
   return c;
 }
@@ -435,7 +495,7 @@ bool Context::load(std::vector<BuildError>* errors) {
   SSL_CTX_set_read_ahead(ctx_, 1);
 
   for (const CertKey& ck : s.certs)
-    if (!load_cert_pair(ctx_, ck, s.passwords, errors)) return false;
+    if (!load_cert_pair(ctx_, ck, s.passwords, errors, &cert_info_)) return false;
 
   const Origin at = s.certs.empty() ? Origin{} : s.certs[0].at;
   if (SSL_CTX_set_cipher_list(ctx_, s.ciphers.c_str()) != 1)

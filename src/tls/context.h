@@ -13,10 +13,16 @@
 //
 // OpenSSL 3.0 and threads: the context fetches its algorithms once when it is built
 // (SSL_CTX_new_ex), so handshakes do not fetch again.
+//
+// A context remembers the files it was built from (FileStamp: device, inode, size, mtime) so a
+// ContextSlot (tls/slot.h) can tell when a certificate, key, CA, CRL or stapling file changed on
+// disk, and what its certificates say (CertInfo: subject, expiry) for the status pages.
 #pragma once
 
 #include <openssl/ssl.h>
+#include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,7 +36,27 @@ struct BuildError {
   Origin at;
 };
 
-class Context {
+// One input file as it was when a context was built from it (the path's target: a symlink
+// switched to a new file, as certbot does, is a change).
+struct FileStamp {
+  std::string path;
+  bool exists = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+// What one of the context's certificates says.
+struct CertInfo {
+  std::string file;       // ssl_certificate
+  std::string subject;    // the subject's CN, else the whole subject in one line
+  std::string key;        // "RSA 2048", "EC prime256v1", ...
+  int64_t not_after = 0;  // seconds since the epoch
+};
+
+class Context : public std::enable_shared_from_this<Context> {
  public:
   ~Context();
   Context(const Context&) = delete;
@@ -61,6 +87,12 @@ class Context {
   };
   const std::vector<TicketKey>& ticket_keys() const { return ticket_keys_; }
   const std::string& stapling() const { return stapling_; }
+  const std::vector<CertInfo>& certificates() const { return cert_info_; }
+  // The files the context was built from, stamped before they were read.
+  const std::vector<FileStamp>& inputs() const { return inputs_; }
+  // The files `s` reads (certificates, keys, password, dhparam, CAs, CRL, stapling and ticket
+  // key files), as they are on disk now.
+  static std::vector<FileStamp> stamp_inputs(const Settings& s);
 
  private:
   Context() = default;
@@ -75,6 +107,8 @@ class Context {
   bool client_ = false;
   std::vector<TicketKey> ticket_keys_;
   std::string stapling_;  // DER OCSP response (ssl_stapling_file)
+  std::vector<CertInfo> cert_info_;
+  std::vector<FileStamp> inputs_;
 };
 
 // OpenSSL's queued errors in nginx's form: " (SSL: error:...:reason)" or "" when none; clears

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "tls/stats.h"
 
 namespace portico::tls {
 
@@ -23,6 +24,33 @@ thread_local char t_scratch[kScratch];
 
 int g_session_index = -1;
 
+// Why a server handshake failed, from SSL_get_error's answer and the first queued error.
+Failure classify(int ssl_error, unsigned long e) {
+  if (ssl_error == SSL_ERROR_SYSCALL || ssl_error == SSL_ERROR_ZERO_RETURN)
+    return Failure::kIncomplete;
+  if (ERR_GET_LIB(e) != ERR_LIB_SSL) return Failure::kMalformed;
+  const int reason = ERR_GET_REASON(e);
+  if (reason >= SSL_AD_REASON_OFFSET) return Failure::kPeerAlert;  // the client's alert
+  switch (reason) {
+    case SSL_R_NO_SHARED_CIPHER:
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_NO_PROTOCOLS_AVAILABLE:
+    case SSL_R_VERSION_TOO_LOW:
+    case SSL_R_VERSION_TOO_HIGH:
+    case SSL_R_NO_SHARED_GROUPS:
+    case SSL_R_NO_SUITABLE_KEY_SHARE:
+    case SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM:
+    case SSL_R_NO_APPLICATION_PROTOCOL:
+    case SSL_R_INAPPROPRIATE_FALLBACK:
+      return Failure::kProtocol;
+    case SSL_R_CALLBACK_FAILED:  // the ClientHello callback refused the name
+    case SSL_R_CLIENTHELLO_TLSEXT:
+      return Failure::kRejected;
+    default:
+      return Failure::kMalformed;
+  }
+}
+
 }  // namespace
 
 Session::Session(std::shared_ptr<const Context> ctx, uint64_t conn_id, SniLookup sni,
@@ -30,6 +58,9 @@ Session::Session(std::shared_ptr<const Context> ctx, uint64_t conn_id, SniLookup
     : ctx_(std::move(ctx)), sni_(sni), sni_arg_(sni_arg), conn_id_(conn_id) {}
 
 Session::~Session() {
+  // A client that sent part of a handshake and went away (or was timed out).
+  if (server_ && checked_ && !plain_ && !done_ && !counted_)
+    Stats::local().fail(Failure::kIncomplete);
   if (ssl_) SSL_free(ssl_);
 }
 
@@ -149,6 +180,7 @@ bool Session::attach(Transport& t) {
   }
   SSL_set_ex_data(ssl_, g_session_index, this);
   SSL_set_accept_state(ssl_);
+  server_ = true;
   t.set_layer(this);
   return true;
 }
@@ -231,6 +263,7 @@ IoResult Session::handshake(Transport& t) {
     checked_ = true;
     if (b != 0x16 && !(static_cast<unsigned char>(b) & 0x80)) {
       plain_ = true;
+      if (server_) Stats::local().fail(Failure::kPlainHttp);
       return IoResult::moved(0);
     }
   }
@@ -240,9 +273,25 @@ IoResult Session::handshake(Transport& t) {
     done_ = true;
     read_wants_write_ = write_wants_read_ = false;
     t.set_ready(true, true);  // records may already be buffered; the socket may take more
+    if (server_) {
+      Stats& st = Stats::local();
+      Stats::bump(SSL_session_reused(ssl_) ? st.resumed : st.full);
+      const int v = SSL_version(ssl_);
+      if (v == TLS1_3_VERSION)
+        Stats::bump(st.tls13);
+      else if (v == TLS1_2_VERSION)
+        Stats::bump(st.tls12);
+    }
     return IoResult::moved(0);
   }
-  return result(t, n, /*reading=*/true, "SSL_do_handshake");
+  const int ssl_error = SSL_get_error(ssl_, n);
+  const unsigned long first = ERR_peek_error();
+  IoResult r = result(t, n, /*reading=*/true, "SSL_do_handshake");
+  if (server_ && !r.again() && !counted_) {
+    counted_ = true;
+    Stats::local().fail(classify(ssl_error, first));
+  }
+  return r;
 }
 
 IoResult Session::read(Transport& t, char* buf, size_t len) {

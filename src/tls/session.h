@@ -96,6 +96,8 @@ class Session final : public Transport::Layer {
   bool plain_ = false;    // not TLS: bytes pass through
   bool done_ = false;     // handshake complete
   bool failed_ = false;   // a fatal error: no close_notify
+  bool server_ = false;   // accepted (attach): its handshakes count in tls::Stats
+  bool counted_ = false;  // its handshake failure is counted
   bool read_wants_write_ = false;
   bool write_wants_read_ = false;
   bool shut_ = false;              // close_notify sent

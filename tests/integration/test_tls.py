@@ -5,6 +5,7 @@ configuration errors. Real clients: python ssl, openssl s_client, curl. Certific
 at test time (tls_certs.py)."""
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -12,9 +13,10 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 
-from harness import Server, eventually, nginx_differs
+from harness import Server, eventually, exchange, nginx_differs, portico_only, request
 import tls_certs
 
 PKI = None
@@ -510,6 +512,139 @@ http {
     }
 }
 """
+
+
+CONFIG_ON_DISK = r"""
+http {
+    server {
+        listen 127.0.0.1:{port} ssl;
+        server_name a.test;
+        ssl_certificate DIR/site.crt;
+        ssl_certificate_key DIR/site.key;
+        location / { return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:{port_v13} ssl;
+        server_name v13.test;
+        ssl_protocols TLSv1.3;
+        ssl_certificate DIR/site.crt;
+        ssl_certificate_key DIR/site.key;
+        location / { return 200 "ok\n"; }
+    }
+    server {
+        listen 127.0.0.1:{port_status};
+        location = /status { portico_status; }
+        location = /metrics { portico_metrics; }
+    }
+}
+"""
+
+
+@portico_only
+class TlsCertificateOnDiskTest(unittest.TestCase):
+    """Beyond nginx: a certificate renewed on disk is served without a reload; a broken one is
+    refused and the running one kept; handshakes, failures and expiry are on the status pages."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="portico-pki3-")
+        shutil.copy(pki("root.crt"), self.dir)
+        shutil.copy(pki("root.key"), self.dir)
+        tls_certs.make_leaf(self.dir, "site", "a.test", "root", serial=1111)
+        self.srv = Server(CONFIG_ON_DISK.replace("DIR", self.dir), error_log_level="info")
+
+    def tearDown(self):
+        self.srv.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def serial(self, port="port"):
+        return tls_get(self.srv.port(port)).cert["serialNumber"]
+
+    def status(self):
+        body = request(self.srv.port("port_status"), "/status").body
+        return json.loads(body)["tls"]
+
+    def test_a_renewed_certificate_is_served_without_a_reload(self):
+        self.assertEqual(self.serial(), "0457")
+        # A keep-alive connection opened before the renewal stays usable.
+        ctx = client_ctx()
+        old = ctx.wrap_socket(socket.create_connection(("127.0.0.1", self.srv.port())),
+                              server_hostname="a.test")
+        try:
+            tls_certs.make_leaf(self.dir, "site", "a.test", "root", serial=2222)
+            eventually(lambda: self.serial() == "08AE", timeout=15,
+                       message="the renewed certificate is served")
+            self.srv.wait_error_log(r"site\.(crt|key).* changed on disk: new handshakes use the new files")
+            self.assertEqual(self.serial("port_v13"), "08AE", "every server using the files")
+            old.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := old.recv(4096):
+                data += chunk
+            self.assertTrue(data.startswith(b"HTTP/1.1 200"), data)
+        finally:
+            old.close()
+        self.assertNotIn("reconfigur", self.srv.error_log())
+        certs = self.status()["certificates"]
+        self.assertEqual({c["reloaded_from_disk"] for c in certs}, {1})
+
+    def test_a_key_that_does_not_match_keeps_the_running_certificate(self):
+        self.assertEqual(self.serial(), "0457")
+        # A new key without its certificate: the pair does not load.
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                        "rsa_keygen_bits:2048", "-out", os.path.join(self.dir, "site.key")],
+                       check=True, capture_output=True)
+        self.srv.wait_error_log(r"site\.key\" changed on disk and did not load: new handshakes "
+                                r"keep the files loaded before", timeout=15)
+        self.assertRegex(self.srv.error_log(), r"SSL_CTX_use_PrivateKey.*failed.* in .*:\d+")
+        self.assertEqual(self.serial(), "0457", "the running certificate is still served")
+        # Its certificate follows: the pair loads.
+        d = self.dir
+        subprocess.run(["openssl", "req", "-new", "-key", "site.key", "-subj", "/CN=a.test",
+                        "-out", "site.csr"], cwd=d, check=True, capture_output=True)
+        subprocess.run(["openssl", "x509", "-req", "-in", "site.csr", "-CA", "root.crt", "-CAkey",
+                        "root.key", "-days", "2", "-extfile", "site.ext", "-set_serial", "3333",
+                        "-out", "site.crt"], cwd=d, check=True, capture_output=True)
+        eventually(lambda: self.serial() == "0D05", timeout=15,
+                   message="the completed pair is served")
+
+    def test_handshakes_failures_and_expiry_on_the_status_pages(self):
+        ctx = client_ctx()
+        first = tls_get(self.srv.port(), ctx=ctx)
+        self.assertFalse(first.reused)
+        again = tls_get(self.srv.port(), ctx=ctx, session=first.session)
+        self.assertTrue(again.reused)
+        # No version in common: the server only speaks TLS 1.3.
+        with self.assertRaises(ssl.SSLError):
+            tls_get(self.srv.port("port_v13"), ctx=client_ctx(maxv=ssl.TLSVersion.TLSv1_2))
+        # Plain HTTP on the TLS port.
+        responses, _ = exchange(self.srv.port(), b"GET / HTTP/1.0\r\n\r\n")
+        self.assertEqual([r.status for r in responses], [400])
+        # Half a ClientHello, then gone.
+        with socket.create_connection(("127.0.0.1", self.srv.port())) as sk:
+            sk.sendall(b"\x16\x03\x01\x02\x00\x01")
+
+        def counted():
+            t = self.status()
+            f = t["failures"]
+            return t if (f["protocol"] >= 1 and f["plain_http"] >= 1 and f["incomplete"] >= 1
+                         and t["handshakes"]["resumed"] >= 1) else None
+        t = eventually(counted, message="the handshakes and failures counted")
+        self.assertGreaterEqual(t["handshakes"]["full"], 1)
+        self.assertEqual(t["handshakes"]["tls1.3"],
+                         t["handshakes"]["full"] + t["handshakes"]["resumed"])
+        self.assertGreater(t["resumption_rate"], 0)
+        self.assertEqual(t["failures"]["rejected"], 0)
+        certs = {c["server"]: c for c in t["certificates"]}
+        self.assertEqual(set(certs), {"a.test", "v13.test"})
+        c = certs["a.test"]
+        self.assertEqual((c["subject"], c["key"]), ("a.test", "RSA 2048"))
+        self.assertTrue(c["file"].endswith("/site.crt"))
+        self.assertIn(c["days_left"], (1, 2))  # made with -days 2
+        m = request(self.srv.port("port_status"), "/metrics").text
+        self.assertRegex(m, r'portico_tls_handshakes_total\{resumed="true"\} [1-9]')
+        self.assertRegex(m, r'portico_tls_handshake_failures_total\{reason="protocol"\} [1-9]')
+        self.assertRegex(m, r'portico_tls_certificate_not_after_seconds\{server="a.test",'
+                            r'file="[^"]+/site.crt",subject="a.test"\} %d\b' % c["not_after"])
+        self.assertLess(abs(c["not_after"] - time.time() - 2 * 86400), 3600)
 
 
 class TlsConfigErrorTest(unittest.TestCase):

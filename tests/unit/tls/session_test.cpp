@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include "test_pki.h"
 #include "tls/context.h"
 
 namespace portico::tls {
@@ -32,25 +33,7 @@ struct Pki {
     dir = mkdtemp(tmpl);
     cert = dir + "/a.crt";
     key = dir + "/a.key";
-    EVP_PKEY* k = EVP_EC_gen("P-256");
-    X509* x = X509_new();
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-    X509_gmtime_adj(X509_getm_notBefore(x), -60);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-    X509_set_pubkey(x, k);
-    X509_NAME* n = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("a.test"), -1, -1, 0);
-    X509_set_issuer_name(x, n);
-    X509_sign(x, k, EVP_sha256());
-    FILE* f = fopen(cert.c_str(), "w");
-    PEM_write_X509(f, x);
-    fclose(f);
-    f = fopen(key.c_str(), "w");
-    PEM_write_PrivateKey(f, k, nullptr, nullptr, 0, nullptr, nullptr);
-    fclose(f);
-    X509_free(x);
-    EVP_PKEY_free(k);
+    test_pki::write_self_signed(cert, key);
   }
   ~Pki() { std::filesystem::remove_all(dir); }
 };
