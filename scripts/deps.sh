@@ -11,7 +11,8 @@ if [ "$level" != build ]; then
 fi
 if [ "$level" = test ] || [ "$level" = bench ]; then
   pkgs+=(libgtest-dev libgmock-dev libbenchmark-dev clang libclang-rt-14-dev clang-format
-        brotli zstd openssl nghttp2-client python3-h2 python3-hyperframe)
+        brotli zstd openssl nghttp2-client python3-h2 python3-hyperframe
+        gnutls-bin testssl.sh chromium)  # test_https_clients.py's real clients
 fi
 if [ "$level" = bench ]; then
   # bench/run.sh row 9 (apps): Passenger Standalone beside portico (PM2 comes from npm, below)
