@@ -75,7 +75,13 @@ void respond_special(Request& r, int status) {
     r.resp.content_type = {};
     return;
   }
-  r.resp.content_type = "text/html";
+  // A status with no page of its own (`return 200;`) is an empty body of the default type, as
+  // nginx's special response for codes it has no page for.
+  const LocationConf* loc = r.loc ? r.loc : r.server ? r.server->loc : nullptr;
+  if (r.body_buf.empty() && loc)
+    r.resp.content_type = loc->default_type;
+  else
+    r.resp.content_type = "text/html";
   r.resp.content_length = int64_t(r.body_buf.size());
   if (!r.body_buf.empty()) r.out.push_back(OutChunk{r.body_buf.data(), r.body_buf.size(), -1, 0});
   if (status == 400 || status == 408 || status == 413 || status == 414 || status == 431 ||

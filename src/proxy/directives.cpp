@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/strings.h"
+#include "http/cidr.h"
 #include "http/connection.h"
 #include "http/level.h"
 #include "http/phases.h"
@@ -436,24 +437,20 @@ void set_bind(Level& lv, const Directive& d) {
     s.has_bind = false;
     return;
   }
-  if (a.size() > 1 || a[0].find('$') != std::string::npos) {
-    lv.error(d, "\"proxy_bind\" with variables or \"transparent\" is not supported by portico yet");
+  if (a.size() > 1 && a[1] != "transparent") {
+    lv.error(d, "invalid parameter \"" + a[1] + "\"");
     return;
   }
-  std::string host = a[0];
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  SockAddr sa{};
-  if (::inet_pton(AF_INET, host.c_str(), &sa.v4.sin_addr) == 1) {
-    sa.v4.sin_family = AF_INET;
-  } else if (::inet_pton(AF_INET6, host.c_str(), &sa.v6.sin6_addr) == 1) {
-    sa.v6.sin6_family = AF_INET6;
-  } else {
+  http::ComplexValue v;
+  if (!lv.value(d, a[0], &v)) return;
+  SockAddr sa;
+  if (v.is_literal() && !http::parse_addr_port(v.literal(), &sa)) {
     lv.error(d, "invalid address \"" + a[0] + "\" in \"proxy_bind\" directive");
     return;
   }
   s.has_bind = true;
-  s.bind_addr = sa;
+  s.bind = std::move(v);
+  s.bind_transparent = a.size() > 1;
 }
 
 void set_cache(Level& lv, const Directive& d) {

@@ -79,8 +79,11 @@ struct ProxyConf : http::ModuleConfOf<ProxyConf> {
   std::string temp_path;  // proxy_temp_path; empty = PREFIX/proxy_temp
   bool ignore_client_abort = false;
   bool socket_keepalive = false;  // proxy_socket_keepalive: SO_KEEPALIVE on upstream sockets
-  bool has_bind = false;          // proxy_bind ADDRESS: the local address of upstream sockets
-  SockAddr bind_addr{};
+  // proxy_bind ADDRESS[:PORT] [transparent]: the local address of upstream sockets, with
+  // variables evaluated per attempt (an empty value binds nothing).
+  bool has_bind = false;
+  http::ComplexValue bind;
+  bool bind_transparent = false;
   bool ignore_x_accel_buffering = false;   // proxy_ignore_headers X-Accel-Buffering
   bool ignore_x_accel_redirect = false;    // proxy_ignore_headers X-Accel-Redirect
   bool ignore_x_accel_limit_rate = false;  // proxy_ignore_headers X-Accel-Limit-Rate

@@ -143,6 +143,8 @@ class Session final : public IoHandler, public http::ContentSession, public upst
   // start() once the group is known: the request head, the body, the first peer.
   void start_upstream();
   bool start_upstream_tls(const upstream::Peer& p);
+  // proxy_bind on the new upstream socket; false after failing the attempt.
+  bool bind_local(int fd);
   // The TLS handshake with the upstream is not done yet: it runs under proxy_connect_timeout.
   bool handshaking() const;
   uint64_t send_timeout_ms() const {

@@ -17,6 +17,7 @@
 
 #include "core/log.h"
 #include "core/strings.h"
+#include "http/cidr.h"
 #include "http/phases.h"
 #include "proxy/session_internal.h"
 #include "proxy/ssl_directives.h"
@@ -246,18 +247,7 @@ void Session::connect_next() {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (conf_->socket_keepalive) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
     socklen_t len = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-    if (conf_->has_bind) {
-      // proxy_bind: the upstream sees this local address (nginx fails the attempt when the
-      // families differ, as bind() does).
-      const SockAddr& b = conf_->bind_addr;
-      socklen_t blen = b.sa.sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-      if (::bind(fd, &b.sa, blen) != 0) {
-        upstream_failed(kNextError, 502,
-                        "bind(" + addr_text(b) + ") failed (" + errno_text(errno) +
-                            ") while connecting to upstream");
-        return;
-      }
-    }
+    if (conf_->has_bind && !bind_local(fd)) return;
     rc = ::connect(fd, &p.cfg.addr.sa, len);
   }
   if (rc < 0 && errno != EINPROGRESS) {
@@ -364,6 +354,42 @@ void Session::respond_unavailable(uint32_t retry_after_s) {
 bool Session::on_wake() {
   if (state_ == State::kQueued) connect_next();
   return !queued();
+}
+
+// proxy_bind: the upstream sees this local address (nginx's ngx_http_upstream_set_local and
+// ngx_event_connect_peer). An empty value binds nothing; one that is not an address is logged
+// and binds nothing; a bind that fails (families differ, address not local) fails the attempt.
+bool Session::bind_local(int fd) {
+  thread_local std::string text;
+  text.clear();
+  conf_->bind.eval(*r_, text);
+  if (text.empty()) return true;
+  SockAddr b;
+  if (!http::parse_addr_port(text, &b)) {
+    PORTICO_LOG(LogLevel::kError, client_->stream_id(), "invalid local address \"{}\"{}", text,
+                http::log_context(*r_));
+    return true;
+  }
+  const bool v4 = b.sa.sa_family == AF_INET;
+  int one = 1;
+  if (conf_->bind_transparent &&
+      (v4 ? setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof one)
+          : setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof one)) != 0) {
+    upstream_failed(kNextError, 502,
+                    fmt::format("setsockopt({}) failed ({}) while connecting to upstream",
+                                v4 ? "IP_TRANSPARENT" : "IPV6_TRANSPARENT", errno_text(errno)));
+    return false;
+  }
+  // No port: the kernel picks it at connect() time, so a busy local address does not run out
+  // of ports for every upstream at once (as nginx).
+  if (addr_port(b) == 0) setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  if (::bind(fd, &b.sa, v4 ? sizeof(sockaddr_in) : sizeof(sockaddr_in6)) != 0) {
+    upstream_failed(
+        kNextError, 502,
+        "bind(" + text + ") failed (" + errno_text(errno) + ") while connecting to upstream");
+    return false;
+  }
+  return true;
 }
 
 }  // namespace portico::proxy

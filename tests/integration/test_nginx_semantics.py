@@ -95,6 +95,9 @@ class NginxSemanticsTest(unittest.TestCase):
         self.assertEqual((r.status, r.text), (405, "text"))
         r = self.get("/err405empty")
         self.assertEqual((r.status, r.header("Content-Length"), r.text), (405, "0", ""))
+        # A status with no page of its own is an empty body of the default type.
+        r = self.get("/empty200")
+        self.assertEqual((r.status, r.header("Content-Type"), r.text), (200, "text/plain", ""))
         # A redirect's own status and Location stay.
         r = self.get("/err302")
         self.assertEqual((r.status, r.text), (302, "text"))

@@ -29,6 +29,9 @@ http {
         location /nobind/ { proxy_pass http://127.0.0.1:@ECHO@; proxy_bind 127.0.0.2;
                             location /nobind/off/ { proxy_pass http://127.0.0.1:@ECHO@;
                                                     proxy_bind off; } }
+        location /bindvar/ { proxy_pass http://127.0.0.1:@ECHO@; proxy_bind $arg_b; }
+        location /bindport/ { proxy_pass http://127.0.0.1:@ECHO@;
+                              proxy_bind 127.0.0.2:$remote_port; }
         location /ka/ {
             proxy_pass http://pooled;
             proxy_http_version 1.1;
@@ -140,6 +143,22 @@ class ProxyOptionsTest(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(info(r)["path"], "/cache/x")
 
+    def test_proxy_bind_with_variables(self):
+        self.assertTrue(
+            info(request(self.port, "/bindvar/x?b=127.0.0.2"))["peer"].startswith("127.0.0.2:"))
+        # An empty value binds nothing; one that is not an address is logged and binds nothing.
+        self.assertTrue(info(request(self.port, "/bindvar/x"))["peer"].startswith("127.0.0.1:"))
+        self.assertTrue(
+            info(request(self.port, "/bindvar/x?b=nope"))["peer"].startswith("127.0.0.1:"))
+        self.srv.wait_error_log(r'invalid local address "nope"')
+
+    def test_proxy_bind_with_a_port(self):
+        with RawConn(self.port) as c:
+            client_port = c.sock.getsockname()[1]
+            c.send(build_request("GET", "/bindport/x"))
+            i = info(c.read_final_response("GET"))
+        self.assertEqual(i["peer"], f"127.0.0.2:{client_port}")
+
 
 @requires_proxy
 class ProxyOptionsConfigTest(unittest.TestCase):
@@ -158,7 +177,9 @@ class ProxyOptionsConfigTest(unittest.TestCase):
             self.assertRegex(r.stderr, message)
 
     def test_proxy_bind_needs_an_address(self):
-        self.check_t("proxy_bind not-an-address;", ok=False)
+        self.check_t("proxy_bind not-an-address;", ok=False, message="invalid address")
+        self.check_t("proxy_bind 127.0.0.2 sometimes;", ok=False, message="invalid parameter")
+        self.check_t("proxy_bind $arg_b transparent;")
 
     def test_proxy_cache_zone_is_refused_with_a_reason(self):
         from harness import IS_NGINX
