@@ -5,7 +5,7 @@ import signal
 import time
 import unittest
 
-from harness import RawConn, Server, build_request, eventually, request
+from harness import RawConn, Server, build_request, eventually, nginx_differs, request
 
 COMBINED = re.compile(
     r'^(?P<addr>\S+) - (?P<user>\S+) \[(?P<time>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} '
@@ -169,6 +169,34 @@ class AccessLogTest(unittest.TestCase):
         m = COMBINED.match(line)
         self.assertTrue(m, line)
         self.assertEqual((m["request"], m["status"]), ("GARBAGE", "400"))
+
+
+class BadUriLogTest(unittest.TestCase):
+    """A request whose URI does not normalize (".." above the root) is a 400 with an empty
+    $uri, not what normalizing left behind (portico logged "/..\\x00\\x00..." here)."""
+
+    @nginx_differs("nginx logs an empty $uri as nothing (found, empty) and $request_uri as '-';"
+                   " portico's access log writes '-' for every empty value and keeps the target")
+    def test_uri_of_a_bad_request_is_empty(self):
+        srv = Server("""
+http {
+    log_format u '$uri|$request_uri|$status';
+    server {
+        listen 127.0.0.1:{port};
+        access_log logs/u.log u;
+        location / { return 200 OK; }
+    }
+}
+""")
+        try:
+            for path in ("/../bad_uri", "/a/../../x?q=1", "/ok"):
+                with RawConn(srv.port()) as c:
+                    c.send(build_request("GET", path))
+                    c.read_response()
+            lines = srv.wait_access_log(3, "logs/u.log")
+            self.assertEqual(lines, ["-|/../bad_uri|400", "-|/a/../../x?q=1|400", "/ok|/ok|200"])
+        finally:
+            srv.stop()
 
 
 class BufferedAccessLogTest(unittest.TestCase):
