@@ -83,7 +83,7 @@ bool if_range_matches(std::string_view if_range, std::string_view etag, time_t m
     return !etag.empty() && etags_equal(if_range, etag, false);
   }
   const auto date = parse_http_date(if_range);
-  return date && *date == mtime;
+  return date && mtime >= 0 && *date == mtime;
 }
 
 }  // namespace portico::static_files

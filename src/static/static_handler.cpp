@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "core/file_cache.h"
+#include "core/http_date.h"
 #include "core/log.h"
 #include "core/sockaddr.h"
 #include "core/strings.h"
@@ -77,6 +78,20 @@ std::string_view content_type_for(const Request& r, std::string_view uri) {
 }
 
 // The index module: the URI ends with '/'. An internal redirect to the index file, or a status.
+// nginx's range filter runs after its headers filter (its not-modified filter before): a
+// Last-Modified that add_header sets is the date If-Range compares with (-1 for an empty or
+// unparsable one: no date matches).
+time_t if_range_mtime(Request& r, time_t mtime) {
+  for (const http::AddHeader& ah : r.loc->add_headers) {
+    if (!iequals(ah.name, "last-modified")) continue;
+    std::string v;
+    ah.value.eval(r, v);
+    const auto date = parse_http_date(trim(v));
+    return date ? *date : -1;
+  }
+  return mtime;
+}
+
 http::Step serve_index(Request& r) {
   std::string path, candidate;
   for (const auto& idx : r.loc->conf<StaticConf>().index) {
@@ -248,9 +263,10 @@ http::Step serve(Request& r) {
     std::string_view if_range = header_value(r, "if-range");
     // RFC 9110 14.2: range handling is defined for GET only; a HEAD's Range is ignored (nginx
     // answers it 206).
-    bool range_ok = !range.empty() && r.head.method == http::Method::kGet &&
-                    r.loc->conf<StaticConf>().max_ranges != 0 &&
-                    (if_range.empty() || if_range_matches(if_range, resp.etag, st.st_mtime));
+    bool range_ok =
+        !range.empty() && r.head.method == http::Method::kGet &&
+        r.loc->conf<StaticConf>().max_ranges != 0 &&
+        (if_range.empty() || if_range_matches(if_range, resp.etag, if_range_mtime(r, st.st_mtime)));
     if (range_ok) {
       ByteRange ranges[kInlineRanges];
       RangeSpec spec = parse_range(range, size, r.loc->conf<StaticConf>().max_ranges, ranges);

@@ -69,6 +69,14 @@ http {
         location /notokens/ {
             server_tokens off;
         }
+        location /lm/ {
+            alias {prefix}/html/;
+            add_header Last-Modified "Mon, 28 Sep 1970 06:00:00 GMT";
+        }
+        location /nolm/ {
+            alias {prefix}/html/;
+            add_header Last-Modified "";
+        }
     }
 
     server {
@@ -318,6 +326,24 @@ class StaticTest(unittest.TestCase):
         r = self.get("/digits.txt", headers={"Range": "bytes=0-4",
                                              "If-Range": http_date(MTIME - 10)})
         self.assertEqual(r.status, 200)
+
+    def test_conditionals_compare_with_the_last_modified_add_header_sets(self):
+        # nginx's range filter runs after its headers filter, its not-modified filter before:
+        # If-Range compares with the added date, If-Modified-Since with the file's.
+        lm = "Mon, 28 Sep 1970 06:00:00 GMT"
+        r = self.get("/lm/digits.txt", headers={"Range": "bytes=0-4", "If-Range": lm})
+        self.assertEqual((r.status, r.header("Last-Modified")), (206, lm))
+        r = self.get("/lm/digits.txt", headers={"Range": "bytes=0-4",
+                                                "If-Range": http_date(MTIME)})
+        self.assertEqual(r.status, 200)
+        r = self.get("/lm/digits.txt", headers={"If-Modified-Since": lm})
+        self.assertEqual(r.status, 200)
+        r = self.get("/lm/digits.txt", headers={"If-Modified-Since": http_date(MTIME)})
+        self.assertEqual(r.status, 304)
+        # No Last-Modified: no date matches If-Range.
+        r = self.get("/nolm/digits.txt", headers={"Range": "bytes=0-4",
+                                                  "If-Range": http_date(MTIME)})
+        self.assertEqual((r.status, r.header("Last-Modified")), (200, None))
 
     def test_max_ranges(self):
         # max_ranges 1: a request with more ranges is served as if it had none.
