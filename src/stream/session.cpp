@@ -484,10 +484,10 @@ void Session::append_value(const LogFormat& f, std::string& out) {
         out += std::to_string(c2u_.bytes);
         break;
       case V::kUpstreamBytesSent:
-        out += std::to_string(c2u_.bytes);
+        append_per_attempt(out, c2u_.bytes);
         break;
       case V::kUpstreamBytesReceived:
-        out += std::to_string(u2c_.bytes);
+        append_per_attempt(out, u2c_.bytes);
         break;
       case V::kSessionTime: {
         struct timespec now;
@@ -554,6 +554,23 @@ void Session::append_value(const LogFormat& f, std::string& out) {
         out += std::to_string(addr_port(peer_addr_));
         break;
     }
+  }
+}
+
+// One value per attempt, as $upstream_addr lists them: 0 for an attempt that did not connect,
+// `bytes` for the one that did.
+void Session::append_per_attempt(std::string& out, uint64_t bytes) const {
+  if (connect_times_.empty()) {
+    out += std::to_string(bytes);
+    return;
+  }
+  std::string_view rest = connect_times_;
+  for (bool first = true; !rest.empty(); first = false) {
+    const size_t comma = rest.find(", ");
+    const std::string_view one = rest.substr(0, comma);
+    if (!first) out += ", ";
+    out += one == "-" ? std::string("0") : std::to_string(bytes);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
   }
 }
 

@@ -67,6 +67,7 @@ class Session final : public Deferred {
   void finish(int status);
   static void on_timer(Timer* t);
   void log();
+  void append_per_attempt(std::string& out, uint64_t bytes) const;
   // Appends a compiled value (a log line, the `hash` key) with this session's variables.
   void append_value(const LogFormat& f, std::string& out);
   const SockAddr& local_addr();  // getsockname, once
@@ -103,7 +104,7 @@ class Session final : public Deferred {
   uint64_t attempt_ms_ = 0;
   int64_t connect_ms_ = -1;
   std::string upstream_addr_;
-  std::string connect_times_;
+  std::string connect_times_;  // per attempt: its connect time, "-" when it did not connect
   int status_ = 200;
   void (*on_close_)(void*, Session*);
   void* on_close_arg_;

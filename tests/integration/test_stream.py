@@ -24,7 +24,8 @@ STREAM_CONFIG = r"""
 events {}
 stream {
     log_format basic '$remote_addr|$upstream_addr|$bytes_sent|$bytes_received|'
-                     '$session_time|$status|$server_port';
+                     '$session_time|$status|$server_port|$upstream_bytes_sent|'
+                     '$upstream_bytes_received';
     access_log logs/stream.log basic;
     upstream pair {
         server 127.0.0.1:@E1@;
@@ -183,7 +184,7 @@ class StreamTest(unittest.TestCase):
         for line in self.srv.access_log("logs/stream.log"):
             f = line.split("|")
             out.append(dict(zip(["addr", "upstream", "sent", "received", "time", "status",
-                                 "port"], f)))
+                                 "port", "up_sent", "up_received"], f)))
         return out
 
     def wait_log(self, pred, message):
@@ -272,6 +273,12 @@ class StreamTest(unittest.TestCase):
     def test_refused_peer_retried(self):
         for _ in range(4):
             self.assertEqual(self.session_name(self.srv.port("port_retry")), "e1")
+        # The attempt that did not connect is in the per-attempt variables with 0 bytes.
+        e = self.wait_log(lambda e: e["port"] == str(self.srv.port("port_retry"))
+                          and ", " in e["upstream"], "log line of a retried session")
+        self.assertEqual(e["upstream"], f"127.0.0.1:{self.dead}, 127.0.0.1:{self.e1.port}")
+        self.assertRegex(e["up_sent"], r"^0, \d+$")
+        self.assertRegex(e["up_received"], r"^0, [1-9]\d*$")
 
     # ---- access control ----------------------------------------------------------------
 
