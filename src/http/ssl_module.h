@@ -10,6 +10,7 @@
 
 #include "http/module.h"
 #include "tls/context.h"
+#include "tls/directives.h"
 #include "tls/settings.h"
 #include "tls/slot.h"
 
@@ -18,11 +19,9 @@ namespace portico::http {
 struct Request;
 
 // A server's (or http's) TLS settings as written; location levels carry an unused copy.
-struct SslConf : ModuleConfOf<SslConf> {
+// The written settings (tls::Written: s, keys, keys_at) are parsed by src/tls/directives.cpp.
+struct SslConf : ModuleConfOf<SslConf>, tls::Written {
   static Module& module();
-  tls::Settings s;
-  std::vector<std::string> keys;  // ssl_certificate_key, paired with s.certs by position
-  std::vector<tls::Origin> keys_at;
   bool enable = false;  // the obsolete `ssl on`
   tls::Origin enable_at;
   // Built at the end of http{} for a server that has certificates or rejects handshakes; the

@@ -90,27 +90,13 @@ class Context final : public http::ModuleWorkerState {
   std::unordered_map<std::string, std::unique_ptr<dns::Resolver>> resolvers_;
 
  public:
-  // proxy_ssl_session_reuse: the last TLS session of each upstream peer (by its state object)
-  // on this worker, offered to the next connection. Owns the references.
-  // Keyed by the name too: a session verified for one name is never offered for another.
-  // Bounded: names may come from variables.
+  // proxy_ssl_session_reuse: the last TLS session of each upstream peer on this worker.
   SSL_SESSION** tls_session_slot(const void* peer, std::string_view name) {
-    std::string key(reinterpret_cast<const char*>(&peer), sizeof peer);
-    key += name;
-    if (tls_sessions_.size() >= 4096 && !tls_sessions_.count(key)) {
-      for (auto& [k, s] : tls_sessions_)
-        if (s) SSL_SESSION_free(s);
-      tls_sessions_.clear();
-    }
-    return &tls_sessions_[key];
-  }
-  ~Context() override {
-    for (auto& [k, s] : tls_sessions_)
-      if (s) SSL_SESSION_free(s);
+    return tls_sessions_.slot(peer, name);
   }
 
  private:
-  std::unordered_map<std::string, SSL_SESSION*> tls_sessions_;
+  tls::ClientSessions tls_sessions_;
 };
 
 }  // namespace portico::proxy

@@ -13,6 +13,7 @@
 #include "http/variables.h"
 #include "proxy/cookie_rewrite.h"
 #include "tls/context.h"
+#include "tls/directives.h"
 #include "tls/settings.h"
 #include "upstream/upstream_conf.h"
 
@@ -103,9 +104,9 @@ struct ProxyConf : http::ModuleConfOf<ProxyConf> {
   std::vector<CookieRule> cookie_paths;
 
   // proxy_ssl_*: TLS to the upstream (proxy_pass https://).
-  tls::Settings ssl{.protocols = tls::kTLSv1_2 | tls::kTLSv1_3, .ciphers = "DEFAULT"};
-  std::vector<std::string> ssl_keys;  // proxy_ssl_certificate_key
-  bool ssl_server_name = false;       // send SNI
+  // As written (src/tls/directives.cpp parses them; stream's proxy_ssl_* too).
+  tls::Written ssl{.s = {.protocols = tls::kTLSv1_2 | tls::kTLSv1_3, .ciphers = "DEFAULT"}};
+  bool ssl_server_name = false;  // send SNI
   bool ssl_verify = false;
   bool ssl_session_reuse = true;
   bool has_ssl_name = false;

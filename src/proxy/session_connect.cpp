@@ -290,11 +290,9 @@ bool Session::start_upstream_tls(const upstream::Peer& p) {
   }
   std::string name;
   ssl_name(*r_, *conf_, name);
-  in6_addr a6;
-  const bool literal =
-      inet_pton(AF_INET, name.c_str(), &a6) == 1 || inet_pton(AF_INET6, name.c_str(), &a6) == 1;
   tls::Session::ClientOptions o;
-  if (conf_->ssl_server_name && !literal) o.sni = name;  // never an address in SNI (RFC 6066)
+  if (conf_->ssl_server_name && !tls::is_address(name))
+    o.sni = name;  // never an address in SNI (RFC 6066)
   o.verify = conf_->ssl_verify;
   o.verify_name = name;
   if (conf_->ssl_session_reuse) o.reuse = ctx_->tls_session_slot(p.state.get(), name);

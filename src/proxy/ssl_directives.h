@@ -10,16 +10,10 @@
 
 namespace portico::proxy {
 
-void set_ssl_protocols(http::Level& lv, const config::Directive& d);
-void set_ssl_ciphers(http::Level& lv, const config::Directive& d);
+// proxy_ssl_protocols, _ciphers, _certificate, _certificate_key, _password_file,
+// _trusted_certificate, _crl, _verify_depth, _conf_command (src/tls/directives.cpp).
+void set_ssl(http::Level& lv, const config::Directive& d);
 void set_ssl_name(http::Level& lv, const config::Directive& d);
-void set_ssl_certificate(http::Level& lv, const config::Directive& d);
-void set_ssl_certificate_key(http::Level& lv, const config::Directive& d);
-void set_ssl_password_file(http::Level& lv, const config::Directive& d);
-void set_ssl_trusted_certificate(http::Level& lv, const config::Directive& d);
-void set_ssl_crl(http::Level& lv, const config::Directive& d);
-void set_ssl_verify_depth(http::Level& lv, const config::Directive& d);
-void set_ssl_conf_command(http::Level& lv, const config::Directive& d);
 // finish_level: the client context of a level whose proxy_pass may be https.
 void build_ssl_context(http::Level& lv, ProxyConf& pc);
 // The name for SNI and verification: proxy_ssl_name, or the host of $proxy_host.
