@@ -110,6 +110,7 @@ void Worker::bind_listeners_to_snapshot() {
     l->addr = nullptr;
     l->stream_server = nullptr;
     l->stream_proxy_protocol = false;
+    l->stream_ssl = false;
     for (const auto& a : addrs)
       if (a->listen.key == l->key()) l->addr = a.get();
     for (const auto& s : current_->snapshot->stream.servers)
@@ -117,6 +118,7 @@ void Worker::bind_listeners_to_snapshot() {
         if (la.key == l->key()) {
           l->stream_server = s.get();
           l->stream_proxy_protocol = la.proxy_protocol;
+          l->stream_ssl = la.ssl;
         }
   }
 }
@@ -226,7 +228,7 @@ void Worker::on_accept(Listener* l) {
       std::shared_ptr<const void> pin = current_->snapshot;
       auto* s = new stream::Session(&upstreams_, l->stream_server, std::move(pin), fd, peer,
                                     next_connection_id(), &Worker::stream_closed, this,
-                                    l->stream_proxy_protocol);
+                                    l->stream_proxy_protocol, l->stream_ssl);
       ++active_connections_;
       s->slot = uint32_t(stream_sessions_.size());
       stream_sessions_.push_back(s);

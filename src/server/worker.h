@@ -52,6 +52,7 @@ class Listener final : public IoHandler, public http::ListenPoint {
   // Or, for a stream{} listener, its server (null once removed by a reload).
   const stream::Server* stream_server = nullptr;
   bool stream_proxy_protocol = false;  // that server's `listen ... proxy_protocol` here
+  bool stream_ssl = false;             // that server's `listen ... ssl` here
   uint32_t connections = 0;
   // Registered in the worker's epoll for accept events. Set only by Worker::watch/unwatch;
   // close_socket clears it.

@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "config/listen.h"
 #include "config/path.h"
 #include "config/values.h"
 #include "core/strings.h"
 #include "dns/resolver_conf.h"
+#include "tls/directives.h"
+#include "tls/variables.h"
 #include "upstream/directives.h"
 
 namespace portico::stream {
@@ -80,6 +84,12 @@ bool compile_format(const std::string& text, LogFormat* out, std::string* error)
       out->parts.push_back({V::kProxyProtocolTlv, std::string(name.substr(kTlvPrefix.size()))});
       continue;
     }
+    if (const int ssl = tls::find_variable(name); ssl >= 0) {
+      if (!lit.empty()) out->parts.push_back({V::kLiteral, std::move(lit)});
+      lit.clear();
+      out->parts.push_back({V::kSsl, {}, uint16_t(ssl)});
+      continue;
+    }
     for (const auto& [n, v] : kVars) {
       if (n != name) continue;
       if (!lit.empty()) out->parts.push_back({V::kLiteral, std::move(lit)});
@@ -116,6 +126,15 @@ struct Inherited {
   std::vector<AccessRule> access;
   std::vector<AccessLog> logs;
   bool logs_given = false;
+  tls::Written ssl;  // ssl_*: the server side (listen ... ssl)
+  uint64_t ssl_handshake_timeout_ms = 60'000;
+  tls::Written proxy_ssl{.s = {.protocols = tls::kTLSv1_2 | tls::kTLSv1_3, .ciphers = "DEFAULT"}};
+  bool proxy_ssl_on = false;
+  bool proxy_ssl_server_name = false;
+  bool proxy_ssl_verify = false;
+  bool proxy_ssl_session_reuse = true;
+  std::string proxy_ssl_name;  // empty: proxy_pass's host
+  tls::Origin proxy_ssl_name_at;
 };
 
 class Builder;
@@ -126,7 +145,16 @@ struct Level {
   Builder& b;
   Inherited& in;
   Server* srv;
-  bool top;  // stream level
+  bool top;                              // stream level
+  std::vector<std::string_view> seen{};  // directives met at this level (first())
+
+  // Whether `d` is the first of its name at this level (a list directive given here replaces
+  // the inherited list).
+  bool first(const Directive& d) {
+    if (std::find(seen.begin(), seen.end(), d.name) != seen.end()) return false;
+    seen.push_back(d.name);
+    return true;
+  }
 };
 
 // One row per directive: where it may stand, its arguments, and what sets it. A null setter:
@@ -157,6 +185,13 @@ void set_resolver(Level& lv, const Directive& d);
 void set_buffer_size(Level& lv, const Directive& d);
 void set_tcp_nodelay(Level& lv, const Directive& d);
 void set_resolver_timeout(Level& lv, const Directive& d);
+void set_ssl(Level& lv, const Directive& d);
+void set_proxy_ssl(Level& lv, const Directive& d);
+void set_handshake_timeout(Level& lv, const Directive& d);
+void set_proxy_ssl_name(Level& lv, const Directive& d);
+void set_return(Level& lv, const Directive& d);
+template <bool Inherited::*F>
+void set_flag(Level& lv, const Directive& d);
 
 constexpr uint32_t kSS = kStream | kStreamServer;
 const Command kCommands[] = {
@@ -197,6 +232,46 @@ const Command kCommands[] = {
     {{"deny", kSS, 1, 1, BlockKind::kNone, 0, false}, set_access_rule},
     {{"access_log", kSS, 1, kAnyArgs, BlockKind::kNone, 0, false}, set_access_log},
     {{"error_log", kSS, 1, kAnyArgs, BlockKind::kNone, 0, false}},
+    {{"return", kStreamServer, 1, 1, BlockKind::kNone, 0, true}, set_return},
+    // nginx's stream ssl module; the arguments are read by src/tls/directives.cpp, as http's.
+    {{"ssl_certificate", kSS, 1, 1, BlockKind::kNone, 0, false}, set_ssl},
+    {{"ssl_certificate_key", kSS, 1, 1, BlockKind::kNone, 0, false}, set_ssl},
+    {{"ssl_password_file", kSS, 1, 1, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_protocols", kSS, 1, kAnyArgs, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_ciphers", kSS, 1, 1, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_ecdh_curve", kSS, 1, 1, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_prefer_server_ciphers", kSS, 1, 1, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_conf_command", kSS, 2, 2, BlockKind::kNone, 0, false}, set_ssl},
+    {{"ssl_dhparam", kSS, 1, 1, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_session_cache", kSS, 1, 2, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_session_timeout", kSS, 1, 1, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_session_tickets", kSS, 1, 1, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_session_ticket_key", kSS, 1, 1, BlockKind::kNone, 0, false}, set_ssl},
+    {{"ssl_verify_client", kSS, 1, 1, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_verify_depth", kSS, 1, 1, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_client_certificate", kSS, 1, 1, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_trusted_certificate", kSS, 1, 1, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_crl", kSS, 1, 1, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_alpn", kSS, 1, kAnyArgs, BlockKind::kNone, 0, true}, set_ssl},
+    {{"ssl_handshake_timeout", kSS, 1, 1, BlockKind::kNone, 0, true}, set_handshake_timeout},
+    // nginx's stream proxy module, TLS to the upstream.
+    {{"proxy_ssl", kSS, 1, 1, BlockKind::kNone, 0, true}, set_flag<&Inherited::proxy_ssl_on>},
+    {{"proxy_ssl_protocols", kSS, 1, kAnyArgs, BlockKind::kNone, 0, true}, set_proxy_ssl},
+    {{"proxy_ssl_ciphers", kSS, 1, 1, BlockKind::kNone, 0, true}, set_proxy_ssl},
+    {{"proxy_ssl_server_name", kSS, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&Inherited::proxy_ssl_server_name>},
+    {{"proxy_ssl_name", kSS, 1, 1, BlockKind::kNone, 0, true}, set_proxy_ssl_name},
+    {{"proxy_ssl_verify", kSS, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&Inherited::proxy_ssl_verify>},
+    {{"proxy_ssl_verify_depth", kSS, 1, 1, BlockKind::kNone, 0, true}, set_proxy_ssl},
+    {{"proxy_ssl_trusted_certificate", kSS, 1, 1, BlockKind::kNone, 0, true}, set_proxy_ssl},
+    {{"proxy_ssl_crl", kSS, 1, 1, BlockKind::kNone, 0, true}, set_proxy_ssl},
+    {{"proxy_ssl_certificate", kSS, 1, 1, BlockKind::kNone, 0, true}, set_proxy_ssl},
+    {{"proxy_ssl_certificate_key", kSS, 1, 1, BlockKind::kNone, 0, true}, set_proxy_ssl},
+    {{"proxy_ssl_password_file", kSS, 1, 1, BlockKind::kNone, 0, true}, set_proxy_ssl},
+    {{"proxy_ssl_session_reuse", kSS, 1, 1, BlockKind::kNone, 0, true},
+     set_flag<&Inherited::proxy_ssl_session_reuse>},
+    {{"proxy_ssl_conf_command", kSS, 2, 2, BlockKind::kNone, 0, false}, set_proxy_ssl},
 };
 
 const Command* find_command(std::string_view name, uint32_t context) {
@@ -231,6 +306,7 @@ class Builder {
   }
 
   void error(const Directive& d, std::string msg) { err(errors_, d, std::move(msg)); }
+  const std::string& prefix() const { return prefix_; }
 
   bool time_ms(const Directive& d, uint64_t* out) {
     auto v = parse_time_ms(d.args[0]);
@@ -379,7 +455,9 @@ class Builder {
     if (!access_given(d)) in.access = parent.access;
     if (!given(d, "set_real_ip_from")) in.realip_from = parent.realip_from;
     if (srv->listens.empty()) error(d, "no \"listen\" is defined for server");
-    if (!srv->upstream) error(d, "no \"proxy_pass\" is defined for server");
+    if (!srv->upstream && !srv->return_value) error(d, "no \"proxy_pass\" is defined for server");
+    build_ssl(*srv, in);
+    build_proxy_ssl(*srv, in);
     if (srv->upstream) compile_hash_key(*srv);
     srv->connect_timeout_ms = in.connect_timeout_ms;
     srv->timeout_ms = in.timeout_ms;
@@ -398,6 +476,50 @@ class Builder {
     srv->access = std::move(in.access);
     srv->access_logs = in.logs;
     sc_.servers.push_back(std::move(srv));
+  }
+
+  // The server's TLS context when one of its addresses is `listen ... ssl` (nginx's
+  // ngx_stream_ssl_merge_conf: certificates are then required).
+  void build_ssl(Server& srv, const Inherited& in) {
+    srv.ssl_handshake_timeout_ms = in.ssl_handshake_timeout_ms;
+    const config::ListenAddr* tls_listen = nullptr;
+    for (const auto& la : srv.listens)
+      if (la.ssl && !tls_listen) tls_listen = &la;
+    if (!tls_listen) return;
+    const char* no_cert = "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive";
+    if (in.ssl.s.certs.empty()) return errors_.push_back({no_cert, srv.file, srv.line});
+    tls::Settings s;
+    tls::BuildError e;
+    if (!tls::pair_keys(in.ssl, "ssl_certificate_key", &s, &e))
+      return errors_.push_back({e.message, e.at.file, e.at.line});
+    std::vector<tls::BuildError> errs;
+    srv.ssl_ctx = tls::Context::build(s, &srv, &errs);
+    for (auto& x : errs)
+      errors_.push_back({std::move(x.message), x.at.file.empty() ? srv.file : x.at.file,
+                         x.at.file.empty() ? srv.line : x.at.line});
+  }
+
+  // proxy_ssl on: the client context and the name for SNI and verification.
+  void build_proxy_ssl(Server& srv, const Inherited& in) {
+    if (!in.proxy_ssl_on || !srv.upstream) return;
+    srv.proxy_ssl_server_name = in.proxy_ssl_server_name;
+    srv.proxy_ssl_verify = in.proxy_ssl_verify;
+    srv.proxy_ssl_session_reuse = in.proxy_ssl_session_reuse;
+    std::vector<tls::BuildError> errs;
+    srv.proxy_ssl_ctx = tls::build_client_context(in.proxy_ssl, in.proxy_ssl_verify, &errs);
+    for (auto& x : errs)
+      errors_.push_back({std::move(x.message), x.at.file.empty() ? srv.file : x.at.file,
+                         x.at.file.empty() ? srv.line : x.at.line});
+    auto name = std::make_unique<LogFormat>();
+    std::string text = in.proxy_ssl_name;
+    if (text.empty()) {
+      text = srv.target;  // nginx: the host of proxy_pass
+      tls::strip_port(text);
+    }
+    std::string e;
+    if (!compile_format(text, name.get(), &e))
+      return errors_.push_back({e, in.proxy_ssl_name_at.file, in.proxy_ssl_name_at.line});
+    srv.proxy_ssl_name = std::move(name);
   }
 
   static bool given(const Directive& d, std::string_view name) {
@@ -582,16 +704,52 @@ void set_listen(Level& lv, const Directive& d) {
   config::ListenAddr la;
   bool def = false;
   std::string e;
-  if (!config::parse_listen(d, &la, &def, &e)) {
+  if (!config::parse_listen(d, &la, &def, &e, /*allow_ssl=*/true)) {
     lv.b.error(d, e);
     return;
   }
+  if (la.http2) return lv.b.error(d, "invalid parameter \"http2\"");
   la.deferred = false;  // a server-first protocol (SMTP, MySQL) must be accepted at once
   lv.srv->listens.push_back(la);
 }
 
 void set_proxy_pass(Level& lv, const Directive& d) {
   lv.b.proxy_pass(*lv.srv, d);
+}
+
+void set_ssl(Level& lv, const Directive& d) {
+  std::string e;
+  if (!tls::apply_directive(d, d.name, lv.first(d), lv.b.prefix(), &lv.in.ssl, &e))
+    lv.b.error(d, e);
+}
+
+void set_proxy_ssl(Level& lv, const Directive& d) {
+  std::string e;
+  const std::string_view key = std::string_view(d.name).substr(6);  // without "proxy_"
+  if (!tls::apply_directive(d, key, lv.first(d), lv.b.prefix(), &lv.in.proxy_ssl, &e))
+    lv.b.error(d, e);
+}
+
+void set_handshake_timeout(Level& lv, const Directive& d) {
+  lv.b.time_ms(d, &lv.in.ssl_handshake_timeout_ms);
+}
+
+void set_proxy_ssl_name(Level& lv, const Directive& d) {
+  lv.in.proxy_ssl_name = d.args[0];
+  lv.in.proxy_ssl_name_at = {d.file, d.line};
+}
+
+template <bool Inherited::*F>
+void set_flag(Level& lv, const Directive& d) {
+  lv.b.flag(d, &(lv.in.*F));
+}
+
+// return VALUE: the value (with variables) is the whole answer; then the session ends.
+void set_return(Level& lv, const Directive& d) {
+  auto v = std::make_unique<LogFormat>();
+  std::string e;
+  if (!compile_format(d.args[0], v.get(), &e)) return lv.b.error(d, e);
+  lv.srv->return_value = std::move(v);
 }
 
 }  // namespace

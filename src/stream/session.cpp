@@ -17,6 +17,8 @@
 #include "core/log.h"
 #include "core/time_cache.h"
 #include "core/transport.h"
+#include "tls/directives.h"
+#include "tls/variables.h"
 
 namespace portico::stream {
 
@@ -41,7 +43,7 @@ void append_binary_addr(const SockAddr& a, std::string& out) {
 
 Session::Session(upstream::Local* ctx, const Server* server, std::shared_ptr<const void> pin,
                  int fd, const SockAddr& peer, uint64_t id, void (*on_close)(void*, Session*),
-                 void* arg, bool proxy_protocol)
+                 void* arg, bool proxy_protocol, bool ssl)
     : ctx_(ctx),
       server_(server),
       pin_(std::move(pin)),
@@ -50,6 +52,7 @@ Session::Session(upstream::Local* ctx, const Server* server, std::shared_ptr<con
       peer_addr_(peer),
       reading_pp_(proxy_protocol),
       id_(id),
+      ssl_(ssl && server->ssl_ctx),
       on_close_(on_close),
       on_close_arg_(arg) {
   client_t_.set_ready(true, true);  // until a splice says otherwise
@@ -172,9 +175,67 @@ void Session::begin() {
     return;
   }
   in_epoll_ = true;
+  if (ssl_) {
+    start_tls();
+    return;
+  }
+  proceed();
+}
+
+void Session::proceed() {
+  if (server_->return_value) {
+    append_value(*server_->return_value, ret_);
+    returning_ = true;
+    write_return();
+    return;
+  }
   group_ = ctx_->group(server_->upstream->group);
   tried_ = upstream::TriedSet(group_->members().size());
   connect_next();
+}
+
+// nginx's ngx_stream_ssl_handler: the handshake within ssl_handshake_timeout; a failed one, or
+// a client certificate the server's ssl_verify_client refuses, ends the session (500).
+void Session::start_tls() {
+  client_tls_ = std::make_unique<tls::Session>(server_->ssl_ctx, id_, nullptr, nullptr);
+  if (!client_tls_->attach(client_t_, /*detect_plain=*/false)) {
+    finish(500);
+    return;
+  }
+  handshaking_ = true;
+  ctx_->loop.schedule(&timer_, server_->ssl_handshake_timeout_ms);
+  client_handshake();
+}
+
+void Session::client_handshake() {
+  IoResult r = client_tls_->handshake_step(client_t_);
+  if (r.again()) return;
+  handshaking_ = false;
+  ctx_->loop.cancel(&timer_);
+  if (!r.progress()) {
+    finish(500);
+    return;
+  }
+  const tls::Settings& s = server_->ssl_ctx->settings();
+  if (s.verify != tls::Settings::Verify::kOff &&
+      tls::check_client_certificate(*client_tls_, s, id_) != 0) {
+    finish(500);
+    return;
+  }
+  proceed();
+}
+
+// nginx's stream return module: the value, then the end of the session (status 200).
+void Session::write_return() {
+  while (ret_sent_ < ret_.size()) {
+    if (!client_t_.writable()) return;
+    IoResult w = client_t_.write(ret_.data() + ret_sent_, ret_.size() - ret_sent_);
+    if (w.again()) return;
+    if (!w.progress()) break;  // the client is gone
+    ret_sent_ += w.bytes();
+    u2c_.bytes += w.bytes();
+  }
+  finish(200);
 }
 
 void Session::connect_next() {
@@ -277,6 +338,90 @@ void Session::on_io(bool client, uint32_t ev) {
     append_ms(connect_times_, uint64_t(connect_ms_));
     up_t_.on_events(ev);
     up_t_.set_writable(true);
+    if (server_->proxy_ssl_ctx) {
+      start_upstream_tls();
+      return;
+    }
+    start_relay();
+    return;
+  }
+  if (client && handshaking_) {
+    client_t_.on_events(ev);
+    client_handshake();
+    return;
+  }
+  if (client && returning_) {
+    client_t_.on_events(ev);
+    write_return();
+    return;
+  }
+  if (!client && up_handshaking_) {
+    up_t_.on_events(ev);
+    upstream_handshake();
+    return;
+  }
+  (client ? client_t_ : up_t_).on_events(ev);
+  if (reading_pp_) {
+    if (client) read_proxy_header();
+    return;
+  }
+  if (connecting_ || up_handshaking_ || handshaking_) return;  // wait for the other side
+  pump();
+}
+
+// nginx's ngx_stream_proxy_ssl_init_connection: SNI (proxy_ssl_server_name, never an address),
+// verification of proxy_ssl_name (proxy_ssl_verify), the peer's last session
+// (proxy_ssl_session_reuse); the handshake counts against proxy_connect_timeout and a failed one
+// is a failed connection (next upstream).
+void Session::start_upstream_tls() {
+  thread_local tls::ClientSessions sessions;  // this worker's, for every stream server
+  thread_local std::string name;
+  name.clear();
+  append_value(*server_->proxy_ssl_name, name);
+  tls::Session::ClientOptions o;
+  if (server_->proxy_ssl_server_name && !tls::is_address(name)) o.sni = name;
+  o.verify = server_->proxy_ssl_verify;
+  o.verify_name = name;
+  if (server_->proxy_ssl_session_reuse)
+    o.reuse = sessions.slot(group_->peer(size_t(peer_)).state.get(), name);
+  up_tls_ = std::make_unique<tls::Session>(server_->proxy_ssl_ctx, id_, nullptr, nullptr);
+  if (!up_tls_->attach_client(up_t_, o)) {
+    finish(500);
+    return;
+  }
+  up_handshaking_ = true;
+  ctx_->loop.schedule(&timer_, server_->connect_timeout_ms);
+  upstream_handshake();
+}
+
+void Session::upstream_handshake() {
+  IoResult r = up_tls_->handshake_step(up_t_);
+  if (r.again()) return;
+  up_handshaking_ = false;
+  ctx_->loop.cancel(&timer_);
+  if (!r.progress()) {
+    PORTICO_LOG(LogLevel::kError, id_,
+                "SSL_do_handshake() failed while SSL handshaking to upstream, client: {}, "
+                "upstream: \"{}\"",
+                addr_text(client_), group_->peer(size_t(peer_)).cfg.name);
+    upstream_failed();
+    return;
+  }
+  start_relay();
+}
+
+void Session::upstream_failed() {
+  up_t_.close();  // also leaves epoll; the TLS layer (if any) is done with it
+  up_tls_.reset();
+  up_handshaking_ = false;
+  connecting_ = false;
+  group_->release(std::exchange(peer_, -1), upstream::Outcome::kFailure, ctx_->loop.now_ms());
+  connect_next();
+}
+
+void Session::start_relay() {
+  splice_ = client_t_.can_splice() && up_t_.can_splice();
+  if (splice_) {
     // Pipes only once connected: a refused or denied session never pays for them.
     int p1[2], p2[2];
     if (pipe2(p1, O_NONBLOCK | O_CLOEXEC) < 0) {
@@ -291,26 +436,19 @@ void Session::on_io(bool client, uint32_t ev) {
     }
     u2c_.pipe_r = p2[0];
     u2c_.pipe_w = p2[1];
-    if (server_->proxy_protocol) {
-      // As nginx: the client's address (after realip) and the address it connected to.
-      pp_out_len_ = uint8_t(write_proxy_v1(client_, local_addr(), pp_out_));
-      pp_out_sent_ = 0;
-    }
-    pump();
-    return;
   }
-  (client ? client_t_ : up_t_).on_events(ev);
-  if (reading_pp_) {
-    if (client) read_proxy_header();
-    return;
+  if (server_->proxy_protocol) {
+    // As nginx: the client's address (after realip) and the address it connected to.
+    pp_out_len_ = uint8_t(write_proxy_v1(client_, local_addr(), pp_out_));
+    pp_out_sent_ = 0;
   }
-  if (connecting_) return;  // client events before the upstream is there: wait
   pump();
 }
 
 // Moves what it can from `from` to `to` through the direction's pipe. Returns true if any
 // byte moved or an end was reached.
 bool Session::move(Transport& from, Transport& to, Dir& d) {
+  if (!splice_) return move_buffered(from, to, d);
   bool moved = false;
   for (int rounds = 0; rounds < 64; ++rounds) {
     if (d.in_pipe > 0 && to.writable()) {
@@ -346,6 +484,49 @@ bool Session::move(Transport& from, Transport& to, Dir& d) {
     break;
   }
   if (d.eof && d.in_pipe == 0 && !d.shut) {
+    (void)to.shutdown_write();
+    d.shut = true;
+    moved = true;
+  }
+  return moved;
+}
+
+// The relay when a side is TLS: what `from` gives goes through d.buf (proxy_buffer_size, nginx's
+// buffer) to `to`; reading stops while the buffer is full, so the peer that sends faster than
+// the other takes waits (TCP flow control), and memory stays bounded.
+bool Session::move_buffered(Transport& from, Transport& to, Dir& d) {
+  const size_t cap = server_->buffer_size;
+  if (!d.buf) d.buf = std::make_unique<char[]>(cap);
+  bool moved = false;
+  for (int rounds = 0; rounds < 64; ++rounds) {
+    if (d.end > d.start && to.writable()) {
+      IoResult n = to.write(d.buf.get() + d.start, d.end - d.start);
+      if (n.progress()) {
+        d.start += n.bytes();
+        d.bytes += n.bytes();
+        if (d.start == d.end) d.start = d.end = 0;
+        moved = true;
+        continue;
+      }
+      if (n.error()) {
+        d.eof = true;  // the destination is gone
+        d.start = d.end = 0;
+        return true;
+      }
+    }
+    if (d.eof || !from.readable() || d.end == cap) break;
+    IoResult n = from.read(d.buf.get() + d.end, cap - d.end);
+    if (n.progress()) {
+      d.end += n.bytes();
+      moved = true;
+      continue;
+    }
+    if (n.again()) break;
+    d.eof = true;  // the end, or an error
+    moved = true;
+    break;
+  }
+  if (d.eof && d.end == d.start && !d.shut) {
     (void)to.shutdown_write();
     d.shut = true;
     moved = true;
@@ -400,6 +581,21 @@ void Session::on_timer(Timer* t) {
                 "client: {}",
                 addr_text(s->client_));
     s->finish(200);
+    return;
+  }
+  if (s->handshaking_) {
+    PORTICO_LOG(LogLevel::kInfo, s->id_,
+                "client timed out (110: Connection timed out) while SSL handshaking, client: {}",
+                addr_text(s->client_));
+    s->finish(500);
+    return;
+  }
+  if (s->up_handshaking_) {
+    PORTICO_LOG(LogLevel::kError, s->id_,
+                "upstream timed out (110: Connection timed out) while SSL handshaking to "
+                "upstream, client: {}, upstream: \"{}\"",
+                addr_text(s->client_), s->group_->peer(size_t(s->peer_)).cfg.name);
+    s->upstream_failed();
     return;
   }
   if (s->connecting_) {
@@ -552,6 +748,9 @@ void Session::append_value(const LogFormat& f, std::string& out) {
         break;
       case V::kRealipRemotePort:
         out += std::to_string(addr_port(peer_addr_));
+        break;
+      case V::kSsl:
+        (void)tls::get_variable(p.index, client_tls_.get(), out);
         break;
     }
   }

@@ -1,8 +1,12 @@
-// Session: one proxied TCP connection of a stream{} server. Picks a peer with the server's
-// upstream group (retrying others while connecting fails), then relays both directions with
-// splice(2) through a pipe each (zero-copy: both transports are plain, can_splice()), honouring
-// proxy_half_close and the idle proxy_timeout, and writes the stream access log at the end. Owned
-// by its Worker; lives on that worker's thread; deleted through the loop's deferred deletion.
+// Session: one proxied TCP connection of a stream{} server. On a `listen ... ssl` address it
+// first runs the TLS handshake (after allow/deny, within ssl_handshake_timeout; a client
+// certificate is checked as nginx's stream ssl module does). Then either answers `return VALUE`
+// or picks a peer with the server's upstream group (retrying others while connecting, or with
+// proxy_ssl the TLS handshake to the upstream, fails) and relays both directions: with splice(2)
+// through a pipe each when both transports are plain (can_splice()), else through one buffer of
+// proxy_buffer_size per direction (a TLS layer on either side). Honours proxy_half_close and the
+// idle proxy_timeout, and writes the stream access log at the end. Owned by its Worker; lives on
+// that worker's thread; deleted through the loop's deferred deletion.
 #pragma once
 
 #include <atomic>
@@ -17,6 +21,7 @@
 #include "core/timer_wheel.h"
 #include "core/transport.h"
 #include "stream/stream_conf.h"
+#include "tls/session.h"
 #include "upstream/local.h"
 #include "upstream/tried_set.h"
 
@@ -25,10 +30,10 @@ namespace portico::stream {
 class Session final : public Deferred {
  public:
   // `proxy_protocol`: the connection came to a `listen ... proxy_protocol` address and starts
-  // with a PROXY protocol header.
+  // with a PROXY protocol header. `ssl`: to a `listen ... ssl` address (server->ssl_ctx set).
   Session(upstream::Local* ctx, const Server* server, std::shared_ptr<const void> pin, int fd,
           const SockAddr& peer, uint64_t id, void (*on_close)(void*, Session*), void* arg,
-          bool proxy_protocol = false);
+          bool proxy_protocol = false, bool ssl = false);
   ~Session() override;
 
   void start();
@@ -44,6 +49,9 @@ class Session final : public Deferred {
   struct Dir {
     int pipe_r = -1, pipe_w = -1;
     size_t in_pipe = 0;
+    // The buffered relay (a TLS side): bytes [start, end) of buf wait for the destination.
+    std::unique_ptr<char[]> buf;
+    size_t start = 0, end = 0;
     uint64_t bytes = 0;
     bool eof = false;   // source finished
     bool shut = false;  // destination shut down for writing
@@ -60,10 +68,25 @@ class Session final : public Deferred {
   bool flush_proxy_header();
   // limit_conn: false (and the session ends) when a limit refuses it.
   bool limit_conn();
+  // After access (and the TLS handshake): `return`, or the first connect.
+  void proceed();
+  // The client's TLS handshake: started, then stepped on the client's events.
+  void start_tls();
+  void client_handshake();
+  // `return VALUE`: writes it (as far as the client takes it), then ends the session.
+  void write_return();
+  // proxy_ssl: the TLS layer on the connected upstream socket; then its handshake steps.
+  void start_upstream_tls();
+  void upstream_handshake();
+  // The upstream connection (attempt) failed: release the peer, try the next.
+  void upstream_failed();
+  // Connected (and, with proxy_ssl, handshaken): the relay starts.
+  void start_relay();
   void connect_next();
   void on_io(bool client, uint32_t ev);
   void pump();
   bool move(Transport& from, Transport& to, Dir& d);
+  bool move_buffered(Transport& from, Transport& to, Dir& d);
   void finish(int status);
   static void on_timer(Timer* t);
   void log();
@@ -77,6 +100,9 @@ class Session final : public Deferred {
   std::shared_ptr<const void> pin_;              // keeps the snapshot (and server_) alive
   std::shared_ptr<upstream::LocalGroup> group_;  // this worker's side of the upstream group
   upstream::TriedSet tried_;
+  // Declared before the transports, destroyed after them (a transport's close uses its layer).
+  std::unique_ptr<tls::Session> client_tls_;
+  std::unique_ptr<tls::Session> up_tls_;
   Transport client_t_;
   Transport up_t_;
   int peer_ = -1;  // the slot picked, until released
@@ -97,6 +123,13 @@ class Session final : public Deferred {
   uint64_t id_;
   End client_end_, up_end_;
   bool connecting_ = false;
+  bool ssl_ = false;             // a `listen ... ssl` address
+  bool handshaking_ = false;     // the client's TLS handshake runs
+  bool up_handshaking_ = false;  // the upstream's TLS handshake runs
+  bool splice_ = true;           // relay with splice(2): both transports plain
+  bool returning_ = false;       // writing `return`'s value
+  std::string ret_;
+  size_t ret_sent_ = 0;
   bool done_ = false;
   Dir c2u_, u2c_;
   SessionTimer timer_;

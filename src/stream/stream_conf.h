@@ -13,6 +13,7 @@
 #include "core/limit_zone.h"
 #include "core/log.h"
 #include "core/log_file.h"
+#include "tls/context.h"
 #include "upstream/upstream_conf.h"
 
 namespace portico::stream {
@@ -49,11 +50,13 @@ struct LogFormat {
     kProxyProtocolServerPort,
     kProxyProtocolTlv,  // text: the TLV's name
     kRealipRemoteAddr,
-    kRealipRemotePort
+    kRealipRemotePort,
+    kSsl  // $ssl_*: index names it in tls::kVariableNames
   };
   struct Part {
     Var var;
     std::string text;
+    uint16_t index = 0;
   };
   std::string name;
   std::vector<Part> parts;
@@ -107,6 +110,19 @@ struct Server {
   std::vector<ConnLimit> conn_limits;
   LogLevel conn_log = LogLevel::kError;
   bool conn_dry_run = false;
+  // `listen ... ssl` (nginx's stream ssl module): the server's context, built when one of its
+  // addresses is TLS; the handshake runs after allow/deny, within ssl_handshake_timeout.
+  std::shared_ptr<const tls::Context> ssl_ctx;
+  uint64_t ssl_handshake_timeout_ms = 60'000;
+  // `return VALUE` (nginx's stream return module): sent to the client instead of proxying.
+  std::unique_ptr<const LogFormat> return_value;
+  // proxy_ssl on: TLS to the upstream (a client context), SNI and name verification as
+  // proxy_ssl_server_name / proxy_ssl_verify / proxy_ssl_name (default: proxy_pass's host).
+  std::shared_ptr<const tls::Context> proxy_ssl_ctx;
+  bool proxy_ssl_server_name = false;
+  bool proxy_ssl_verify = false;
+  bool proxy_ssl_session_reuse = true;
+  std::unique_ptr<const LogFormat> proxy_ssl_name;
   std::string file;
   int line = 0;
 };

@@ -172,7 +172,7 @@ std::string_view Session::alpn() const {
   return p ? std::string_view(reinterpret_cast<const char*>(p), len) : std::string_view();
 }
 
-bool Session::attach(Transport& t) {
+bool Session::attach(Transport& t, bool detect_plain) {
   ssl_ = SSL_new(ctx_->native());
   if (!ssl_ || SSL_set_fd(ssl_, t.fd()) != 1) {
     PORTICO_LOG(LogLevel::kAlert, conn_id_, "SSL_new() failed{}", ssl_error_text());
@@ -181,6 +181,7 @@ bool Session::attach(Transport& t) {
   SSL_set_ex_data(ssl_, g_session_index, this);
   SSL_set_accept_state(ssl_);
   server_ = true;
+  checked_ = !detect_plain;
   t.set_layer(this);
   return true;
 }

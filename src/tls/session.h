@@ -38,7 +38,13 @@ class Session final : public Transport::Layer {
   Session& operator=(const Session&) = delete;
 
   // Creates the SSL object on t's socket and installs the layer. False (logged) on failure.
-  bool attach(Transport& t);
+  // `detect_plain`: a first byte that is not TLS makes the layer transparent (http's 400);
+  // without it (stream) such a connection fails its handshake, as nginx's stream.
+  bool attach(Transport& t, bool detect_plain = true);
+  // Runs the handshake as far as the socket allows (stream does it before relaying, under its
+  // handshake timeout; http lets the first read run it): progress(0) once done, again while it
+  // waits for the socket, eof or error when it failed (logged at info).
+  IoResult handshake_step(Transport& t) { return done_ ? IoResult::moved(0) : handshake(t); }
 
   // To an upstream (a client context): `sni` is sent as server_name unless empty; with
   // `verify`, the peer's certificate must chain to the context's trusted CAs and name
