@@ -134,6 +134,7 @@ struct Inherited {
   bool proxy_ssl_verify = false;
   bool proxy_ssl_session_reuse = true;
   std::string proxy_ssl_name;  // empty: proxy_pass's host
+  tls::Origin ssl_listen_at;   // the server's first `listen ... ssl` (none: file empty)
   tls::Origin proxy_ssl_name_at;
 };
 
@@ -482,16 +483,20 @@ class Builder {
   // ngx_stream_ssl_merge_conf: certificates are then required).
   void build_ssl(Server& srv, const Inherited& in) {
     srv.ssl_handshake_timeout_ms = in.ssl_handshake_timeout_ms;
-    const config::ListenAddr* tls_listen = nullptr;
-    for (const auto& la : srv.listens)
-      if (la.ssl && !tls_listen) tls_listen = &la;
-    if (!tls_listen) return;
-    const char* no_cert = "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive";
-    if (in.ssl.s.certs.empty()) return errors_.push_back({no_cert, srv.file, srv.line});
+    if (in.ssl_listen_at.file.empty()) return;  // no `listen ... ssl`
+    // nginx 1.22's ngx_stream_ssl_merge_conf: the messages name the listen directive.
+    const tls::Origin& at = in.ssl_listen_at;
+    if (in.ssl.s.certs.empty() || in.ssl.keys.empty()) {
+      const char* what = in.ssl.s.certs.empty() ? "ssl_certificate" : "ssl_certificate_key";
+      return errors_.push_back(
+          {fmt::format("no \"{}\" is defined for the \"listen ... ssl\" directive", what), at.file,
+           at.line});
+    }
     tls::Settings s;
     tls::BuildError e;
     if (!tls::pair_keys(in.ssl, "ssl_certificate_key", &s, &e))
-      return errors_.push_back({e.message, e.at.file, e.at.line});
+      return errors_.push_back(
+          {e.message + " and the \"listen ... ssl\" directive", at.file, at.line});
     std::vector<tls::BuildError> errs;
     srv.ssl_ctx = tls::Context::build(s, &srv, &errs);
     for (auto& x : errs)
@@ -709,6 +714,7 @@ void set_listen(Level& lv, const Directive& d) {
     return;
   }
   if (la.http2) return lv.b.error(d, "invalid parameter \"http2\"");
+  if (la.ssl && lv.in.ssl_listen_at.file.empty()) lv.in.ssl_listen_at = {d.file, d.line};
   la.deferred = false;  // a server-first protocol (SMTP, MySQL) must be accepted at once
   lv.srv->listens.push_back(la);
 }

@@ -201,10 +201,7 @@ bool set_verify_client(const config::Directive& d, bool, const std::string&, Wri
       w->s.verify = v;
       return true;
     }
-  *error = fmt::format(
-      "invalid value \"{}\" in \"{}\" directive, it must be \"on\", \"off\", \"optional\" or "
-      "\"optional_no_ca\"",
-      d.args[0], d.name);
+  *error = fmt::format("invalid value \"{}\"", d.args[0]);  // nginx's enum slot
   return false;
 }
 

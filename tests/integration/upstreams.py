@@ -51,6 +51,10 @@ Modes (each small; HTTP modes keep connections alive as HTTP/1.1 allows):
               received) and then closes (half-close support for stream tests); --banner
               sends NAME first
 
+--tls-cert FILE --tls-key FILE: any mode behind TLS (python ssl, server side); each handshake
+emits `EV - tls PEER sni=NAME reused=0|1 version=V` (NAME "-" without SNI), a failed one
+`EV - tlsfail PEER`.
+
 The same file is imported by the tests for the client side: `Upstream` (start, wait for
 READY, collect events, stop by pid), `gen_bytes`/`gen_sha256` for the streamed bodies,
 `FullBacklog` (a listener whose accept queue is full, so connects time out), and small
@@ -67,6 +71,7 @@ import re
 import select
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -741,6 +746,8 @@ def parse_args(argv):
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--banner", action="store_true")
     p.add_argument("--no-read", action="store_true")
+    p.add_argument("--tls-cert", default=None)
+    p.add_argument("--tls-key", default=None)
     a = p.parse_args(argv)
     if a.mode == "chunked":
         a.chunked = True
@@ -784,6 +791,32 @@ def listen_sockets(a):
     raise OSError("could not bind")
 
 
+def tls_server(a, serve_conn):
+    """serve_conn behind a TLS handshake (the handshake runs on the connection's thread)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.tls_cert, a.tls_key)
+
+    def on_sni(sock, name, _ctx):
+        sock.sni_name = name  # the SSLSocket being handshaken
+
+    ctx.sni_callback = on_sni
+
+    def serve(sock, peer):
+        sock.settimeout(10)
+        try:
+            t = ctx.wrap_socket(sock, server_side=True)
+        except (OSError, ValueError):
+            emit(f"EV - tlsfail {peer}")
+            sock.close()
+            return
+        t.settimeout(None)
+        name = getattr(t, "sni_name", None) or "-"
+        emit(f"EV - tls {peer} sni={name} reused={int(t.session_reused)} version={t.version()}")
+        serve_conn(t, peer)
+
+    return serve
+
+
 def main(argv):
     global QUIET
     a = parse_args(argv)
@@ -792,6 +825,9 @@ def main(argv):
     a.name = a.name or f"{a.mode}:{where}"
     app = MODES[a.mode](a)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    serve = app.serve_conn
+    if a.tls_cert:
+        serve = tls_server(a, app.serve_conn)
 
     def accept_loop(ls):
         for _ in range(100_000_000):
@@ -803,7 +839,7 @@ def main(argv):
                 peer = f"{peer[0]}:{peer[1]}"
             else:
                 peer = "unix"
-            threading.Thread(target=app.serve_conn, args=(s, peer), daemon=True).start()
+            threading.Thread(target=serve, args=(s, peer), daemon=True).start()
 
     for ls in socks[1:]:
         threading.Thread(target=accept_loop, args=(ls,), daemon=True).start()
