@@ -3,7 +3,9 @@
 // tls::Session whose SNI lookup picks between a served name, a name that rejects handshakes
 // and none. Checks: no crash, no leak, the session never claims a finished handshake from one
 // flight (the client never sees our answer), and a first byte that cannot start a TLS record
-// is always taken for plain HTTP and passed through unchanged.
+// is always taken for plain HTTP and passed through unchanged. The same flight then goes to a
+// stream{}-style session (no plain-HTTP detection, the handshake stepped explicitly, the
+// $ssl_* getters read after it): it never turns plain and never finishes a handshake.
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -20,6 +22,7 @@
 #include "core/transport.h"
 #include "tls/context.h"
 #include "tls/session.h"
+#include "tls/variables.h"
 
 #define FUZZ_CHECK(cond)                                                            \
   do {                                                                              \
@@ -96,17 +99,45 @@ std::shared_ptr<const Context> lookup(const void*, std::string_view name) {
   return nullptr;
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0 || size > 60000) return 0;
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return 0;
+// A socket pair whose fds[0] has `data` (as much as fits) waiting, then EOF; -1 on failure.
+ssize_t flight(const uint8_t* data, size_t size, int fds[2]) {
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return -1;
   int buf = 256 * 1024;
   setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
   setsockopt(fds[0], SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
   const ssize_t sent = ::send(fds[1], data, size, 0);
   ::shutdown(fds[1], SHUT_WR);
+  return sent;
+}
+
+// stream{}: the handshake stepped as stream::Session does, then every $ssl_* getter.
+void stream_flight(const uint8_t* data, size_t size) {
+  int fds[2];
+  if (flight(data, size, fds) < 0) return;
+  {
+    Transport t(fds[0]);
+    t.set_ready(true, true);
+    Session s(contexts().served, 2, nullptr, nullptr);
+    FUZZ_CHECK(s.attach(t, /*detect_plain=*/false));
+    for (int i = 0; i < 64; ++i) {
+      t.set_ready(true, true);
+      if (!s.handshake_step(t).again()) break;
+    }
+    FUZZ_CHECK(!s.handshake_done() && !s.plain_http());
+    std::string out;
+    for (size_t v = 0; v < kVariableCount; ++v) (void)get_variable(v, &s, out);
+    t.close();
+  }
+  ::close(fds[1]);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0 || size > 60000) return 0;
+  int fds[2];
+  const ssize_t sent = flight(data, size, fds);
+  if (sent < 0) return 0;
   {
     Transport t(fds[0]);
     t.set_ready(true, true);
@@ -129,6 +160,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     t.close();
   }
   ::close(fds[1]);
+  stream_flight(data, size);
   ERR_clear_error();
   return 0;
 }
