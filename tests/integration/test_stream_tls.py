@@ -421,7 +421,8 @@ class StreamTlsConfigErrorTest(unittest.TestCase):
     def check(self, config, *needles, at=None):
         """`-t` fails with each regex in needles; with `at`, the first one is followed by the
         file:line of the config line containing `at`."""
-        srv = Server(stream_prelude() + "events {}\n" + render(config), start=False, default_access_log=False)
+        srv = Server(stream_prelude() + "events {}\n" + render(config), start=False,
+                     default_access_log=False)
         try:
             r = srv.run_cli("-t")
             self.assertNotEqual(r.returncode, 0, r.stderr)
