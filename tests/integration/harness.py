@@ -591,6 +591,17 @@ class Server:
 # --------------------------------------------------------------------------------------------
 
 
+def config_test(config, **server_kw):
+    """Runs `-t` on config without starting a server; returns (returncode, stderr, line_of),
+    line_of(needle) being the written file's line number of the first line containing needle."""
+    srv = Server(config, start=False, **server_kw)
+    try:
+        r = srv.run_cli("-t")
+        return r.returncode, r.stderr, srv.line_of
+    finally:
+        srv.stop()
+
+
 class Response:
     def __init__(self, version, status, reason, headers, body, raw_head):
         self.version = version

@@ -11,33 +11,21 @@ handshake). Certificates are made at test time (tls_certs.py)."""
 import hashlib
 import os
 import select
-import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 import unittest
 
-from harness import IS_PORTICO, RawConn, Server, eventually, requires_stream, stream_prelude
+from harness import (IS_PORTICO, RawConn, Server, config_test, eventually, requires_stream,
+                     stream_prelude)
 from upstreams import Upstream
 import tls_certs
 
-PKI = None
-
-
-def setUpModule():
-    global PKI
-    PKI = tls_certs.make_pki(tempfile.mkdtemp(prefix="portico-stream-pki-"))
-
-
-def tearDownModule():
-    if PKI:
-        shutil.rmtree(PKI, ignore_errors=True)
-
-
-def pki(name):
-    return os.path.join(PKI, name)
+PKI = tls_certs.TempPki("portico-stream-pki-")
+setUpModule = PKI.make
+tearDownModule = PKI.remove
+pki = PKI.path
 
 
 VARS = "$ssl_protocol|$ssl_server_name|$ssl_session_reused|$ssl_alpn_protocol|" \
@@ -142,7 +130,7 @@ stream {
 
 
 def render(config):
-    return config.replace("PKI/", PKI + "/").replace("VARS", VARS)
+    return config.replace("PKI/", PKI.dir + "/").replace("VARS", VARS)
 
 
 def client_ctx(cert=None, alpn=None, maxv=None):
@@ -169,6 +157,20 @@ def read_all(s):
             break
         data += chunk
     return data
+
+
+def echo_line(s, line):
+    """Sends one line and returns what comes back up to its end (or the peer's close)."""
+    s.sendall(line)
+    got = b""
+    for _ in range(1000):
+        if got.endswith(b"\n"):
+            break
+        chunk = s.recv(100)
+        if not chunk:
+            break
+        got += chunk
+    return got
 
 
 def tls_connect(port, sni="a.test", ctx=None, session=None, timeout=10):
@@ -262,13 +264,7 @@ class StreamTlsTest(unittest.TestCase):
     def test_echo_through_tls_with_verified_chain(self):
         with tls_connect(self.srv.port()) as s:
             self.assertIn(("commonName", "a.test"), s.getpeercert()["subject"][0])
-            s.sendall(b"hello over tls\n")
-            got = b""
-            for _ in range(100):
-                if got.endswith(b"\n"):
-                    break
-                got += s.recv(100)
-            self.assertEqual(got, b"hello over tls\n")
+            self.assertEqual(echo_line(s, b"hello over tls\n"), b"hello over tls\n")
         # (The start-up readiness probe left a line with no bytes: its handshake failed, 500.)
         fields = eventually(lambda: [f for f in self.log_lines("port") if f[6] != "0"],
                             message="stream log line")[-1]
@@ -373,13 +369,7 @@ class StreamTlsTest(unittest.TestCase):
         for i in range(2):
             n = len(self.tlsecho.events)
             with socket.create_connection(("127.0.0.1", self.srv.port("port_up")), 10) as s:
-                s.sendall(b"through tls\n")
-                got = b""
-                for _ in range(100):
-                    if got.endswith(b"\n"):
-                        break
-                    got += s.recv(100)
-                self.assertEqual(got, b"through tls\n")
+                self.assertEqual(echo_line(s, b"through tls\n"), b"through tls\n")
             ev = eventually(lambda: self.tls_events(n, "b.test"),
                             message="upstream handshake with SNI b.test")[0]
             if i == 1:
@@ -418,29 +408,17 @@ class StreamTlsTest(unittest.TestCase):
 
 @requires_stream
 class StreamTlsConfigErrorTest(unittest.TestCase):
-    def check(self, config, *needles, at=None):
-        """`-t` fails with each regex in needles; with `at`, the first one is followed by the
-        file:line of the config line containing `at`."""
-        srv = Server(stream_prelude() + "events {}\n" + render(config), start=False,
-                     default_access_log=False)
-        try:
-            r = srv.run_cli("-t")
-            self.assertNotEqual(r.returncode, 0, r.stderr)
-            if at:
-                needles = (needles[0] + rf" in \S+\.conf:{srv.line_of(at)}\b",) + needles[1:]
-            for n in needles:
-                self.assertRegex(r.stderr, n)
-        finally:
-            srv.stop()
+    def check(self, config, needle, at):
+        """`-t` fails with regex `needle` at the file:line of the config line containing `at`
+        (None: no place checked)."""
+        rc, err, line_of = config_test(stream_prelude() + "events {}\n" + render(config),
+                                       default_access_log=False)
+        self.assertNotEqual(rc, 0, err)
+        self.assertRegex(err, needle + (rf" in \S+\.conf:{line_of(at)}\b" if at else ""))
 
     def test_listen_ssl_without_certificate(self):
-        self.check("""
-stream {
-    server {
-        listen 127.0.0.1:{port} ssl;
-        proxy_pass 127.0.0.1:1;
-    }
-}""", r'no "ssl_certificate" is defined for the "listen \.\.\. ssl" directive', at=" ssl;")
+        self.check(tls_server(), r'no "ssl_certificate" is defined for the "listen \.\.\. ssl" '
+                   r'directive', at=" ssl;")
 
     def test_bad_values_with_file_and_line(self):
         self.check("""
@@ -448,38 +426,18 @@ stream {
     ssl_protocols TLSv1.2 TLSv9;
     server { listen 127.0.0.1:{port}; proxy_pass 127.0.0.1:1; }
 }""", r'invalid value "TLSv9"', at="TLSv9")
-        self.check("""
-stream {
-    server {
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate PKI/a.crt;
-        ssl_certificate_key PKI/a.key;
-        ssl_verify_client sometimes;
-        proxy_pass 127.0.0.1:1;
-    }
-}""", r'invalid value "sometimes"', at="sometimes")
+        self.check(tls_server("ssl_certificate PKI/a.crt;", "ssl_certificate_key PKI/a.key;",
+                              "ssl_verify_client sometimes;"),
+                   r'invalid value "sometimes"', at="sometimes")
 
     def test_certificate_without_key(self):
-        self.check("""
-stream {
-    server {
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate PKI/a.crt;
-        proxy_pass 127.0.0.1:1;
-    }
-}""", r'no "ssl_certificate_key" is defined for the "listen \.\.\. ssl" directive',
-           at=" ssl;")
-        self.check("""
-stream {
-    server {
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate PKI/a.crt;
-        ssl_certificate_key PKI/a.key;
-        ssl_certificate PKI/b.crt;
-        proxy_pass 127.0.0.1:1;
-    }
-}""", r'no "ssl_certificate_key" is defined for certificate "\S+b\.crt" and the '
-      r'"listen \.\.\. ssl" directive', at=" ssl;")
+        self.check(tls_server("ssl_certificate PKI/a.crt;"),
+                   r'no "ssl_certificate_key" is defined for the "listen \.\.\. ssl" directive',
+                   at=" ssl;")
+        self.check(tls_server("ssl_certificate PKI/a.crt;", "ssl_certificate_key PKI/a.key;",
+                              "ssl_certificate PKI/b.crt;"),
+                   r'no "ssl_certificate_key" is defined for certificate "\S+b\.crt" and the '
+                   r'"listen \.\.\. ssl" directive', at=" ssl;")
 
     def test_proxy_ssl_verify_without_trusted_certificate(self):
         self.check("""
@@ -490,7 +448,15 @@ stream {
         proxy_ssl on;
         proxy_ssl_verify on;
     }
-}""", r'no proxy_ssl_trusted_certificate for proxy_ssl_verify')
+}""", r'no proxy_ssl_trusted_certificate for proxy_ssl_verify',
+                   at="server {" if IS_PORTICO else None)  # nginx names no place
+
+
+def tls_server(*lines):
+    """A stream{} with one `listen ... ssl` server holding `lines`."""
+    body = "".join(f"        {ln}\n" for ln in lines)
+    return ("stream {\n    server {\n        listen 127.0.0.1:{port} ssl;\n" + body +
+            "        proxy_pass 127.0.0.1:1;\n    }\n}\n")
 
 
 if __name__ == "__main__":

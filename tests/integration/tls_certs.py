@@ -13,7 +13,9 @@ make_pki(dir) writes, under dir:
 """
 
 import os
+import shutil
 import subprocess
+import tempfile
 
 
 def _run(*args, cwd):
@@ -85,3 +87,20 @@ def make_pki(d):
     _run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-client.key",
          "-subj", "/CN=intruder", "-days", "2", "-out", "other-client.crt", cwd=d)
     return d
+
+
+class TempPki:
+    """make_pki's files in a temporary directory: make() (setUpModule), path(name), remove()."""
+
+    def __init__(self, prefix):
+        self.prefix, self.dir = prefix, None
+
+    def make(self):
+        self.dir = make_pki(tempfile.mkdtemp(prefix=self.prefix))
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def remove(self):
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
