@@ -648,7 +648,7 @@ const SockAddr& Session::local_addr() {
   return local_;
 }
 
-void Session::append_value(const LogFormat& f, std::string& out) {
+void Session::append_value(const LogFormat& f, std::string& out, bool log) {
   using V = LogFormat::Var;
   for (const auto& p : f.parts) {
     switch (p.var) {
@@ -750,7 +750,7 @@ void Session::append_value(const LogFormat& f, std::string& out) {
         out += std::to_string(addr_port(peer_addr_));
         break;
       case V::kSsl:
-        (void)tls::get_variable(p.index, client_tls_.get(), out);
+        if (!tls::get_variable(p.index, client_tls_.get(), out) && log) out += '-';
         break;
     }
   }
@@ -778,7 +778,7 @@ void Session::log() {
   std::string line;
   for (const auto& al : server_->access_logs) {
     line.clear();
-    append_value(*al.format, line);
+    append_value(*al.format, line, /*log=*/true);
     line += '\n';
     al.file->write_line(-1, line);
   }

@@ -92,7 +92,9 @@ class Session final : public Deferred {
   void log();
   void append_per_attempt(std::string& out, uint64_t bytes) const;
   // Appends a compiled value (a log line, the `hash` key) with this session's variables.
-  void append_value(const LogFormat& f, std::string& out);
+  // `log`: a log line, where a variable that is not found ($ssl_* on a plain connection)
+  // writes "-", as nginx's stream log (elsewhere: nothing).
+  void append_value(const LogFormat& f, std::string& out, bool log = false);
   const SockAddr& local_addr();  // getsockname, once
 
   upstream::Local* ctx_;

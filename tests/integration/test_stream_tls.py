@@ -374,6 +374,10 @@ class StreamTlsTest(unittest.TestCase):
                             message="upstream handshake with SNI b.test")[0]
             if i == 1:
                 self.assertEqual(ev[4], "reused=1")
+        # The client side is plain: its $ssl_* are not found, "-" in the log as nginx.
+        fields = eventually(lambda: [f for f in self.log_lines("port_up") if f[6] != "0"],
+                            message="stream log line")[-1]
+        self.assertEqual(fields[1:5], ["200", "-", "-", "-"])
 
     def test_proxy_ssl_session_reuse_off_and_no_sni_by_default(self):
         for _ in range(2):
