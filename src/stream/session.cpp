@@ -333,15 +333,13 @@ void Session::on_io(bool client, uint32_t ev) {
     // The connect timer ends here: pump() arms proxy_timeout (a session that is quiet right
     // after connecting was cut at proxy_connect_timeout).
     ctx_->loop.cancel(&timer_);
-    connect_ms_ = int64_t(ctx_->loop.now_ms() - attempt_ms_);
-    if (!connect_times_.empty()) connect_times_ += ", ";
-    append_ms(connect_times_, uint64_t(connect_ms_));
     up_t_.on_events(ev);
     up_t_.set_writable(true);
     if (server_->proxy_ssl_ctx) {
       start_upstream_tls();
       return;
     }
+    note_connected();
     start_relay();
     return;
   }
@@ -407,11 +405,21 @@ void Session::upstream_handshake() {
     upstream_failed();
     return;
   }
+  note_connected();
   start_relay();
 }
 
+// $upstream_connect_time: as nginx, until the upstream's TLS handshake is done.
+void Session::note_connected() {
+  connect_ms_ = int64_t(ctx_->loop.now_ms() - attempt_ms_);
+  if (!connect_times_.empty()) connect_times_ += ", ";
+  append_ms(connect_times_, uint64_t(connect_ms_));
+}
+
 void Session::upstream_failed() {
-  up_t_.close();  // also leaves epoll; the TLS layer (if any) is done with it
+  if (!connect_times_.empty()) connect_times_ += ", ";
+  connect_times_ += '-';  // an attempt that did not connect (its bytes count 0)
+  up_t_.close();          // also leaves epoll; the TLS layer (if any) is done with it
   up_tls_.reset();
   up_handshaking_ = false;
   connecting_ = false;

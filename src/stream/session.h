@@ -80,7 +80,9 @@ class Session final : public Deferred {
   void upstream_handshake();
   // The upstream connection (attempt) failed: release the peer, try the next.
   void upstream_failed();
-  // Connected (and, with proxy_ssl, handshaken): the relay starts.
+  // Connected (and, with proxy_ssl, handshaken): records $upstream_connect_time.
+  void note_connected();
+  // Then the relay starts.
   void start_relay();
   void connect_next();
   void on_io(bool client, uint32_t ev);

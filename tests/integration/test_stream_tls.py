@@ -34,7 +34,8 @@ VARS = "$ssl_protocol|$ssl_server_name|$ssl_session_reused|$ssl_alpn_protocol|" 
 CONFIG = r"""
 stream {
     log_format tls '$server_port|$status|$ssl_protocol|$ssl_cipher|$ssl_server_name|'
-                   '$bytes_sent|$bytes_received';
+                   '$bytes_sent|$bytes_received|$upstream_bytes_received|'
+                   '$upstream_connect_time';
     access_log logs/stream.log tls;
 
     # stream{} level, inherited by every server below that does not set its own.
@@ -395,8 +396,10 @@ class StreamTlsTest(unittest.TestCase):
             self.assertEqual(read_all(s), b"")
         self.srv.wait_error_log(r"SSL_do_handshake\(\) failed .*certificate verify failed|"
                                 r"upstream SSL certificate does not match")
-        eventually(lambda: any(f[1] == "502" for f in self.log_lines("port_up_wrong")),
-                   message="status 502")
+        fields = eventually(lambda: [f for f in self.log_lines("port_up_wrong") if f[1] == "502"],
+                            message="status 502")[-1]
+        # The attempt did not connect: the TLS handshake is part of connecting.
+        self.assertEqual(fields[7:], ["0", "-"])
 
     def test_tls_on_both_sides_large_transfer(self):
         payload = os.urandom(2 * 1024 * 1024 + 777)
