@@ -10,12 +10,15 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "apps/directives.h"
 #include "core/log.h"
 #include "core/strings.h"
 #include "http/access_log.h"
 #include "http/ssl_module.h"
 #include "proxy/directives.h"
+#include "server/status_module.h"
 
 namespace portico::server {
 
@@ -265,9 +268,19 @@ void Master::stop_loop_if_finished() {
 }
 
 void Master::watch_certificates(const Snapshot& snapshot) {
+  std::vector<TlsServer> servers;
+  for (const auto& [srv, slot] : http::ssl_slots(snapshot.http))
+    servers.push_back({!srv->names.empty() && !srv->names[0].empty()
+                           ? srv->names[0]
+                           : fmt::format("{}:{}", srv->file, srv->line),
+                       slot});
+  for (const auto& srv : snapshot.stream.servers)
+    if (srv->ssl_ctx)
+      servers.push_back({fmt::format("stream {}:{}", srv->file, srv->line), srv->ssl_ctx});
   std::vector<std::shared_ptr<tls::ContextSlot>> slots;
-  for (const auto& s : http::ssl_slots(snapshot.http)) slots.push_back(s.slot);
+  for (const TlsServer& s : servers) slots.push_back(s.slot);
   certs_.configure(std::move(slots));
+  publish_tls_servers(std::move(servers));
 }
 
 void Master::refresh_dns(const Snapshot& snapshot) {

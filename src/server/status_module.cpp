@@ -15,7 +15,6 @@
 #include "http/http_config.h"
 #include "http/level.h"
 #include "http/phases.h"
-#include "http/ssl_module.h"
 #include "tls/stats.h"
 #include "upstream/group.h"
 #include "upstream/upstream_conf.h"
@@ -72,15 +71,17 @@ struct CertRow {
   std::shared_ptr<const tls::Context> keep;  // the context `cert` points into
 };
 
-std::vector<CertRow> certificates(const http::HttpConf& h) {
+using TlsServers = std::vector<TlsServer>;
+std::atomic<std::shared_ptr<const TlsServers>> g_tls_servers;
+
+std::vector<CertRow> certificates() {
   std::vector<CertRow> out;
-  for (const auto& [srv, slot] : http::ssl_slots(h)) {
-    auto ctx = slot->get();
-    std::string name = !srv->names.empty() && !srv->names[0].empty()
-                           ? srv->names[0]
-                           : fmt::format("{}:{}", srv->file, srv->line);
+  auto servers = g_tls_servers.load();
+  if (!servers) return out;
+  for (const TlsServer& s : *servers) {
+    auto ctx = s.slot->get();
     for (const tls::CertInfo& c : ctx->certificates())
-      out.push_back({name, &c, slot->reloads(), ctx});
+      out.push_back({s.name, &c, s.slot->reloads(), ctx});
   }
   return out;
 }
@@ -152,7 +153,7 @@ http::Step status_handle(http::Request& r) {
     fails[tls::kFailureNames[i]] = t.tls_failures[i];
   const uint64_t handshakes = t.tls_full + t.tls_resumed;
   nlohmann::json certs = nlohmann::json::array();
-  for (const CertRow& c : certificates(*r.http))
+  for (const CertRow& c : certificates())
     certs.push_back({{"server", c.server},
                      {"file", c.cert->file},
                      {"subject", c.cert->subject},
@@ -230,7 +231,7 @@ http::Step metrics_handle(http::Request& r) {
     fmt::format_to(std::back_inserter(o),
                    "portico_tls_handshake_failures_total{{reason=\"{}\"}} {}\n",
                    tls::kFailureNames[i], t.tls_failures[i]);
-  const auto certs = certificates(*r.http);
+  const auto certs = certificates();
   family("portico_tls_certificate_not_after_seconds", "gauge",
          "When the served certificate expires (seconds since the epoch).");
   for (const CertRow& c : certs)
@@ -332,6 +333,10 @@ const http::Command kCommands[] = {
 }  // namespace
 
 http::Module status_module = {.name = "status", .commands = kCommands};
+
+void publish_tls_servers(std::vector<TlsServer> all) {
+  g_tls_servers.store(std::make_shared<const TlsServers>(std::move(all)));
+}
 
 void publish_worker_stats(std::vector<const http::WorkerStats*> all) {
   g_started_ms.store(TimeCache::local().now_ms(), std::memory_order_relaxed);

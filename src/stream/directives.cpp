@@ -498,7 +498,8 @@ class Builder {
       return errors_.push_back(
           {e.message + " and the \"listen ... ssl\" directive", at.file, at.line});
     std::vector<tls::BuildError> errs;
-    srv.ssl_ctx = tls::Context::build(s, &srv, &errs);
+    if (auto ctx = tls::Context::build(s, &srv, &errs))
+      srv.ssl_ctx = std::make_shared<tls::ContextSlot>(std::move(ctx));
     for (auto& x : errs)
       errors_.push_back({std::move(x.message), x.at.file.empty() ? srv.file : x.at.file,
                          x.at.file.empty() ? srv.line : x.at.line});

@@ -197,7 +197,7 @@ void Session::proceed() {
 // nginx's ngx_stream_ssl_handler: the handshake within ssl_handshake_timeout; a failed one, or
 // a client certificate the server's ssl_verify_client refuses, ends the session (500).
 void Session::start_tls() {
-  client_tls_ = std::make_unique<tls::Session>(server_->ssl_ctx, id_, nullptr, nullptr);
+  client_tls_ = std::make_unique<tls::Session>(server_->ssl_ctx->get(), id_, nullptr, nullptr);
   if (!client_tls_->attach(client_t_, /*detect_plain=*/false)) {
     finish(500);
     return;
@@ -216,7 +216,7 @@ void Session::client_handshake() {
     finish(500);
     return;
   }
-  const tls::Settings& s = server_->ssl_ctx->settings();
+  const tls::Settings& s = client_tls_->context().settings();
   if (s.verify != tls::Settings::Verify::kOff &&
       tls::check_client_certificate(*client_tls_, s, id_) != 0) {
     finish(500);

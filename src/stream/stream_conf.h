@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/log_file.h"
 #include "tls/context.h"
+#include "tls/slot.h"
 #include "upstream/upstream_conf.h"
 
 namespace portico::stream {
@@ -111,8 +112,9 @@ struct Server {
   LogLevel conn_log = LogLevel::kError;
   bool conn_dry_run = false;
   // `listen ... ssl` (nginx's stream ssl module): the server's context, built when one of its
-  // addresses is TLS; the handshake runs after allow/deny, within ssl_handshake_timeout.
-  std::shared_ptr<const tls::Context> ssl_ctx;
+  // addresses is TLS; the handshake runs after allow/deny, within ssl_handshake_timeout. The
+  // slot follows the context's files on disk (tls/slot.h), as http's.
+  std::shared_ptr<tls::ContextSlot> ssl_ctx;
   uint64_t ssl_handshake_timeout_ms = 60'000;
   // `return VALUE` (nginx's stream return module): sent to the client instead of proxying.
   std::unique_ptr<const LogFormat> return_value;

@@ -537,6 +537,14 @@ http {
         location = /metrics { portico_metrics; }
     }
 }
+stream {
+    server {
+        listen 127.0.0.1:{port_stream} ssl;
+        ssl_certificate DIR/site.crt;
+        ssl_certificate_key DIR/site.key;
+        return "stream\n";
+    }
+}
 """
 
 
@@ -559,6 +567,11 @@ class TlsCertificateOnDiskTest(unittest.TestCase):
     def serial(self, port="port"):
         return tls_get(self.srv.port(port)).cert["serialNumber"]
 
+    def stream_serial(self):
+        with socket.create_connection(("127.0.0.1", self.srv.port("port_stream"))) as raw:
+            with client_ctx().wrap_socket(raw, server_hostname="a.test") as s:
+                return s.getpeercert()["serialNumber"]
+
     def status(self):
         body = request(self.srv.port("port_status"), "/status").body
         return json.loads(body)["tls"]
@@ -575,6 +588,8 @@ class TlsCertificateOnDiskTest(unittest.TestCase):
                        message="the renewed certificate is served")
             self.srv.wait_error_log(r"site\.(crt|key).* changed on disk: new handshakes use the new files")
             self.assertEqual(self.serial("port_v13"), "08AE", "every server using the files")
+            eventually(lambda: self.stream_serial() == "08AE",
+                       message="the stream server's renewed certificate")
             old.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
             data = b""
             while chunk := old.recv(4096):
@@ -634,7 +649,11 @@ class TlsCertificateOnDiskTest(unittest.TestCase):
         self.assertGreater(t["resumption_rate"], 0)
         self.assertEqual(t["failures"]["rejected"], 0)
         certs = {c["server"]: c for c in t["certificates"]}
-        self.assertEqual(set(certs), {"a.test", "v13.test"})
+        self.assertEqual(len(certs), 3, certs)
+        self.assertTrue({"a.test", "v13.test"} < set(certs), certs)
+        listen = self.srv.line_of(f"127.0.0.1:{self.srv.port('port_stream')} ssl")
+        self.assertEqual([n for n in certs if n.startswith("stream ")],
+                         [f"stream {self.srv.conf_path}:{listen - 1}"])
         c = certs["a.test"]
         self.assertEqual((c["subject"], c["key"]), ("a.test", "RSA 2048"))
         self.assertTrue(c["file"].endswith("/site.crt"))
