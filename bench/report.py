@@ -53,7 +53,10 @@ SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3, "TB": 1024 *
 
 
 def parse_wrk(text):
-    """Return the metrics of one wrk --latency run (wrk's KB/MB are 1024-based)."""
+    """Return the metrics of one wrk --latency run (wrk's KB/MB are 1024-based), of one
+    h2load run (see parse_h2load) or of one tls_handshakes run (wrk's lines plus its own)."""
+    if re.search(r"^finished in [\d.]+s, ", text, re.M):
+        return parse_h2load(text)
     out = {"rps": None, "mibps": None, "p99_ms": None, "requests": None,
            "non2xx": 0, "sock_connect": 0, "sock_read": 0, "sock_write": 0,
            "sock_timeout": 0}
@@ -76,6 +79,40 @@ def parse_wrk(text):
     if m:
         for key, val in zip(("sock_connect", "sock_read", "sock_write", "sock_timeout"), m.groups()):
             out[key] = int(val)
+    # tls_handshakes (bench/tls_handshakes.c): what each new connection was
+    m = re.search(r"^Handshakes: full (\d+), resumed (\d+), TLS1.3 (\d+), other-protocol (\d+)", text, re.M)
+    if m:
+        out["hs_full"], out["hs_resumed"], _, out["not_tls13"] = (int(x) for x in m.groups())
+    m = re.search(r"^Handshake mode mismatches: (\d+)", text, re.M)
+    if m:
+        out["hs_mismatch"] = int(m.group(1))
+    return out
+
+
+def parse_h2load(text):
+    """The metrics of one h2load run: req/s and MiB/s (h2load's MB are 1024-based), failed,
+    errored and timed-out requests as socket errors, and what was negotiated: a protocol other
+    than h2 or TLS other than 1.3 counts as an error (proto_error, not_tls13)."""
+    out = {"rps": None, "mibps": None, "p99_ms": None, "requests": None,
+           "non2xx": 0, "sock_connect": 0, "sock_read": 0, "sock_write": 0,
+           "sock_timeout": 0}
+    m = re.search(r"^finished in [\d.]+s, ([\d.]+) req/s, ([\d.]+)([KMGT]?B)/s", text, re.M)
+    if m:
+        out["rps"] = float(m.group(1))
+        out["mibps"] = float(m.group(2)) * SIZE_UNITS[m.group(3)] / 1024 ** 2
+    m = re.search(r"^requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+                  r"(\d+) errored, (\d+) timeout", text, re.M)
+    if m:
+        out["requests"] = int(m.group(3))
+        out["sock_read"], out["sock_write"], out["sock_timeout"] = (int(x) for x in m.groups()[3:])
+    m = re.search(r"^status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text, re.M)
+    if m:
+        out["non2xx"] = sum(int(x) for x in m.groups())
+    m = re.search(r"^Application protocol: (\S+)", text, re.M)
+    if not m or m.group(1) != "h2":
+        out["proto_error"] = f"protocol {m.group(1) if m else 'none'}, not h2"
+    m = re.search(r"^TLS Protocol: (\S+)", text, re.M)
+    out["not_tls13"] = 0 if m and m.group(1) == "TLSv1.3" else 1
     return out
 
 
@@ -371,6 +408,13 @@ def errors_of(rec):
         parts.append(f"{rec['failed']} connections failed")
     if rec.get("closed_by_peer"):
         parts.append(f"{rec['closed_by_peer']} closed by server while idle")
+    if rec.get("proto_error"):
+        parts.append(rec["proto_error"])
+    if rec.get("not_tls13"):
+        parts.append(f"{rec['not_tls13']} connections not TLS 1.3")
+    if rec.get("hs_mismatch"):
+        parts.append(f"{rec['hs_mismatch']} handshakes not of the row's kind (full: resumed; "
+                     "resume: offered a session, got a full handshake)")
     return "; ".join(parts)
 
 
@@ -395,6 +439,12 @@ WRK_METRICS = [("rps", "req/s", "int", "higher"),
                ("p99_ms", "p99 latency ms", "ms", "lower"),
                ("rps_per_cpu", "req per server CPU-second", "int", "higher")]
 MEM_METRICS = [("bytes_per_conn", "bytes per idle conn", "int", "lower")]
+# New TLS connections (tls_handshakes): one handshake and one request each.
+HS_METRICS = [("rps", "handshakes/s", "int", "higher"),
+              ("rps_per_cpu", "handshakes per server CPU-second", "int", "higher"),
+              ("cpu_us_per_req", "server CPU µs per handshake", "int", "lower")]
+# A row with a body size (body_kib): the server CPU per MiB of (uncompressed) body.
+BODY_METRIC = ("cpu_ms_per_mib", "server CPU ms per MiB of body", "ms", "lower")
 # The app row: wrk's metrics (req per CPU-second of the whole stack: front end and app
 # processes) and the memory of the stack after the load.
 APP_METRICS = [m for m in WRK_METRICS if m[0] != "mibps"] + [
@@ -419,6 +469,10 @@ def header_lines(recs):
               if r["type"] == "unavailable" and "row" not in r]
     lines += [f"- {r['server']}: not available ({r.get('feature', '')}) for row {r['row']}: {r.get('reason', '')}"
               for r in recs if r["type"] == "unavailable" and "row" in r]
+    checks = [r for r in recs if r["type"] == "check"]
+    if checks:
+        lines += ["", "TLS as curl saw it when each server was probed for the row:"]
+        lines += [f"- row {r['row']} {r['server']}: {r['info']}" for r in checks]
     lines += ["",
               "Ratios are portico ÷ peer. For req/s and MiB/s higher is better (ratio > 1 means "
               "portico is faster); for p99 latency, bytes per idle connection and memory **lower is better** "
@@ -447,9 +501,11 @@ def shown_servers(recs):
 def row_lines(row, results, fails, unavail, flags, warns, servers):
     """Table lines of one row; appends that row's error flags and quality warnings."""
     n = row["row"]
-    metrics = {"mem": MEM_METRICS, "app": APP_METRICS}.get(row["kind"], WRK_METRICS)
+    metrics = {"mem": MEM_METRICS, "app": APP_METRICS, "hs": HS_METRICS}.get(row["kind"], WRK_METRICS)
     if row["kind"] == "wrk" and not row.get("show_mibps"):
         metrics = [m for m in metrics if m[0] != "mibps"]
+    if row.get("body_kib"):
+        metrics = metrics + [BODY_METRIC]
     per_server = {s: [r for r in results if r["row"] == n and r["server"] == s] for s in servers}
     row_fails = {s: [r for r in fails if r["row"] == n and r["server"] == s] for s in servers}
     row_unavail = {s: [r for r in unavail if r.get("row") == n and r["server"] == s] for s in servers}
@@ -560,10 +616,21 @@ def round_lines(row, results, servers):
     return lines
 
 
+def derive(rows, results):
+    """Per-result figures computed from others: server CPU per request (µs), per MiB of body."""
+    body = {r["row"]: r.get("body_kib") for r in rows}
+    for r in results:
+        if r.get("rps_per_cpu"):
+            r["cpu_us_per_req"] = 1e6 / r["rps_per_cpu"]
+            if body.get(r["row"]):
+                r["cpu_ms_per_mib"] = 1e3 / (r["rps_per_cpu"] * body[r["row"]] / 1024)
+
+
 def table(path):
     recs = load(path)
     rows = [r for r in recs if r["type"] == "row"]
     results = [r for r in recs if r["type"] == "result"]
+    derive(rows, results)
     fails = [r for r in recs if r["type"] == "fail"]
     unavail = [r for r in recs if r["type"] == "unavailable"]
     servers = shown_servers(recs)

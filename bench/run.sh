@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh — side-by-side benchmark of portico vs Debian's nginx vs h2o
-# (static rows 1-4), vs nginx, HAProxy and h2o as reverse proxies (rows 5-7) and, as
-# app servers in front of 2 Node processes (row 9), vs nginx proxy_pass, Passenger
-# Standalone and PM2 cluster mode.
+# (static rows 1-4), vs nginx, HAProxy and h2o as reverse proxies (rows 5-7), as
+# app servers in front of 2 Node processes (row 9) vs nginx proxy_pass, Passenger
+# Standalone and PM2 cluster mode, and as HTTPS / HTTP/2 fronts (rows 10-15) vs nginx,
+# h2o and HAProxy.
 #
 # One worker each, same files, same settings, server pinned to one CPU and the
 # load generator (and, for rows 5-7, the origin) to another, servers alternated
@@ -17,8 +18,8 @@
 #   --quick            1 round of 3 s (default: 3 rounds of 10 s)
 #   --rounds N         rounds per row
 #   --duration S       seconds per wrk run
-#   --rows LIST        comma-separated rows to run (default 1,2,3,4,5,6,7,8,9;
-#                      "apps" stands for 9, the app servers' row)
+#   --rows LIST        comma-separated rows to run (default 1-15; "apps" stands for
+#                      9, the app servers' row; "tls" for 10-15, the HTTPS rows)
 #   --servers LIST     comma-separated subset of portico,nginx,h2o,haproxy,passenger,pm2
 #                      (and baseline, which --baseline adds by itself)
 #   --idle-conns N     connections for the memory row (default 10000)
@@ -37,7 +38,7 @@ BASELINE_BIN=""     # --baseline: the "before" portico binary ("" = no baseline 
 ROUNDS=3
 DURATION=10
 WARMUP=1
-ROWS="1,2,3,4,5,6,7,8,9"
+ROWS="1,2,3,4,5,6,7,8,9,10,11,12,13,14,15"
 SERVERS_WANTED="portico,nginx,h2o,haproxy,passenger,pm2"
 IDLE_CONNS=10000
 PORT_BASE=28400
@@ -74,6 +75,7 @@ parse_args() {
     if ((quick)); then ROUNDS=1; DURATION=3; fi
     ROWS=",$ROWS,"
     ROWS=${ROWS//,apps,/,9,}
+    ROWS=${ROWS//,tls,/,10,11,12,13,14,15,}
     ROWS=${ROWS#,}
     ROWS=${ROWS%,}
     [[ -n $rounds ]] && ROUNDS=$rounds
@@ -224,6 +226,18 @@ ensure_tools() {
         fi
         [[ -n $NGINX_STREAM_WHY ]] && log "row 7: nginx: $NGINX_STREAM_WHY"
     fi
+    # Rows 10-15 (TLS): openssl for the certificate, h2load (row 11), the OpenSSL headers for
+    # the handshake client (rows 12-13).
+    if rows_include 10 11 12 13 14 15; then
+        pkgs=()
+        command -v openssl >/dev/null || pkgs+=(openssl)
+        rows_include 11 && ! command -v h2load >/dev/null && pkgs+=(nghttp2-client)
+        rows_include 12 13 && [[ ! -f /usr/include/openssl/ssl.h ]] && pkgs+=(libssl-dev)
+        if ((${#pkgs[@]})); then
+            log "installing ${pkgs[*]} (rows 10-15: TLS)"
+            apt_install "${pkgs[@]}" || die "apt-get install ${pkgs[*]} failed"
+        fi
+    fi
     # Row 9 (apps): node for the app itself; Debian's passenger and npm's pm2 are optional
     # (if they cannot be installed, that server is reported as not available).
     if rows_include 9; then
@@ -368,6 +382,23 @@ snapshot_portico() { # SERVER (portico|baseline) BINARY
 build_helpers() {
     IDLE_BIN="$TMP/idle_conns"
     gcc -O2 -Wall -o "$IDLE_BIN" "$BENCH_DIR/idle_conns.c" || die "cannot compile idle_conns.c"
+    HS_BIN="$TMP/tls_handshakes"
+    if rows_include 12 13; then
+        gcc -O2 -Wall -o "$HS_BIN" "$BENCH_DIR/tls_handshakes.c" -lssl -lcrypto ||
+            die "cannot compile tls_handshakes.c"
+    fi
+}
+
+# Rows 10-15: one ECDSA P-256 certificate (self-signed, CN localhost) for every server, the
+# key type tuned sites use (a signature costs the server a fraction of an RSA-2048 one).
+tls_files() {
+    mkdir -p "$TMP/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+        -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" 2>/dev/null || die "openssl req failed"
+    cat "$TMP/tls/cert.pem" "$TMP/tls/key.pem" >"$TMP/tls/haproxy.pem"
+    chmod 755 "$TMP/tls"
+    chmod 644 "$TMP/tls"/*.pem
 }
 
 # ------------------------------------------------------------------ configs
@@ -379,6 +410,9 @@ NGINX_EXTRA=""      # nginx-syntax lines inside server {} (used by nginx and por
 NGINX_HTTP_EXTRA="" # nginx-syntax lines inside http {}, before server {} (nginx and portico)
 H2O_EXTRA_PATHS=""  # YAML entries under paths: (6-space indent)
 CHECK_PATH=/1k.bin  # server_start waits for "200, CHECK_SIZE bytes" on this path
+SCHEME=http         # https in rows 10-15 (server_start checks with curl -k, the load goes over TLS)
+LISTEN_OPTS=""      # after listen ADDR:PORT for nginx and portico (" ssl http2" in rows 10-15)
+NGINX_ONLY_EXTRA="" # nginx-syntax lines inside server {}, nginx only (its tuning portico lacks)
 CHECK_SIZE=1024
 START_WAIT=50       # tenths of a second server_start waits for that answer
 
@@ -394,7 +428,7 @@ http {
     keepalive_timeout 75s;
 $NGINX_HTTP_EXTRA
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port$LISTEN_OPTS;
         root $TMP/www;
 $NGINX_EXTRA
     }
@@ -454,7 +488,9 @@ write_configs() {
         echo "daemon off;"
         echo "pid $d/nginx.pid;"
         echo "error_log $d/error.log warn;"
-        $block "${SRV_PORT[nginx]}" | sed "s|^    access_log off;|&\n    client_body_temp_path $d/body;\n    proxy_temp_path $d/proxy;\n    fastcgi_temp_path $d/fastcgi;\n    uwsgi_temp_path $d/uwsgi;\n    scgi_temp_path $d/scgi;|"
+        NGINX_EXTRA="$NGINX_EXTRA${NGINX_ONLY_EXTRA:+
+$NGINX_ONLY_EXTRA}" $block "${SRV_PORT[nginx]}" |
+            sed "s|^    access_log off;|&\n    client_body_temp_path $d/body;\n    proxy_temp_path $d/proxy;\n    fastcgi_temp_path $d/fastcgi;\n    uwsgi_temp_path $d/uwsgi;\n    scgi_temp_path $d/scgi;|"
     } >"$d/nginx.conf"
 
     {
@@ -469,16 +505,29 @@ write_configs() {
         } >"$TMP/baseline/portico.conf"
     fi
 
+    # Rows 10-15: TLS on h2o's listener (HTTP/2 by ALPN, h2o's default), its session cache
+    # and tickets (ssl-session-resumption mode all, h2o's default, said explicitly).
+    local h2o_tls="" h2o_resume=""
+    if [[ $SCHEME == https ]]; then
+        h2o_tls="
+      ssl:
+        certificate-file: $TMP/tls/cert.pem
+        key-file: $TMP/tls/key.pem
+        minimum-version: TLSv1.3"
+        h2o_resume="ssl-session-resumption:
+  mode: all"
+    fi
     cat >"$TMP/h2o/h2o.conf" <<EOF
 num-threads: 1
 max-connections: 20000
 http1-request-timeout: 75
 error-log: $TMP/h2o/error.log
+$h2o_resume
 hosts:
   default:
     listen:
       host: 127.0.0.1
-      port: ${SRV_PORT[h2o]}
+      port: ${SRV_PORT[h2o]}$h2o_tls
     paths:
 $H2O_EXTRA_PATHS
       /:
@@ -490,6 +539,10 @@ EOF
     # it (about 2 x maxconn) and refuses to start when it cannot raise RLIMIT_NOFILE that far.
     local hmode=http
     [[ $CONF_MODE == stream ]] && hmode=tcp
+    if [[ $SCHEME == https ]]; then
+        haproxy_tls_config >"$TMP/haproxy/haproxy.cfg"
+        return
+    fi
     {
         cat <<EOF
 global
@@ -512,6 +565,31 @@ backend origin
     server origin 127.0.0.1:${SRV_PORT[origin]}
 EOF
     } >"$TMP/haproxy/haproxy.cfg"
+}
+
+# Rows 10-13: HAProxy terminates TLS and answers /1k.bin itself: it serves no files, and its
+# `http-request return ... file` sends a file's content read once at start-up (a fixed body,
+# the cheapest answer it has). TLS 1.3 only, ALPN h2 and http/1.1, its default session cache
+# (tune.ssl.cachesize 20000) and tickets.
+haproxy_tls_config() {
+    cat <<EOF
+global
+    nbthread 1
+    maxconn 5000
+    log stderr format short local0 warning
+    ssl-default-bind-options ssl-min-ver TLSv1.3
+defaults
+    mode http
+    log global
+    timeout connect 5s
+    timeout client 75s
+    timeout server 75s
+    timeout http-keep-alive 75s
+frontend fe
+    bind 127.0.0.1:${SRV_PORT[haproxy]} ssl crt $TMP/tls/haproxy.pem alpn h2,http/1.1
+    http-request return status 200 content-type application/octet-stream file $TMP/www/1k.bin if { path /1k.bin }
+    http-request return status 404
+EOF
 }
 
 # The origin (upstream) of rows 5-7: one more nginx, one worker, pinned to the load
@@ -722,12 +800,12 @@ server_start() {
             server_stop "$s"
             return 1
         fi
-        got=$(curl -s -o /dev/null --max-time 1 -w '%{http_code} %{size_download}' \
-            "http://127.0.0.1:$port$CHECK_PATH" 2>/dev/null)
+        got=$(curl -sk -o /dev/null --max-time 1 -w '%{http_code} %{size_download}' \
+            "$SCHEME://127.0.0.1:$port$CHECK_PATH" 2>/dev/null)
         [[ $got == "200 $CHECK_SIZE" ]] && return 0
         sleep 0.1
     done
-    START_ERROR="no '200, $CHECK_SIZE bytes' on http://127.0.0.1:$port$CHECK_PATH within $((START_WAIT / 10)) s (last: '${got:-none}'); log: $(server_log_tail "$s")"
+    START_ERROR="no '200, $CHECK_SIZE bytes' on $SCHEME://127.0.0.1:$port$CHECK_PATH within $((START_WAIT / 10)) s (last: '${got:-none}'); log: $(server_log_tail "$s")"
     server_stop "$s"
     return 1
 }
@@ -860,8 +938,13 @@ row_probe() {
             if [[ $s == nginx && $CONF_MODE == stream && -n $NGINX_STREAM_WHY ]]; then
                 START_ERROR=$NGINX_STREAM_WHY
             elif server_start "$s"; then
-                server_stop "$s"
                 START_ERROR=""
+                if [[ $SCHEME == https ]]; then
+                    tls_check "$n" "$s"
+                    add_rec '{"type":"check","server":a[0],"row":int(a[1]),"info":a[2]}' "$s" "$n" "$TLS_INFO"
+                    log "row $n $s: $TLS_INFO"
+                fi
+                server_stop "$s"
             fi
             if [[ -n $START_ERROR ]]; then
                 echo "$s: not available (${ROW_FEATURE[$n]}) — row $n: $START_ERROR"
@@ -914,12 +997,31 @@ wait_quiet() {
 # Extra arguments for report.py watch (rows 5-7: the origin's pid and status URL).
 WATCH_EXTRA=()
 
+# load_cmd TOOL SECONDS CONNS PORT PATH [extra args...]: sets LOAD_CMD, the load generator's
+# command line. wrk (http or https by SCHEME), h2load (https, one thread, CONNS connections,
+# -m streams each from the extra args) or tls_handshakes (CONNS processes; the extra arg is
+# full or resume).
+load_cmd() {
+    local tool=$1 secs=$2 conns=$3 port=$4 path=$5
+    shift 5
+    case $tool in
+        wrk) LOAD_CMD=(wrk -t1 -c"$conns" -d"${secs}s" --latency "$@" "$SCHEME://127.0.0.1:$port$path") ;;
+        h2load) LOAD_CMD=(h2load -t1 -c"$conns" -D "$secs" "$@" "$SCHEME://127.0.0.1:$port$path") ;;
+        hs) LOAD_CMD=("$HS_BIN" 127.0.0.1 "$port" "$path" "$secs" "$conns" "$@") ;;
+        *) die "unknown load tool $tool" ;;
+    esac
+}
+
 # wrk_measure ROW SERVER ROUND CONNS PATH [extra wrk args...]
 # Fresh server, 1 s warm-up, then one wrk run of DURATION seconds.
-wrk_measure() {
-    local row=$1 s=$2 round=$3 conns=$4 path=$5
+wrk_measure() { LOAD_TOOL=wrk load_measure "$@"; }
+
+# load_measure ROW SERVER ROUND CONNS PATH [extra args...]: wrk_measure with the load
+# generator LOAD_TOOL (see load_cmd; its output is read as wrk's).
+load_measure() {
+    local row=$1 s=$2 round=$3 conns=$4 path=$5 tool=${LOAD_TOOL:-wrk}
     shift 5
-    local url="http://127.0.0.1:${SRV_PORT[$s]}$path" out="$TMP/runs/row$row-$s-$round.txt"
+    local out="$TMP/runs/row$row-$s-$round.txt"
     server_start "$s" || { record_fail "$row" "$s" "$round" "start: $START_ERROR"; return 1; }
     local also=()
     if [[ $CONF_MODE == app ]]; then
@@ -932,11 +1034,12 @@ wrk_measure() {
         also=(--also "$(stack_arg "$(front_extra "$s")" "${SRV_APPS[$s]:-}")")
     fi
     wait_quiet
-    run_tracked timeout $((WARMUP + 15)) taskset -c "$CLIENT_CPU" \
-        wrk -t1 -c"$conns" -d"${WARMUP}s" "$@" "$url" >/dev/null 2>&1
+    load_cmd "$tool" "$WARMUP" "$conns" "${SRV_PORT[$s]}" "$path" "$@"
+    run_tracked timeout $((WARMUP + 15)) taskset -c "$CLIENT_CPU" "${LOAD_CMD[@]}" >/dev/null 2>&1
+    load_cmd "$tool" "$DURATION" "$conns" "${SRV_PORT[$s]}" "$path" "$@"
     run_tracked python3 "$BENCH_DIR/report.py" watch "$out.cpu" $((DURATION + 30)) "${SRV_PID[$s]}" \
         "$SERVER_CPU" "$CLIENT_CPU" "${WATCH_EXTRA[@]}" "${also[@]}" -- \
-        taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency "$@" "$url" >"$out" 2>&1
+        taskset -c "$CLIENT_CPU" "${LOAD_CMD[@]}" >"$out" 2>&1
     local rc=$?
     # Row 9: the memory of the stack right after the load, while it still runs.
     [[ $CONF_MODE == app && -f $out.cpu ]] && python3 "$BENCH_DIR/report.py" stack-mem "$out.cpu" \
@@ -944,7 +1047,7 @@ wrk_measure() {
     if ! kill -0 "${SRV_PID[$s]}" 2>/dev/null; then
         record_fail "$row" "$s" "$round" "server died during the run"
     elif ((rc != 0)); then
-        record_fail "$row" "$s" "$round" "wrk exited with $rc: $(tail -n 2 "$out" | tr '\n' ' ')"
+        record_fail "$row" "$s" "$round" "$tool exited with $rc: $(tail -n 2 "$out" | tr '\n' ' ')"
     else
         local summary
         summary=$(python3 "$BENCH_DIR/report.py" add-wrk "$RESULTS" "$row" "$s" "$round" "$out" "$out.cpu")
@@ -1042,6 +1145,8 @@ idle_clients() {
 # and, if it does not answer, reported as "not available (FEATURE)" for that row).
 
 declare -A ROW_TITLE=() ROW_KIND=() ROW_MIBPS=() ROW_SERVERS=() ROW_FEATURE=()
+declare -A ROW_BODY_KIB=() # a row's response body in KiB (uncompressed): the table adds the
+                           # server CPU per MiB of it
 
 ROW_SERVERS[1]="portico nginx h2o"
 ROW_TITLE[1]="1 KiB file, keep-alive, 64 conns"; ROW_KIND[1]=wrk; ROW_MIBPS[1]=0
@@ -1145,6 +1250,15 @@ row7_teardown() { proxy_rows_teardown; }
 ROW_TITLE[8]="gzip'd 100 KiB text (gzip_comp_level 6), keep-alive, 16 conns"; ROW_KIND[8]=wrk; ROW_MIBPS[8]=0
 ROW_SERVERS[8]="portico nginx"; ROW_FEATURE[8]="gzip"
 row8_setup() {
+    gzip_text_file
+    NGINX_EXTRA="$GZIP_CONF"
+    write_configs
+}
+GZIP_CONF="        gzip on;
+        gzip_comp_level 6;
+        gzip_types text/plain;"
+# TMP/www/100k.txt: 100 KiB of HTML-like words (rows 8 and 15).
+gzip_text_file() {
     python3 -c 'import random, sys
 r = random.Random(8)
 words = ["<div>", "</div>", "<p class=\"item\">", "portico", "server", "static", "proxy",
@@ -1157,10 +1271,6 @@ while n < 100 * 1024:
     n += len(w)
 sys.stdout.write("".join(out)[:100 * 1024])' >"$TMP/www/100k.txt"
     chmod 644 "$TMP/www/100k.txt"
-    NGINX_EXTRA="        gzip on;
-        gzip_comp_level 6;
-        gzip_types text/plain;"
-    write_configs
 }
 row8_run() { wrk_measure 8 "$1" "$2" 16 /100k.txt -H 'Accept-Encoding: gzip'; }
 row8_teardown() {
@@ -1210,6 +1320,104 @@ row9_teardown() {
     write_configs
 }
 
+# ---- rows 10-15: HTTPS. TLS 1.3 only (ssl_protocols TLSv1.3 and the peers' equivalents),
+# OpenSSL's default TLS 1.3 ciphers and groups (the clients' OpenSSL picks
+# TLS_AES_256_GCM_SHA384 with X25519), the same ECDSA P-256 certificate (tls_files) for
+# every server, each server's session cache and tickets on as its tuned users run it:
+# nginx and portico `ssl_session_cache shared:SSL:10m; ssl_session_timeout 1h;` (tickets on,
+# nginx's default), the default ssl_buffer_size 16k; nginx also `open_file_cache` (portico's
+# file cache is always on). h2o: ssl-session-resumption mode all. HAProxy: its defaults
+# (cache and tickets), answering /1k.bin with `http-request return` (haproxy_tls_config).
+# The listener offers h2 and http/1.1 by ALPN everywhere; wrk and tls_handshakes offer no h2.
+TLS_SERVER_CONF="        ssl_certificate %TMP%/tls/cert.pem;
+        ssl_certificate_key %TMP%/tls/key.pem;
+        ssl_protocols TLSv1.3;
+        ssl_session_cache shared:SSL:10m;
+        ssl_session_timeout 1h;"
+NGINX_TUNING="        open_file_cache max=1000 inactive=20s;
+        open_file_cache_valid 30s;"
+
+tls_rows_setup() {
+    SCHEME=https
+    LISTEN_OPTS=" ssl http2"
+    NGINX_EXTRA=${TLS_SERVER_CONF//%TMP%/$TMP}${1:+
+$1}
+    NGINX_ONLY_EXTRA=$NGINX_TUNING
+    write_configs
+}
+tls_rows_teardown() {
+    SCHEME=http
+    LISTEN_OPTS=""
+    NGINX_EXTRA=""
+    NGINX_ONLY_EXTRA=""
+    write_configs
+}
+
+# tls_check ROW SERVER: what the server negotiates with curl (TLS version and cipher, ALPN; row
+# 11 asks for h2). Sets TLS_INFO, or START_ERROR when it is not TLS 1.3 (row 11: not h2).
+tls_check() {
+    local row=$1 s=$2 v ver alpn http=--http1.1
+    [[ $row == 11 ]] && http=--http2
+    v=$(curl -skv "$http" -o /dev/null --max-time 3 \
+        "https://127.0.0.1:${SRV_PORT[$s]}/1k.bin" 2>&1)
+    ver=$(sed -n 's/^\* SSL connection using //p' <<<"$v" | head -n 1)
+    alpn=$(sed -n 's/^\* ALPN: server accepted //p' <<<"$v" | head -n 1)
+    TLS_INFO="${ver:-no TLS}, ALPN ${alpn:-none}"
+    if [[ $ver != TLSv1.3* ]]; then
+        START_ERROR="curl negotiated ${ver:-nothing}, not TLSv1.3"
+    elif [[ $row == 11 && $alpn != h2 ]]; then
+        START_ERROR="ALPN ${alpn:-none}, not h2"
+    fi
+}
+
+ROW_TITLE[10]="HTTPS 1 KiB file, keep-alive, HTTP/1.1, 64 conns"; ROW_KIND[10]=wrk; ROW_MIBPS[10]=0
+ROW_SERVERS[10]="portico nginx h2o haproxy"; ROW_FEATURE[10]="tls"
+row10_setup() { tls_rows_setup; }
+row10_run() { wrk_measure 10 "$1" "$2" 64 /1k.bin; }
+row10_teardown() { tls_rows_teardown; }
+
+# Row 11: h2load, one thread, 16 connections x 32 concurrent streams = 512 requests in flight.
+H2_CONNS=16
+H2_STREAMS=32
+ROW_TITLE[11]="HTTP/2 over TLS, 1 KiB file, $H2_CONNS conns x $H2_STREAMS streams (h2load)"; ROW_KIND[11]=wrk; ROW_MIBPS[11]=0
+ROW_SERVERS[11]="portico nginx h2o haproxy"; ROW_FEATURE[11]="tls"
+row11_setup() { tls_rows_setup; }
+row11_run() { LOAD_TOOL=h2load load_measure 11 "$1" "$2" "$H2_CONNS" /1k.bin -m "$H2_STREAMS"; }
+row11_teardown() { tls_rows_teardown; }
+
+# Rows 12-13: a new TLS connection per request (tls_handshakes.c, HS_PROCS processes on the
+# client's CPU), full handshakes (no session offered) and resumed ones (the newest ticket).
+# Full handshakes are bound by the client (it verifies each ECDSA signature and does the
+# same key exchange), so compare server CPU per handshake.
+HS_PROCS=4
+ROW_TITLE[12]="new TLS connections, full handshake + 1 KiB GET each, $HS_PROCS clients"; ROW_KIND[12]=hs; ROW_MIBPS[12]=0
+ROW_SERVERS[12]="portico nginx h2o haproxy"; ROW_FEATURE[12]="tls"
+row12_setup() { tls_rows_setup; }
+row12_run() { LOAD_TOOL=hs load_measure 12 "$1" "$2" "$HS_PROCS" /1k.bin full; }
+row12_teardown() { tls_rows_teardown; }
+
+ROW_TITLE[13]="new TLS connections, resumed (TLS 1.3 ticket) + 1 KiB GET each, $HS_PROCS clients"; ROW_KIND[13]=hs; ROW_MIBPS[13]=0
+ROW_SERVERS[13]="portico nginx h2o haproxy"; ROW_FEATURE[13]="tls"
+row13_setup() { tls_rows_setup; }
+row13_run() { LOAD_TOOL=hs load_measure 13 "$1" "$2" "$HS_PROCS" /1k.bin resume; }
+row13_teardown() { tls_rows_teardown; }
+
+ROW_TITLE[14]="HTTPS 1 MiB file, keep-alive, 16 conns"; ROW_KIND[14]=wrk; ROW_MIBPS[14]=1
+ROW_SERVERS[14]="portico nginx h2o"; ROW_FEATURE[14]="tls"
+row14_setup() { tls_rows_setup; }
+row14_run() { wrk_measure 14 "$1" "$2" 16 /1m.bin; }
+row14_teardown() { tls_rows_teardown; }
+
+# Row 15: row 8 over HTTPS (gzip_comp_level 6, 16 conns).
+ROW_TITLE[15]="HTTPS gzip'd 100 KiB text (gzip_comp_level 6), keep-alive, 16 conns"; ROW_KIND[15]=wrk; ROW_MIBPS[15]=0
+ROW_SERVERS[15]="portico nginx"; ROW_FEATURE[15]="gzip over tls"; ROW_BODY_KIB[15]=100
+row15_setup() {
+    gzip_text_file
+    tls_rows_setup "$GZIP_CONF"
+}
+row15_run() { wrk_measure 15 "$1" "$2" 16 /100k.txt -H 'Accept-Encoding: gzip'; }
+row15_teardown() { tls_rows_teardown; }
+
 # The --baseline portico runs wherever portico runs (only if it is in --servers).
 for n in "${!ROW_SERVERS[@]}"; do ROW_SERVERS[$n]=${ROW_SERVERS[$n]/portico/portico baseline}; done
 unset n
@@ -1238,8 +1446,8 @@ run_row() {
         fi
     fi
     log "row $n: ${ROW_TITLE[$n]}"
-    add_rec '{"type":"row","row":int(a[0]),"title":a[1],"kind":a[2],"show_mibps":a[3]=="1"}' \
-        "$n" "${ROW_TITLE[$n]}" "${ROW_KIND[$n]}" "${ROW_MIBPS[$n]}"
+    add_rec '{"type":"row","row":int(a[0]),"title":a[1],"kind":a[2],"show_mibps":a[3]=="1",**({"body_kib":int(a[4])} if a[4] else {})}' \
+        "$n" "${ROW_TITLE[$n]}" "${ROW_KIND[$n]}" "${ROW_MIBPS[$n]}" "${ROW_BODY_KIB[$n]:-}"
     row_probe "$n"
     if ((${#ROW_RUN[@]})); then
         log "row $n: servers ${ROW_RUN[*]}"
@@ -1266,6 +1474,7 @@ main() {
     raise_limits
     check_cpus
     make_files
+    rows_include 10 11 12 13 14 15 && tls_files
     snapshot_portico portico "$PORTICO_BIN"
     if [[ -n $BASELINE_BIN ]]; then
         snapshot_portico baseline "$BASELINE_BIN"

@@ -156,6 +156,54 @@ class AppRow(unittest.TestCase):
                         "the app row has a bottleneck line")
 
 
+H2LOAD_OUT = """starting benchmark...
+TLS Protocol: TLSv1.3
+Cipher: TLS_AES_256_GCM_SHA384
+Server Temp Key: X25519 253 bits
+Application protocol: %s
+
+finished in 3.00s, 61234.50 req/s, 64.25MB/s
+requests: 183703 total, 184215 started, 183703 done, 183700 succeeded, 3 failed, 0 errored, 0 timeout
+status codes: 183700 2xx, 0 3xx, 2 4xx, 0 5xx
+"""
+
+HS_OUT = """  1234 requests in 3.01s, 0 read
+Requests/sec:    410.00
+Handshakes: full 1230, resumed 4, TLS1.3 1234, other-protocol 0, bad-response 0
+Socket errors: connect 0, read 0, write 0, timeout 0
+Handshake mode mismatches: 4
+"""
+
+
+class TlsRows(unittest.TestCase):
+    """The HTTPS rows' load generators: h2load's output and tls_handshakes' (bench/tls_handshakes.c)."""
+
+    def test_h2load_output(self):
+        m = report.parse_wrk(H2LOAD_OUT % "h2")
+        self.assertEqual((m["rps"], round(m["mibps"], 2), m["requests"]), (61234.5, 64.25, 183700))
+        self.assertEqual((m["sock_read"], m["non2xx"], m["not_tls13"]), (3, 2, 0))
+        self.assertNotIn("proto_error", m)
+        self.assertIn("protocol http/1.1, not h2", report.errors_of(report.parse_wrk(H2LOAD_OUT % "http/1.1")))
+
+    def test_handshake_client_output_and_rows(self):
+        m = report.parse_wrk(HS_OUT)
+        self.assertEqual((m["rps"], m["hs_full"], m["hs_resumed"], m["hs_mismatch"]), (410.0, 1230, 4, 4))
+        self.assertIn("4 handshakes not of the row's kind", report.errors_of(m))
+        recs = [{"type": "meta", "date": "d", "rounds": 1, "duration": 3, "server_cpu": "0",
+                 "client_cpu": "1", "host": "h"},
+                {"type": "row", "row": 12, "title": "full handshakes", "kind": "hs", "show_mibps": False},
+                {"type": "row", "row": 15, "title": "gzip", "kind": "wrk", "show_mibps": False, "body_kib": 100}]
+        recs += [wrk(12, "portico", 1, 500, 0, 0.25), wrk(12, "nginx", 1, 500, 0, 0.5)]
+        recs += [wrk(15, "portico", 1, 1024, 1.0, 1.0), wrk(15, "nginx", 1, 512, 1.0, 1.0)]
+        rows = table_rows(table_of(recs))
+        self.assertEqual([r[2] for r in rows[2:5]], ["handshakes/s (higher better)",
+                                                      "handshakes per server CPU-second (higher better)",
+                                                      "server CPU µs per handshake (lower better)"])
+        self.assertEqual(rows[4][3:], ["500", "1,000", "0.50x"])
+        self.assertEqual(rows[-1][2:], ["server CPU ms per MiB of body (lower better)", "10.00", "20.00",
+                                        "0.50x"])
+
+
 class StackMemory(unittest.TestCase):
     """report.stack / stack_mem on real processes: a shell (the front end) with a sleep child
     (an app process, by its executable), and a sleep of its own (an app given by pid)."""
@@ -299,7 +347,8 @@ class RunArguments(unittest.TestCase):
         script = ('PORTICO_BIN=x; PORT_BASE=28400; ROUNDS=1; DURATION=1; IDLE_CONNS=1; WAIT_QUIET=0; '
                   'ROWS=1; SERVERS_WANTED=portico; BASELINE_BIN=""; parse_args "$@"; echo "$ROWS"')
         funcs = ("log", "die", "usage", "parse_args")
-        for rows, want in (("apps", "9"), ("1,apps", "1,9"), ("5,9", "5,9")):
+        for rows, want in (("apps", "9"), ("1,apps", "1,9"), ("5,9", "5,9"), ("tls", "10,11,12,13,14,15"),
+                           ("1,tls", "1,10,11,12,13,14,15")):
             self.assertEqual(self.shell(f"set -- --rows {rows}; " + script, *funcs).strip(), want)
 
     def test_stack_arg_joins_pids(self):
