@@ -217,6 +217,41 @@ int status_cb(SSL* ssl, void*) {
   return SSL_TLSEXT_ERR_OK;
 }
 
+// The derived ticket key of (period, epoch), computed once per worker thread and epoch: a
+// TLS 1.3 handshake issues two tickets and a resumption decrypts one, and each derivation is
+// three HMACs whose one-shot API fetches HMAC and SHA-256 from OpenSSL 3's provider store
+// (under its shared lock) every time.
+const Context::TicketKey& cached_ticket_key(uint64_t period, uint64_t epoch) {
+  struct Slot {
+    uint64_t period = 0, epoch = 0;
+    bool valid = false;
+    Context::TicketKey key;
+  };
+  thread_local Slot slots[2];  // the current epoch and the one before
+  for (Slot& sl : slots)
+    if (sl.valid && sl.period == period && sl.epoch == epoch) return sl.key;
+  // Replace an empty slot, else the older epoch.
+  Slot& sl = !slots[0].valid                   ? slots[0]
+             : !slots[1].valid                 ? slots[1]
+             : slots[0].epoch < slots[1].epoch ? slots[0]
+                                               : slots[1];
+  sl.key = derived_ticket_key(period, epoch);
+  sl.period = period;
+  sl.epoch = epoch;
+  sl.valid = true;
+  return sl.key;
+}
+
+// The ticket ciphers, fetched once (EVP_aes_*_cbc() are legacy tables: every init with one
+// fetches the implementation again, under OpenSSL 3's shared lock).
+const EVP_CIPHER* ticket_cipher(size_t key_len) {
+  static const EVP_CIPHER* aes128 = EVP_CIPHER_fetch(nullptr, "AES-128-CBC", nullptr);
+  static const EVP_CIPHER* aes256 = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+  const EVP_CIPHER* c = key_len == 16 ? aes128 : aes256;
+  if (c) return c;
+  return key_len == 16 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
+}
+
 // Ticket encryption/decryption: see context.h.
 int ticket_cb(SSL* ssl, unsigned char name[16], unsigned char iv[16], EVP_CIPHER_CTX* ectx,
               EVP_MAC_CTX* hctx, int enc) {
@@ -224,7 +259,6 @@ int ticket_cb(SSL* ssl, unsigned char name[16], unsigned char iv[16], EVP_CIPHER
   if (!c) return -1;
   const uint64_t period = std::max<uint64_t>(c->settings().session_timeout_s, 1);
   const uint64_t epoch = uint64_t(time(nullptr)) / period;
-  Context::TicketKey derived;
   const Context::TicketKey* key = nullptr;
   int rc = 1;
   const auto& files = c->ticket_keys();
@@ -232,8 +266,7 @@ int ticket_cb(SSL* ssl, unsigned char name[16], unsigned char iv[16], EVP_CIPHER
     if (!files.empty()) {
       key = &files[0];
     } else {
-      derived = derived_ticket_key(period, epoch);
-      key = &derived;
+      key = &cached_ticket_key(period, epoch);
     }
     if (RAND_bytes(iv, 16) != 1) return -1;
     std::memcpy(name, key->name, 16);
@@ -246,16 +279,16 @@ int ticket_cb(SSL* ssl, unsigned char name[16], unsigned char iv[16], EVP_CIPHER
     if (!key) return 0;
   } else {
     for (uint64_t e : {epoch, epoch - 1}) {
-      derived = derived_ticket_key(period, e);
-      if (std::memcmp(name, derived.name, 16) == 0) {
-        key = &derived;
+      const Context::TicketKey& k = cached_ticket_key(period, e);
+      if (std::memcmp(name, k.name, 16) == 0) {
+        key = &k;
         rc = e == epoch ? 1 : 2;  // 2: renew a ticket of the previous epoch
         break;
       }
     }
     if (!key) return 0;
   }
-  const EVP_CIPHER* cipher = key->aes_len == 16 ? EVP_aes_128_cbc() : EVP_aes_256_cbc();
+  const EVP_CIPHER* cipher = ticket_cipher(key->aes_len);
   OSSL_PARAM params[3];
   params[0] = OSSL_PARAM_construct_octet_string(
       OSSL_MAC_PARAM_KEY, const_cast<unsigned char*>(key->hmac), key->hmac_len);
