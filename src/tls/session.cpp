@@ -21,6 +21,10 @@ namespace {
 // once, and a write OpenSSL asks to repeat is rebuilt from the same caller data.
 constexpr size_t kScratch = 16384;
 thread_local char t_scratch[kScratch];
+// File ranges without kTLS are read in pieces of up to 64 KiB and written as records from
+// there: one pread per four records instead of one per record.
+constexpr size_t kFileChunk = 65536;
+thread_local char t_file[kFileChunk];
 
 int g_session_index = -1;
 
@@ -371,18 +375,28 @@ IoResult Session::sendfile(Transport& t, int file_fd, off_t offset, size_t len) 
     return result(t, int(n), /*reading=*/false, "SSL_sendfile");
   }
   // No kTLS (this kernel has no tls module, or the cipher is not offloaded): read, then write.
-  const size_t want = std::min(len, kScratch);
+  const size_t want = std::min(len, kFileChunk);
   ssize_t got;
   do {
-    got = ::pread(file_fd, t_scratch, want, offset);
+    got = ::pread(file_fd, t_file, want, offset);
   } while (got < 0 && errno == EINTR);
   if (got < 0) return IoResult::failed(errno);
   if (got == 0) return IoResult::ended();  // the file is shorter than asked
   if (plain_) {
-    struct iovec iov = {t_scratch, size_t(got)};
+    struct iovec iov = {t_file, size_t(got)};
     return t.raw_writev(&iov, 1, false);
   }
-  return write_bytes(t, t_scratch, size_t(got));
+  // SSL_MODE_ENABLE_PARTIAL_WRITE: each SSL_write returns once a record is out, so the piece
+  // goes out record by record. A record the socket did not take whole stays pending in
+  // OpenSSL; the bytes before it are reported, and the next call reads the file again from
+  // there, so the retry hands OpenSSL the same bytes (in a moving buffer, as the mode allows).
+  size_t done = 0;
+  while (done < size_t(got)) {
+    IoResult w = write_bytes(t, t_file + done, size_t(got) - done);
+    if (!w.progress()) return done > 0 ? IoResult::moved(done) : w;
+    done += w.bytes();
+  }
+  return IoResult::moved(done);
 }
 
 IoResult Session::shutdown_write(Transport& t) {
