@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <memory>
 
 #include "core/log.h"
 #include "http/http_config.h"
@@ -19,7 +20,12 @@ constexpr size_t kReadBudget = 256 * 1024;  // bytes read per round before other
 constexpr uint32_t kMaxEmptyFrames = 1024;  // empty DATA/HEADERS-less frames per connection
 constexpr uint64_t kResetBurst = 256;       // resets (both directions) in a burst ...
 constexpr uint64_t kResetPerSecond = 33;    // ... and sustained (nghttp2's rate)
-constexpr size_t kPooledStreams = 8;
+constexpr size_t kPooledStreams = 8;  // closed streams a session keeps for its next ones
+// ... and the worker keeps for any session: a connection with many streams in flight (a page's
+// assets, h2load -m 32) would otherwise allocate and free a stream, and its field buffers, per
+// request. Bounded: 512 closed streams of ~1 KiB each per worker at most.
+constexpr size_t kWorkerPooledStreams = 512;
+thread_local std::vector<std::unique_ptr<Stream>> t_stream_pool;
 constexpr size_t kMaxResponseHead = 1024 * 1024;  // a response header block (HPACK input)
 // SETTINGS_MAX_FRAME_SIZE we accept, as nginx (NGX_HTTP_V2_MAX_FRAME_SIZE): libnghttp2 reads
 // frames in pieces (header blocks are decoded as they arrive, DATA goes to the stream's
@@ -462,6 +468,8 @@ void Session::release(Stream* s) {
   if (h_ && !closed_) nghttp2_session_set_stream_user_data(h_, s->id(), nullptr);
   if (free_.size() < kPooledStreams) {
     free_.push_back(s);
+  } else if (t_stream_pool.size() < kWorkerPooledStreams) {
+    t_stream_pool.emplace_back(s);
   } else {
     delete s;
   }
@@ -509,6 +517,10 @@ int Session::on_begin_headers(const nghttp2_frame* f) {
   if (!free_.empty()) {
     s = free_.back();
     free_.pop_back();
+  } else if (!t_stream_pool.empty()) {
+    s = t_stream_pool.back().release();
+    t_stream_pool.pop_back();
+    s->rebind(this);
   } else {
     s = new Stream(this);
   }

@@ -36,6 +36,9 @@ class Stream final : public http::ClientStream {
  public:
   explicit Stream(Session* s) : session_(s) {}
   ~Stream();
+  // A closed stream from the worker's pool goes to work for another connection's session.
+  // REQUIRES: closed (no request, no content).
+  void rebind(Session* s) { session_ = s; }
 
   // ---- driven by the Session ----
   // A new stream `id` (its HEADERS began): a request from the pool, pinned to the current
