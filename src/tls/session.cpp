@@ -176,12 +176,27 @@ std::string_view Session::alpn() const {
   return p ? std::string_view(reinterpret_cast<const char*>(p), len) : std::string_view();
 }
 
+// Watches the socket BIO's reads: a read that returned less than OpenSSL asked for drained the
+// socket (edge-triggered, as Transport::raw_read's rule), so after a record has been handed
+// over with nothing left in OpenSSL, the connection need not read again only to hear EAGAIN.
+long Session::on_bio(BIO* b, int oper, const char*, size_t len, int, long, int ret,
+                     size_t* processed) {
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+    auto* s = static_cast<Session*>(static_cast<void*>(BIO_get_callback_arg(b)));
+    s->sock_drained_ = ret <= 0 || (processed && *processed < len);
+  }
+  return ret;
+}
+
 bool Session::attach(Transport& t, bool detect_plain) {
   ssl_ = SSL_new(ctx_->native());
   if (!ssl_ || SSL_set_fd(ssl_, t.fd()) != 1) {
     PORTICO_LOG(LogLevel::kAlert, conn_id_, "SSL_new() failed{}", ssl_error_text());
     return false;
   }
+  BIO* rbio = SSL_get_rbio(ssl_);
+  BIO_set_callback_ex(rbio, &Session::on_bio);
+  BIO_set_callback_arg(rbio, static_cast<char*>(static_cast<void*>(this)));
   SSL_set_ex_data(ssl_, g_session_index, this);
   SSL_set_accept_state(ssl_);
   server_ = true;
@@ -312,7 +327,10 @@ IoResult Session::read(Transport& t, char* buf, size_t len) {
   const int rc = SSL_read_ex(ssl_, buf, len, &n);
   if (rc == 1) {
     read_wants_write_ = false;
-    // Stay readable: the next record may be buffered or on the socket; a want-read says drained.
+    // Stay readable while the next record may be buffered or on the socket; a short socket read
+    // with nothing left in OpenSSL says drained (unless the peer half-closed: no new edge would
+    // announce its close_notify or EOF).
+    if (sock_drained_ && !SSL_has_pending(ssl_)) t.set_readable(t.read_closed());
     return IoResult::moved(n);
   }
   return result(t, 0, /*reading=*/true, "SSL_read");

@@ -89,6 +89,8 @@ class Session final : public Transport::Layer {
   static int on_client_hello(SSL* ssl, int* alert, void* arg);
   static int on_new_session(SSL* ssl, SSL_SESSION* sess);
   static int on_servername(SSL* ssl, int* alert, void* arg);
+  static long on_bio(BIO* b, int oper, const char* argp, size_t len, int argi, long argl, int ret,
+                     size_t* processed);
   void use_server_name(SSL* ssl, std::string_view name);
 
   std::shared_ptr<const Context> ctx_;
@@ -107,6 +109,7 @@ class Session final : public Transport::Layer {
   bool read_wants_write_ = false;
   bool write_wants_read_ = false;
   bool shut_ = false;              // close_notify sent
+  bool sock_drained_ = false;      // the last socket read was short (server sessions)
   SSL_SESSION** reuse_ = nullptr;  // client: where a new session goes
 };
 
