@@ -20,7 +20,7 @@ constexpr size_t kReadBudget = 256 * 1024;  // bytes read per round before other
 constexpr uint32_t kMaxEmptyFrames = 1024;  // empty DATA/HEADERS-less frames per connection
 constexpr uint64_t kResetBurst = 256;       // resets (both directions) in a burst ...
 constexpr uint64_t kResetPerSecond = 33;    // ... and sustained (nghttp2's rate)
-constexpr size_t kPooledStreams = 8;  // closed streams a session keeps for its next ones
+constexpr size_t kPooledStreams = 8;        // closed streams a session keeps for its next ones
 // ... and the worker keeps for any session: a connection with many streams in flight (a page's
 // assets, h2load -m 32) would otherwise allocate and free a stream, and its field buffers, per
 // request. Bounded: 512 closed streams of ~1 KiB each per worker at most.
