@@ -88,7 +88,12 @@ bool HeadCollector::add(std::string_view name, std::string_view value) {
 
 int HeadCollector::finish(const http::ParseLimits& limits, bool has_body, http::RequestHead& head) {
   if (too_large_) return 431;
-  if (bad_ || method_.empty() || (path_.empty() && authority_.empty())) return 400;
+  // RFC 9113 8.3.1: :method, :scheme and :path in every request but CONNECT, which carries
+  // :authority and neither of the other two (nginx: "client sent no :scheme header", 400).
+  if (bad_ || method_.empty()) return 400;
+  if (method_ == "CONNECT" ? authority_.empty() || !scheme_.empty() || !path_.empty()
+                           : scheme_.empty() || path_.empty())
+    return 400;
   if (!started_) start_fields();
   if (!cookie_.empty()) {
     buf_ += "Cookie: ";

@@ -352,6 +352,17 @@ class RequestBodyTest(unittest.TestCase):
         self.assertEqual(c.status(1), ["400"])
         self.assertEqual(b"".join(f.data for f in c.of(1, hf.DataFrame)), b"custom 400 page\n")
 
+    def test_a_request_without_scheme_or_path_is_a_bad_request(self):
+        # RFC 9113 8.3.1; nginx: "client sent no :scheme header" (was served by portico).
+        c = self.c
+        c.send(c.headers(1, [(":method", "GET"), (":path", "/"), (":authority", "localhost")]),
+               c.headers(3, [(":method", "GET"), (":scheme", "http"), (":path", ""),
+                             (":authority", "localhost")]))
+        self.finish(1)
+        self.finish(3)
+        self.assertEqual(c.status(1), ["400"])
+        self.assertEqual(c.status(3), ["400"])
+
     def test_malformed_fields_reset_the_stream(self):
         c = self.c
         c.send(c.get(1, "/", extra=[("x-foo", "a\r\nreferer: smuggled")]),
