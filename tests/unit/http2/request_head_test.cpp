@@ -44,6 +44,7 @@ TEST(HeadCollector, PseudoFieldsBecomeTheRequestLineAndHost) {
 TEST(HeadCollector, AuthorityWinsOverHostAndCookiesAreJoined) {
   HeadCollector c;
   ASSERT_EQ(collect(c, {{":method", "GET"},
+                        {":scheme", "http"},
                         {":path", "/"},
                         {":authority", "a.test"},
                         {"host", "b.test"},
@@ -58,20 +59,27 @@ TEST(HeadCollector, AuthorityWinsOverHostAndCookiesAreJoined) {
 
 TEST(HeadCollector, HostFieldWithoutAuthority) {
   HeadCollector c;
-  ASSERT_EQ(collect(c, {{":method", "GET"}, {":path", "/"}, {"host", "b.test"}}), 0);
+  ASSERT_EQ(
+      collect(c, {{":method", "GET"}, {":scheme", "http"}, {":path", "/"}, {"host", "b.test"}}), 0);
   EXPECT_EQ(head.host, "b.test");
 }
 
 TEST(HeadCollector, BodyWithoutLengthIsOfUnknownLength) {
   HeadCollector c;
-  ASSERT_EQ(collect(c, {{":method", "POST"}, {":path", "/"}, {":authority", "a"}}, true), 0);
-  EXPECT_TRUE(head.chunked);
-  EXPECT_EQ(head.content_length, -1);
   ASSERT_EQ(
-      collect(c,
-              {{":method", "POST"}, {":path", "/"}, {":authority", "a"}, {"content-length", "12"}},
+      collect(c, {{":method", "POST"}, {":scheme", "http"}, {":path", "/"}, {":authority", "a"}},
               true),
       0);
+  EXPECT_TRUE(head.chunked);
+  EXPECT_EQ(head.content_length, -1);
+  ASSERT_EQ(collect(c,
+                    {{":method", "POST"},
+                     {":scheme", "http"},
+                     {":path", "/"},
+                     {":authority", "a"},
+                     {"content-length", "12"}},
+                    true),
+            0);
   EXPECT_FALSE(head.chunked);
   EXPECT_EQ(head.content_length, 12);
 }
@@ -93,6 +101,12 @@ TEST(HeadCollector, TheHttp1RulesApply) {
   EXPECT_EQ(collect(c, {{":path", "/"}, {":authority", "a"}}), 400);
   EXPECT_EQ(collect(c, {{":method", "GET"}, {":method", "GET"}, {":path", "/"}}), 400);
   EXPECT_EQ(collect(c, {{":method", "GET"}, {"x", "y"}, {":path", "/"}}), 400);
+  // RFC 9113 8.3.1: no :scheme, an empty :path, CONNECT with a :path.
+  EXPECT_EQ(collect(c, {{":method", "GET"}, {":path", "/"}, {":authority", "a"}}), 400);
+  EXPECT_EQ(
+      collect(c, {{":method", "GET"}, {":scheme", "http"}, {":path", ""}, {":authority", "a"}}),
+      400);
+  EXPECT_EQ(collect(c, {{":method", "CONNECT"}, {":path", "/"}, {":authority", "a:443"}}), 400);
 }
 
 TEST(HeadCollector, LimitsAnswer431) {
@@ -118,6 +132,7 @@ TEST(HeadCollector, LimitsAnswer431) {
   // Under the field count but over the parser's header count.
   c.reset(1 << 20);
   c.add(":method", "GET");
+  c.add(":scheme", "http");
   c.add(":path", "/");
   c.add(":authority", "a");
   for (int i = 0; i < 200; ++i) c.add("x", "y");
