@@ -268,7 +268,7 @@ class DebianStockConfigHttpsTest(unittest.TestCase):
         profile = tempfile.mkdtemp(prefix="portico-chromium-")
         try:
             p = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
-                                "--no-first-run", "--disable-extensions",
+                                "--no-first-run", "--disable-extensions", "--disable-dev-shm-usage",
                                 f"--user-data-dir={profile}", "--ignore-certificate-errors",
                                 f"--host-resolver-rules=MAP a.test 127.0.0.1",
                                 "--virtual-time-budget=10000", "--dump-dom",
