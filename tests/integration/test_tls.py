@@ -586,7 +586,8 @@ class TlsCertificateOnDiskTest(unittest.TestCase):
             tls_certs.make_leaf(self.dir, "site", "a.test", "root", serial=2222)
             eventually(lambda: self.serial() == "08AE", timeout=15,
                        message="the renewed certificate is served")
-            self.srv.wait_error_log(r"site\.(crt|key).* changed on disk: new handshakes use the new files")
+            self.srv.wait_error_log(
+                r"site\.(crt|key).* changed on disk: new handshakes use the new files")
             self.assertEqual(self.serial("port_v13"), "08AE", "every server using the files")
             eventually(lambda: self.stream_serial() == "08AE",
                        message="the stream server's renewed certificate")
