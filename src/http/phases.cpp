@@ -254,7 +254,6 @@ bool init_request(Request& r, const AddrConf& addr, int* status) {
     return false;
   }
   if (normalize_path(r.head.path, r.uri, r.server->loc->merge_slashes) != UriResult::kOk) {
-    r.uri.clear();  // normalize_path left garbage: $uri is empty for a bad request, as nginx's
     PORTICO_LOG(LogLevel::kInfo, r.conn->id(),
                 "client sent invalid request while reading client request line, client: {}",
                 addr_text(r.conn->peer()));

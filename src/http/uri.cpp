@@ -45,7 +45,7 @@ bool up_one_segment(const char* base, ptrdiff_t& u) {
 // A transcription of ngx_http_parse_complex_uri. `ch` is the character being looked at; a
 // state either consumes it (next()) or leaves it for the next state (only after decoding a %XX,
 // so that the decoded byte is seen as if it were raw). Output never outgrows input.
-UriResult normalize_path(std::string_view raw, std::string& out, bool merge_slashes) {
+static UriResult normalize_into(std::string_view raw, std::string& out, bool merge_slashes) {
   if (raw.empty()) {
     out.resize(1);  // not assign("/"): g++ 12 -O2 reports a bogus -Wrestrict on it
     out[0] = '/';
@@ -220,6 +220,12 @@ UriResult normalize_path(std::string_view raw, std::string& out, bool merge_slas
 done:
   out.resize(size_t(u));
   return UriResult::kOk;
+}
+
+UriResult normalize_path(std::string_view raw, std::string& out, bool merge_slashes) {
+  const UriResult r = normalize_into(raw, out, merge_slashes);
+  if (r != UriResult::kOk) out.clear();  // not the half-normalized bytes
+  return r;
 }
 
 bool validate_host(std::string_view in, std::string& out) {

@@ -22,7 +22,7 @@ enum class UriResult { kOk, kBad };
 //    and ".." removes one (possibly empty) segment ("/a//.." -> "/a/");
 //  - a raw '#' ends the path, as does a raw '?' (the caller normally strips the query first).
 // An empty raw path (absolute-form "http://host") gives "/". A path not starting with '/' ->
-// kBad. On kBad `out` holds garbage. A raw NUL -> kBad (nginx's request-line parser rejects it
+// kBad. On kBad `out` is empty. A raw NUL -> kBad (nginx's request-line parser rejects it
 // before this step). Other control characters are copied through: rejecting them in the raw
 // request line is the HTTP parser's job, and nginx allows decoded ones (%01) in $uri.
 UriResult normalize_path(std::string_view raw_path, std::string& out, bool merge_slashes = true);
