@@ -776,7 +776,10 @@ void Session::append_per_attempt(std::string& out, uint64_t bytes) const {
     const size_t comma = rest.find(", ");
     const std::string_view one = rest.substr(0, comma);
     if (!first) out += ", ";
-    out += one == "-" ? std::string("0") : std::to_string(bytes);
+    if (one == "-")
+      out += '0';
+    else
+      out += std::to_string(bytes);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 2);
   }
 }

@@ -60,6 +60,7 @@ void ContextSlot::refresh() {
   }
   cur_.store(next.get(), std::memory_order_release);
   kept_.push_back(std::move(next));
+  reloads_.store(kept_.size() - 1, std::memory_order_relaxed);
   LOG_NOTICE("{} changed on disk: new handshakes use the new files", what);
 }
 

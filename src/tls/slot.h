@@ -39,8 +39,8 @@ class ContextSlot {
     return cur_.load(std::memory_order_acquire)->shared_from_this();
   }
   const Context& current() const { return *cur_.load(std::memory_order_acquire); }
-  // How many times a changed file was picked up.
-  size_t reloads() const { return kept_.size() - 1; }
+  // How many times a changed file was picked up (any thread: the status pages read it).
+  size_t reloads() const { return reloads_.load(std::memory_order_relaxed); }
 
   // Control thread: looks at the files and publishes a new context when they changed (see
   // above). Logs what it did.
@@ -48,8 +48,10 @@ class ContextSlot {
 
  private:
   std::atomic<const Context*> cur_;
-  std::vector<std::shared_ptr<const Context>> kept_;  // every context published, oldest first
-  std::vector<FileStamp> seen_;                       // the files at the previous look
+  std::atomic<size_t> reloads_{0};
+  // Every context published, oldest first: the control thread's alone (workers read cur_).
+  std::vector<std::shared_ptr<const Context>> kept_;
+  std::vector<FileStamp> seen_;   // the files at the previous look
   std::vector<FileStamp> tried_;  // the files the last build (or the first context) read
 };
 
